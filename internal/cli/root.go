@@ -1,0 +1,91 @@
+// Package cli implements armorer's command line: one file per verb, each with
+// an options struct, a newXxxCmd constructor and an xxxRun function.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Main runs armorer with the process's arguments and returns its exit status.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := NewFactory()
+	root := NewRootCmd(f)
+	root.SetArgs(os.Args[1:])
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		var fnd *FoundError
+		if !(errors.As(err, &fnd) && fnd.Silent) {
+			fmt.Fprintf(f.IO.ErrOut, "armorer: %v\n", err)
+		}
+		var fe *FlagError
+		if errors.As(err, &fe) {
+			fmt.Fprintln(f.IO.ErrOut, "Run 'armorer --help' for usage.")
+		}
+	}
+	return exitCode(err)
+}
+
+// NewRootCmd builds the armorer command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "armorer <command> [flags]",
+		Short: "AppArmor profiles from unconfined to enforced, with evidence",
+		Long: `armorer generates, learns, checks, loads and monitors AppArmor profiles
+for custom Linux applications, non-interactively and reproducibly.`,
+		Version:       versionString(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
+	root.AddGroup(
+		&cobra.Group{ID: "profile", Title: "Profile commands:"},
+		&cobra.Group{ID: "events", Title: "Event commands:"},
+		&cobra.Group{ID: "host", Title: "Host commands:"},
+	)
+	// Unknown subcommands and bad positional args are usage errors too.
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErrorf("unknown command %q", args[0])
+		}
+		return nil
+	}
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+
+	for _, c := range []*cobra.Command{
+		// Each verb adds itself here, one line each.
+	} {
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// exactArgs, minArgs wrap cobra's validators so that argument errors exit 2.
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.MinimumNArgs(n)(cmd, args); err != nil {
+			return &FlagError{Err: err}
+		}
+		return nil
+	}
+}
+
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return &FlagError{Err: err}
+		}
+		return nil
+	}
+}

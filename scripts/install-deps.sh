@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages armorer's tests need (run as root on Debian 12).
+#   apparmor, apparmor-profiles, apparmor-profiles-extra: apparmor_parser (the oracle) and the profile corpus
+#   libapparmor-dev: libapparmor's C log parser, the peer in the auditlog benchmark and differential test
+#   qemu-system-x86, busybox-static: the VM harness for end-to-end tests on a real AppArmor kernel
+#   systemd-journal-remote: builds real journal files for the journald source tests
+set -eu
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: run as root (apt-get install needs it)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+	apparmor apparmor-profiles apparmor-profiles-extra apparmor-utils \
+	libapparmor-dev gcc \
+	qemu-system-x86 busybox-static \
+	systemd-journal-remote \
+	ca-certificates
