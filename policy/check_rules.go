@@ -662,4 +662,3 @@ func validUnit(u string, units ...string) bool {
 	}
 	return false
 }
-

@@ -35,7 +35,6 @@ import (
 	"github.com/armorer-dev/armorer/internal/oracle"
 )
 
-
 type corpusCase struct {
 	Name string // archive/file, e.g. "file.txtar/owner.rules"
 	Body []byte
