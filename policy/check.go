@@ -496,13 +496,13 @@ func (c *checker) flags(f *Cond) {
 		c.errorf(f.Pos(), "profile", "empty flags=(): remove it or name a flag such as complain")
 		return
 	}
-	modes := 0
+	modes := map[string]bool{}
 	for _, w := range f.Value.Words {
 		v := w.Value()
 		key, _, hasVal := strings.Cut(v, "=")
 		switch {
 		case profileModes[v]:
-			modes++
+			modes[v] = true // repeating one mode is fine
 		case profileFlags3[v]:
 		case !c.target.atLeast4() && (profileFlags4[v] || hasVal && profileFlags4[key+"="]):
 			c.errorf(w.Pos(), "version", "profile flag %s needs AppArmor 4 (target %s)", v, c.target)
@@ -511,7 +511,7 @@ func (c *checker) flags(f *Cond) {
 			c.errorf(w.Pos(), "profile", "unknown profile flag %q (known: complain, enforce, kill, unconfined, audit, attach_disconnected, mediate_deleted, chroot_relative, …)", v)
 		}
 	}
-	if modes > 1 {
+	if len(modes) > 1 {
 		c.errorf(f.Pos(), "profile", "conflicting profile modes in flags: use only one of enforce, complain, kill, unconfined")
 	}
 }
