@@ -409,6 +409,19 @@ func (c *checker) abi(a *Abi) {
 		c.errorf(a.Pos(), "include", "abi without a file: write abi <abi/3.0>,")
 		return
 	}
+	// The ABIs armorer knows are checked against the target, not looked up:
+	// a Debian 12 machine has no abi/4.0 file, yet can check for 4.1.
+	if a.Path.Magic() {
+		switch a.Path.Value() {
+		case "abi/3.0":
+			return
+		case "abi/4.0":
+			if !c.target.atLeast4() {
+				c.errorf(a.Path.Pos(), "version", "abi %s needs target 4.1 (apparmor_parser %s ships only <abi/3.0>): use abi <abi/3.0>, or --target 4.1", a.Path.Raw, c.target)
+			}
+			return
+		}
+	}
 	if _, err := c.l.Resolve(&Include{Meta: a.Meta, Path: a.Path}); err != nil {
 		c.errorf(a.Path.Pos(), "include", "abi %s: no such ABI file in the search path (apparmor_parser %s ships %s)", a.Path.Raw, c.target, abiFor(c.target))
 	}

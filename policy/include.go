@@ -18,7 +18,8 @@ const DefaultIncludeDir = "/etc/apparmor.d"
 // Loader reads policy files and the files their include directives name,
 // the way apparmor_parser does:
 //
-//   - include <x> and #include <x> search SearchPath in order (like -I);
+//   - include <x> and #include <x> search SearchPath in order (the -I
+//     directories), then Base, as apparmor_parser does;
 //   - include "x" opens x as is when absolute, else relative to Base
 //     (apparmor_parser's --base, which is also its working directory);
 //   - a directory includes every file in it (not subdirectories), except
@@ -31,8 +32,8 @@ const DefaultIncludeDir = "/etc/apparmor.d"
 // safe for concurrent use.
 type Loader struct {
 	Fset       *token.FileSet
-	SearchPath []string // directories for <x>; empty means DefaultIncludeDir
-	Base       string   // directory for relative "x"; empty means DefaultIncludeDir
+	SearchPath []string // directories for <x>, searched before Base
+	Base       string   // directory for relative "x", searched last for <x>; empty means DefaultIncludeDir
 
 	files map[string]*loaded
 }
@@ -42,16 +43,17 @@ type loaded struct {
 	err  error
 }
 
-// NewLoader returns a Loader with a fresh FileSet and the given search path.
+// NewLoader returns a Loader with a fresh FileSet and the given -I
+// directories (DefaultIncludeDir is searched after them).
 func NewLoader(searchPath ...string) *Loader {
 	return &Loader{Fset: token.NewFileSet(), SearchPath: searchPath}
 }
 
 func (l *Loader) searchPath() []string {
-	if len(l.SearchPath) == 0 {
-		return []string{DefaultIncludeDir}
+	if slices.Contains(l.SearchPath, l.base()) {
+		return l.SearchPath
 	}
-	return l.SearchPath
+	return append(slices.Clip(l.SearchPath), l.base())
 }
 
 func (l *Loader) base() string {
