@@ -66,6 +66,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 	for _, c := range []*cobra.Command{
 		// Each verb adds itself here, one line each.
 		newCheckCmd(f, nil),
+		newFmtCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}
