@@ -66,7 +66,7 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 		opts.MaxLine = DefaultMaxLine
 	}
 	rd := &Reader{sc: bufio.NewScanner(r), p: NewParser(), opts: opts}
-	rd.sc.Buffer(make([]byte, 64*1024), opts.MaxLine)
+	rd.sc.Buffer(make([]byte, min(64*1024, opts.MaxLine)), opts.MaxLine)
 	rd.sc.Split(rd.split)
 	return rd
 }
