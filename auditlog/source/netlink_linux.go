@@ -55,8 +55,12 @@ func openNetlink(name string, opts Options) (Source, error) {
 	}
 	// A larger buffer absorbs bursts; SO_RCVBUFFORCE needs CAP_NET_ADMIN,
 	// SO_RCVBUF is capped by net.core.rmem_max.
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, netlinkRcvBuf); err != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, netlinkRcvBuf)
+	rcvBuf := netlinkRcvBuf
+	if opts.rcvBuf > 0 {
+		rcvBuf = opts.rcvBuf
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf); err != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
 	}
 	// The socket is non-blocking, so os.NewFile registers it with the
 	// runtime poller: reads wait without a thread and deadlines work.

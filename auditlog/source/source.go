@@ -99,6 +99,9 @@ type Options struct {
 
 	// noWatch disables fsnotify so that tests exercise the poll fallback.
 	noWatch bool
+	// rcvBuf overrides the netlink socket's receive buffer size, so that
+	// tests can provoke ENOBUFS.
+	rcvBuf int
 }
 
 // Source is one opened source. Run may be called once.
