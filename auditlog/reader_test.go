@@ -112,8 +112,8 @@ func TestDedupWindowIsBounded(t *testing.T) {
 			t.Fatalf("serial %d taken for a duplicate", i+1)
 		}
 	}
-	if len(s.seen) != DedupWindow {
-		t.Errorf("window holds %d keys, want %d", len(s.seen), DedupWindow)
+	if s.dedup.len() != DedupWindow {
+		t.Errorf("window holds %d keys, want %d", s.dedup.len(), DedupWindow)
 	}
 	ev.Serial = 1 // evicted: no longer recognised
 	if !s.Add(&ev) {
@@ -158,5 +158,33 @@ func TestReaderExportOneByte(t *testing.T) {
 	}
 	if !r.Export() || r.Stats().Events != 3 || !bytes.Contains(whole, []byte("journal-export")) {
 		t.Errorf("one-byte reads: export %v stats %+v", r.Export(), r.Stats())
+	}
+}
+
+// The open-addressing window must agree with a plain map-and-ring model,
+// through many evictions and probe-run shifts.
+func TestDedupSetMatchesModel(t *testing.T) {
+	var d dedupSet
+	model := map[uint64]bool{}
+	var ring []uint64
+	x := uint64(1)
+	for i := range 200000 {
+		x = x*6364136223846793005 + 1442695040888963407
+		k := x>>50 + 1 // few distinct keys: many repeats and collisions in the table
+		if i%3 == 0 {
+			k = mix64(x) | 1
+		}
+		want := model[k]
+		if got := d.seen(k); got != want {
+			t.Fatalf("step %d key %d: seen %v, model %v", i, k, got, want)
+		}
+		if !want {
+			if len(ring) == DedupWindow {
+				delete(model, ring[0])
+				ring = ring[1:]
+			}
+			model[k] = true
+			ring = append(ring, k)
+		}
 	}
 }

@@ -21,11 +21,7 @@ const DedupWindow = 8192
 type Stream struct {
 	Stats Stats
 
-	keys  [DedupWindow]dedupKey
-	next  int
-	full  bool
-	seen  map[dedupKey]struct{}
-	nodes interner
+	dedup dedupSet
 
 	haveCounter bool
 	lastCounter uint64
@@ -33,13 +29,6 @@ type Stream struct {
 	unmatched   uint64 // notices counted since the last reading
 }
 
-type dedupKey struct {
-	node   string
-	sec    int64
-	msec   uint32
-	serial uint64
-	typ    uint16
-}
 
 // Add accounts for one parsed line and reports whether ev is an event to
 // deliver: a KindEvent seen for the first time. Lost-event notices update
@@ -60,27 +49,9 @@ func (s *Stream) Add(ev *Event) bool {
 	default:
 		return false
 	}
-	if ev.Serial != 0 {
-		k := dedupKey{sec: ev.Time.Sec, msec: ev.Time.Msec, serial: ev.Serial, typ: ev.Type}
-		if len(ev.Node) > 0 {
-			k.node = s.nodes.get(ev.Node)
-		}
-		if s.seen == nil {
-			s.seen = make(map[dedupKey]struct{}, DedupWindow)
-		}
-		if _, dup := s.seen[k]; dup {
-			s.Stats.Duplicates++
-			return false
-		}
-		if s.full {
-			delete(s.seen, s.keys[s.next])
-		}
-		s.keys[s.next] = k
-		s.seen[k] = struct{}{}
-		s.next++
-		if s.next == DedupWindow {
-			s.next, s.full = 0, true
-		}
+	if ev.Serial != 0 && s.dedup.seen(eventKey(ev)) {
+		s.Stats.Duplicates++
+		return false
 	}
 	s.Stats.Events++
 	return true
