@@ -30,7 +30,7 @@ func buildHarness(t testing.TB) string {
 }
 
 // libapparmor's protocol names for the numbers the kernel writes.
-var protocolNames = map[string]string{"0": "ip", "1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "255": "raw"}
+var protocolNames = map[string]string{"0": "ip", "1": "icmp", "2": "igmp", "6": "tcp", "17": "udp", "41": "ipv6", "58": "ipv6-icmp", "132": "sctp", "136": "udplite", "255": "raw", "262": "mptcp"}
 
 // armorerField returns what armorer reports for the field libapparmor calls
 // key, mapped to libapparmor's representation.

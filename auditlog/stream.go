@@ -29,7 +29,6 @@ type Stream struct {
 	unmatched   uint64 // notices counted since the last reading
 }
 
-
 // Add accounts for one parsed line and reports whether ev is an event to
 // deliver: a KindEvent seen for the first time. Lost-event notices update
 // Stats.Lost:
