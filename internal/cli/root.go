@@ -67,6 +67,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		// Each verb adds itself here, one line each.
 		newCheckCmd(f, nil),
 		newFmtCmd(f, nil),
+		newEventsCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}
