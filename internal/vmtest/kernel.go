@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/armorer-dev/armorer/internal/debfetch"
@@ -111,12 +112,29 @@ func (k Kernel) Prepare(ctx context.Context) (*Assets, error) {
 	}, nil
 }
 
-// Need prepares k's assets for a test. Outside CI a missing component skips
-// the test; with CI set it fails it, so a forgotten install step can never
-// turn the suite green.
+type prepared struct {
+	a   *Assets
+	err error
+}
+
+var (
+	preparedMu sync.Mutex
+	preparedBy = map[Kernel]prepared{}
+)
+
+// Need prepares k's assets for a test, once per test binary. Outside CI a
+// missing component skips the test; with CI set it fails it, so a forgotten
+// install step can never turn the suite green.
 func Need(t testing.TB, k Kernel) *Assets {
 	t.Helper()
-	a, err := k.Prepare(context.Background())
+	preparedMu.Lock()
+	p, ok := preparedBy[k]
+	if !ok {
+		p.a, p.err = k.Prepare(context.Background())
+		preparedBy[k] = p
+	}
+	preparedMu.Unlock()
+	a, err := p.a, p.err
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI: VM for %s unavailable: %v", k.Name, err)

@@ -45,8 +45,12 @@ type Options struct {
 	KeepInitrd string
 }
 
+// TimedOut is a Step's RC when busybox timeout killed it (128+SIGTERM;
+// coreutils would say 124).
+const TimedOut = 143
+
 // Step is one `step` of a scenario: its output (stdout and stderr) and exit
-// status (124 when timeout killed it).
+// status (TimedOut when its time limit killed it).
 type Step struct {
 	Name   string
 	Output string
@@ -58,7 +62,7 @@ type Result struct {
 	Console    string // the whole serial console, \r removed
 	Steps      []Step
 	Completed  bool          // the scenario finished and the VM powered off cleanly
-	ScenarioRC int           // exit status of the scenario script (124: its timeout)
+	ScenarioRC int           // exit status of the scenario script (TimedOut: its time limit)
 	Boot       time.Duration // qemu start to /init running
 	Wall       time.Duration // qemu start to exit
 }
