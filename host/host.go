@@ -60,6 +60,10 @@ type Host struct {
 	Paths  Paths
 	Parser *Parser
 	log    *slog.Logger
+
+	// removeHook replaces the write to securityfs .remove in tests, where
+	// the fixture's file is not the kernel's.
+	removeHook func(name string) error
 }
 
 // New returns a Host for paths; empty fields take their defaults. A nil

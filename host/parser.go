@@ -42,7 +42,10 @@ func (e *ParserError) Error() string {
 	if msg == "" {
 		msg = e.Err.Error()
 	}
-	return fmt.Sprintf("%s: apparmor_parser: %s", what, msg)
+	if !strings.Contains(msg, "apparmor_parser") && !strings.Contains(msg, "AppArmor parser") {
+		msg = "apparmor_parser: " + msg
+	}
+	return what + ": " + msg
 }
 
 func (e *ParserError) Unwrap() error { return e.Err }

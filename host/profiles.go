@@ -134,6 +134,9 @@ func (h *Host) snapshot() (loadedSet, error) {
 // removeByName writes names to securityfs .remove, for a profile whose
 // file is gone; apparmor_parser -R needs the file.
 func (h *Host) removeByName(name string) error {
+	if h.removeHook != nil {
+		return h.removeHook(name)
+	}
 	f, err := os.OpenFile(filepath.Join(h.Paths.apparmorfs(), ".remove"), os.O_WRONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &UnavailableError{Problems: []Problem{{What: "securityfs has no apparmor/.remove", Fix: "mount securityfs"}}}

@@ -26,6 +26,10 @@ const (
 	EnvReal   = "FAKE_PARSER_REAL"   // the real parser; default /usr/sbin/apparmor_parser
 	EnvReject = "FAKE_PARSER_REJECT" // "1": every load and remove is rejected
 	EnvLog    = "FAKE_PARSER_LOG"    // a file each call's argv is appended to
+	// EnvPartial names a marker file: while it does not exist, a load
+	// creates it, records the profiles and then fails, as a kernel that
+	// accepted part of a set would; later loads succeed.
+	EnvPartial = "FAKE_PARSER_PARTIAL"
 )
 
 // Main runs the fake with os.Args and exits.
@@ -128,6 +132,13 @@ func run(args []string) int {
 	if err := writeLoaded(profilesFile, loaded); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if marker := os.Getenv(EnvPartial); load && marker != "" {
+		if _, err := os.Stat(marker); err != nil {
+			os.WriteFile(marker, nil, 0o644)
+			fmt.Fprintf(os.Stderr, "apparmor_parser: Unable to replace \"%s\".  Invalid argument\n", names[len(names)-1])
+			return 1
+		}
 	}
 	return 0
 }
