@@ -27,7 +27,9 @@ type ProfileFile struct {
 }
 
 // Path is the file's path in the profile directory.
-func (h *Host) Path(f ProfileFile) string { return filepath.Join(h.Paths.ProfileDir, filepath.FromSlash(f.Name)) }
+func (h *Host) Path(f ProfileFile) string {
+	return filepath.Join(h.Paths.ProfileDir, filepath.FromSlash(f.Name))
+}
 
 // NotFoundError is a profile argument that names no file.
 type NotFoundError struct{ Arg, Dir string }
