@@ -119,6 +119,7 @@ func run(args []string) int {
 			}
 			delete(loaded, n)
 		}
+		removePolicyDirs(aafs, names)
 	} else {
 		src, _ := os.ReadFile(file)
 		mode := "enforce"
@@ -128,6 +129,7 @@ func run(args []string) int {
 		for _, n := range names {
 			loaded[n] = mode
 		}
+		writePolicyDirs(aafs, src, names, mode)
 	}
 	if err := writeLoaded(profilesFile, loaded); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -188,4 +190,38 @@ func writeLoaded(name string, m map[string]string) error {
 		fmt.Fprintf(&b, "%s (%s)\n", k, m[k])
 	}
 	return os.WriteFile(name, []byte(b.String()), 0o644)
+}
+
+// header matches "profile NAME ATTACH" and "/path" profile headers.
+var header = regexp.MustCompile(`(?m)^\s*(?:profile\s+(\S+)(?:\s+(/\S+))?|(/\S+))\s+(?:flags=\([^)]*\)\s*)?\{`)
+
+// writePolicyDirs mimics the kernel's policy/profiles/NAME.N/{name,mode,
+// attach}: attach holds the attachment, or the name when there is none.
+func writePolicyDirs(aafs string, src []byte, names []string, mode string) {
+	attach := map[string]string{}
+	for _, m := range header.FindAllSubmatch(src, -1) {
+		switch {
+		case len(m[3]) > 0:
+			attach[string(m[3])] = string(m[3])
+		case len(m[2]) > 0:
+			attach[string(m[1])] = string(m[2])
+		}
+	}
+	for _, n := range names {
+		dir := filepath.Join(aafs, "policy", "profiles", strings.NewReplacer("/", ".", "//", ".").Replace(strings.TrimPrefix(n, "/"))+".1")
+		os.MkdirAll(dir, 0o755)
+		a := attach[n]
+		if a == "" {
+			a = n
+		}
+		os.WriteFile(filepath.Join(dir, "name"), []byte(n+"\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "mode"), []byte(mode+"\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "attach"), []byte(a+"\n"), 0o644)
+	}
+}
+
+func removePolicyDirs(aafs string, names []string) {
+	for _, n := range names {
+		os.RemoveAll(filepath.Join(aafs, "policy", "profiles", strings.NewReplacer("/", ".", "//", ".").Replace(strings.TrimPrefix(n, "/"))+".1"))
+	}
 }
