@@ -293,3 +293,80 @@ func TestDisableRefusesWhileInUse(t *testing.T) {
 		t.Errorf("refused disable still created the disable/ link")
 	}
 }
+
+// complain and enforce change the flags in the file (nothing else), keep
+// the previous version, and reload; the fixture kernel then reports the
+// mode from the file.
+func TestSetMode(t *testing.T) {
+	p := withFakeKernel(t, fixture(t, "full"), false)
+	h := New(p, nil)
+	ctx := context.Background()
+	orig := readString(t, filepath.Join("testdata", "profiles", "myapp"))
+	target := filepath.Join(p.ProfileDir, "myapp")
+	os.WriteFile(target, []byte(orig), 0o644)
+	os.MkdirAll(filepath.Join(p.ProfileDir, "disable"), 0o755)
+	os.Symlink("../myapp", filepath.Join(p.ProfileDir, "disable", "myapp"))
+	f, _ := h.Resolve("myapp")
+
+	res, err := h.SetMode(ctx, f, Complain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mode != Complain || res.Backup == "" {
+		t.Errorf("result = %+v, want complain with a backup", res)
+	}
+	want := strings.Replace(orig, "profile myapp /opt/myapp/bin/myapp {", "profile myapp /opt/myapp/bin/myapp flags=(complain) {", 1)
+	want = strings.Replace(want, "profile child {", "profile child flags=(complain) {", 1)
+	if got := readString(t, target); got != want {
+		t.Errorf("file after complain:\n%s\nwant:\n%s", got, want)
+	}
+	if !strings.Contains(loadedProfiles(t, h), "myapp (complain)") {
+		t.Errorf("kernel:\n%s", loadedProfiles(t, h))
+	}
+	if _, err := os.Lstat(filepath.Join(p.ProfileDir, "disable", "myapp")); err == nil {
+		t.Errorf("complain left the disable/ link: the profile would not load at boot")
+	}
+
+	res, err = h.SetMode(ctx, f, Enforce, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mode != Enforce || readString(t, target) != orig {
+		t.Errorf("enforce: mode %s, file:\n%s\nwant the original", res.Mode, readString(t, target))
+	}
+}
+
+func TestLoadComplain(t *testing.T) {
+	p := withFakeKernel(t, fixture(t, "full"), false)
+	h := New(p, nil)
+	f, _ := h.Resolve(filepath.Join("testdata", "profiles", "newapp"))
+	res, err := h.Load(context.Background(), f, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mode != Complain || !strings.Contains(readString(t, filepath.Join(p.ProfileDir, "newapp")), "profile newapp /opt/newapp/bin/newapp flags=(complain) {") {
+		t.Errorf("result %+v; file:\n%s", res, readString(t, filepath.Join(p.ProfileDir, "newapp")))
+	}
+	// The source file outside the profile directory is not touched.
+	if strings.Contains(readString(t, filepath.Join("testdata", "profiles", "newapp")), "complain") {
+		t.Errorf("load --complain edited the source file")
+	}
+}
+
+// The kernel rejects an enforce: file and kernel mode stay complain.
+func TestSetModeKernelRejection(t *testing.T) {
+	p := withFakeKernel(t, fixture(t, "locked"), true)
+	h := New(p, nil)
+	orig := "profile myapp /opt/myapp/bin/myapp flags=(complain) {\n}\n"
+	target := filepath.Join(p.ProfileDir, "myapp")
+	os.WriteFile(target, []byte(orig), 0o644)
+	f, _ := h.Resolve("myapp")
+	_, err := h.SetMode(context.Background(), f, Enforce, nil)
+	var rb *RolledBackError
+	if !errors.As(err, &rb) {
+		t.Fatalf("err = %v, want *RolledBackError", err)
+	}
+	if readString(t, target) != orig || !strings.Contains(loadedProfiles(t, h), "myapp (complain)") {
+		t.Errorf("after rejection: file %q, kernel %q", readString(t, target), loadedProfiles(t, h))
+	}
+}
