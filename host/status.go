@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"strings"
+
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // Status is the aa-status view of this host.
@@ -34,17 +36,31 @@ func (s *Status) ByMode() map[Mode][]string {
 }
 
 // AttachMatcher decides whether an attachment pattern matches an
-// executable path. The default, ExactMatch, compares strings and says
-// nothing about globs; policy/aare provides the real AppArmor globbing.
+// executable path; decided is false when it cannot tell (a pattern it
+// cannot compile). GlobMatch is the default.
 type AttachMatcher func(pattern, path string) (matched, decided bool)
 
 // ExactMatch matches attachments without glob characters only; for a
-// pattern with *, ?, [ or { it reports decided=false.
+// pattern with *, ?, [, { or @ it reports decided=false.
 func ExactMatch(pattern, path string) (matched, decided bool) {
 	if strings.ContainsAny(pattern, "*?[{@") {
 		return false, false
 	}
 	return pattern == path, true
+}
+
+// GlobMatch matches with AppArmor's globbing (policy/aare), as the kernel
+// matches attachments. A pattern with undefined variables or bad syntax
+// is undecided.
+func GlobMatch(pattern, path string) (matched, decided bool) {
+	if m, d := ExactMatch(pattern, path); d {
+		return m, d
+	}
+	p, err := aare.Compile(pattern, nil)
+	if err != nil {
+		return false, false
+	}
+	return p.Match(path), true
 }
 
 // Status reads the loaded profiles and scans the processes. It needs
@@ -93,7 +109,7 @@ func Confining(procs []Process, profile string) []Process {
 
 func unconfinedButShouldBe(profiles []LoadedProfile, procs []Process, match AttachMatcher) []UnconfinedProcess {
 	if match == nil {
-		match = ExactMatch
+		match = GlobMatch
 	}
 	out := []UnconfinedProcess{}
 	for _, proc := range procs {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -147,5 +149,49 @@ func TestExactMatch(t *testing.T) {
 		if m != tc.matched || d != tc.decided {
 			t.Errorf("ExactMatch(%q, %q) = %v, %v", tc.pattern, tc.path, m, d)
 		}
+	}
+}
+
+func TestGlobMatch(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, path    string
+		matched, decided bool
+	}{
+		{"/opt/myapp/bin/myapp", "/opt/myapp/bin/myapp", true, true},
+		{"/opt/myapp/bin/*", "/opt/myapp/bin/myapp", true, true},
+		{"/opt/myapp/bin/*", "/opt/myapp/bin/sub/myapp", false, true},
+		{"/opt/**", "/opt/myapp/bin/myapp", true, true},
+		{"/usr/bin/{a,b}", "/usr/bin/b", true, true},
+		{"/usr/bin/{a,b}", "/usr/bin/c", false, true},
+		{"/usr/bin/@{undefined}", "/usr/bin/x", false, false},
+		{"/usr/bin/[", "/usr/bin/x", false, false},
+	} {
+		m, d := GlobMatch(tc.pattern, tc.path)
+		if m != tc.matched || d != tc.decided {
+			t.Errorf("GlobMatch(%q, %q) = %v, %v; want %v, %v", tc.pattern, tc.path, m, d, tc.matched, tc.decided)
+		}
+	}
+}
+
+// A glob attachment (from the kernel's attach file) finds a process that
+// started before its profile was loaded.
+func TestStatusGlobAttachment(t *testing.T) {
+	p := fixture(t, "full")
+	os.WriteFile(filepath.Join(p.SecurityFS, "apparmor", "policy", "profiles", "myapp.3", "attach"), []byte("/opt/myapp/bin/*\n"), 0o644)
+	st, err := New(p, nil).Status(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range st.Unconfined {
+		got = append(got, fmt.Sprintf("%d %s", u.PID, u.ShouldBe))
+	}
+	if !slices.Equal(got, []string{"102 myapp", "103 /usr/sbin/nscd"}) {
+		t.Errorf("unconfined = %v", got)
+	}
+	// With exact matching the glob decides nothing.
+	st, _ = New(p, nil).Status(context.Background(), ExactMatch)
+	if len(st.Unconfined) != 1 {
+		t.Errorf("exact: unconfined = %+v, want only 103", st.Unconfined)
 	}
 }
