@@ -19,7 +19,8 @@ type Support struct {
 	// SecurityFS: AppArmor's directory in securityfs is there.
 	SecurityFS bool `json:"securityfs"`
 	// PolicyLocked: parameters/lock_policy reads "Y"; the kernel then
-	// rejects every load, replace and remove until reboot.
+	// rejects every load, replace and remove until reboot. It is not a
+	// Problem: status works, and a rejected load says why.
 	PolicyLocked bool `json:"policy_locked"`
 	// Features lists the top-level kernel feature directories
 	// (capability, file, network, mount, ...).
@@ -82,13 +83,9 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 			Fix:  `add "apparmor=1 security=apparmor" (or "lsm=...,apparmor") to the kernel command line and reboot`,
 		})
 	}
-	if locked, err := readTrimmed(filepath.Join(h.Paths.Module, "parameters", "lock_policy")); err == nil && locked == "Y" {
-		s.PolicyLocked = true
-		s.Problems = append(s.Problems, Problem{
-			What: "the policy is locked (parameters/lock_policy is Y): the kernel rejects every load, replace and remove",
-			Fix:  "reboot; lock_policy cannot be cleared at run time",
-		})
-	}
+	// A locked policy is reported, not refused up front: the kernel is the
+	// authority on what it accepts, and a rejection is explained then.
+	s.PolicyLocked = h.policyLocked()
 
 	aafs := h.Paths.apparmorfs()
 	if _, err := os.Stat(filepath.Join(aafs, "profiles")); err == nil {
@@ -126,8 +123,8 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 }
 
 // RequireKernel returns an *UnavailableError unless AppArmor is enabled,
-// securityfs is mounted, the policy is not locked and apparmor_parser runs:
-// everything a load, replace or remove needs.
+// securityfs is mounted and apparmor_parser runs: everything a load,
+// replace or remove needs.
 func (h *Host) RequireKernel(ctx context.Context) (*Support, error) {
 	s, err := h.Detect(ctx)
 	if err != nil {
@@ -149,7 +146,7 @@ func (h *Host) RequireSecurityFS(ctx context.Context) (*Support, error) {
 	if !s.Enabled || !s.SecurityFS {
 		var ps []Problem
 		for _, p := range s.Problems {
-			if !strings.Contains(p.What, "apparmor_parser") && !strings.Contains(p.What, "locked") {
+			if !strings.Contains(p.What, "apparmor_parser") {
 				ps = append(ps, p)
 			}
 		}
@@ -191,4 +188,12 @@ func dirNames(dir string) ([]string, error) {
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// lockedHint explains a kernel rejection when the policy is locked.
+const lockedHint = "the policy is locked (/sys/module/apparmor/parameters/lock_policy is Y): the kernel rejects every load, replace and remove until reboot"
+
+func (h *Host) policyLocked() bool {
+	locked, err := readTrimmed(filepath.Join(h.Paths.Module, "parameters", "lock_policy"))
+	return err == nil && locked == "Y"
 }

@@ -366,6 +366,9 @@ func TestSetModeKernelRejection(t *testing.T) {
 	if !errors.As(err, &rb) {
 		t.Fatalf("err = %v, want *RolledBackError", err)
 	}
+	if !strings.Contains(err.Error(), lockedHint) {
+		t.Errorf("err = %q, want the lock_policy explanation", err)
+	}
 	if readString(t, target) != orig || !strings.Contains(loadedProfiles(t, h), "myapp (complain)") {
 		t.Errorf("after rejection: file %q, kernel %q", readString(t, target), loadedProfiles(t, h))
 	}

@@ -131,12 +131,16 @@ type RolledBackError struct {
 	File   string
 	Backup string // where the previous version is kept ("" if the file was new)
 	Kernel string // what happened to the kernel state
+	Hint   string // why the kernel refused, when armorer knows
 	Err    error
 }
 
 func (e *RolledBackError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v\n", e.Err)
+	if e.Hint != "" {
+		fmt.Fprintf(&b, "  %s\n", e.Hint)
+	}
 	if e.Backup != "" {
 		fmt.Fprintf(&b, "  restored the previous %s (a copy is kept in %s)\n", e.File, e.Backup)
 	} else {
@@ -196,6 +200,9 @@ func (h *Host) install(ctx context.Context, f ProfileFile, content []byte, match
 		return nil, kerr
 	}
 	rb := &RolledBackError{File: target, Backup: backup.Path, Err: kerr}
+	if h.policyLocked() {
+		rb.Hint = lockedHint
+	}
 	if rerr := backup.Restore(); rerr != nil {
 		return nil, fmt.Errorf("%w; restoring %s also failed: %v (the previous version is in %s)", kerr, target, rerr, backup.Path)
 	}

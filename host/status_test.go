@@ -195,3 +195,32 @@ func TestStatusGlobAttachment(t *testing.T) {
 		t.Errorf("exact: unconfined = %+v, want only 103", st.Unconfined)
 	}
 }
+
+// Kernels before AppArmor 4 print "<unknown>" as the attachment: the
+// profile directory's files tell it instead (skipping files the loader
+// skips).
+func TestAttachmentFromProfileFiles(t *testing.T) {
+	p := fixture(t, "full")
+	os.WriteFile(filepath.Join(p.SecurityFS, "apparmor", "policy", "profiles", "myapp.3", "attach"), []byte("<unknown>\n"), 0o644)
+	os.WriteFile(filepath.Join(p.ProfileDir, "myapp"), []byte("# x\nprofile myapp /opt/myapp/bin/myapp flags=(complain) {\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(p.ProfileDir, ".myapp.swp"), []byte("profile old /usr/bin/bash {\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(p.ProfileDir, "old.dpkg-old"), []byte("profile old /usr/bin/bash {\n}\n"), 0o644)
+	ps, err := New(p, nil).LoadedProfiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, lp := range ps {
+		got[lp.Name] = lp.Attach
+	}
+	if got["myapp"] != "/opt/myapp/bin/myapp" || got["old"] != "" {
+		t.Errorf("attachments = %q", got)
+	}
+	st, err := New(p, nil).Status(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Unconfined) != 2 || st.Unconfined[0].PID != 102 || st.Unconfined[0].ShouldBe != "myapp" {
+		t.Errorf("unconfined = %+v", st.Unconfined)
+	}
+}
