@@ -3,6 +3,7 @@ module github.com/armorer-dev/armorer
 go 1.26
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/sys v0.26.0

@@ -16,6 +16,7 @@ type Node interface {
 // statement, a profile, a conditional or a detached comment block.
 type Rule interface {
 	Node
+	RuleMeta() *Meta // the embedded Meta: comments, span, layout hint
 	ruleNode()
 	meta() *Meta
 }
@@ -41,6 +42,10 @@ type Meta struct {
 }
 
 func (m *Meta) meta() *Meta { return m }
+
+// RuleMeta returns m, so that code outside the package reaches the Meta
+// embedded in any Rule.
+func (m *Meta) RuleMeta() *Meta { return m }
 
 // Pos returns the position of the rule's first character.
 func (m *Meta) Pos() token.Pos { return m.From }

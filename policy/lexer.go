@@ -130,28 +130,25 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 	return pos, WORD, string(src[start:s.off])
 }
 
-// isIncludeDirective reports whether b starts with "#include" followed by
-// a space or a path: "#includes" or "#include_x" is a comment.
+// isIncludeDirective reports whether b starts with "#include". Like
+// apparmor_parser, "#includes" is the directive too (and then an error),
+// while "# include" is a comment.
 func isIncludeDirective(b []byte) bool {
 	const kw = "#include"
-	if len(b) < len(kw) || string(b[:len(kw)]) != kw {
-		return false
-	}
-	if len(b) == len(kw) {
-		return true
-	}
-	c := b[len(kw)]
-	return isSpace(c) || c == '<' || c == '"'
+	return len(b) >= len(kw) && string(b[:len(kw)]) == kw
 }
 
 // scanWord consumes a word: a path, glob, name, number or quoted string.
 // Commas inside {a,b} alternations belong to the word; '=' ends a word
-// unless it starts with '/' (so "peer=" splits but "/a=b" does not).
+// unless it starts with '/' (so "peer=" splits but "/a=b" does not). As in
+// apparmor_parser, "->" glued to a word belongs to it ("px->x" is one,
+// invalid, word) and so does a '{' ("a{" does not open a block).
 func (s *lexer) scanWord() {
 	src := s.src
 	start := s.off
 	depth := 0
 	pathLike := src[start] == '/'
+	commaInPath := src[start] == '/' || src[start] == '@'
 	for s.off < len(src) {
 		c := src[s.off]
 		next := byte(0)
@@ -171,16 +168,19 @@ func (s *lexer) scanWord() {
 			s.off += 2
 			continue
 		case c == '{':
-			if depth == 0 && s.off > start && (next == 0 || isSpace(next)) {
-				return // "name{" opens a block
-			}
 			depth++
 		case c == '}':
 			if depth == 0 {
 				return
 			}
 			depth--
-		case c == ',' || c == '(' || c == ')':
+		case c == ',':
+			// apparmor_parser reads "/tmp/a,b" as one path: a comma
+			// inside a path ends it only before a space or the end.
+			if depth == 0 && !(commaInPath && next != 0 && !isSpace(next) && next != ')' && next != '#' && next != ',') {
+				return
+			}
+		case c == '(' || c == ')':
 			if depth == 0 {
 				return
 			}
@@ -188,7 +188,7 @@ func (s *lexer) scanWord() {
 			if depth == 0 && !pathLike {
 				return
 			}
-		case c == '+' && next == '=', c == '<' && next == '=', c == '-' && next == '>':
+		case c == '+' && next == '=', c == '<' && next == '=':
 			if s.off > start {
 				return
 			}

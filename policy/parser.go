@@ -44,7 +44,10 @@ func ParseFile(fset *token.FileSet, filename string, src []byte, mode Mode) (f *
 	tf := fset.AddFile(filename, -1, len(src))
 	tf.SetLinesForContent(src)
 	p := &parser{file: tf, src: src, mode: mode}
-	p.sc.init(tf, src, p.error)
+	p.sc.init(tf, src, func(pos token.Pos, msg string) {
+		p.error(pos, msg)
+		p.tokBad = true
+	})
 	f = &File{Name: filename, Start: tf.Pos(0), EOF: tf.Pos(len(src))}
 	defer func() {
 		if e := recover(); e != nil {
@@ -75,6 +78,9 @@ type parser struct {
 	lineComment *CommentGroup   // comment on the line of the previous token
 	pending     []*CommentGroup // comment groups not yet attached
 	failed      bool            // the current rule has a syntax error
+	synced      bool            // after an error, the rule already skipped to a rule start
+	firstOnLine bool            // the current token is the first on its line
+	tokBad      bool            // the lexer reported an error in the current token
 	depth       int
 }
 
@@ -120,6 +126,10 @@ func (p *parser) next() { p.nextMode(0) }
 // sorts the comments it passes into a line comment (same line as the
 // previous token) and groups of consecutive comment lines.
 func (p *parser) nextMode(m scanMode) {
+	if p.tokBad {
+		p.failed = true // the rule consuming a bad token is bad; the lexer reported it
+		p.tokBad = false
+	}
 	if p.tok != EOF && p.pos.IsValid() {
 		if p.tok == NEWLINE {
 			p.prevEnd = p.pos
@@ -141,6 +151,7 @@ func (p *parser) nextMode(m scanMode) {
 		pos, tok, lit := p.sc.scan(m)
 		if tok != COMMENT {
 			p.pos, p.tok, p.lit = pos, tok, lit
+			p.firstOnLine = prevLine == 0 || p.line(pos) != prevLine
 			return
 		}
 		if p.mode&ParseComments == 0 {
@@ -288,7 +299,10 @@ func (p *parser) parseRule() Rule {
 	r := p.parseRuleInner()
 	if p.failed {
 		p.failed = false
-		p.skipRule()
+		if !p.synced {
+			p.skipRule()
+		}
+		p.synced = false
 		end := p.prevEnd
 		if end < start {
 			end = start
@@ -311,10 +325,14 @@ func (p *parser) text(from, to token.Pos) string {
 	return string(p.src[a:b])
 }
 
-// skipRule advances past the next ',' at this level, or to '}' or EOF; a
-// balanced '{...}' is skipped whole.
+// skipRule advances past the next ',' at this level, or to '}' or EOF, or
+// to a token that starts a line and looks like the start of a rule; a
+// balanced '{...}' is skipped whole. It always makes progress.
 func (p *parser) skipRule() {
 	for {
+		if p.firstOnLine && p.looksLikeRuleStart() {
+			return
+		}
 		switch p.tok {
 		case EOF, RBRACE:
 			return
@@ -347,13 +365,31 @@ func (p *parser) endRule(m *Meta) {
 		return
 	}
 	if p.tok != COMMA {
-		p.fail(p.pos, "expected ',' at the end of the rule, found %s", p.found())
+		p.fail(p.prevEnd, "missing ',' at the end of the rule (found %s next)", p.found())
 		return
 	}
 	p.innerComments(m)
 	m.To = p.pos + 1
 	p.next()
 	m.Line = p.takeLine()
+}
+
+// looksLikeRuleStart reports whether the current token can begin a rule:
+// a keyword, a path, a hat, a variable, #include or '}'.
+func (p *parser) looksLikeRuleStart() bool {
+	switch p.tok {
+	case INCLUDE, RBRACE:
+		return true
+	case WORD:
+		if Lookup(p.lit) != WORD {
+			return true
+		}
+		switch p.lit[0] {
+		case '/', '@', '^', '$', '"':
+			return true
+		}
+	}
+	return false
 }
 
 func (p *parser) parseRuleInner() Rule {
@@ -406,6 +442,11 @@ func (p *parser) parseRuleInner() Rule {
 	}
 	if strings.HasPrefix(p.lit, "^") {
 		return p.parseProfile(start)
+	}
+	if strings.HasPrefix(p.lit, ":") { // :namespace:/path {
+		w := &Word{ValuePos: p.pos, Raw: p.lit}
+		p.next()
+		return p.parsePathFirst(start, Qualifiers{}, w)
 	}
 	q := p.parseQualifiers()
 	if p.failed {
@@ -623,7 +664,7 @@ func (p *parser) parseInclude(hash bool) Rule {
 		r.IfExists = true
 	}
 	if p.tok != WORD {
-		p.fail(p.pos, "expected the included path, <name> or \"name\", found %s", p.found())
+		p.fail(p.pos, "expected the included file as <name> or \"/path\", found %s", p.found())
 		return nil
 	}
 	r.Path = &Word{ValuePos: p.pos, Raw: p.lit}
@@ -648,9 +689,11 @@ func (p *parser) parseAssign(start token.Pos, name *Word) Rule {
 	case NEWLINE, EOF:
 	case COMMA:
 		p.fail(p.pos, "unexpected ',' after the value of %s: an assignment ends at the end of the line, without ','", name.Raw)
+		p.skipLine()
 		return nil
 	default:
 		p.fail(p.pos, "unexpected %s in the value of %s", p.found(), name.Raw)
+		p.skipLine()
 		return nil
 	}
 	end := name.End()
@@ -666,11 +709,23 @@ func (p *parser) parseAssign(start token.Pos, name *Word) Rule {
 	if name.Raw[0] == '$' {
 		if add || len(vals) != 1 {
 			p.fail(start, "a boolean takes one value, true or false: $name = true")
+			p.synced = true
 			return nil
 		}
 		return &Boolean{Meta: m, Name: name, Value: vals[0]}
 	}
 	return &Variable{Meta: m, Name: name, Append: add, Values: vals}
+}
+
+// skipLine skips the rest of an assignment's line after an error.
+func (p *parser) skipLine() {
+	for p.tok != NEWLINE && p.tok != EOF {
+		p.nextMode(scanLines)
+	}
+	if p.tok == NEWLINE {
+		p.next()
+	}
+	p.synced = true
 }
 
 func (p *parser) parseIf() Rule {
@@ -691,9 +746,11 @@ func (p *parser) parseIf() Rule {
 	r.Body = p.parseBody(false)
 	r.Rbrace = p.pos
 	r.To = p.pos + 1
-	if p.expect(RBRACE); p.failed {
+	if p.tok == EOF {
+		p.fail(r.Lbrace, "missing '}' to close this 'if' block")
 		return r
 	}
+	p.next()
 	if p.tok == WORD && p.lit == "else" {
 		elsePos := p.pos
 		p.next()
@@ -772,9 +829,11 @@ func (p *parser) parseProfileRest(r *Profile) Rule {
 			r.Body = p.parseBody(false)
 			r.Rbrace = p.pos
 			r.To = p.pos + 1
-			if p.expect(RBRACE); p.failed {
+			if p.tok == EOF {
+				p.fail(r.Lbrace, "missing '}' to close the profile %s opened here", r.Name.Raw)
 				return r
 			}
+			p.next()
 			r.Line = p.takeLine()
 			return r
 		default:
@@ -795,6 +854,9 @@ func (p *parser) parseFlags(key *Word, opPos token.Pos) *Cond {
 	c.Value.Paren = true
 	c.Value.Lparen = p.expect(LPAREN)
 	for !p.failed && p.tok != RPAREN {
+		if p.unclosed() {
+			return c
+		}
 		switch p.tok {
 		case COMMA:
 			c.Value.Commas = true
@@ -1051,11 +1113,24 @@ func (p *parser) parseCondParts(access bool) condParts {
 	return c
 }
 
+// unclosed reports (and fails on) a '(' list running into the next rule:
+// a keyword, path or '}' at the start of a line.
+func (p *parser) unclosed() bool {
+	if p.firstOnLine && p.looksLikeRuleStart() && !(p.tok == WORD && p.lit[0] == '/') {
+		p.fail(p.prevEnd, "missing ')' (found %s on the next line)", p.found())
+		return true
+	}
+	return false
+}
+
 // parseList parses "(a b)" or "(a, b)".
 func (p *parser) parseList() *List {
 	l := &List{Paren: true, Lparen: p.pos}
 	p.next()
 	for !p.failed && p.tok != RPAREN {
+		if p.unclosed() {
+			return l
+		}
 		switch p.tok {
 		case COMMA:
 			l.Commas = true
@@ -1089,6 +1164,9 @@ func (p *parser) parseCondValue(c *Cond) {
 	nested := false
 	commas := false
 	for !p.failed && p.tok != RPAREN {
+		if p.unclosed() {
+			return
+		}
 		switch p.tok {
 		case COMMA:
 			commas = true

@@ -26,7 +26,7 @@ func Format(w io.Writer, fset *token.FileSet, node Node) error {
 func FormatFile(fset *token.FileSet, f *File) []byte {
 	var b bytes.Buffer
 	_ = Format(&b, fset, f)
-	return b.Bytes()
+	return append([]byte{}, b.Bytes()...)
 }
 
 type printer struct {
@@ -49,6 +49,9 @@ func (c *Config) Fprint(w io.Writer, fset *token.FileSet, node Node) error {
 	p.cfg, p.fset = c, fset
 	switch n := node.(type) {
 	case *File:
+		if n == nil {
+			return fmt.Errorf("policy: cannot print a nil *File")
+		}
 		p.body(n.Rules, 0)
 	case Rule:
 		p.body([]Rule{n}, 0)
