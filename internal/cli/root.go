@@ -68,6 +68,12 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newCheckCmd(f, nil),
 		newFmtCmd(f, nil),
 		newEventsCmd(f, nil),
+		newStatusCmd(f, nil),
+		newLoadCmd(f, nil),
+		newUnloadCmd(f, nil),
+		newComplainCmd(f, nil),
+		newEnforceCmd(f, nil),
+		newDisableCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}
