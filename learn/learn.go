@@ -42,7 +42,8 @@ type Options struct {
 	// an executable; execs of it become Px.
 	ProfileFor func(executable string) (string, bool)
 
-	match matcher // glob matcher for the sensitive-reach guard
+	// Vars are the variables patterns may use (DefaultVars when nil).
+	Vars map[string][]string
 }
 
 func (o *Options) siblings() int {
@@ -92,6 +93,7 @@ func (e *ExecConflictError) Error() string {
 type Learner struct {
 	opts   Options
 	labels map[string]*labelAcc
+	m      *matcher
 }
 
 // labelAcc is everything seen under one raw label.
@@ -118,16 +120,13 @@ type otherAcc struct {
 
 // New returns a Learner with the given options.
 func New(opts Options) *Learner {
-	if opts.match == nil {
-		opts.match = regexpMatch
-	}
 	if opts.DefaultExec == ExecNone {
 		opts.DefaultExec = ExecChild
 	}
 	if opts.ABI == "" {
 		opts.ABI = "3.0"
 	}
-	return &Learner{opts: opts, labels: map[string]*labelAcc{}}
+	return &Learner{opts: opts, labels: map[string]*labelAcc{}, m: newMatcher(opts.Vars)}
 }
 
 // Add records one access.
@@ -559,7 +558,7 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 	}
 	guard := func(pattern string, perms Perms) bool {
 		_, reached := lint.Reached(func(ex string) bool {
-			return !touched[ex] && l.opts.match(pattern, ex)
+			return !touched[ex] && l.m.match(pattern, ex)
 		}, fileAccess(perms))
 		return !reached && !forbiddenPattern(pattern)
 	}
@@ -609,7 +608,10 @@ func (r *resolver) targetOf(profile, bin string, mode ExecMode) string {
 
 // forbiddenPattern: patterns learn never writes, whatever the events.
 func forbiddenPattern(p string) bool {
-	switch cleanSlashes(p) {
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	switch p {
 	case "/**", "/*", "@{HOME}/**", "@{HOME}/*/**", "/home/**", "/home/*/**", "@{PROC}/**", "/proc/**":
 		return true
 	}

@@ -1,114 +1,107 @@
 package learn
 
 import (
-	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// matcher reports whether an AppArmor pattern matches a concrete path. It
-// is used for the guard "a glob never reaches a sensitive path the events
-// did not name", where a false "matches" only keeps a rule narrower.
+// DefaultVars are the values of the variables learn writes, as Debian's
+// tunables define them (tunables/home, proc, kernelvars, multiarch, run).
+// The CLI replaces them with the values of the profile directory's
+// tunables when it has one.
+var DefaultVars = map[string][]string{
+	"PROC":      {"/proc/"},
+	"pid":       {"{[1-9],[1-9][0-9],[1-9][0-9][0-9],[1-9][0-9][0-9][0-9],[1-9][0-9][0-9][0-9][0-9],[1-9][0-9][0-9][0-9][0-9][0-9],[1-4][0-9][0-9][0-9][0-9][0-9][0-9]}"},
+	"pids":      {"@{pid}"},
+	"tid":       {"@{pid}"},
+	"HOMEDIRS":  {"/home/"},
+	"HOME":      {"@{HOMEDIRS}/*/", "/root/"},
+	"sys":       {"/sys/"},
+	"run":       {"/run/", "/var/run/"},
+	"multiarch": {"*-linux-gnu*"},
+}
+
+// matcher reports whether an AppArmor pattern matches a concrete path,
+// with the semantics of policy/aare. It is used for the guard "a glob never
+// reaches a sensitive path the events did not name": a pattern that does
+// not compile (an unknown variable) matches everything, which only keeps
+// a rule narrower.
 //
-// Interim: until policy/aare lands, patterns are translated to Go regular
-// expressions with the handful of variables learn itself writes; unknown
-// variables match anything (the conservative answer for the guard).
-type matcher func(pattern, path string) bool
+// Variables are expanded the way apparmor_parser does it: a variable with
+// several values turns one rule into several, one per value, and each is
+// compiled on its own (so "@{HOME}/x" with HOME = "/home/*/" gives
+// "/home/*//x", whose slashes collapse).
+type matcher struct {
+	vars  map[string][]string
+	cache sync.Map // pattern → []*aare.Pattern (nil when it does not compile)
+}
 
-var globRegexps sync.Map // pattern → *regexp.Regexp
-
-func regexpMatch(pattern, path string) bool {
-	v, ok := globRegexps.Load(pattern)
-	if !ok {
-		v, _ = globRegexps.LoadOrStore(pattern, regexp.MustCompile("^"+globToRegexp(pattern)+"$"))
+func newMatcher(vars map[string][]string) *matcher {
+	if vars == nil {
+		vars = DefaultVars
 	}
-	return v.(*regexp.Regexp).MatchString(cleanSlashes(path))
+	return &matcher{vars: vars}
 }
 
-var knownVars = map[string]string{
-	"PROC":      "/proc/",
-	"pid":       "[1-9][0-9]*",
-	"pids":      "[1-9][0-9]*",
-	"tid":       "[1-9][0-9]*",
-	"uid":       "[0-9]+",
-	"HOME":      "(/home/[^/]+/|/root/)",
-	"HOMEDIRS":  "/home/",
-	"sys":       "/sys/",
-	"run":       "(/run/|/var/run/)",
-	"multiarch": "[^/]*-linux-gnu[^/]*",
-}
-
-// globToRegexp translates AppArmor glob syntax: ** crosses /, * and ? do
-// not, [..] and [^..] are classes, {a,b} alternation, \ escapes.
-func globToRegexp(p string) string {
-	var b strings.Builder
-	depth := 0
-	afterDirVar := false // the previous token was a variable ending in "/"
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		wasDirVar := afterDirVar
-		afterDirVar = false
-		switch {
-		case c == '\\' && i+1 < len(p):
-			i++
-			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
-		case c == '*' && i+1 < len(p) && p[i+1] == '*':
-			b.WriteString(".*")
-			i++
-		case c == '*':
-			b.WriteString("[^/]*")
-		case c == '?':
-			b.WriteString("[^/]")
-		case c == '[':
-			j := strings.IndexByte(p[i:], ']')
-			if j < 0 {
-				b.WriteString(`\[`)
-				continue
-			}
-			cls := p[i+1 : i+j]
-			if strings.HasPrefix(cls, "^") {
-				cls = "^/" + cls[1:]
-			}
-			b.WriteString("[" + strings.ReplaceAll(cls, `\`, `\\`) + "]")
-			i += j
-		case c == '{':
-			depth++
-			b.WriteString("(?:")
-		case c == '}' && depth > 0:
-			depth--
-			b.WriteString(")")
-		case c == ',' && depth > 0:
-			b.WriteString("|")
-		case c == '@' && i+1 < len(p) && p[i+1] == '{':
-			j := strings.IndexByte(p[i:], '}')
-			if j < 0 {
-				b.WriteString("@")
-				continue
-			}
-			if re, ok := knownVars[p[i+2:i+j]]; ok {
-				b.WriteString(re)
-				afterDirVar = strings.HasSuffix(re, "/") || strings.HasSuffix(re, "/)")
-			} else {
-				b.WriteString(".*")
-			}
-			i += j
-		case c == '/':
-			if !wasDirVar {
-				b.WriteString("/")
-			}
-		default:
-			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
+func (m *matcher) match(pattern, path string) bool {
+	v, ok := m.cache.Load(pattern)
+	if !ok {
+		v, _ = m.cache.LoadOrStore(pattern, m.compile(pattern))
+	}
+	ps := v.([]*aare.Pattern)
+	if ps == nil {
+		return true
+	}
+	for _, p := range ps {
+		if p.Match(path) {
+			return true
 		}
 	}
-	for ; depth > 0; depth-- {
-		b.WriteString(")")
-	}
-	return b.String()
+	return false
 }
 
-func cleanSlashes(p string) string {
-	for strings.Contains(p, "//") {
-		p = strings.ReplaceAll(p, "//", "/")
+func (m *matcher) compile(pattern string) []*aare.Pattern {
+	texts, ok := expandVars(pattern, m.vars, 0)
+	if !ok {
+		return nil
 	}
-	return p
+	var out []*aare.Pattern
+	for _, t := range texts {
+		p, err := aare.Compile(t, nil)
+		if err != nil {
+			return nil
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// maxExpansions bounds the rules one pattern may expand into.
+const maxExpansions = 256
+
+// expandVars replaces each @{name} by each of its values, recursively.
+func expandVars(pattern string, vars map[string][]string, depth int) ([]string, bool) {
+	i := strings.Index(pattern, "@{")
+	if i < 0 {
+		return []string{pattern}, true
+	}
+	j := strings.IndexByte(pattern[i:], '}')
+	if j < 0 || depth > 8 {
+		return nil, false
+	}
+	vals, ok := vars[pattern[i+2:i+j]]
+	if !ok || len(vals) == 0 {
+		return nil, false
+	}
+	var out []string
+	for _, v := range vals {
+		rest, ok := expandVars(pattern[:i]+v+pattern[i+j+1:], vars, depth+1)
+		if !ok || len(out)+len(rest) > maxExpansions {
+			return nil, false
+		}
+		out = append(out, rest...)
+	}
+	return out, true
 }
