@@ -1,0 +1,627 @@
+package policy
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"go/token"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Version is an AppArmor policy language version: what apparmor_parser of
+// that version accepts. Check supports 3.0 (Debian 12) and 4.1 (Debian 13,
+// Ubuntu 24.04 and later).
+type Version struct{ Major, Minor int }
+
+var (
+	V3_0 = Version{3, 0}
+	V4_1 = Version{4, 1}
+)
+
+// DefaultTarget is the target of a file without an abi line that names a
+// known ABI: Debian 12's parser, the oldest armorer supports.
+var DefaultTarget = V3_0
+
+// ParseVersion parses "3.0" or "4.1" (also "3", "4", "4.0").
+func ParseVersion(s string) (Version, error) {
+	maj, min, _ := strings.Cut(s, ".")
+	a, err1 := strconv.Atoi(maj)
+	var err2 error
+	if min != "" {
+		_, err2 = strconv.Atoi(min)
+	}
+	if err1 != nil || err2 != nil {
+		return Version{}, fmt.Errorf("invalid AppArmor version %q: use 3.0 or 4.1", s)
+	}
+	switch {
+	case a == 3:
+		return V3_0, nil
+	case a == 4:
+		return V4_1, nil
+	}
+	return Version{}, fmt.Errorf("unsupported AppArmor version %q: armorer checks against 3.0 or 4.1", s)
+}
+
+func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+
+// IsZero reports whether v is unset.
+func (v Version) IsZero() bool { return v == Version{} }
+
+// atLeast4 reports whether the AppArmor 4 language applies.
+func (v Version) atLeast4() bool { return v.Major >= 4 }
+
+// TargetOf returns the version a file's abi line selects: abi/4.x means
+// 4.1, abi/3.x and the kernel-5.4 ABIs mean 3.0. ok is false without an
+// abi line.
+func TargetOf(f *File) (v Version, ok bool) {
+	for _, r := range f.Rules {
+		a, isAbi := r.(*Abi)
+		if !isAbi || a.Path == nil {
+			continue
+		}
+		name := a.Path.Value()
+		base := name[strings.LastIndexByte(name, '/')+1:]
+		switch {
+		case strings.HasPrefix(base, "4."):
+			return V4_1, true
+		case strings.HasPrefix(base, "3.") || strings.HasPrefix(base, "kernel-"):
+			return V3_0, true
+		}
+	}
+	return Version{}, false
+}
+
+// Severity says whether a diagnostic makes the policy invalid.
+type Severity int
+
+const (
+	SeverityError   Severity = iota // apparmor_parser would reject the policy
+	SeverityWarning                 // valid policy, but worth a look (lint findings)
+)
+
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
+}
+
+// Diagnostic is one finding of Check, at a position of the load's FileSet.
+type Diagnostic struct {
+	Pos      token.Position
+	Severity Severity
+	// Category groups diagnostics: "syntax", "include", "variable",
+	// "capability", "exec", "permission", "version", "profile", "rule",
+	// or a lint check's ID.
+	Category string
+	Message  string
+}
+
+// String formats d as file:line:col: message (warnings say so).
+func (d Diagnostic) String() string {
+	prefix := ""
+	if d.Severity == SeverityWarning {
+		prefix = "warning: "
+	}
+	if d.Pos.IsValid() || d.Pos.Filename != "" {
+		return d.Pos.String() + ": " + prefix + d.Message
+	}
+	return prefix + d.Message
+}
+
+// LintCheck is a risk check run after validation. Its findings are always
+// warnings: they never make a policy invalid (the CLI turns them into a
+// failure only with --strict). The lint package supplies the checks; Check
+// only runs them, so the policy package stays free of lint policy.
+type LintCheck struct {
+	ID  string // e.g. "L012", used as the diagnostic's Category
+	Doc string // one line: what it finds and why it matters
+	Run func(*LintPass)
+}
+
+// LintPass is what a LintCheck sees: the checked file, its resolved
+// variables and the target, and Report to emit a finding.
+type LintPass struct {
+	Fset   *token.FileSet
+	File   *File
+	Target Version
+	Vars   *Vars
+	Loader *Loader
+	report func(pos token.Pos, msg string)
+}
+
+// Report emits a finding at pos.
+func (p *LintPass) Report(pos token.Pos, format string, args ...any) {
+	p.report(pos, fmt.Sprintf(format, args...))
+}
+
+// CheckConfig configures Check.
+type CheckConfig struct {
+	// Target is the version to check against; zero means the file's abi
+	// line, else DefaultTarget.
+	Target Version
+	// Lint are the risk checks to run on a file without errors.
+	Lint []LintCheck
+}
+
+// CheckResult is the outcome of checking one file.
+type CheckResult struct {
+	File        *File
+	Target      Version
+	Vars        *Vars
+	Diagnostics []Diagnostic // sorted by position
+}
+
+// Valid reports whether no diagnostic is an error.
+func (r *CheckResult) Valid() bool {
+	for _, d := range r.Diagnostics {
+		if d.Severity == SeverityError {
+			return false
+		}
+	}
+	return true
+}
+
+// Errors returns the error diagnostics.
+func (r *CheckResult) Errors() []Diagnostic {
+	var out []Diagnostic
+	for _, d := range r.Diagnostics {
+		if d.Severity == SeverityError {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// CheckFile loads path (or src, when not nil) through l and checks it:
+// syntax, includes, variables and the semantics apparmor_parser enforces,
+// for cfg.Target. It never fails: every problem is a diagnostic.
+func CheckFile(l *Loader, path string, src []byte, cfg CheckConfig) *CheckResult {
+	f, err := l.Load(path, src)
+	if f == nil {
+		res := &CheckResult{Target: cmp.Or(cfg.Target, DefaultTarget), Vars: NewVars()}
+		res.Diagnostics = []Diagnostic{{Pos: token.Position{Filename: path}, Category: "io", Message: err.Error()}}
+		return res
+	}
+	c := newChecker(l, f, cfg)
+	c.syntaxErrors(err)
+	c.run()
+	return c.result()
+}
+
+// Check checks a file that l has already loaded (syntax errors of the file
+// itself are not repeated; use CheckFile to get them too).
+func Check(l *Loader, f *File, cfg CheckConfig) *CheckResult {
+	c := newChecker(l, f, cfg)
+	c.run()
+	return c.result()
+}
+
+type checker struct {
+	l       *Loader
+	fset    *token.FileSet
+	file    *File
+	target  Version
+	vars    *Vars
+	lint    []LintCheck
+	diags   []Diagnostic
+	seen    map[string]bool // de-duplicates diagnostics (shared includes)
+	reached map[*File]bool  // files whose syntax errors were reported
+
+	topScope     map[string]bool // files included at the top level
+	seenProfile  bool
+	topProfiles  map[string]token.Pos
+	includeStack []string
+}
+
+func newChecker(l *Loader, f *File, cfg CheckConfig) *checker {
+	if l.Fset == nil {
+		l.Fset = token.NewFileSet()
+	}
+	target := cfg.Target
+	if target.IsZero() {
+		if v, ok := TargetOf(f); ok {
+			target = v
+		} else {
+			target = DefaultTarget
+		}
+	}
+	return &checker{
+		l: l, fset: l.Fset, file: f, target: target, vars: NewVars(), lint: cfg.Lint,
+		seen: map[string]bool{}, reached: map[*File]bool{f: true},
+		topScope: map[string]bool{}, topProfiles: map[string]token.Pos{},
+	}
+}
+
+func (c *checker) result() *CheckResult {
+	slices.SortStableFunc(c.diags, func(a, b Diagnostic) int {
+		return cmp.Or(cmp.Compare(a.Pos.Filename, b.Pos.Filename), cmp.Compare(a.Pos.Offset, b.Pos.Offset))
+	})
+	return &CheckResult{File: c.file, Target: c.target, Vars: c.vars, Diagnostics: c.diags}
+}
+
+func (c *checker) report(sev Severity, pos token.Pos, cat, format string, args ...any) {
+	d := Diagnostic{Pos: c.fset.Position(pos), Severity: sev, Category: cat, Message: fmt.Sprintf(format, args...)}
+	key := d.String()
+	if c.seen[key] {
+		return
+	}
+	c.seen[key] = true
+	c.diags = append(c.diags, d)
+}
+
+func (c *checker) errorf(pos token.Pos, cat, format string, args ...any) {
+	c.report(SeverityError, pos, cat, format, args...)
+}
+
+func (c *checker) warnf(pos token.Pos, cat, format string, args ...any) {
+	c.report(SeverityWarning, pos, cat, format, args...)
+}
+
+// syntaxErrors turns a ParseFile error into diagnostics.
+func (c *checker) syntaxErrors(err error) {
+	if err == nil {
+		return
+	}
+	var list ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			d := Diagnostic{Pos: e.Pos, Category: "syntax", Message: e.Msg}
+			if !c.seen[d.String()] {
+				c.seen[d.String()] = true
+				c.diags = append(c.diags, d)
+			}
+		}
+		return
+	}
+	c.diags = append(c.diags, Diagnostic{Category: "io", Message: err.Error()})
+}
+
+func (c *checker) run() {
+	c.top(c.file, 0)
+	if len(c.lint) > 0 && len(c.Errors()) == 0 {
+		for _, lc := range c.lint {
+			pass := &LintPass{Fset: c.fset, File: c.file, Target: c.target, Vars: c.vars, Loader: c.l}
+			id := lc.ID
+			pass.report = func(pos token.Pos, msg string) { c.warnf(pos, id, "%s (%s)", msg, id) }
+			lc.Run(pass)
+		}
+	}
+}
+
+// Errors returns the error diagnostics so far.
+func (c *checker) Errors() []Diagnostic {
+	var out []Diagnostic
+	for _, d := range c.diags {
+		if d.Severity == SeverityError {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// maxIncludeDepth bounds nested includes; apparmor_parser's de-duplication
+// already breaks cycles, this only stops pathological trees.
+const maxIncludeDepth = 64
+
+// include resolves inc and returns the files to read, skipping those that
+// scope already read: apparmor_parser includes a file once per profile
+// (and once at the top level), which also breaks include cycles. A cycle
+// is reported as a warning naming the chain.
+func (c *checker) include(inc *Include, scope map[string]bool, depth int) []*File {
+	if depth >= maxIncludeDepth {
+		c.errorf(inc.Pos(), "include", "includes nested more than %d deep (through %s)", maxIncludeDepth, inc.Path.Raw)
+		return nil
+	}
+	paths, err := c.l.Resolve(inc)
+	if err != nil {
+		c.errorf(inc.Pos(), "include", "%v", err)
+		return nil
+	}
+	var files []*File
+	for _, p := range paths {
+		if i := slices.Index(c.includeStack, p); i >= 0 {
+			chain := append(slices.Clone(c.includeStack[i:]), p)
+			c.warnf(inc.Pos(), "include", "include cycle: %s (apparmor_parser skips the repeated include)", strings.Join(chain, " → "))
+			continue
+		}
+		if scope[p] {
+			continue
+		}
+		scope[p] = true
+		f, err := c.l.Load(p, nil)
+		if f == nil {
+			c.errorf(inc.Pos(), "include", "include %s: %v", inc.Path.Raw, err)
+			continue
+		}
+		if !c.reached[f] {
+			c.reached[f] = true
+			c.syntaxErrors(err)
+		}
+		files = append(files, f)
+	}
+	return files
+}
+
+// within runs fn with file path pushed on the include stack.
+func (c *checker) within(f *File, fn func()) {
+	c.includeStack = append(c.includeStack, f.Name)
+	fn()
+	c.includeStack = c.includeStack[:len(c.includeStack)-1]
+}
+
+// top checks the top level of a file: the preamble and its profiles.
+func (c *checker) top(f *File, depth int) {
+	c.within(f, func() {
+		for _, r := range f.Rules {
+			c.topRule(r, depth)
+		}
+	})
+}
+
+func (c *checker) topRule(r Rule, depth int) {
+	switch r := r.(type) {
+	case *CommentBlock, *BadRule:
+	case *Abi:
+		c.abi(r)
+	case *Include:
+		for _, f := range c.include(r, c.topScope, depth) {
+			c.top(f, depth+1)
+		}
+	case *Variable:
+		if c.seenProfile {
+			c.errorf(r.Pos(), "variable", "variable %s is defined after a profile: move it to the preamble, before the first profile", r.Name.Raw)
+		}
+		if err := c.vars.Define(r); err != nil {
+			c.varError(r.Pos(), err)
+		}
+	case *Boolean:
+		if c.seenProfile {
+			c.errorf(r.Pos(), "variable", "boolean %s is defined after a profile: move it to the preamble", r.Name.Raw)
+		}
+		if err := c.vars.DefineBool(r); err != nil {
+			c.varError(r.Pos(), err)
+		}
+	case *Alias:
+		c.alias(r)
+	case *Profile:
+		c.seenProfile = true
+		c.profile(r, nil, c.topProfiles, 0)
+	case *If:
+		c.errorf(r.Pos(), "rule", "a conditional must be inside a profile")
+	default:
+		c.errorf(r.Pos(), "rule", "rule outside a profile: put it inside profile NAME { … }")
+	}
+}
+
+func (c *checker) varError(pos token.Pos, err error) {
+	var ve *VarError
+	if errors.As(err, &ve) && ve.Pos.IsValid() {
+		pos = ve.Pos
+	}
+	c.errorf(pos, "variable", "%v", err)
+}
+
+func (c *checker) abi(a *Abi) {
+	if a.Path == nil {
+		c.errorf(a.Pos(), "include", "abi without a file: write abi <abi/3.0>,")
+		return
+	}
+	if _, err := c.l.Resolve(&Include{Meta: a.Meta, Path: a.Path}); err != nil {
+		c.errorf(a.Path.Pos(), "include", "abi %s: no such ABI file in the search path (apparmor_parser %s ships %s)", a.Path.Raw, c.target, abiFor(c.target))
+	}
+}
+
+func abiFor(v Version) string {
+	if v.atLeast4() {
+		return "<abi/3.0> and <abi/4.0>"
+	}
+	return "<abi/3.0>"
+}
+
+func (c *checker) alias(a *Alias) {
+	if c.seenProfile {
+		c.errorf(a.Pos(), "rule", "alias after a profile: move it to the preamble")
+	}
+	for _, w := range []*Word{a.Path, a.Target} {
+		if w == nil {
+			c.errorf(a.Pos(), "rule", "alias needs two paths: alias /from/ -> /to/,")
+			return
+		}
+		if !strings.HasPrefix(w.Value(), "/") {
+			c.errorf(w.Pos(), "rule", "alias path %s must be absolute", w.Raw)
+		}
+	}
+}
+
+// profileCtx is the state of one profile (or hat) body being checked.
+type profileCtx struct {
+	p        *Profile
+	scope    map[string]bool      // files included in this profile
+	children map[string]token.Pos // child profile and hat names
+	exec     map[string]execUse   // exec mode per path, for conflicts
+	depth    int
+}
+
+type execUse struct {
+	mode string
+	pos  token.Pos
+}
+
+func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]token.Pos, depth int) {
+	c.profileHeader(p, parent)
+	if p.Name != nil {
+		name := p.Name.Value()
+		if prev, dup := siblings[name]; dup {
+			c.errorf(p.Name.Pos(), "profile", "profile %s is defined twice (first at %s): rename one", name, c.fset.Position(prev))
+		} else {
+			siblings[name] = p.Name.Pos()
+		}
+	}
+	ctx := &profileCtx{p: p, scope: map[string]bool{}, children: map[string]token.Pos{}, exec: map[string]execUse{}}
+	c.body(p.Body, ctx, Qualifiers{}, depth)
+}
+
+func (c *checker) profileHeader(p *Profile, parent *profileCtx) {
+	if p.Name == nil {
+		c.errorf(p.Pos(), "profile", "profile without a name: write profile NAME {")
+		return
+	}
+	name := p.Name.Value()
+	if name == "" {
+		c.errorf(p.Name.Pos(), "profile", "empty profile name")
+	}
+	if p.Keyword == ILLEGAL && !p.IsHat() {
+		switch {
+		case parent != nil:
+			c.errorf(p.Pos(), "profile", "a child profile needs the profile keyword: profile %s {", name)
+		case !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, ":") && !strings.HasPrefix(name, "@{"):
+			c.errorf(p.Name.Pos(), "profile", "profile names must begin with '/', a namespace ':ns:' or the keyword profile: write profile %s {", name)
+		}
+	}
+	for _, w := range []*Word{p.Name, p.Attach} {
+		if w != nil && strings.Contains(w.Raw, "@{") {
+			c.expand(w)
+		}
+	}
+	if p.Flags != nil {
+		c.flags(p.Flags)
+	}
+}
+
+func (c *checker) flags(f *Cond) {
+	if f.Value == nil || len(f.Value.Words) == 0 {
+		c.errorf(f.Pos(), "profile", "empty flags=(): remove it or name a flag such as complain")
+		return
+	}
+	modes := 0
+	for _, w := range f.Value.Words {
+		v := w.Value()
+		key, _, hasVal := strings.Cut(v, "=")
+		switch {
+		case profileModes[v]:
+			modes++
+		case profileFlags3[v]:
+		case !c.target.atLeast4() && (profileFlags4[v] || hasVal && profileFlags4[key+"="]):
+			c.errorf(w.Pos(), "version", "profile flag %s needs AppArmor 4 (target %s)", v, c.target)
+		case profileFlags4[v] || hasVal && profileFlags4[key+"="]:
+		default:
+			c.errorf(w.Pos(), "profile", "unknown profile flag %q (known: complain, enforce, kill, unconfined, audit, attach_disconnected, mediate_deleted, chroot_relative, …)", v)
+		}
+	}
+	if modes > 1 {
+		c.errorf(f.Pos(), "profile", "conflicting profile modes in flags: use only one of enforce, complain, kill, unconfined")
+	}
+}
+
+// expand expands the variables of w and reports problems; it returns the
+// alternatives (nil on error).
+func (c *checker) expand(w *Word) []string {
+	vals, err := c.vars.Expand(w.Value())
+	if err != nil {
+		c.errorf(w.Pos(), "variable", "%v", err)
+		return nil
+	}
+	return vals
+}
+
+// body checks the rules of a profile, hat, conditional or qualifier block.
+func (c *checker) body(rules []Rule, ctx *profileCtx, q Qualifiers, depth int) {
+	for _, r := range rules {
+		c.bodyRule(r, ctx, q, depth)
+	}
+}
+
+func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
+	switch r := r.(type) {
+	case *CommentBlock, *BadRule, *Abi:
+	case *Include:
+		for _, f := range c.include(r, ctx.scope, depth) {
+			c.within(f, func() { c.body(f.Rules, ctx, q, depth+1) })
+		}
+	case *Variable:
+		c.errorf(r.Pos(), "variable", "variable %s is defined inside a profile: variables belong in the preamble, before the profile", r.Name.Raw)
+	case *Boolean:
+		c.errorf(r.Pos(), "variable", "boolean %s is defined inside a profile: define it in the preamble", r.Name.Raw)
+	case *Alias:
+		c.errorf(r.Pos(), "rule", "alias inside a profile: aliases belong in the preamble")
+	case *Profile:
+		if !q.IsZero() {
+			c.errorf(r.Pos(), "rule", "qualifiers cannot apply to a profile or hat")
+		}
+		c.profile(r, ctx, ctx.children, depth)
+	case *If:
+		c.ifRule(r, ctx, q, depth)
+	case *Block:
+		c.body(r.Body, ctx, q, depth)
+	case *QualBlock:
+		if r.Qual.Deny && !c.target.atLeast4() {
+			c.errorf(r.Pos(), "version", "a deny { … } block needs AppArmor 4 (target %s): put deny on each rule", c.target)
+		}
+		if r.Qual.Priority != nil {
+			c.priority(r.Qual.Priority)
+		}
+		c.body(r.Body, ctx, mergeQual(q, r.Qual), depth)
+	case *RawRule:
+		kw, _, _ := strings.Cut(strings.TrimSpace(r.Text), " ")
+		c.errorf(r.Pos(), "rule", "unknown rule %q: not part of the AppArmor %s policy language", kw, c.target)
+	default:
+		c.rule(r, ctx, q)
+	}
+}
+
+func mergeQual(outer, inner Qualifiers) Qualifiers {
+	q := inner
+	q.Audit = q.Audit || outer.Audit
+	q.Deny = q.Deny || outer.Deny
+	q.Allow = q.Allow || outer.Allow
+	q.Owner = q.Owner || outer.Owner
+	if q.Priority == nil {
+		q.Priority = outer.Priority
+	}
+	return q
+}
+
+func (c *checker) ifRule(r *If, ctx *profileCtx, q Qualifiers, depth int) {
+	c.condition(r)
+	c.body(r.Body, ctx, q, depth)
+	if r.Else != nil {
+		c.bodyRule(r.Else, ctx, q, depth)
+	}
+}
+
+// condition checks `if [not] $BOOL` and `if [not] defined @{VAR}|$BOOL`.
+func (c *checker) condition(r *If) {
+	ws := r.Cond
+	if len(ws) > 0 && ws[0].Raw == "not" {
+		ws = ws[1:]
+	}
+	defined := false
+	if len(ws) > 0 && ws[0].Raw == "defined" {
+		defined = true
+		ws = ws[1:]
+	}
+	if len(ws) != 1 {
+		c.errorf(r.Pos(), "rule", "unsupported condition: write if $BOOL, if not $BOOL or if defined @{VAR}")
+		return
+	}
+	w := ws[0]
+	switch {
+	case strings.HasPrefix(w.Raw, "$"):
+		name := w.Raw[1:]
+		if defined {
+			if c.target.atLeast4() {
+				c.errorf(w.Pos(), "version", "if defined $%s: AppArmor %s tests only variables with defined (write if defined @{VAR})", name, c.target)
+			}
+			return
+		}
+		if _, ok := c.vars.Bool(name); !ok {
+			c.errorf(w.Pos(), "variable", "boolean %s is not defined: define it in the preamble ($%s = true)", w.Raw, name)
+		}
+	case strings.HasPrefix(w.Raw, "@{") && defined:
+	default:
+		c.errorf(w.Pos(), "rule", "unsupported condition %q: write if $BOOL or if defined @{VAR}", w.Raw)
+	}
+}

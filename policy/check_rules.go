@@ -1,0 +1,664 @@
+package policy
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// This file holds the per-rule checks of Check and the name tables they
+// use, taken from apparmor.d(5) and from what apparmor_parser 3.0.8 and 4.1
+// accept (the differential corpus in testdata/corpus pins them down).
+
+func set(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+var (
+	capabilities = set("chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill",
+		"setgid", "setuid", "setpcap", "linux_immutable", "net_bind_service", "net_broadcast",
+		"net_admin", "net_raw", "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot",
+		"sys_ptrace", "sys_pacct", "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time",
+		"sys_tty_config", "mknod", "lease", "audit_write", "audit_control", "setfcap",
+		"mac_override", "mac_admin", "syslog", "wake_alarm", "block_suspend", "audit_read",
+		"perfmon", "bpf", "checkpoint_restore")
+
+	profileModes  = set("enforce", "complain", "kill", "unconfined")
+	profileFlags3 = set("audit", "mediate_deleted", "attach_disconnected", "chroot_relative",
+		"namespace_relative", "delegate_deleted", "no_attach_disconnected")
+	// profileFlags4 are the flags AppArmor 4 added; "key=" entries take a value.
+	profileFlags4 = set("prompt", "default_allow", "interruptible", "error=",
+		"attach_disconnected.path=", "attach_disconnected.ipc=", "kill.signal=")
+
+	networkFamilies = set("unix", "inet", "ax25", "ipx", "appletalk", "netrom", "bridge",
+		"atmpvc", "x25", "inet6", "rose", "netbeui", "security", "key", "netlink", "packet",
+		"ash", "econet", "atmsvc", "rds", "sna", "irda", "pppox", "wanpipe", "llc", "ib",
+		"mpls", "can", "tipc", "bluetooth", "iucv", "rxrpc", "isdn", "phonet", "ieee802154",
+		"caif", "alg", "nfc", "vsock", "kcm", "qipcrtr", "smc", "xdp", "mctp")
+	networkTypes     = set("stream", "dgram", "seqpacket", "rdm", "raw", "packet")
+	networkProtocols = set("tcp", "udp", "icmp")
+	networkAccess    = set("create", "bind", "listen", "accept", "connect", "shutdown",
+		"getattr", "setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw")
+
+	signalAccess = set("r", "w", "rw", "read", "write", "send", "receive")
+	signalNames  = set("hup", "int", "quit", "ill", "trap", "abrt", "bus", "fpe", "kill",
+		"usr1", "segv", "usr2", "pipe", "alrm", "term", "stkflt", "chld", "cont", "stop",
+		"stp", "ttin", "ttou", "urg", "xcpu", "xfsz", "vtalrm", "prof", "winch", "io", "pwr",
+		"sys", "emt", "exists")
+	ptraceAccess = set("r", "w", "rw", "read", "readby", "trace", "tracedby")
+	unixAccess   = set("create", "bind", "listen", "accept", "connect", "shutdown", "getattr",
+		"setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw")
+	dbusAccess    = set("send", "receive", "bind", "eavesdrop", "r", "read", "w", "write", "rw")
+	dbusConds     = set("bus", "path", "interface", "member", "name", "peer")
+	dbusPeerConds = set("name", "label", "path", "interface", "member", "bus")
+
+	mountFlags = set("ro", "r", "read-only", "rw", "w", "nosuid", "suid", "nodev", "dev",
+		"noexec", "exec", "sync", "async", "remount", "mand", "nomand", "dirsync",
+		"symfollow", "nosymfollow", "atime", "noatime", "diratime", "nodiratime", "bind", "B",
+		"move", "M", "rbind", "R", "verbose", "silent", "loud", "acl", "noacl", "unbindable",
+		"make-unbindable", "runbindable", "make-runbindable", "private", "make-private",
+		"rprivate", "make-rprivate", "slave", "make-slave", "rslave", "make-rslave", "shared",
+		"make-shared", "rshared", "make-rshared", "relatime", "norelatime", "iversion",
+		"noiversion", "strictatime", "nostrictatime", "lazytime", "nolazytime", "user", "nouser")
+
+	usernsAccess  = set("create")
+	ioUringAccess = set("override_creds", "sqpoll")
+	mqueueAccess  = set("create", "open", "delete", "read", "write", "getattr", "setattr",
+		"r", "w", "rw")
+
+	rlimitSize   = set("fsize", "data", "stack", "core", "rss", "as", "memlock", "msgqueue")
+	rlimitNumber = set("ofile", "nofile", "locks", "sigpending", "nproc", "rtprio")
+	rlimitTime   = set("cpu", "rttime")
+)
+
+// execModes are the exec transitions of file rules (x alone only with deny).
+var execModes = set("ix", "px", "Px", "ux", "Ux", "cx", "Cx", "pix", "Pix", "cix", "Cix",
+	"pux", "PUx", "cux", "CUx")
+
+func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
+	if qr, ok := r.(Qualified); ok {
+		q := mergeQual(outer, *qr.Qualifiers())
+		c.qualifiers(r, q)
+	}
+	switch r := r.(type) {
+	case *FileRule:
+		c.fileRule(r, ctx, mergeQual(outer, r.Qual))
+	case *LinkRule:
+		c.absPath(r.Path, "link")
+		c.absPath(r.Target, "link target")
+	case *CapabilityRule:
+		for _, w := range r.Names {
+			if !capabilities[w.Raw] {
+				hint := ""
+				if l := strings.ToLower(strings.TrimPrefix(strings.ToLower(w.Raw), "cap_")); capabilities[l] {
+					hint = ": write " + l
+				}
+				c.errorf(w.Pos(), "capability", "unknown capability %q%s (see capabilities(7), lower case without CAP_)", w.Raw, hint)
+			}
+		}
+	case *NetworkRule:
+		c.network(r)
+	case *SignalRule:
+		c.access(r.Access, signalAccess, "signal")
+		c.conds(r.Conds, "signal", func(cd *Cond) bool {
+			switch cd.KeyName() {
+			case "set":
+				c.signalSet(cd)
+				return true
+			case "peer":
+				return c.singleValue(cd)
+			}
+			return false
+		})
+	case *PtraceRule:
+		c.access(r.Access, ptraceAccess, "ptrace")
+		c.conds(r.Conds, "ptrace", func(cd *Cond) bool { return cd.KeyName() == "peer" && c.singleValue(cd) })
+	case *UnixRule:
+		c.unix(r)
+	case *DbusRule:
+		c.dbus(r)
+	case *MountRule:
+		c.mount(r)
+	case *PivotRootRule:
+		c.conds(r.Conds, "pivot_root", func(cd *Cond) bool { return cd.KeyName() == "oldroot" && c.singleValue(cd) })
+	case *ChangeProfileRule:
+		if r.ExecMode != nil && r.ExecMode.Raw != "safe" && r.ExecMode.Raw != "unsafe" {
+			c.errorf(r.ExecMode.Pos(), "rule", "change_profile exec mode must be safe or unsafe, not %q", r.ExecMode.Raw)
+		}
+		if r.Exec != nil {
+			c.pathWord(r.Exec, "change_profile exec path")
+		}
+	case *RlimitRule:
+		c.rlimit(r)
+	case *UsernsRule:
+		c.v4(r, "userns")
+		c.access(r.Access, usernsAccess, "userns")
+	case *IOUringRule:
+		c.v4(r, "io_uring")
+		c.access(r.Access, ioUringAccess, "io_uring")
+		c.conds(r.Conds, "io_uring", func(cd *Cond) bool { return cd.KeyName() == "label" && c.singleValue(cd) })
+	case *MqueueRule:
+		c.v4(r, "mqueue")
+		c.access(r.Access, mqueueAccess, "mqueue")
+		c.conds(r.Conds, "mqueue", func(cd *Cond) bool {
+			switch cd.KeyName() {
+			case "type":
+				if v := condValue(cd); v != "posix" && v != "sysv" {
+					c.errorf(cd.Pos(), "rule", "mqueue type must be posix or sysv, not %q", v)
+				}
+				return true
+			case "label":
+				return c.singleValue(cd)
+			}
+			return false
+		})
+	case *AllRule:
+		c.v4(r, "all")
+	}
+}
+
+// qualifiers checks the qualifiers a rule kind allows.
+func (c *checker) qualifiers(r Rule, q Qualifiers) {
+	if q.Allow && q.Deny {
+		c.errorf(r.Pos(), "rule", "a rule cannot be both allow and deny")
+	}
+	if q.Priority != nil {
+		c.priority(q.Priority)
+		switch r.(type) {
+		case *NetworkRule:
+			c.errorf(q.Priority.Pos(), "rule", "priority= is not supported on network rules by apparmor_parser %s", c.target)
+		}
+	}
+	if q.Owner {
+		switch r.(type) {
+		case *FileRule, *LinkRule:
+		default:
+			c.errorf(r.Pos(), "rule", "owner applies only to file and link rules")
+		}
+	}
+}
+
+func (c *checker) priority(w *Word) {
+	if !c.target.atLeast4() {
+		c.errorf(w.Pos(), "version", "priority= needs AppArmor 4 (target %s)", c.target)
+		return
+	}
+	n, err := strconv.Atoi(w.Value())
+	if err != nil || n < -1000 || n > 1000 {
+		c.errorf(w.Pos(), "rule", "priority must be an integer from -1000 to 1000, not %q", w.Value())
+	}
+}
+
+func (c *checker) v4(r Rule, kind string) {
+	if !c.target.atLeast4() {
+		c.errorf(r.Pos(), "version", "%s rules need AppArmor 4 (target %s): raise the target with abi <abi/4.0>, or drop the rule", kind, c.target)
+	}
+}
+
+func (c *checker) access(l *List, known map[string]bool, kind string) {
+	if l == nil {
+		return
+	}
+	if l.Paren && len(l.Words) == 0 {
+		c.errorf(l.Pos(), "permission", "empty %s access list", kind)
+	}
+	for _, w := range l.Words {
+		if !known[w.Value()] {
+			c.errorf(w.Pos(), "permission", "unknown %s access %q", kind, w.Value())
+		}
+	}
+}
+
+// conds checks each conditional with known; keys it does not know, and
+// keys given twice, are errors.
+func (c *checker) conds(cs []*Cond, kind string, known func(*Cond) bool) {
+	c.condsRepeat(cs, kind, false, known)
+}
+
+// condsRepeat is conds; repeat allows a key more than once (mount's
+// options=… options in …).
+func (c *checker) condsRepeat(cs []*Cond, kind string, repeat bool, known func(*Cond) bool) {
+	seen := map[string]bool{}
+	for _, cd := range cs {
+		k := cd.KeyName()
+		if seen[k] && !repeat {
+			c.errorf(cd.Pos(), "rule", "%s conditional %s given twice", kind, k)
+			continue
+		}
+		seen[k] = true
+		if !known(cd) {
+			c.errorf(cd.Pos(), "rule", "unknown %s conditional %q", kind, k)
+		}
+	}
+}
+
+// singleValue accepts key=VALUE (one word, not a parenthesised list).
+func (c *checker) singleValue(cd *Cond) bool {
+	if cd.Value == nil || cd.Conds != nil {
+		c.errorf(cd.Pos(), "rule", "%s= takes one value", cd.KeyName())
+		return true
+	}
+	if cd.In {
+		c.errorf(cd.Pos(), "rule", "%s takes =, not in", cd.KeyName())
+	}
+	if len(cd.Value.Words) != 1 {
+		c.errorf(cd.Pos(), "rule", "%s= takes exactly one value", cd.KeyName())
+	}
+	if cd.Value.Paren && len(cd.Value.Words) == 1 {
+		c.errorf(cd.Pos(), "rule", "%s=(…) is not accepted here: write %s=VALUE", cd.KeyName(), cd.KeyName())
+	}
+	return true
+}
+
+func condValue(cd *Cond) string {
+	if cd.Value == nil || len(cd.Value.Words) == 0 {
+		return ""
+	}
+	return cd.Value.Words[0].Value()
+}
+
+func (c *checker) signalSet(cd *Cond) {
+	if cd.Value == nil || len(cd.Value.Words) == 0 {
+		c.errorf(cd.Pos(), "rule", "empty signal set: name signals, e.g. set=(hup, term)")
+		return
+	}
+	for _, w := range cd.Value.Words {
+		v := w.Value()
+		if signalNames[v] {
+			continue
+		}
+		if n, ok := strings.CutPrefix(v, "rtmin+"); ok {
+			if i, err := strconv.Atoi(n); err == nil && i >= 0 && i <= 32 {
+				continue
+			}
+		}
+		c.errorf(w.Pos(), "rule", "unknown signal %q (use names such as hup, term, kill, usr1, or rtmin+0…rtmin+32)", v)
+	}
+}
+
+// pathWord checks that a path expands to absolute paths (or a glob).
+func (c *checker) pathWord(w *Word, what string) {
+	vals := c.expand(w)
+	for _, v := range vals {
+		if !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "{") && !strings.HasPrefix(v, "*") {
+			c.errorf(w.Pos(), "rule", "%s %s is not absolute: paths start with / (after variable expansion)", what, w.Raw)
+			return
+		}
+	}
+	if err := checkGlob(w.Value()); err != "" {
+		c.errorf(w.Pos(), "rule", "%s %s: %s", what, w.Raw, err)
+	}
+}
+
+func (c *checker) absPath(w *Word, what string) {
+	if w == nil {
+		return
+	}
+	c.pathWord(w, what)
+}
+
+// checkGlob checks AARE bracket balance: {…} alternations and […] classes.
+func checkGlob(s string) string {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '{':
+			depth++
+		case '}':
+			if depth == 0 {
+				return "unbalanced '}' (escape it as \\})"
+			}
+			depth--
+		case '[':
+			j := i + 1
+			if j < len(s) && s[j] == '^' {
+				j++
+			}
+			if j < len(s) && s[j] == ']' {
+				j++
+			}
+			for j < len(s) && s[j] != ']' {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(s) {
+				return "unterminated character class '[' (escape it as \\[)"
+			}
+			i = j
+		}
+	}
+	if depth != 0 {
+		return "unbalanced '{' (escape it as \\{)"
+	}
+	return ""
+}
+
+// fileRule checks a file rule's path, permissions and exec transition.
+func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
+	if r.Path == nil {
+		if r.Perms != nil {
+			c.errorf(r.Pos(), "rule", "file rule without a path")
+		}
+		return
+	}
+	if r.Path.Value() == "" {
+		c.errorf(r.Path.Pos(), "rule", "empty path")
+		return
+	}
+	c.pathWord(r.Path, "path")
+	if r.Perms == nil {
+		c.errorf(r.Pos(), "permission", "file rule %s has no permissions: add r, w, … before the comma", r.Path.Raw)
+		return
+	}
+	mode, ok := c.perms(r.Perms, q)
+	if !ok || mode == "" || q.Deny {
+		return
+	}
+	// apparmor_parser rejects one path with two different exec transitions.
+	vals, err := c.vars.Expand(r.Path.Value())
+	if err != nil {
+		return
+	}
+	for _, v := range vals {
+		key := v
+		if q.Owner {
+			key = "owner " + v
+		}
+		if prev, dup := ctx.exec[key]; dup && prev.mode != mode {
+			c.errorf(r.Perms.Pos(), "exec", "conflicting exec modes for %s: %s here, %s at %s; pick one", v, mode, prev.mode, c.fset.Position(prev.pos))
+			continue
+		}
+		ctx.exec[key] = execUse{mode: mode, pos: r.Perms.Pos()}
+	}
+}
+
+// perms parses file permission letters; it returns the exec transition
+// (e.g. "Px"), if any, with "i" fallbacks kept, and whether they are valid.
+func (c *checker) perms(w *Word, q Qualifiers) (exec string, ok bool) {
+	s := w.Raw
+	var write, appnd bool
+	execs := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case 'r', 'R', 'l', 'L', 'k', 'K', 'm', 'M':
+		case 'w', 'W':
+			write = true
+		case 'a', 'A':
+			appnd = true
+		case 'x':
+			execs++
+			exec = "x"
+		case 'i', 'p', 'P', 'c', 'C', 'u', 'U':
+			j := i
+			for j < len(s) && strings.IndexByte("ipPcCuU", s[j]) >= 0 {
+				j++
+			}
+			if j >= len(s) || s[j] != 'x' || !execModes[s[i:j+1]] {
+				c.errorf(w.Pos(), "permission", "invalid permissions %q: %q is not an exec mode (ix, px, Px, cx, Cx, ux, Ux, pix, Pix, cix, Cix, pux, PUx, cux, CUx)", s, s[i:min(j+1, len(s))])
+				return "", false
+			}
+			execs++
+			exec = s[i : j+1]
+			i = j
+		default:
+			c.errorf(w.Pos(), "permission", "invalid permission %q in %q (file permissions are r w a l k m and an exec mode)", s[i], s)
+			return "", false
+		}
+	}
+	switch {
+	case write && appnd:
+		c.errorf(w.Pos(), "permission", "permissions %q: w and a conflict (a is append-only write); keep one", s)
+		return "", false
+	case execs > 1:
+		c.errorf(w.Pos(), "exec", "permissions %q: more than one exec mode", s)
+		return "", false
+	case exec == "x" && !q.Deny:
+		c.errorf(w.Pos(), "exec", "permissions %q: a bare x needs an exec mode (ix, px, cx, ux, …); only deny rules use x alone", s)
+		return "", false
+	case exec != "" && exec != "x" && q.Deny:
+		c.errorf(w.Pos(), "exec", "permissions %q: deny rules take x, not an exec mode such as %s", s, exec)
+		return "", false
+	}
+	return exec, true
+}
+
+func (c *checker) network(r *NetworkRule) {
+	if (r.Access != nil || len(r.Conds) > 0) && !c.target.atLeast4() {
+		c.errorf(r.Pos(), "version", "network access lists and ip=/port=/peer= need AppArmor 4 (target %s)", c.target)
+	}
+	if r.Access != nil {
+		c.access(r.Access, networkAccess, "network")
+	}
+	c.networkWords(r)
+	var ipPort func(cs []*Cond, kind string)
+	ipPort = func(cs []*Cond, kind string) {
+		c.conds(cs, kind, func(cd *Cond) bool {
+			switch cd.KeyName() {
+			case "ip":
+				c.singleValue(cd)
+				if v := condValue(cd); v != "none" {
+					if _, err := netip.ParseAddr(v); err != nil {
+						c.errorf(cd.Pos(), "rule", "ip=%s is not an IP address", v)
+					}
+				}
+				return true
+			case "port":
+				c.singleValue(cd)
+				if n, err := strconv.Atoi(condValue(cd)); err != nil || n < 0 || n > 65535 {
+					c.errorf(cd.Pos(), "rule", "port=%s is not a port number", condValue(cd))
+				}
+				return true
+			case "peer":
+				if kind == "network" && cd.Conds != nil {
+					ipPort(cd.Conds, "network peer")
+					return true
+				}
+			}
+			return false
+		})
+	}
+	ipPort(r.Conds, "network")
+}
+
+// networkWords checks "[FAMILY] [TYPE|PROTOCOL]". The parser files the
+// words by position; some names are both a family and a type (packet), so
+// they are classified here, in order, as apparmor_parser does.
+func (c *checker) networkWords(r *NetworkRule) {
+	var ws []*Word
+	for _, w := range []*Word{r.Family, r.Type, r.Protocol} {
+		if w != nil {
+			ws = append(ws, w)
+		}
+	}
+	slices.SortFunc(ws, func(a, b *Word) int { return cmp.Compare(a.Pos(), b.Pos()) })
+	if len(ws) > 0 && networkFamilies[ws[0].Raw] && (len(ws) > 1 || !networkTypes[ws[0].Raw]) {
+		ws = ws[1:]
+	}
+	if len(ws) == 0 {
+		return
+	}
+	w := ws[0]
+	if !networkTypes[w.Raw] && !networkProtocols[w.Raw] {
+		c.errorf(w.Pos(), "rule", "unknown network family, type or protocol %q", w.Raw)
+		return
+	}
+	if len(ws) > 1 {
+		c.errorf(ws[1].Pos(), "rule", "network takes a family and then a type or a protocol, not both: remove %q", ws[1].Raw)
+	}
+}
+
+func (c *checker) unix(r *UnixRule) {
+	c.access(r.Access, unixAccess, "unix")
+	c.conds(r.Conds, "unix", func(cd *Cond) bool {
+		switch cd.KeyName() {
+		case "type":
+			c.singleValue(cd)
+			if v := condValue(cd); !networkTypes[v] {
+				c.errorf(cd.Pos(), "rule", "unknown unix socket type %q (stream, dgram, seqpacket)", v)
+			}
+			return true
+		case "addr":
+			return c.singleValue(cd)
+		case "peer":
+			if cd.Conds == nil && (cd.Value == nil || !cd.Value.Paren || len(cd.Value.Words) > 0) {
+				c.errorf(cd.Pos(), "rule", "unix peer takes conditionals in parentheses: peer=(label=… addr=…)")
+				return true
+			}
+			c.conds(cd.Conds, "unix peer", func(p *Cond) bool {
+				switch p.KeyName() {
+				case "label", "addr":
+					return c.singleValue(p)
+				}
+				return false
+			})
+			return true
+		}
+		return false
+	})
+}
+
+func (c *checker) dbus(r *DbusRule) {
+	c.access(r.Access, dbusAccess, "dbus")
+	c.conds(r.Conds, "dbus", func(cd *Cond) bool {
+		k := cd.KeyName()
+		if !dbusConds[k] {
+			return false
+		}
+		if k == "peer" {
+			if cd.Conds == nil {
+				c.errorf(cd.Pos(), "rule", "dbus peer takes conditionals in parentheses: peer=(name=… label=…)")
+				return true
+			}
+			c.conds(cd.Conds, "dbus peer", func(p *Cond) bool { return dbusPeerConds[p.KeyName()] && c.singleValue(p) })
+			return true
+		}
+		return c.singleValue(cd)
+	})
+	if r.Access == nil {
+		return
+	}
+	has := func(k string) bool { return FindCond(r.Conds, k) != nil }
+	for _, w := range r.Access.Words {
+		switch w.Value() {
+		case "bind":
+			if has("path") || has("interface") || has("member") || has("peer") {
+				c.errorf(w.Pos(), "rule", "dbus bind takes only bus= and name=")
+				return
+			}
+		case "eavesdrop":
+			if has("path") || has("interface") || has("member") || has("peer") || has("name") {
+				c.errorf(w.Pos(), "rule", "dbus eavesdrop takes only bus=")
+				return
+			}
+		case "send", "receive", "r", "read", "w", "write", "rw":
+			if has("name") {
+				c.errorf(w.Pos(), "rule", "dbus %s does not take name= (name= is for bind; use peer=(name=…))", w.Value())
+				return
+			}
+		}
+	}
+}
+
+func (c *checker) mount(r *MountRule) {
+	kind := r.Kind.String()
+	if r.Kind != MOUNT && r.Arrow {
+		c.errorf(r.Pos(), "rule", "%s takes no '->': write %s MOUNTPOINT,", kind, kind)
+	}
+	if r.Arrow && r.MountPoint == nil {
+		c.errorf(r.Pos(), "rule", "mount ... -> needs a mount point after '->'")
+	}
+	c.condsRepeat(r.Conds, kind, true, func(cd *Cond) bool {
+		switch cd.KeyName() {
+		case "fstype", "vfstype":
+			return true
+		case "options":
+			if cd.Value == nil {
+				return false
+			}
+			for _, w := range cd.Value.Words {
+				if !mountFlags[w.Value()] {
+					c.errorf(w.Pos(), "rule", "unknown mount option %q", w.Value())
+				}
+			}
+			return true
+		}
+		return false
+	})
+}
+
+func (c *checker) rlimit(r *RlimitRule) {
+	if r.Resource == nil || r.Value == nil {
+		c.errorf(r.Pos(), "rule", "rlimit needs a resource and a value: set rlimit nofile <= 1024,")
+		return
+	}
+	res, val := r.Resource.Value(), r.Value.Value()
+	if val == "infinity" {
+		if !rlimitSize[res] && !rlimitNumber[res] && !rlimitTime[res] && res != "nice" {
+			c.errorf(r.Resource.Pos(), "rule", "unknown rlimit %q", res)
+		}
+		return
+	}
+	num, unit := splitNumber(val)
+	bad := func(want string) {
+		c.errorf(r.Value.Pos(), "rule", "rlimit %s: invalid value %q (%s)", res, val, want)
+	}
+	switch {
+	case rlimitSize[res]:
+		if num == "" || strings.HasPrefix(num, "-") || !validUnit(unit, "", "K", "M", "G", "KB", "MB", "GB") {
+			bad("a size such as 1024, 100K, 8M or 1G")
+		}
+	case rlimitNumber[res]:
+		if num == "" || strings.HasPrefix(num, "-") || unit != "" {
+			bad("a plain non-negative number")
+		}
+	case res == "cpu":
+		if num == "" || strings.HasPrefix(num, "-") || !validUnit(unit, "", "s", "sec", "second", "seconds", "min", "minute", "minutes", "h", "hour", "hours", "d", "day", "days", "week", "weeks") {
+			bad("a time of at least seconds, such as 60seconds or 2minutes")
+		}
+	case res == "rttime":
+		if num == "" || strings.HasPrefix(num, "-") || !validUnit(unit, "", "us", "microsecond", "microseconds", "ms", "millisecond", "milliseconds", "s", "sec", "second", "seconds", "min", "minute", "minutes", "h", "hour", "hours", "d", "day", "days", "week", "weeks") {
+			bad("a time such as 100us, 10ms or 1s")
+		}
+	case res == "nice":
+		n, err := strconv.Atoi(val)
+		if err != nil || n < -20 || n > 19 {
+			bad("a number from -20 to 19")
+		}
+	default:
+		c.errorf(r.Resource.Pos(), "rule", "unknown rlimit %q (cpu, fsize, data, stack, core, rss, nofile, ofile, as, nproc, memlock, locks, sigpending, msgqueue, nice, rtprio, rttime)", res)
+	}
+}
+
+// splitNumber splits "100K" into "100" and "K"; "-5" keeps its sign.
+func splitNumber(s string) (num, unit string) {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	if i == 0 || (i == 1 && s[0] == '-') {
+		return "", s
+	}
+	return s[:i], s[i:]
+}
+
+func validUnit(u string, units ...string) bool {
+	for _, x := range units {
+		if u == x {
+			return true
+		}
+	}
+	return false
+}

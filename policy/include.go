@@ -1,0 +1,215 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// DefaultIncludeDir is apparmor_parser's default search path and base
+// directory.
+const DefaultIncludeDir = "/etc/apparmor.d"
+
+// Loader reads policy files and the files their include directives name,
+// the way apparmor_parser does:
+//
+//   - include <x> and #include <x> search SearchPath in order (like -I);
+//   - include "x" opens x as is when absolute, else relative to Base
+//     (apparmor_parser's --base, which is also its working directory);
+//   - a directory includes every file in it (not subdirectories), except
+//     dot-files and the names apparmor_parser skips (see SkippedName);
+//   - include if exists ignores a missing target.
+//
+// One Loader has one token.FileSet, so every position of a load prints as
+// abstractions/base:12:3. Files are parsed once and cached by path, so a
+// Loader can check a whole directory of profiles cheaply. A Loader is not
+// safe for concurrent use.
+type Loader struct {
+	Fset       *token.FileSet
+	SearchPath []string // directories for <x>; empty means DefaultIncludeDir
+	Base       string   // directory for relative "x"; empty means DefaultIncludeDir
+
+	files map[string]*loaded
+}
+
+type loaded struct {
+	file *File
+	err  error
+}
+
+// NewLoader returns a Loader with a fresh FileSet and the given search path.
+func NewLoader(searchPath ...string) *Loader {
+	return &Loader{Fset: token.NewFileSet(), SearchPath: searchPath}
+}
+
+func (l *Loader) searchPath() []string {
+	if len(l.SearchPath) == 0 {
+		return []string{DefaultIncludeDir}
+	}
+	return l.SearchPath
+}
+
+func (l *Loader) base() string {
+	if l.Base == "" {
+		return DefaultIncludeDir
+	}
+	return l.Base
+}
+
+// Load parses the file at path; if src is not nil it is used instead of the
+// file's contents. The result is cached: loading the same path again
+// returns the same *File. Syntax errors are returned with the partial File.
+func (l *Loader) Load(path string, src []byte) (*File, error) {
+	if l.files == nil {
+		l.files = map[string]*loaded{}
+	}
+	if src == nil {
+		if c, ok := l.files[path]; ok {
+			return c.file, c.err
+		}
+		var err error
+		src, err = os.ReadFile(path)
+		if err != nil {
+			l.files[path] = &loaded{err: err}
+			return nil, err
+		}
+	}
+	if l.Fset == nil {
+		l.Fset = token.NewFileSet()
+	}
+	f, err := ParseFile(l.Fset, path, src, ParseComments)
+	l.files[path] = &loaded{file: f, err: err}
+	return f, err
+}
+
+// IncludeError reports an include directive that cannot be satisfied.
+type IncludeError struct {
+	Pos  token.Pos
+	Path string // the directive's target as written, e.g. <abstractions/base>
+	Msg  string
+	Err  error // fs.ErrNotExist for a missing target
+}
+
+func (e *IncludeError) Error() string { return e.Msg }
+func (e *IncludeError) Unwrap() error { return e.Err }
+
+// Resolve returns the files an include directive reads, in the order
+// apparmor_parser would read them (a directory's entries sorted by name).
+// A missing target of "include if exists" gives no files and no error.
+func (l *Loader) Resolve(inc *Include) ([]string, error) {
+	if inc.Path == nil {
+		return nil, &IncludeError{Pos: inc.Pos(), Msg: "include without a file name: write include <abstractions/NAME> or include \"/path\""}
+	}
+	name := inc.Path.Value()
+	fail := func(err error, format string, args ...any) ([]string, error) {
+		return nil, &IncludeError{Pos: inc.Path.Pos(), Path: inc.Path.Raw, Err: err, Msg: fmt.Sprintf(format, args...)}
+	}
+	if name == "" {
+		return fail(nil, "include %s names no file", inc.Path.Raw)
+	}
+	if strings.Contains(name, "@{") {
+		return fail(nil, "include %s: variables are not expanded in include paths", inc.Path.Raw)
+	}
+	var candidates []string
+	switch {
+	case inc.Path.Magic():
+		for _, dir := range l.searchPath() {
+			candidates = append(candidates, dir+"/"+name)
+		}
+	case filepath.IsAbs(name):
+		candidates = []string{name}
+	default:
+		candidates = []string{l.base() + "/" + name}
+	}
+	for _, c := range candidates {
+		fi, err := os.Stat(c)
+		if err != nil {
+			continue
+		}
+		if !fi.IsDir() {
+			return []string{c}, nil
+		}
+		files, err := dirFiles(c)
+		if err != nil {
+			return fail(err, "include %s: %v", inc.Path.Raw, err)
+		}
+		return files, nil
+	}
+	if inc.IfExists {
+		return nil, nil
+	}
+	where := strings.Join(candidates, ", ")
+	hint := "check the name, add its directory with -I, or write include if exists"
+	return fail(fs.ErrNotExist, "include %s: no such file (looked for %s); %s", inc.Path.Raw, where, hint)
+}
+
+// dirFiles lists the regular files of dir that apparmor_parser reads.
+func dirFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if SkippedName(e.Name()) {
+			continue
+		}
+		p := dir + "/" + e.Name()
+		fi, err := os.Stat(p) // follow symlinks, as the parser does
+		if err != nil || fi.IsDir() {
+			continue // the parser ignores subdirectories
+		}
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// skippedSuffixes are the file name endings AppArmor ignores in included
+// directories: package manager leftovers, patch and editor backups.
+var skippedSuffixes = []string{
+	".dpkg-new", ".dpkg-old", ".dpkg-dist", ".dpkg-bak", ".dpkg-remove",
+	".pacsave", ".pacnew", ".rpmnew", ".rpmsave", ".orig", ".rej", "~",
+}
+
+// SkippedName reports whether apparmor_parser skips a file of this name in
+// an included directory (and when loading a directory of profiles):
+// dot-files, README, and the suffixes in skippedSuffixes.
+func SkippedName(name string) bool {
+	if strings.HasPrefix(name, ".") || name == "README" {
+		return true
+	}
+	for _, s := range skippedSuffixes {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Included resolves an include directive and parses its files.
+func (l *Loader) Included(inc *Include) ([]*File, error) {
+	paths, err := l.Resolve(inc)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		files []*File
+		errs  []error
+	)
+	for _, p := range paths {
+		f, err := l.Load(p, nil)
+		if f != nil {
+			files = append(files, f)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return files, errors.Join(errs...)
+}
