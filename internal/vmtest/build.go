@@ -9,13 +9,15 @@ import (
 )
 
 // GoBuild builds the Go package pkg (an import path or a ./dir relative to the
-// module root) as a static binary (CGO_ENABLED=0) at out.
-func GoBuild(ctx context.Context, pkg, out string) error {
+// module root) as a static binary (CGO_ENABLED=0) at out. flags go to go
+// build before the package (e.g. "-ldflags", "-X main.version=2").
+func GoBuild(ctx context.Context, pkg, out string, flags ...string) error {
 	root, err := ModuleRoot()
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-o", out, pkg)
+	args := append([]string{"build", "-trimpath", "-o", out}, flags...)
+	cmd := exec.CommandContext(ctx, goTool(), append(args, pkg)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -30,7 +30,6 @@ func probeProfiles(abi, mode string) string {
 	rules := ""
 	if mode == "enforce" {
 		rules = `  /opt/probe/bin/probe mr,
-  /tmp/.vmtest-step w,
   /dev/null rw,
   /sys/kernel/mm/transparent_hugepage/hpage_pmd_size r,
   audit /opt/probe/data/a r,
