@@ -95,7 +95,7 @@ func generalise(p string, perms Perms) (pattern string, home bool) {
 		}
 	default:
 		if !strings.HasPrefix(p, "/") {
-			return p, false
+			return EscapeLiteral(p), false
 		}
 		b.WriteString("/")
 		rest = p[1:]
@@ -148,21 +148,38 @@ func generaliseComponent(c string, inTemp, lib bool) string {
 	}
 	if lib {
 		if base, ok := sharedLibBase(c); ok {
-			return base + "*"
+			return EscapeLiteral(base) + "*"
 		}
 	}
 	if i := strings.Index(c, ".log."); i >= 0 && isDigits(c[i+len(".log."):]) {
-		return c[:i] + ".log.[0-9]*"
+		return EscapeLiteral(c[:i]) + ".log.[0-9]*"
 	}
 	if i, n := digitRun(c, 6); n > 0 {
-		return c[:i] + "[0-9]*" + c[i+n:]
+		return EscapeLiteral(c[:i]) + "[0-9]*" + EscapeLiteral(c[i+n:])
 	}
 	if inTemp {
 		if i, ok := mkstempSuffix(c); ok {
-			return c[:i] + "??????" + c[i+6:]
+			return EscapeLiteral(c[:i]) + "??????" + EscapeLiteral(c[i+6:])
 		}
 	}
-	return c
+	return EscapeLiteral(c)
+}
+
+// EscapeLiteral escapes the characters AppArmor patterns treat as glob
+// syntax, so that a concrete path from an event matches only itself.
+func EscapeLiteral(s string) string {
+	if !strings.ContainsAny(s, "\\*?[]{}") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\', '*', '?', '[', ']', '{', '}':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // digitRun finds the first run of at least min digits in c.

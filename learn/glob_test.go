@@ -35,6 +35,8 @@ func TestGeneralise(t *testing.T) {
 		{"/usr/lib/x86_64-linux-gnu/libfoo.so.1.beta", PermRead, "/usr/lib/x86_64-linux-gnu/libfoo.so.1.beta", false},
 		{"/etc/myapp/app.conf", PermRead, "/etc/myapp/app.conf", false},
 		{"relative", PermRead, "relative", false},
+		{"/srv/we*ird[1]{a,b}?", PermRead, `/srv/we\*ird\[1\]\{a,b\}\?`, false},
+		{"/srv/x*/123", PermRead, `/srv/x\*/[0-9]*`, false},
 	}
 	for _, tt := range tests {
 		got, home := generalise(tt.path, tt.perms)

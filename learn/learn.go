@@ -544,7 +544,8 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 			continue
 		}
 		touched[fp] = true
-		fe := &fileEntry{pattern: fp, perms: perms, ev: f.evidence, members: []string{fp}}
+		lit := EscapeLiteral(fp)
+		fe := &fileEntry{pattern: lit, perms: perms, ev: f.evidence, members: []string{lit}}
 		if perms&PermExec != 0 {
 			fe.exec = f.exec
 			fe.target = r.targetOf(p.Name, fp, f.exec)
