@@ -71,6 +71,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newComplainCmd(f, nil),
 		newEnforceCmd(f, nil),
 		newDisableCmd(f, nil),
+		newNewCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}
