@@ -40,10 +40,11 @@ func MustCompile(pattern string) *Pattern {
 // string (no unescaped glob character after variable expansion); exec
 // permissions of such rules take precedence over globbed ones.
 func isLiteralText(pattern string, vars Vars) bool {
-	text, _, err := expand(pattern, vars)
-	if err != nil {
+	texts, err := expand(pattern, vars)
+	if err != nil || len(texts) != 1 {
 		return false
 	}
+	text := texts[0]
 	for i := 0; i < len(text); i++ {
 		switch text[i] {
 		case '\\':

@@ -78,6 +78,14 @@ func simplify(n *Node) *Node {
 			return out[0]
 		}
 		return &Node{Op: OpAlternate, Sub: out}
+	case OpCharClass:
+		if n.Set.Len() == 1 {
+			for c := 0; c < 256; c++ {
+				if n.Set.Has(byte(c)) {
+					return &Node{Op: OpLiteral, Lit: string([]byte{byte(c)})}
+				}
+			}
+		}
 	}
 	return n
 }
@@ -166,7 +174,7 @@ func (w *printer) litByte(c byte, inClass bool) {
 	switch {
 	case c < 0x20 || c >= 0x7f:
 		fmt.Fprintf(w.b, "\\x%02x", c)
-	case strings.IndexByte(`*?[]{},\@"`, c) >= 0, inClass && (c == '-' || c == '^'):
+	case strings.IndexByte(`*?[]{},\@"`, c) >= 0:
 		w.b.WriteByte('\\')
 		w.b.WriteByte(c)
 	default:
@@ -175,19 +183,28 @@ func (w *printer) litByte(c byte, inClass bool) {
 }
 
 func (w *printer) class(set ByteSet) {
+	// '-' can only be a literal member when first, and '^' only when not
+	// first (escaping does not help: apparmor_parser decodes escapes in a class
+	// before reading its syntax), so they are taken out of the ranges.
 	w.b.WriteByte('[')
-	if comp := set.Complement(); set.Len() > 128 && !set.Has(0) && comp.Len() > 1 {
+	if comp := set.Complement(); set.Len() > 128 && comp.Len() > 1 {
 		w.b.WriteByte('^')
 		set = comp
-		set[0] &^= 1
 	}
+	dash, caret := set.Has('-'), set.Has('^')
+	if dash {
+		w.b.WriteByte('-')
+	}
+	rest := set
+	rest[0] &^= 1 << '-'
+	rest[1] &^= 1 << ('^' - 64)
 	for c := 0; c < 256; {
-		if !set.Has(byte(c)) {
+		if !rest.Has(byte(c)) {
 			c++
 			continue
 		}
 		end := c
-		for end+1 < 256 && set.Has(byte(end+1)) {
+		for end+1 < 256 && rest.Has(byte(end+1)) {
 			end++
 		}
 		w.litByte(byte(c), true)
@@ -198,6 +215,9 @@ func (w *printer) class(set ByteSet) {
 			w.litByte(byte(end), true)
 		}
 		c = end + 1
+	}
+	if caret {
+		w.b.WriteByte('^')
 	}
 	w.b.WriteByte(']')
 }

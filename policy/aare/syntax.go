@@ -24,10 +24,10 @@
 //   - `\` escapes: `\a \e \f \n \r \t` are control bytes, `\xH`/`\xHH` hex,
 //     `\N`..`\NNN` octal, `\dN`..`\dNNN` decimal; any other escaped byte is
 //     itself (`\*`, `\{`, `\q`).
-//   - `@{name}` is replaced first by its value, or by `{v1,v2,...}` when it
-//     has several; then runs of `/` are collapsed to one (a leading `//`
-//     followed by a non-slash is kept), as apparmor_parser does to every file
-//     rule.
+//   - `@{name}` is replaced first: a pattern whose variables have several
+//     values is the alternation of one text per combination of values. Then,
+//     in each text, runs of `/` are collapsed to one (a leading `//` followed
+//     by a non-slash is kept), as apparmor_parser does to every file rule.
 //
 // A glob metacharacter `*` or `?` inside `[...]` is refused: apparmor_parser
 // rewrites it textually into a regex fragment, which gives a meaning nobody
@@ -42,9 +42,6 @@ import (
 
 // MaxAlternationDepth bounds the nesting of `{...}`.
 const MaxAlternationDepth = 50
-
-// maxExpandedLen bounds the pattern text after variable expansion.
-const maxExpandedLen = 1 << 16
 
 // ErrBadPattern is wrapped by every error about malformed pattern text.
 var ErrBadPattern = errors.New("bad AppArmor pattern")
@@ -146,110 +143,126 @@ func VarMap(m map[string][]string) Vars {
 // Parse parses pattern, expanding variables through vars (which may be nil
 // when the pattern has none), and returns its simplified tree.
 func Parse(pattern string, vars Vars) (*Node, error) {
-	text, offs, err := expand(pattern, vars)
+	texts, err := expand(pattern, vars)
 	if err != nil {
 		return nil, err
 	}
-	text, offs = filterSlashes(text, offs)
-	p := &parser{src: text}
-	n, perr := p.parse()
-	if perr != nil {
-		perr.Pattern = pattern
-		if text != pattern {
-			perr.Expanded = text
-		} else if perr.Offset < len(offs) {
-			perr.Offset = offs[perr.Offset]
-		}
-		return nil, perr
-	}
-	return simplify(n), nil
-}
-
-// expand replaces every `@{name}` by its value(s). offs maps each byte of the
-// result to the offset in pattern it came from.
-func expand(pattern string, vars Vars) (string, []int, error) {
-	if !strings.Contains(pattern, "@{") {
-		offs := make([]int, len(pattern))
+	alt := &Node{Op: OpAlternate}
+	for _, text := range texts {
+		offs := make([]int, len(text))
 		for i := range offs {
 			offs[i] = i
 		}
-		return pattern, offs, nil
+		filtered, offs := filterSlashes(text, offs)
+		p := &parser{src: filtered}
+		n, perr := p.parse()
+		if perr != nil {
+			perr.Pattern = pattern
+			if filtered != pattern {
+				perr.Expanded = filtered
+			}
+			if text == pattern && perr.Offset < len(offs) {
+				perr.Offset = offs[perr.Offset]
+				perr.Expanded = ""
+			}
+			return nil, perr
+		}
+		alt.Sub = append(alt.Sub, n)
 	}
-	var b strings.Builder
-	var offs []int
-	if err := expandInto(&b, &offs, pattern, pattern, vars, 0, -1); err != nil {
-		return "", nil, err
+	if len(alt.Sub) == 1 {
+		return simplify(alt.Sub[0]), nil
 	}
-	return b.String(), offs, nil
+	return simplify(alt), nil
 }
 
-func expandInto(b *strings.Builder, offs *[]int, pattern, s string, vars Vars, depth, at int) error {
-	bad := func(off int, format string, args ...any) error {
-		return &PatternError{Pattern: pattern, Offset: off, Msg: fmt.Sprintf(format, args...)}
+// maxExpansions bounds the number of texts a pattern's variables expand to.
+const maxExpansions = 1024
+
+// expand substitutes variables. Like apparmor_parser, a variable with several
+// values makes the rule an alternation of one text per combination of values,
+// and each text's runs of '/' then collapse on their own: with
+// @{V}=/a/ b, "/x/@{V}/c" is "/x/{a,b}/c", not "/x/{/a/,b}/c".
+func expand(pattern string, vars Vars) ([]string, error) {
+	if !strings.Contains(pattern, "@{") {
+		return []string{pattern}, nil
 	}
-	pos := func(i int) int {
-		if at >= 0 {
-			return at
+	var out []string
+	var rec func(s string, depth int) error
+	rec = func(s string, depth int) error {
+		i := varRef(s)
+		if i < 0 {
+			if len(out) >= maxExpansions {
+				return fmt.Errorf("pattern %q: variables expand to more than %d alternatives: %w", pattern, maxExpansions, ErrTooComplex)
+			}
+			out = append(out, s)
+			return nil
 		}
-		return i
-	}
-	if depth > 8 {
-		return bad(pos(0), "variables nested too deeply")
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			b.WriteByte(s[i])
-			b.WriteByte(s[i+1])
-			*offs = append(*offs, pos(i), pos(i+1))
-			i++
-			continue
+		at := i
+		if s != pattern {
+			at = strings.Index(pattern, "@{")
 		}
-		if s[i] != '@' || i+1 >= len(s) || s[i+1] != '{' {
-			b.WriteByte(s[i])
-			*offs = append(*offs, pos(i))
-			continue
+		bad := func(format string, args ...any) error {
+			return &PatternError{Pattern: pattern, Offset: max(at, 0), Msg: fmt.Sprintf(format, args...)}
+		}
+		if depth > 16 {
+			return bad("variables nested too deeply")
 		}
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			return bad(pos(i), "unterminated variable reference")
+			return bad("unterminated variable reference")
 		}
 		name := s[i+2 : i+end]
 		if !validVarName(name) {
-			return bad(pos(i), "invalid variable name %q", name)
+			return bad("invalid variable name %q", name)
 		}
-		if vars == nil {
-			return bad(pos(i), "undefined variable @{%s}", name)
+		var vals []string
+		ok := false
+		if vars != nil {
+			vals, ok = vars(name)
 		}
-		vals, ok := vars(name)
 		if !ok {
-			return bad(pos(i), "undefined variable @{%s}", name)
+			return bad("undefined variable @{%s}", name)
 		}
 		if len(vals) == 0 {
-			return bad(pos(i), "variable @{%s} has no value", name)
+			return bad("variable @{%s} has no value", name)
 		}
-		if len(vals) > 1 {
-			b.WriteByte('{')
-			*offs = append(*offs, pos(i))
-		}
-		for j, v := range vals {
-			if j > 0 {
-				b.WriteByte(',')
-				*offs = append(*offs, pos(i))
-			}
-			if err := expandInto(b, offs, pattern, v, vars, depth+1, pos(i)); err != nil {
+		for _, v := range vals {
+			if err := rec(joinSlash(joinSlash(s[:i], v), s[i+end+1:]), depth+1); err != nil {
 				return err
 			}
 		}
-		if len(vals) > 1 {
-			b.WriteByte('}')
-			*offs = append(*offs, pos(i))
-		}
-		if b.Len() > maxExpandedLen {
-			return fmt.Errorf("pattern %q: expansion longer than %d bytes: %w", pattern, maxExpandedLen, ErrTooComplex)
-		}
-		i += end
+		return nil
 	}
-	return nil
+	if err := rec(pattern, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// joinSlash concatenates a and b with one '/' where a ends and b starts with
+// slashes: the parser joins variable values this way, so "/@{V}" with
+// @{V}=/b is "/b", not the "//b" that slash collapsing would keep.
+func joinSlash(a, b string) string {
+	if strings.HasSuffix(a, "/") {
+		b = strings.TrimLeft(b, "/")
+		if b == "" {
+			return a
+		}
+	}
+	return a + b
+}
+
+// varRef returns the offset of the first unescaped "@{" in s, or -1.
+func varRef(s string) int {
+	for i := 0; i+1 < len(s); i++ {
+		switch {
+		case s[i] == '\\':
+			i++
+		case s[i] == '@' && s[i+1] == '{':
+			return i
+		}
+	}
+	return -1
 }
 
 func validVarName(name string) bool {
@@ -422,53 +435,63 @@ func (p *parser) alternation() (*Node, *PatternError) {
 }
 
 func (p *parser) class() (*Node, *PatternError) {
+	// apparmor_parser hands escapes inside [...] to its regex parser, which
+	// decodes them before looking at the class syntax: an escape that decodes
+	// to '-' is a range operator and one that decodes to '^' at the start
+	// negates; only a raw ']' closes.
 	open := p.pos
 	p.pos++ // '['
 	neg := false
-	if p.pos < len(p.src) && p.src[p.pos] == '^' {
-		neg = true
-		p.pos++
-	}
 	var set ByteSet
-	first, members := true, 0
+	members := 0
 	for {
 		if p.pos >= len(p.src) {
 			return nil, p.errorf(open, "'[' without matching ']'")
 		}
-		c := p.src[p.pos]
-		if c == ']' {
+		if p.src[p.pos] == ']' {
 			p.pos++
 			break
 		}
-		if c == '-' && !first {
-			return nil, p.errorf(p.pos, "'-' in '[...]' must be first or between two bytes")
-		}
+		at := p.pos
 		lo, err := p.classByte()
 		if err != nil {
 			return nil, err
 		}
+		if lo == '^' && !neg && members == 0 && at == open+1 {
+			neg = true
+			continue
+		}
+		if lo == '-' && members > 0 {
+			return nil, p.errorf(at, "'-' in '[...]' must be first or between two bytes")
+		}
 		hi := lo
-		if p.pos+1 < len(p.src) && p.src[p.pos] == '-' && p.src[p.pos+1] != ']' {
-			p.pos++
-			if hi, err = p.classByte(); err != nil {
-				return nil, err
+		if lo != '-' || members > 0 {
+			save := p.pos
+			if p.pos < len(p.src) && p.src[p.pos] != ']' {
+				dashAt := p.pos
+				if d, err := p.classByte(); err == nil && d == '-' {
+					if p.pos >= len(p.src) || p.src[p.pos] == ']' {
+						return nil, p.errorf(dashAt, "'-' in '[...]' must be first or between two bytes")
+					}
+					if hi, err = p.classByte(); err != nil {
+						return nil, err
+					}
+					if hi < lo {
+						lo, hi = hi, lo
+					}
+				} else {
+					p.pos = save
+				}
 			}
-			if hi < lo {
-				lo, hi = hi, lo
-			}
-		} else if p.pos+1 < len(p.src) && p.src[p.pos] == '-' {
-			return nil, p.errorf(p.pos, "'-' in '[...]' must be first or between two bytes")
 		}
 		set.AddRange(lo, hi)
-		first = false
 		members++
 	}
 	if members == 0 {
 		return nil, p.errorf(open, "empty '[]'")
 	}
 	if neg {
-		set = set.Complement()
-		set[0] &^= 1 // no element matches NUL, which never occurs in a path
+		set = set.Complement() // unlike *, ? and **, this includes NUL
 	}
 	return &Node{Op: OpCharClass, Set: set}, nil
 }
