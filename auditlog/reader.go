@@ -22,6 +22,10 @@ type ReaderOptions struct {
 	// OnBad, if set, is called with each bad line's error (File and Line
 	// set); the stream continues.
 	OnBad func(*SyntaxError)
+	// Stream, if set, is shared with other readers, so that duplicates
+	// across inputs are recognised and Stats cover them all. Default: the
+	// Reader's own.
+	Stream *Stream
 }
 
 // Reader reads AppArmor events from a stream of log lines in any mix of
@@ -41,7 +45,7 @@ type ReaderOptions struct {
 type Reader struct {
 	sc     *bufio.Scanner
 	p      *Parser
-	st     Stream
+	st     *Stream
 	ev     Event
 	opts   ReaderOptions
 	line   int64
@@ -65,8 +69,11 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	if opts.MaxLine <= 0 {
 		opts.MaxLine = DefaultMaxLine
 	}
-	rd := &Reader{sc: bufio.NewScanner(r), p: NewParser(), opts: opts}
-	rd.sc.Buffer(make([]byte, 64*1024), opts.MaxLine)
+	rd := &Reader{sc: bufio.NewScanner(r), p: NewParser(), opts: opts, st: opts.Stream}
+	if rd.st == nil {
+		rd.st = new(Stream)
+	}
+	rd.sc.Buffer(make([]byte, min(64*1024, opts.MaxLine)), opts.MaxLine)
 	rd.sc.Split(rd.split)
 	return rd
 }
@@ -123,7 +130,7 @@ func (r *Reader) Event() *Event { return &r.ev }
 // current event came from.
 func (r *Reader) Line() int64 { return r.line }
 
-// Stats returns the counts so far.
+// Stats returns the counts so far (of the shared Stream, if one was given).
 func (r *Reader) Stats() Stats { return r.st.Stats }
 
 // Err returns the first read error, nil at a clean end of input.
