@@ -1,6 +1,7 @@
 package learn
 
 import (
+	"reflect"
 	"strings"
 
 	"github.com/armorer-dev/armorer/policy"
@@ -26,42 +27,18 @@ func setDoc(n policy.Rule, text string) {
 	m.Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + text}}}
 }
 
+// metaOf returns the Meta every policy rule type embeds.
 func metaOf(n policy.Rule) *policy.Meta {
-	switch n := n.(type) {
-	case *policy.FileRule:
-		return &n.Meta
-	case *policy.CapabilityRule:
-		return &n.Meta
-	case *policy.NetworkRule:
-		return &n.Meta
-	case *policy.UnixRule:
-		return &n.Meta
-	case *policy.SignalRule:
-		return &n.Meta
-	case *policy.PtraceRule:
-		return &n.Meta
-	case *policy.DbusRule:
-		return &n.Meta
-	case *policy.MountRule:
-		return &n.Meta
-	case *policy.PivotRootRule:
-		return &n.Meta
-	case *policy.ChangeProfileRule:
-		return &n.Meta
-	case *policy.UsernsRule:
-		return &n.Meta
-	case *policy.IOUringRule:
-		return &n.Meta
-	case *policy.MqueueRule:
-		return &n.Meta
-	case *policy.Include:
-		return &n.Meta
-	case *policy.Profile:
-		return &n.Meta
-	case *policy.Abi:
-		return &n.Meta
+	v := reflect.ValueOf(n)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil
 	}
-	return nil
+	f := v.Elem().FieldByName("Meta")
+	if !f.IsValid() || !f.CanAddr() {
+		return nil
+	}
+	m, _ := f.Addr().Interface().(*policy.Meta)
+	return m
 }
 
 func (r Rule) node() policy.Rule {

@@ -11,7 +11,9 @@ import (
 //	safe        (default) the rewrites below, each of which only replaces
 //	            parts of a path that are known to vary between runs:
 //	              /proc/1234/...            → @{PROC}/@{pid}/... (task/5678 → task/@{tid})
-//	              /home/alice/...           → @{HOME}/...  (owner when every event on it had fsuid == ouid)
+//	              /home/alice/...           → @{HOME}/...
+//	              (owner, when every event on a path had fsuid == ouid, under
+//	              @{HOME}, @{PROC}/@{pid} and the temp directories)
 //	              a component of digits      → [0-9]*
 //	              a run of 6+ digits         → [0-9]*      (app-20261125.log → app-[0-9]*.log)
 //	              a uuid component           → [0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*
@@ -63,10 +65,23 @@ func ParseGlobMode(s string) (GlobMode, error) {
 // counts too.
 var tempDirs = []string{"/tmp/", "/var/tmp/", "/dev/shm/"}
 
-// generalise rewrites one concrete path by the safe rules. home reports
-// whether the home directory was replaced by @{HOME} (which makes owner
-// applicable). perms decides whether the shared library rule applies.
-func generalise(p string, perms Perms) (pattern string, home bool) {
+// generalise rewrites one concrete path by the safe rules. ownable
+// reports whether the path lies where files of several users meet, so
+// that owner is worth writing when every event had fsuid == ouid: a home
+// directory replaced by @{HOME}, a process directory replaced by
+// @{PROC}/@{pid}, or a temp directory. perms decides whether the shared
+// library rule applies.
+func generalise(p string, perms Perms) (pattern string, ownable bool) {
+	pattern, ownable = generaliseRules(p, perms)
+	for _, t := range tempDirs {
+		if strings.HasPrefix(p, t) {
+			ownable = true
+		}
+	}
+	return pattern, ownable || strings.HasPrefix(pattern, "@{PROC}/@{pid}/")
+}
+
+func generaliseRules(p string, perms Perms) (pattern string, home bool) {
 	var b strings.Builder
 	rest := p
 	switch {

@@ -7,13 +7,13 @@ func TestGeneralise(t *testing.T) {
 		path  string
 		perms Perms
 		want  string
-		home  bool
+		home  bool // ownable: owner applies when owned
 	}{
-		{"/proc/1234/stat", PermRead, "@{PROC}/@{pid}/stat", false},
-		{"/proc/1234/task/1240/comm", PermRead, "@{PROC}/@{pid}/task/@{tid}/comm", false},
+		{"/proc/1234/stat", PermRead, "@{PROC}/@{pid}/stat", true},
+		{"/proc/1234/task/1240/comm", PermRead, "@{PROC}/@{pid}/task/@{tid}/comm", true},
 		{"/proc/self/stat", PermRead, "/proc/self/stat", false},
 		{"/proc/sys/net/core/somaxconn", PermRead, "/proc/sys/net/core/somaxconn", false},
-		{"/proc/1234/fd/17", PermRead, "@{PROC}/@{pid}/fd/[0-9]*", false},
+		{"/proc/1234/fd/17", PermRead, "@{PROC}/@{pid}/fd/[0-9]*", true},
 		{"/home/alice/.config/myapp/settings.json", PermRead, "@{HOME}/.config/myapp/settings.json", true},
 		{"/home/alice/", PermRead, "@{HOME}/", true},
 		{"/home/", PermRead, "/home/", false},
@@ -24,9 +24,9 @@ func TestGeneralise(t *testing.T) {
 		{"/var/lib/myapp/sessions/0b9e5c2a-1d4f-4e8a-9c3b-7f6e5d4c3b2a", PermRead, "/var/lib/myapp/sessions/[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*", false},
 		{"/var/log/myapp/access.log.3", PermWrite, "/var/log/myapp/access.log.[0-9]*", false},
 		{"/var/log/myapp/app-20261125.log", PermWrite, "/var/log/myapp/app-[0-9]*.log", false},
-		{"/tmp/myapp-a8Xk2Q", PermRead | PermWrite, "/tmp/myapp-??????", false},
-		{"/tmp/tmpa8Xk2Q", PermRead | PermWrite, "/tmp/tmp??????", false},
-		{"/tmp/myapp-upload.json", PermRead | PermWrite, "/tmp/myapp-upload.json", false},
+		{"/tmp/myapp-a8Xk2Q", PermRead | PermWrite, "/tmp/myapp-??????", true},
+		{"/tmp/tmpa8Xk2Q", PermRead | PermWrite, "/tmp/tmp??????", true},
+		{"/tmp/myapp-upload.json", PermRead | PermWrite, "/tmp/myapp-upload.json", true},
 		{"/var/lib/myapp/tmp/upload.Zx81qP", PermWrite, "/var/lib/myapp/tmp/upload.??????", false},
 		{"/var/lib/myapp/upload.Zx81qP", PermWrite, "/var/lib/myapp/upload.Zx81qP", false},
 		{"/usr/lib/x86_64-linux-gnu/libssl.so.3", PermRead | PermMap, "/usr/lib/x86_64-linux-gnu/libssl.so*", false},

@@ -44,6 +44,26 @@ type Options struct {
 
 	// Vars are the variables patterns may use (DefaultVars when nil).
 	Vars map[string][]string
+
+	// Existing returns what a profile already allows (nil: nothing, a
+	// new profile). Only accesses it does not cover are learned.
+	Existing func(profile string) Coverer
+	// Abstractions are the includes learn may choose from; one is chosen
+	// when it covers at least MinAbstraction distinct observed accesses
+	// (0: DefaultMinAbstraction). Candidates must grant nothing sensitive
+	// (Policy.Candidates checks that).
+	Abstractions   []Candidate
+	MinAbstraction int
+}
+
+// DefaultMinAbstraction is how many distinct observed accesses an
+// abstraction must cover to be included (--abstraction-min).
+const DefaultMinAbstraction = 3
+
+// Candidate is an abstraction learn may include.
+type Candidate struct {
+	Name string // "abstractions/nameservice"
+	Cov  Coverer
 }
 
 func (o *Options) siblings() int {
@@ -71,10 +91,11 @@ func (f Finding) String() string {
 // findings held back. Name is the full label; a child profile
 // ("myapp//helper") has Parent set, and is nested in Parent's block.
 type Profile struct {
-	Name     string
-	Parent   string
-	Rules    []Rule
-	Findings []Finding
+	Name         string
+	Parent       string
+	Abstractions []Abstraction // chosen includes, in the order chosen
+	Rules        []Rule
+	Findings     []Finding
 }
 
 // ExecConflictError reports an executable that the events or the policy
@@ -301,10 +322,17 @@ func (l *Learner) Result() ([]*Profile, error) {
 	for _, name := range slices.Sorted(maps.Keys(effs)) {
 		ep := effs[name]
 		p := &Profile{Name: name, Parent: ep.parent}
-		if err := l.fileRules(p, ep.files, r); err != nil {
+		others := l.otherRulesOf(ep.others)
+		var cov Coverer
+		if l.opts.Existing != nil {
+			cov = l.opts.Existing(name)
+		}
+		files := l.uncovered(cov, ep.files, &others)
+		l.chooseAbstractions(p, files, &others)
+		if err := l.fileRules(p, files, r); err != nil {
 			return nil, err
 		}
-		l.otherRules(p, ep.others)
+		l.otherRules(p, others)
 		slices.SortFunc(p.Rules, compareRules)
 		slices.SortFunc(p.Findings, func(a, b Finding) int {
 			return cmp.Or(compareRules(a.Rule, b.Rule), strings.Compare(a.ID, b.ID))
@@ -466,12 +494,86 @@ func permsFor(a lint.Access, p Perms) Perms {
 	return out
 }
 
-func (l *Learner) otherRules(p *Profile, others map[string]*otherAcc) {
+// otherRulesOf finishes the non-file rules: masks and signals sorted.
+func (l *Learner) otherRulesOf(others map[string]*otherAcc) []Rule {
+	var out []Rule
 	for _, k := range slices.Sorted(maps.Keys(others)) {
 		o := others[k]
 		rule := o.rule
 		rule.Mask = slices.Sorted(maps.Keys(o.mask))
 		rule.Signals = slices.Sorted(maps.Keys(o.sigs))
+		out = append(out, rule)
+	}
+	return out
+}
+
+// uncovered drops what the existing profile already allows: whole
+// non-file rules, and file permissions per path.
+func (l *Learner) uncovered(cov Coverer, files map[string]*fileAcc, others *[]Rule) map[string]*fileAcc {
+	if cov == nil {
+		return files
+	}
+	*others = slices.DeleteFunc(*others, cov.CoversRule)
+	out := map[string]*fileAcc{}
+	for p, f := range files {
+		missing := cov.MissingFile(p, f.perms, f.owned)
+		if missing == 0 {
+			continue
+		}
+		g := *f
+		g.perms = missing
+		out[p] = &g
+	}
+	return out
+}
+
+// chooseAbstractions includes, greedily, the candidate covering the most
+// distinct accesses (ties: by name) while it covers at least the minimum,
+// and removes what it covers.
+func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, others *[]Rule) {
+	min := l.opts.MinAbstraction
+	if min <= 0 {
+		min = DefaultMinAbstraction
+	}
+	used := map[string]bool{}
+	for {
+		best, bestN := -1, 0
+		for i, c := range l.opts.Abstractions {
+			if used[c.Name] {
+				continue
+			}
+			n := 0
+			for path, f := range files {
+				if c.Cov.MissingFile(path, f.perms, f.owned) == 0 {
+					n++
+				}
+			}
+			for _, r := range *others {
+				if c.Cov.CoversRule(r) {
+					n++
+				}
+			}
+			if n > bestN || (n == bestN && best >= 0 && c.Name < l.opts.Abstractions[best].Name) {
+				best, bestN = i, n
+			}
+		}
+		if best < 0 || bestN < min {
+			return
+		}
+		c := l.opts.Abstractions[best]
+		used[c.Name] = true
+		p.Abstractions = append(p.Abstractions, Abstraction{Name: c.Name, Reason: fmt.Sprintf("covers %d accesses", bestN)})
+		for path, f := range files {
+			if c.Cov.MissingFile(path, f.perms, f.owned) == 0 {
+				delete(files, path)
+			}
+		}
+		*others = slices.DeleteFunc(*others, c.Cov.CoversRule)
+	}
+}
+
+func (l *Learner) otherRules(p *Profile, others []Rule) {
+	for _, rule := range others {
 		if id, sev, why, ok := l.sensitiveRule(p.Name, rule); ok {
 			p.Findings = append(p.Findings, Finding{Profile: p.Name, Rule: rule, ID: id, Severity: sev, Reason: why})
 			if !l.opts.AllowSensitive || id == "abi" {

@@ -72,6 +72,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newEnforceCmd(f, nil),
 		newDisableCmd(f, nil),
 		newNewCmd(f, nil),
+		newLearnCmd(f, nil),
 		newEventsCmd(f, nil),
 	} {
 		root.AddCommand(c)
