@@ -3,10 +3,10 @@ package learn
 import (
 	"bytes"
 	"fmt"
+	"go/token"
 	"maps"
 	"os"
 	"path/filepath"
-	"go/token"
 	"slices"
 	"strings"
 
