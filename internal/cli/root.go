@@ -74,6 +74,9 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newComplainCmd(f, nil),
 		newEnforceCmd(f, nil),
 		newDisableCmd(f, nil),
+		newNewCmd(f, nil),
+		newLearnCmd(f, nil),
+		newEventsCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}

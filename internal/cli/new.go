@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/armorer-dev/armorer/internal/atomicfile"
+	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/spf13/cobra"
+)
+
+type newOptions struct {
+	IO       *IOStreams
+	Binary   string
+	Name     string
+	Write    bool
+	Dir      string
+	Complain bool
+	ABI      string
+}
+
+func newNewCmd(f *Factory, runF func(*newOptions) error) *cobra.Command {
+	opts := &newOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "new BINARY",
+		Short: "Write a first profile for a program",
+		Long: `Write a first profile for a program: its attachment path, abstractions/base,
+the program itself (mr), its ELF loader and shared libraries (mr, found like
+the dynamic loader does: run path, /etc/ld.so.cache, the multiarch
+directories), or for a script its interpreter (through #!/usr/bin/env NAME
+too), and include if exists <local/NAME> as the last rule.
+
+The profile goes to stdout, or with --write into the profile directory under
+aa-autodep's file name (/opt/myapp/bin/myapp → opt.myapp.bin.myapp). Use
+--complain to start learning; without an abi line the kernel would neither
+mediate nor log network access, so one is always written.`,
+		GroupID: "profile",
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Binary = args[0]
+			if err := learn.ValidABI(opts.ABI); err != nil {
+				return &FlagError{Err: err}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return newRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Name, "name", "", "profile name (default: the binary's base name)")
+	cmd.Flags().BoolVar(&opts.Write, "write", false, "write the profile into the profile directory instead of stdout")
+	cmd.Flags().StringVar(&opts.Dir, "dir", "", "profile directory for --write (default $"+EnvProfileDir+" or /etc/apparmor.d)")
+	cmd.Flags().BoolVar(&opts.Complain, "complain", false, "put the profile in complain mode (flags=(complain))")
+	cmd.Flags().StringVar(&opts.ABI, "abi", "3.0", "policy ABI: 3.0 or 4.0")
+	return cmd
+}
+
+func newRun(o *newOptions) error {
+	x, err := learn.Inspect(o.Binary, learn.InspectOptions{})
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &FlagError{Err: err}
+		}
+		return &FoundError{Msg: err.Error()}
+	}
+	for _, m := range x.Missing {
+		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s needs %s, which was not found; add a rule for it by hand or learn it\n", x.Path, m)
+	}
+	var buf bytes.Buffer
+	if err := policy.Format(&buf, nil, learn.Skeleton(x, o.Name, o.ABI, o.Complain).File()); err != nil {
+		return err
+	}
+	if !o.Write {
+		_, err := o.IO.Out.Write(buf.Bytes())
+		return err
+	}
+	dir := profileDir(o.Dir)
+	target := filepath.Join(dir, learn.ProfileFileName(x.Path))
+	if _, err := os.Lstat(target); err == nil {
+		return &FoundError{Msg: fmt.Sprintf("%s already exists: update it with armorer learn, or remove it first", target)}
+	}
+	if _, err := atomicfile.WritePath(target, buf.Bytes(), 0o644, ""); err != nil {
+		return &EnvError{Err: err}
+	}
+	fmt.Fprintf(o.IO.ErrOut, "wrote %s\n", target)
+	return nil
+}
+
+// profileDir is --dir, else $ARMORER_PROFILE_DIR, else the host's default.
+func profileDir(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return HostPathsFromEnv().ProfileDir
+}

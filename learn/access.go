@@ -1,0 +1,153 @@
+// Package learn turns observed AppArmor events into profile rules: it
+// merges file permissions per path, generalises paths by a documented
+// policy, chooses exec transitions and abstractions, keeps evidence for
+// every rule, and holds back sensitive accesses as findings for a human.
+//
+// The input is a stream of Access values (one per event; FromEvent builds
+// them from auditlog events); the output is a Result per profile, which
+// the caller turns into policy AST nodes and merges into a profile.
+package learn
+
+import (
+	"strings"
+	"time"
+)
+
+// Class is the kind of access an event records, which decides the rule
+// kind that allows it.
+type Class uint8
+
+const (
+	ClassUnknown Class = iota
+	ClassFile
+	ClassCapability
+	ClassNetwork
+	ClassUnix
+	ClassSignal
+	ClassPtrace
+	ClassDBus
+	ClassMount
+	ClassUmount
+	ClassPivotRoot
+	ClassChangeProfile
+	ClassUserns
+	ClassIOUring
+	ClassMqueue
+)
+
+var classNames = [...]string{"unknown", "file", "capability", "network", "unix", "signal", "ptrace", "dbus",
+	"mount", "umount", "pivot_root", "change_profile", "userns", "io_uring", "mqueue"}
+
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "unknown"
+}
+
+// Perms are file permissions.
+type Perms uint8
+
+const (
+	PermRead   Perms = 1 << iota // r
+	PermWrite                    // w (also the kernel's c and d: create, delete)
+	PermAppend                   // a
+	PermLink                     // l
+	PermLock                     // k
+	PermMap                      // m (mmap PROT_EXEC)
+	PermExec                     // x, in some exec mode
+)
+
+// ParsePerms reads a kernel mask such as "rw", "wc", "d", "::r" or
+// "r::". Letters that are not file permissions are ignored; c and d
+// (create, delete) become w, as AppArmor's rules spell them.
+func ParsePerms(mask string) Perms {
+	var p Perms
+	for i := 0; i < len(mask); i++ {
+		switch mask[i] {
+		case 'r':
+			p |= PermRead
+		case 'w', 'c', 'd':
+			p |= PermWrite
+		case 'a':
+			p |= PermAppend
+		case 'l':
+			p |= PermLink
+		case 'k':
+			p |= PermLock
+		case 'm':
+			p |= PermMap
+		case 'x':
+			p |= PermExec
+		}
+	}
+	return p.normal()
+}
+
+// normal drops a when w is present: a rule cannot say both, and w implies a.
+func (p Perms) normal() Perms {
+	if p&PermWrite != 0 {
+		p &^= PermAppend
+	}
+	return p
+}
+
+// String spells the permissions in the order profiles usually use:
+// m r w a l k (the exec mode is added by the rule, not here).
+func (p Perms) String() string {
+	var b strings.Builder
+	for _, c := range []struct {
+		bit Perms
+		ch  byte
+	}{{PermMap, 'm'}, {PermRead, 'r'}, {PermWrite, 'w'}, {PermAppend, 'a'}, {PermLink, 'l'}, {PermLock, 'k'}} {
+		if p&c.bit != 0 {
+			b.WriteByte(c.ch)
+		}
+	}
+	return b.String()
+}
+
+// Access is one observed access, normalised from one event. Only the
+// fields of its Class are set.
+type Access struct {
+	// Profile is the subject's label as logged: "myapp",
+	// "myapp//helper", or a complain-mode learning child such as
+	// "myapp//null-/usr/bin/helper".
+	Profile   string
+	Class     Class
+	Operation string
+
+	// File: the path, its permissions, and whether the process owned the
+	// file (fsuid == ouid). For exec, Target is the label the kernel
+	// moved to; for link, Target is the link's target path.
+	Path   string
+	Perms  Perms
+	Owner  bool
+	Target string
+
+	// Capability: its name ("net_bind_service").
+	Capability string
+
+	// Network and unix: the family, socket type and protocol; unix
+	// addresses as logged.
+	Family, SockType, Protocol string
+	Addr, PeerAddr             string
+
+	// Signal, ptrace, unix, dbus: the requested permissions as the kernel
+	// spells them ("send", "receive", "read", "trace", "connect", …),
+	// the signal name and the peer label.
+	Mask   []string
+	Signal string
+	Peer   string
+
+	// DBus: bus, object path, interface, member and the peer's bus name.
+	Bus, DBusPath, Interface, Member, PeerName string
+
+	// Mount: filesystem type, flags (options) and source; Path is the
+	// mount point.
+	FSType, Flags, Source string
+
+	// Evidence: when and where the event was seen.
+	Time time.Time
+	Line string // "file:line" or a journal cursor
+}

@@ -1,0 +1,175 @@
+package learn
+
+import (
+	"reflect"
+	"strings"
+
+	"github.com/armorer-dev/armorer/policy"
+)
+
+// Node converts the rule to a policy AST rule, the form profiles are
+// printed and merged from. With explain, the evidence becomes the rule's
+// doc comment.
+func (r Rule) Node(explain bool) policy.Rule {
+	n := r.node()
+	if explain && r.Evidence.Count > 0 {
+		setDoc(n, r.Evidence.Comment())
+	}
+	return n
+}
+
+// setDoc attaches a one-line comment above a built rule.
+func setDoc(n policy.Rule, text string) {
+	m := metaOf(n)
+	if m == nil {
+		return
+	}
+	m.Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + text}}}
+}
+
+// metaOf returns the Meta every policy rule type embeds.
+func metaOf(n policy.Rule) *policy.Meta {
+	v := reflect.ValueOf(n)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil
+	}
+	f := v.Elem().FieldByName("Meta")
+	if !f.IsValid() || !f.CanAddr() {
+		return nil
+	}
+	m, _ := f.Addr().Interface().(*policy.Meta)
+	return m
+}
+
+func (r Rule) node() policy.Rule {
+	switch r.Class {
+	case ClassFile:
+		n := &policy.FileRule{Qual: policy.Qualifiers{Owner: r.Owner}, Path: word(r.Path), Perms: policy.NewWord(r.FilePerms())}
+		if r.ExecTarget != "" {
+			n.Target = word(r.ExecTarget)
+		}
+		return n
+	case ClassCapability:
+		return &policy.CapabilityRule{Names: []*policy.Word{policy.NewWord(r.Capability)}}
+	case ClassNetwork:
+		n := &policy.NetworkRule{}
+		if r.Family != "" {
+			n.Family = policy.NewWord(r.Family)
+		}
+		if r.SockType != "" {
+			n.Type = policy.NewWord(r.SockType)
+		}
+		return n
+	case ClassUnix:
+		n := &policy.UnixRule{Access: accessList(r.Mask)}
+		n.Conds = appendCond(n.Conds, "type", r.SockType)
+		n.Conds = appendCond(n.Conds, "addr", r.Addr)
+		if r.PeerAddr != "" {
+			n.Conds = append(n.Conds, nested("peer", cond("addr", r.PeerAddr)))
+		}
+		return n
+	case ClassSignal:
+		n := &policy.SignalRule{Access: accessList(r.Mask)}
+		if len(r.Signals) > 0 {
+			n.Conds = append(n.Conds, &policy.Cond{Key: policy.NewWord("set"), Value: wordList(r.Signals, true)})
+		}
+		n.Conds = appendCond(n.Conds, "peer", r.Peer)
+		return n
+	case ClassPtrace:
+		n := &policy.PtraceRule{Access: accessList(r.Mask)}
+		n.Conds = appendCond(n.Conds, "peer", r.Peer)
+		return n
+	case ClassDBus:
+		n := &policy.DbusRule{Access: accessList(r.Mask)}
+		n.Conds = appendCond(n.Conds, "bus", r.Bus)
+		n.Conds = appendCond(n.Conds, "path", r.DBusPath)
+		n.Conds = appendCond(n.Conds, "interface", r.Interface)
+		n.Conds = appendCond(n.Conds, "member", r.Member)
+		var peer []*policy.Cond
+		if r.PeerName != "" {
+			peer = append(peer, cond("name", r.PeerName))
+		}
+		if r.Peer != "" {
+			peer = append(peer, cond("label", r.Peer))
+		}
+		if len(peer) > 0 {
+			n.Conds = append(n.Conds, nested("peer", peer...))
+		}
+		return n
+	case ClassMount:
+		n := &policy.MountRule{Kind: policy.MOUNT, Arrow: true, MountPoint: word(r.Path)}
+		n.Conds = appendCond(n.Conds, "fstype", r.FSType)
+		if r.Options != "" {
+			n.Conds = append(n.Conds, &policy.Cond{Key: policy.NewWord("options"), Value: wordList(strings.Split(r.Options, ","), true)})
+		}
+		if r.Source != "" {
+			n.Source = word(r.Source)
+		}
+		return n
+	case ClassUmount:
+		return &policy.MountRule{Kind: policy.UMOUNT, MountPoint: word(r.Path)}
+	case ClassPivotRoot:
+		return &policy.PivotRootRule{NewRoot: word(r.Path)}
+	case ClassChangeProfile:
+		return &policy.ChangeProfileRule{Profile: word(r.Target)}
+	case ClassUserns:
+		return &policy.UsernsRule{Access: accessList(r.Mask)}
+	case ClassIOUring:
+		return &policy.IOUringRule{Access: accessList(r.Mask)}
+	case ClassMqueue:
+		n := &policy.MqueueRule{Access: accessList(r.Mask)}
+		if r.Path != "" {
+			n.Name = word(r.Path)
+		}
+		return n
+	}
+	return &policy.CommentBlock{Comments: &policy.CommentGroup{List: []*policy.Comment{{Text: "# unknown rule class " + r.Class.String()}}}}
+}
+
+// word makes a Word, quoted when the value has characters the policy
+// lexer would split on.
+func word(s string) *policy.Word {
+	if s == "" || strings.ContainsAny(s, " \t\n,=()\"#!") {
+		var b strings.Builder
+		b.WriteByte('"')
+		for i := 0; i < len(s); i++ {
+			if s[i] == '"' || s[i] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(s[i])
+		}
+		b.WriteByte('"')
+		return policy.NewWord(b.String())
+	}
+	return policy.NewWord(s)
+}
+
+func wordList(vals []string, paren bool) *policy.List {
+	l := &policy.List{Paren: paren || len(vals) > 1, Commas: true}
+	for _, v := range vals {
+		l.Words = append(l.Words, word(v))
+	}
+	return l
+}
+
+func accessList(mask []string) *policy.List {
+	if len(mask) == 0 {
+		return nil
+	}
+	return wordList(mask, false)
+}
+
+func cond(key, val string) *policy.Cond {
+	return &policy.Cond{Key: policy.NewWord(key), Value: &policy.List{Words: []*policy.Word{word(val)}}}
+}
+
+func appendCond(cs []*policy.Cond, key, val string) []*policy.Cond {
+	if val == "" {
+		return cs
+	}
+	return append(cs, cond(key, val))
+}
+
+func nested(key string, sub ...*policy.Cond) *policy.Cond {
+	return &policy.Cond{Key: policy.NewWord(key), Conds: sub, Commas: true}
+}

@@ -1,0 +1,184 @@
+package learn
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/armorer-dev/armorer/auditlog"
+)
+
+// FromEvent fills a with the access an AppArmor event records and reports
+// whether there is one to learn from. Only ALLOWED (complain mode) and
+// DENIED/KILL events are; STATUS, HINT and AUDIT lines are not, nor
+// capability checks the kernel marks "optional: no audit" (the program
+// copes without them), nor events of classes learn has no rule for. line
+// is the event's location for evidence ("file:line").
+//
+// a's strings are copies: a outlives the event.
+func FromEvent(ev *auditlog.Event, line string, a *Access) bool {
+	*a = Access{}
+	if ev.Kind != auditlog.KindEvent {
+		return false
+	}
+	switch ev.Outcome() {
+	case "ALLOWED", "DENIED", "KILL":
+	default:
+		return false
+	}
+	a.Profile = string(ev.Label())
+	a.Operation = ev.String(auditlog.KeyOperation)
+	if !ev.Time.IsZero() {
+		a.Time = ev.Time.Time()
+	}
+	a.Line = line
+	mask := ev.String(auditlog.KeyRequestedMask)
+	if mask == "" {
+		mask = ev.String(auditlog.KeyDeniedMask)
+	}
+	switch ev.Class() {
+	case "file":
+		switch a.Operation {
+		case "change_profile", "change_onexec":
+			a.Class = ClassChangeProfile
+			a.Target = ev.String(auditlog.KeyTarget)
+			if a.Target == "" {
+				a.Target = ev.String(auditlog.KeyName)
+			}
+			return a.Target != ""
+		case "change_hat":
+			return false
+		}
+		a.Class = ClassFile
+		a.Path = ev.String(auditlog.KeyName)
+		a.Perms = ParsePerms(mask)
+		if a.Operation == "exec" {
+			a.Perms |= PermExec
+		}
+		if a.Operation == "link" {
+			a.Perms |= PermLink
+		}
+		if a.Perms&PermExec != 0 {
+			a.Target = ev.String(auditlog.KeyTarget)
+		}
+		fsuid, ok1 := ev.Int(auditlog.KeyFSUID)
+		ouid, ok2 := ev.Int(auditlog.KeyOUID)
+		a.Owner = ok1 && ok2 && fsuid == ouid
+		return a.Path != "" && a.Perms != 0
+	case "cap":
+		if strings.HasPrefix(ev.String(auditlog.KeyInfo), "optional") {
+			return false
+		}
+		a.Class = ClassCapability
+		a.Capability = ev.String(auditlog.KeyCapname)
+		if a.Capability == "" {
+			if n, ok := ev.Int(auditlog.KeyCapability); ok {
+				a.Capability = capabilityName(int(n))
+			}
+		}
+		return a.Capability != ""
+	case "net", "unix":
+		a.Family = ev.String(auditlog.KeyFamily)
+		a.SockType = ev.String(auditlog.KeySockType)
+		a.Protocol = ev.String(auditlog.KeyProtocol)
+		a.Mask = splitMask(mask)
+		// Fine-grained unix mediation (Ubuntu's kernels) logs addresses;
+		// upstream kernels mediate unix sockets as network rules.
+		if a.Family == "unix" && (ev.Has(auditlog.KeyAddr) || ev.Has(auditlog.KeyPeerAddr)) {
+			a.Class = ClassUnix
+			a.Addr = ev.String(auditlog.KeyAddr)
+			a.PeerAddr = ev.String(auditlog.KeyPeerAddr)
+			return true
+		}
+		a.Class = ClassNetwork
+		return a.Family != ""
+	case "signal":
+		a.Class = ClassSignal
+		a.Mask = splitMask(mask)
+		a.Signal = ev.String(auditlog.KeySignal)
+		a.Peer = peerOf(ev)
+		return true
+	case "ptrace":
+		a.Class = ClassPtrace
+		a.Mask = splitMask(mask)
+		a.Peer = peerOf(ev)
+		return true
+	case "dbus":
+		a.Class = ClassDBus
+		m := ev.String(auditlog.KeyMask)
+		if m == "" {
+			m = mask
+		}
+		a.Mask = splitMask(m)
+		a.Bus = ev.String(auditlog.KeyBus)
+		a.DBusPath = ev.String(auditlog.KeyPath)
+		a.Interface = ev.String(auditlog.KeyInterface)
+		a.Member = ev.String(auditlog.KeyMember)
+		a.PeerName = ev.String(auditlog.KeyName)
+		return true
+	case "mount":
+		a.Path = ev.String(auditlog.KeyName)
+		switch a.Operation {
+		case "umount":
+			a.Class = ClassUmount
+		case "pivotroot":
+			a.Class = ClassPivotRoot
+		default:
+			a.Class = ClassMount
+			a.FSType = ev.String(auditlog.KeyFstype)
+			a.Source = ev.String(auditlog.KeySrcname)
+			a.Flags = strings.ReplaceAll(ev.String(auditlog.KeyFlags), " ", "")
+		}
+		return a.Path != ""
+	case "namespace", "userns":
+		a.Class = ClassUserns
+		a.Mask = []string{"create"}
+		return true
+	case "io_uring":
+		a.Class = ClassIOUring
+		a.Mask = splitMask(mask)
+		return true
+	case "posix_mqueue", "mqueue":
+		a.Class = ClassMqueue
+		a.Mask = splitMask(mask)
+		a.Path = ev.String(auditlog.KeyName)
+		return true
+	}
+	return false
+}
+
+func peerOf(ev *auditlog.Event) string {
+	for _, k := range []auditlog.Key{auditlog.KeyPeer, auditlog.KeyPeerLabel, auditlog.KeyPeerProfile} {
+		if v := ev.String(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// splitMask splits a kernel mask such as "send receive" or
+// "userns_create" into rule permissions.
+func splitMask(m string) []string {
+	var out []string
+	for _, f := range strings.Fields(m) {
+		f = strings.TrimPrefix(f, "userns_")
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// capNames are the capability names by number (linux/capability.h).
+var capNames = [...]string{"chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid",
+	"setuid", "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
+	"ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct", "sys_admin",
+	"sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod", "lease", "audit_write",
+	"audit_control", "setfcap", "mac_override", "mac_admin", "syslog", "wake_alarm", "block_suspend",
+	"audit_read", "perfmon", "bpf", "checkpoint_restore"}
+
+func capabilityName(n int) string {
+	if n >= 0 && n < len(capNames) {
+		return capNames[n]
+	}
+	return "cap_" + strconv.Itoa(n)
+}

@@ -1,0 +1,79 @@
+package learn
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/armorer-dev/armorer/auditlog"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// readAccesses reads every learnable access of a log file.
+func readAccesses(t testing.TB, path string) []*Access {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := auditlog.NewReader(f, auditlog.ReaderOptions{Name: path})
+	var out []*Access
+	for r.Next() {
+		a := new(Access)
+		if FromEvent(r.Event(), fmt.Sprintf("%s:%d", filepath.Base(path), r.Line()), a) {
+			out = append(out, a)
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRealKernelEvents learns from the lines real kernels (Debian 12's 6.1
+// and 13's 6.12) printed for the probe program, one class per file, and
+// compares the rules and findings with a golden.
+func TestRealKernelEvents(t *testing.T) {
+	for _, kernel := range []string{"debian12-6.1", "debian13-6.12"} {
+		for _, class := range []string{"file", "exec", "network", "unix", "signal", "ptrace", "mount", "capability", "userns"} {
+			in := filepath.Join("..", "auditlog", "testdata", "kernel", kernel, class+".log")
+			if _, err := os.Stat(in); err != nil {
+				continue
+			}
+			t.Run(kernel+"/"+class, func(t *testing.T) {
+				l := New(Options{AppTree: func(string) string { return "/opt/probe/" }})
+				accs := readAccesses(t, in)
+				if len(accs) == 0 {
+					t.Fatalf("%s: no learnable events", in)
+				}
+				for _, a := range accs {
+					l.Add(a)
+				}
+				ps, err := l.Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := render(ps)
+				golden := filepath.Join("testdata", "kernel", kernel, class+".golden")
+				if *update {
+					os.MkdirAll(filepath.Dir(golden), 0o755)
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := cmp.Diff(string(want), got); d != "" {
+					t.Errorf("%s (-want +got):\n%s", golden, d)
+				}
+			})
+		}
+	}
+}

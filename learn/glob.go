@@ -1,0 +1,337 @@
+package learn
+
+import (
+	"fmt"
+	"strings"
+)
+
+// GlobMode is how far learn generalises concrete paths into patterns.
+//
+//	none        every rule names exactly the paths the events named.
+//	safe        (default) the rewrites below, each of which only replaces
+//	            parts of a path that are known to vary between runs:
+//	              /proc/1234/...            → @{PROC}/@{pid}/... (task/5678 → task/@{tid})
+//	              /home/alice/...           → @{HOME}/...
+//	              (owner, when every event on a path had fsuid == ouid, under
+//	              @{HOME}, @{PROC}/@{pid} and the temp directories)
+//	              a component of digits      → [0-9]*
+//	              a run of 6+ digits         → [0-9]*      (app-20261125.log → app-[0-9]*.log)
+//	              a uuid component           → [0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*
+//	              a hex component (8+ chars) → [0-9a-f]*
+//	              name.log.3                 → name.log.[0-9]*
+//	              mkstemp names in temp dirs → the 6 random characters become ??????
+//	              libfoo.so.1.2.3 (read/map) → libfoo.so*
+//	            and, when at least Siblings (default 4) distinct names in one
+//	            directory have the same permissions, dir/*.
+//	aggressive  safe, and also dir/** when at least Siblings paths in at
+//	            least two subdirectories of dir have the same permissions.
+//
+// In every mode a pattern is rejected (the concrete paths are kept) when it
+// would match a sensitive path (lint's table) that the events did not name,
+// and learn never writes /**, /* or @{HOME}/**.
+type GlobMode uint8
+
+const (
+	GlobSafe GlobMode = iota
+	GlobNone
+	GlobAggressive
+)
+
+func (m GlobMode) String() string {
+	switch m {
+	case GlobNone:
+		return "none"
+	case GlobAggressive:
+		return "aggressive"
+	}
+	return "safe"
+}
+
+// ParseGlobMode reads "none", "safe" or "aggressive".
+func ParseGlobMode(s string) (GlobMode, error) {
+	switch s {
+	case "none":
+		return GlobNone, nil
+	case "safe", "":
+		return GlobSafe, nil
+	case "aggressive":
+		return GlobAggressive, nil
+	}
+	return GlobSafe, fmt.Errorf("glob mode %q: want none, safe or aggressive", s)
+}
+
+// tempDirs are directories whose entries are expected to be short-lived
+// files with random names. A directory named tmp, temp or .tmp anywhere
+// counts too.
+var tempDirs = []string{"/tmp/", "/var/tmp/", "/dev/shm/"}
+
+// generalise rewrites one concrete path by the safe rules. ownable
+// reports whether the path lies where files of several users meet, so
+// that owner is worth writing when every event had fsuid == ouid: a home
+// directory replaced by @{HOME}, a process directory replaced by
+// @{PROC}/@{pid}, or a temp directory. perms decides whether the shared
+// library rule applies.
+func generalise(p string, perms Perms) (pattern string, ownable bool) {
+	pattern, ownable = generaliseRules(p, perms)
+	for _, t := range tempDirs {
+		if strings.HasPrefix(p, t) {
+			ownable = true
+		}
+	}
+	return pattern, ownable || strings.HasPrefix(pattern, "@{PROC}/@{pid}/")
+}
+
+func generaliseRules(p string, perms Perms) (pattern string, home bool) {
+	var b strings.Builder
+	rest := p
+	switch {
+	case strings.HasPrefix(p, "/proc/"):
+		pid, after, ok := strings.Cut(p[len("/proc/"):], "/")
+		if ok && isDigits(pid) {
+			b.WriteString("@{PROC}/@{pid}/")
+			rest = after
+			if tid, after2, ok := strings.Cut(strings.TrimPrefix(rest, "task/"), "/"); ok && strings.HasPrefix(rest, "task/") && isDigits(tid) {
+				b.WriteString("task/@{tid}/")
+				rest = after2
+			}
+		} else {
+			b.WriteString("/")
+			rest = p[1:]
+		}
+	case strings.HasPrefix(p, "/home/"):
+		user, after, ok := strings.Cut(p[len("/home/"):], "/")
+		if ok && user != "" {
+			b.WriteString("@{HOME}/")
+			rest = after
+			home = true
+		} else {
+			b.WriteString("/")
+			rest = p[1:]
+		}
+	default:
+		if !strings.HasPrefix(p, "/") {
+			return EscapeLiteral(p), false
+		}
+		b.WriteString("/")
+		rest = p[1:]
+	}
+	temp := isTempDir(b.String())
+	comps := strings.Split(rest, "/")
+	for i, c := range comps {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		last := i == len(comps)-1
+		b.WriteString(generaliseComponent(c, temp, last && perms&^(PermRead|PermMap) == 0))
+		if !last {
+			temp = temp || isTempName(c) || isTempDir(b.String()+"/")
+		}
+	}
+	return b.String(), home
+}
+
+func isTempDir(dir string) bool {
+	for _, t := range tempDirs {
+		if dir == t {
+			return true
+		}
+	}
+	return false
+}
+
+func isTempName(c string) bool {
+	switch c {
+	case "tmp", "temp", ".tmp", "TMP", "TEMP":
+		return true
+	}
+	return false
+}
+
+// generaliseComponent applies the per-component rules to one path
+// component. inTemp says whether its directory holds temporary files; lib
+// whether the shared-library rule may apply (read/map access of a leaf).
+func generaliseComponent(c string, inTemp, lib bool) string {
+	switch {
+	case c == "":
+		return c
+	case isDigits(c):
+		return "[0-9]*"
+	case isUUID(c):
+		return "[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*"
+	case isHexID(c):
+		return "[0-9a-f]*"
+	}
+	if lib {
+		if base, ok := sharedLibBase(c); ok {
+			return EscapeLiteral(base) + "*"
+		}
+	}
+	if i := strings.Index(c, ".log."); i >= 0 && isDigits(c[i+len(".log."):]) {
+		return EscapeLiteral(c[:i]) + ".log.[0-9]*"
+	}
+	if i, n := digitRun(c, 6); n > 0 {
+		return EscapeLiteral(c[:i]) + "[0-9]*" + EscapeLiteral(c[i+n:])
+	}
+	if inTemp {
+		if i, ok := mkstempSuffix(c); ok {
+			return EscapeLiteral(c[:i]) + "??????" + EscapeLiteral(c[i+6:])
+		}
+	}
+	return EscapeLiteral(c)
+}
+
+// EscapeLiteral escapes the characters AppArmor patterns treat as glob
+// syntax, so that a concrete path from an event matches only itself.
+func EscapeLiteral(s string) string {
+	if !strings.ContainsAny(s, "\\*?[]{}") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\', '*', '?', '[', ']', '{', '}':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// digitRun finds the first run of at least min digits in c.
+func digitRun(c string, min int) (start, n int) {
+	for i := 0; i < len(c); {
+		if !isDigit(c[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(c) && isDigit(c[j]) {
+			j++
+		}
+		if j-i >= min {
+			return i, j - i
+		}
+		i = j
+	}
+	return 0, 0
+}
+
+// mkstempSuffix finds the six random characters mkstemp(3) puts in place
+// of XXXXXX: the last 6 characters of the last alphanumeric run of 6 or
+// more, when they mix at least two of lower case, upper case and digits.
+func mkstempSuffix(c string) (int, bool) {
+	end := len(c)
+	for end > 0 {
+		// Find the last alphanumeric run ending at or before end.
+		j := end
+		for j > 0 && !isAlnum(c[j-1]) {
+			j--
+		}
+		i := j
+		for i > 0 && isAlnum(c[i-1]) {
+			i--
+		}
+		if j-i >= 6 && looksRandom(c[j-6:j]) {
+			return j - 6, true
+		}
+		end = i
+	}
+	return 0, false
+}
+
+func looksRandom(s string) bool {
+	var lower, upper, digit bool
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case ch >= 'a' && ch <= 'z':
+			lower = true
+		case ch >= 'A' && ch <= 'Z':
+			upper = true
+		case isDigit(ch):
+			digit = true
+		}
+	}
+	n := 0
+	for _, b := range []bool{lower, upper, digit} {
+		if b {
+			n++
+		}
+	}
+	return n >= 2
+}
+
+// sharedLibBase returns "libfoo.so" for "libfoo.so.1.2.3".
+func sharedLibBase(c string) (string, bool) {
+	i := strings.Index(c, ".so.")
+	if i < 0 {
+		return "", false
+	}
+	for _, v := range strings.Split(c[i+len(".so."):], ".") {
+		if !isDigits(v) {
+			return "", false
+		}
+	}
+	return c[:i+len(".so")], true
+}
+
+func isUUID(c string) bool {
+	if len(c) != 36 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if c[i] != '-' {
+				return false
+			}
+		default:
+			if !isLowerHex(c[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isHexID: 8 or more lower-case hex digits with at least one digit and one
+// letter, as in cache keys and content hashes; plain words such as
+// "facade" are too short or lack a digit.
+func isHexID(c string) bool {
+	if len(c) < 8 {
+		return false
+	}
+	var digit, letter bool
+	for i := 0; i < len(c); i++ {
+		switch {
+		case isDigit(c[i]):
+			digit = true
+		case c[i] >= 'a' && c[i] <= 'f':
+			letter = true
+		default:
+			return false
+		}
+	}
+	return digit && letter
+}
+
+func isDigit(c byte) bool    { return c >= '0' && c <= '9' }
+func isLowerHex(c byte) bool { return isDigit(c) || (c >= 'a' && c <= 'f') }
+func isAlnum(c byte) bool {
+	return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasGlob reports whether a pattern contains AppArmor glob characters or
+// variables.
+func hasGlob(p string) bool { return strings.ContainsAny(p, "*?[{@") }

@@ -1,0 +1,841 @@
+package learn
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/armorer-dev/armorer/lint"
+)
+
+// DefaultSiblings is how many distinct names in one directory, with the
+// same permissions, make learn write dir/* instead (--siblings).
+const DefaultSiblings = 4
+
+// Options are learn's policy knobs. The zero value is the documented
+// default: --glob safe, --siblings 4, abi 3.0, Cx for foreign helpers,
+// sensitive accesses held back.
+type Options struct {
+	Glob GlobMode
+	// Siblings is the sibling threshold (0: DefaultSiblings; negative:
+	// never glob siblings).
+	Siblings int
+	// ABI is the target policy ABI, "3.0" (default) or "4.0". Rules the
+	// ABI cannot express become findings.
+	ABI string
+	// AllowSensitive writes sensitive rules instead of holding them back
+	// as findings.
+	AllowSensitive bool
+	// DefaultExec is the transition for an executable that is neither in
+	// the application's own tree nor has a profile: ExecChild (default)
+	// or ExecInherit. Never unconfined.
+	DefaultExec ExecMode
+	// AppTree returns the application's own directory for a profile (for
+	// example /opt/myapp/ for /opt/myapp/bin/myapp); helpers inside it
+	// inherit (ix). nil or "" means none.
+	AppTree func(profile string) string
+	// ProfileFor returns the name of an existing profile that attaches to
+	// an executable; execs of it become Px.
+	ProfileFor func(executable string) (string, bool)
+
+	// Vars are the variables patterns may use (DefaultVars when nil).
+	Vars map[string][]string
+
+	// Existing returns what a profile already allows (nil: nothing, a
+	// new profile). Only accesses it does not cover are learned.
+	Existing func(profile string) Coverer
+	// Abstractions are the includes learn may choose from; one is chosen
+	// when it covers at least MinAbstraction distinct observed accesses
+	// (0: DefaultMinAbstraction). Candidates must grant nothing sensitive
+	// (Policy.Candidates checks that).
+	Abstractions   []Candidate
+	MinAbstraction int
+}
+
+// DefaultMinAbstraction is how many distinct observed accesses an
+// abstraction must cover to be included (--abstraction-min).
+const DefaultMinAbstraction = 3
+
+// Candidate is an abstraction learn may include.
+type Candidate struct {
+	Name string // "abstractions/nameservice"
+	Cov  Coverer
+}
+
+func (o *Options) siblings() int {
+	if o.Siblings == 0 {
+		return DefaultSiblings
+	}
+	return o.Siblings
+}
+
+// Finding is an observed access learn did not turn into a rule: a human
+// has to decide (sensitive), or the target ABI cannot say it.
+type Finding struct {
+	Profile  string
+	Rule     Rule   // the rule that would allow the access
+	ID       string // the lint table's ID ("etc-shadow", "capability", "abi", …)
+	Severity lint.Severity
+	Reason   string
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, f.Rule, f.ID, f.Severity, f.Reason)
+}
+
+// Profile is what was learned for one profile: its rules (sorted) and the
+// findings held back. Name is the full label; a child profile
+// ("myapp//helper") has Parent set, and is nested in Parent's block.
+type Profile struct {
+	Name         string
+	Parent       string
+	Abstractions []Abstraction // chosen includes, in the order chosen
+	Rules        []Rule
+	Findings     []Finding
+}
+
+// ExecConflictError reports an executable that the events or the policy
+// send through two different transitions in one profile.
+type ExecConflictError struct {
+	Profile, Path string
+	Modes         []string
+}
+
+func (e *ExecConflictError) Error() string {
+	return fmt.Sprintf("profile %s: conflicting exec modes for %s: %s; decide one in the profile (for example with --exec) and learn again",
+		e.Profile, e.Path, strings.Join(e.Modes, " and "))
+}
+
+// Learner accumulates accesses. It is not safe for concurrent use.
+type Learner struct {
+	opts   Options
+	labels map[string]*labelAcc
+	m      *matcher
+}
+
+// labelAcc is everything seen under one raw label.
+type labelAcc struct {
+	files  map[string]*fileAcc
+	others map[string]*otherAcc
+	// execTargets: executable → labels the kernel moved to (null- ones
+	// excluded).
+	execTargets map[string]map[string]bool
+}
+
+type fileAcc struct {
+	perms    Perms
+	owned    bool // every event had fsuid == ouid
+	exec     ExecMode
+	evidence Evidence
+}
+
+type otherAcc struct {
+	rule Rule
+	mask map[string]bool
+	sigs map[string]bool
+}
+
+// New returns a Learner with the given options.
+func New(opts Options) *Learner {
+	if opts.DefaultExec == ExecNone {
+		opts.DefaultExec = ExecChild
+	}
+	if opts.ABI == "" {
+		opts.ABI = "3.0"
+	}
+	return &Learner{opts: opts, labels: map[string]*labelAcc{}, m: newMatcher(opts.Vars)}
+}
+
+// Add records one access.
+func (l *Learner) Add(a *Access) {
+	if a.Profile == "" || a.Class == ClassUnknown {
+		return
+	}
+	la := l.labels[a.Profile]
+	if la == nil {
+		la = &labelAcc{files: map[string]*fileAcc{}, others: map[string]*otherAcc{}, execTargets: map[string]map[string]bool{}}
+		l.labels[a.Profile] = la
+	}
+	if a.Class == ClassFile {
+		if a.Path == "" || a.Perms == 0 {
+			return
+		}
+		f := la.files[a.Path]
+		if f == nil {
+			f = &fileAcc{owned: true}
+			la.files[a.Path] = f
+		}
+		f.perms = (f.perms | a.Perms).normal()
+		f.owned = f.owned && a.Owner
+		f.evidence.add(a, a.Path)
+		if a.Perms&PermExec != 0 && a.Target != "" && !strings.Contains(a.Target, "//null-") {
+			t := la.execTargets[a.Path]
+			if t == nil {
+				t = map[string]bool{}
+				la.execTargets[a.Path] = t
+			}
+			t[a.Target] = true
+		}
+		return
+	}
+	r := ruleFor(a)
+	key := r.String()
+	o := la.others[key]
+	if o == nil {
+		o = &otherAcc{rule: r, mask: map[string]bool{}, sigs: map[string]bool{}}
+		la.others[key] = o
+	}
+	for _, m := range a.Mask {
+		o.mask[m] = true
+	}
+	if a.Signal != "" {
+		o.sigs[a.Signal] = true
+	}
+	o.rule.Evidence.add(a, exampleFor(a))
+}
+
+// ruleFor builds the rule for a non-file access, without its mask and
+// signal (which are merged across events with the same key).
+func ruleFor(a *Access) Rule {
+	r := Rule{Class: a.Class}
+	switch a.Class {
+	case ClassCapability:
+		r.Capability = a.Capability
+	case ClassNetwork:
+		r.Family, r.SockType = a.Family, a.SockType
+	case ClassUnix:
+		r.SockType, r.Addr, r.PeerAddr = a.SockType, unixAddr(a.Addr), unixAddr(a.PeerAddr)
+	case ClassSignal, ClassPtrace:
+		r.Peer = a.Peer
+	case ClassDBus:
+		r.Bus, r.DBusPath, r.Interface, r.Member, r.PeerName = a.Bus, a.DBusPath, a.Interface, a.Member, a.PeerName
+	case ClassMount:
+		r.FSType, r.Options, r.Source, r.Path = a.FSType, a.Flags, a.Source, a.Path
+	case ClassUmount, ClassPivotRoot, ClassMqueue:
+		r.Path = a.Path
+	case ClassChangeProfile:
+		r.Target = a.Target
+	}
+	return r
+}
+
+// unixAddr drops the kernel's "none" for unnamed sockets.
+func unixAddr(s string) string {
+	if s == "none" {
+		return ""
+	}
+	return s
+}
+
+func exampleFor(a *Access) string {
+	switch a.Class {
+	case ClassSignal, ClassPtrace:
+		return a.Peer
+	case ClassUnix:
+		return a.PeerAddr
+	case ClassDBus:
+		return a.Member
+	}
+	return ""
+}
+
+// Result computes the learned profiles, sorted by name. It can be called
+// more than once; the Learner is not changed.
+func (l *Learner) Result() ([]*Profile, error) {
+	r := &resolver{l: l, eff: map[string]string{}, decided: map[[2]string]decision{}}
+	// Fold every raw label into its effective profile.
+	type eprof struct {
+		files  map[string]*fileAcc
+		others map[string]*otherAcc
+		parent string
+	}
+	effs := map[string]*eprof{}
+	for _, label := range slices.Sorted(maps.Keys(l.labels)) {
+		la := l.labels[label]
+		name, parent, err := r.resolve(label)
+		if err != nil {
+			return nil, err
+		}
+		ep := effs[name]
+		if ep == nil {
+			ep = &eprof{files: map[string]*fileAcc{}, others: map[string]*otherAcc{}, parent: parent}
+			effs[name] = ep
+		}
+		for _, p := range slices.Sorted(maps.Keys(la.files)) {
+			f := *la.files[p]
+			if f.perms&PermExec != 0 {
+				d, err := r.decide(label, p)
+				if err != nil {
+					return nil, err
+				}
+				f.exec = d.mode
+			}
+			if g := ep.files[p]; g != nil {
+				if g.exec != f.exec && g.exec != ExecNone && f.exec != ExecNone {
+					return nil, &ExecConflictError{Profile: name, Path: p, Modes: []string{g.exec.String(), f.exec.String()}}
+				}
+				g.perms = (g.perms | f.perms).normal()
+				g.owned = g.owned && f.owned
+				g.exec = max(g.exec, f.exec)
+				g.evidence.merge(f.evidence)
+			} else {
+				ep.files[p] = &f
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(la.others)) {
+			o := la.others[k]
+			rule := o.rule
+			if rule.Peer != "" {
+				if peer, _, err := r.resolve(rule.Peer); err == nil {
+					rule.Peer = peer
+				}
+			}
+			key := rule.String()
+			g := ep.others[key]
+			if g == nil {
+				g = &otherAcc{rule: rule, mask: map[string]bool{}, sigs: map[string]bool{}}
+				g.rule.Evidence = Evidence{}
+				ep.others[key] = g
+			}
+			maps.Copy(g.mask, o.mask)
+			maps.Copy(g.sigs, o.sigs)
+			g.rule.Evidence.merge(o.rule.Evidence)
+		}
+	}
+	// Cx children get an exec rule's target name even when they logged
+	// nothing themselves; make sure the child profile exists.
+	for key, d := range r.decided {
+		if d.mode == ExecChild {
+			parent, _, _ := r.resolve(key[0])
+			name := parent + "//" + d.target
+			if effs[name] == nil {
+				effs[name] = &eprof{files: map[string]*fileAcc{}, others: map[string]*otherAcc{}, parent: parent}
+			}
+		}
+	}
+
+	var out []*Profile
+	for _, name := range slices.Sorted(maps.Keys(effs)) {
+		ep := effs[name]
+		p := &Profile{Name: name, Parent: ep.parent}
+		others := l.otherRulesOf(ep.others)
+		var cov Coverer
+		if l.opts.Existing != nil {
+			cov = l.opts.Existing(name)
+		}
+		files := l.uncovered(cov, ep.files, &others)
+		l.chooseAbstractions(p, files, &others)
+		if err := l.fileRules(p, files, r); err != nil {
+			return nil, err
+		}
+		l.otherRules(p, others)
+		slices.SortFunc(p.Rules, compareRules)
+		slices.SortFunc(p.Findings, func(a, b Finding) int {
+			return cmp.Or(compareRules(a.Rule, b.Rule), strings.Compare(a.ID, b.ID))
+		})
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// decision is the exec transition chosen for one executable.
+type decision struct {
+	mode   ExecMode
+	target string // child name for Cx, profile name for Px
+}
+
+type resolver struct {
+	l       *Learner
+	eff     map[string]string
+	decided map[[2]string]decision
+	depth   int
+}
+
+// resolve maps a raw label to the profile its accesses belong to, folding
+// complain mode's learning children ("app//null-/usr/bin/helper") into the
+// parent (ix), a child profile (Cx) or the target's own profile (Px).
+func (r *resolver) resolve(label string) (name, parent string, err error) {
+	i := strings.LastIndex(label, "//null-")
+	if i < 0 {
+		if j := strings.LastIndex(label, "//"); j >= 0 {
+			return label, label[:j], nil
+		}
+		return label, "", nil
+	}
+	if r.depth > 32 {
+		return "", "", fmt.Errorf("label %q: too many nested null- profiles", label)
+	}
+	r.depth++
+	defer func() { r.depth-- }()
+	rawParent, bin := label[:i], label[i+len("//null-"):]
+	effParent, effGrand, err := r.resolve(rawParent)
+	if err != nil {
+		return "", "", err
+	}
+	d, err := r.decide(rawParent, bin)
+	if err != nil {
+		return "", "", err
+	}
+	switch d.mode {
+	case ExecInherit:
+		return effParent, effGrand, nil
+	case ExecChild:
+		return effParent + "//" + d.target, effParent, nil
+	default: // ExecProfile
+		return d.target, "", nil
+	}
+}
+
+// decide chooses the exec transition for bin executed under rawLabel:
+// what the kernel did when the events show a real transition; otherwise
+// Px when a profile attaches to bin, ix inside the application's own
+// tree, else Options.DefaultExec.
+func (r *resolver) decide(rawLabel, bin string) (decision, error) {
+	key := [2]string{rawLabel, bin}
+	if d, ok := r.decided[key]; ok {
+		return d, nil
+	}
+	effParent, _, err := r.resolve(rawLabel)
+	if err != nil {
+		return decision{}, err
+	}
+	var observed []decision
+	if la := r.l.labels[rawLabel]; la != nil {
+		for _, t := range slices.Sorted(maps.Keys(la.execTargets[bin])) {
+			switch {
+			case t == rawLabel || t == effParent:
+				observed = append(observed, decision{mode: ExecInherit})
+			case strings.HasPrefix(t, effParent+"//"):
+				observed = append(observed, decision{mode: ExecChild, target: t[len(effParent)+2:]})
+			case t == "unconfined":
+				return decision{}, &ExecConflictError{Profile: effParent, Path: bin,
+					Modes: []string{"unconfined (ux) in the events", "never ux by policy"}}
+			default:
+				observed = append(observed, decision{mode: ExecProfile, target: t})
+			}
+		}
+	}
+	observed = slices.Compact(observed)
+	var d decision
+	switch {
+	case len(observed) > 1:
+		var modes []string
+		for _, o := range observed {
+			modes = append(modes, strings.TrimSpace(o.mode.String()+" "+o.target))
+		}
+		return decision{}, &ExecConflictError{Profile: effParent, Path: bin, Modes: modes}
+	case len(observed) == 1:
+		d = observed[0]
+	default:
+		d = r.l.policyExec(effParent, bin)
+	}
+	r.decided[key] = d
+	return d, nil
+}
+
+func (l *Learner) policyExec(profile, bin string) decision {
+	if l.opts.ProfileFor != nil {
+		if name, ok := l.opts.ProfileFor(bin); ok && name != profile {
+			return decision{mode: ExecProfile, target: name}
+		}
+	}
+	if l.opts.AppTree != nil {
+		root := strings.SplitN(profile, "//", 2)[0]
+		if tree := l.opts.AppTree(root); tree != "" && strings.HasPrefix(bin, strings.TrimSuffix(tree, "/")+"/") {
+			return decision{mode: ExecInherit}
+		}
+	}
+	if l.opts.DefaultExec == ExecInherit {
+		return decision{mode: ExecInherit}
+	}
+	return decision{mode: ExecChild, target: childName(bin)}
+}
+
+// childName names the child profile for an executable: its base name.
+func childName(bin string) string {
+	b := path.Base(bin)
+	if b == "." || b == "/" || b == "" {
+		return "child"
+	}
+	return b
+}
+
+// fileAccess reduces permissions to the sensitive table's categories.
+func fileAccess(p Perms) lint.Access {
+	var a lint.Access
+	if p&(PermRead|PermMap) != 0 {
+		a |= lint.AccessRead
+	}
+	if p&(PermWrite|PermAppend|PermLink|PermLock) != 0 {
+		a |= lint.AccessWrite
+	}
+	if p&PermExec != 0 {
+		a |= lint.AccessExec
+	}
+	return a
+}
+
+// permsFor is the inverse of fileAccess for the permissions in p.
+func permsFor(a lint.Access, p Perms) Perms {
+	var out Perms
+	if a&lint.AccessRead != 0 {
+		out |= p & (PermRead | PermMap)
+	}
+	if a&lint.AccessWrite != 0 {
+		out |= p & (PermWrite | PermAppend | PermLink | PermLock)
+	}
+	if a&lint.AccessExec != 0 {
+		out |= p & PermExec
+	}
+	return out
+}
+
+// otherRulesOf finishes the non-file rules: masks and signals sorted.
+func (l *Learner) otherRulesOf(others map[string]*otherAcc) []Rule {
+	var out []Rule
+	for _, k := range slices.Sorted(maps.Keys(others)) {
+		o := others[k]
+		rule := o.rule
+		rule.Mask = slices.Sorted(maps.Keys(o.mask))
+		rule.Signals = slices.Sorted(maps.Keys(o.sigs))
+		out = append(out, rule)
+	}
+	return out
+}
+
+// uncovered drops what the existing profile already allows: whole
+// non-file rules, and file permissions per path.
+func (l *Learner) uncovered(cov Coverer, files map[string]*fileAcc, others *[]Rule) map[string]*fileAcc {
+	if cov == nil {
+		return files
+	}
+	*others = slices.DeleteFunc(*others, cov.CoversRule)
+	out := map[string]*fileAcc{}
+	for p, f := range files {
+		missing := cov.MissingFile(p, f.perms, f.owned)
+		if missing == 0 {
+			continue
+		}
+		g := *f
+		g.perms = missing
+		out[p] = &g
+	}
+	return out
+}
+
+// chooseAbstractions includes, greedily, the candidate covering the most
+// distinct accesses (ties: by name) while it covers at least the minimum,
+// and removes what it covers.
+func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, others *[]Rule) {
+	min := l.opts.MinAbstraction
+	if min <= 0 {
+		min = DefaultMinAbstraction
+	}
+	used := map[string]bool{}
+	for {
+		best, bestN := -1, 0
+		for i, c := range l.opts.Abstractions {
+			if used[c.Name] {
+				continue
+			}
+			n := 0
+			for path, f := range files {
+				if c.Cov.MissingFile(path, f.perms, f.owned) == 0 {
+					n++
+				}
+			}
+			for _, r := range *others {
+				if c.Cov.CoversRule(r) {
+					n++
+				}
+			}
+			if n > bestN || (n == bestN && best >= 0 && c.Name < l.opts.Abstractions[best].Name) {
+				best, bestN = i, n
+			}
+		}
+		if best < 0 || bestN < min {
+			return
+		}
+		c := l.opts.Abstractions[best]
+		used[c.Name] = true
+		p.Abstractions = append(p.Abstractions, Abstraction{Name: c.Name, Reason: fmt.Sprintf("covers %d accesses", bestN)})
+		for path, f := range files {
+			if c.Cov.MissingFile(path, f.perms, f.owned) == 0 {
+				delete(files, path)
+			}
+		}
+		*others = slices.DeleteFunc(*others, c.Cov.CoversRule)
+	}
+}
+
+func (l *Learner) otherRules(p *Profile, others []Rule) {
+	for _, rule := range others {
+		if id, sev, why, ok := l.sensitiveRule(p.Name, rule); ok {
+			p.Findings = append(p.Findings, Finding{Profile: p.Name, Rule: rule, ID: id, Severity: sev, Reason: why})
+			if !l.opts.AllowSensitive || id == "abi" {
+				continue
+			}
+		}
+		p.Rules = append(p.Rules, rule)
+	}
+}
+
+// sensitiveRule checks a non-file rule against lint's table and the ABI.
+func (l *Learner) sensitiveRule(profile string, r Rule) (id string, sev lint.Severity, why string, ok bool) {
+	switch r.Class {
+	case ClassUserns, ClassIOUring, ClassMqueue:
+		if l.opts.ABI < "4.0" {
+			return "abi", lint.SeverityMedium, fmt.Sprintf("%s rules need abi 4.0 (--abi 4.0); abi %s cannot express them", r.Class, l.opts.ABI), true
+		}
+	case ClassCapability:
+		if c, ok := lint.Capability(r.Capability); ok {
+			return "capability", c.Severity, c.Why, true
+		}
+	case ClassNetwork:
+		if n, ok := lint.Network(r.Family, r.SockType); ok {
+			return "network", n.Severity, n.Why, true
+		}
+	case ClassPtrace:
+		if lint.Ptrace(strings.SplitN(profile, "//", 2)[0], r.Peer) {
+			return "ptrace", lint.SeverityHigh, "tracing another program reads and changes its memory", true
+		}
+	case ClassMount, ClassUmount, ClassPivotRoot:
+		why := lint.SensitiveRuleKinds[r.Class.String()]
+		return r.Class.String(), lint.SeverityHigh, why, true
+	case ClassChangeProfile:
+		if r.Target == "unconfined" {
+			return "change_profile", lint.SeverityHigh, lint.SensitiveExecModes["ux"], true
+		}
+	}
+	return "", 0, "", false
+}
+
+// fileEntry is a file rule being built: a pattern and the concrete paths
+// it stands for.
+type fileEntry struct {
+	pattern string
+	owner   bool
+	perms   Perms
+	exec    ExecMode
+	target  string
+	home    bool
+	ev      Evidence
+	members []string
+}
+
+func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) error {
+	touched := map[string]bool{}
+	var entries []*fileEntry
+	for _, fp := range slices.Sorted(maps.Keys(files)) {
+		f := files[fp]
+		perms := f.perms
+		// The sensitive guard works on concrete paths, before any glob.
+		if e, ok := lint.Path(fp, fileAccess(perms)); ok {
+			bad := permsFor(e.Access, perms)
+			rule := Rule{Class: ClassFile, Path: fp, Perms: bad, Exec: f.exec, Evidence: f.evidence}
+			p.Findings = append(p.Findings, Finding{Profile: p.Name, Rule: rule, ID: e.ID, Severity: e.Severity, Reason: e.Why})
+			if !l.opts.AllowSensitive {
+				perms &^= bad
+			}
+		}
+		if perms == 0 {
+			continue
+		}
+		touched[fp] = true
+		lit := EscapeLiteral(fp)
+		fe := &fileEntry{pattern: lit, perms: perms, ev: f.evidence, members: []string{lit}}
+		if perms&PermExec != 0 {
+			fe.exec = f.exec
+			fe.target = r.targetOf(p.Name, fp, f.exec)
+		}
+		if l.opts.Glob != GlobNone {
+			pat, home := generalise(fp, perms)
+			fe.pattern, fe.home = pat, home
+			fe.owner = home && f.owned
+		}
+		entries = append(entries, fe)
+	}
+	guard := func(pattern string, perms Perms) bool {
+		_, reached := lint.Reached(func(ex string) bool {
+			return !touched[ex] && l.m.match(pattern, ex)
+		}, fileAccess(perms))
+		return !reached && !forbiddenPattern(pattern)
+	}
+	// Undo generalisations that reach a sensitive path.
+	for _, e := range entries {
+		if e.pattern != e.members[0] && !guard(e.pattern, e.perms) {
+			e.pattern, e.owner = e.members[0], false
+		}
+	}
+	entries, err := mergeEntries(entries)
+	if err == nil && l.opts.Glob != GlobNone && l.opts.siblings() > 0 {
+		entries, err = mergeEntries(globSiblings(entries, l.opts.siblings(), guard))
+		if err == nil && l.opts.Glob == GlobAggressive {
+			entries, err = mergeEntries(globSubtrees(entries, l.opts.siblings(), guard))
+		}
+	}
+	if err != nil {
+		var ce *ExecConflictError
+		if errors.As(err, &ce) {
+			ce.Profile = p.Name
+		}
+		return err
+	}
+	for _, e := range entries {
+		p.Rules = append(p.Rules, Rule{Class: ClassFile, Path: e.pattern, Owner: e.owner, Perms: e.perms,
+			Exec: e.exec, ExecTarget: e.target, Evidence: e.ev})
+	}
+	return nil
+}
+
+// targetOf names the exec target a file rule needs: Cx needs the child's
+// name; Px needs one only when the profile's name is not the path.
+func (r *resolver) targetOf(profile, bin string, mode ExecMode) string {
+	for key, d := range r.decided {
+		if key[1] != bin || d.mode != mode {
+			continue
+		}
+		if eff, _, err := r.resolve(key[0]); err != nil || eff != profile {
+			continue
+		}
+		if mode == ExecChild || (mode == ExecProfile && d.target != bin) {
+			return d.target
+		}
+	}
+	return ""
+}
+
+// forbiddenPattern: patterns learn never writes, whatever the events.
+func forbiddenPattern(p string) bool {
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	switch p {
+	case "/**", "/*", "@{HOME}/**", "@{HOME}/*/**", "/home/**", "/home/*/**", "@{PROC}/**", "/proc/**":
+		return true
+	}
+	return false
+}
+
+// mergeEntries joins entries with the same pattern; the result is owner
+// only when all of them were.
+func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
+	byKey := map[string]*fileEntry{}
+	for _, e := range entries {
+		k := e.pattern
+		g := byKey[k]
+		if g == nil {
+			byKey[k] = e
+			continue
+		}
+		if g.exec != e.exec && g.exec != ExecNone && e.exec != ExecNone || g.target != e.target && g.target != "" && e.target != "" {
+			return nil, &ExecConflictError{Path: k, Modes: []string{
+				strings.TrimSpace(g.exec.String() + " " + g.target), strings.TrimSpace(e.exec.String() + " " + e.target)}}
+		}
+		g.perms = (g.perms | e.perms).normal()
+		g.owner = g.owner && e.owner
+		g.exec = max(g.exec, e.exec)
+		if g.target == "" {
+			g.target = e.target
+		}
+		g.ev.merge(e.ev)
+		g.members = append(g.members, e.members...)
+	}
+	out := make([]*fileEntry, 0, len(byKey))
+	for _, k := range slices.Sorted(maps.Keys(byKey)) {
+		out = append(out, byKey[k])
+	}
+	return out, nil
+}
+
+// globSiblings replaces n or more entries in one directory with the same
+// permissions, owner and exec mode by dir/*.
+func globSiblings(entries []*fileEntry, n int, guard func(string, Perms) bool) []*fileEntry {
+	groups := map[string][]*fileEntry{}
+	for _, e := range entries {
+		if strings.HasSuffix(e.pattern, "/") || strings.Contains(e.pattern, "**") {
+			continue
+		}
+		dir := e.pattern[:strings.LastIndexByte(e.pattern, '/')+1]
+		if dir == "" || hasGlob(e.pattern[len(dir):]) && e.pattern[len(dir):] == "*" {
+			continue
+		}
+		k := fmt.Sprintf("%s\x00%v\x00%d\x00%d\x00%s", dir, e.owner, e.perms, e.exec, e.target)
+		groups[k] = append(groups[k], e)
+	}
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
+		g := groups[k]
+		if len(g) < n {
+			continue
+		}
+		dir := g[0].pattern[:strings.LastIndexByte(g[0].pattern, '/')+1]
+		pat := dir + "*"
+		if !guard(pat, g[0].perms) {
+			continue
+		}
+		for _, e := range g {
+			e.pattern = pat
+		}
+	}
+	return entries
+}
+
+// globSubtrees (aggressive) replaces n or more entries below a directory,
+// spread over at least two of its subdirectories, by dir/**. The
+// directory must have at least two components.
+func globSubtrees(entries []*fileEntry, n int, guard func(string, Perms) bool) []*fileEntry {
+	type cand struct {
+		subdirs map[string]bool
+		members []*fileEntry
+	}
+	groups := map[string]*cand{}
+	for _, e := range entries {
+		if strings.Contains(e.pattern, "**") {
+			continue
+		}
+		attrs := fmt.Sprintf("\x00%v\x00%d\x00%d\x00%s", e.owner, e.perms, e.exec, e.target)
+		comps := strings.Split(strings.TrimSuffix(e.pattern, "/"), "/")
+		for i := 2; i < len(comps)-1; i++ {
+			dir := strings.Join(comps[:i+1], "/") + "/"
+			c := groups[dir+attrs]
+			if c == nil {
+				c = &cand{subdirs: map[string]bool{}}
+				groups[dir+attrs] = c
+			}
+			c.subdirs[comps[i+1]] = true
+			c.members = append(c.members, e)
+		}
+	}
+	// Deepest directories first, so the narrowest ** wins.
+	keys := slices.Collect(maps.Keys(groups))
+	slices.SortFunc(keys, func(a, b string) int {
+		return cmp.Or(strings.Count(b, "/")-strings.Count(a, "/"), strings.Compare(a, b))
+	})
+	done := map[*fileEntry]bool{}
+	for _, k := range keys {
+		c := groups[k]
+		var free []*fileEntry
+		for _, e := range c.members {
+			if !done[e] {
+				free = append(free, e)
+			}
+		}
+		if len(free) < n || len(c.subdirs) < 2 {
+			continue
+		}
+		dir := k[:strings.IndexByte(k, 0)]
+		pat := dir + "**"
+		if !guard(pat, free[0].perms) {
+			continue
+		}
+		for _, e := range free {
+			e.pattern = pat
+			done[e] = true
+		}
+	}
+	return entries
+}

@@ -1,0 +1,271 @@
+package learn
+
+import (
+	"bytes"
+	"fmt"
+	"go/token"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/armorer-dev/armorer/policy"
+)
+
+// MergeOptions say how learned profiles go into files.
+type MergeOptions struct {
+	Explain bool   // evidence comments above each learned rule
+	ABI     string // for profiles created from scratch
+	// UseLocal reports whether additions to a profile go into its
+	// `include if exists <local/NAME>` file (packaged profiles) rather
+	// than into the profile itself.
+	UseLocal func(e *Existing) bool
+}
+
+// Change is one file learn changes or creates.
+type Change struct {
+	Path     string
+	Old, New []byte // Old is nil for a new file
+	Profiles []string
+}
+
+// Merge adds the learned profiles to the policy: each rule goes next to
+// the most similar rule of its profile (the policy package decides where),
+// comments and order of the existing file stay. Profiles the policy does
+// not define get a new file in the policy directory. The result is sorted
+// by path; files whose text would not change are left out.
+func Merge(pol *Policy, learned []*Profile, opts MergeOptions) ([]Change, error) {
+	files := map[string]*fileState{}
+	state := func(path string, f *policy.File) (*fileState, error) {
+		if st := files[path]; st != nil {
+			return st, nil
+		}
+		var old []byte
+		if f != nil {
+			var err error
+			if old, err = os.ReadFile(path); err != nil {
+				return nil, err
+			}
+		}
+		st := &fileState{f: f, old: old}
+		if f != nil {
+			keepBlankLines(pol.Loader.Fset, f.Rules)
+		}
+		files[path] = st
+		return st, nil
+	}
+	byName := map[string]*Profile{}
+	for _, p := range learned {
+		byName[p.Name] = p
+	}
+	done := map[string]bool{}
+	var fresh []*Profile // top-level profiles the policy does not define
+	for _, p := range learned {
+		if len(p.Rules) == 0 && len(p.Abstractions) == 0 {
+			continue
+		}
+		e := pol.Profiles[p.Name]
+		if e == nil {
+			top := strings.SplitN(p.Name, "//", 2)[0]
+			if pol.Profiles[top] == nil {
+				if p.Parent == "" {
+					fresh = append(fresh, p)
+				}
+				continue
+			}
+			// A new child of an existing profile: built inside its parent.
+			parent := pol.Profiles[p.Parent]
+			if parent == nil {
+				return nil, fmt.Errorf("profile %s: parent %s is not defined", p.Name, p.Parent)
+			}
+			st, err := state(parent.File, pol.Files[parent.File])
+			if err != nil {
+				return nil, err
+			}
+			child := newChild(p, opts)
+			parent.Decl.AddRule(nil, child)
+			pol.Profiles[p.Name] = &Existing{Name: p.Name, File: parent.File, Decl: child}
+			st.profiles = append(st.profiles, p.Name)
+			done[p.Name] = true
+			continue
+		}
+		if opts.UseLocal != nil && e.Local != nil && opts.UseLocal(e) {
+			if err := mergeLocal(pol, e, p, opts, state); err != nil {
+				return nil, err
+			}
+			done[p.Name] = true
+			continue
+		}
+		st, err := state(e.File, pol.Files[e.File])
+		if err != nil {
+			return nil, err
+		}
+		addTo(e.Decl, p, opts)
+		st.profiles = append(st.profiles, p.Name)
+		done[p.Name] = true
+	}
+	for _, p := range fresh {
+		pf := ProfileFile{Name: p.Name, ABI: opts.ABI, Abstractions: p.Abstractions}
+		if strings.HasPrefix(p.Name, "/") {
+			pf.Name, pf.Attach = filepath.Base(p.Name), p.Name
+		}
+		for _, r := range p.Rules {
+			pf.Rules = append(pf.Rules, r.Node(opts.Explain))
+		}
+		for _, c := range learned {
+			if c.Parent == p.Name && !done[c.Name] {
+				pf.Children = append(pf.Children, newChild(c, opts))
+			}
+		}
+		name := LocalName(p.Name)
+		if pf.Attach != "" {
+			name = ProfileFileName(pf.Attach)
+		}
+		path := filepath.Join(pol.Dir, name)
+		if _, err := os.Lstat(path); err == nil {
+			return nil, fmt.Errorf("profile %s is not defined in %s, but %s exists: fix or remove that file", p.Name, pol.Dir, path)
+		}
+		st, err := state(path, nil)
+		if err != nil {
+			return nil, err
+		}
+		st.f = pf.File()
+		st.profiles = append(st.profiles, p.Name)
+	}
+	var out []Change
+	for _, path := range slices.Sorted(maps.Keys(files)) {
+		st := files[path]
+		var b bytes.Buffer
+		if err := policy.Format(&b, pol.Loader.Fset, st.f); err != nil {
+			return nil, err
+		}
+		if st.old != nil && bytes.Equal(st.old, b.Bytes()) {
+			continue
+		}
+		slices.Sort(st.profiles)
+		out = append(out, Change{Path: path, Old: st.old, New: b.Bytes(), Profiles: slices.Compact(st.profiles)})
+	}
+	return out, nil
+}
+
+// keepBlankLines records, as layout hints, where the source had a blank
+// line between two rules of a body. The printer lays out parsed rules by
+// their positions, but a parsed rule that follows an inserted rule (which
+// has none) falls back to its hint.
+func keepBlankLines(fset *token.FileSet, body []policy.Rule) {
+	var prevEnd token.Pos
+	for _, r := range body {
+		m := metaOf(r)
+		start := r.Pos()
+		if m != nil && m.Doc != nil && m.Doc.Pos().IsValid() && m.Doc.Pos() < start {
+			start = m.Doc.Pos()
+		}
+		if start.IsValid() && prevEnd.IsValid() && m != nil {
+			if fset.Position(start).Line-fset.Position(prevEnd).Line > 1 {
+				m.Hint = policy.NewSection
+			}
+		}
+		prevEnd = token.NoPos
+		if end := r.End(); end.IsValid() {
+			prevEnd = end - 1
+			if m != nil && m.Line != nil {
+				prevEnd = m.Line.End()
+			}
+		}
+		if p, ok := r.(*policy.Profile); ok {
+			keepBlankLines(fset, p.Body)
+		}
+	}
+}
+
+// addTo adds a learned profile's abstractions and rules to a profile
+// declaration.
+func addTo(decl *policy.Profile, p *Profile, opts MergeOptions) {
+	for _, a := range p.Abstractions {
+		decl.AddRule(lastInclude(decl.Body), includeNode(a))
+	}
+	for _, r := range p.Rules {
+		decl.AddRule(nil, r.Node(opts.Explain))
+	}
+}
+
+// lastInclude is the last plain include of a body: new includes go after
+// it (and never after a trailing `include if exists`).
+func lastInclude(body []policy.Rule) policy.Rule {
+	var last policy.Rule
+	for _, r := range body {
+		if inc, ok := r.(*policy.Include); ok && !inc.IfExists && !policy.Dropped(r) {
+			last = r
+		}
+	}
+	return last
+}
+
+func includeNode(a Abstraction) *policy.Include {
+	inc := &policy.Include{Path: policy.NewWord("<" + a.Name + ">")}
+	if a.Reason != "" {
+		inc.Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + a.Name + ": " + a.Reason}}}
+	}
+	return inc
+}
+
+// newChild builds a child profile (for a Cx transition) from what was
+// learned for it.
+func newChild(p *Profile, opts MergeOptions) *policy.Profile {
+	name := p.Name[strings.LastIndex(p.Name, "//")+2:]
+	c := &policy.Profile{Keyword: policy.PROFILE, Name: word(name)}
+	c.Body = append(c.Body, &policy.Include{Path: policy.NewWord("<abstractions/base>")})
+	for _, a := range p.Abstractions {
+		c.Body = append(c.Body, includeNode(a))
+	}
+	for i, r := range p.Rules {
+		n := r.Node(opts.Explain)
+		if i == 0 {
+			metaOf(n).Hint = policy.NewSection
+		}
+		c.Body = append(c.Body, n)
+	}
+	return c
+}
+
+type fileState struct {
+	f        *policy.File
+	old      []byte
+	profiles []string
+}
+
+// mergeLocal puts additions into the profile's local/NAME file (top-level
+// rules, as apparmor_parser reads it inside the profile), creating it
+// when it does not exist.
+func mergeLocal(pol *Policy, e *Existing, p *Profile, opts MergeOptions, state func(string, *policy.File) (*fileState, error)) error {
+	paths, err := pol.Loader.Resolve(e.Local)
+	if err != nil {
+		return err
+	}
+	var path string
+	var f *policy.File
+	if len(paths) > 0 {
+		path = paths[0]
+		if f, err = pol.Loader.Load(path, nil); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	} else {
+		path = filepath.Join(pol.Dir, filepath.FromSlash(e.Local.Path.Value()))
+	}
+	st, err := state(path, f)
+	if err != nil {
+		return err
+	}
+	if st.f == nil {
+		st.f = &policy.File{}
+	}
+	for _, a := range p.Abstractions {
+		st.f.AddRule(lastInclude(st.f.Rules), includeNode(a))
+	}
+	for _, r := range p.Rules {
+		st.f.AddRule(nil, r.Node(opts.Explain))
+	}
+	st.profiles = append(st.profiles, p.Name)
+	return nil
+}

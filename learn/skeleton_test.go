@@ -1,0 +1,103 @@
+package learn
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/google/go-cmp/cmp"
+)
+
+// printFile prints a built file with the policy printer.
+func printFile(t testing.TB, f *policy.File) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := policy.Format(&b, nil, f); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestSkeletonLayout(t *testing.T) {
+	x := &Executable{
+		Path:      "/opt/myapp/bin/myapp",
+		Loader:    "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+		Libraries: []string{"/opt/myapp/lib/libgreet.so.1.2.3", "/usr/lib/x86_64-linux-gnu/libc.so.6"},
+	}
+	got := printFile(t, Skeleton(x, "", "3.0", true).File())
+	want := `abi <abi/3.0>,
+
+include <tunables/global>
+
+profile myapp /opt/myapp/bin/myapp flags=(complain) {
+  include <abstractions/base>
+
+  /opt/myapp/bin/myapp mr,
+  /opt/myapp/lib/libgreet.so* mr,
+  /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so* mr,
+  /usr/lib/x86_64-linux-gnu/libc.so* mr,
+
+  include if exists <local/myapp>
+}
+`
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+func TestSkeletonScript(t *testing.T) {
+	x := &Executable{Path: "/opt/tool/run.py", Script: true,
+		Interpreters: []string{"/usr/bin/env", "/usr/bin/python3.11"},
+		Loader:       "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"}
+	got := printFile(t, Skeleton(x, "tool", "4.0", false).File())
+	for _, want := range []string{"abi <abi/4.0>,", "profile tool /opt/tool/run.py {", "  /opt/tool/run.py r,",
+		"  /usr/bin/env mrix,", "  /usr/bin/python3.11 mrix,", "include if exists <local/tool>"} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+// Every skeleton for a real program on this machine compiles with the real
+// apparmor_parser.
+func TestSkeletonOracle(t *testing.T) {
+	parser := need(t, "apparmor_parser")
+	if _, err := os.Stat("/etc/apparmor.d/abstractions/base"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI needs /etc/apparmor.d (Debian package apparmor)")
+		}
+		t.Skip("no /etc/apparmor.d")
+	}
+	for _, bin := range []string{"/bin/ls", "/usr/bin/ssh", "/usr/bin/python3", "/usr/bin/apt-listchanges"} {
+		if _, err := os.Stat(bin); err != nil {
+			continue
+		}
+		x, err := Inspect(bin, InspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, abi := range []string{"3.0"} {
+			text := printFile(t, Skeleton(x, "", abi, true).File())
+			oracleAccepts(t, parser, text)
+		}
+	}
+}
+
+// oracleAccepts runs apparmor_parser -QK on a profile text.
+func oracleAccepts(t *testing.T, parser, text string) {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "profile")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(parser, "-QK", "--config-file=/dev/null", "-I", "/etc/apparmor.d", "--base", "/etc/apparmor.d", p)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("apparmor_parser rejects:\n%s\n%s", text, out)
+	}
+}

@@ -1,0 +1,330 @@
+// Package lint checks AppArmor profiles for risky rules. This file holds the
+// one table of sensitive paths, capabilities and network types: lint uses it
+// to flag rules, learn uses it to refuse adding rules without a human.
+package lint
+
+import (
+	"strings"
+)
+
+// Access is what a rule grants on a path, reduced to the three kinds the
+// sensitive table distinguishes.
+type Access uint8
+
+const (
+	AccessRead  Access = 1 << iota // r (and m, which maps a file)
+	AccessWrite                    // w, a, l, k, and create/delete
+	AccessExec                     // x in any mode
+)
+
+// String spells an Access as "read", "write", "exec" joined with "+".
+func (a Access) String() string {
+	var parts []string
+	if a&AccessRead != 0 {
+		parts = append(parts, "read")
+	}
+	if a&AccessWrite != 0 {
+		parts = append(parts, "write")
+	}
+	if a&AccessExec != 0 {
+		parts = append(parts, "exec")
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "+")
+}
+
+// Severity ranks a sensitive entry.
+type Severity uint8
+
+const (
+	SeverityMedium Severity = iota + 1
+	SeverityHigh
+)
+
+func (s Severity) String() string {
+	switch s {
+	case SeverityHigh:
+		return "high"
+	case SeverityMedium:
+		return "medium"
+	}
+	return "unknown"
+}
+
+// PathMatch says how a SensitivePath's Path is compared with a concrete path.
+type PathMatch uint8
+
+const (
+	// MatchExact: the path equals Path.
+	MatchExact PathMatch = iota + 1
+	// MatchTree: the path is Path (a directory ending in "/") or below it.
+	MatchTree
+	// MatchHomeTree: Path is relative to a home directory (/home/USER/ or
+	// /root/); the path is that directory or below it.
+	MatchHomeTree
+	// MatchProcPid: Path is relative to /proc/PID/ (or /proc/self/,
+	// /proc/thread-self/, /proc/PID/task/TID/).
+	MatchProcPid
+)
+
+// SensitivePath is one entry of the sensitive path table.
+type SensitivePath struct {
+	ID       string    // stable identifier, e.g. "etc-shadow"
+	Match    PathMatch // how Path is compared
+	Path     string    // absolute, or relative for MatchHomeTree/MatchProcPid
+	Access   Access    // which accesses make it sensitive
+	Severity Severity
+	Why      string // one sentence for a reviewer
+	// Example is a concrete path this entry matches, for checks that test
+	// a glob (rather than a concrete path) against the table.
+	Example string
+}
+
+// SensitivePaths is the table of paths whose access needs a human decision.
+// Order matters only for which entry Path reports first: more specific
+// entries come before broader ones.
+var SensitivePaths = []SensitivePath{
+	{ID: "etc-shadow", Match: MatchExact, Path: "/etc/shadow", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "password hashes", Example: "/etc/shadow"},
+	{ID: "etc-gshadow", Match: MatchExact, Path: "/etc/gshadow", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "group password hashes", Example: "/etc/gshadow"},
+	{ID: "etc-shadow-backup", Match: MatchExact, Path: "/etc/shadow-", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "backup of the password hashes", Example: "/etc/shadow-"},
+	{ID: "etc-sudoers", Match: MatchExact, Path: "/etc/sudoers", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "who may become root", Example: "/etc/sudoers"},
+	{ID: "etc-sudoers-d", Match: MatchTree, Path: "/etc/sudoers.d/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "who may become root", Example: "/etc/sudoers.d/local"},
+	{ID: "ssl-private", Match: MatchTree, Path: "/etc/ssl/private/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "TLS private keys", Example: "/etc/ssl/private/ssl-cert-snakeoil.key"},
+	{ID: "ssh-host-keys", Match: MatchTree, Path: "/etc/ssh/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "SSH host keys and server configuration", Example: "/etc/ssh/ssh_host_ed25519_key"},
+	{ID: "apparmor-policy", Match: MatchTree, Path: "/etc/apparmor.d/", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "writing policy lets the process rewrite its own confinement", Example: "/etc/apparmor.d/usr.bin.app"},
+	{ID: "etc-write", Match: MatchTree, Path: "/etc/", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "system configuration", Example: "/etc/passwd"},
+	{ID: "boot-write", Match: MatchTree, Path: "/boot/", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "kernels and boot loader", Example: "/boot/vmlinuz"},
+	{ID: "usr-write", Match: MatchTree, Path: "/usr/", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "installed programs and libraries", Example: "/usr/bin/sudo"},
+	{ID: "bin-write", Match: MatchTree, Path: "/bin/", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "installed programs", Example: "/bin/sh"},
+	{ID: "sbin-write", Match: MatchTree, Path: "/sbin/", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "installed programs", Example: "/sbin/init"},
+	{ID: "lib-write", Match: MatchTree, Path: "/lib/", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "installed libraries and kernel modules", Example: "/lib/modules/6.1.0/modules.dep"},
+	{ID: "lib64-write", Match: MatchTree, Path: "/lib64/", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "installed libraries", Example: "/lib64/ld-linux-x86-64.so.2"},
+	{ID: "root-home", Match: MatchTree, Path: "/root/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "root's home directory", Example: "/root/.bashrc"},
+	{ID: "home-ssh", Match: MatchHomeTree, Path: ".ssh/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "SSH keys and authorized_keys", Example: "/home/user/.ssh/id_ed25519"},
+	{ID: "home-gnupg", Match: MatchHomeTree, Path: ".gnupg/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "GnuPG private keys", Example: "/home/user/.gnupg/private-keys-v1.d/key"},
+	{ID: "proc-mem", Match: MatchProcPid, Path: "mem", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "another process's memory", Example: "/proc/1/mem"},
+	{ID: "proc-environ", Match: MatchProcPid, Path: "environ", Access: AccessRead, Severity: SeverityMedium,
+		Why: "environment variables often hold secrets", Example: "/proc/1/environ"},
+	{ID: "proc-kcore", Match: MatchExact, Path: "/proc/kcore", Access: AccessRead, Severity: SeverityHigh,
+		Why: "kernel memory", Example: "/proc/kcore"},
+	{ID: "proc-sys-write", Match: MatchTree, Path: "/proc/sys/", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "kernel tunables", Example: "/proc/sys/kernel/modprobe"},
+	{ID: "proc-sysrq", Match: MatchExact, Path: "/proc/sysrq-trigger", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "reboots, crashes or freezes the machine", Example: "/proc/sysrq-trigger"},
+	{ID: "dev-mem", Match: MatchExact, Path: "/dev/mem", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "physical memory", Example: "/dev/mem"},
+	{ID: "dev-kmem", Match: MatchExact, Path: "/dev/kmem", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "kernel memory", Example: "/dev/kmem"},
+	{ID: "dev-port", Match: MatchExact, Path: "/dev/port", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "I/O ports", Example: "/dev/port"},
+	{ID: "securityfs-write", Match: MatchTree, Path: "/sys/kernel/security/", Access: AccessWrite, Severity: SeverityHigh,
+		Why: "loads or removes security policy", Example: "/sys/kernel/security/apparmor/.replace"},
+	{ID: "container-socket", Match: MatchExact, Path: "/run/docker.sock", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "the Docker socket is root on the host", Example: "/run/docker.sock"},
+	{ID: "container-socket-var", Match: MatchExact, Path: "/var/run/docker.sock", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+		Why: "the Docker socket is root on the host", Example: "/var/run/docker.sock"},
+}
+
+// homeDirs are the directories whose children are home directories, as in
+// tunables/home (@{HOMEDIRS}); /root/ is a home directory itself.
+var homeDirs = []string{"/home/"}
+
+// Path returns the first table entry that matches the concrete path p for
+// any of the accesses in a.
+func Path(p string, a Access) (SensitivePath, bool) {
+	for _, e := range SensitivePaths {
+		if e.Access&a != 0 && e.matches(p) {
+			return e, true
+		}
+	}
+	return SensitivePath{}, false
+}
+
+func (e SensitivePath) matches(p string) bool {
+	switch e.Match {
+	case MatchExact:
+		return p == e.Path
+	case MatchTree:
+		return p == e.Path || p+"/" == e.Path || strings.HasPrefix(p, e.Path)
+	case MatchHomeTree:
+		rest, ok := underHome(p)
+		return ok && (rest == e.Path || rest+"/" == e.Path || strings.HasPrefix(rest, e.Path))
+	case MatchProcPid:
+		rest, ok := underProcPid(p)
+		return ok && rest == e.Path
+	}
+	return false
+}
+
+// underHome returns p relative to its home directory (/home/USER/ or /root/).
+func underHome(p string) (string, bool) {
+	if rest, ok := strings.CutPrefix(p, "/root/"); ok {
+		return rest, true
+	}
+	for _, h := range homeDirs {
+		rest, ok := strings.CutPrefix(p, h)
+		if !ok {
+			continue
+		}
+		_, rest, ok = strings.Cut(rest, "/")
+		if ok {
+			return rest, true
+		}
+	}
+	return "", false
+}
+
+// underProcPid returns p relative to its /proc/PID/ directory (also
+// self, thread-self and PID/task/TID).
+func underProcPid(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "/proc/")
+	if !ok {
+		return "", false
+	}
+	pid, rest, ok := strings.Cut(rest, "/")
+	if !ok || !(pid == "self" || pid == "thread-self" || isDigits(pid)) {
+		return "", false
+	}
+	if t, ok := strings.CutPrefix(rest, "task/"); ok {
+		if tid, r, ok := strings.Cut(t, "/"); ok && isDigits(tid) {
+			rest = r
+		}
+	}
+	return rest, true
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// SensitiveCapability is one capability that needs a human decision.
+type SensitiveCapability struct {
+	Name     string // as in a capability rule: "sys_admin"
+	Severity Severity
+	Why      string
+}
+
+// SensitiveCapabilities is the table of capabilities learn never adds on
+// its own and lint flags.
+var SensitiveCapabilities = []SensitiveCapability{
+	{"sys_admin", SeverityHigh, "mount, namespaces, BPF, and much more: close to full root"},
+	{"sys_module", SeverityHigh, "loads kernel modules: arbitrary kernel code"},
+	{"sys_rawio", SeverityHigh, "raw I/O on devices and ports"},
+	{"sys_ptrace", SeverityHigh, "traces and reads the memory of any process"},
+	{"sys_boot", SeverityHigh, "reboots the machine and loads new kernels"},
+	{"dac_override", SeverityHigh, "bypasses all file permission checks"},
+	{"dac_read_search", SeverityHigh, "bypasses file read permission checks"},
+	{"mac_admin", SeverityHigh, "changes mandatory access control policy"},
+	{"mac_override", SeverityHigh, "overrides mandatory access control"},
+	{"bpf", SeverityHigh, "loads BPF programs"},
+	{"perfmon", SeverityMedium, "observes other processes through perf"},
+	{"net_admin", SeverityMedium, "reconfigures interfaces, routes and firewall"},
+	{"net_raw", SeverityMedium, "raw and packet sockets: sniffing and spoofing"},
+	{"sys_chroot", SeverityMedium, "chroot, a step in many escapes"},
+	{"syslog", SeverityMedium, "reads and clears the kernel log"},
+	{"audit_control", SeverityMedium, "changes or disables auditing"},
+	{"linux_immutable", SeverityMedium, "clears the immutable and append-only flags"},
+}
+
+// Capability reports whether the capability name is sensitive.
+func Capability(name string) (SensitiveCapability, bool) {
+	for _, c := range SensitiveCapabilities {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return SensitiveCapability{}, false
+}
+
+// SensitiveNetwork is a network family and socket type that needs a human
+// decision. An empty Family or Type matches any.
+type SensitiveNetwork struct {
+	Family   string
+	Type     string
+	Severity Severity
+	Why      string
+}
+
+// SensitiveNetworks is the table of network access learn never adds on its
+// own and lint flags. netlink raw is not listed: glibc's getaddrinfo uses it.
+var SensitiveNetworks = []SensitiveNetwork{
+	{"packet", "", SeverityHigh, "packet sockets see and forge every frame on an interface"},
+	{"inet", "raw", SeverityHigh, "raw IP sockets forge packets"},
+	{"inet6", "raw", SeverityHigh, "raw IPv6 sockets forge packets"},
+}
+
+// Network reports whether a network family and socket type are sensitive.
+// An empty family or type in the query (a rule that names none) means "all"
+// and matches every entry it could grant.
+func Network(family, sockType string) (SensitiveNetwork, bool) {
+	for _, n := range SensitiveNetworks {
+		if (family == "" || n.Family == "" || n.Family == family) &&
+			(sockType == "" || n.Type == "" || n.Type == sockType) {
+			return n, true
+		}
+	}
+	return SensitiveNetwork{}, false
+}
+
+// SensitiveExecModes are exec transitions that leave confinement.
+var SensitiveExecModes = map[string]string{
+	"ux": "runs the program unconfined",
+	"Ux": "runs the program unconfined",
+}
+
+// SensitiveRuleKinds are rule kinds that are sensitive whatever their
+// arguments, with the reason.
+var SensitiveRuleKinds = map[string]string{
+	"mount":      "mounting changes what every confined path means",
+	"umount":     "unmounting can reveal what a mount hid",
+	"pivot_root": "changes the root of the filesystem",
+}
+
+// Ptrace reports whether a ptrace access by profile to peer is sensitive:
+// tracing anything but itself (or its own children) lets a process read and
+// change another's memory.
+func Ptrace(profile, peer string) bool {
+	return peer != profile && !strings.HasPrefix(peer, profile+"//")
+}
+
+// Reached returns the first table entry, sensitive for an access in a,
+// whose Example the pattern matches. match reports whether the pattern
+// (a glob the caller compiled) matches a concrete path; the table stays
+// independent of any one glob engine.
+func Reached(match func(path string) bool, a Access) (SensitivePath, bool) {
+	for _, e := range SensitivePaths {
+		if e.Access&a != 0 && match(e.Example) {
+			return e, true
+		}
+	}
+	return SensitivePath{}, false
+}
