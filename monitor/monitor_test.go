@@ -111,7 +111,8 @@ func TestPathPattern(t *testing.T) {
 		"/run/user/1000/bus": "/run/user/*/bus",
 		"/tmp/3f2a9c1e-7b4d-4e8f-9a1b-2c3d4e5f6a7b": "/tmp/*",
 		"/usr/lib/x86_64-linux-gnu/libc.so.6":       "/usr/lib/x86_64-linux-gnu/libc.so.6",
-		"/data/deadbeefcafe":                        "/data/*",
+		"/data/deadbeef0cafe":                       "/data/*",
+		"/data/deadbeefcafe":                        "/data/deadbeefcafe", // no digit: a word, not an id
 		"/data/ab12":                                "/data/ab12",
 		"":                                          "",
 	} {
