@@ -65,6 +65,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 
 	for _, c := range []*cobra.Command{
 		// Each verb adds itself here, one line each.
+		newEventsCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}

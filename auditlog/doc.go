@@ -1,0 +1,22 @@
+// Package auditlog reads AppArmor audit events from every log format Linux
+// writes them in, fast and without losing any.
+//
+// Formats, detected per line so that mixed input works:
+//   - auditd's audit.log: type=AVC / type=1400 / type=USER_AVC (dbus, with
+//     the nested msg='…'), the node= prefix, and the enriched form with
+//     \x1d and upper-case FSUID=/OUID= after it;
+//   - kernel printk: "audit: type=1400 audit(…): …" behind any prefix
+//     (dmesg, dmesg -T, kern.log/syslog in BSD, RFC 5424 and ISO-8601 form,
+//     journalctl -k), and /dev/kmsg records ("6,1234,5678901,-;audit: …");
+//   - journald: journalctl -o json lines, -o export records (detected per
+//     stream by Reader), and the short "audit[PID]: AVC apparmor=…" form.
+//
+// Every field layout of kernels 6.1 to 6.12 and Ubuntu's is read; keys
+// armorer does not know are kept. Values the kernel hex-encodes are
+// decoded when first read.
+//
+// Parser parses one line into a caller-owned Event whose slices alias the
+// line; Stream removes duplicates (the printk copy and the audit copy of
+// one event) and counts lost events; Reader does both over an io.Reader in
+// constant memory. None of them is safe for concurrent use.
+package auditlog

@@ -1,0 +1,30 @@
+package auditlog
+
+import "strconv"
+
+// SyntaxError reports a line that looks like an AppArmor audit record but
+// cannot be read. Col is the 1-based byte column in the line; Line is the
+// 1-based line number when a Reader knows it (0 from Parser.Parse), and
+// File the source name when known.
+type SyntaxError struct {
+	File string
+	Line int64
+	Col  int
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string {
+	b := make([]byte, 0, 64)
+	if e.File != "" {
+		b = append(b, e.File...)
+		b = append(b, ':')
+	}
+	if e.Line > 0 {
+		b = strconv.AppendInt(b, e.Line, 10)
+		b = append(b, ':')
+	}
+	b = strconv.AppendInt(b, int64(e.Col), 10)
+	b = append(b, ": "...)
+	b = append(b, e.Msg...)
+	return string(b)
+}

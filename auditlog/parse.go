@@ -1,0 +1,406 @@
+package auditlog
+
+import (
+	"bytes"
+
+	"github.com/valyala/fastjson"
+)
+
+// Parser turns log lines into Events. It keeps buffers and an intern table
+// between calls, so one Parser should read a whole stream.
+//
+// A Parser is not safe for concurrent use: use one per goroutine.
+type Parser struct {
+	intern interner
+	json   fastjson.Parser
+	msg    []byte // journald MESSAGE given as a byte array
+}
+
+// NewParser returns a Parser.
+func NewParser() *Parser { return &Parser{} }
+
+var (
+	anchorApparmor = []byte("apparmor=")
+	anchorAudit    = []byte("audit(")
+	anchorType     = []byte("type=")
+	anchorNode     = []byte("node=")
+	anchorAVC      = []byte("AVC ")
+	anchorLost     = []byte("audit_lost=")
+	sfxSuppressed  = []byte(" callbacks suppressed")
+	sfxRateLimit   = []byte("rate limit exceeded")
+	sfxBacklog     = []byte("backlog limit exceeded")
+)
+
+// Parse reads one line in any supported text format (auditd, printk with
+// any prefix, /dev/kmsg record, journald short output or one
+// `journalctl -o json` object) into ev, which it resets first.
+//
+// A line that is not an AppArmor event or a lost-events notice gives
+// ev.Kind == KindNone and a nil error. A line that looks like an AppArmor
+// record but cannot be read gives a *SyntaxError. ev's slices alias line and
+// p's buffers until the next Parse.
+func (p *Parser) Parse(line []byte, ev *Event) error {
+	ev.reset()
+	ev.intern = &p.intern
+	line = trimEOL(line)
+	if len(line) == 0 {
+		return nil
+	}
+	if line[0] == '{' {
+		return p.parseJSON(line, ev)
+	}
+	format := FormatUnknown
+	body := 0
+	if byteClass[line[0]]&clsDigit != 0 {
+		if b, ok := kmsgBody(line); ok {
+			format, body = FormatKmsg, b
+		}
+	}
+	if err := p.parseText(line, body, ev); err != nil {
+		return err
+	}
+	if format != FormatUnknown && ev.Kind != KindNone {
+		ev.Format = format
+	}
+	return nil
+}
+
+func trimEOL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// kmsgBody returns where the message of a /dev/kmsg record
+// ("PRI,SEQ,USEC,FLAGS[,…];message") starts.
+func kmsgBody(line []byte) (int, bool) {
+	commas := 0
+	for i, c := range line {
+		switch {
+		case c == ',':
+			commas++
+		case c == ';':
+			return i + 1, commas >= 3
+		case commas < 3 && byteClass[c]&clsDigit == 0:
+			return 0, false
+		case i > 64:
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// parseText parses line[from:], a message with its anchors somewhere in it.
+func (p *Parser) parseText(line []byte, from int, ev *Event) error {
+	body := line[from:]
+	if nl := bytes.IndexByte(body, '\n'); nl >= 0 { // /dev/kmsg dictionary lines follow
+		body = body[:nl]
+	}
+	ap := bytes.Index(body, anchorApparmor)
+	if ap < 0 {
+		parseLoss(body, ev)
+		return nil
+	}
+	var kv int // where the key=value pairs start, relative to body
+	if a := bytes.Index(body[:ap], anchorAudit); a >= 0 {
+		t := bytes.LastIndex(body[:a], anchorType)
+		if t < 0 || (t > 0 && byteClass[body[t-1]]&clsSpace == 0 && body[t-1] != ':') {
+			return nil // "audit(" without a record type: not a record
+		}
+		te := t + len(anchorType)
+		for te < a && body[te] != ' ' {
+			te++
+		}
+		ev.Type = recordTypeNumber(body[t+len(anchorType) : te])
+		if bytes.HasSuffix(body[:a], []byte("msg=")) {
+			ev.Format = FormatAuditd
+			if n := bytes.Index(body[:t], anchorNode); n >= 0 {
+				ne := n + len(anchorNode)
+				for ne < t && body[ne] != ' ' {
+					ne++
+				}
+				ev.Node = body[n+len(anchorNode) : ne]
+			}
+		} else {
+			ev.Format = FormatPrintk
+		}
+		end, err := parseStamp(body, a+len(anchorAudit), ev)
+		if err != nil {
+			err.Col += from
+			return err
+		}
+		kv = end
+	} else if v := bytes.LastIndex(body[:ap], anchorAVC); v >= 0 {
+		switch {
+		case v >= 5 && string(body[v-5:v]) == "USER_":
+			ev.Type = TypeUserAVC
+		case v == 0 || body[v-1] == ' ' || body[v-1] == ':':
+			ev.Type = TypeAVC
+		default:
+			return nil
+		}
+		ev.Format = FormatJournalAudit
+		kv = v + len(anchorAVC)
+	} else {
+		return nil // apparmor= in some other text
+	}
+	if err := scanPairs(line, from+kv, from+len(body), ev, false); err != nil {
+		ev.Fields = ev.Fields[:0]
+		ev.idx = [numKeys]uint16{}
+		return err
+	}
+	if !ev.Has(KeyApparmor) {
+		ev.Fields = ev.Fields[:0]
+		ev.idx = [numKeys]uint16{}
+		ev.Type, ev.Format, ev.Node, ev.Time, ev.Serial = 0, FormatUnknown, nil, Stamp{}, 0
+		return nil // another record type that mentions apparmor= in a value
+	}
+	ev.Kind = KindEvent
+	return nil
+}
+
+// parseStamp reads "EPOCH.MS:SERIAL)" at body[i:] and the ':' after it,
+// returning the offset after them.
+func parseStamp(body []byte, i int, ev *Event) (int, *SyntaxError) {
+	bad := func(j int, msg string) (int, *SyntaxError) {
+		return 0, &SyntaxError{Col: j + 1, Msg: msg}
+	}
+	s := i
+	for i < len(body) && byteClass[body[i]]&clsDigit != 0 {
+		i++
+	}
+	sec, ok := parseUint(body[s:i])
+	if !ok || i >= len(body) || body[i] != '.' {
+		return bad(i, "malformed audit(EPOCH.MS:SERIAL) timestamp")
+	}
+	i++
+	s = i
+	for i < len(body) && byteClass[body[i]]&clsDigit != 0 {
+		i++
+	}
+	ms, ok := parseUint(body[s:i])
+	if !ok || i >= len(body) || body[i] != ':' || ms > 999 || sec > 1<<62 {
+		return bad(i, "malformed audit(EPOCH.MS:SERIAL) timestamp")
+	}
+	i++
+	s = i
+	for i < len(body) && byteClass[body[i]]&clsDigit != 0 {
+		i++
+	}
+	serial, ok := parseUint(body[s:i])
+	if !ok || i >= len(body) || body[i] != ')' {
+		return bad(i, "malformed audit(EPOCH.MS:SERIAL) serial")
+	}
+	i++
+	if i < len(body) && body[i] == ':' {
+		i++
+	}
+	ev.Time = Stamp{Sec: int64(sec), Msec: uint32(ms)}
+	ev.Serial = serial
+	return i, nil
+}
+
+// parseLoss recognises the kernel's lost-event notices:
+//
+//	kauditd_printk_skb: 12 callbacks suppressed
+//	audit: audit_lost=5 audit_rate_limit=0 audit_backlog_limit=64
+//	audit: rate limit exceeded
+//	audit: backlog limit exceeded
+func parseLoss(body []byte, ev *Event) {
+	switch {
+	case bytes.HasSuffix(body, sfxSuppressed):
+		rest := body[:len(body)-len(sfxSuppressed)]
+		d := len(rest)
+		for d > 0 && byteClass[rest[d-1]]&clsDigit != 0 {
+			d--
+		}
+		n, ok := parseUint(rest[d:])
+		fn := bytes.TrimSuffix(rest[:d], []byte(" "))
+		if !ok || !bytes.HasSuffix(fn, []byte(":")) {
+			return
+		}
+		// Only audit's own printk ratelimit (kauditd_printk_skb,
+		// audit_printk_skb, audit_log_…) drops audit records.
+		fn = fn[:len(fn)-1]
+		if s := bytes.LastIndexByte(fn, ' '); s >= 0 {
+			fn = fn[s+1:]
+		}
+		if !bytes.Contains(fn, []byte("audit")) {
+			return
+		}
+		ev.Kind, ev.Lost = KindLost, n
+	case bytes.HasSuffix(body, sfxRateLimit) || bytes.HasSuffix(body, sfxBacklog):
+		if !bytes.Contains(body, []byte("audit")) {
+			return
+		}
+		ev.Kind, ev.Lost, ev.limitNotice = KindLost, 1, true
+	default:
+		i := bytes.Index(body, anchorLost)
+		if i < 0 || (i > 0 && body[i-1] != ' ' && body[i-1] != ':') {
+			return
+		}
+		j := i + len(anchorLost)
+		e := j
+		for e < len(body) && byteClass[body[e]]&clsDigit != 0 {
+			e++
+		}
+		n, ok := parseUint(body[j:e])
+		if !ok || !bytes.Contains(body[e:], []byte("audit_")) {
+			return // not the kernel's "audit_lost=N audit_rate_limit=… audit_backlog_limit=…"
+		}
+		ev.Kind, ev.LostCounter, ev.HasLostCounter = KindLost, n, true
+	}
+}
+
+// journalRecord holds the journald fields armorer reads, from -o json or
+// -o export.
+type journalRecord struct {
+	message, cursor, auditType, auditID, sourceTime []byte
+}
+
+func (p *Parser) parseJSON(line []byte, ev *Event) error {
+	// Most journal entries have nothing to do with audit: skip them without
+	// a full parse.
+	if !bytes.Contains(line, anchorApparmor) && !bytes.Contains(line, []byte("audit")) &&
+		!bytes.Contains(line, []byte(`"MESSAGE":[`)) {
+		return nil
+	}
+	v, err := p.json.ParseBytes(line)
+	if err != nil {
+		return &SyntaxError{Col: 1, Msg: "journal JSON: " + err.Error()}
+	}
+	if v.Type() != fastjson.TypeObject {
+		return &SyntaxError{Col: 1, Msg: "journal JSON: not an object"}
+	}
+	var r journalRecord
+	r.cursor = v.GetStringBytes("__CURSOR")
+	r.auditType = v.GetStringBytes("_AUDIT_TYPE")
+	r.auditID = v.GetStringBytes("_AUDIT_ID")
+	r.sourceTime = v.GetStringBytes("_SOURCE_REALTIME_TIMESTAMP")
+	m := v.Get("MESSAGE")
+	switch {
+	case m == nil:
+		return nil
+	case m.Type() == fastjson.TypeString:
+		r.message = m.GetStringBytes()
+	case m.Type() == fastjson.TypeArray:
+		// journald writes a MESSAGE that is not UTF-8 as an array of bytes.
+		p.msg = p.msg[:0]
+		for _, b := range m.GetArray() {
+			n, err := b.Int()
+			if err != nil || n < 0 || n > 255 {
+				return &SyntaxError{Col: 1, Msg: "journal JSON: MESSAGE array holds a non-byte"}
+			}
+			p.msg = append(p.msg, byte(n))
+		}
+		r.message = p.msg
+	default:
+		return &SyntaxError{Col: 1, Msg: "journal JSON: MESSAGE is neither string nor byte array"}
+	}
+	return p.finishJournal(&r, ev, FormatJournalJSON)
+}
+
+// finishJournal parses a journald record's MESSAGE and adds what journald
+// knows beside it: the audit type, serial and time of audit-transport
+// entries (whose MESSAGE is "AVC apparmor=…", without audit(…)).
+func (p *Parser) finishJournal(r *journalRecord, ev *Event, format Format) error {
+	if err := p.parseText(r.message, 0, ev); err != nil {
+		return err
+	}
+	if ev.Kind == KindNone {
+		return nil
+	}
+	ev.Format = format
+	ev.Cursor = r.cursor
+	if ev.Kind != KindEvent {
+		return nil
+	}
+	if n := recordTypeNumber(r.auditType); n != 0 {
+		ev.Type = n
+	}
+	if n, ok := parseUint(r.auditID); ok && ev.Serial == 0 {
+		ev.Serial = n
+	}
+	if us, ok := parseUint(r.sourceTime); ok && ev.Time.IsZero() && len(r.auditID) > 0 {
+		// journald builds _SOURCE_REALTIME_TIMESTAMP of audit entries
+		// from audit(EPOCH.MS:…), so this is the same stamp.
+		ev.Time = Stamp{Sec: int64(us / 1e6), Msec: uint32(us % 1e6 / 1e3)}
+	}
+	return nil
+}
+
+// ParseExport reads one `journalctl -o export` record (its fields, without
+// the blank line that ends it) into ev. Text fields are NAME=value lines;
+// binary ones are NAME, a newline, a 64-bit little-endian length, the data
+// and a newline. See Reader for detecting the export format of a stream.
+func (p *Parser) ParseExport(rec []byte, ev *Event) error {
+	ev.reset()
+	ev.intern = &p.intern
+	var r journalRecord
+	for i := 0; i < len(rec); {
+		nl := bytes.IndexByte(rec[i:], '\n')
+		var line []byte
+		if nl < 0 {
+			line = rec[i:]
+		} else {
+			line = rec[i : i+nl]
+		}
+		eq := bytes.IndexByte(line, '=')
+		var name, value []byte
+		if eq >= 0 {
+			name, value = line[:eq], line[eq+1:]
+			i += len(line) + 1
+		} else {
+			name = line
+			j := i + len(line) + 1
+			if nl < 0 || j+8 > len(rec) {
+				return &SyntaxError{Col: i + 1, Msg: "journal export: binary field " + string(name) + " without its length"}
+			}
+			n := leUint64(rec[j : j+8])
+			if n > uint64(len(rec)-j-8) {
+				return &SyntaxError{Col: j + 1, Msg: "journal export: binary field " + string(name) + " longer than its record"}
+			}
+			value = rec[j+8 : j+8+int(n)]
+			i = j + 8 + int(n) + 1
+		}
+		switch string(name) {
+		case "MESSAGE":
+			r.message = value
+		case "__CURSOR":
+			r.cursor = value
+		case "_AUDIT_TYPE":
+			r.auditType = value
+		case "_AUDIT_ID":
+			r.auditID = value
+		case "_SOURCE_REALTIME_TIMESTAMP":
+			r.sourceTime = value
+		}
+	}
+	return p.finishJournal(&r, ev, FormatJournalExport)
+}
+
+func leUint64(b []byte) uint64 {
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// interner shares one string per distinct value of low-cardinality fields.
+// It stops growing at a bound so that hostile input cannot grow it forever.
+type interner struct{ m map[string]string }
+
+const maxInterned = 1 << 14
+
+func (in *interner) get(b []byte) string {
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if in.m == nil {
+		in.m = make(map[string]string)
+	}
+	if len(in.m) < maxInterned {
+		in.m[s] = s
+	}
+	return s
+}

@@ -1,0 +1,162 @@
+package auditlog
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+const lineAVC = `audit: type=1400 audit(1764054004.001:601): apparmor="DENIED" operation="open" profile="app" name="/etc/passwd" pid=8001 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`
+
+// The common path (a Parser reused for lines of known formats) must not
+// allocate: this guards what the benchmark measures.
+func TestParseAllocs(t *testing.T) {
+	lines := [][]byte{
+		[]byte(lineAVC),
+		[]byte(`type=AVC msg=audit(1764054000.102:202): apparmor="ALLOWED" operation="open" class="file" profile="myapp" name=2F746D702F612062 pid=4243 comm=6D7920617070 requested_mask="wc" denied_mask="wc" fsuid=0 ouid=0`),
+		[]byte(`6,1202,12345900,-;random: crng init done`),
+		[]byte(`type=SYSCALL msg=audit(1764054000.101:201): arch=c000003e syscall=257 success=no exit=-13 comm="cat" exe="/usr/bin/cat"`),
+	}
+	p := NewParser()
+	var ev Event
+	for _, l := range lines { // warm up the intern table and buffers
+		p.Parse(l, &ev)
+		ev.String(KeyProfile)
+	}
+	for _, l := range lines {
+		n := testing.AllocsPerRun(100, func() {
+			if err := p.Parse(l, &ev); err != nil {
+				t.Fatal(err)
+			}
+			_ = ev.Value(KeyName)
+			_ = ev.String(KeyProfile)
+			_ = ev.String(KeyOperation)
+			_ = ev.String(KeyComm)
+		})
+		if n != 0 {
+			t.Errorf("Parse(%.40q…) allocates %v times per line, want 0", l, n)
+		}
+	}
+}
+
+func TestReaderAllocs(t *testing.T) {
+	var in bytes.Buffer
+	for range 2000 {
+		in.WriteString(lineAVC)
+		in.WriteString("\nNov 25 07:00:01 host sshd[1]: Accepted publickey for alice\n")
+	}
+	data := in.Bytes()
+	// A Reader costs a fixed amount to set up; per line it must cost
+	// nothing, so the total may not grow with the input.
+	count := func(n int) float64 {
+		return testing.AllocsPerRun(5, func() {
+			r := NewReader(bytes.NewReader(data[:n]), ReaderOptions{})
+			for r.Next() {
+			}
+		})
+	}
+	small, large := count(len(data)/20), count(len(data))
+	if large > small+2 {
+		t.Errorf("Reader allocations grow with input: %v for 1/20, %v for all", small, large)
+	}
+}
+
+func TestCloneOutlivesLine(t *testing.T) {
+	line := []byte(`type=AVC msg=audit(1764054000.102:202): apparmor="DENIED" operation="open" profile="myapp" name=2F746D702F612062 pid=4243 comm="x" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`)
+	p := NewParser()
+	var ev Event
+	if err := p.Parse(line, &ev); err != nil {
+		t.Fatal(err)
+	}
+	c := ev.Clone()
+	for i := range line {
+		line[i] = 'X'
+	}
+	p.Parse([]byte(lineAVC), &ev)
+	if got := string(c.Value(KeyName)); got != "/tmp/a b" {
+		t.Errorf("clone name = %q", got)
+	}
+	if got := c.String(KeyProfile); got != "myapp" {
+		t.Errorf("clone profile = %q", got)
+	}
+	if c.Serial != 202 || c.Time.Msec != 102 {
+		t.Errorf("clone header = %d %v", c.Serial, c.Time)
+	}
+}
+
+func TestLookupUnknownAndRenamed(t *testing.T) {
+	p := NewParser()
+	var ev Event
+	if err := p.Parse([]byte(`audit: type=1400 audit(1.001:2): apparmor="DENIED" operation="connect" class="net" profile="p" requested="send" denied="send" tclass=foo`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := ev.Lookup("tclass"); !ok || string(v) != "foo" {
+		t.Errorf("Lookup(tclass) = %q, %v", v, ok)
+	}
+	if v, ok := ev.Lookup("requested_mask"); !ok || string(v) != "send" {
+		t.Errorf("Lookup(requested_mask) = %q, %v", v, ok)
+	}
+	if !ev.Denied() || ev.Class() != "net" {
+		t.Errorf("Denied %v Class %q", ev.Denied(), ev.Class())
+	}
+}
+
+func TestDedupWindowIsBounded(t *testing.T) {
+	var s Stream
+	ev := Event{Kind: KindEvent, Type: TypeAVC, Time: Stamp{Sec: 1}}
+	for i := range DedupWindow + 10 {
+		ev.Serial = uint64(i + 1)
+		if !s.Add(&ev) {
+			t.Fatalf("serial %d taken for a duplicate", i+1)
+		}
+	}
+	if len(s.seen) != DedupWindow {
+		t.Errorf("window holds %d keys, want %d", len(s.seen), DedupWindow)
+	}
+	ev.Serial = 1 // evicted: no longer recognised
+	if !s.Add(&ev) {
+		t.Error("evicted key still recognised")
+	}
+	ev.Serial = DedupWindow + 10 // recent: a duplicate
+	if s.Add(&ev) {
+		t.Error("recent duplicate delivered")
+	}
+}
+
+func TestReaderLongLine(t *testing.T) {
+	in := lineAVC + "\n" + strings.Repeat("x", 300) + "apparmor=\n" + strings.Replace(lineAVC, ":601)", ":602)", 1) + "\n"
+	var bad []*SyntaxError
+	r := NewReader(iotest.HalfReader(strings.NewReader(in)), ReaderOptions{Name: "f", MaxLine: 256, OnBad: func(e *SyntaxError) { bad = append(bad, e) }})
+	n := 0
+	for r.Next() {
+		n++
+		if r.Line() != 1 && r.Line() != 3 {
+			t.Errorf("event on line %d", r.Line())
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || len(bad) != 1 || bad[0].Line != 2 || r.Stats().Lines != 3 {
+		t.Errorf("events %d, bad %v, stats %+v", n, bad, r.Stats())
+	}
+}
+
+// Export records must come out the same however the input is split.
+func TestReaderExportOneByte(t *testing.T) {
+	data, err := os.ReadFile("testdata/journal-export.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := render(t, "x", data)
+	var out bytes.Buffer
+	r := NewReader(iotest.OneByteReader(bytes.NewReader(data)), ReaderOptions{})
+	for r.Next() {
+		out.WriteString(r.Event().Format.String())
+	}
+	if !r.Export() || r.Stats().Events != 3 || !bytes.Contains(whole, []byte("journal-export")) {
+		t.Errorf("one-byte reads: export %v stats %+v", r.Export(), r.Stats())
+	}
+}

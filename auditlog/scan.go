@@ -1,0 +1,184 @@
+package auditlog
+
+import "bytes"
+
+// Byte classes for the key=value scanner, one table lookup per byte.
+const (
+	clsKey   = 1 << iota // may appear in a key: A-Z a-z 0-9 _ -
+	clsSpace             // separates pairs: space, tab, \x1d (auditd's enrichment separator)
+	clsHex               // 0-9 A-F a-f
+	clsDigit             // 0-9
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] |= clsKey | clsHex | clsDigit
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] |= clsKey
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] |= clsKey
+	}
+	for _, c := range "abcdefABCDEF" {
+		t[c] |= clsHex
+	}
+	t['_'] |= clsKey
+	t['-'] |= clsKey
+	t[' '] |= clsSpace
+	t['\t'] |= clsSpace
+	t[0x1d] |= clsSpace
+	return t
+}()
+
+// parseUint parses a decimal number without allocating; false if b is
+// empty, has a non-digit or overflows.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if byteClass[c]&clsDigit == 0 {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+func isHex(b []byte) bool {
+	if len(b) == 0 || len(b)%2 != 0 {
+		return false
+	}
+	for _, c := range b {
+		if byteClass[c]&clsHex == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func itoa(n uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
+
+// scanPairs splits line[start:end] into key=value pairs and appends them to
+// ev.Fields. It does one pass over the bytes; values are sub-slices of line.
+// A nested msg='…' (USER_AVC) is scanned in place. Columns in errors are
+// 1-based offsets into line.
+func scanPairs(line []byte, start, end int, ev *Event, nested bool) *SyntaxError {
+	i := start
+	for {
+		for i < end && byteClass[line[i]]&clsSpace != 0 {
+			i++
+		}
+		if i >= end {
+			return nil
+		}
+		ks := i
+		for i < end && byteClass[line[i]]&clsKey != 0 {
+			i++
+		}
+		if i == ks || i >= end || line[i] != '=' {
+			if i == ks {
+				return &SyntaxError{Col: i + 1, Msg: "expected key=value, found " + quoteByte(line[i])}
+			}
+			return &SyntaxError{Col: i + 1, Msg: "expected '=' after key " + string(line[ks:i])}
+		}
+		key := line[ks:i]
+		i++ // '='
+		k := lookupKey(key)
+		var val []byte
+		enc := EncBare
+		switch {
+		case i < end && line[i] == '"':
+			j := indexByteFrom(line, i+1, end, '"')
+			if j < 0 {
+				return &SyntaxError{Col: i + 1, Msg: "unterminated quoted value of " + string(key) + " (truncated line?)"}
+			}
+			val, enc, i = line[i+1:j], EncQuoted, j+1
+		case i < end && line[i] == '\'':
+			if string(key) == "msg" && !nested {
+				// USER_AVC: the userspace message is everything up to the
+				// last quote before auditd's enrichment (\x1d …) or the end.
+				j := lastIndexByteIn(line, i+1, endOfNested(line, i+1, end), '\'')
+				if j < 0 {
+					return &SyntaxError{Col: i + 1, Msg: "unterminated msg='…' (truncated line?)"}
+				}
+				if err := scanPairs(line, i+1, j, ev, true); err != nil {
+					return err
+				}
+				i = j + 1
+				continue
+			}
+			j := indexByteFrom(line, i+1, end, '\'')
+			if j < 0 {
+				return &SyntaxError{Col: i + 1, Msg: "unterminated quoted value of " + string(key) + " (truncated line?)"}
+			}
+			val, enc, i = line[i+1:j], EncQuoted, j+1
+		default:
+			vs := i
+			for i < end && byteClass[line[i]]&clsSpace == 0 {
+				i++
+			}
+			val = line[vs:i]
+			if keyInfos[k].hex && isHex(val) {
+				enc = EncHex
+			}
+		}
+		if val == nil {
+			val = line[i:i:i] // empty but non-nil: present
+		}
+		ev.Fields = append(ev.Fields, Field{Key: k, Name: key, Value: val, Enc: enc})
+		if k != KeyNone && len(ev.Fields) < 1<<16 {
+			ev.idx[k] = uint16(len(ev.Fields))
+		}
+	}
+}
+
+// endOfNested returns where auditd's enrichment begins (the first \x1d
+// after from), or end.
+func endOfNested(line []byte, from, end int) int {
+	if j := indexByteFrom(line, from, end, 0x1d); j >= 0 {
+		return j
+	}
+	return end
+}
+
+func indexByteFrom(b []byte, from, end int, c byte) int {
+	if j := bytes.IndexByte(b[from:end], c); j >= 0 {
+		return from + j
+	}
+	return -1
+}
+
+func lastIndexByteIn(b []byte, from, end int, c byte) int {
+	for j := end - 1; j >= from; j-- {
+		if b[j] == c {
+			return j
+		}
+	}
+	return -1
+}
+
+func quoteByte(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return "'" + string(rune(c)) + "'"
+	}
+	return "byte 0x" + string("0123456789abcdef"[c>>4]) + string("0123456789abcdef"[c&15])
+}

@@ -1,0 +1,77 @@
+// Package source reads raw audit records from files and from the kernel's
+// live log sources, for package auditlog to parse.
+//
+// # Sources
+//
+// Open takes a source spec, the same string everywhere in the CLI:
+//
+//	PATH            a log file (any format auditlog detects); with Follow it is
+//	                followed across rotation (rename, then a new file: the old
+//	                file is finished first) and truncation (copytruncate:
+//	                reading restarts at 0), using fsnotify plus a poll fallback
+//	-               stdin (Options.Stdin), read to its end
+//	kmsg:           the kernel ring buffer /dev/kmsg, from its oldest record;
+//	                it ends at the newest one unless Follow
+//	journal:[PATH]  journalctl -o json: the system journal, or the journal
+//	                directory (--directory) or file (--file) PATH; only kernel
+//	                and audit-transport entries (_TRANSPORT=kernel or audit);
+//	                with Follow, journalctl -f, resuming after Resume.Cursor
+//	auditd:[PATH]   auditd's log, default /var/log/audit/audit.log (a file)
+//	netlink:        the audit netlink multicast group AUDIT_NLGRP_READLOG on
+//	                NETLINK_AUDIT: a copy of every audit record, whether or
+//	                not auditd runs; needs CAP_AUDIT_READ; always follows
+//
+// A spec is a scheme when the text before its first colon is lower-case
+// letters; write ./a:b for a file named a:b. An unknown scheme is a
+// *SpecError; a source that cannot be used here (a missing file or program,
+// a missing permission or kernel feature) is an *UnavailableError whose
+// message says why and what to do. Both are returned by Open, before any
+// record is read, except journalctl's own failures, which Run returns.
+//
+// # Records
+//
+// Run sends one Record per raw record on a channel the caller owns (Run
+// never closes it, so sources can share one). Record.Data holds:
+//
+//	file, stdin, auditd  one line, without its '\n'
+//	kmsg:                one /dev/kmsg record exactly as read(2) returned it:
+//	                     "6,1234,5678901,-;audit: ...\n" and any continuation
+//	                     lines (" SUBSYSTEM=...\n")
+//	journal:             one journalctl -o json line (one entry), without '\n'
+//	netlink:             "type=NNNN msg=" followed by the kernel's text, e.g.
+//	                     "type=1400 msg=audit(1700000000.123:42): apparmor=...",
+//	                     the format of auditd's log with numeric types
+//
+// Record.Pos says where the record came from: Line (files: 1-based line in
+// the current file; journal and netlink: 1-based ordinal), Offset (files:
+// the byte offset after the line), Seq (kmsg: the kernel's sequence
+// number), Cursor (journal: __CURSOR). Pass the Pos of the last record
+// processed as Options.Resume to continue after it.
+//
+// Data is a copy the source never touches again: a Record stays valid
+// after receipt, with no release step. Copies are carved from shared 64 KiB
+// slabs, so reading costs no allocation per record; a consumer that keeps
+// a few records for a long time should copy their Data.
+//
+// # Back-pressure and loss
+//
+// Kernel sources (kmsg:, netlink:) never block: a record that does not fit
+// in the channel is dropped and counted (Stats.Dropped), because a reader
+// that stalls makes the kernel lose records anyway. File, stdin, auditd and
+// journal sources wait for room instead, since their records are safe on
+// disk; Options.WhenFull overrides either default. Records the kernel
+// lost are counted in Stats.Lost: gaps in /dev/kmsg sequence numbers
+// (including EPIPE overruns, which also count in Stats.Overruns, and records
+// overwritten between a Resume.Seq and the oldest record left), and one per
+// netlink ENOBUFS overrun (the kernel does not say how many).
+//
+// # Cancellation
+//
+// Every Run loop watches its context. Reads of /dev/kmsg and the netlink
+// socket go through the runtime poller and are interrupted by a deadline
+// when the context ends; journalctl gets SIGINT, then SIGKILL after 2 s; a
+// followed file waits on fsnotify events or a poll ticker, never in a busy
+// loop. Stdin can only be interrupted if it is a pipe or socket.
+//
+// A source is not safe for concurrent Runs; Stats may be called at any time.
+package source
