@@ -1,12 +1,65 @@
 package cli
 
+import (
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/armorer-dev/armorer/host"
+)
+
 // Factory carries what commands share. Fields that touch the system are
 // lazy funcs, so commands such as fmt and check never read /sys.
 type Factory struct {
 	IO *IOStreams
+	// Host is this machine's AppArmor, built on first use.
+	Host func() (*host.Host, error)
+	// EnforceGate is the simulate gate enforce runs first; nil until the
+	// learn/simulate package provides one (see enforce.go).
+	EnforceGate func() (EnforceGate, error)
 }
 
 // NewFactory returns the factory for a real process.
 func NewFactory() *Factory {
-	return &Factory{IO: System()}
+	return &Factory{
+		IO:   System(),
+		Host: sync.OnceValues(func() (*host.Host, error) { return host.New(HostPathsFromEnv(), nil), nil }),
+	}
+}
+
+// Environment variables that move host roots, for tests on fixture trees
+// and for unusual layouts. ARMORER_ROOT prefixes the system roots
+// (securityfs, the module's sysfs directory, /proc, /etc/apparmor.d); each
+// specific variable wins over it.
+const (
+	EnvRoot       = "ARMORER_ROOT"
+	EnvSecurityFS = "ARMORER_SECURITYFS"      // default /sys/kernel/security
+	EnvModule     = "ARMORER_APPARMOR_MODULE" // default /sys/module/apparmor
+	EnvProc       = "ARMORER_PROCFS"          // default /proc
+	EnvProfileDir = "ARMORER_PROFILE_DIR"     // default /etc/apparmor.d
+	EnvStateDir   = "ARMORER_STATE_DIR"       // default /var/lib/armorer
+	EnvParser     = "ARMORER_APPARMOR_PARSER" // default apparmor_parser (PATH, /usr/sbin, /sbin)
+)
+
+// HostPathsFromEnv returns host.DefaultPaths moved by the environment.
+func HostPathsFromEnv() host.Paths {
+	p := host.DefaultPaths()
+	if root := os.Getenv(EnvRoot); root != "" {
+		p.SecurityFS = filepath.Join(root, p.SecurityFS)
+		p.Module = filepath.Join(root, p.Module)
+		p.Proc = filepath.Join(root, p.Proc)
+		p.ProfileDir = filepath.Join(root, p.ProfileDir)
+	}
+	for _, v := range []struct {
+		env string
+		dst *string
+	}{
+		{EnvSecurityFS, &p.SecurityFS}, {EnvModule, &p.Module}, {EnvProc, &p.Proc},
+		{EnvProfileDir, &p.ProfileDir}, {EnvStateDir, &p.StateDir}, {EnvParser, &p.Parser},
+	} {
+		if s := os.Getenv(v.env); s != "" {
+			*v.dst = s
+		}
+	}
+	return p
 }

@@ -66,6 +66,12 @@ for custom Linux applications, non-interactively and reproducibly.`,
 	for _, c := range []*cobra.Command{
 		// Each verb adds itself here, one line each.
 		newEventsCmd(f, nil),
+		newStatusCmd(f, nil),
+		newLoadCmd(f, nil),
+		newUnloadCmd(f, nil),
+		newComplainCmd(f, nil),
+		newEnforceCmd(f, nil),
+		newDisableCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}

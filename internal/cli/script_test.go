@@ -9,13 +9,17 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/armorer-dev/armorer/internal/fakeparser"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and script archives")
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"armorer": func() { os.Exit(Main()) }})
+	testscript.Main(m, map[string]func(){
+		"armorer":              func() { os.Exit(Main()) },
+		"fake-apparmor-parser": fakeparser.Main, // the kernel side of apparmor_parser, on fixture trees
+	})
 }
 
 // TestScripts runs testdata/script/*.txtar: one CLI behaviour per script.

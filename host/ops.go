@@ -1,0 +1,209 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+)
+
+// InUseError refuses to unload or disable a profile that still confines
+// running processes: removing it would silently unconfine them.
+type InUseError struct {
+	Profile string
+	Procs   []Process
+}
+
+func (e *InUseError) Error() string {
+	var pids []string
+	for _, p := range e.Procs {
+		pids = append(pids, fmt.Sprintf("%d (%s)", p.PID, p.Comm))
+	}
+	return fmt.Sprintf("profile %s still confines %d process(es): %s; removing it would leave them unconfined: stop them first, or use --force",
+		e.Profile, len(e.Procs), strings.Join(pids, ", "))
+}
+
+// Load installs f (when it comes from outside the profile directory),
+// validates it, and loads or replaces its profiles in the kernel. With
+// complain, the file's flags are first set to complain mode, so the mode
+// survives a reboot or a reload of the apparmor service.
+func (h *Host) Load(ctx context.Context, f ProfileFile, complain bool, match AttachMatcher) (*Result, error) {
+	content, err := h.readProfile(f)
+	if err != nil {
+		return nil, err
+	}
+	if complain {
+		if content, err = SetModeFlags(h.Path(f), content, Complain); err != nil {
+			return nil, err
+		}
+	}
+	res, err := h.install(ctx, f, content, match)
+	if err != nil {
+		return nil, err
+	}
+	res.Mode = h.kernelMode(res.Profiles)
+	return res, nil
+}
+
+// SetMode writes mode into the flags of every profile in f (changing
+// nothing else in the file) and replaces them in the kernel. Like
+// aa-enforce and aa-complain, it also re-enables a disabled profile.
+func (h *Host) SetMode(ctx context.Context, f ProfileFile, mode Mode, match AttachMatcher) (*Result, error) {
+	if mode != Enforce && mode != Complain {
+		return nil, fmt.Errorf("set mode %s: only enforce and complain are set by armorer", mode)
+	}
+	content, err := h.readProfile(f)
+	if err != nil {
+		return nil, err
+	}
+	edited, err := SetModeFlags(h.Path(f), content, mode)
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.install(ctx, f, edited, match)
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{"disable", "force-complain"} {
+		if err := h.removeLink(dir, f.Name); err != nil {
+			return res, err
+		}
+	}
+	res.Mode = h.kernelMode(res.Profiles)
+	return res, nil
+}
+
+// Unload removes f's profiles from the kernel; the file stays. It refuses
+// while they confine processes, unless force.
+func (h *Host) Unload(ctx context.Context, f ProfileFile, force bool) (*Result, error) {
+	target := h.Path(f)
+	names, err := h.Parser.Names(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{File: target, Profiles: names}
+	loaded, err := h.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	if !anyLoaded(loaded, names) {
+		res.Action = "not loaded"
+		return res, nil
+	}
+	if err := h.refuseInUse(names, force); err != nil {
+		return nil, err
+	}
+	if err := h.Parser.Remove(ctx, target); err != nil {
+		return nil, err
+	}
+	res.Action = "unloaded"
+	return res, nil
+}
+
+// UnloadName removes a loaded profile that has no file any more.
+func (h *Host) UnloadName(ctx context.Context, name string, force bool) (*Result, error) {
+	loaded, err := h.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := loaded[name]; !ok {
+		return nil, &NotFoundError{Arg: name, Dir: h.Paths.ProfileDir}
+	}
+	if err := h.refuseInUse([]string{name}, force); err != nil {
+		return nil, err
+	}
+	if err := h.removeByName(name); err != nil {
+		return nil, err
+	}
+	return &Result{Profiles: []string{name}, Action: "unloaded"}, nil
+}
+
+// Disable works like aa-disable: unload f's profiles and link the file
+// from disable/, so neither boot nor a reload of the apparmor service
+// loads it again. It refuses while they confine processes, unless force.
+func (h *Host) Disable(ctx context.Context, f ProfileFile, force bool) (*Result, error) {
+	if f.Source != "" {
+		return nil, fmt.Errorf("disable %s: not a file in %s", f.Source, h.Paths.ProfileDir)
+	}
+	res, err := h.Unload(ctx, f, force)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(h.Paths.ProfileDir)
+	if err != nil {
+		return nil, fmt.Errorf("open profile directory: %w", err)
+	}
+	defer root.Close()
+	link := path.Join("disable", f.Name)
+	if err := root.MkdirAll(path.Dir(link), 0o755); err != nil {
+		return nil, fmt.Errorf("disable %s: %w", f.Name, err)
+	}
+	rel := strings.Repeat("../", strings.Count(link, "/")) + f.Name
+	if cur, err := root.Readlink(link); err == nil && cur == rel {
+		res.Action = "disabled"
+		return res, nil
+	}
+	root.Remove(link)
+	if err := root.Symlink(rel, link); err != nil {
+		return nil, fmt.Errorf("disable %s: %w", f.Name, err)
+	}
+	res.Action = "disabled"
+	return res, nil
+}
+
+func (h *Host) refuseInUse(names []string, force bool) error {
+	if force {
+		return nil
+	}
+	procs, err := h.Processes()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if strings.Contains(n, "//") {
+			continue // children go with their parent
+		}
+		if in := Confining(procs, n); len(in) > 0 {
+			return &InUseError{Profile: n, Procs: in}
+		}
+	}
+	return nil
+}
+
+func (h *Host) removeLink(dir, name string) error {
+	root, err := os.OpenRoot(h.Paths.ProfileDir)
+	if err != nil {
+		return fmt.Errorf("open profile directory: %w", err)
+	}
+	defer root.Close()
+	link := path.Join(dir, name)
+	fi, err := root.Lstat(link)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return nil // not ours to touch
+	}
+	if err := root.Remove(link); err != nil {
+		return fmt.Errorf("remove %s/%s: %w", dir, name, err)
+	}
+	return nil
+}
+
+// kernelMode is the mode the kernel reports for the first top-level
+// profile of names.
+func (h *Host) kernelMode(names []string) Mode {
+	loaded, err := h.snapshot()
+	if err != nil {
+		return ""
+	}
+	for _, n := range names {
+		if m, ok := loaded[n]; ok && !strings.Contains(n, "//") {
+			return m
+		}
+	}
+	return ""
+}

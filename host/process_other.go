@@ -1,0 +1,10 @@
+//go:build !linux
+
+package host
+
+import "errors"
+
+// Processes needs Linux's /proc.
+func (h *Host) Processes() ([]Process, error) {
+	return nil, errors.New("scan processes: AppArmor exists only on Linux")
+}

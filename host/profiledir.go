@@ -1,0 +1,340 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/armorer-dev/armorer/internal/atomicfile"
+)
+
+// ProfileFile is a profile file armorer acts on.
+type ProfileFile struct {
+	// Name is the file's name inside the profile directory ("myapp",
+	// "usr.sbin.nscd"); every write goes through os.Root with it.
+	Name string
+	// Source is the file the user named when it lies outside the profile
+	// directory: load installs its content as Name.
+	Source string
+}
+
+// Path is the file's path in the profile directory.
+func (h *Host) Path(f ProfileFile) string {
+	return filepath.Join(h.Paths.ProfileDir, filepath.FromSlash(f.Name))
+}
+
+// NotFoundError is a profile argument that names no file.
+type NotFoundError struct{ Arg, Dir string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s: no such profile file in %s and no such file; give a file name in %s, a profile file path, or a profile named after its binary (/usr/sbin/foo is usr.sbin.foo)", e.Arg, e.Dir, e.Dir)
+}
+
+// Resolve finds the profile file an argument means:
+//   - a name inside the profile directory ("myapp", "usr.sbin.nscd"),
+//     opened through os.Root so "../" cannot escape it;
+//   - a path to a file (absolute, or relative containing '/', or an
+//     existing file in the working directory): inside the profile
+//     directory it is that file, outside it is a Source to install;
+//   - a binary path /usr/sbin/foo: the conventional file usr.sbin.foo.
+func (h *Host) Resolve(arg string) (ProfileFile, error) {
+	if arg == "" {
+		return ProfileFile{}, &NotFoundError{Arg: arg, Dir: h.Paths.ProfileDir}
+	}
+	root, err := os.OpenRoot(h.Paths.ProfileDir)
+	if err != nil {
+		return ProfileFile{}, fmt.Errorf("open profile directory: %w", err)
+	}
+	defer root.Close()
+
+	if !strings.HasPrefix(arg, "/") && !strings.HasPrefix(arg, ".") {
+		if isRegular(root, arg) {
+			return ProfileFile{Name: path.Clean(arg)}, nil
+		}
+	}
+	if strings.ContainsRune(arg, '/') || fileExists(arg) {
+		abs, err := filepath.Abs(arg)
+		if err != nil {
+			return ProfileFile{}, err
+		}
+		if fi, err := os.Stat(abs); err == nil && fi.Mode().IsRegular() {
+			dir, err := filepath.Abs(h.Paths.ProfileDir)
+			if err != nil {
+				return ProfileFile{}, err
+			}
+			if rel, err := filepath.Rel(dir, abs); err == nil && !strings.HasPrefix(rel, "..") {
+				return ProfileFile{Name: filepath.ToSlash(rel)}, nil
+			}
+			if isProfileText(abs) {
+				base := filepath.Base(abs)
+				if strings.HasPrefix(base, ".") {
+					return ProfileFile{}, fmt.Errorf("%s: a file name starting with '.' is skipped by the AppArmor loader; rename it", arg)
+				}
+				return ProfileFile{Name: base, Source: abs}, nil
+			}
+		}
+		if strings.HasPrefix(arg, "/") {
+			conv := strings.ReplaceAll(strings.TrimPrefix(path.Clean(arg), "/"), "/", ".")
+			if isRegular(root, conv) {
+				return ProfileFile{Name: conv}, nil
+			}
+		}
+	}
+	return ProfileFile{}, &NotFoundError{Arg: arg, Dir: h.Paths.ProfileDir}
+}
+
+func isRegular(root *os.Root, name string) bool {
+	fi, err := root.Stat(name)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+// isProfileText tells a profile from a binary: profiles are text.
+func isProfileText(name string) bool {
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, 512)
+	n, _ := f.Read(buf)
+	return !bytes.HasPrefix(buf[:n], []byte("\x7fELF")) && !bytes.HasPrefix(buf[:n], []byte("#!")) && bytes.IndexByte(buf[:n], 0) < 0
+}
+
+// Result is what one operation did to one profile file.
+type Result struct {
+	File     string   `json:"file"`               // the profile file
+	Profiles []string `json:"profiles,omitempty"` // the profiles it defines
+	Mode     Mode     `json:"mode,omitempty"`     // the mode now in the file
+	Action   string   `json:"action"`             // loaded, replaced, unloaded, disabled, unchanged
+	Backup   string   `json:"backup,omitempty"`   // where the previous version is kept
+	// Unconfined lists running processes the profile should confine but
+	// does not: they started before it was loaded; restart them.
+	Unconfined []UnconfinedProcess `json:"unconfined,omitempty"`
+}
+
+// RolledBackError is a kernel rejection after which armorer put the
+// previous file and kernel state back. It wraps the *KernelError.
+type RolledBackError struct {
+	File   string
+	Backup string // where the previous version is kept ("" if the file was new)
+	Kernel string // what happened to the kernel state
+	Hint   string // why the kernel refused, when armorer knows
+	Err    error
+}
+
+func (e *RolledBackError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v\n", e.Err)
+	if e.Hint != "" {
+		fmt.Fprintf(&b, "  %s\n", e.Hint)
+	}
+	if e.Backup != "" {
+		fmt.Fprintf(&b, "  restored the previous %s (a copy is kept in %s)\n", e.File, e.Backup)
+	} else {
+		fmt.Fprintf(&b, "  removed the new %s\n", e.File)
+	}
+	fmt.Fprintf(&b, "  kernel: %s", e.Kernel)
+	return b.String()
+}
+
+func (e *RolledBackError) Unwrap() error { return e.Err }
+
+// install validates content, writes it as f.Name (keeping the previous
+// version), and replaces its profiles in the kernel. If the kernel rejects
+// them, the previous file and kernel state are restored.
+func (h *Host) install(ctx context.Context, f ProfileFile, content []byte, match AttachMatcher) (*Result, error) {
+	root, err := os.OpenRoot(h.Paths.ProfileDir)
+	if err != nil {
+		return nil, fmt.Errorf("open profile directory: %w", err)
+	}
+	defer root.Close()
+	target := h.Path(f)
+	res := &Result{File: target}
+
+	// Validate a dot copy beside the target, so relative includes resolve
+	// as they will for the real file, and the loader never reads it.
+	names, err := h.validateBeside(ctx, root, f.Name, content)
+	if err != nil {
+		return nil, err
+	}
+	res.Profiles = names
+
+	before, err := h.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	backup, err := atomicfile.WriteFile(root, f.Name, content, 0o644, h.Paths.BackupDir())
+	if err != nil {
+		return nil, err
+	}
+	res.Backup = backup.Path
+
+	kerr := h.Parser.Replace(ctx, target)
+	if kerr == nil {
+		res.Action = "replaced"
+		if !anyLoaded(before, names) {
+			res.Action = "loaded"
+		}
+		res.Unconfined = h.unconfinedFor(names, match)
+		return res, nil
+	}
+	var ke *KernelError
+	if !errors.As(kerr, &ke) {
+		// The parser did not run: nothing reached the kernel.
+		if rerr := backup.Restore(); rerr != nil {
+			return nil, fmt.Errorf("%w; restoring %s also failed: %v", kerr, target, rerr)
+		}
+		return nil, kerr
+	}
+	rb := &RolledBackError{File: target, Backup: backup.Path, Err: kerr}
+	if h.policyLocked() {
+		rb.Hint = lockedHint
+	}
+	if rerr := backup.Restore(); rerr != nil {
+		return nil, fmt.Errorf("%w; restoring %s also failed: %v (the previous version is in %s)", kerr, target, rerr, backup.Path)
+	}
+	rb.Kernel = h.restoreKernel(ctx, before, names, target, backup.Existed())
+	return nil, rb
+}
+
+func (h *Host) validateBeside(ctx context.Context, root *os.Root, name string, content []byte) ([]string, error) {
+	var r [6]byte
+	rand.Read(r[:])
+	dir, base := path.Split(name)
+	tmp := path.Join(dir, "."+base+".armorer-check-"+hex.EncodeToString(r[:]))
+	if err := root.WriteFile(tmp, content, 0o600); err != nil {
+		return nil, fmt.Errorf("validate %s: %w", h.Path(ProfileFile{Name: name}), err)
+	}
+	defer root.Remove(tmp)
+	tmpPath := h.Path(ProfileFile{Name: tmp})
+	if err := h.Parser.Validate(ctx, tmpPath); err != nil {
+		return nil, renameInError(err, tmpPath, h.Path(ProfileFile{Name: name}))
+	}
+	names, err := h.Parser.Names(ctx, tmpPath)
+	return names, renameInError(err, tmpPath, h.Path(ProfileFile{Name: name}))
+}
+
+// renameInError makes parser messages name the real file, not the
+// temporary copy it compiled.
+func renameInError(err error, tmp, real string) error {
+	var pe *ParserError
+	if err == nil || !errors.As(err, &pe) {
+		return err
+	}
+	pe.File = real
+	pe.Stderr = strings.ReplaceAll(pe.Stderr, tmp, real)
+	return err
+}
+
+func anyLoaded(s loadedSet, names []string) bool {
+	for _, n := range names {
+		if _, ok := s[n]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// restoreKernel puts the kernel back as it was before a rejected load and
+// says what it did. When the kernel state did not change (the usual case:
+// the kernel rejects a load as a whole), there is nothing to do.
+func (h *Host) restoreKernel(ctx context.Context, before loadedSet, names []string, target string, oldExisted bool) string {
+	after, err := h.snapshot()
+	if err != nil {
+		return fmt.Sprintf("could not read the loaded profiles to check the kernel state: %v", err)
+	}
+	if sameSet(before, after) {
+		return "unchanged (the previous profiles stay loaded as they were)"
+	}
+	var errs []string
+	if oldExisted && anyLoaded(before, names) {
+		if err := h.Parser.Replace(ctx, target); err != nil {
+			errs = append(errs, "reloading the previous file: "+err.Error())
+		}
+	}
+	for _, n := range names {
+		if _, was := before[n]; !was {
+			if _, now := after[n]; now && !strings.Contains(n, "//") {
+				if err := h.removeByName(n); err != nil {
+					errs = append(errs, fmt.Sprintf("removing %s: %v", n, err))
+				}
+			}
+		}
+	}
+	final, err := h.snapshot()
+	switch {
+	case err != nil:
+		errs = append(errs, "reading the loaded profiles: "+err.Error())
+	case !sameSet(before, final):
+		errs = append(errs, "the loaded profiles still differ from before")
+	}
+	if len(errs) > 0 {
+		return "NOT fully restored: " + strings.Join(errs, "; ")
+	}
+	return "restored to the previous profiles and modes"
+}
+
+func sameSet(a, b loadedSet) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// unconfinedFor lists running processes that profiles names should
+// confine but do not.
+func (h *Host) unconfinedFor(names []string, match AttachMatcher) []UnconfinedProcess {
+	profiles, err := h.LoadedProfiles()
+	if err != nil {
+		return nil
+	}
+	procs, err := h.Processes()
+	if err != nil {
+		return nil
+	}
+	var mine []LoadedProfile
+	for _, p := range profiles {
+		for _, n := range names {
+			if p.Name == n {
+				mine = append(mine, p)
+			}
+		}
+	}
+	return unconfinedButShouldBe(mine, procs, match)
+}
+
+// readProfile reads f's current content: the installed file, or the
+// Source being installed.
+func (h *Host) readProfile(f ProfileFile) ([]byte, error) {
+	if f.Source != "" {
+		return os.ReadFile(f.Source)
+	}
+	root, err := os.OpenRoot(h.Paths.ProfileDir)
+	if err != nil {
+		return nil, fmt.Errorf("open profile directory: %w", err)
+	}
+	defer root.Close()
+	b, err := root.ReadFile(f.Name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &NotFoundError{Arg: f.Name, Dir: h.Paths.ProfileDir}
+	}
+	return b, err
+}

@@ -1,0 +1,299 @@
+// Package atomicfile is the one way armorer writes a file: the new content
+// goes to a temporary file in the same directory, is synced, and is renamed
+// over the target; then the directory is synced. The previous version is
+// copied into a backup directory (under armorer's state directory), never
+// left beside the target, so loaders that read every file of a directory
+// (apparmor_parser on /etc/apparmor.d) never see it.
+//
+// Temporary files start with '.', which AppArmor's loader skips, so a crash
+// between creating and renaming one leaves nothing the loader would read.
+package atomicfile
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// KeepBackups is how many previous versions of one file are kept.
+const KeepBackups = 10
+
+// Backup records the version of a file that a write replaced.
+type Backup struct {
+	// Target is the file that was written (root directory joined with name).
+	Target string
+	// Path is where the previous content was saved; empty when the target
+	// did not exist before the write.
+	Path string
+
+	root  *os.Root
+	name  string
+	mode  fs.FileMode
+	owner *owner
+}
+
+// Existed reports whether the target existed before the write.
+func (b *Backup) Existed() bool { return b.Path != "" }
+
+// Restore puts the previous version back, atomically; if the target did
+// not exist before, it removes it.
+func (b *Backup) Restore() error {
+	if b.Path == "" {
+		if err := b.root.Remove(b.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restore %s: remove the new file: %w", b.Target, err)
+		}
+		return syncDir(b.root, path.Dir(b.name))
+	}
+	data, err := os.ReadFile(b.Path)
+	if err != nil {
+		return fmt.Errorf("restore %s from %s: %w", b.Target, b.Path, err)
+	}
+	if err := replace(b.root, b.name, data, b.mode, b.owner); err != nil {
+		return fmt.Errorf("restore %s from %s: %w", b.Target, b.Path, err)
+	}
+	return nil
+}
+
+type owner struct{ uid, gid int }
+
+// WriteFile replaces name, inside root, with data. name is resolved by the
+// root, so "../" and absolute symlinks cannot escape it. An existing file
+// keeps its permission bits and owner; a new one gets perm. When backupDir
+// is not empty and the file existed, its previous content is first saved
+// under backupDir (see BackupPath) and the returned Backup can restore it.
+//
+// If anything fails after the rename, the previous version is restored and
+// the error says where its backup is.
+func WriteFile(root *os.Root, name string, data []byte, perm fs.FileMode, backupDir string) (*Backup, error) {
+	name = path.Clean(filepath.ToSlash(name))
+	target := filepath.Join(root.Name(), filepath.FromSlash(name))
+	b := &Backup{Target: target, root: root, name: name, mode: perm.Perm()}
+
+	fi, err := root.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("write %s: %w", target, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, fmt.Errorf("write %s: it is a symbolic link; write the file it points to instead", target)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("write %s: not a regular file", target)
+	default:
+		b.mode = fi.Mode().Perm()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			b.owner = &owner{int(st.Uid), int(st.Gid)}
+		}
+		if backupDir != "" {
+			old, err := root.ReadFile(name)
+			if err != nil {
+				return nil, fmt.Errorf("write %s: read the previous version: %w", target, err)
+			}
+			if b.Path, err = saveBackup(backupDir, target, old); err != nil {
+				return nil, fmt.Errorf("write %s: keep the previous version: %w", target, err)
+			}
+		}
+	}
+
+	if err := replace(root, name, data, b.mode, b.owner); err != nil {
+		var late *afterRenameError
+		if errors.As(err, &late) {
+			rerr := b.Restore()
+			switch {
+			case b.Path == "" && rerr != nil:
+				return nil, fmt.Errorf("write %s: %w; removing the new file also failed: %v", target, err, rerr)
+			case b.Path == "":
+				return nil, fmt.Errorf("write %s: %w; the new file was removed", target, err)
+			case rerr != nil:
+				return nil, fmt.Errorf("write %s: %w; restoring the previous version also failed (%v): it is kept in %s", target, err, rerr, b.Path)
+			}
+			return nil, fmt.Errorf("write %s: %w; the previous version was restored (a copy is kept in %s)", target, err, b.Path)
+		}
+		return nil, fmt.Errorf("write %s: %w", target, err)
+	}
+	return b, nil
+}
+
+// WritePath is WriteFile for a path: the root is the path's directory.
+func WritePath(name string, data []byte, perm fs.FileMode, backupDir string) (*Backup, error) {
+	root, err := os.OpenRoot(filepath.Dir(name))
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", name, err)
+	}
+	defer root.Close()
+	return WriteFile(root, filepath.Base(name), data, perm, backupDir)
+}
+
+// afterRenameError marks a failure after the new content became visible.
+type afterRenameError struct{ err error }
+
+func (e *afterRenameError) Error() string { return e.err.Error() }
+func (e *afterRenameError) Unwrap() error { return e.err }
+
+// Hooks let tests inject failures at each step for a given target name;
+// nil means "no failure".
+var hooks struct {
+	write, sync, rename, syncDir func(name string) error
+}
+
+func fail(h func(string) error, name string) error {
+	if h == nil {
+		return nil
+	}
+	return h(name)
+}
+
+// replace writes data to a temporary file beside name, syncs it, renames it
+// over name and syncs the directory.
+func replace(root *os.Root, name string, data []byte, mode fs.FileMode, own *owner) (err error) {
+	dir, base := path.Split(name)
+	tmpName, f, err := createTemp(root, dir, base)
+	if err != nil {
+		return err
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			f.Close()
+			root.Remove(tmpName)
+		}
+	}()
+	if err := fail(hooks.write, name); err != nil {
+		return fmt.Errorf("write temporary file: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write temporary file: %w", err)
+	}
+	// Chmod after creation: the umask must not narrow the previous mode.
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("set mode: %w", err)
+	}
+	if own != nil && (own.uid != os.Getuid() || own.gid != os.Getgid()) {
+		if err := f.Chown(own.uid, own.gid); err != nil {
+			return fmt.Errorf("keep owner %d:%d: %w", own.uid, own.gid, err)
+		}
+	}
+	if err := fail(hooks.sync, name); err != nil {
+		return fmt.Errorf("sync temporary file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync temporary file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close temporary file: %w", err)
+	}
+	if err := fail(hooks.rename, name); err != nil {
+		return fmt.Errorf("rename into place: %w", err)
+	}
+	if err := root.Rename(tmpName, name); err != nil {
+		return fmt.Errorf("rename into place: %w", err)
+	}
+	renamed = true
+	if err := fail(hooks.syncDir, name); err != nil {
+		return &afterRenameError{fmt.Errorf("sync directory: %w", err)}
+	}
+	if err := syncDir(root, dir); err != nil {
+		return &afterRenameError{err}
+	}
+	return nil
+}
+
+func createTemp(root *os.Root, dir, base string) (string, *os.File, error) {
+	for range 10 {
+		var r [6]byte
+		rand.Read(r[:])
+		name := path.Join(dir, "."+base+".armorer-"+hex.EncodeToString(r[:]))
+		f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("create temporary file: %w", err)
+		}
+		return name, f, nil
+	}
+	return "", nil, errors.New("create temporary file: too many collisions")
+}
+
+func syncDir(root *os.Root, dir string) error {
+	if dir == "" {
+		dir = "."
+	}
+	d, err := root.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	return nil
+}
+
+// BackupPath is the directory that holds the backups of target: the
+// target's absolute path below backupDir, so /etc/apparmor.d/myapp is kept
+// in backupDir/etc/apparmor.d/myapp/<UTC timestamp>.
+func BackupPath(backupDir, target string) string {
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		abs = target
+	}
+	return filepath.Join(backupDir, strings.TrimPrefix(filepath.Clean(abs), string(filepath.Separator)))
+}
+
+// Backups lists the saved versions of target, oldest first.
+func Backups(backupDir, target string) ([]string, error) {
+	dir := BackupPath(backupDir, target)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	slices.Sort(out) // timestamps sort by time
+	return out, nil
+}
+
+func saveBackup(backupDir, target string, data []byte) (string, error) {
+	dir := BackupPath(backupDir, target)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	name := time.Now().UTC().Format("20060102T150405.000000000Z")
+	if err := replace(root, name, data, 0o600, nil); err != nil {
+		return "", err
+	}
+	prune(backupDir, target)
+	return filepath.Join(dir, name), nil
+}
+
+// prune keeps the newest KeepBackups versions; failing to prune is harmless.
+func prune(backupDir, target string) {
+	all, err := Backups(backupDir, target)
+	if err != nil || len(all) <= KeepBackups {
+		return
+	}
+	for _, p := range all[:len(all)-KeepBackups] {
+		os.Remove(p)
+	}
+}

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"github.com/armorer-dev/armorer/host"
+	"github.com/spf13/cobra"
+)
+
+type disableOptions struct {
+	IO       *IOStreams
+	Host     func() (*host.Host, error)
+	Force    bool
+	Profiles []string
+}
+
+func newDisableCmd(f *Factory, runF func(*disableOptions) error) *cobra.Command {
+	opts := &disableOptions{IO: f.IO, Host: f.Host}
+	cmd := &cobra.Command{
+		Use:   "disable [--force] FILE|NAME...",
+		Short: "Unload profiles and keep them from loading at boot (like aa-disable)",
+		Long: `Unload the profiles of each file and link the file from the profile
+directory's disable/ subdirectory, so neither boot nor a reload of the
+apparmor service loads it again. complain and enforce re-enable it.
+
+Like unload, disable refuses (exit 1) while a profile still confines running
+processes, unless --force.`,
+		GroupID: "host",
+		Args:    minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Profiles = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return disableRun(cmd, opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "disable even if processes are confined by the profile")
+	return cmd
+}
+
+func disableRun(cmd *cobra.Command, o *disableOptions) error {
+	ctx := cmd.Context()
+	h, err := requireKernel(ctx, o.Host)
+	if err != nil {
+		return err
+	}
+	return eachArg(o.IO.ErrOut, "disable", o.Profiles, func(arg string) error {
+		f, err := h.Resolve(arg)
+		if err != nil {
+			return err
+		}
+		res, err := h.Disable(ctx, f, o.Force)
+		if err != nil {
+			return err
+		}
+		printResult(o.IO.Out, o.IO.ErrOut, res)
+		return nil
+	})
+}

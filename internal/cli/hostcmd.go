@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/armorer-dev/armorer/host"
+)
+
+// Shared by the host verbs (status, load, unload, complain, enforce,
+// disable): error mapping, per-profile loops and result lines.
+
+// hostError maps host's error types to exit codes: AppArmor missing, a
+// kernel rejection and permission problems are the environment (3); an
+// invalid profile or a refusal is a finding (1); an argument naming no
+// profile is a usage error (2).
+func hostError(err error) error {
+	var (
+		ue *host.UnavailableError
+		ke *host.KernelError
+		rb *host.RolledBackError
+		ie *host.InvalidProfileError
+		iu *host.InUseError
+		nf *host.NotFoundError
+		pe *host.ParserError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ue), errors.As(err, &ke), errors.As(err, &rb), errors.Is(err, fs.ErrPermission):
+		return &EnvError{Err: err}
+	case errors.As(err, &ie), errors.As(err, &iu):
+		return &FoundError{Msg: err.Error()}
+	case errors.As(err, &nf):
+		return &FlagError{Err: err}
+	case errors.As(err, &pe):
+		return &EnvError{Err: err} // the parser did not run
+	}
+	var fe *FlagError
+	var fnd *FoundError
+	var ee *EnvError
+	if errors.As(err, &fe) || errors.As(err, &fnd) || errors.As(err, &ee) {
+		return err
+	}
+	return &EnvError{Err: err}
+}
+
+// requireKernel fails with exit 3, saying what is missing and how to fix
+// it, unless profiles can be loaded here.
+func requireKernel(ctx context.Context, hf func() (*host.Host, error)) (*host.Host, error) {
+	h, err := hf()
+	if err != nil {
+		return nil, &EnvError{Err: err}
+	}
+	if _, err := h.RequireKernel(ctx); err != nil {
+		return nil, hostError(err)
+	}
+	return h, nil
+}
+
+// eachArg runs fn for every argument; a failure on one never stops the
+// others. Each failure is reported on errOut as it happens; the returned
+// error carries the most severe exit status (3 over 2 over 1).
+func eachArg(errOut io.Writer, verb string, args []string, fn func(arg string) error) error {
+	var worst error
+	failed := 0
+	for _, arg := range args {
+		err := hostError(fn(arg))
+		if err == nil {
+			continue
+		}
+		failed++
+		fmt.Fprintf(errOut, "armorer %s: %s: %v\n", verb, arg, err)
+		if worst == nil || exitCode(err) > exitCode(worst) {
+			worst = err
+		}
+	}
+	if worst == nil {
+		return nil
+	}
+	summary := fmt.Errorf("%s: %d of %d failed", verb, failed, len(args))
+	switch exitCode(worst) {
+	case ExitEnviron:
+		return &EnvError{Err: summary}
+	case ExitUsage:
+		return &FlagError{Err: summary}
+	default:
+		return &FoundError{Msg: summary.Error()}
+	}
+}
+
+// printResult writes one line per profile file acted on, and warns about
+// processes that the profile should confine but does not.
+func printResult(out, errOut io.Writer, res *host.Result) {
+	mode := ""
+	if res.Mode != "" {
+		mode = " (" + string(res.Mode) + ")"
+	}
+	fmt.Fprintf(out, "%s: %s%s", res.Action, res.File, mode)
+	if len(res.Profiles) > 0 {
+		fmt.Fprintf(out, ": %v", res.Profiles)
+	}
+	fmt.Fprintln(out)
+	if res.Backup != "" {
+		fmt.Fprintf(errOut, "previous version kept in %s\n", res.Backup)
+	}
+	for _, p := range res.Unconfined {
+		fmt.Fprintf(errOut, "warning: process %d (%s) runs %s unconfined: it started before %s was loaded; restart it to confine it\n",
+			p.PID, p.Comm, p.Exe, p.ShouldBe)
+	}
+}

@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"github.com/armorer-dev/armorer/host"
+	"github.com/spf13/cobra"
+)
+
+type loadOptions struct {
+	IO       *IOStreams
+	Host     func() (*host.Host, error)
+	Complain bool
+	Profiles []string
+}
+
+func newLoadCmd(f *Factory, runF func(*loadOptions) error) *cobra.Command {
+	opts := &loadOptions{IO: f.IO, Host: f.Host}
+	cmd := &cobra.Command{
+		Use:   "load [--complain] FILE|NAME...",
+		Short: "Validate profiles and load or replace them in the kernel",
+		Long: `Validate each profile file with apparmor_parser, install it in the profile
+directory (a FILE from elsewhere is copied there under its base name, so a
+reboot loads it too), and load or replace its profiles in the kernel.
+
+--complain first sets flags=(complain) in the file: the mode lives in the
+file, never only in the kernel. The previous version of the file is kept in
+the state directory. If the kernel rejects the load, the previous file and
+kernel state are restored and the exit status is 3. A failure on one profile
+never stops the others.`,
+		GroupID: "host",
+		Args:    minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Profiles = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return loadRun(cmd, opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Complain, "complain", false, "set complain mode in the file before loading")
+	return cmd
+}
+
+func loadRun(cmd *cobra.Command, o *loadOptions) error {
+	ctx := cmd.Context()
+	h, err := requireKernel(ctx, o.Host)
+	if err != nil {
+		return err
+	}
+	return eachArg(o.IO.ErrOut, "load", o.Profiles, func(arg string) error {
+		f, err := h.Resolve(arg)
+		if err != nil {
+			return err
+		}
+		res, err := h.Load(ctx, f, o.Complain, nil)
+		if err != nil {
+			return err
+		}
+		printResult(o.IO.Out, o.IO.ErrOut, res)
+		return nil
+	})
+}

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/armorer-dev/armorer/host"
+	"github.com/spf13/cobra"
+)
+
+type unloadOptions struct {
+	IO       *IOStreams
+	Host     func() (*host.Host, error)
+	Force    bool
+	Profiles []string
+}
+
+func newUnloadCmd(f *Factory, runF func(*unloadOptions) error) *cobra.Command {
+	opts := &unloadOptions{IO: f.IO, Host: f.Host}
+	cmd := &cobra.Command{
+		Use:   "unload [--force] FILE|NAME...",
+		Short: "Remove profiles from the kernel (the files stay)",
+		Long: `Remove the profiles a file defines from the kernel; the file stays. A NAME
+that has no file any more is removed by its profile name.
+
+unload refuses (exit 1) while a profile still confines running processes,
+since removing it silently leaves them unconfined; --force removes it anyway.`,
+		GroupID: "host",
+		Args:    minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Profiles = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return unloadRun(cmd, opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "unload even if processes are confined by the profile")
+	return cmd
+}
+
+func unloadRun(cmd *cobra.Command, o *unloadOptions) error {
+	ctx := cmd.Context()
+	h, err := requireKernel(ctx, o.Host)
+	if err != nil {
+		return err
+	}
+	return eachArg(o.IO.ErrOut, "unload", o.Profiles, func(arg string) error {
+		f, err := h.Resolve(arg)
+		var nf *host.NotFoundError
+		var res *host.Result
+		switch {
+		case errors.As(err, &nf):
+			res, err = h.UnloadName(ctx, arg, o.Force)
+		case err == nil:
+			res, err = h.Unload(ctx, f, o.Force)
+		}
+		if err != nil {
+			return err
+		}
+		printResult(o.IO.Out, o.IO.ErrOut, res)
+		return nil
+	})
+}

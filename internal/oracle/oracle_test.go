@@ -1,0 +1,127 @@
+package oracle
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func profile(abi, rule string) []byte {
+	return []byte("abi <" + abi + ">,\ninclude <tunables/global>\nprofile t /usr/bin/t {\n  include <abstractions/base>\n  " + rule + "\n}\n")
+}
+
+func TestValidate(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		version, rule string
+		want          bool
+		stderr        string // substring of stderr when rejected
+	}{
+		{"3.0", "/etc/passwd r,", true, ""},
+		{"4.1", "/etc/passwd r,", true, ""},
+		{"3.0", "userns,", false, "syntax error"},
+		{"4.1", "userns,", true, ""},
+		{"3.0", "capability bogus,", false, "Invalid capability bogus"},
+		{"4.1", "capability bogus,", false, "Invalid capability bogus"},
+		{"3.0", "/a px, /a ix,", false, "conflicting x modifiers"},
+		{"4.1", "@{HOME}/x rw,", true, ""},
+	} {
+		p := Require(t, tc.version)
+		ok, stderr, err := p.Validate(ctx, profile(p.ABI, tc.rule), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != tc.want {
+			t.Errorf("%s %q: accepted=%v, want %v; stderr: %s", p.Version, tc.rule, ok, tc.want, stderr)
+		}
+		if ok && stderr != "" {
+			t.Errorf("%s %q: accepted with stderr %q (noise line not filtered?)", p.Version, tc.rule, stderr)
+		}
+		if !ok && !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%s %q: stderr %q lacks %q", p.Version, tc.rule, stderr, tc.stderr)
+		}
+	}
+}
+
+// TestIncludeTrees checks that each parser reads its own tree: abi/4.0
+// exists only in Debian 13's.
+func TestIncludeTrees(t *testing.T) {
+	ctx := context.Background()
+	p30, p41 := Require(t, "3.0"), Require(t, "4.1")
+	if ok, stderr, _ := p30.Validate(ctx, profile("abi/4.0", "/a r,"), nil); ok {
+		t.Errorf("3.0 accepted abi/4.0 (wrong include tree?)")
+	} else if !strings.Contains(stderr, "abi/4.0") {
+		t.Errorf("3.0 stderr %q does not name abi/4.0", stderr)
+	}
+	if ok, stderr, _ := p41.Validate(ctx, profile("abi/4.0", "/a r,"), nil); !ok {
+		t.Errorf("4.1 rejected abi/4.0: %s", stderr)
+	}
+	if !strings.HasPrefix(p41.Version, "4.1") || !strings.HasPrefix(p30.Version, "3.0") {
+		t.Errorf("versions %s, %s", p30.Version, p41.Version)
+	}
+}
+
+func TestExtraIncludeDir(t *testing.T) {
+	ctx := context.Background()
+	p := Require(t, "3.0")
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "local"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "local", "mine"), []byte("/opt/mine r,\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := profile(p.ABI, "include <local/mine>")
+	if ok, stderr, _ := p.Validate(ctx, text, nil); ok {
+		t.Errorf("include of a missing file accepted")
+	} else if !strings.Contains(stderr, "local/mine") {
+		t.Errorf("stderr %q", stderr)
+	}
+	if ok, stderr, _ := p.Validate(ctx, text, []string{dir}); !ok {
+		t.Errorf("include from -I %s rejected: %s", dir, stderr)
+	}
+}
+
+func TestCompileIgnoresLayout(t *testing.T) {
+	ctx := context.Background()
+	for _, v := range []string{"3.0", "4.1"} {
+		p := Require(t, v)
+		a, err := p.Compile(ctx, []byte("abi <"+p.ABI+">,\nprofile t {\n  /a r,\n  /b w,\n}\n"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := p.Compile(ctx, []byte("abi <"+p.ABI+">,\nprofile t {\n\t\t/b w,   /a    r, }"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s: compiles differ (%d vs %d bytes)", p.Version, len(a), len(b))
+		}
+		c, err := p.Compile(ctx, []byte("abi <"+p.ABI+">,\nprofile t { /a r, /b r, }"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(a, c) {
+			t.Errorf("%s: different policies compile the same", p.Version)
+		}
+		if _, err := p.Compile(ctx, []byte("profile t { bogus }"), nil); err == nil {
+			t.Errorf("%s: Compile of a bad profile succeeded", p.Version)
+		}
+	}
+}
+
+func TestFilterStderr(t *testing.T) {
+	in := "Cache read/write disabled: interface file missing. (Kernel needs AppArmor 2.4 compatibility patch.)\nAppArmor parser error: x\n"
+	if got := FilterStderr(in); got != "AppArmor parser error: x" {
+		t.Errorf("FilterStderr = %q", got)
+	}
+}
+
+func TestFindUnknownVersion(t *testing.T) {
+	if _, err := Find(context.Background(), "2.13"); err == nil {
+		t.Error("Find(2.13) succeeded")
+	}
+}

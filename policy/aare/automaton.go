@@ -1,0 +1,269 @@
+package aare
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+)
+
+// MaxDFAStates bounds the states of one compiled automaton (a pattern or a
+// whole rule Set). Past it, compilation fails with ErrTooComplex.
+const MaxDFAStates = 1 << 15
+
+// NFA (Thompson construction over byte sets, with epsilon splits).
+
+const (
+	nByte  = iota // consume one byte in sets[set], go to out
+	nSplit        // epsilon to out and out1
+	nMatch        // accept with tag
+)
+
+type nstate struct {
+	kind      uint8
+	set       int32
+	out, out1 int32
+	tag       int32
+}
+
+type nfa struct {
+	states []nstate
+	sets   []ByteSet
+	setIdx map[ByteSet]int32
+}
+
+var (
+	notSlash = func() ByteSet { s := ByteSet{}.Complement(); s[0] &^= 1 | 1<<'/'; return s }()
+	anyByte  = func() ByteSet { s := ByteSet{}.Complement(); s[0] &^= 1; return s }()
+)
+
+func (m *nfa) add(s nstate) int32 {
+	m.states = append(m.states, s)
+	return int32(len(m.states) - 1)
+}
+
+func (m *nfa) byteState(set ByteSet, next int32) int32 {
+	i, ok := m.setIdx[set]
+	if !ok {
+		i = int32(len(m.sets))
+		m.sets = append(m.sets, set)
+		m.setIdx[set] = i
+	}
+	return m.add(nstate{kind: nByte, set: i, out: next})
+}
+
+// build adds states matching n and continuing at next; it returns the start.
+func (m *nfa) build(n *Node, next int32) int32 {
+	switch n.Op {
+	case OpEmpty:
+		return next
+	case OpLiteral:
+		for i := len(n.Lit) - 1; i >= 0; i-- {
+			var s ByteSet
+			s.Add(n.Lit[i])
+			next = m.byteState(s, next)
+		}
+		return next
+	case OpAnyNotSlash:
+		return m.byteState(notSlash, next)
+	case OpCharClass:
+		return m.byteState(n.Set, next)
+	case OpStar, OpDoubleStar:
+		set := notSlash
+		if n.Op == OpDoubleStar {
+			set = anyByte
+		}
+		loop := m.add(nstate{kind: nSplit, out1: next})
+		m.states[loop].out = m.byteState(set, loop)
+		return loop
+	case OpConcat:
+		for i := len(n.Sub) - 1; i >= 0; i-- {
+			next = m.build(n.Sub[i], next)
+		}
+		return next
+	case OpAlternate:
+		start := m.build(n.Sub[len(n.Sub)-1], next)
+		for i := len(n.Sub) - 2; i >= 0; i-- {
+			start = m.add(nstate{kind: nSplit, out: m.build(n.Sub[i], next), out1: start})
+		}
+		return start
+	}
+	panic(fmt.Sprintf("aare: unknown op %v", n.Op))
+}
+
+// dfa is a complete deterministic automaton over byte classes. State 0 is the
+// dead state; accept[s] indexes tags (-1: not accepting).
+type dfa struct {
+	classOf [256]uint8
+	nclass  int
+	trans   []int32 // state*nclass + class
+	accept  []int32
+	tags    [][]int32 // sorted tag lists of accepting states, interned
+	start   int32
+}
+
+func (d *dfa) numStates() int { return len(d.accept) }
+
+func (d *dfa) step(s int32, c byte) int32 {
+	return d.trans[int(s)*d.nclass+int(d.classOf[c])]
+}
+
+// run returns the state reached after s, or 0 once it is dead.
+func (d *dfa) run(s string) int32 {
+	st := d.start
+	for i := 0; i < len(s); i++ {
+		st = d.trans[int(st)*d.nclass+int(d.classOf[s[i]])]
+		if st == 0 {
+			return 0
+		}
+	}
+	return st
+}
+
+// byteClasses partitions 0..255 so that bytes in one class are in exactly the
+// same sets.
+func byteClasses(sets []ByteSet) (classOf [256]uint8, n int) {
+	var cls [256]int
+	n = 1
+	for _, s := range sets {
+		remap := map[[2]int]int{}
+		next := 0
+		for c := 0; c < 256; c++ {
+			k := [2]int{cls[c], 0}
+			if s.Has(byte(c)) {
+				k[1] = 1
+			}
+			id, ok := remap[k]
+			if !ok {
+				id = next
+				next++
+				remap[k] = id
+			}
+			cls[c] = id
+		}
+		n = next
+	}
+	for c := range cls {
+		classOf[c] = uint8(cls[c])
+	}
+	return classOf, n
+}
+
+// determinize runs the subset construction from the NFA states starts.
+func (m *nfa) determinize(starts []int32, maxStates int) (*dfa, error) {
+	d := &dfa{}
+	d.classOf, d.nclass = byteClasses(m.sets)
+	rep := make([]byte, d.nclass) // one representative byte per class
+	seenCls := make([]bool, d.nclass)
+	for c := 0; c < 256; c++ {
+		if k := d.classOf[c]; !seenCls[k] {
+			seenCls[k] = true
+			rep[k] = byte(c)
+		}
+	}
+
+	mark := make([]uint32, len(m.states))
+	gen := uint32(0)
+	var stack []int32
+	closure := func(seeds []int32) []int32 {
+		gen++
+		var out []int32
+		stack = append(stack[:0], seeds...)
+		for len(stack) > 0 {
+			s := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if mark[s] == gen {
+				continue
+			}
+			mark[s] = gen
+			if st := m.states[s]; st.kind == nSplit {
+				stack = append(stack, st.out1, st.out)
+			} else {
+				out = append(out, s)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	key := func(set []int32) string {
+		b := make([]byte, 0, 4*len(set))
+		for _, s := range set {
+			b = binary.LittleEndian.AppendUint32(b, uint32(s))
+		}
+		return string(b)
+	}
+	tagIdx := map[string]int32{}
+	index := map[string]int32{}
+	var sets [][]int32
+	addState := func(set []int32) (int32, error) {
+		k := key(set)
+		if i, ok := index[k]; ok {
+			return i, nil
+		}
+		if len(sets) >= maxStates {
+			return 0, ErrTooComplex
+		}
+		i := int32(len(sets))
+		index[k] = i
+		sets = append(sets, set)
+		var tags []int32
+		for _, s := range set {
+			if m.states[s].kind == nMatch {
+				tags = append(tags, m.states[s].tag)
+			}
+		}
+		acc := int32(-1)
+		if len(tags) > 0 {
+			slices.Sort(tags)
+			tags = slices.Compact(tags)
+			tk := key(tags)
+			t, ok := tagIdx[tk]
+			if !ok {
+				t = int32(len(d.tags))
+				d.tags = append(d.tags, tags)
+				tagIdx[tk] = t
+			}
+			acc = t
+		}
+		d.accept = append(d.accept, acc)
+		d.trans = append(d.trans, make([]int32, d.nclass)...)
+		return i, nil
+	}
+	if _, err := addState(nil); err != nil { // dead state 0
+		return nil, err
+	}
+	start, err := addState(closure(starts))
+	if err != nil {
+		return nil, err
+	}
+	d.start = start
+	var seeds []int32
+	for i := int32(1); int(i) < len(sets); i++ {
+		for c := 0; c < d.nclass; c++ {
+			seeds = seeds[:0]
+			for _, s := range sets[i] {
+				if st := m.states[s]; st.kind == nByte && m.sets[st.set].Has(rep[c]) {
+					seeds = append(seeds, st.out)
+				}
+			}
+			var t int32
+			if len(seeds) > 0 {
+				if t, err = addState(closure(seeds)); err != nil {
+					return nil, err
+				}
+			}
+			d.trans[int(i)*d.nclass+c] = t
+		}
+	}
+	return d, nil
+}
+
+// compileTrees builds one DFA accepting each tree with its index as tag.
+func compileTrees(trees []*Node, maxStates int) (*dfa, error) {
+	m := &nfa{setIdx: map[ByteSet]int32{}}
+	starts := make([]int32, len(trees))
+	for i, t := range trees {
+		match := m.add(nstate{kind: nMatch, tag: int32(i)})
+		starts[i] = m.build(t, match)
+	}
+	return m.determinize(starts, maxStates)
+}

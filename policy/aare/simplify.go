@@ -1,0 +1,203 @@
+package aare
+
+import (
+	"fmt"
+	"strings"
+)
+
+// simplify flattens nested concatenations and alternations, merges adjacent
+// literals, collapses star runs (`*` next to `**` is `**`), removes duplicate
+// alternatives and an empty alternative when another one already matches the
+// empty string.
+func simplify(n *Node) *Node {
+	switch n.Op {
+	case OpConcat:
+		var out []*Node
+		for _, s := range n.Sub {
+			s = simplify(s)
+			parts := []*Node{s}
+			if s.Op == OpConcat {
+				parts = s.Sub
+			}
+			for _, s := range parts {
+				if s.Op == OpEmpty {
+					continue
+				}
+				if k := len(out); k > 0 {
+					prev := out[k-1]
+					if prev.Op == OpLiteral && s.Op == OpLiteral {
+						out[k-1] = &Node{Op: OpLiteral, Lit: prev.Lit + s.Lit}
+						continue
+					}
+					if isStar(prev) && isStar(s) {
+						if s.Op == OpDoubleStar {
+							out[k-1] = s
+						}
+						continue
+					}
+				}
+				out = append(out, s)
+			}
+		}
+		switch len(out) {
+		case 0:
+			return &Node{Op: OpEmpty}
+		case 1:
+			return out[0]
+		}
+		return &Node{Op: OpConcat, Sub: out}
+	case OpAlternate:
+		var out []*Node
+		seen := map[string]bool{}
+		hasEmpty, otherNullable := false, false
+		for _, s := range n.Sub {
+			s = simplify(s)
+			parts := []*Node{s}
+			if s.Op == OpAlternate {
+				parts = s.Sub
+			}
+			for _, s := range parts {
+				if s.Op == OpEmpty {
+					hasEmpty = true
+					continue
+				}
+				if k := s.String(); !seen[k] {
+					seen[k] = true
+					out = append(out, s)
+					otherNullable = otherNullable || nullable(s)
+				}
+			}
+		}
+		if hasEmpty && !otherNullable {
+			out = append(out, &Node{Op: OpEmpty})
+		}
+		switch len(out) {
+		case 0:
+			return &Node{Op: OpEmpty}
+		case 1:
+			return out[0]
+		}
+		return &Node{Op: OpAlternate, Sub: out}
+	}
+	return n
+}
+
+func isStar(n *Node) bool { return n.Op == OpStar || n.Op == OpDoubleStar }
+
+// nullable reports whether n matches the empty string.
+func nullable(n *Node) bool {
+	switch n.Op {
+	case OpEmpty, OpStar, OpDoubleStar:
+		return true
+	case OpConcat:
+		for _, s := range n.Sub {
+			if !nullable(s) {
+				return false
+			}
+		}
+		return true
+	case OpAlternate:
+		for _, s := range n.Sub {
+			if nullable(s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// String prints n as AppArmor pattern text that parses back to the same tree.
+// A component-wide star is printed as `?*`; a plain star right after `/` is
+// printed as `{*,}` so that it does not become component-wide when reparsed.
+func (n *Node) String() string {
+	var b strings.Builder
+	w := printer{b: &b}
+	w.node(n)
+	return b.String()
+}
+
+type printer struct {
+	b         *strings.Builder
+	lastSlash bool
+}
+
+func (w *printer) node(n *Node) {
+	switch n.Op {
+	case OpEmpty:
+	case OpLiteral:
+		for i := 0; i < len(n.Lit); i++ {
+			w.litByte(n.Lit[i], false)
+		}
+		w.lastSlash = n.Lit[len(n.Lit)-1] == '/'
+		return
+	case OpAnyNotSlash:
+		w.b.WriteByte('?')
+	case OpStar, OpDoubleStar:
+		s := "*"
+		if n.Op == OpDoubleStar {
+			s = "**"
+		}
+		if w.lastSlash {
+			s = "{" + s + ",}"
+		}
+		w.b.WriteString(s)
+	case OpCharClass:
+		w.class(n.Set)
+	case OpConcat:
+		for _, s := range n.Sub {
+			w.node(s)
+		}
+		return
+	case OpAlternate:
+		w.b.WriteByte('{')
+		for i, s := range n.Sub {
+			if i > 0 {
+				w.b.WriteByte(',')
+			}
+			w.lastSlash = false
+			w.node(s)
+		}
+		w.b.WriteByte('}')
+	}
+	w.lastSlash = false
+}
+
+func (w *printer) litByte(c byte, inClass bool) {
+	switch {
+	case c < 0x20 || c >= 0x7f:
+		fmt.Fprintf(w.b, "\\x%02x", c)
+	case strings.IndexByte(`*?[]{},\@"`, c) >= 0, inClass && (c == '-' || c == '^'):
+		w.b.WriteByte('\\')
+		w.b.WriteByte(c)
+	default:
+		w.b.WriteByte(c)
+	}
+}
+
+func (w *printer) class(set ByteSet) {
+	w.b.WriteByte('[')
+	if comp := set.Complement(); set.Len() > 128 && !set.Has(0) && comp.Len() > 1 {
+		w.b.WriteByte('^')
+		set = comp
+		set[0] &^= 1
+	}
+	for c := 0; c < 256; {
+		if !set.Has(byte(c)) {
+			c++
+			continue
+		}
+		end := c
+		for end+1 < 256 && set.Has(byte(end+1)) {
+			end++
+		}
+		w.litByte(byte(c), true)
+		if end > c {
+			if end > c+1 {
+				w.b.WriteByte('-')
+			}
+			w.litByte(byte(end), true)
+		}
+		c = end + 1
+	}
+	w.b.WriteByte(']')
+}

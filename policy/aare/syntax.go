@@ -1,0 +1,559 @@
+// Package aare implements AppArmor's path globbing ("AppArmor regular
+// expressions") with the semantics of apparmor_parser: parsing a pattern into a
+// small tree, compiling it to a DFA, matching paths without allocation, and
+// deciding on automata whether one pattern (or a set of file rules) covers
+// another.
+//
+// The semantics follow apparmor_parser 3.0's conversion of a rule's path into
+// a regular expression (convert_aaregex_to_pcre in parser/parser_regex.c, used
+// as a design reference only) and were checked case by case against the real
+// compiler (see oracle_test.go):
+//
+//   - `?` matches one byte other than `/`; `*` any run of bytes without `/`;
+//     `**` any run of bytes.
+//   - A run of stars that is a whole path component (it follows a `/` and is
+//     followed by `/` or the end of the pattern) matches at least one byte, and
+//     that byte is not `/`: `/tmp/*` does not match `/tmp/`, `/tmp/**` does not
+//     match `/tmp//x`. `***` is `**`.
+//   - `[abc]`, `[^abc]`, `[a-z]`: a class may contain `/`; a reversed range
+//     `[c-a]` is `[a-c]`; `]` right after `[` or `[^` closes the (then empty,
+//     hence invalid) class; `-` is literal only as the first member.
+//   - `{a,b,c}` alternation, nested up to MaxAlternationDepth; it needs at least
+//     two alternatives (`{a}` is an error, as in apparmor_parser); `,` outside
+//     braces is a literal.
+//   - `\` escapes: `\a \e \f \n \r \t` are control bytes, `\xH`/`\xHH` hex,
+//     `\N`..`\NNN` octal, `\dN`..`\dNNN` decimal; any other escaped byte is
+//     itself (`\*`, `\{`, `\q`).
+//   - `@{name}` is replaced first by its value, or by `{v1,v2,...}` when it
+//     has several; then runs of `/` are collapsed to one (a leading `//`
+//     followed by a non-slash is kept), as apparmor_parser does to every file
+//     rule.
+//
+// A glob metacharacter `*` or `?` inside `[...]` is refused: apparmor_parser
+// rewrites it textually into a regex fragment, which gives a meaning nobody
+// intends.
+package aare
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// MaxAlternationDepth bounds the nesting of `{...}`.
+const MaxAlternationDepth = 50
+
+// maxExpandedLen bounds the pattern text after variable expansion.
+const maxExpandedLen = 1 << 16
+
+// ErrBadPattern is wrapped by every error about malformed pattern text.
+var ErrBadPattern = errors.New("bad AppArmor pattern")
+
+// ErrTooComplex is returned when a pattern or rule set would need more automaton
+// states (or expansion) than the configured bound.
+var ErrTooComplex = errors.New("pattern too complex")
+
+// PatternError reports a malformed pattern and the byte offset of the problem.
+type PatternError struct {
+	Pattern string // the pattern as given
+	Offset  int    // byte offset in Pattern (in Expanded when that is set)
+	// Expanded is the text after variable expansion and slash collapsing, when
+	// it differs from Pattern.
+	Expanded string
+	Msg      string
+}
+
+func (e *PatternError) Error() string {
+	if e.Expanded != "" {
+		return fmt.Sprintf("pattern %q (expanded %q): col %d: %s", e.Pattern, e.Expanded, e.Offset+1, e.Msg)
+	}
+	return fmt.Sprintf("pattern %q: col %d: %s", e.Pattern, e.Offset+1, e.Msg)
+}
+
+func (e *PatternError) Unwrap() error { return ErrBadPattern }
+
+// Op is the kind of a pattern tree node.
+type Op uint8
+
+const (
+	OpEmpty       Op = iota // matches the empty string
+	OpLiteral               // matches Lit
+	OpAnyNotSlash           // `?`: one byte other than '/'
+	OpStar                  // `*`: any run of bytes other than '/'
+	OpDoubleStar            // `**`: any run of bytes
+	OpCharClass             // `[...]`: one byte in Set
+	OpConcat                // Sub in sequence
+	OpAlternate             // any of Sub
+)
+
+var opNames = [...]string{"empty", "literal", "anynotslash", "star", "doublestar", "class", "concat", "alternate"}
+
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return fmt.Sprintf("Op(%d)", o)
+}
+
+// ByteSet is a set of bytes.
+type ByteSet [4]uint64
+
+func (s *ByteSet) Add(b byte)     { s[b>>6] |= 1 << (b & 63) }
+func (s ByteSet) Has(b byte) bool { return s[b>>6]&(1<<(b&63)) != 0 }
+func (s ByteSet) Union(t ByteSet) ByteSet {
+	return ByteSet{s[0] | t[0], s[1] | t[1], s[2] | t[2], s[3] | t[3]}
+}
+
+// AddRange adds lo..hi inclusive.
+func (s *ByteSet) AddRange(lo, hi byte) {
+	for c := int(lo); c <= int(hi); c++ {
+		s.Add(byte(c))
+	}
+}
+
+// Complement returns every byte not in s.
+func (s ByteSet) Complement() ByteSet { return ByteSet{^s[0], ^s[1], ^s[2], ^s[3]} }
+
+// Len is the number of bytes in s.
+func (s ByteSet) Len() int {
+	n := 0
+	for c := 0; c < 256; c++ {
+		if s.Has(byte(c)) {
+			n++
+		}
+	}
+	return n
+}
+
+// Node is a parsed pattern. A component-wide star (`/tmp/*`) is represented
+// explicitly as OpAnyNotSlash followed by OpStar, so the tree carries no
+// context-dependent flags.
+type Node struct {
+	Op  Op
+	Lit string  // OpLiteral
+	Set ByteSet // OpCharClass
+	Sub []*Node // OpConcat, OpAlternate
+}
+
+// Vars looks up the values of an AppArmor variable by name (without `@{}`).
+type Vars func(name string) (values []string, ok bool)
+
+// VarMap adapts a map to Vars.
+func VarMap(m map[string][]string) Vars {
+	return func(name string) ([]string, bool) { v, ok := m[name]; return v, ok }
+}
+
+// Parse parses pattern, expanding variables through vars (which may be nil
+// when the pattern has none), and returns its simplified tree.
+func Parse(pattern string, vars Vars) (*Node, error) {
+	text, offs, err := expand(pattern, vars)
+	if err != nil {
+		return nil, err
+	}
+	text, offs = filterSlashes(text, offs)
+	p := &parser{src: text}
+	n, perr := p.parse()
+	if perr != nil {
+		perr.Pattern = pattern
+		if text != pattern {
+			perr.Expanded = text
+		} else if perr.Offset < len(offs) {
+			perr.Offset = offs[perr.Offset]
+		}
+		return nil, perr
+	}
+	return simplify(n), nil
+}
+
+// expand replaces every `@{name}` by its value(s). offs maps each byte of the
+// result to the offset in pattern it came from.
+func expand(pattern string, vars Vars) (string, []int, error) {
+	if !strings.Contains(pattern, "@{") {
+		offs := make([]int, len(pattern))
+		for i := range offs {
+			offs[i] = i
+		}
+		return pattern, offs, nil
+	}
+	var b strings.Builder
+	var offs []int
+	if err := expandInto(&b, &offs, pattern, pattern, vars, 0, -1); err != nil {
+		return "", nil, err
+	}
+	return b.String(), offs, nil
+}
+
+func expandInto(b *strings.Builder, offs *[]int, pattern, s string, vars Vars, depth, at int) error {
+	bad := func(off int, format string, args ...any) error {
+		return &PatternError{Pattern: pattern, Offset: off, Msg: fmt.Sprintf(format, args...)}
+	}
+	pos := func(i int) int {
+		if at >= 0 {
+			return at
+		}
+		return i
+	}
+	if depth > 8 {
+		return bad(pos(0), "variables nested too deeply")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			b.WriteByte(s[i])
+			b.WriteByte(s[i+1])
+			*offs = append(*offs, pos(i), pos(i+1))
+			i++
+			continue
+		}
+		if s[i] != '@' || i+1 >= len(s) || s[i+1] != '{' {
+			b.WriteByte(s[i])
+			*offs = append(*offs, pos(i))
+			continue
+		}
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return bad(pos(i), "unterminated variable reference")
+		}
+		name := s[i+2 : i+end]
+		if !validVarName(name) {
+			return bad(pos(i), "invalid variable name %q", name)
+		}
+		if vars == nil {
+			return bad(pos(i), "undefined variable @{%s}", name)
+		}
+		vals, ok := vars(name)
+		if !ok {
+			return bad(pos(i), "undefined variable @{%s}", name)
+		}
+		if len(vals) == 0 {
+			return bad(pos(i), "variable @{%s} has no value", name)
+		}
+		if len(vals) > 1 {
+			b.WriteByte('{')
+			*offs = append(*offs, pos(i))
+		}
+		for j, v := range vals {
+			if j > 0 {
+				b.WriteByte(',')
+				*offs = append(*offs, pos(i))
+			}
+			if err := expandInto(b, offs, pattern, v, vars, depth+1, pos(i)); err != nil {
+				return err
+			}
+		}
+		if len(vals) > 1 {
+			b.WriteByte('}')
+			*offs = append(*offs, pos(i))
+		}
+		if b.Len() > maxExpandedLen {
+			return fmt.Errorf("pattern %q: expansion longer than %d bytes: %w", pattern, maxExpandedLen, ErrTooComplex)
+		}
+		i += end
+	}
+	return nil
+}
+
+func validVarName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alpha := c == '_' || (c|0x20 >= 'a' && c|0x20 <= 'z')
+		if !alpha && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// filterSlashes collapses runs of '/' like apparmor_parser does to every file
+// rule (textually, before any other interpretation), keeping a leading "//"
+// that is followed by a non-slash.
+func filterSlashes(s string, offs []int) (string, []int) {
+	if !strings.Contains(s, "//") {
+		return s, offs
+	}
+	out := make([]byte, 0, len(s))
+	outOffs := make([]int, 0, len(s))
+	i := 0
+	if len(s) > 2 && s[0] == '/' && s[1] == '/' && s[2] != '/' {
+		out = append(out, '/', '/')
+		outOffs = append(outOffs, offs[0], offs[1])
+		i = 2
+	}
+	seen := false
+	for ; i < len(s); i++ {
+		if s[i] == '/' {
+			if seen {
+				continue
+			}
+			seen = true
+		} else {
+			seen = false
+		}
+		out = append(out, s[i])
+		outOffs = append(outOffs, offs[i])
+	}
+	return string(out), outOffs
+}
+
+type parser struct {
+	src       string
+	pos       int
+	depth     int
+	lastSlash bool // the last thing emitted was an unescaped-equivalent '/'
+}
+
+func (p *parser) errorf(off int, format string, args ...any) *PatternError {
+	return &PatternError{Offset: off, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (p *parser) parse() (*Node, *PatternError) {
+	n, err := p.parseSeq()
+	if err != nil {
+		return nil, err
+	}
+	if p.pos < len(p.src) { // only '}' stops a top-level sequence
+		return nil, p.errorf(p.pos, "'}' without matching '{'")
+	}
+	return n, nil
+}
+
+// parseSeq parses until the end, or (inside braces) an unescaped ',' or '}'.
+func (p *parser) parseSeq() (*Node, *PatternError) {
+	seq := &Node{Op: OpConcat}
+	for p.pos < len(p.src) {
+		c := p.src[p.pos]
+		switch c {
+		case '\\':
+			b, simple, err := p.escape()
+			if err != nil {
+				return nil, err
+			}
+			seq.Sub = append(seq.Sub, &Node{Op: OpLiteral, Lit: string([]byte{b})})
+			p.lastSlash = b == '/' && simple
+		case '*':
+			start := p.pos
+			for p.pos < len(p.src) && p.src[p.pos] == '*' {
+				p.pos++
+			}
+			op := OpStar
+			if p.pos-start >= 2 {
+				op = OpDoubleStar
+			}
+			if p.lastSlash && (p.pos == len(p.src) || p.src[p.pos] == '/') {
+				seq.Sub = append(seq.Sub, &Node{Op: OpAnyNotSlash})
+			}
+			seq.Sub = append(seq.Sub, &Node{Op: op})
+			p.lastSlash = false
+			continue
+		case '?':
+			p.pos++
+			seq.Sub = append(seq.Sub, &Node{Op: OpAnyNotSlash})
+			p.lastSlash = false
+			continue
+		case '[':
+			n, err := p.class()
+			if err != nil {
+				return nil, err
+			}
+			seq.Sub = append(seq.Sub, n)
+			p.lastSlash = false
+			continue
+		case ']':
+			return nil, p.errorf(p.pos, "']' without matching '['")
+		case '{':
+			n, err := p.alternation()
+			if err != nil {
+				return nil, err
+			}
+			seq.Sub = append(seq.Sub, n)
+			p.lastSlash = false
+			continue
+		case '}':
+			if p.depth == 0 {
+				return nil, p.errorf(p.pos, "'}' without matching '{'")
+			}
+			return seq, nil
+		case ',':
+			if p.depth > 0 {
+				return seq, nil
+			}
+			fallthrough
+		default:
+			p.pos++
+			seq.Sub = append(seq.Sub, &Node{Op: OpLiteral, Lit: string([]byte{c})})
+			p.lastSlash = c == '/'
+			continue
+		}
+	}
+	return seq, nil
+}
+
+func (p *parser) alternation() (*Node, *PatternError) {
+	open := p.pos
+	p.depth++
+	if p.depth > MaxAlternationDepth {
+		return nil, p.errorf(open, "'{' nested deeper than %d", MaxAlternationDepth)
+	}
+	p.pos++ // '{'
+	alt := &Node{Op: OpAlternate}
+	for {
+		p.lastSlash = false
+		n, err := p.parseSeq()
+		if err != nil {
+			return nil, err
+		}
+		alt.Sub = append(alt.Sub, n)
+		if p.pos >= len(p.src) {
+			return nil, p.errorf(open, "'{' without matching '}'")
+		}
+		if p.src[p.pos] == '}' {
+			p.pos++
+			break
+		}
+		p.pos++ // ','
+	}
+	p.depth--
+	if len(alt.Sub) < 2 {
+		return nil, p.errorf(open, "'{...}' needs at least two alternatives separated by ','")
+	}
+	return alt, nil
+}
+
+func (p *parser) class() (*Node, *PatternError) {
+	open := p.pos
+	p.pos++ // '['
+	neg := false
+	if p.pos < len(p.src) && p.src[p.pos] == '^' {
+		neg = true
+		p.pos++
+	}
+	var set ByteSet
+	first, members := true, 0
+	for {
+		if p.pos >= len(p.src) {
+			return nil, p.errorf(open, "'[' without matching ']'")
+		}
+		c := p.src[p.pos]
+		if c == ']' {
+			p.pos++
+			break
+		}
+		if c == '-' && !first {
+			return nil, p.errorf(p.pos, "'-' in '[...]' must be first or between two bytes")
+		}
+		lo, err := p.classByte()
+		if err != nil {
+			return nil, err
+		}
+		hi := lo
+		if p.pos+1 < len(p.src) && p.src[p.pos] == '-' && p.src[p.pos+1] != ']' {
+			p.pos++
+			if hi, err = p.classByte(); err != nil {
+				return nil, err
+			}
+			if hi < lo {
+				lo, hi = hi, lo
+			}
+		} else if p.pos+1 < len(p.src) && p.src[p.pos] == '-' {
+			return nil, p.errorf(p.pos, "'-' in '[...]' must be first or between two bytes")
+		}
+		set.AddRange(lo, hi)
+		first = false
+		members++
+	}
+	if members == 0 {
+		return nil, p.errorf(open, "empty '[]'")
+	}
+	if neg {
+		set = set.Complement()
+		set[0] &^= 1 // no element matches NUL, which never occurs in a path
+	}
+	return &Node{Op: OpCharClass, Set: set}, nil
+}
+
+func (p *parser) classByte() (byte, *PatternError) {
+	c := p.src[p.pos]
+	switch c {
+	case '\\':
+		b, _, err := p.escape()
+		return b, err
+	case '*', '?':
+		return 0, p.errorf(p.pos, "unescaped %q inside '[...]' (apparmor_parser rewrites it into a regex fragment); write \\%c", c, c)
+	}
+	p.pos++
+	return c, nil
+}
+
+// escape decodes the escape at p.pos (a backslash) and advances past it.
+// simple reports a plain `\c` that stands for c itself.
+func (p *parser) escape() (b byte, simple bool, err *PatternError) {
+	start := p.pos
+	p.pos++
+	if p.pos >= len(p.src) {
+		return 0, false, p.errorf(start, "trailing '\\'")
+	}
+	c := p.src[p.pos]
+	p.pos++
+	digits := func(base, max int) (int, int) {
+		v, n := 0, 0
+		for n < max && p.pos < len(p.src) {
+			d := digitVal(p.src[p.pos])
+			if d >= base {
+				break
+			}
+			v = v*base + d
+			p.pos++
+			n++
+		}
+		return v, n
+	}
+	switch c {
+	case 'a':
+		return 7, false, nil
+	case 'e':
+		return 0x1b, false, nil
+	case 'f':
+		return '\f', false, nil
+	case 'n':
+		return '\n', false, nil
+	case 'r':
+		return '\r', false, nil
+	case 't':
+		return '\t', false, nil
+	case 'x':
+		v, n := digits(16, 2)
+		if n == 0 {
+			return 'x', true, nil
+		}
+		return byte(v), false, nil
+	case 'd':
+		v, n := digits(10, 3)
+		if n == 0 {
+			return 'd', true, nil
+		}
+		if v > 255 {
+			return 0, false, p.errorf(start, "decimal escape \\d%d is larger than 255", v)
+		}
+		return byte(v), false, nil
+	case '0', '1', '2', '3', '4', '5', '6', '7':
+		p.pos--
+		v, _ := digits(8, 3)
+		if v > 255 {
+			return 0, false, p.errorf(start, "octal escape is larger than 255")
+		}
+		return byte(v), false, nil
+	}
+	return c, true, nil
+}
+
+func digitVal(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c|0x20 >= 'a' && c|0x20 <= 'f':
+		return int(c|0x20-'a') + 10
+	}
+	return 99
+}

@@ -1,0 +1,223 @@
+package policy
+
+import (
+	"go/token"
+	"strings"
+)
+
+// lexer splits policy text into tokens. It is pulled by the parser one
+// token at a time; the parser passes the lexing mode that the context needs
+// (see scanMode), which is how the context-sensitive AppArmor grammar is
+// lexed without a table of start conditions.
+type lexer struct {
+	file *token.File
+	src  []byte
+	err  func(pos token.Pos, msg string)
+	off  int // next byte to read
+}
+
+// scanMode selects context-dependent lexing.
+type scanMode uint
+
+const (
+	// scanLines makes newlines significant (variable and boolean
+	// assignments end at the end of the line; "\\\n" continues it).
+	scanLines scanMode = 1 << iota
+)
+
+func (s *lexer) init(file *token.File, src []byte, err func(token.Pos, string)) {
+	s.file, s.src, s.err, s.off = file, src, err, 0
+}
+
+func (s *lexer) pos(off int) token.Pos { return s.file.Pos(off) }
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'
+}
+
+// scan returns the next token. Comments are returned as tokens so that the
+// parser can attach them to nodes.
+func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
+	src := s.src
+	for s.off < len(src) {
+		c := src[s.off]
+		if c == '\n' && mode&scanLines != 0 {
+			s.off++
+			return s.pos(s.off - 1), NEWLINE, "\n"
+		}
+		if c == '\\' && mode&scanLines != 0 && s.off+1 < len(src) && (src[s.off+1] == '\n' || src[s.off+1] == '\r') {
+			s.off += 2
+			if src[s.off-1] == '\r' && s.off < len(src) && src[s.off] == '\n' {
+				s.off++
+			}
+			continue
+		}
+		if !isSpace(c) {
+			break
+		}
+		s.off++
+	}
+	if s.off >= len(src) {
+		return s.pos(len(src)), EOF, ""
+	}
+	start := s.off
+	pos := s.pos(start)
+	c := src[start]
+	next := byte(0)
+	if start+1 < len(src) {
+		next = src[start+1]
+	}
+	switch c {
+	case '#':
+		if isIncludeDirective(src[start:]) {
+			s.off += len("#include")
+			return pos, INCLUDE, "#include"
+		}
+		end := start
+		for end < len(src) && src[end] != '\n' {
+			end++
+		}
+		s.off = end
+		return pos, COMMENT, strings.TrimRight(string(src[start:end]), " \t\r")
+	case ',':
+		s.off++
+		return pos, COMMA, ","
+	case '(':
+		s.off++
+		return pos, LPAREN, "("
+	case ')':
+		s.off++
+		return pos, RPAREN, ")"
+	case '}':
+		s.off++
+		return pos, RBRACE, "}"
+	case '=':
+		s.off++
+		return pos, ASSIGN, "="
+	case '{':
+		if next == 0 || isSpace(next) || next == '}' {
+			s.off++
+			return pos, LBRACE, "{"
+		}
+	case '+':
+		if next == '=' {
+			s.off += 2
+			return pos, ADD, "+="
+		}
+	case '-':
+		if next == '>' {
+			s.off += 2
+			return pos, ARROW, "->"
+		}
+	case '<':
+		if next == '=' {
+			s.off += 2
+			return pos, LEQ, "<="
+		}
+		end := start + 1
+		for end < len(src) && src[end] != '>' && src[end] != '\n' {
+			end++
+		}
+		if end < len(src) && src[end] == '>' {
+			s.off = end + 1
+			return pos, WORD, string(src[start:s.off])
+		}
+		s.err(pos, "unterminated <...> path: add the closing '>'")
+		s.off = end
+		return pos, WORD, string(src[start:end])
+	}
+	s.scanWord()
+	return pos, WORD, string(src[start:s.off])
+}
+
+// isIncludeDirective reports whether b starts with "#include" followed by
+// a space or a path: "#includes" or "#include_x" is a comment.
+func isIncludeDirective(b []byte) bool {
+	const kw = "#include"
+	if len(b) < len(kw) || string(b[:len(kw)]) != kw {
+		return false
+	}
+	if len(b) == len(kw) {
+		return true
+	}
+	c := b[len(kw)]
+	return isSpace(c) || c == '<' || c == '"'
+}
+
+// scanWord consumes a word: a path, glob, name, number or quoted string.
+// Commas inside {a,b} alternations belong to the word; '=' ends a word
+// unless it starts with '/' (so "peer=" splits but "/a=b" does not).
+func (s *lexer) scanWord() {
+	src := s.src
+	start := s.off
+	depth := 0
+	pathLike := src[start] == '/'
+	for s.off < len(src) {
+		c := src[s.off]
+		next := byte(0)
+		if s.off+1 < len(src) {
+			next = src[s.off+1]
+		}
+		switch {
+		case isSpace(c):
+			return
+		case c == '"':
+			s.scanQuoted()
+			continue
+		case c == '\\':
+			if next == '\n' || next == 0 {
+				return
+			}
+			s.off += 2
+			continue
+		case c == '{':
+			if depth == 0 && s.off > start && (next == 0 || isSpace(next)) {
+				return // "name{" opens a block
+			}
+			depth++
+		case c == '}':
+			if depth == 0 {
+				return
+			}
+			depth--
+		case c == ',' || c == '(' || c == ')':
+			if depth == 0 {
+				return
+			}
+		case c == '=':
+			if depth == 0 && !pathLike {
+				return
+			}
+		case c == '+' && next == '=', c == '<' && next == '=', c == '-' && next == '>':
+			if s.off > start {
+				return
+			}
+		}
+		s.off++
+	}
+}
+
+// scanQuoted consumes a "..." string with backslash escapes.
+func (s *lexer) scanQuoted() {
+	src := s.src
+	start := s.off
+	s.off++
+	for s.off < len(src) {
+		switch src[s.off] {
+		case '\\':
+			s.off += 2
+			continue
+		case '"':
+			s.off++
+			return
+		case '\n':
+			s.err(s.pos(start), "unterminated quoted string: add the closing '\"'")
+			return
+		}
+		s.off++
+	}
+	if s.off > len(src) {
+		s.off = len(src)
+	}
+	s.err(s.pos(start), "unterminated quoted string: add the closing '\"'")
+}
