@@ -66,6 +66,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 	for _, c := range []*cobra.Command{
 		// Each verb adds itself here, one line each.
 		newEventsCmd(f, nil),
+		newMonitorCmd(f, nil),
 		newStatusCmd(f, nil),
 		newLoadCmd(f, nil),
 		newUnloadCmd(f, nil),
