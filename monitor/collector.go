@@ -33,6 +33,9 @@ type multiCollector struct {
 	concerns map[string]concern
 	logger   *slog.Logger
 	timeout  time.Duration
+
+	mu      sync.Mutex
+	lastErr map[string]string // per concern: the error last logged, so a persistent failure is logged once
 }
 
 func (c *multiCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -54,11 +57,33 @@ func (c *multiCollector) Collect(ch chan<- prometheus.Metric) {
 			success := 1.0
 			if err != nil {
 				success = 0
-				c.logger.Error("collector failed", "collector", name, "err", err)
 			}
+			c.logChange(name, err)
 			ch <- prometheus.MustNewConstMetric(collectorDurationDesc, prometheus.GaugeValue, time.Since(start).Seconds(), name)
 			ch <- prometheus.MustNewConstMetric(collectorSuccessDesc, prometheus.GaugeValue, success, name)
 		})
 	}
 	wg.Wait()
+}
+
+// logChange logs a concern's failure when it starts or changes, and its recovery.
+func (c *multiCollector) logChange(name string, err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lastErr == nil {
+		c.lastErr = map[string]string{}
+	}
+	if c.lastErr[name] == msg {
+		return
+	}
+	c.lastErr[name] = msg
+	if err != nil {
+		c.logger.Error("collector failed", "collector", name, "err", err)
+	} else {
+		c.logger.Info("collector recovered", "collector", name)
+	}
 }
