@@ -77,7 +77,6 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newDisableCmd(f, nil),
 		newNewCmd(f, nil),
 		newLearnCmd(f, nil),
-		newEventsCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}
