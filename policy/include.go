@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"go/token"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func (l *Loader) Load(path string, src []byte) (*File, error) {
 			return c.file, c.err
 		}
 		var err error
-		src, err = os.ReadFile(path)
+		src, err = readPolicyFile(path)
 		if err != nil {
 			l.files[path] = &loaded{err: err}
 			return nil, err
@@ -87,6 +88,34 @@ func (l *Loader) Load(path string, src []byte) (*File, error) {
 	f, err := ParseFile(l.Fset, path, src, ParseComments)
 	l.files[path] = &loaded{file: f, err: err}
 	return f, err
+}
+
+// maxFileSize bounds what Load reads: policy files are small, and an
+// include of /proc/kcore or a device must not hang or exhaust memory.
+const maxFileSize = 16 << 20
+
+// readPolicyFile reads a regular file of at most maxFileSize bytes.
+func readPolicyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() == 0 {
+		// Empty, or a /proc file that would block (kmsg): never read it.
+		return []byte{}, nil
+	}
+	if fi.Size() > maxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d MiB; not a policy file", path, maxFileSize>>20)
+	}
+	return io.ReadAll(io.LimitReader(f, maxFileSize+1))
 }
 
 // IncludeError reports an include directive that cannot be satisfied.
@@ -133,8 +162,11 @@ func (l *Loader) Resolve(inc *Include) ([]string, error) {
 		if err != nil {
 			continue
 		}
-		if !fi.IsDir() {
+		if fi.Mode().IsRegular() {
 			return []string{c}, nil
+		}
+		if !fi.IsDir() {
+			return fail(nil, "include %s: %s is not a regular file or directory", inc.Path.Raw, c)
 		}
 		files, err := dirFiles(c)
 		if err != nil {
@@ -163,7 +195,7 @@ func dirFiles(dir string) ([]string, error) {
 		}
 		p := dir + "/" + e.Name()
 		fi, err := os.Stat(p) // follow symlinks, as the parser does
-		if err != nil || fi.IsDir() {
+		if err != nil || !fi.Mode().IsRegular() {
 			continue // the parser ignores subdirectories
 		}
 		out = append(out, p)
