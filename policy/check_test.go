@@ -88,7 +88,7 @@ func TestTargetOf(t *testing.T) {
 		"abi <abi/3.0>,\nprofile a {}\n":                          "3.0",
 		"abi <abi/4.0>,\nprofile a {}\n":                          "4.1",
 		"abi <abi/kernel-5.4-outoftree-network>,\nprofile a {}\n": "3.0",
-		"profile a {}\n": "",
+		"profile a {}\n":                                          "",
 	} {
 		f, err := policy.ParseFile(policyFset(), "t", []byte(src), 0)
 		if err != nil {
