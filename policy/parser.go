@@ -3,10 +3,10 @@ package policy
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	goscanner "go/scanner"
 	"go/token"
 	"os"
+	"slices"
 	"strings"
 )
 
