@@ -298,7 +298,27 @@ func (p *parser) parseBody(top bool) []Rule {
 		}
 	}
 	p.leadComments(&body)
+	p.markSections(body)
 	return body
+}
+
+// markSections sets Hint to NewSection on each rule that the source
+// separates from the previous one by a blank line, so that the layout
+// survives edits that remove or insert rules.
+func (p *parser) markSections(body []Rule) {
+	prevEnd := token.NoPos
+	for _, r := range body {
+		m := r.meta()
+		if start := ruleStart(r); start.IsValid() && prevEnd.IsValid() && p.line(start)-p.line(prevEnd) > 1 {
+			m.Hint = NewSection
+		}
+		if m.To.IsValid() {
+			prevEnd = m.To - 1
+			if m.Line != nil && m.Line.End() > prevEnd {
+				prevEnd = m.Line.End()
+			}
+		}
+	}
 }
 
 // parseRule parses one element of a body; on a syntax error it skips to
