@@ -36,7 +36,14 @@ type Loader struct {
 	SearchPath []string // directories for <x>, searched before Base
 	Base       string   // directory for relative "x", searched last for <x>; empty means DefaultIncludeDir
 
-	files map[string]*loaded
+	files    map[string]*loaded
+	resolved map[string]resolved // by directive kind and name: a Loader looks each up once
+	incs     map[*File][]*Include
+}
+
+type resolved struct {
+	paths []string
+	err   error // an *IncludeError without position
 }
 
 type loaded struct {
@@ -115,7 +122,17 @@ func readPolicyFile(path string) ([]byte, error) {
 	if fi.Size() > maxFileSize {
 		return nil, fmt.Errorf("%s is larger than %d MiB; not a policy file", path, maxFileSize>>20)
 	}
-	return io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	// One read of the size Stat reported (files may shrink or grow meanwhile).
+	buf := make([]byte, fi.Size()+1)
+	n, err := io.ReadFull(f, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return buf[:n], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(f, maxFileSize))
+	return append(buf, rest...), err
 }
 
 // IncludeError reports an include directive that cannot be satisfied.
@@ -132,10 +149,33 @@ func (e *IncludeError) Unwrap() error { return e.Err }
 // Resolve returns the files an include directive reads, in the order
 // apparmor_parser would read them (a directory's entries sorted by name).
 // A missing target of "include if exists" gives no files and no error.
+// Results are cached: a Loader sees the file system as it was at the first
+// lookup of each name.
 func (l *Loader) Resolve(inc *Include) ([]string, error) {
 	if inc.Path == nil {
 		return nil, &IncludeError{Pos: inc.Pos(), Msg: "include without a file name: write include <abstractions/NAME> or include \"/path\""}
 	}
+	key := inc.Path.Raw
+	if inc.IfExists {
+		key = "?" + key
+	}
+	if l.resolved == nil {
+		l.resolved = map[string]resolved{}
+	}
+	r, ok := l.resolved[key]
+	if !ok {
+		r.paths, r.err = l.resolve(inc)
+		l.resolved[key] = r
+	}
+	if r.err != nil {
+		e := *r.err.(*IncludeError)
+		e.Pos = inc.Path.Pos()
+		return nil, &e
+	}
+	return r.paths, nil
+}
+
+func (l *Loader) resolve(inc *Include) ([]string, error) {
 	name := inc.Path.Value()
 	fail := func(err error, format string, args ...any) ([]string, error) {
 		return nil, &IncludeError{Pos: inc.Path.Pos(), Path: inc.Path.Raw, Err: err, Msg: fmt.Sprintf(format, args...)}
@@ -224,6 +264,55 @@ func SkippedName(name string) bool {
 		}
 	}
 	return false
+}
+
+// Closure returns f and every file it includes, directly or through other
+// includes, each once, in the order first reached: what apparmor_parser
+// reads to compile f. Missing includes (other than include if exists) are
+// returned as a joined error after the files that could be read.
+func (l *Loader) Closure(f *File) ([]*File, error) {
+	seen := map[*File]bool{}
+	var (
+		out  []*File
+		errs []error
+		walk func(*File)
+	)
+	walk = func(f *File) {
+		if seen[f] {
+			return
+		}
+		seen[f] = true
+		out = append(out, f)
+		for _, inc := range l.includesOf(f) {
+			files, err := l.Included(inc)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for _, g := range files {
+				walk(g)
+			}
+		}
+	}
+	walk(f)
+	return out, errors.Join(errs...)
+}
+
+// includesOf returns the include directives of f, wherever they are.
+func (l *Loader) includesOf(f *File) []*Include {
+	if incs, ok := l.incs[f]; ok {
+		return incs
+	}
+	incs := []*Include{}
+	for n := range Preorder(f) {
+		if inc, ok := n.(*Include); ok {
+			incs = append(incs, inc)
+		}
+	}
+	if l.incs == nil {
+		l.incs = map[*File][]*Include{}
+	}
+	l.incs[f] = incs
+	return incs
 }
 
 // Included resolves an include directive and parses its files.
