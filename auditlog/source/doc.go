@@ -19,7 +19,8 @@
 //	auditd:[PATH]   auditd's log, default /var/log/audit/audit.log (a file)
 //	netlink:        the audit netlink multicast group AUDIT_NLGRP_READLOG on
 //	                NETLINK_AUDIT: a copy of every audit record, whether or
-//	                not auditd runs; needs CAP_AUDIT_READ; always follows
+//	                not auditd runs; needs CAP_AUDIT_READ and the host's
+//	                network namespace (Open checks both); always follows
 //
 // A spec is a scheme when the text before its first colon is lower-case
 // letters; write ./a:b for a file named a:b. An unknown scheme is a

@@ -395,3 +395,24 @@ func TestLineReaderTail(t *testing.T) {
 		t.Errorf("tail = %q, want %q", lr.tail, want)
 	}
 }
+
+// Cancelling unblocks a pending read of stdin when it is a pipe.
+func TestStdinCancel(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	src, err := Open("-", Options{Stdin: pr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, src, 16)
+	pw.WriteString("a\n")
+	if rec := r.next(); string(rec.Data) != "a" || rec.Pos.Line != 1 || rec.Pos.Offset != 0 {
+		t.Errorf("got %q at %+v", rec.Data, rec.Pos)
+	}
+	if err := r.stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run after cancel = %v, want context.Canceled", err)
+	}
+}

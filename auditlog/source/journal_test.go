@@ -207,6 +207,22 @@ func TestJournalErrors(t *testing.T) {
 		t.Errorf("bad journal: Run = %v, want journalctl's own message", err)
 	}
 
+	// No system journal at all: journalctl would print nothing and succeed.
+	saved := journalDirs
+	defer func() { journalDirs = saved }()
+	journalDirs = []string{filepath.Join(dir, "run"), filepath.Join(dir, "var")}
+	_, err = Open("journal:", Options{})
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "systemd-journald") {
+		t.Errorf("no system journal: %v, want *UnavailableError asking about systemd-journald", err)
+	}
+	os.MkdirAll(filepath.Join(dir, "var", bootID), 0o755)
+	writeFile(t, filepath.Join(dir, "var", bootID, "system.journal"), "")
+	if src, err := Open("journal:", Options{}); err != nil {
+		t.Errorf("with a system journal file: %v", err)
+	} else {
+		src.Close()
+	}
+
 	t.Setenv("PATH", dir)
 	_, err = Open("journal:", Options{})
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "install it") {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -209,4 +210,33 @@ func TestNetlinkOverrun(t *testing.T) {
 		t.Errorf("all %d records arrived through a 4 KiB buffer: no overrun happened", n)
 	}
 	t.Logf("%d of %d burst records received; stats %+v", got-1, n, st)
+}
+
+// In a network namespace other than the host's, the group binds but the
+// kernel never delivers to it: Open must say so instead of waiting forever.
+func TestNetlinkOtherNetns(t *testing.T) {
+	errc := make(chan error, 1)
+	go func() {
+		// This thread moves to a new network namespace; it is never
+		// unlocked, so the runtime discards it when the goroutine ends.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare: %w", err)
+			return
+		}
+		src, err := Open("netlink:", Options{})
+		if err == nil {
+			src.Close()
+		}
+		errc <- err
+	}()
+	err := <-errc
+	if err != nil && strings.HasPrefix(err.Error(), "unshare") {
+		needReal(t, "cannot create a network namespace: %v", err)
+	}
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "hostNetwork") {
+		t.Fatalf("Open in a new network namespace = %v, want *UnavailableError about the namespace", err)
+	}
+	t.Log(err)
 }

@@ -212,7 +212,7 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	msg := fmt.Sprintf("source %s: %s: %v", e.Source, e.What, e.Err)
+	msg := fmt.Sprintf("source %q: %s: %v", e.Source, e.What, e.Err)
 	if e.Hint != "" {
 		msg += " (" + e.Hint + ")"
 	}
