@@ -56,15 +56,18 @@
 //
 // # Back-pressure and loss
 //
-// Kernel sources (kmsg:, netlink:) never block: a record that does not fit
-// in the channel is dropped and counted (Stats.Dropped), because a reader
-// that stalls makes the kernel lose records anyway. File, stdin, auditd and
-// journal sources wait for room instead, since their records are safe on
-// disk; Options.WhenFull overrides either default. Records the kernel
-// lost are counted in Stats.Lost: gaps in /dev/kmsg sequence numbers
-// (including EPIPE overruns, which also count in Stats.Overruns, and records
-// overwritten between a Resume.Seq and the oldest record left), and one per
-// netlink ENOBUFS overrun (the kernel does not say how many).
+// Live kernel records (netlink:, and kmsg: once it has caught up with the
+// ring buffer) never wait: a record that does not fit in the channel is
+// dropped and counted (Stats.Dropped), because a reader that stalls makes
+// the kernel lose records anyway. Everything else waits for room: file,
+// stdin, auditd and journal records are safe on disk, and the backlog a
+// kmsg reader starts with is safe in the ring buffer. Options.WhenFull
+// overrides these defaults.
+//
+// Records the kernel lost are counted in Stats.Lost: gaps in /dev/kmsg
+// sequence numbers (after an EPIPE overrun, which also counts in
+// Stats.Overruns, or between a Resume.Seq and the oldest record left), and
+// one per netlink ENOBUFS overrun (the kernel does not say how many).
 //
 // # Cancellation
 //

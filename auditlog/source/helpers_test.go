@@ -27,7 +27,7 @@ func runAll(t testing.TB, src Source) []Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
-	out := make(chan Record, 1<<16) // kernel sources drop when it is full
+	out := make(chan Record, 64)
 	done := make(chan []Record)
 	go func() {
 		var recs []Record

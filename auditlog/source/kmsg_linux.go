@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +29,9 @@ type kmsgSource struct {
 	name string
 	opts Options
 	f    *os.File
+	// caughtUp is set at the first EAGAIN: everything the ring buffer held
+	// has been read.
+	caughtUp atomic.Bool
 }
 
 func openKmsg(name string, opts Options) (Source, error) {
@@ -81,6 +85,12 @@ func (s *kmsgSource) Run(ctx context.Context, out chan<- Record) error {
 	defer stop()
 
 	snd := newSender(&s.counters, out, s.name, s.opts.WhenFull, true)
+	// Until the first EAGAIN the records come from the ring buffer's
+	// backlog: waiting for the consumer loses nothing there.
+	live := snd.drop
+	if s.opts.WhenFull == FullDefault {
+		snd.drop = false
+	}
 	buf := make([]byte, kmsgBufSize)
 	var last uint64 // sequence number of the last record seen
 	haveLast := false
@@ -100,6 +110,8 @@ func (s *kmsgSource) Run(ctx context.Context, out chan<- Record) error {
 		err := rc.Read(func(fd uintptr) bool {
 			n, rerr = unix.Read(int(fd), buf)
 			if rerr == unix.EAGAIN {
+				snd.drop = live // caught up: from now on records are live
+				s.caughtUp.Store(true)
 				if s.opts.Follow {
 					return false // wait until readable
 				}

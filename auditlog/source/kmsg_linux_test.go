@@ -198,14 +198,14 @@ func TestKmsgResume(t *testing.T) {
 	}
 }
 
-// The kernel source never blocks: with nobody reading, one record fits in
-// the channel and the rest are dropped and counted.
+// With FullDrop and nobody reading, one record fits in the channel and
+// the rest are dropped and counted; Run never blocks.
 func TestKmsgDropWhenFull(t *testing.T) {
 	needKmsg(t)
 	for i := range 3 {
 		kmsgWrite(t, kmsgMarker(t, fmt.Sprint("drop ", i)))
 	}
-	src, err := Open("kmsg:", Options{})
+	src, err := Open("kmsg:", Options{WhenFull: FullDrop})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +216,31 @@ func TestKmsgDropWhenFull(t *testing.T) {
 	if st := src.Stats(); st.Delivered != 1 || st.Dropped < 3 {
 		t.Errorf("stats %+v, want 1 delivered and at least 3 dropped", st)
 	}
+}
+
+// By default the backlog waits for a slow reader (a one-record channel
+// still gets every record), and live records, once caught up, are dropped
+// when the channel is full.
+func TestKmsgBacklogWaitsLiveDrops(t *testing.T) {
+	needKmsg(t)
+	caughtUp := kmsgMarker(t, "backlog end")
+	kmsgWrite(t, caughtUp)
+	src, err := Open("kmsg:", Options{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, src, 1)
+	r.until(func(rec Record) bool { return kmsgMsg(t, rec) == caughtUp })
+	if st := src.Stats(); st.Dropped != 0 {
+		t.Fatalf("backlog dropped records: %+v", st)
+	}
+	// Nobody reads any more: the channel takes one live record, the
+	// others are dropped.
+	eventually(t, "caught up", func() bool { return src.(*kmsgSource).caughtUp.Load() })
+	for i := range 3 {
+		kmsgWrite(t, kmsgMarker(t, fmt.Sprint("live ", i)))
+	}
+	eventually(t, "two live records dropped", func() bool { return src.Stats().Dropped >= 2 })
 }
 
 // Overrun: a reader that falls behind by more than the ring buffer gets

@@ -56,9 +56,13 @@ type Stats struct {
 type WhenFull int
 
 const (
-	// FullDefault drops for kernel sources (kmsg, netlink), whose records
-	// are lost anyway if the reader stalls, and waits for file, stdin,
-	// auditd and journal sources, whose records wait safely on disk.
+	// FullDefault drops for live kernel records (netlink, and kmsg once it
+	// has read what the ring buffer held when it started), since a reader
+	// that stalls makes the kernel lose records anyway; it waits for
+	// everything else: file, stdin, auditd and journal records wait safely
+	// on disk, and the records a kmsg reader catches up on wait in the
+	// ring buffer (if the kernel overwrites them meanwhile, the sequence
+	// gap counts them as Lost).
 	FullDefault WhenFull = iota
 	// FullDrop never blocks: a record that does not fit is dropped and
 	// counted in Stats.Dropped.
