@@ -416,3 +416,20 @@ func TestStdinCancel(t *testing.T) {
 		t.Errorf("Run after cancel = %v, want context.Canceled", err)
 	}
 }
+
+// auditd:PATH is a followed file like any other, named by its spec.
+func TestAuditdSpec(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	writeFile(t, path, "type=AVC msg=audit(1.2:3): x\n")
+	src, err := Open("auditd:"+path, Options{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, src, 16)
+	appendFile(t, path, "type=AVC msg=audit(1.2:4): y\n")
+	for _, want := range []string{"type=AVC msg=audit(1.2:3): x", "type=AVC msg=audit(1.2:4): y"} {
+		if rec := r.next(); string(rec.Data) != want || rec.Source != "auditd:"+path {
+			t.Errorf("got %q from %q, want %q", rec.Data, rec.Source, want)
+		}
+	}
+}
