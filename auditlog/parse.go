@@ -106,7 +106,7 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 		return nil
 	}
 	var kv int // where the key=value pairs start, relative to body
-	if a := bytes.Index(body[:ap], anchorAudit); a >= 0 {
+	if a := indexAuditBefore(body, ap); a >= 0 {
 		t := lastIndexType(body[:a])
 		if t < 0 || (t > 0 && byteClass[body[t-1]]&clsSpace == 0 && body[t-1] != ':') {
 			return nil // "audit(" without a record type: not a record
@@ -161,6 +161,16 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 	}
 	ev.Kind = KindEvent
 	return nil
+}
+
+// indexAuditBefore finds "audit(" in body[:ap]. In kernel records it is
+// the last '(' before apparmor=, a few bytes back; otherwise (USER_AVC,
+// whose subj= may hold parentheses) search forward.
+func indexAuditBefore(body []byte, ap int) int {
+	if i := bytes.LastIndexByte(body[:ap], '('); i >= 5 && string(body[i-5:i+1]) == "audit(" {
+		return i - 5
+	}
+	return bytes.Index(body[:ap], anchorAudit)
 }
 
 // lastIndexType finds the last "type=" in b: it sits a few bytes before
