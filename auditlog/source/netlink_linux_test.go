@@ -118,7 +118,6 @@ func openNetlinkOrSkip(t *testing.T, opts Options) Source {
 	return src
 }
 
-
 func TestNetlinkUserAVC(t *testing.T) {
 	src := openNetlinkOrSkip(t, Options{})
 	r := start(t, src, 1024)
