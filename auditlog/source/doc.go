@@ -45,8 +45,8 @@
 //
 // Record.Pos says where the record came from: Line (files: 1-based line in
 // the current file; journal and netlink: 1-based ordinal), Offset (files:
-// the byte offset after the line), Seq (kmsg: the kernel's sequence
-// number), Cursor (journal: __CURSOR). Pass the Pos of the last record
+// the byte offset after the line), Seq and Boot (kmsg: the kernel's
+// sequence number and the boot it belongs to), Cursor (journal: __CURSOR). Pass the Pos of the last record
 // processed as Options.Resume to continue after it.
 //
 // Data is a copy the source never touches again: a Record stays valid

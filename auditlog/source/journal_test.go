@@ -41,7 +41,7 @@ func needJournal(t *testing.T) string {
 // is written in the export format's binary form.
 type entry map[string]string
 
-var bootID = "0123456789abcdef0123456789abcdef"
+var testBootID = "0123456789abcdef0123456789abcdef"
 
 // exportText renders entries in the journal export format, with
 // increasing timestamps starting at n.
@@ -49,7 +49,7 @@ func exportText(n int, entries ...entry) []byte {
 	var b bytes.Buffer
 	for i, e := range entries {
 		fmt.Fprintf(&b, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n",
-			1764054000000000+int64(n+i)*1000000, 1000000+int64(n+i)*1000000, bootID)
+			1764054000000000+int64(n+i)*1000000, 1000000+int64(n+i)*1000000, testBootID)
 		for _, k := range slices.Sorted(maps.Keys(e)) {
 			v := e[k]
 			if strings.ContainsAny(v, "\n\xff") {
@@ -250,8 +250,8 @@ func TestJournalErrors(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "systemd-journald") {
 		t.Errorf("no system journal: %v, want *UnavailableError asking about systemd-journald", err)
 	}
-	os.MkdirAll(filepath.Join(dir, "var", bootID), 0o755)
-	writeFile(t, filepath.Join(dir, "var", bootID, "system.journal"), "")
+	os.MkdirAll(filepath.Join(dir, "var", testBootID), 0o755)
+	writeFile(t, filepath.Join(dir, "var", testBootID, "system.journal"), "")
 	if src, err := Open("journal:", Options{}); err != nil {
 		t.Errorf("with a system journal file: %v", err)
 	} else {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,7 @@ type kmsgSource struct {
 	name string
 	opts Options
 	f    *os.File
+	boot string // boot ID, stamped on every Position
 	// caughtUp is set at the first EAGAIN: everything the ring buffer held
 	// has been read.
 	caughtUp atomic.Bool
@@ -59,7 +61,21 @@ func openKmsgPath(name, path string, opts Options) (Source, error) {
 			return nil, &UnavailableError{Source: name, What: "seek " + path, Err: err}
 		}
 	}
-	return &kmsgSource{name: name, opts: opts, f: f}, nil
+	s := &kmsgSource{name: name, opts: opts, f: f, boot: bootID()}
+	if r := opts.Resume; r != nil && r.Boot != "" && s.boot != "" && r.Boot != s.boot {
+		opts.Logger.Info("resume point is from another boot: reading the whole ring buffer", "resume_boot", r.Boot, "boot", s.boot)
+		s.opts.Resume = nil
+	}
+	return s, nil
+}
+
+// bootID returns this boot's ID, or "" if the kernel does not say.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func (s *kmsgSource) Name() string { return s.name }
@@ -161,7 +177,7 @@ func (s *kmsgSource) Run(ctx context.Context, out chan<- Record) error {
 			s.lost.Add(h.Seq - last - 1)
 		}
 		last, haveLast = h.Seq, true
-		if err := snd.send(ctx, rec, Position{Seq: h.Seq}); err != nil {
+		if err := snd.send(ctx, rec, Position{Seq: h.Seq, Boot: s.boot}); err != nil {
 			return err
 		}
 	}

@@ -196,6 +196,25 @@ func TestKmsgResume(t *testing.T) {
 	if st := src.Stats(); st.Lost != 0 {
 		t.Errorf("stats %+v: nothing was lost", st)
 	}
+
+	// Sequence numbers restart at each boot: a resume point from this
+	// boot past the end delivers nothing, one from another boot is
+	// ignored.
+	if r1.Pos.Boot == "" {
+		t.Fatal("record has no boot ID")
+	}
+	for _, tt := range []struct {
+		boot  string
+		empty bool
+	}{{r1.Pos.Boot, true}, {"another-boot", false}} {
+		src, err := Open("kmsg:", Options{Resume: &Position{Seq: 1 << 62, Boot: tt.boot}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(runAll(t, src)); (got == 0) != tt.empty {
+			t.Errorf("resume at seq 2^62 of boot %q: %d records", tt.boot, got)
+		}
+	}
 }
 
 // With FullDrop and nobody reading, one record fits in the channel and
@@ -298,4 +317,35 @@ func TestKmsgUnavailable(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "journal:") {
 		t.Errorf("open missing kmsg = %v, want *UnavailableError suggesting journal:", err)
 	}
+}
+
+// Reading the whole ring buffer: one read(2) per record, then the channel.
+func BenchmarkKmsgRead(b *testing.B) {
+	if _, err := os.Stat(kmsgPath); err != nil {
+		b.Skip(err)
+	}
+	var records, bytes uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		src, err := Open("kmsg:", Options{})
+		if err != nil {
+			b.Skip(err)
+		}
+		out := make(chan Record, 1024)
+		done := make(chan struct{})
+		go func() {
+			for r := range out {
+				bytes += uint64(len(r.Data))
+			}
+			close(done)
+		}()
+		if err := src.Run(context.Background(), out); err != nil {
+			b.Fatal(err)
+		}
+		close(out)
+		<-done
+		records += src.Stats().Delivered
+	}
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/op")
 }

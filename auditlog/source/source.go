@@ -38,6 +38,9 @@ type Position struct {
 	Offset int64
 	// Seq is the kernel's sequence number of a /dev/kmsg record.
 	Seq uint64
+	// Boot is the boot ID (/proc/sys/kernel/random/boot_id) a kmsg Seq
+	// belongs to: sequence numbers restart at 0 when the machine boots.
+	Boot string
 	// Cursor is the journal cursor (__CURSOR) of a journal entry.
 	Cursor string
 }
@@ -85,8 +88,9 @@ type Options struct {
 	// processed; the source continues after it. A file uses Offset and
 	// Line (when the file is now shorter than Offset it was truncated or
 	// replaced, and reading starts at 0), kmsg uses Seq (records the
-	// kernel has overwritten in between count as Lost), the journal uses
-	// Cursor. Ignored by netlink and stdin.
+	// kernel has overwritten in between count as Lost; a Seq from another
+	// boot is ignored), the journal uses Cursor. Ignored by netlink and
+	// stdin.
 	Resume *Position
 	// WhenFull selects what happens when the output channel is full.
 	WhenFull WhenFull
