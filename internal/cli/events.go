@@ -194,14 +194,13 @@ func readLive(ctx context.Context, o *eventsOptions, specs []string, st *auditlo
 			onBad(se)
 			continue
 		}
-		if !st.Add(&ev) {
-			continue
+		if st.Add(&ev) {
+			if err := sink.event(&ev, rec.Source, line); err != nil {
+				cancel()
+				return err
+			}
 		}
-		if err := sink.event(&ev, rec.Source, line); err != nil {
-			cancel()
-			return err
-		}
-		if o.Follow && len(recs) == 0 {
+		if o.Follow && len(recs) == 0 { // caught up: show what we have
 			sink.out.Flush()
 		}
 	}
