@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -136,5 +137,46 @@ func TestEventsKmsg(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "\n"); n != 1 {
 		t.Errorf("%d events, want 1 (copies of one record are duplicates):\n%s", n, out)
+	}
+}
+
+// journal:PATH reads a real journal file, built by systemd-journal-remote
+// from journalctl -o export records: both transports of one event (the
+// printk copy and the audit copy) come out once.
+func TestEventsJournalFile(t *testing.T) {
+	remote := "/lib/systemd/systemd-journal-remote"
+	if _, err := os.Stat(remote); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("systemd-journal-remote: %v (install systemd-journal-remote)", err)
+		}
+		t.Skip("systemd-journal-remote not installed")
+	}
+	export, err := os.Open("../../auditlog/testdata/journal-export.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer export.Close()
+	journal := filepath.Join(t.TempDir(), "t.journal")
+	cmd := exec.Command(remote, "-o", journal, "-")
+	cmd.Stdin = export
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", remote, err, out)
+	}
+	io, _, out, errOut := TestStreams()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := eventsRun(&eventsOptions{IO: io, Ctx: ctx, Sources: []string{"journal:" + journal}, JSON: true, Verbose: true}); err != nil {
+		t.Fatalf("eventsRun: %v (stderr %s)", err, errOut)
+	}
+	for _, want := range []string{`"serial":501,`, `"serial":502,`, `"serial":503,`, `"name_hex":"2f746d702fe9"`, `"line":"s=`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out.String(), "\n"); n != 3 {
+		t.Errorf("%d events, want 3:\n%s", n, out)
+	}
+	if !strings.Contains(errOut.String(), "1 duplicates") {
+		t.Errorf("stderr %q: want the audit copy of serial 501 counted as a duplicate", errOut)
 	}
 }
