@@ -46,6 +46,9 @@ type got struct {
 func gots(recs []Record) []got {
 	var g []got
 	for _, r := range recs {
+		if r.Pos.Offset != 0 && r.Pos.Inode == 0 {
+			panic("file record without inode")
+		}
 		g = append(g, got{string(r.Data), r.Pos.Line, r.Pos.Offset})
 	}
 	return g
@@ -145,9 +148,17 @@ func TestFileResume(t *testing.T) {
 		{"same file", "a\nb\nc\n", []got{{"c", 3, 6}}, 0},
 		{"grown", "a\nb\nc\nd\n", []got{{"c", 3, 6}, {"d", 4, 8}}, 0},
 		{"shorter: start over", "x\n", []got{{"x", 1, 2}}, 1},
+		{"replaced by a longer file: start over", "n1\nn2\nn3\n", []got{{"n1", 1, 3}, {"n2", 2, 6}, {"n3", 3, 9}}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if strings.HasPrefix(tt.name, "replaced") {
+				// A new file (new inode) renamed over the path.
+				writeFile(t, path+".new", tt.content)
+				if err := os.Rename(path+".new", path); err != nil {
+					t.Fatal(err)
+				}
+			}
 			writeFile(t, path, tt.content)
 			src, err := Open(path, Options{Resume: &resume})
 			if err != nil {

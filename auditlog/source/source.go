@@ -36,6 +36,9 @@ type Position struct {
 	// Offset is the byte offset just past the record in the current file
 	// (file, auditd): the resume point.
 	Offset int64
+	// Inode identifies the current file (file, auditd; 0 where the system
+	// has no inode numbers), so that a resume notices a replaced file.
+	Inode uint64
 	// Seq is the kernel's sequence number of a /dev/kmsg record.
 	Seq uint64
 	// Boot is the boot ID (/proc/sys/kernel/random/boot_id) a kmsg Seq
@@ -86,8 +89,8 @@ type Options struct {
 	FromEnd bool
 	// Resume, if not nil, is the Position of the last record already
 	// processed; the source continues after it. A file uses Offset and
-	// Line (when the file is now shorter than Offset it was truncated or
-	// replaced, and reading starts at 0), kmsg uses Seq (records the
+	// Line (when the file is now shorter than Offset, or Inode differs,
+	// it was truncated or replaced, and reading starts at 0), kmsg uses Seq (records the
 	// kernel has overwritten in between count as Lost; a Seq from another
 	// boot is ignored), the journal uses Cursor. Ignored by netlink and
 	// stdin.
