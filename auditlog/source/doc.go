@@ -8,10 +8,14 @@
 //	PATH            a log file (any format auditlog detects); with Follow it is
 //	                followed across rotation (rename, then a new file: the old
 //	                file is finished first) and truncation (copytruncate:
-//	                reading restarts at 0), using fsnotify plus a poll fallback
+//	                reading restarts at 0; a file truncated and rewritten past
+//	                our offset is recognised because the last bytes we read
+//	                changed), using fsnotify plus a poll fallback
 //	-               stdin (Options.Stdin), read to its end
 //	kmsg:           the kernel ring buffer /dev/kmsg, from its oldest record;
-//	                it ends at the newest one unless Follow
+//	                it ends at the newest one unless Follow (a record the
+//	                kernel keeps open for continuation, a printk without a
+//	                trailing newline, appears only when it is finished)
 //	journal:[PATH]  journalctl -o json: the system journal, or the journal
 //	                directory (--directory) or file (--file) PATH; only kernel
 //	                and audit-transport entries (_TRANSPORT=kernel or audit);
@@ -44,10 +48,11 @@
 //	                     the format of auditd's log with numeric types
 //
 // Record.Pos says where the record came from: Line (files: 1-based line in
-// the current file; journal and netlink: 1-based ordinal), Offset (files:
-// the byte offset after the line), Seq and Boot (kmsg: the kernel's
-// sequence number and the boot it belongs to), Cursor (journal: __CURSOR). Pass the Pos of the last record
-// processed as Options.Resume to continue after it.
+// the current file; journal and netlink: 1-based ordinal), Offset and Inode
+// (files: the byte offset after the line, and which file), Seq and Boot
+// (kmsg: the kernel's sequence number and the boot it belongs to), Cursor
+// (journal: __CURSOR). Pass the Pos of the last record processed as
+// Options.Resume to continue after it.
 //
 // Data is a copy the source never touches again: a Record stays valid
 // after receipt, with no release step. Copies are carved from shared 64 KiB

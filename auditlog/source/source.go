@@ -30,8 +30,8 @@ type Record struct {
 // the source kind; the others are zero.
 type Position struct {
 	// Line is the 1-based line number in the current file (file, stdin,
-	// auditd) or the 1-based ordinal of the entry (journal). After a file
-	// is rotated or truncated, numbering restarts at 1.
+	// auditd) or the 1-based ordinal of the record (journal, netlink).
+	// After a file is rotated or truncated, numbering restarts at 1.
 	Line int64
 	// Offset is the byte offset just past the record in the current file
 	// (file, auditd): the resume point.
@@ -90,10 +90,10 @@ type Options struct {
 	// Resume, if not nil, is the Position of the last record already
 	// processed; the source continues after it. A file uses Offset and
 	// Line (when the file is now shorter than Offset, or Inode differs,
-	// it was truncated or replaced, and reading starts at 0), kmsg uses Seq (records the
-	// kernel has overwritten in between count as Lost; a Seq from another
-	// boot is ignored), the journal uses Cursor. Ignored by netlink and
-	// stdin.
+	// it was truncated or replaced, and reading starts at 0); kmsg uses
+	// Seq (records the kernel has overwritten in between count as Lost;
+	// a Seq from another boot is ignored); the journal uses Cursor.
+	// Ignored by netlink and stdin.
 	Resume *Position
 	// WhenFull selects what happens when the output channel is full.
 	WhenFull WhenFull
