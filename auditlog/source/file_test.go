@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -442,5 +443,68 @@ func TestAuditdSpec(t *testing.T) {
 		if rec := r.next(); string(rec.Data) != want || rec.Source != "auditd:"+path {
 			t.Errorf("got %q from %q, want %q", rec.Data, rec.Source, want)
 		}
+	}
+}
+
+// Rotation by the real logrotate, in its two common modes: create (rename
+// the file, create a new one) and copytruncate (copy, then truncate in
+// place). Debian package logrotate.
+func TestFileFollowLogrotate(t *testing.T) {
+	logrotate, err := exec.LookPath("logrotate")
+	if err != nil {
+		needReal(t, "logrotate not found (Debian package logrotate): %v", err)
+	}
+	for _, mode := range []string{"create", "copytruncate"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "audit.log")
+			conf := filepath.Join(dir, "logrotate.conf")
+			writeFile(t, conf, path+" {\n\trotate 3\n\t"+mode+"\n}\n")
+			rotate := func() {
+				t.Helper()
+				out, err := exec.Command(logrotate, "-f", "-s", filepath.Join(dir, "state"), conf).CombinedOutput()
+				if err != nil {
+					t.Fatalf("logrotate: %v\n%s", err, out)
+				}
+			}
+			writeFile(t, path, "a1\na2\n")
+			src, err := Open(path, Options{Follow: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := start(t, src, 64)
+			expect := func(want ...string) {
+				t.Helper()
+				for _, w := range want {
+					if rec := r.next(); string(rec.Data) != w {
+						t.Fatalf("got %q, want %q", rec.Data, w)
+					}
+				}
+			}
+			expect("a1", "a2")
+			if mode == "create" {
+				// Written just before the rename: read from the old
+				// file before the new one, whenever the source wakes.
+				appendFile(t, path, "a3\n")
+			}
+			rotate()
+			if _, err := os.Stat(path + ".1"); err != nil {
+				t.Fatalf("logrotate did not rotate: %v", err)
+			}
+			appendFile(t, path, "b1\n")
+			if mode == "create" {
+				expect("a3")
+			}
+			expect("b1")
+			appendFile(t, path, "b2 longer than anything before\n")
+			expect("b2 longer than anything before")
+			eventually(t, "rotation counted", func() bool { return src.Stats().Rotations == 1 })
+			rotate()
+			appendFile(t, path, "c1 longer than anything before, longer still\n")
+			expect("c1 longer than anything before, longer still")
+			if st := src.Stats(); st.Rotations != 2 || st.Dropped != 0 {
+				t.Errorf("stats %+v, want 2 rotations", st)
+			}
+		})
 	}
 }
