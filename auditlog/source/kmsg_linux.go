@@ -46,6 +46,10 @@ func openKmsgPath(name, path string, opts Options) (Source, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		ue := &UnavailableError{Source: name, What: "open " + path, Err: err}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			ue.Err = pe.Err // the path is already in What
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			ue.Hint = "this system has no " + path + " (a container without it?): read journal: or a log file instead"
