@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -45,7 +46,12 @@ one per line, or as JSON objects (--json), or as counts (--summary).
 A SOURCE is a file path (the format is detected per line; journalctl -o export per file),
 - for stdin (the default), kmsg: (the kernel ring buffer), journal:[PATH] (journalctl),
 auditd:[PATH] (default /var/log/audit/audit.log) or netlink: (the audit multicast group).
-The same event delivered twice (the kernel's printk copy and its audit copy) is shown once.`,
+The same event delivered twice (the kernel's printk copy and its audit copy) is shown once,
+even across sources. With --follow, files are read line by line as they grow, so a
+journalctl -o export file is only recognised when read without --follow.
+
+Unreadable lines are counted (--verbose shows each with its position); events the kernel
+reports lost (audit_lost=, callbacks suppressed, /dev/kmsg overruns) are counted too.`,
 		GroupID: "events",
 		Example: `  armorer events /var/log/kern.log --denied
   journalctl -k -o json | armorer events - --json --profile myapp
@@ -135,7 +141,11 @@ func readFile(spec, path string, stdin io.Reader, st *auditlog.Stream, onBad fun
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return &FlagError{Err: fmt.Errorf("cannot read source %s: %w", spec, errors.Unwrap(err))}
+			err = fmt.Errorf("cannot read source %s: %w", spec, err)
+			if strings.HasPrefix(spec, "auditd:") && errors.Is(err, fs.ErrNotExist) {
+				err = fmt.Errorf("%w (is auditd installed and running? Without auditd, read netlink:, journal: or kmsg:)", err)
+			}
+			return &FlagError{Err: err}
 		}
 		defer f.Close()
 		in = f
