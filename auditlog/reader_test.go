@@ -194,3 +194,24 @@ func TestDedupSetMatchesModel(t *testing.T) {
 		}
 	}
 }
+
+// JSON output (armorer events --json) costs no allocation per event either.
+func TestAppendJSONAllocs(t *testing.T) {
+	p := NewParser()
+	var ev Event
+	line := []byte("type=USER_AVC msg=audit(1764054000.106:206): pid=712 uid=101 subj=unconfined msg='apparmor=\"DENIED\" operation=\"dbus_method_call\" bus=\"system\" name=2F612062 pid=4246 label=\"myapp\" tcontext=x'\x1dUID=\"messagebus\"")
+	buf := make([]byte, 0, 4096)
+	n := testing.AllocsPerRun(100, func() {
+		if err := p.Parse(line, &ev); err != nil {
+			t.Fatal(err)
+		}
+		buf = ev.AppendJSON(buf[:0], "f", 1)
+	})
+	if n != 0 {
+		t.Errorf("Parse+AppendJSON allocates %v times per event", n)
+	}
+	want := `{"time":"2025-11-25T07:00:00.106Z","serial":206,"type":"USER_AVC","uid":101,"subj":"unconfined","apparmor":"DENIED","operation":"dbus_method_call","bus":"system","name":"/a b","pid":4246,"label":"myapp","tcontext":"x","UID":"messagebus","source":"f","line":1}`
+	if string(buf) != want {
+		t.Errorf("JSON\n%s\nwant\n%s", buf, want)
+	}
+}
