@@ -267,7 +267,11 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 	if s.o.Denied && !ev.Denied() {
 		return nil
 	}
-	if s.o.Profile != "" && !auditlog.LabelMatches(string(ev.Label()), s.o.Profile) {
+	label := ev.String(auditlog.KeyProfile) // interned: no allocation per event
+	if label == "" {
+		label = ev.String(auditlog.KeyLabel)
+	}
+	if s.o.Profile != "" && !auditlog.LabelMatches(label, s.o.Profile) {
 		return nil
 	}
 	s.shown++
@@ -275,7 +279,7 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 		s.denied++
 	}
 	if s.o.Summary {
-		s.counts[0][string(ev.Label())]++
+		s.counts[0][label]++
 		s.counts[1][ev.Class()]++
 		s.counts[2][ev.String(auditlog.KeyOperation)]++
 		if c := ev.Class(); ev.Has(auditlog.KeyName) && (c == "file" || c == "mount" || c == "posix_mqueue") {
