@@ -74,6 +74,11 @@ func (r *running) next() Record {
 		return rec
 	case err := <-r.done:
 		r.done <- err
+		select { // records sent before Run returned
+		case rec := <-r.out:
+			return rec
+		default:
+		}
 		r.t.Fatalf("source ended early: %v (stats %+v)", err, r.src.Stats())
 	case <-time.After(waitTime):
 		r.t.Fatalf("no record after %v (stats %+v)", waitTime, r.src.Stats())
@@ -93,6 +98,11 @@ func (r *running) until(match func(Record) bool) Record {
 			}
 		case err := <-r.done:
 			r.done <- err
+			for len(r.out) > 0 { // records sent before Run returned
+				if rec := <-r.out; match(rec) {
+					return rec
+				}
+			}
 			r.t.Fatalf("source ended early: %v (stats %+v)", err, r.src.Stats())
 		case <-deadline:
 			r.t.Fatalf("no matching record after %v (stats %+v)", waitTime, r.src.Stats())

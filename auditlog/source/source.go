@@ -317,7 +317,7 @@ type once struct {
 	closed  bool
 }
 
-var errRunTwice = errors.New("source: Run called twice")
+var errRunTwice = errors.New("source: Run called on a source that already ran or was closed")
 
 // start marks the source as running; it fails if Run already ran or the
 // source was closed.
