@@ -145,6 +145,12 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 		}
 		ev.Format = FormatJournalAudit
 		kv = v + len(anchorAVC)
+	} else if ap == 0 || (ap >= 2 && body[ap-2] == ':' && body[ap-1] == ' ') {
+		// dbus-daemon without auditd logs its AVC text itself, to syslog
+		// or the journal: "dbus-daemon[712]: apparmor="DENIED" …". No
+		// audit header: no type, time or serial.
+		ev.Format = FormatBare
+		kv = ap
 	} else {
 		return nil // apparmor= in some other text
 	}
