@@ -10,7 +10,10 @@
 //	                file is finished first) and truncation (copytruncate:
 //	                reading restarts at 0; a file truncated and rewritten past
 //	                our offset is recognised because the last bytes we read
-//	                changed), using fsnotify plus a poll fallback
+//	                changed), using fsnotify plus a poll fallback; a file
+//	                rotated twice before the reader looks (the poll
+//	                interval is 2 s with fsnotify, 250 ms without) is
+//	                skipped, as with tail -F
 //	-               stdin (Options.Stdin), read to its end
 //	kmsg:           the kernel ring buffer /dev/kmsg, from its oldest record;
 //	                it ends at the newest one unless Follow (a record the

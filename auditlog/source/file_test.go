@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -506,6 +507,80 @@ func TestFileFollowLogrotate(t *testing.T) {
 			expect("c1 longer than anything before, longer still")
 			if st := src.Stats(); st.Rotations != 2 || st.Dropped != 0 {
 				t.Errorf("stats %+v, want 2 rotations", st)
+			}
+		})
+	}
+}
+
+// Every line exactly once, in order, while a writer appends as fast as it
+// can and rotates by rename every few thousand lines, as auditd does
+// (rename, create the new file, write there). The writer waits for each
+// rotation to be noticed before the next: a file rotated twice before the
+// reader looks is skipped (see the package documentation).
+func TestFileFollowStress(t *testing.T) {
+	for _, mode := range []struct {
+		name    string
+		noWatch bool
+	}{{"fsnotify", false}, {"poll", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			const lines, every = 20000, 3000
+			dir := t.TempDir()
+			path := filepath.Join(dir, "audit.log")
+			writeFile(t, path, "")
+			src, err := Open(path, Options{Follow: true, noWatch: mode.noWatch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := start(t, src, 256)
+			writerErr := make(chan error, 1)
+			go func() {
+				writerErr <- func() error {
+					f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+					if err != nil {
+						return err
+					}
+					rotations := uint64(0)
+					for i := range lines {
+						if i > 0 && i%every == 0 {
+							if err := os.Rename(path, fmt.Sprintf("%s.%d", path, i)); err != nil {
+								return err
+							}
+							f.Close()
+							if f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err != nil {
+								return err
+							}
+							rotations++
+							for src.Stats().Rotations < rotations {
+								time.Sleep(time.Millisecond)
+							}
+						}
+						// A partial write now and then: the reader must
+						// not deliver half a line.
+						line := fmt.Sprintf("line %d %s\n", i, strings.Repeat("x", i%97))
+						if i%7 == 0 {
+							if _, err := f.WriteString(line[:len(line)/2]); err != nil {
+								return err
+							}
+							line = line[len(line)/2:]
+						}
+						if _, err := f.WriteString(line); err != nil {
+							return err
+						}
+					}
+					return f.Close()
+				}()
+			}()
+			for i := range lines {
+				want := fmt.Sprintf("line %d %s", i, strings.Repeat("x", i%97))
+				if rec := r.next(); string(rec.Data) != want {
+					t.Fatalf("record %d = %q, want %q", i, rec.Data, want)
+				}
+			}
+			if err := <-writerErr; err != nil {
+				t.Fatal(err)
+			}
+			if st := src.Stats(); st.Rotations != lines/every || st.Errors != 0 {
+				t.Errorf("stats %+v, want %d rotations", st, lines/every)
 			}
 		})
 	}
