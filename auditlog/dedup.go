@@ -1,21 +1,21 @@
 package auditlog
 
-// dedupSet remembers the keys of the last DedupWindow events. A key is a
-// 64-bit hash of (node, epoch, serial, record type): two different events
-// are taken for one with probability about DedupWindow/2^64 per event,
-// which a Go map of full keys would avoid at three times the cost per line.
+// dedupSet remembers the keys of recent events: at least the last
+// DedupWindow, at most twice as many. A key is a 64-bit hash of (node,
+// epoch, serial, record type), so two different events are taken for one
+// with probability about DedupWindow/2^64 per event; a Go map of full keys
+// would avoid that at three times the cost per line.
 //
-// The set is an open-addressing table twice the window's size, with linear
-// probing and backward-shift deletion (no tombstones), plus a ring of the
-// keys in arrival order for eviction. It never allocates after its first use.
+// Two generations of open-addressing tables (linear probing): keys go into
+// the current one; when it holds DedupWindow keys it becomes the previous
+// one and the old previous one is cleared for reuse. Nothing is ever deleted
+// one by one, and nothing is allocated after the first use.
 type dedupSet struct {
-	slots []uint64 // 0 = empty
-	ring  []uint64
-	next  int
-	full  bool
+	cur, prev []uint64 // 0 = empty
+	n         int      // keys in cur
 }
 
-const dedupSlots = 2 * DedupWindow // a power of two
+const dedupSlots = 2 * DedupWindow // a power of two: tables stay at most half full
 
 // eventKey hashes the identity of an audit event.
 func eventKey(ev *Event) uint64 {
@@ -43,72 +43,50 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// seen reports whether k is in the window, and adds it if not.
-func (d *dedupSet) seen(k uint64) bool {
-	if d.slots == nil {
-		d.slots = make([]uint64, dedupSlots)
-		d.ring = make([]uint64, DedupWindow)
-	}
+// probe returns k's slot in t, or the empty slot where it would go.
+func probe(t []uint64, k uint64) (int, bool) {
 	const mask = dedupSlots - 1
-	i := k & mask
-	for d.slots[i] != 0 {
-		if d.slots[i] == k {
-			return true
-		}
-		i = (i + 1) & mask
-	}
-	if d.full {
-		// Evicting may shift entries of k's probe run: probe again.
-		d.remove(d.ring[d.next])
-		for i = k & mask; d.slots[i] != 0; i = (i + 1) & mask {
+	for i := k & mask; ; i = (i + 1) & mask {
+		switch t[i] {
+		case k:
+			return int(i), true
+		case 0:
+			return int(i), false
 		}
 	}
-	d.slots[i] = k
-	d.ring[d.next] = k
-	d.next++
-	if d.next == DedupWindow {
-		d.next, d.full = 0, true
-	}
-	return false
 }
 
-// remove deletes k, shifting later entries of its probe run back so that
-// lookups never stop early at a hole.
-func (d *dedupSet) remove(k uint64) {
-	const mask = dedupSlots - 1
-	i := k & mask
-	for d.slots[i] != k {
-		if d.slots[i] == 0 {
-			return
-		}
-		i = (i + 1) & mask
+// seen reports whether k is in the window, and adds it if not.
+func (d *dedupSet) seen(k uint64) bool {
+	if d.cur == nil {
+		d.cur, d.prev = make([]uint64, dedupSlots), make([]uint64, dedupSlots)
 	}
-	for {
-		d.slots[i] = 0
-		j := i
-		for {
-			j = (j + 1) & mask
-			if d.slots[j] == 0 {
-				return
-			}
-			home := d.slots[j] & mask
-			// Move slots[j] into the hole at i unless its home lies
-			// cyclically in (i, j].
-			if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-				d.slots[i] = d.slots[j]
-				i = j
-				break
-			}
-		}
+	i, ok := probe(d.cur, k)
+	if ok {
+		return true
 	}
+	if _, ok := probe(d.prev, k); ok {
+		return true
+	}
+	if d.n == DedupWindow {
+		d.cur, d.prev = d.prev, d.cur
+		clear(d.cur)
+		d.n = 0
+		i, _ = probe(d.cur, k)
+	}
+	d.cur[i] = k
+	d.n++
+	return false
 }
 
 // len counts the keys held, for tests.
 func (d *dedupSet) len() int {
 	n := 0
-	for _, s := range d.slots {
-		if s != 0 {
-			n++
+	for _, t := range [][]uint64{d.cur, d.prev} {
+		for _, s := range t {
+			if s != 0 {
+				n++
+			}
 		}
 	}
 	return n

@@ -58,6 +58,16 @@ func armorerField(ev *Event, key string) (string, bool) {
 			return str(KeyName2)
 		}
 		return str(KeyTarget)
+	case "denied_mask":
+		if !ev.Has(KeyDeniedMask) { // dbus events: libapparmor reports mask= as the denied mask
+			return str(KeyMask)
+		}
+		return str(KeyDeniedMask)
+	case "comm":
+		if !ev.Has(KeyComm) { // USER_AVC: libapparmor reports exe= as comm
+			return str(KeyExe)
+		}
+		return str(KeyComm)
 	case "peer_profile":
 		return str(KeyPeerLabel)
 	case "protocol":

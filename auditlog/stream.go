@@ -10,7 +10,8 @@ type Stats struct {
 }
 
 // DedupWindow is how many recent (node, epoch, serial, type) keys a Stream
-// remembers to recognise an event delivered twice.
+// remembers at least (and at most twice as many) to recognise an event
+// delivered twice.
 const DedupWindow = 8192
 
 // Stream holds what must be remembered between the events of one stream:

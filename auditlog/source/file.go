@@ -57,7 +57,13 @@ func openFile(name, path string, opts Options) (Source, error) {
 	}
 	s := &fileSource{name: name, path: path, opts: opts, r: f, f: f}
 	s.lr.init(opts.MaxRecord)
+	s.lr.inode = fileInode(fi)
+	sameFile := opts.Resume == nil || opts.Resume.Inode == 0 || s.lr.inode == 0 || opts.Resume.Inode == s.lr.inode
 	switch {
+	case opts.Resume != nil && !sameFile:
+		opts.Logger.Warn("the file was replaced since the resume point (rotated?): reading it from the start",
+			"path", path, "inode", s.lr.inode, "resume_inode", opts.Resume.Inode)
+		s.rotations.Add(1)
 	case opts.Resume != nil && opts.Resume.Offset <= fi.Size():
 		if _, err := f.Seek(opts.Resume.Offset, io.SeekStart); err != nil {
 			f.Close()
@@ -307,6 +313,9 @@ func (s *fileSource) checkRotation(ctx context.Context, snd *sender) (bool, erro
 	s.f.Close()
 	s.f, s.r = nf, nf
 	s.lr.reset()
+	if fi, err := nf.Stat(); err == nil {
+		s.lr.inode = fileInode(fi)
+	}
 	s.rotations.Add(1)
 	return true, nil
 }
@@ -318,9 +327,10 @@ type lineReader struct {
 	buf        []byte
 	start, end int // unread data is buf[start:end]
 	max        int
-	skipping   bool  // dropping the rest of a line that was cut
-	off        int64 // file offset of buf[start]
-	line       int64 // lines delivered so far in this file
+	skipping   bool   // dropping the rest of a line that was cut
+	off        int64  // file offset of buf[start]
+	line       int64  // lines delivered so far in this file
+	inode      uint64 // the file's inode number, 0 if unknown
 	// tail holds the last bytes read, up to readOff. If the file no longer
 	// has them there, it was truncated and rewritten past our offset.
 	tail []byte
@@ -405,7 +415,7 @@ func (lr *lineReader) pos(withOffset bool) Position {
 	lr.line++
 	p := Position{Line: lr.line}
 	if withOffset {
-		p.Offset = lr.off
+		p.Offset, p.Inode = lr.off, lr.inode
 	}
 	return p
 }

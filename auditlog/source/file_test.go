@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -46,6 +48,9 @@ type got struct {
 func gots(recs []Record) []got {
 	var g []got
 	for _, r := range recs {
+		if r.Pos.Offset != 0 && r.Pos.Inode == 0 {
+			panic("file record without inode")
+		}
 		g = append(g, got{string(r.Data), r.Pos.Line, r.Pos.Offset})
 	}
 	return g
@@ -145,9 +150,17 @@ func TestFileResume(t *testing.T) {
 		{"same file", "a\nb\nc\n", []got{{"c", 3, 6}}, 0},
 		{"grown", "a\nb\nc\nd\n", []got{{"c", 3, 6}, {"d", 4, 8}}, 0},
 		{"shorter: start over", "x\n", []got{{"x", 1, 2}}, 1},
+		{"replaced by a longer file: start over", "n1\nn2\nn3\n", []got{{"n1", 1, 3}, {"n2", 2, 6}, {"n3", 3, 9}}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if strings.HasPrefix(tt.name, "replaced") {
+				// A new file (new inode) renamed over the path.
+				writeFile(t, path+".new", tt.content)
+				if err := os.Rename(path+".new", path); err != nil {
+					t.Fatal(err)
+				}
+			}
 			writeFile(t, path, tt.content)
 			src, err := Open(path, Options{Resume: &resume})
 			if err != nil {
@@ -320,7 +333,9 @@ func TestFileWaitWhenFull(t *testing.T) {
 	for range 10 {
 		r.next()
 	}
-	if st := src.Stats(); st.Delivered != 10 || st.Dropped != 0 {
+	// The counter moves just after the send completes.
+	eventually(t, "10 delivered", func() bool { return src.Stats().Delivered == 10 })
+	if st := src.Stats(); st.Dropped != 0 {
 		t.Errorf("stats %+v", st)
 	}
 
@@ -393,5 +408,180 @@ func TestLineReaderTail(t *testing.T) {
 	}
 	if want := in[len(in)-tailLen:]; string(lr.tail) != want {
 		t.Errorf("tail = %q, want %q", lr.tail, want)
+	}
+}
+
+// Cancelling unblocks a pending read of stdin when it is a pipe.
+func TestStdinCancel(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	src, err := Open("-", Options{Stdin: pr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, src, 16)
+	pw.WriteString("a\n")
+	if rec := r.next(); string(rec.Data) != "a" || rec.Pos.Line != 1 || rec.Pos.Offset != 0 {
+		t.Errorf("got %q at %+v", rec.Data, rec.Pos)
+	}
+	if err := r.stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run after cancel = %v, want context.Canceled", err)
+	}
+}
+
+// auditd:PATH is a followed file like any other, named by its spec.
+func TestAuditdSpec(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	writeFile(t, path, "type=AVC msg=audit(1.2:3): x\n")
+	src, err := Open("auditd:"+path, Options{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, src, 16)
+	appendFile(t, path, "type=AVC msg=audit(1.2:4): y\n")
+	for _, want := range []string{"type=AVC msg=audit(1.2:3): x", "type=AVC msg=audit(1.2:4): y"} {
+		if rec := r.next(); string(rec.Data) != want || rec.Source != "auditd:"+path {
+			t.Errorf("got %q from %q, want %q", rec.Data, rec.Source, want)
+		}
+	}
+}
+
+// Rotation by the real logrotate, in its two common modes: create (rename
+// the file, create a new one) and copytruncate (copy, then truncate in
+// place). Debian package logrotate.
+func TestFileFollowLogrotate(t *testing.T) {
+	logrotate, err := exec.LookPath("logrotate")
+	if err != nil {
+		needReal(t, "logrotate not found (Debian package logrotate): %v", err)
+	}
+	for _, mode := range []string{"create", "copytruncate"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "audit.log")
+			conf := filepath.Join(dir, "logrotate.conf")
+			writeFile(t, conf, path+" {\n\trotate 3\n\t"+mode+"\n}\n")
+			rotate := func() {
+				t.Helper()
+				out, err := exec.Command(logrotate, "-f", "-s", filepath.Join(dir, "state"), conf).CombinedOutput()
+				if err != nil {
+					t.Fatalf("logrotate: %v\n%s", err, out)
+				}
+			}
+			writeFile(t, path, "a1\na2\n")
+			src, err := Open(path, Options{Follow: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := start(t, src, 64)
+			expect := func(want ...string) {
+				t.Helper()
+				for _, w := range want {
+					if rec := r.next(); string(rec.Data) != w {
+						t.Fatalf("got %q, want %q", rec.Data, w)
+					}
+				}
+			}
+			expect("a1", "a2")
+			if mode == "create" {
+				// Written just before the rename: read from the old
+				// file before the new one, whenever the source wakes.
+				appendFile(t, path, "a3\n")
+			}
+			rotate()
+			if _, err := os.Stat(path + ".1"); err != nil {
+				t.Fatalf("logrotate did not rotate: %v", err)
+			}
+			appendFile(t, path, "b1\n")
+			if mode == "create" {
+				expect("a3")
+			}
+			expect("b1")
+			appendFile(t, path, "b2 longer than anything before\n")
+			expect("b2 longer than anything before")
+			eventually(t, "rotation counted", func() bool { return src.Stats().Rotations == 1 })
+			rotate()
+			appendFile(t, path, "c1 longer than anything before, longer still\n")
+			expect("c1 longer than anything before, longer still")
+			if st := src.Stats(); st.Rotations != 2 || st.Dropped != 0 {
+				t.Errorf("stats %+v, want 2 rotations", st)
+			}
+		})
+	}
+}
+
+// Every line exactly once, in order, while a writer appends as fast as it
+// can and rotates by rename every few thousand lines, as auditd does
+// (rename, create the new file, write there). The writer waits for each
+// rotation to be noticed before the next: a file rotated twice before the
+// reader looks is skipped (see the package documentation).
+func TestFileFollowStress(t *testing.T) {
+	for _, mode := range []struct {
+		name    string
+		noWatch bool
+	}{{"fsnotify", false}, {"poll", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			const lines, every = 20000, 3000
+			dir := t.TempDir()
+			path := filepath.Join(dir, "audit.log")
+			writeFile(t, path, "")
+			src, err := Open(path, Options{Follow: true, noWatch: mode.noWatch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := start(t, src, 256)
+			writerErr := make(chan error, 1)
+			go func() {
+				writerErr <- func() error {
+					f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+					if err != nil {
+						return err
+					}
+					rotations := uint64(0)
+					for i := range lines {
+						if i > 0 && i%every == 0 {
+							if err := os.Rename(path, fmt.Sprintf("%s.%d", path, i)); err != nil {
+								return err
+							}
+							f.Close()
+							if f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err != nil {
+								return err
+							}
+							rotations++
+							for src.Stats().Rotations < rotations {
+								time.Sleep(time.Millisecond)
+							}
+						}
+						// A partial write now and then: the reader must
+						// not deliver half a line.
+						line := fmt.Sprintf("line %d %s\n", i, strings.Repeat("x", i%97))
+						if i%7 == 0 {
+							if _, err := f.WriteString(line[:len(line)/2]); err != nil {
+								return err
+							}
+							line = line[len(line)/2:]
+						}
+						if _, err := f.WriteString(line); err != nil {
+							return err
+						}
+					}
+					return f.Close()
+				}()
+			}()
+			for i := range lines {
+				want := fmt.Sprintf("line %d %s", i, strings.Repeat("x", i%97))
+				if rec := r.next(); string(rec.Data) != want {
+					t.Fatalf("record %d = %q, want %q", i, rec.Data, want)
+				}
+			}
+			if err := <-writerErr; err != nil {
+				t.Fatal(err)
+			}
+			if st := src.Stats(); st.Rotations != lines/every || st.Errors != 0 {
+				t.Errorf("stats %+v, want %d rotations", st, lines/every)
+			}
+		})
 	}
 }

@@ -27,7 +27,7 @@ func runAll(t testing.TB, src Source) []Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
-	out := make(chan Record, 1<<16) // kernel sources drop when it is full
+	out := make(chan Record, 64)
 	done := make(chan []Record)
 	go func() {
 		var recs []Record
@@ -74,6 +74,11 @@ func (r *running) next() Record {
 		return rec
 	case err := <-r.done:
 		r.done <- err
+		select { // records sent before Run returned
+		case rec := <-r.out:
+			return rec
+		default:
+		}
 		r.t.Fatalf("source ended early: %v (stats %+v)", err, r.src.Stats())
 	case <-time.After(waitTime):
 		r.t.Fatalf("no record after %v (stats %+v)", waitTime, r.src.Stats())
@@ -93,6 +98,11 @@ func (r *running) until(match func(Record) bool) Record {
 			}
 		case err := <-r.done:
 			r.done <- err
+			for len(r.out) > 0 { // records sent before Run returned
+				if rec := <-r.out; match(rec) {
+					return rec
+				}
+			}
 			r.t.Fatalf("source ended early: %v (stats %+v)", err, r.src.Stats())
 		case <-deadline:
 			r.t.Fatalf("no matching record after %v (stats %+v)", waitTime, r.src.Stats())

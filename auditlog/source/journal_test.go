@@ -41,7 +41,7 @@ func needJournal(t *testing.T) string {
 // is written in the export format's binary form.
 type entry map[string]string
 
-var bootID = "0123456789abcdef0123456789abcdef"
+var testBootID = "0123456789abcdef0123456789abcdef"
 
 // exportText renders entries in the journal export format, with
 // increasing timestamps starting at n.
@@ -49,7 +49,7 @@ func exportText(n int, entries ...entry) []byte {
 	var b bytes.Buffer
 	for i, e := range entries {
 		fmt.Fprintf(&b, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n",
-			1764054000000000+int64(n+i)*1000000, 1000000+int64(n+i)*1000000, bootID)
+			1764054000000000+int64(n+i)*1000000, 1000000+int64(n+i)*1000000, testBootID)
 		for _, k := range slices.Sorted(maps.Keys(e)) {
 			v := e[k]
 			if strings.ContainsAny(v, "\n\xff") {
@@ -167,23 +167,58 @@ func TestJournalFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 	ra, re := start(t, all, 64), start(t, fromEnd, 64)
-	for _, want := range []string{kernelAVC, auditAVC} {
-		if got := journalMessage(t, ra.next()); got != want {
+	first := ra.next()
+	for i, want := range []string{kernelAVC, auditAVC} {
+		rec := first
+		if i > 0 {
+			rec = ra.next()
+		}
+		if got := journalMessage(t, rec); got != want {
 			t.Fatalf("got %q, want %q", got, want)
 		}
 	}
-	// journalctl -f polls or watches the file; append until both see it.
+	// Follow from a cursor: journalctl -f --after-cursor.
+	resumed, err := Open("journal:"+path, Options{Follow: true, Resume: &first.Pos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := start(t, resumed, 64)
+	if got := journalMessage(t, rr.next()); got != auditAVC {
+		t.Fatalf("after cursor: got %q, want the second entry", got)
+	}
+
 	writeJournal(t, remote, path, exportText(10, entry{"_TRANSPORT": "kernel", "MESSAGE": "appended"}))
-	for _, r := range []*running{ra, re} {
+	for _, r := range []*running{ra, re, rr} {
 		if got := journalMessage(t, r.next()); got != "appended" {
 			t.Fatalf("got %q, want the appended entry", got)
 		}
 	}
-	for _, r := range []*running{ra, re} {
+	if n := journalctlsReading(path); n != 3 {
+		t.Errorf("%d journalctl processes read %s, want 3", n, path)
+	}
+	for _, r := range []*running{ra, re, rr} {
 		if err := r.stop(); !errors.Is(err, context.Canceled) {
 			t.Errorf("Run after cancel = %v, want context.Canceled", err)
 		}
 	}
+	// Run has waited for journalctl: none is left.
+	if n := journalctlsReading(path); n != 0 {
+		t.Errorf("%d journalctl processes still read %s after cancel", n, path)
+	}
+}
+
+// journalctlsReading counts the running processes whose command line
+// names path.
+func journalctlsReading(path string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	n := 0
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(cmdline, []byte("--file="+path+"\x00")) {
+			n++
+		}
+	}
+	return n
 }
 
 func TestJournalErrors(t *testing.T) {
@@ -205,6 +240,22 @@ func TestJournalErrors(t *testing.T) {
 	var ue *UnavailableError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "Failed to open files") {
 		t.Errorf("bad journal: Run = %v, want journalctl's own message", err)
+	}
+
+	// No system journal at all: journalctl would print nothing and succeed.
+	saved := journalDirs
+	defer func() { journalDirs = saved }()
+	journalDirs = []string{filepath.Join(dir, "run"), filepath.Join(dir, "var")}
+	_, err = Open("journal:", Options{})
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "systemd-journald") {
+		t.Errorf("no system journal: %v, want *UnavailableError asking about systemd-journald", err)
+	}
+	os.MkdirAll(filepath.Join(dir, "var", testBootID), 0o755)
+	writeFile(t, filepath.Join(dir, "var", testBootID, "system.journal"), "")
+	if src, err := Open("journal:", Options{}); err != nil {
+		t.Errorf("with a system journal file: %v", err)
+	} else {
+		src.Close()
 	}
 
 	t.Setenv("PATH", dir)

@@ -196,16 +196,35 @@ func TestKmsgResume(t *testing.T) {
 	if st := src.Stats(); st.Lost != 0 {
 		t.Errorf("stats %+v: nothing was lost", st)
 	}
+
+	// Sequence numbers restart at each boot: a resume point from this
+	// boot past the end delivers nothing, one from another boot is
+	// ignored.
+	if r1.Pos.Boot == "" {
+		t.Fatal("record has no boot ID")
+	}
+	for _, tt := range []struct {
+		boot  string
+		empty bool
+	}{{r1.Pos.Boot, true}, {"another-boot", false}} {
+		src, err := Open("kmsg:", Options{Resume: &Position{Seq: 1 << 62, Boot: tt.boot}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(runAll(t, src)); (got == 0) != tt.empty {
+			t.Errorf("resume at seq 2^62 of boot %q: %d records", tt.boot, got)
+		}
+	}
 }
 
-// The kernel source never blocks: with nobody reading, one record fits in
-// the channel and the rest are dropped and counted.
+// With FullDrop and nobody reading, one record fits in the channel and
+// the rest are dropped and counted; Run never blocks.
 func TestKmsgDropWhenFull(t *testing.T) {
 	needKmsg(t)
 	for i := range 3 {
 		kmsgWrite(t, kmsgMarker(t, fmt.Sprint("drop ", i)))
 	}
-	src, err := Open("kmsg:", Options{})
+	src, err := Open("kmsg:", Options{WhenFull: FullDrop})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +235,31 @@ func TestKmsgDropWhenFull(t *testing.T) {
 	if st := src.Stats(); st.Delivered != 1 || st.Dropped < 3 {
 		t.Errorf("stats %+v, want 1 delivered and at least 3 dropped", st)
 	}
+}
+
+// By default the backlog waits for a slow reader (a one-record channel
+// still gets every record), and live records, once caught up, are dropped
+// when the channel is full.
+func TestKmsgBacklogWaitsLiveDrops(t *testing.T) {
+	needKmsg(t)
+	caughtUp := kmsgMarker(t, "backlog end")
+	kmsgWrite(t, caughtUp)
+	src, err := Open("kmsg:", Options{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, src, 1)
+	r.until(func(rec Record) bool { return kmsgMsg(t, rec) == caughtUp })
+	if st := src.Stats(); st.Dropped != 0 {
+		t.Fatalf("backlog dropped records: %+v", st)
+	}
+	// Nobody reads any more: the channel takes one live record, the
+	// others are dropped.
+	eventually(t, "caught up", func() bool { return src.(*kmsgSource).caughtUp.Load() })
+	for i := range 3 {
+		kmsgWrite(t, kmsgMarker(t, fmt.Sprint("live ", i)))
+	}
+	eventually(t, "two live records dropped", func() bool { return src.Stats().Dropped >= 2 })
 }
 
 // Overrun: a reader that falls behind by more than the ring buffer gets
@@ -273,4 +317,35 @@ func TestKmsgUnavailable(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "journal:") {
 		t.Errorf("open missing kmsg = %v, want *UnavailableError suggesting journal:", err)
 	}
+}
+
+// Reading the whole ring buffer: one read(2) per record, then the channel.
+func BenchmarkKmsgRead(b *testing.B) {
+	if _, err := os.Stat(kmsgPath); err != nil {
+		b.Skip(err)
+	}
+	var records, bytes uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		src, err := Open("kmsg:", Options{})
+		if err != nil {
+			b.Skip(err)
+		}
+		out := make(chan Record, 1024)
+		done := make(chan struct{})
+		go func() {
+			for r := range out {
+				bytes += uint64(len(r.Data))
+			}
+			close(done)
+		}()
+		if err := src.Run(context.Background(), out); err != nil {
+			b.Fatal(err)
+		}
+		close(out)
+		<-done
+		records += src.Stats().Delivered
+	}
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/op")
 }

@@ -5,10 +5,15 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"testing"
 	"testing/iotest"
 )
+
+// userAVCLine is a USER_AVC record in auditd's format, as the netlink
+// source builds it.
+var userAVCLine = regexp.MustCompile(`^type=1107 msg=audit\((\d+\.\d{3}:\d+)\): pid=(\d+) uid=0 auid=\d+ ses=\d+ (?:subj=\S+ )?msg='(.*)'$`)
 
 // splitKmsgRecords splits concatenated /dev/kmsg records (testdata format).
 func splitKmsgRecords(b []byte) [][]byte {
