@@ -7,6 +7,7 @@ package aare
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ type oracleCase struct {
 	// when armorer refuses a pattern.
 	want              Result
 	badBase, badExtra bool
+	unsupported       bool // armorer refused a pattern on purpose (ErrUnsupported)
 }
 
 func (c oracleCase) String() string {
@@ -36,11 +38,13 @@ func decide(c *oracleCase) {
 	for _, r := range c.base {
 		if _, err := Compile(r.Pattern, nil); err != nil {
 			c.badBase = true
+			c.unsupported = errors.Is(err, ErrUnsupported)
 			return
 		}
 	}
 	if _, err := Compile(c.extra.Pattern, nil); err != nil {
 		c.badExtra = true
+		c.unsupported = errors.Is(err, ErrUnsupported)
 		return
 	}
 	set, err := NewSet(c.base, nil)
@@ -66,7 +70,7 @@ func checkAgainstCompiler(t *testing.T, cases []oracleCase) {
 		profiles = append(profiles, rules, append(rules[:len(rules):len(rules)], quoteRule(cases[i].extra)))
 	}
 	outs := o.compileAll(context.Background(), t, profiles)
-	type tally struct{ yes, no, refused, agree, total int }
+	type tally struct{ yes, no, refused, hung, unsupported, agree, total int }
 	stats := map[string]*tally{}
 	var failures []string
 	for i, c := range cases {
@@ -80,6 +84,17 @@ func checkAgainstCompiler(t *testing.T, cases []oracleCase) {
 		var ok bool
 		var compiler string
 		switch {
+		case a.hung || ab.hung:
+			// apparmor_parser 3.0.8 loops forever on some nested empty
+			// alternatives, e.g. "/{,{,a,},}": no verdict to compare.
+			st.hung++
+			t.Logf("apparmor_parser did not finish: %s", c)
+			continue
+		case c.unsupported && (a.err == "" || (c.badExtra && ab.err == "")):
+			// armorer refuses on purpose what the compiler accepts (see
+			// ErrUnsupported): not a disagreement about any path.
+			st.unsupported++
+			continue
 		case a.err != "":
 			compiler = "base refused: " + a.err
 			ok = c.badBase || conflicting(c.base)
@@ -112,7 +127,7 @@ func checkAgainstCompiler(t *testing.T, cases []oracleCase) {
 	}
 	for _, k := range []string{"table", "match", "pattern", "rule"} {
 		if st := stats[k]; st != nil {
-			t.Logf("%-8s cases=%d agree=%d (compiler: covered=%d not-covered=%d refused=%d)", k, st.total, st.agree, st.yes, st.no, st.refused)
+			t.Logf("%-8s cases=%d agree=%d (compiler: covered=%d not-covered=%d refused=%d hung=%d; armorer refused by design=%d)", k, st.total, st.agree, st.yes, st.no, st.refused, st.hung, st.unsupported)
 		}
 	}
 	for i, f := range failures {

@@ -50,6 +50,14 @@ var ErrBadPattern = errors.New("bad AppArmor pattern")
 // states (or expansion) than the configured bound.
 var ErrTooComplex = errors.New("pattern too complex")
 
+// ErrUnsupported is wrapped (besides ErrBadPattern) by errors about patterns
+// that apparmor_parser accepts but gives a meaning nobody intends, which armorer
+// refuses: a `*` or `?` inside `[...]`, and an empty class `[]` or `[^]`.
+// apparmor_parser's two passes disagree there about where the class ends (the
+// first rewrites `*` into a bracket expression; the second reads `[]...]` as a
+// class that contains ']').
+var ErrUnsupported = errors.New("unsupported AppArmor pattern")
+
 // PatternError reports a malformed pattern and the byte offset of the problem.
 type PatternError struct {
 	Pattern string // the pattern as given
@@ -58,6 +66,9 @@ type PatternError struct {
 	// it differs from Pattern.
 	Expanded string
 	Msg      string
+	// Unsupported: apparmor_parser accepts the construct, armorer refuses it
+	// (see ErrUnsupported).
+	Unsupported bool
 }
 
 func (e *PatternError) Error() string {
@@ -67,7 +78,12 @@ func (e *PatternError) Error() string {
 	return fmt.Sprintf("pattern %q: col %d: %s", e.Pattern, e.Offset+1, e.Msg)
 }
 
-func (e *PatternError) Unwrap() error { return ErrBadPattern }
+func (e *PatternError) Unwrap() []error {
+	if e.Unsupported {
+		return []error{ErrBadPattern, ErrUnsupported}
+	}
+	return []error{ErrBadPattern}
+}
 
 // Op is the kind of a pattern tree node.
 type Op uint8
@@ -289,7 +305,7 @@ func filterSlashes(s string, offs []int) (string, []int) {
 	out := make([]byte, 0, len(s))
 	outOffs := make([]int, 0, len(s))
 	i := 0
-	if len(s) > 2 && s[0] == '/' && s[1] == '/' && s[2] != '/' {
+	if len(s) >= 2 && s[0] == '/' && s[1] == '/' && (len(s) == 2 || s[2] != '/') {
 		out = append(out, '/', '/')
 		outOffs = append(outOffs, offs[0], offs[1])
 		i = 2
@@ -488,7 +504,9 @@ func (p *parser) class() (*Node, *PatternError) {
 		members++
 	}
 	if members == 0 {
-		return nil, p.errorf(open, "empty '[]'")
+		e := p.errorf(open, "empty '[]' (apparmor_parser would read a following ']' as a member)")
+		e.Unsupported = true
+		return nil, e
 	}
 	if neg {
 		set = set.Complement() // unlike *, ? and **, this includes NUL
@@ -503,7 +521,9 @@ func (p *parser) classByte() (byte, *PatternError) {
 		b, _, err := p.escape()
 		return b, err
 	case '*', '?':
-		return 0, p.errorf(p.pos, "unescaped %q inside '[...]' (apparmor_parser rewrites it into a regex fragment); write \\%c", c, c)
+		e := p.errorf(p.pos, "unescaped %q inside '[...]' (apparmor_parser rewrites it into a regex fragment); write \\%c", c, c)
+		e.Unsupported = true
+		return 0, e
 	}
 	p.pos++
 	return c, nil
