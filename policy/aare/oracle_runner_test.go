@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -67,8 +68,17 @@ func (o outcome) String() string {
 // profileText renders a profile named t holding the given rule lines.
 func profileText(rules []string) []byte {
 	var b bytes.Buffer
+	for _, r := range rules { // variable definitions go first, outside
+		if strings.HasPrefix(r, "@{") {
+			b.WriteString(r)
+			b.WriteString("\n")
+		}
+	}
 	b.WriteString("profile t {\n")
 	for _, r := range rules {
+		if strings.HasPrefix(r, "@{") {
+			continue
+		}
 		b.WriteString("  ")
 		b.WriteString(r)
 		b.WriteString("\n")
@@ -159,6 +169,10 @@ func (o *oracle) run(ctx context.Context, timeout time.Duration, files ...string
 	// --jobs=1 keeps the binary profiles on stdout in the order of the files.
 	args := append([]string{"--config-file", o.conf, "-I", "/etc/apparmor.d", "--base", "/etc/apparmor.d", "--jobs=1", "-QK", "-S"}, files...)
 	cmd := exec.CommandContext(ctx, o.bin, args...)
+	// apparmor_parser forks workers; on a timeout kill the whole process
+	// group, or a looping worker would outlive the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

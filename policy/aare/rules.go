@@ -219,8 +219,8 @@ func (e effective) compiled() effective {
 // nil) in the way apparmor_parser merges the permissions of overlapping rules:
 // allow and deny are unions, deny removes from allow (not from audit), an
 // exact (glob-free) rule's exec mode overrides the globbed ones, two
-// differing globbed exec modes conflict, `ix` implies `m`, and a denied `x`
-// clears the exec mode.
+// differing globbed exec modes conflict, `ix` (also `pix`, `cix`) implies
+// `m`, and a denied `x` clears the exec mode.
 func merge(rules []Rule, literal []bool, idx []int32, extra *Rule, extraLiteral bool) effective {
 	var e effective
 	var exact [2]struct {
@@ -230,8 +230,8 @@ func merge(rules []Rule, literal []bool, idx []int32, extra *Rule, extraLiteral 
 	}
 	add := func(r *Rule, lit bool) {
 		perms := r.Perms
-		if !r.Deny && r.Perms&PermExec != 0 && r.Exec.Kind == ExecInherit {
-			perms |= PermMmap // ix implies m (px, ux... do not)
+		if !r.Deny && r.Perms&PermExec != 0 && (r.Exec.Kind == ExecInherit || r.Exec.Fallback == ExecInherit) {
+			perms |= PermMmap // ix, pix, cix imply m (px, ux... do not)
 		}
 		for h := 0; h < 2; h++ {
 			if h == 1 && r.Owner {
@@ -284,8 +284,10 @@ func merge(rules []Rule, literal []bool, idx []int32, extra *Rule, extraLiteral 
 		if x.allow&PermExec != 0 {
 			a.exec, a.conflict = x.exec, x.conflict
 		}
-		if a.deny&PermExec != 0 { // denying x also clears the exec mode
-			a.exec, a.conflict = ExecMode{}, false
+		if a.deny&PermExec != 0 {
+			// denying x also clears the exec mode; a conflict between allow
+			// rules is still refused by the compiler.
+			a.exec = ExecMode{}
 		}
 		a.allow &^= a.deny
 	}
@@ -299,11 +301,26 @@ type Set struct {
 	literal []bool
 	d       *dfa        // nil when the combined automaton exceeded MaxDFAStates
 	eff     []effective // per tag list of d
+	targets map[execTarget]bool
+}
+
+// execTarget is a named exec transition (`px -> name`, `cx -> name`): the
+// compiled profile lists each in a table, so a new name changes the policy.
+type execTarget struct {
+	child bool
+	name  string
+}
+
+func targetOf(r *Rule) (execTarget, bool) {
+	if r.Deny || r.Perms&PermExec == 0 || r.Exec.Target == "" {
+		return execTarget{}, false
+	}
+	return execTarget{r.Exec.Kind == ExecChild, r.Exec.Target}, true
 }
 
 // NewSet compiles rules. vars expands variables in their patterns.
 func NewSet(rules []Rule, vars Vars) (*Set, error) {
-	s := &Set{rules: slices.Clone(rules)}
+	s := &Set{rules: slices.Clone(rules), targets: map[execTarget]bool{}}
 	trees := make([]*Node, len(rules))
 	for i, r := range rules {
 		p, err := Compile(r.Pattern, vars)
@@ -313,6 +330,9 @@ func NewSet(rules []Rule, vars Vars) (*Set, error) {
 		s.pats = append(s.pats, p)
 		s.literal = append(s.literal, p.literal)
 		trees[i] = p.tree
+		if t, ok := targetOf(&r); ok {
+			s.targets[t] = true
+		}
 	}
 	d, err := compileTrees(trees, MaxDFAStates)
 	if err == nil {
@@ -435,7 +455,8 @@ func (s *Set) Matching(path string) []int {
 // everything r would, with the same exec mode. This is exactly when
 // apparmor_parser compiles the set with and without r to the same automaton.
 // An owner rule is covered by a rule without owner; the reverse is not true.
-// A rule whose exec mode would conflict with the set's is not covered. An
+// A rule whose exec mode would conflict with the set's is not covered, nor
+// one naming an exec target (`px -> name`) that no rule of the set names. An
 // `audit deny` rule for something the set does not allow is covered (the
 // compiler stores nothing for it: the access is refused and logged anyway);
 // a plain `deny` rule is not (it makes the refusal quiet).
@@ -443,6 +464,9 @@ func (s *Set) Covers(r Rule, vars Vars) (Result, error) {
 	p, err := Compile(r.Pattern, vars)
 	if err != nil {
 		return Unknown, err
+	}
+	if t, ok := targetOf(&r); ok && !s.targets[t] {
+		return No, nil // a new named transition
 	}
 	if s.d == nil {
 		return Unknown, nil
