@@ -33,7 +33,11 @@ func (c oracleCase) String() string {
 	for _, r := range c.base {
 		s = append(s, quoteRule(r))
 	}
-	return c.kind + ": {" + strings.Join(s, " ") + "} + " + quoteRule(c.extra)
+	v := ""
+	for _, name := range slices.Sorted(maps.Keys(c.vars)) {
+		v += " @{" + name + "}=" + strings.Join(c.vars[name], " ")
+	}
+	return c.kind + v + ": {" + strings.Join(s, " ") + "} + " + quoteRule(c.extra)
 }
 
 // decide fills in armorer's answer.

@@ -134,6 +134,10 @@ func (w *printer) node(n *Node) {
 	case OpEmpty:
 	case OpLiteral:
 		for i := 0; i < len(n.Lit); i++ {
+			if c := n.Lit[i]; c == '/' && strings.HasSuffix(w.b.String(), "/") {
+				w.b.WriteString(`\/`) // a run of '/' would collapse
+				continue
+			}
 			w.litByte(n.Lit[i], false)
 		}
 		w.lastSlash = n.Lit[len(n.Lit)-1] == '/'
