@@ -10,6 +10,10 @@ import (
 // whole rule Set). Past it, compilation fails with ErrTooComplex.
 const MaxDFAStates = 1 << 15
 
+// maxSubsetTotal bounds the summed size of the NFA state sets behind the DFA
+// states (a long literal after a star makes it grow quadratically).
+const maxSubsetTotal = 1 << 20
+
 // NFA (Thompson construction over byte sets, with epsilon splits).
 
 const (
@@ -194,19 +198,30 @@ func (m *nfa) determinize(starts []int32, maxStates int) (*dfa, error) {
 		}
 		return string(b)
 	}
-	tagIdx := map[string]int32{}
-	index := map[string]int32{}
-	var sets [][]int32
-	addState := func(set []int32) (int32, error) {
-		k := key(set)
-		if i, ok := index[k]; ok {
-			return i, nil
+	hash := func(set []int32) uint64 {
+		h := uint64(14695981039346656037)
+		for _, s := range set {
+			h = (h ^ uint64(uint32(s))) * 1099511628211
 		}
-		if len(sets) >= maxStates {
+		return h
+	}
+	tagIdx := map[string]int32{}
+	index := map[uint64][]int32{} // hash of an NFA state set -> DFA states
+	var sets [][]int32
+	total := 0 // NFA states held by all DFA states: bounds time and memory
+	addState := func(set []int32) (int32, error) {
+		h := hash(set)
+		for _, i := range index[h] {
+			if slices.Equal(sets[i], set) {
+				return i, nil
+			}
+		}
+		total += len(set)
+		if len(sets) >= maxStates || total > maxSubsetTotal {
 			return 0, ErrTooComplex
 		}
 		i := int32(len(sets))
-		index[k] = i
+		index[h] = append(index[h], i)
 		sets = append(sets, set)
 		var tags []int32
 		for _, s := range set {
