@@ -24,9 +24,9 @@
 //   - `\` escapes: `\a \e \f \n \r \t` are control bytes, `\xH`/`\xHH` hex,
 //     `\N`..`\NNN` octal, `\dN`..`\dNNN` decimal; any other escaped byte is
 //     itself (`\*`, `\{`, `\q`).
-//   - `@{name}` is replaced first: a pattern whose variables have several
-//     values is the alternation of one text per combination of values. Then,
-//     in each text, runs of `/` are collapsed to one (a leading `//` followed
+//   - `@{name}` is replaced first, textually: by its value, or by
+//     `{v1,v2,...}` when it has several (see expand for the slashes at the
+//     edges). Then runs of `/` are collapsed to one (a leading `//` followed
 //     by a non-slash is kept), as apparmor_parser does to every file rule.
 //
 // A glob metacharacter `*` or `?` inside `[...]` is refused: apparmor_parser
@@ -50,6 +50,14 @@ var ErrBadPattern = errors.New("bad AppArmor pattern")
 // states (or expansion) than the configured bound.
 var ErrTooComplex = errors.New("pattern too complex")
 
+// ErrUnsupported is wrapped (besides ErrBadPattern) by errors about patterns
+// that apparmor_parser accepts but gives a meaning nobody intends, which armorer
+// refuses: a `*` or `?` inside `[...]`, and an empty class `[]` or `[^]`.
+// apparmor_parser's two passes disagree there about where the class ends (the
+// first rewrites `*` into a bracket expression; the second reads `[]...]` as a
+// class that contains ']').
+var ErrUnsupported = errors.New("unsupported AppArmor pattern")
+
 // PatternError reports a malformed pattern and the byte offset of the problem.
 type PatternError struct {
 	Pattern string // the pattern as given
@@ -58,6 +66,9 @@ type PatternError struct {
 	// it differs from Pattern.
 	Expanded string
 	Msg      string
+	// Unsupported: apparmor_parser accepts the construct, armorer refuses it
+	// (see ErrUnsupported).
+	Unsupported bool
 }
 
 func (e *PatternError) Error() string {
@@ -67,7 +78,12 @@ func (e *PatternError) Error() string {
 	return fmt.Sprintf("pattern %q: col %d: %s", e.Pattern, e.Offset+1, e.Msg)
 }
 
-func (e *PatternError) Unwrap() error { return ErrBadPattern }
+func (e *PatternError) Unwrap() []error {
+	if e.Unsupported {
+		return []error{ErrBadPattern, ErrUnsupported}
+	}
+	return []error{ErrBadPattern}
+}
 
 // Op is the kind of a pattern tree node.
 type Op uint8
@@ -143,113 +159,113 @@ func VarMap(m map[string][]string) Vars {
 // Parse parses pattern, expanding variables through vars (which may be nil
 // when the pattern has none), and returns its simplified tree.
 func Parse(pattern string, vars Vars) (*Node, error) {
-	texts, err := expand(pattern, vars)
+	text, err := expand(pattern, vars)
 	if err != nil {
 		return nil, err
 	}
-	alt := &Node{Op: OpAlternate}
-	for _, text := range texts {
-		offs := make([]int, len(text))
-		for i := range offs {
-			offs[i] = i
-		}
-		filtered, offs := filterSlashes(text, offs)
-		p := &parser{src: filtered}
-		n, perr := p.parse()
-		if perr != nil {
-			perr.Pattern = pattern
-			if filtered != pattern {
-				perr.Expanded = filtered
-			}
-			if text == pattern && perr.Offset < len(offs) {
+	offs := make([]int, len(text))
+	for i := range offs {
+		offs[i] = i
+	}
+	filtered, offs := filterSlashes(text, offs)
+	p := &parser{src: filtered}
+	n, perr := p.parse()
+	if perr != nil {
+		perr.Pattern = pattern
+		if text == pattern {
+			if perr.Offset < len(offs) {
 				perr.Offset = offs[perr.Offset]
-				perr.Expanded = ""
 			}
-			return nil, perr
+		} else {
+			perr.Expanded = filtered
 		}
-		alt.Sub = append(alt.Sub, n)
+		return nil, perr
 	}
-	if len(alt.Sub) == 1 {
-		return simplify(alt.Sub[0]), nil
-	}
-	return simplify(alt), nil
+	return simplify(n), nil
 }
 
-// maxExpansions bounds the number of texts a pattern's variables expand to.
-const maxExpansions = 1024
+// maxExpandedLen bounds the text of a pattern after variable expansion.
+const maxExpandedLen = 1 << 16
 
-// expand substitutes variables. Like apparmor_parser, a variable with several
-// values makes the rule an alternation of one text per combination of values,
-// and each text's runs of '/' then collapse on their own: with
-// @{V}=/a/ b, "/x/@{V}/c" is "/x/{a,b}/c", not "/x/{/a/,b}/c".
-func expand(pattern string, vars Vars) ([]string, error) {
-	if !strings.Contains(pattern, "@{") {
-		return []string{pattern}, nil
+// expand substitutes variables the way apparmor_parser does, textually: a
+// variable with one value becomes that value; one with several becomes
+// `{v1,v2,...}`, where a value loses its leading slashes when the text before
+// the variable ends in '/', and its trailing slashes when the text after it
+// starts with '/'. So with @{V}=/a/ b, "/x/@{V}/c" is "/x/{a,b}/c"; with
+// @{V}=/b alone, "/@{V}" is "//b" (and a leading "//" is kept).
+func expand(pattern string, vars Vars) (string, error) {
+	if varRef(pattern) < 0 {
+		return pattern, nil
 	}
-	var out []string
-	var rec func(s string, depth int) error
-	rec = func(s string, depth int) error {
-		i := varRef(s)
-		if i < 0 {
-			if len(out) >= maxExpansions {
-				return fmt.Errorf("pattern %q: variables expand to more than %d alternatives: %w", pattern, maxExpansions, ErrTooComplex)
-			}
-			out = append(out, s)
-			return nil
-		}
-		at := i
-		if s != pattern {
-			at = strings.Index(pattern, "@{")
-		}
-		bad := func(format string, args ...any) error {
-			return &PatternError{Pattern: pattern, Offset: max(at, 0), Msg: fmt.Sprintf(format, args...)}
-		}
+	at := varRef(pattern)
+	bad := func(format string, args ...any) error {
+		return &PatternError{Pattern: pattern, Offset: at, Msg: fmt.Sprintf(format, args...)}
+	}
+	var rec func(s string, depth int) (string, error)
+	rec = func(s string, depth int) (string, error) {
 		if depth > 16 {
-			return bad("variables nested too deeply")
+			return "", bad("variables nested too deeply")
 		}
-		end := strings.IndexByte(s[i:], '}')
-		if end < 0 {
-			return bad("unterminated variable reference")
-		}
-		name := s[i+2 : i+end]
-		if !validVarName(name) {
-			return bad("invalid variable name %q", name)
-		}
-		var vals []string
-		ok := false
-		if vars != nil {
-			vals, ok = vars(name)
-		}
-		if !ok {
-			return bad("undefined variable @{%s}", name)
-		}
-		if len(vals) == 0 {
-			return bad("variable @{%s} has no value", name)
-		}
-		for _, v := range vals {
-			if err := rec(joinSlash(joinSlash(s[:i], v), s[i+end+1:]), depth+1); err != nil {
-				return err
+		var b strings.Builder
+		for {
+			i := varRef(s)
+			if i < 0 {
+				b.WriteString(s)
+				break
 			}
+			b.WriteString(s[:i])
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return "", bad("unterminated variable reference")
+			}
+			name := s[i+2 : i+end]
+			if !validVarName(name) {
+				return "", bad("invalid variable name %q", name)
+			}
+			var vals []string
+			ok := false
+			if vars != nil {
+				vals, ok = vars(name)
+			}
+			if !ok {
+				return "", bad("undefined variable @{%s}", name)
+			}
+			if len(vals) == 0 {
+				return "", bad("variable @{%s} has no value", name)
+			}
+			rest := s[i+end+1:]
+			if len(vals) > 1 {
+				b.WriteByte('{')
+			}
+			for k, v := range vals {
+				v, err := rec(v, depth+1)
+				if err != nil {
+					return "", err
+				}
+				if len(vals) > 1 {
+					if k > 0 {
+						b.WriteByte(',')
+					}
+					if strings.HasSuffix(s[:i], "/") {
+						v = strings.TrimLeft(v, "/")
+					}
+					if strings.HasPrefix(rest, "/") {
+						v = strings.TrimRight(v, "/")
+					}
+				}
+				b.WriteString(v)
+			}
+			if len(vals) > 1 {
+				b.WriteByte('}')
+			}
+			if b.Len() > maxExpandedLen {
+				return "", fmt.Errorf("pattern %q: expansion longer than %d bytes: %w", pattern, maxExpandedLen, ErrTooComplex)
+			}
+			s = rest
 		}
-		return nil
+		return b.String(), nil
 	}
-	if err := rec(pattern, 0); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// joinSlash concatenates a and b with one '/' where a ends and b starts with
-// slashes: the parser joins variable values this way, so "/@{V}" with
-// @{V}=/b is "/b", not the "//b" that slash collapsing would keep.
-func joinSlash(a, b string) string {
-	if strings.HasSuffix(a, "/") {
-		b = strings.TrimLeft(b, "/")
-		if b == "" {
-			return a
-		}
-	}
-	return a + b
+	return rec(pattern, 0)
 }
 
 // varRef returns the offset of the first unescaped "@{" in s, or -1.
@@ -289,7 +305,7 @@ func filterSlashes(s string, offs []int) (string, []int) {
 	out := make([]byte, 0, len(s))
 	outOffs := make([]int, 0, len(s))
 	i := 0
-	if len(s) > 2 && s[0] == '/' && s[1] == '/' && s[2] != '/' {
+	if len(s) >= 2 && s[0] == '/' && s[1] == '/' && (len(s) == 2 || s[2] != '/') {
 		out = append(out, '/', '/')
 		outOffs = append(outOffs, offs[0], offs[1])
 		i = 2
@@ -488,7 +504,9 @@ func (p *parser) class() (*Node, *PatternError) {
 		members++
 	}
 	if members == 0 {
-		return nil, p.errorf(open, "empty '[]'")
+		e := p.errorf(open, "empty '[]' (apparmor_parser would read a following ']' as a member)")
+		e.Unsupported = true
+		return nil, e
 	}
 	if neg {
 		set = set.Complement() // unlike *, ? and **, this includes NUL
@@ -503,7 +521,9 @@ func (p *parser) classByte() (byte, *PatternError) {
 		b, _, err := p.escape()
 		return b, err
 	case '*', '?':
-		return 0, p.errorf(p.pos, "unescaped %q inside '[...]' (apparmor_parser rewrites it into a regex fragment); write \\%c", c, c)
+		e := p.errorf(p.pos, "unescaped %q inside '[...]' (apparmor_parser rewrites it into a regex fragment); write \\%c", c, c)
+		e.Unsupported = true
+		return 0, e
 	}
 	p.pos++
 	return c, nil
