@@ -21,6 +21,7 @@ import (
 func TestBoot(t *testing.T) {
 	for _, k := range vmtest.Kernels {
 		t.Run(k.Name, func(t *testing.T) {
+			t.Parallel() // one qemu per kernel: TCG uses one core each
 			a := vmtest.Need(t, k)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
@@ -82,7 +83,7 @@ func consoleFor(t *testing.T) *os.File {
 // inside the VM, and the host-side deadline that kills qemu.
 func TestDeadlines(t *testing.T) {
 	a := vmtest.Need(t, vmtest.Debian13)
-	res, err := a.Run(context.Background(), nil, "step ok 5 true\nsleep 600\n", vmtest.Options{Timeout: 15 * time.Second})
+	res, err := a.Run(context.Background(), nil, "step ok 5 true\nsleep 600\n", vmtest.Options{Timeout: 5 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "time limit") {
 		t.Errorf("scenario over its time limit: err = %v, want a time limit error", err)
 	}

@@ -156,6 +156,7 @@ func auditLines(dump string) []string {
 func TestKernelFixtures(t *testing.T) {
 	for _, k := range vmtest.Kernels {
 		t.Run(k.Name, func(t *testing.T) {
+			t.Parallel() // one qemu per kernel: TCG uses one core each
 			a, res := captureProbe(t, k)
 			t.Logf("complain:\n%s\nenforce:\n%s", res.Output("complain"), res.Output("enforce"))
 			dmesg := auditLines(res.Output("dmesg"))
