@@ -239,6 +239,9 @@ Regenerate (boots each kernel three times, under a minute each):
 
     go test -tags e2e -run 'TestKernel(Loss)?Fixtures' -v ./test/e2e/ -args -update-fixtures
 
+Every run prints new PIDs, times and serials: after regenerating, rewrite the
+auditlog golden files too (go test ./auditlog -update).
+
 The program behind the lines is test/e2e/probe (one access per operation),
 run as profile "probe" (attached to /opt/probe/bin/probe and to a copy named
 "/opt/probe/bin/odd name", whose comm and whose read of "/opt/probe/data/with
