@@ -184,3 +184,19 @@ func TestExtractVmlinuz(t *testing.T) {
 		t.Errorf("empty archive: found=%v err=%v, want false, nil", found, err)
 	}
 }
+
+// FuzzParseConsole: whatever a VM prints, parsing never panics and every
+// step it reports was closed by its own end marker.
+func FuzzParseConsole(f *testing.F) {
+	f.Add(markBegin + "a\nx\n" + markEnd + "a rc=0\n" + markDone + "rc=0\n")
+	f.Add(markBegin + "a\n" + markBegin + "b\n" + markEnd + "a rc=1\n" + markEnd + "b rc=x\n")
+	f.Add(markEnd + " rc=\n" + markDone + "rc=-5\r\n")
+	f.Fuzz(func(t *testing.T, console string) {
+		res := parseConsole(console)
+		for _, s := range res.Steps {
+			if !strings.Contains(console, markBegin+s.Name+"\n") || !strings.Contains(console, markEnd+s.Name+" rc=") {
+				t.Errorf("step %q reported without both markers", s.Name)
+			}
+		}
+	})
+}

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 func TestBoot(t *testing.T) {
 	for _, k := range vmtest.Kernels {
 		t.Run(k.Name, func(t *testing.T) {
+			t.Parallel() // one qemu per kernel: TCG uses one core each
 			a := vmtest.Need(t, k)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
@@ -75,4 +77,34 @@ func consoleFor(t *testing.T) *os.File {
 		return os.Stderr
 	}
 	return nil
+}
+
+// TestDeadlines checks both bounds of a run: the scenario's own time limit
+// inside the VM, and the host-side deadline that kills qemu.
+func TestDeadlines(t *testing.T) {
+	a := vmtest.Need(t, vmtest.Debian13)
+	res, err := a.Run(context.Background(), nil, "step ok 5 true\nsleep 600\n", vmtest.Options{Timeout: 5 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "time limit") {
+		t.Errorf("scenario over its time limit: err = %v, want a time limit error", err)
+	}
+	if res == nil || !res.Completed || res.ScenarioRC != vmtest.TimedOut {
+		t.Errorf("scenario over its time limit: result %+v, want completed with rc %d", res, vmtest.TimedOut)
+	} else if s, ok := res.Step("ok"); !ok || s.RC != 0 {
+		t.Errorf("step before the hang: %+v, %v", s, ok)
+	}
+
+	initrd := filepath.Join(t.TempDir(), "initrd")
+	if err := a.BuildInitrd(context.Background(), &vmtest.Image{}, "sleep 600\n", vmtest.Options{}, initrd); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = a.Boot(ctx, initrd, vmtest.Options{})
+	if err == nil || !strings.Contains(err.Error(), "host deadline") {
+		t.Errorf("host deadline: err = %v, want the VM killed", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("host deadline of 2s: Run returned after %v", d)
+	}
 }
