@@ -181,6 +181,7 @@ func (h *Host) install(ctx context.Context, f ProfileFile, content []byte, match
 		return nil, err
 	}
 	res.Backup = backup.Path
+	h.log.Debug("profile written", "file", target, "backup", backup.Path, "profiles", names)
 
 	kerr := h.Parser.Replace(ctx, target)
 	if kerr == nil {
@@ -207,6 +208,7 @@ func (h *Host) install(ctx context.Context, f ProfileFile, content []byte, match
 		return nil, fmt.Errorf("%w; restoring %s also failed: %v (the previous version is in %s)", kerr, target, rerr, backup.Path)
 	}
 	rb.Kernel = h.restoreKernel(ctx, before, names, target, backup.Existed())
+	h.log.Warn("kernel rejected a profile; previous file restored", "file", target, "backup", backup.Path, "kernel", rb.Kernel, "err", kerr)
 	return nil, rb
 }
 
