@@ -373,3 +373,25 @@ func TestSetModeKernelRejection(t *testing.T) {
 		t.Errorf("after rejection: file %q, kernel %q", readString(t, target), loadedProfiles(t, h))
 	}
 }
+
+func TestResolveLoadAmbiguous(t *testing.T) {
+	p := fixture(t, "full")
+	h := New(p, nil)
+	os.WriteFile(filepath.Join(p.ProfileDir, "amb"), []byte("profile amb {}\n"), 0o644)
+	t.Chdir(t.TempDir())
+	os.WriteFile("amb", []byte("profile amb { /x r, }\n"), 0o644)
+	var ae *AmbiguousError
+	if _, err := h.ResolveLoad("amb"); !errors.As(err, &ae) {
+		t.Errorf("ResolveLoad(amb) = %v, want *AmbiguousError", err)
+	}
+	if f, err := h.Resolve("amb"); err != nil || f.Source != "" {
+		t.Errorf("Resolve(amb) = %+v, %v; want the installed file", f, err)
+	}
+	if f, err := h.ResolveLoad("./amb"); err != nil || f.Source == "" {
+		t.Errorf("ResolveLoad(./amb) = %+v, %v; want the file here", f, err)
+	}
+	os.WriteFile("amb", []byte("profile amb {}\n"), 0o644)
+	if _, err := h.ResolveLoad("amb"); err != nil {
+		t.Errorf("same content: %v", err)
+	}
+}

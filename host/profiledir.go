@@ -91,6 +91,36 @@ func (h *Host) Resolve(arg string) (ProfileFile, error) {
 	return ProfileFile{}, &NotFoundError{Arg: arg, Dir: h.Paths.ProfileDir}
 }
 
+// AmbiguousError is a bare name that is both a file in the profile
+// directory and a different file in the working directory.
+type AmbiguousError struct{ Arg, InDir, Here string }
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("%s is ambiguous: both %s and %s exist and differ; write ./%s for the file here, or %s for the installed one",
+		e.Arg, e.InDir, e.Here, e.Arg, e.InDir)
+}
+
+// notAmbiguous refuses a bare name that also names a different file in
+// the working directory: guessing would load the wrong version.
+func (h *Host) notAmbiguous(arg string) error {
+	here, err := filepath.Abs(arg)
+	if err != nil {
+		return nil
+	}
+	inDir := filepath.Join(h.Paths.ProfileDir, filepath.FromSlash(arg))
+	a, errA := os.Stat(here)
+	b, errB := os.Stat(inDir)
+	if errA != nil || errB != nil || !a.Mode().IsRegular() || os.SameFile(a, b) {
+		return nil
+	}
+	x, err1 := os.ReadFile(here)
+	y, err2 := os.ReadFile(inDir)
+	if err1 == nil && err2 == nil && bytes.Equal(x, y) {
+		return nil
+	}
+	return &AmbiguousError{Arg: arg, InDir: inDir, Here: here}
+}
+
 func isRegular(root *os.Root, name string) bool {
 	fi, err := root.Stat(name)
 	return err == nil && fi.Mode().IsRegular()
@@ -111,6 +141,20 @@ func isProfileText(name string) bool {
 	buf := make([]byte, 512)
 	n, _ := f.Read(buf)
 	return !bytes.HasPrefix(buf[:n], []byte("\x7fELF")) && !bytes.HasPrefix(buf[:n], []byte("#!")) && bytes.IndexByte(buf[:n], 0) < 0
+}
+
+// ResolveLoad is Resolve for load, whose argument may be a new version in
+// the working directory: a bare name that is both an installed file and
+// a different file here is an *AmbiguousError rather than a guess. The
+// other verbs act on installed profiles, so Resolve prefers those.
+func (h *Host) ResolveLoad(arg string) (ProfileFile, error) {
+	f, err := h.Resolve(arg)
+	if err == nil && f.Source == "" && !strings.HasPrefix(arg, "/") && !strings.HasPrefix(arg, ".") {
+		if err := h.notAmbiguous(arg); err != nil {
+			return ProfileFile{}, err
+		}
+	}
+	return f, err
 }
 
 // Result is what one operation did to one profile file.
