@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -89,9 +88,7 @@ func WriteFile(root *os.Root, name string, data []byte, perm fs.FileMode, backup
 		return nil, fmt.Errorf("write %s: not a regular file", target)
 	default:
 		b.mode = fi.Mode().Perm()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			b.owner = &owner{int(st.Uid), int(st.Gid)}
-		}
+		b.owner = ownerOf(fi)
 		if backupDir != "" {
 			old, err := root.ReadFile(name)
 			if err != nil {

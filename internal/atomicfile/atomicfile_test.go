@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -103,9 +102,8 @@ func TestReplaceKeepsBackupInStateDirAndMode(t *testing.T) {
 		t.Errorf("mode = %v, want the previous 0640", fi.Mode().Perm())
 	}
 	if os.Getuid() == 0 {
-		st := fi.Sys().(*syscall.Stat_t)
-		if st.Uid != 1234 || st.Gid != 5678 {
-			t.Errorf("owner = %d:%d, want the previous 1234:5678", st.Uid, st.Gid)
+		if o := ownerOf(fi); o == nil || o.uid != 1234 || o.gid != 5678 {
+			t.Errorf("owner = %+v, want the previous 1234:5678", o)
 		}
 	}
 	if !b.Existed() || !strings.HasPrefix(b.Path, BackupPath(backups, target)) {
