@@ -364,7 +364,7 @@ func (h *Host) unconfinedFor(names []string, match AttachMatcher) []UnconfinedPr
 			}
 		}
 	}
-	return unconfinedButShouldBe(mine, procs, match)
+	return h.unconfinedButShouldBe(mine, procs, match)
 }
 
 // readProfile reads f's current content: the installed file, or the
