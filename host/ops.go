@@ -80,6 +80,9 @@ func (h *Host) SetMode(ctx context.Context, f ProfileFile, mode Mode, match Atta
 // while they confine processes, unless force.
 func (h *Host) Unload(ctx context.Context, f ProfileFile, force bool) (*Result, error) {
 	target := h.Path(f)
+	if f.Source != "" {
+		target = f.Source // a file outside the profile directory names the profiles
+	}
 	names, err := h.Parser.Names(ctx, target)
 	if err != nil {
 		return nil, err

@@ -395,3 +395,17 @@ func TestResolveLoadAmbiguous(t *testing.T) {
 		t.Errorf("same content: %v", err)
 	}
 }
+
+func TestUnloadBySourceFile(t *testing.T) {
+	p := withFakeKernel(t, fixture(t, "full"), false)
+	h := New(p, nil)
+	f, _ := h.Resolve(filepath.Join("testdata", "profiles", "newapp"))
+	if _, err := h.Load(context.Background(), f, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(p.ProfileDir, "newapp")) // only the outside file is left
+	res, err := h.Unload(context.Background(), f, false)
+	if err != nil || res.Action != "unloaded" || strings.Contains(loadedProfiles(t, h), "newapp") {
+		t.Errorf("Unload(outside file) = %+v, %v; kernel:\n%s", res, err, loadedProfiles(t, h))
+	}
+}
