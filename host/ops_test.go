@@ -409,3 +409,31 @@ func TestUnloadBySourceFile(t *testing.T) {
 		t.Errorf("Unload(outside file) = %+v, %v; kernel:\n%s", res, err, loadedProfiles(t, h))
 	}
 }
+
+// A rejected enforce of a disabled profile leaves it disabled.
+func TestSetModeRejectedKeepsDisableLink(t *testing.T) {
+	p := withFakeKernel(t, fixture(t, "full"), true)
+	h := New(p, nil)
+	os.WriteFile(filepath.Join(p.ProfileDir, "newapp"), []byte(readString(t, filepath.Join("testdata", "profiles", "newapp"))), 0o644)
+	os.MkdirAll(filepath.Join(p.ProfileDir, "disable"), 0o755)
+	os.Symlink("../newapp", filepath.Join(p.ProfileDir, "disable", "newapp"))
+	f, _ := h.Resolve("newapp")
+	if _, err := h.SetMode(context.Background(), f, Enforce, nil); err == nil {
+		t.Fatal("SetMode succeeded against a rejecting kernel")
+	}
+	if link, err := os.Readlink(filepath.Join(p.ProfileDir, "disable", "newapp")); err != nil || link != "../newapp" {
+		t.Errorf("disable/newapp = %q, %v; want it back after the rejection", link, err)
+	}
+}
+
+func TestCheckLoaded(t *testing.T) {
+	h := New(fixture(t, "full"), nil)
+	if err := h.checkLoaded("f", []string{"myapp", "myapp//child"}); err != nil {
+		t.Errorf("loaded profiles: %v", err)
+	}
+	err := h.checkLoaded("f", []string{"myapp", "ghost"})
+	var ke *KernelError
+	if !errors.As(err, &ke) || !strings.Contains(err.Error(), "the kernel does not list ghost") {
+		t.Errorf("err = %v, want a *KernelError naming ghost", err)
+	}
+}

@@ -229,6 +229,9 @@ func (h *Host) install(ctx context.Context, f ProfileFile, content []byte, match
 
 	kerr := h.Parser.Replace(ctx, target)
 	if kerr == nil {
+		kerr = h.checkLoaded(target, names)
+	}
+	if kerr == nil {
 		res.Action = "replaced"
 		if !anyLoaded(before, names) {
 			res.Action = "loaded"
@@ -254,6 +257,27 @@ func (h *Host) install(ctx context.Context, f ProfileFile, content []byte, match
 	rb.Kernel = h.restoreKernel(ctx, before, names, target, backup.Existed())
 	h.log.Warn("kernel rejected a profile; previous file restored", "file", target, "backup", backup.Path, "kernel", rb.Kernel, "err", kerr)
 	return nil, rb
+}
+
+// checkLoaded turns a load the parser reported as done, yet the kernel
+// does not list, into a *KernelError: never claim a profile is loaded
+// without the kernel saying so.
+func (h *Host) checkLoaded(file string, names []string) error {
+	now, err := h.snapshot()
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, n := range names {
+		if _, ok := now[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &KernelError{&ParserError{Op: "replace", File: file, Err: errors.New("profiles missing after load"),
+		Stderr: "apparmor_parser succeeded, but the kernel does not list " + strings.Join(missing, ", ")}}
 }
 
 func (h *Host) validateBeside(ctx context.Context, root *os.Root, name string, content []byte) ([]string, error) {
