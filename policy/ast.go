@@ -21,8 +21,9 @@ type Rule interface {
 	meta() *Meta
 }
 
-// Layout is a placement hint for nodes without positions (built by a
-// program rather than parsed). Parsed nodes are laid out from positions.
+// Layout says whether a blank line comes before a rule. The parser sets it
+// from the source; a program that builds or moves rules sets it as it
+// wants the result to look.
 type Layout int
 
 const (
@@ -37,7 +38,7 @@ type Meta struct {
 	To   token.Pos     // first character after the rule (after ',' or '}')
 	Doc  *CommentGroup // whole-line comments just before the rule, and comments inside it
 	Line *CommentGroup // comment after the rule on its last line
-	Hint Layout        // used when From is NoPos
+	Hint Layout        // NewSection: a blank line before (set by the parser from the source)
 	dead bool          // marked by DropRule, removed by Cleanup
 }
 

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"go/token"
 	"strings"
 )
@@ -127,6 +128,10 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 		return pos, WORD, string(src[start:end])
 	}
 	s.scanWord()
+	if s.off == start { // a lone '\\' before a newline or the end
+		s.off++
+		s.err(pos, "stray '\\': a line continuation is only allowed in a variable assignment")
+	}
 	return pos, WORD, string(src[start:s.off])
 }
 
@@ -149,6 +154,7 @@ func (s *lexer) scanWord() {
 	depth := 0
 	pathLike := src[start] == '/'
 	commaInPath := src[start] == '/' || src[start] == '@'
+loop:
 	for s.off < len(src) {
 		c := src[s.off]
 		next := byte(0)
@@ -157,13 +163,13 @@ func (s *lexer) scanWord() {
 		}
 		switch {
 		case isSpace(c):
-			return
+			break loop
 		case c == '"':
 			s.scanQuoted()
 			continue
 		case c == '\\':
 			if next == '\n' || next == 0 {
-				return
+				break loop
 			}
 			s.off += 2
 			continue
@@ -190,10 +196,19 @@ func (s *lexer) scanWord() {
 			}
 		case c == '+' && next == '=', c == '<' && next == '=':
 			if s.off > start {
-				return
+				break loop
 			}
 		}
 		s.off++
+	}
+	s.checkBraces(start, depth)
+}
+
+// checkBraces reports a word that ends inside a {a,b} alternation: its
+// commas would otherwise be read differently once the word is reprinted.
+func (s *lexer) checkBraces(start, depth int) {
+	if depth > 0 {
+		s.err(s.pos(start), fmt.Sprintf("unbalanced '{' in %q: close the alternation with '}'", s.src[start:s.off]))
 	}
 }
 

@@ -1,10 +1,12 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
 	goscanner "go/scanner"
 	"go/token"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -199,6 +201,17 @@ func (p *parser) leadComments(body *[]Rule) *CommentGroup {
 	return doc
 }
 
+// dropCommentsBefore forgets pending comments that lie before end.
+func (p *parser) dropCommentsBefore(end token.Pos) {
+	keep := p.pending[:0]
+	for _, g := range p.pending {
+		if g.Pos() >= end {
+			keep = append(keep, g)
+		}
+	}
+	p.pending = keep
+}
+
 // innerComments appends comments seen inside a rule to its doc comment, so
 // that they are printed before it.
 func (p *parser) innerComments(m *Meta) {
@@ -211,6 +224,7 @@ func (p *parser) innerComments(m *Meta) {
 	for _, g := range p.pending {
 		m.Doc.List = append(m.Doc.List, g.List...)
 	}
+	slices.SortFunc(m.Doc.List, func(a, b *Comment) int { return cmp.Compare(a.Hash, b.Hash) })
 	p.pending = nil
 }
 
@@ -262,11 +276,7 @@ func isPerms(lit string) bool {
 
 // parseBody parses rules until '}' (not consumed) or EOF.
 func (p *parser) parseBody(top bool) []Rule {
-	p.depth++
-	if p.depth > maxDepth {
-		p.error(p.pos, fmt.Sprintf("blocks nested more than %d deep", maxDepth))
-		panic(bailout{})
-	}
+	p.nest()
 	defer func() { p.depth-- }()
 	var body []Rule
 	for p.tok != EOF && !(p.tok == RBRACE && !top) {
@@ -288,7 +298,27 @@ func (p *parser) parseBody(top bool) []Rule {
 		}
 	}
 	p.leadComments(&body)
+	p.markSections(body)
 	return body
+}
+
+// markSections sets Hint to NewSection on each rule that the source
+// separates from the previous one by a blank line, so that the layout
+// survives edits that remove or insert rules.
+func (p *parser) markSections(body []Rule) {
+	prevEnd := token.NoPos
+	for _, r := range body {
+		m := r.meta()
+		if start := ruleStart(r); start.IsValid() && prevEnd.IsValid() && p.line(start)-p.line(prevEnd) > 1 {
+			m.Hint = NewSection
+		}
+		if m.To.IsValid() {
+			prevEnd = m.To - 1
+			if m.Line != nil && m.Line.End() > prevEnd {
+				prevEnd = m.Line.End()
+			}
+		}
+	}
 }
 
 // parseRule parses one element of a body; on a syntax error it skips to
@@ -308,7 +338,13 @@ func (p *parser) parseRule() Rule {
 			end = start
 		}
 		bad := &BadRule{Meta: Meta{From: start, To: end}, Text: p.text(start, end)}
-		p.innerComments(&bad.Meta)
+		p.dropCommentsBefore(end) // comments inside are part of Text
+		if lc := p.lineComment; lc != nil {
+			p.lineComment = nil
+			if lc.Pos() >= end {
+				bad.Line = lc
+			}
+		}
 		if r != nil && r.meta().Doc != nil {
 			bad.Doc = r.meta().Doc
 		}
@@ -583,7 +619,7 @@ func (p *parser) parseRaw(start token.Pos) Rule {
 			if depth <= 0 {
 				r := &RawRule{Meta: Meta{From: start, To: p.pos + 1}}
 				r.Text = p.text(start, r.To)
-				p.innerComments(&r.Meta)
+				p.pending, p.lineComment = nil, nil // comments inside are part of Text
 				p.next()
 				r.Line = p.takeLine()
 				return r
@@ -728,7 +764,18 @@ func (p *parser) skipLine() {
 	p.synced = true
 }
 
+// nest counts one more level of nesting and aborts the parse past maxDepth.
+func (p *parser) nest() {
+	p.depth++
+	if p.depth > maxDepth {
+		p.error(p.pos, fmt.Sprintf("blocks nested more than %d deep", maxDepth))
+		panic(bailout{})
+	}
+}
+
 func (p *parser) parseIf() Rule {
+	p.nest()
+	defer func() { p.depth-- }()
 	r := &If{Meta: Meta{From: p.pos}}
 	p.next()
 	for p.tok == WORD {
@@ -1149,6 +1196,8 @@ func (p *parser) parseList() *List {
 // parseCondValue parses what follows "key=": a word, a list "(a b)" or
 // nested conditionals "(k=v k2=(x y))".
 func (p *parser) parseCondValue(c *Cond) {
+	p.nest()
+	defer func() { p.depth-- }()
 	switch p.tok {
 	case WORD:
 		c.Value = &List{Words: []*Word{p.word()}}
