@@ -40,9 +40,20 @@ type Support struct {
 
 // Problem is one missing piece, with the fix.
 type Problem struct {
-	What string `json:"what"`
-	Fix  string `json:"fix"`
+	Component Component `json:"component"`
+	What      string    `json:"what"`
+	Fix       string    `json:"fix"`
 }
+
+// Component is the part of AppArmor a Problem is about.
+type Component string
+
+// The components Detect checks.
+const (
+	KernelComponent     Component = "kernel"     // the LSM itself
+	SecurityFSComponent Component = "securityfs" // its filesystem interface
+	ParserComponent     Component = "parser"     // apparmor_parser
+)
 
 func (p Problem) String() string { return p.What + "; " + p.Fix }
 
@@ -69,7 +80,7 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 	enabled, err := readTrimmed(enabledFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		s.Problems = append(s.Problems, Problem{
+		s.Problems = append(s.Problems, Problem{Component: KernelComponent,
 			What: fmt.Sprintf("the kernel has no AppArmor (%s does not exist)", enabledFile),
 			Fix:  `boot a kernel built with CONFIG_SECURITY_APPARMOR=y (Debian's and Ubuntu's stock kernels are)`,
 		})
@@ -78,7 +89,7 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 	case enabled == "Y":
 		s.Enabled = true
 	default:
-		s.Problems = append(s.Problems, Problem{
+		s.Problems = append(s.Problems, Problem{Component: KernelComponent,
 			What: fmt.Sprintf("AppArmor is built in but disabled (%s reads %q)", enabledFile, enabled),
 			Fix:  `add "apparmor=1 security=apparmor" (or "lsm=...,apparmor") to the kernel command line and reboot`,
 		})
@@ -91,7 +102,7 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 	if _, err := os.Stat(filepath.Join(aafs, "profiles")); err == nil {
 		s.SecurityFS = true
 	} else if s.Enabled {
-		s.Problems = append(s.Problems, Problem{
+		s.Problems = append(s.Problems, Problem{Component: SecurityFSComponent,
 			What: fmt.Sprintf("securityfs is not mounted (%s is missing)", filepath.Join(aafs, "profiles")),
 			Fix:  fmt.Sprintf("mount -t securityfs securityfs %s", h.Paths.SecurityFS),
 		})
@@ -104,7 +115,7 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 	}
 
 	if path, err := h.Parser.path(); err != nil {
-		s.Problems = append(s.Problems, Problem{
+		s.Problems = append(s.Problems, Problem{Component: ParserComponent,
 			What: "apparmor_parser was not found (" + err.Error() + ")",
 			Fix:  "install it: apt-get install apparmor (Debian, Ubuntu) or zypper install apparmor-parser (SUSE)",
 		})
@@ -112,7 +123,7 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 		s.Parser = path
 		v, err := h.Parser.Version(ctx)
 		if err != nil {
-			s.Problems = append(s.Problems, Problem{
+			s.Problems = append(s.Problems, Problem{Component: ParserComponent,
 				What: fmt.Sprintf("%s does not run: %v", path, err),
 				Fix:  "reinstall the apparmor package",
 			})
@@ -146,7 +157,7 @@ func (h *Host) RequireSecurityFS(ctx context.Context) (*Support, error) {
 	if !s.Enabled || !s.SecurityFS {
 		var ps []Problem
 		for _, p := range s.Problems {
-			if !strings.Contains(p.What, "apparmor_parser") {
+			if p.Component != ParserComponent {
 				ps = append(ps, p)
 			}
 		}

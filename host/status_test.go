@@ -224,3 +224,34 @@ func TestAttachmentFromProfileFiles(t *testing.T) {
 		t.Errorf("unconfined = %+v", st.Unconfined)
 	}
 }
+
+func TestStatusSystemdAppArmorProfile(t *testing.T) {
+	st, err := New(fixture(t, "systemd"), nil).Status(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range st.Unconfined {
+		got = append(got, fmt.Sprintf("%d %s %s", u.PID, u.ShouldBe, u.Unit))
+	}
+	// 200 runs in pyapp.service (cgroup v2), 203 in it by the v1
+	// name=systemd hierarchy; 201 is confined; other.service sets no
+	// profile; gone.service's profile is not loaded.
+	if want := []string{"200 pyapp pyapp.service", "203 pyapp pyapp.service"}; !slices.Equal(got, want) {
+		t.Errorf("unconfined = %q, want %q", got, want)
+	}
+}
+
+func TestUnitProfileOverrides(t *testing.T) {
+	p := fixture(t, "systemd")
+	etc := p.SystemdDirs[0]
+	os.WriteFile(filepath.Join(etc, "pyapp.service.d", "20-reset.conf"), []byte("[Service]\nAppArmorProfile=\n"), 0o644)
+	h := New(p, nil)
+	if got := h.unitProfile("pyapp.service"); got != "" {
+		t.Errorf("after an empty assignment in a later drop-in: %q, want none", got)
+	}
+	os.WriteFile(filepath.Join(etc, "pyapp.service.d", "30-other.conf"), []byte("[Unit]\nAppArmorProfile=wrongsection\n[Service]\nAppArmorProfile=-pyapp2\n"), 0o644)
+	if got := h.unitProfile("pyapp.service"); got != "pyapp2" {
+		t.Errorf("unitProfile = %q, want pyapp2", got)
+	}
+}

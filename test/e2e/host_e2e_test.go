@@ -54,7 +54,8 @@ func TestHostLifecycle(t *testing.T) {
 			}
 			// The profile is myapp's full enforce-mode profile without flags:
 			// load --complain must add them.
-			img.Add(armorer, vmtest.Text("/root/myapp", myappProfile(k.ABI, "enforce")))
+			img.Add(armorer, vmtest.Text("/root/myapp", myappProfile(k.ABI, "enforce")),
+				vmtest.Text("/root/other", "abi <abi/"+k.ABI+">,\nprofile other /opt/other/bin/other {\n  /opt/other/** r,\n}\n"))
 			script := `
 /opt/myapp/bin/myapp serve >/dev/null 2>&1 &
 EARLY=$!
@@ -79,6 +80,13 @@ step status-text 20 armorer status
 step unload-inuse 60 armorer unload myapp
 step complain 60 armorer complain myapp
 step attr-complain2 5 cat /proc/$APP/attr/current
+step other-load 30 armorer load /root/other
+step other-disable 30 armorer disable other
+step other-after-disable 5 sh -c 'grep -c "^other " /sys/kernel/security/apparmor/profiles; readlink /etc/apparmor.d/disable/other'
+step other-enforce 30 armorer enforce --force other
+step other-after-enforce 5 sh -c 'grep "^other " /sys/kernel/security/apparmor/profiles; ls /etc/apparmor.d/disable'
+step other-unload 30 armorer unload other
+step other-after-unload 5 sh -c 'grep -c "^other " /sys/kernel/security/apparmor/profiles; ls /etc/apparmor.d/other'
 sh_step lock 5 'echo 1 > /sys/module/apparmor/parameters/lock_policy'
 step enforce-locked 60 armorer enforce --force myapp
 step file-locked 5 cat /etc/apparmor.d/myapp
@@ -99,6 +107,7 @@ wait $APP
 				"status-empty": 0, "load": 0, "status-complain": 0, "attr-complain": 0,
 				"enforce-nogate": 1, "enforce": 0, "requests": 0, "status-enforce": 0, "status-text": 0,
 				"unload-inuse": 1, "complain": 0, "lock": 0, "enforce-locked": 3, "status-locked": 0,
+				"other-load": 0, "other-disable": 0, "other-enforce": 0, "other-unload": 0,
 			}
 			for name, want := range wantRC {
 				st, ok := res.Step(name)
@@ -169,6 +178,17 @@ wait $APP
 			}
 			if !strings.Contains(res.Output("unload-inuse"), "profile myapp still confines 1 process(es)") {
 				t.Errorf("unload while in use:\n%s", res.Output("unload-inuse"))
+			}
+			// disable, re-enable and unload a profile that confines nothing.
+			if got := res.Output("other-after-disable"); got != "0\n../other\n" {
+				t.Errorf("after disable: %q, want not loaded and disable/other -> ../other", got)
+			}
+			if got := res.Output("other-after-enforce"); got != "other (enforce)\n" {
+				t.Errorf("after enforce of a disabled profile: %q, want it loaded and disable/ empty\nload: %s\ndisable: %s\nenforce: %s", got,
+					res.Output("other-load"), res.Output("other-disable"), res.Output("other-enforce"))
+			}
+			if got := res.Output("other-after-unload"); got != "0\n/etc/apparmor.d/other\n" {
+				t.Errorf("after unload: %q, want not loaded, file kept", got)
 			}
 			// The real kernel's rejection, and the rollback.
 			locked := res.Output("enforce-locked")
