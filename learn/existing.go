@@ -428,7 +428,7 @@ func (c *Coverage) ruleCovers(x policy.Rule, r Rule) bool {
 			c.condMatches(x.Conds, "path", r.DBusPath) && c.condMatches(x.Conds, "interface", r.Interface) &&
 			c.condMatches(x.Conds, "member", r.Member) && c.nestedMatches(x.Conds, "peer", "name", r.PeerName)
 	case *policy.ChangeProfileRule:
-		return r.Class == ClassChangeProfile && x.Exec == nil && (x.Profile == nil || c.m.match(x.Profile.Value(), r.Target))
+		return r.Class == ClassChangeProfile && x.Exec == nil && (x.Profile == nil || c.matchName(x.Profile.Value(), r.Target))
 	case *policy.UsernsRule:
 		return r.Class == ClassUserns && hasAll(x.Access, r.Mask)
 	case *policy.IOUringRule:
@@ -444,6 +444,16 @@ func (c *Coverage) ruleCovers(x policy.Rule, r Rule) bool {
 		return r.Class == ClassPivotRoot && len(x.Conds) == 0 && (x.NewRoot == nil || c.m.match(x.NewRoot.Value(), r.Path))
 	}
 	return false
+}
+
+// matchName matches a label, bus name or address against a rule's value:
+// equal text, or an AppArmor glob. Labels are not paths: "a//b" must not
+// lose a slash.
+func (c *Coverage) matchName(pattern, val string) bool {
+	if pattern == val {
+		return true
+	}
+	return hasGlob(pattern) && c.m.match(pattern, val)
 }
 
 func hasAll(l *policy.List, want []string) bool {
@@ -475,7 +485,7 @@ func (c *Coverage) condMatches(cs []*policy.Cond, key, val string) bool {
 		return false
 	}
 	for _, w := range k.Value.Words {
-		if c.m.match(w.Value(), val) {
+		if c.matchName(w.Value(), val) {
 			return true
 		}
 	}

@@ -1,8 +1,10 @@
 package learn
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -124,12 +126,13 @@ func (e *Evidence) merge(o Evidence) {
 }
 
 // addBounded keeps the MaxExamples smallest distinct values, sorted, so
-// evidence does not depend on event order.
+// evidence does not depend on event order. Locations ("file:123") sort
+// by file, then line number.
 func addBounded(s []string, v string) []string {
 	if v == "" {
 		return s
 	}
-	i, found := slices.BinarySearch(s, v)
+	i, found := slices.BinarySearchFunc(s, v, compareLocation)
 	if found {
 		return s
 	}
@@ -143,6 +146,20 @@ func addBounded(s []string, v string) []string {
 	return s
 }
 
+// compareLocation orders "file:line" strings numerically by line; other
+// strings by bytes.
+func compareLocation(a, b string) int {
+	ia, ib := strings.LastIndexByte(a, ':'), strings.LastIndexByte(b, ':')
+	if ia > 0 && ib > 0 && a[:ia] == b[:ib] {
+		na, errA := strconv.Atoi(a[ia+1:])
+		nb, errB := strconv.Atoi(b[ib+1:])
+		if errA == nil && errB == nil {
+			return cmp.Compare(na, nb)
+		}
+	}
+	return strings.Compare(a, b)
+}
+
 // Comment is the --explain evidence for a rule: how many events, when,
 // and examples.
 func (e Evidence) Comment() string {
@@ -153,10 +170,11 @@ func (e Evidence) Comment() string {
 	}
 	if !e.First.IsZero() {
 		const layout = "2006-01-02T15:04:05Z"
-		if e.First.Equal(e.Last) {
-			fmt.Fprintf(&b, " at %s", e.First.UTC().Format(layout))
+		first, last := e.First.UTC().Format(layout), e.Last.UTC().Format(layout)
+		if first == last {
+			fmt.Fprintf(&b, " at %s", first)
 		} else {
-			fmt.Fprintf(&b, ", %s to %s", e.First.UTC().Format(layout), e.Last.UTC().Format(layout))
+			fmt.Fprintf(&b, ", %s to %s", first, last)
 		}
 	}
 	if len(e.Examples) > 0 {

@@ -132,40 +132,19 @@ func learnRun(o *learnOptions) error {
 	}
 	glob, _ := learn.ParseGlobMode(o.Glob)
 	execMode, _ := learn.ParseExecMode(o.Exec)
-	cands, _ := pol.Candidates()
 	siblings := o.Siblings
 	if siblings == 0 {
 		siblings = -1
 	}
-	opts := learn.Options{
+	warn := func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) }
+	opts := pol.WithPolicy(learn.Options{
 		Glob:           glob,
 		Siblings:       siblings,
 		ABI:            o.ABI,
 		AllowSensitive: o.AllowSensitive,
 		DefaultExec:    execMode,
-		ProfileFor:     pol.ProfileFor,
-		AppTree: func(profile string) string {
-			if e := pol.Profiles[profile]; e != nil {
-				return learn.AppTree(e.Attach)
-			}
-			return learn.AppTree(profile)
-		},
-		Existing: func(profile string) learn.Coverer {
-			if pol.Profiles[profile] == nil {
-				return nil
-			}
-			cov, err := pol.Coverage(profile)
-			if err != nil {
-				fmt.Fprintf(o.IO.ErrOut, "armorer: warning: profile %s: %v\n", profile, err)
-			}
-			if cov == nil {
-				return nil
-			}
-			return cov
-		},
-		Abstractions:   cands,
 		MinAbstraction: o.AbstractionMin,
-	}
+	}, warn)
 	l := learn.New(opts)
 	n, err := readAccesses(o.Ctx, o.IO, o.Sources, o.Profile, func(a *learn.Access) { l.Add(a) })
 	if err != nil {

@@ -73,6 +73,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newDisableCmd(f, nil),
 		newNewCmd(f, nil),
 		newLearnCmd(f, nil),
+		newSimulateCmd(f, nil),
 		newEventsCmd(f, nil),
 	} {
 		root.AddCommand(c)
