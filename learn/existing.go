@@ -570,25 +570,39 @@ func (p *Policy) AbstractionNames() []string {
 	return slices.Sorted(maps.Keys(seen))
 }
 
-// Candidates builds the abstraction candidates for learn: every
-// abstraction of the search path that grants nothing sensitive, except
-// base (which every profile armorer writes includes already). Skipped
-// ones are returned with the reason.
-func (p *Policy) Candidates() (cands []Candidate, skipped []string) {
-	for _, name := range p.AbstractionNames() {
-		if name == "abstractions/base" {
+// DefaultAbstractions are the abstractions learn considers by default:
+// those a service commonly needs. Compiling every abstraction of a full
+// /etc/apparmor.d costs seconds; --abstractions all considers them all.
+var DefaultAbstractions = []string{
+	"abstractions/nameservice", "abstractions/ssl_certs", "abstractions/openssl", "abstractions/crypto",
+	"abstractions/python", "abstractions/perl", "abstractions/ruby", "abstractions/php", "abstractions/bash",
+	"abstractions/consoles", "abstractions/user-tmp", "abstractions/fonts", "abstractions/mysql",
+}
+
+// Candidates builds the abstraction candidates for learn from names
+// (DefaultAbstractions if nil; those the search path does not have are
+// left out). Whether one grants something sensitive is checked when it
+// would be chosen. base is never a candidate: every profile armorer
+// writes includes it already.
+func (p *Policy) Candidates(names []string) []Candidate {
+	if names == nil {
+		names = DefaultAbstractions
+	}
+	have := map[string]bool{}
+	for _, n := range p.AbstractionNames() {
+		have[n] = true
+	}
+	var cands []Candidate
+	for _, name := range names {
+		if name == "abstractions/base" || !have[name] {
 			continue
 		}
 		cov, err := p.AbstractionCoverage(name)
 		if cov == nil {
-			skipped = append(skipped, fmt.Sprintf("%s: %v", name, err))
+			p.Problems = append(p.Problems, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
-		if what, bad := cov.Grants(); bad {
-			skipped = append(skipped, fmt.Sprintf("%s: grants %s", name, what))
-			continue
-		}
-		cands = append(cands, Candidate{Name: name, Cov: cov})
+		cands = append(cands, Candidate{Name: name, Cov: cov, Unsafe: cov.Grants})
 	}
-	return cands, skipped
+	return cands
 }

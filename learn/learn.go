@@ -64,6 +64,9 @@ const DefaultMinAbstraction = 3
 type Candidate struct {
 	Name string // "abstractions/nameservice"
 	Cov  Coverer
+	// Unsafe, if set, says what sensitive thing the abstraction grants;
+	// such a candidate is never chosen.
+	Unsafe func() (string, bool)
 }
 
 func (o *Options) siblings() int {
@@ -115,6 +118,8 @@ type Learner struct {
 	opts   Options
 	labels map[string]*labelAcc
 	m      *matcher
+
+	unsafeMemo map[string]bool
 }
 
 // labelAcc is everything seen under one raw label.
@@ -147,7 +152,7 @@ func New(opts Options) *Learner {
 	if opts.ABI == "" {
 		opts.ABI = "3.0"
 	}
-	return &Learner{opts: opts, labels: map[string]*labelAcc{}, m: newMatcher(opts.Vars)}
+	return &Learner{opts: opts, labels: map[string]*labelAcc{}, m: newMatcher(opts.Vars), unsafeMemo: map[string]bool{}}
 }
 
 // Add records one access.
@@ -539,7 +544,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	for {
 		best, bestN := -1, 0
 		for i, c := range l.opts.Abstractions {
-			if used[c.Name] {
+			if used[c.Name] || l.unsafe(c) {
 				continue
 			}
 			n := 0
@@ -570,6 +575,19 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 		}
 		*others = slices.DeleteFunc(*others, c.Cov.CoversRule)
 	}
+}
+
+// unsafe reports (once per candidate) whether it grants something sensitive.
+func (l *Learner) unsafe(c Candidate) bool {
+	if c.Unsafe == nil {
+		return false
+	}
+	if v, ok := l.unsafeMemo[c.Name]; ok {
+		return v
+	}
+	_, bad := c.Unsafe()
+	l.unsafeMemo[c.Name] = bad
+	return bad
 }
 
 func (l *Learner) otherRules(p *Profile, others []Rule) {

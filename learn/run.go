@@ -7,7 +7,8 @@ import "fmt"
 // ix, only what a profile does not allow yet is learned, and abstractions
 // are chosen among the policy's (those that grant nothing sensitive).
 // warn, if not nil, receives problems that do not stop learning.
-func (pol *Policy) WithPolicy(opts Options, warn func(error)) Options {
+// abstractions names the candidates (nil: DefaultAbstractions).
+func (pol *Policy) WithPolicy(opts Options, abstractions []string, warn func(error)) Options {
 	if warn == nil {
 		warn = func(error) {}
 	}
@@ -36,6 +37,6 @@ func (pol *Policy) WithPolicy(opts Options, warn func(error)) Options {
 		covs[profile] = c
 		return c
 	}
-	opts.Abstractions, _ = pol.Candidates()
+	opts.Abstractions = pol.Candidates(abstractions)
 	return opts
 }
