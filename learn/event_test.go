@@ -2,7 +2,6 @@ package learn
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,7 +24,7 @@ func readAccesses(t testing.TB, path string) []*Access {
 	var out []*Access
 	for r.Next() {
 		a := new(Access)
-		if FromEvent(r.Event(), fmt.Sprintf("%s:%d", filepath.Base(path), r.Line()), a) {
+		if FromEvent(r.Event(), filepath.Base(path), r.Line(), a) {
 			out = append(out, a)
 		}
 	}

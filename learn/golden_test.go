@@ -238,7 +238,7 @@ func logAccesses(t testing.TB, log []byte) []*Access {
 	var out []*Access
 	for r.Next() {
 		a := new(Access)
-		if FromEvent(r.Event(), fmt.Sprintf("audit.log:%d", r.Line()), a) {
+		if FromEvent(r.Event(), "audit.log", r.Line(), a) {
 			out = append(out, a)
 		}
 	}

@@ -355,7 +355,7 @@ func TestDeterministic(t *testing.T) {
 	for i := range 200 {
 		a := file("app", "/srv/www/"+string(rune('a'+i%7))+".html", []string{"r", "w", "k"}[i%3])
 		a.Time = base.Add(time.Duration(i) * time.Second)
-		a.Line = "log:" + string(rune('0'+i%10))
+		a.Loc = Location{Source: "log", Line: int64(i % 10)}
 		accs = append(accs, a, &Access{Profile: "app", Class: ClassSignal, Mask: []string{"send"}, Signal: []string{"term", "kill", "hup"}[i%3], Peer: "app"})
 		accs = append(accs, execAt("app", "/usr/bin/t"+string(rune('a'+i%3)), "app//null-/usr/bin/t"+string(rune('a'+i%3))))
 		accs = append(accs, file("app//null-/usr/bin/t"+string(rune('a'+i%3)), "/proc/"+string(rune('1'+i%9))+"/stat", "r"))

@@ -1,10 +1,8 @@
 package learn
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -88,8 +86,8 @@ type Evidence struct {
 	// Examples are up to MaxExamples distinct concrete objects (paths,
 	// peers) the rule allows, sorted.
 	Examples []string
-	// Lines are up to MaxExamples event locations ("file:line"), sorted.
-	Lines []string
+	// Lines are up to MaxExamples event locations, sorted.
+	Lines []Location
 }
 
 // MaxExamples bounds Evidence.Examples and Evidence.Lines.
@@ -105,8 +103,10 @@ func (e *Evidence) add(a *Access, example string) {
 			e.Last = a.Time
 		}
 	}
-	e.Examples = addBounded(e.Examples, example)
-	e.Lines = addBounded(e.Lines, a.Line)
+	e.Examples = addBounded(e.Examples, example, strings.Compare)
+	if a.Loc != (Location{}) {
+		e.Lines = addBounded(e.Lines, a.Loc, compareLocations)
+	}
 }
 
 func (e *Evidence) merge(o Evidence) {
@@ -118,25 +118,22 @@ func (e *Evidence) merge(o Evidence) {
 		e.Last = o.Last
 	}
 	for _, x := range o.Examples {
-		e.Examples = addBounded(e.Examples, x)
+		e.Examples = addBounded(e.Examples, x, strings.Compare)
 	}
 	for _, x := range o.Lines {
-		e.Lines = addBounded(e.Lines, x)
+		e.Lines = addBounded(e.Lines, x, compareLocations)
 	}
 }
 
 // addBounded keeps the MaxExamples smallest distinct values, sorted, so
-// evidence does not depend on event order. Locations ("file:123") sort
-// by file, then line number.
-func addBounded(s []string, v string) []string {
-	if v == "" {
+// evidence does not depend on event order.
+func addBounded[T comparable](s []T, v T, compare func(a, b T) int) []T {
+	var zero T
+	if v == zero {
 		return s
 	}
-	i, found := slices.BinarySearchFunc(s, v, compareLocation)
-	if found {
-		return s
-	}
-	if len(s) >= MaxExamples && i >= MaxExamples {
+	i, found := slices.BinarySearchFunc(s, v, compare)
+	if found || (len(s) >= MaxExamples && i >= MaxExamples) {
 		return s
 	}
 	s = slices.Insert(s, i, v)
@@ -144,20 +141,6 @@ func addBounded(s []string, v string) []string {
 		s = s[:MaxExamples]
 	}
 	return s
-}
-
-// compareLocation orders "file:line" strings numerically by line; other
-// strings by bytes.
-func compareLocation(a, b string) int {
-	ia, ib := strings.LastIndexByte(a, ':'), strings.LastIndexByte(b, ':')
-	if ia > 0 && ib > 0 && a[:ia] == b[:ib] {
-		na, errA := strconv.Atoi(a[ia+1:])
-		nb, errB := strconv.Atoi(b[ib+1:])
-		if errA == nil && errB == nil {
-			return cmp.Compare(na, nb)
-		}
-	}
-	return strings.Compare(a, b)
 }
 
 // Comment is the --explain evidence for a rule: how many events, when,

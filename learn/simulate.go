@@ -19,7 +19,7 @@ type Denial struct {
 	Nearest string // the closest existing rule, or ""
 	Why     string // "", or why the profile cannot run the access at all
 	Count   int
-	Lines   []string // up to MaxExamples event locations
+	Lines   []Location // up to MaxExamples event locations
 }
 
 func (d Denial) String() string {
@@ -41,7 +41,11 @@ func (d Denial) String() string {
 		b.WriteByte('s')
 	}
 	if len(d.Lines) > 0 {
-		fmt.Fprintf(&b, ", e.g. %s", strings.Join(d.Lines, ", "))
+		var locs []string
+		for _, l := range d.Lines {
+			locs = append(locs, l.String())
+		}
+		fmt.Fprintf(&b, ", e.g. %s", strings.Join(locs, ", "))
 	}
 	b.WriteByte(']')
 	return b.String()
@@ -166,7 +170,7 @@ func (s *Simulator) deny(profile string, r Rule, missing, why, nearest string, a
 		s.denials[key] = d
 	}
 	d.Count++
-	d.Lines = addBounded(d.Lines, a.Line)
+	d.Lines = addBounded(d.Lines, a.Loc, compareLocations)
 }
 
 // resolve maps a label to the profile enforce mode would run the access

@@ -271,7 +271,7 @@ func readAccesses(ctx context.Context, io_ *IOStreams, specs []string, profile s
 			return
 		}
 		n++
-		if learn.FromEvent(ev, fmt.Sprintf("%s:%d", src, line), &a) {
+		if learn.FromEvent(ev, src, line, &a) {
 			acc := a
 			add(&acc)
 		}
