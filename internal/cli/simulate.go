@@ -145,3 +145,27 @@ func simulate(ctx context.Context, io_ *IOStreams, profile string, sources, incl
 	}
 	return &simulation{File: file, Profiles: names, Events: n, Replayed: sim.Replayed, Denials: sim.Denials()}, nil
 }
+
+// simulateGate is enforce's gate: the events of --events SOURCEs replayed
+// against the profile file with simulate. (The state directory's
+// per-profile event log is not written by any command yet; until it is,
+// enforce needs --events or --force.)
+type simulateGate struct{ io *IOStreams }
+
+// NewSimulateGate returns the EnforceGate backed by simulate.
+func NewSimulateGate(io *IOStreams) EnforceGate { return simulateGate{io: io} }
+
+func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, error) {
+	if len(req.Sources) == 0 {
+		return &GateReport{}, nil
+	}
+	sim, err := simulate(ctx, g.io, req.File, req.Sources, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep := &GateReport{Events: sim.Replayed}
+	for _, d := range sim.Denials {
+		rep.Denials = append(rep.Denials, d.String())
+	}
+	return rep, nil
+}
