@@ -359,6 +359,27 @@ func (c *Coverage) Decide(path string, perms Perms, owned bool) aare.Decision {
 	return c.set.Access(path, toAare(perms), owned)
 }
 
+// ExecFor implements ExecRuler: the transition the rules give an
+// executable, when they allow executing it (ux is not followed).
+func (c *Coverage) ExecFor(executable string) (ExecMode, string, bool) {
+	if c.all {
+		return ExecNone, "", false
+	}
+	d := c.set.Access(executable, aare.PermExec, true)
+	if !d.Allowed {
+		return ExecNone, "", false
+	}
+	switch d.Exec.Kind {
+	case aare.ExecInherit:
+		return ExecInherit, "", true
+	case aare.ExecProfile:
+		return ExecProfile, d.Exec.Target, true
+	case aare.ExecChild:
+		return ExecChild, d.Exec.Target, true
+	}
+	return ExecNone, "", false
+}
+
 // FileRule returns the i-th file rule of the coverage (for messages).
 func (c *Coverage) FileRule(i int) (aare.Rule, bool) {
 	rs := c.set.Rules()

@@ -425,6 +425,17 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 		}
 	}
 	observed = slices.Compact(observed)
+	if ex, ok := r.l.existingExec(effParent, bin); ok {
+		observed = slices.Compact(append(observed, ex))
+		if len(observed) > 1 {
+			var modes []string
+			for _, o := range observed {
+				modes = append(modes, strings.TrimSpace(o.mode.String()+" "+o.target))
+			}
+			return decision{}, &ExecConflictError{Profile: effParent, Path: bin,
+				Modes: append(modes[:len(modes)-1], modes[len(modes)-1]+" (the profile's rule)")}
+		}
+	}
 	var d decision
 	switch {
 	case len(observed) > 1:
@@ -440,6 +451,42 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 	}
 	r.decided[key] = d
 	return d, nil
+}
+
+// ExecRuler is implemented by a Coverer that knows the exec transition
+// its rules give an executable; learn follows it rather than its policy.
+type ExecRuler interface {
+	ExecFor(executable string) (mode ExecMode, target string, ok bool)
+}
+
+// existingExec is the transition the existing profile already gives bin.
+func (l *Learner) existingExec(profile, bin string) (decision, bool) {
+	if l.opts.Existing == nil {
+		return decision{}, false
+	}
+	er, ok := l.opts.Existing(profile).(ExecRuler)
+	if !ok {
+		return decision{}, false
+	}
+	mode, target, ok := er.ExecFor(bin)
+	if !ok {
+		return decision{}, false
+	}
+	switch mode {
+	case ExecChild:
+		if target == "" {
+			target = childName(bin)
+		}
+	case ExecProfile:
+		if target == "" {
+			if l.opts.ProfileFor != nil {
+				if name, ok := l.opts.ProfileFor(bin); ok {
+					target = name
+				}
+			}
+		}
+	}
+	return decision{mode: mode, target: target}, true
 }
 
 func (l *Learner) policyExec(profile, bin string) decision {

@@ -392,3 +392,43 @@ func TestExecConflictByGlob(t *testing.T) {
 		t.Fatalf("err = %v, want ExecConflictError for /opt/a/[0-9]*/run", err)
 	}
 }
+
+// fakeExisting is a profile that allows nothing but gives execs a mode.
+type fakeExisting map[string]ExecMode
+
+func (f fakeExisting) MissingFile(path string, perms Perms, owned bool) Perms {
+	if _, ok := f[path]; ok {
+		return perms &^ PermExec
+	}
+	return perms
+}
+func (f fakeExisting) CoversRule(Rule) bool { return false }
+func (f fakeExisting) ExecFor(p string) (ExecMode, string, bool) {
+	m, ok := f[p]
+	return m, "", ok
+}
+
+// The existing profile's exec rule decides how a learning child folds; an
+// event showing another transition is a conflict.
+func TestExistingExecMode(t *testing.T) {
+	opts := Options{Existing: func(p string) Coverer {
+		if p == "app" {
+			return fakeExisting{"/usr/bin/gzip": ExecInherit}
+		}
+		return nil
+	}}
+	got := learnAll(t, opts,
+		execAt("app", "/usr/bin/gzip", "app//null-/usr/bin/gzip"),
+		file("app//null-/usr/bin/gzip", "/srv/x.gz", "w"))
+	want := "profile app\n  /srv/x.gz w,\n"
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	l := New(opts)
+	l.Add(execAt("app", "/usr/bin/gzip", "app//gzip"))
+	_, err := l.Result()
+	var ce *ExecConflictError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Error(), "the profile's rule") {
+		t.Fatalf("err = %v, want a conflict with the profile's rule", err)
+	}
+}
