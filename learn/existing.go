@@ -43,12 +43,7 @@ type Existing struct {
 // the names apparmor_parser skips). searchPath is the include search path
 // (-I); empty means dir itself.
 func LoadPolicy(dir string, searchPath ...string) (*Policy, error) {
-	if len(searchPath) == 0 {
-		searchPath = []string{dir}
-	}
-	l := policy.NewLoader(searchPath...)
-	l.Base = dir
-	p := &Policy{Loader: l, Dir: dir, Files: map[string]*policy.File{}, Profiles: map[string]*Existing{}, vars: map[string]*policy.Vars{}}
+	p := OpenPolicy(dir, searchPath...)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read profile directory: %w", err)
@@ -62,6 +57,17 @@ func LoadPolicy(dir string, searchPath ...string) (*Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// OpenPolicy returns a policy with no profiles loaded yet (for its
+// abstractions, or to AddFile single profiles).
+func OpenPolicy(dir string, searchPath ...string) *Policy {
+	if len(searchPath) == 0 {
+		searchPath = []string{dir}
+	}
+	l := policy.NewLoader(searchPath...)
+	l.Base = dir
+	return &Policy{Loader: l, Dir: dir, Files: map[string]*policy.File{}, Profiles: map[string]*Existing{}, vars: map[string]*policy.Vars{}}
 }
 
 // AddFile parses one more profile file into the policy (a profile given
