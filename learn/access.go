@@ -9,6 +9,8 @@
 package learn
 
 import (
+	"cmp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -149,5 +151,23 @@ type Access struct {
 
 	// Evidence: when and where the event was seen.
 	Time time.Time
-	Line string // "file:line" or a journal cursor
+	Loc  Location
+}
+
+// Location is where an event was read: a SOURCE and its line number (or
+// journal sequence number).
+type Location struct {
+	Source string
+	Line   int64
+}
+
+func (l Location) String() string {
+	if l.Source == "" && l.Line == 0 {
+		return ""
+	}
+	return l.Source + ":" + strconv.FormatInt(l.Line, 10)
+}
+
+func compareLocations(a, b Location) int {
+	return cmp.Or(strings.Compare(a.Source, b.Source), cmp.Compare(a.Line, b.Line))
 }

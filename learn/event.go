@@ -11,11 +11,11 @@ import (
 // whether there is one to learn from. Only ALLOWED (complain mode) and
 // DENIED/KILL events are; STATUS, HINT and AUDIT lines are not, nor
 // capability checks the kernel marks "optional: no audit" (the program
-// copes without them), nor events of classes learn has no rule for. line
-// is the event's location for evidence ("file:line").
+// copes without them), nor events of classes learn has no rule for.
+// source and line say where the event was read, for evidence.
 //
 // a's strings are copies: a outlives the event.
-func FromEvent(ev *auditlog.Event, line string, a *Access) bool {
+func FromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 	*a = Access{}
 	if ev.Kind != auditlog.KindEvent {
 		return false
@@ -30,7 +30,7 @@ func FromEvent(ev *auditlog.Event, line string, a *Access) bool {
 	if !ev.Time.IsZero() {
 		a.Time = ev.Time.Time()
 	}
-	a.Line = line
+	a.Loc = Location{Source: source, Line: line}
 	mask := ev.String(auditlog.KeyRequestedMask)
 	if mask == "" {
 		mask = ev.String(auditlog.KeyDeniedMask)

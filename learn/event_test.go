@@ -2,7 +2,6 @@ package learn
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,7 +24,7 @@ func readAccesses(t testing.TB, path string) []*Access {
 	var out []*Access
 	for r.Next() {
 		a := new(Access)
-		if FromEvent(r.Event(), fmt.Sprintf("%s:%d", filepath.Base(path), r.Line()), a) {
+		if FromEvent(r.Event(), filepath.Base(path), r.Line(), a) {
 			out = append(out, a)
 		}
 	}
@@ -73,7 +72,39 @@ func TestRealKernelEvents(t *testing.T) {
 				if d := cmp.Diff(string(want), got); d != "" {
 					t.Errorf("%s (-want +got):\n%s", golden, d)
 				}
+				// What was learned compiles with that kernel's parser.
+				abi := "3.0"
+				if kernel == "debian13-6.12" {
+					abi = "4.0"
+				}
+				compileLearned(t, ps, abi)
 			})
 		}
+	}
+}
+
+// compileLearned prints every learned top-level profile (children nested)
+// as a new profile file and runs the real apparmor_parser on it.
+func compileLearned(t *testing.T, ps []*Profile, abi string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, p := range ps {
+		if p.Parent != "" {
+			continue
+		}
+		pf := ProfileFile{Name: p.Name, ABI: abi, Abstractions: p.Abstractions}
+		for _, r := range p.Rules {
+			pf.Rules = append(pf.Rules, r.Node(true))
+		}
+		for _, c := range ps {
+			if c.Parent == p.Name {
+				pf.Children = append(pf.Children, newChild(c, MergeOptions{}))
+			}
+		}
+		path := filepath.Join(dir, LocalName(p.Name))
+		if err := os.WriteFile(path, []byte(printFile(t, pf.File())), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		compiles(t, path, abi, dir)
 	}
 }

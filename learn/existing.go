@@ -43,12 +43,7 @@ type Existing struct {
 // the names apparmor_parser skips). searchPath is the include search path
 // (-I); empty means dir itself.
 func LoadPolicy(dir string, searchPath ...string) (*Policy, error) {
-	if len(searchPath) == 0 {
-		searchPath = []string{dir}
-	}
-	l := policy.NewLoader(searchPath...)
-	l.Base = dir
-	p := &Policy{Loader: l, Dir: dir, Files: map[string]*policy.File{}, Profiles: map[string]*Existing{}, vars: map[string]*policy.Vars{}}
+	p := OpenPolicy(dir, searchPath...)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read profile directory: %w", err)
@@ -62,6 +57,17 @@ func LoadPolicy(dir string, searchPath ...string) (*Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// OpenPolicy returns a policy with no profiles loaded yet (for its
+// abstractions, or to AddFile single profiles).
+func OpenPolicy(dir string, searchPath ...string) *Policy {
+	if len(searchPath) == 0 {
+		searchPath = []string{dir}
+	}
+	l := policy.NewLoader(searchPath...)
+	l.Base = dir
+	return &Policy{Loader: l, Dir: dir, Files: map[string]*policy.File{}, Profiles: map[string]*Existing{}, vars: map[string]*policy.Vars{}}
 }
 
 // AddFile parses one more profile file into the policy (a profile given
@@ -359,6 +365,27 @@ func (c *Coverage) Decide(path string, perms Perms, owned bool) aare.Decision {
 	return c.set.Access(path, toAare(perms), owned)
 }
 
+// ExecFor implements ExecRuler: the transition the rules give an
+// executable, when they allow executing it (ux is not followed).
+func (c *Coverage) ExecFor(executable string) (ExecMode, string, bool) {
+	if c.all {
+		return ExecNone, "", false
+	}
+	d := c.set.Access(executable, aare.PermExec, true)
+	if !d.Allowed {
+		return ExecNone, "", false
+	}
+	switch d.Exec.Kind {
+	case aare.ExecInherit:
+		return ExecInherit, "", true
+	case aare.ExecProfile:
+		return ExecProfile, d.Exec.Target, true
+	case aare.ExecChild:
+		return ExecChild, d.Exec.Target, true
+	}
+	return ExecNone, "", false
+}
+
 // FileRule returns the i-th file rule of the coverage (for messages).
 func (c *Coverage) FileRule(i int) (aare.Rule, bool) {
 	rs := c.set.Rules()
@@ -428,7 +455,7 @@ func (c *Coverage) ruleCovers(x policy.Rule, r Rule) bool {
 			c.condMatches(x.Conds, "path", r.DBusPath) && c.condMatches(x.Conds, "interface", r.Interface) &&
 			c.condMatches(x.Conds, "member", r.Member) && c.nestedMatches(x.Conds, "peer", "name", r.PeerName)
 	case *policy.ChangeProfileRule:
-		return r.Class == ClassChangeProfile && x.Exec == nil && (x.Profile == nil || c.m.match(x.Profile.Value(), r.Target))
+		return r.Class == ClassChangeProfile && x.Exec == nil && (x.Profile == nil || c.matchName(x.Profile.Value(), r.Target))
 	case *policy.UsernsRule:
 		return r.Class == ClassUserns && hasAll(x.Access, r.Mask)
 	case *policy.IOUringRule:
@@ -444,6 +471,16 @@ func (c *Coverage) ruleCovers(x policy.Rule, r Rule) bool {
 		return r.Class == ClassPivotRoot && len(x.Conds) == 0 && (x.NewRoot == nil || c.m.match(x.NewRoot.Value(), r.Path))
 	}
 	return false
+}
+
+// matchName matches a label, bus name or address against a rule's value:
+// equal text, or an AppArmor glob. Labels are not paths: "a//b" must not
+// lose a slash.
+func (c *Coverage) matchName(pattern, val string) bool {
+	if pattern == val {
+		return true
+	}
+	return hasGlob(pattern) && c.m.match(pattern, val)
 }
 
 func hasAll(l *policy.List, want []string) bool {
@@ -475,7 +512,7 @@ func (c *Coverage) condMatches(cs []*policy.Cond, key, val string) bool {
 		return false
 	}
 	for _, w := range k.Value.Words {
-		if c.m.match(w.Value(), val) {
+		if c.matchName(w.Value(), val) {
 			return true
 		}
 	}
@@ -560,25 +597,39 @@ func (p *Policy) AbstractionNames() []string {
 	return slices.Sorted(maps.Keys(seen))
 }
 
-// Candidates builds the abstraction candidates for learn: every
-// abstraction of the search path that grants nothing sensitive, except
-// base (which every profile armorer writes includes already). Skipped
-// ones are returned with the reason.
-func (p *Policy) Candidates() (cands []Candidate, skipped []string) {
-	for _, name := range p.AbstractionNames() {
-		if name == "abstractions/base" {
+// DefaultAbstractions are the abstractions learn considers by default:
+// those a service commonly needs. Compiling every abstraction of a full
+// /etc/apparmor.d costs seconds; --abstractions all considers them all.
+var DefaultAbstractions = []string{
+	"abstractions/nameservice", "abstractions/ssl_certs", "abstractions/openssl", "abstractions/crypto",
+	"abstractions/python", "abstractions/perl", "abstractions/ruby", "abstractions/php", "abstractions/bash",
+	"abstractions/consoles", "abstractions/user-tmp", "abstractions/fonts", "abstractions/mysql",
+}
+
+// Candidates builds the abstraction candidates for learn from names
+// (DefaultAbstractions if nil; those the search path does not have are
+// left out). Whether one grants something sensitive is checked when it
+// would be chosen. base is never a candidate: every profile armorer
+// writes includes it already.
+func (p *Policy) Candidates(names []string) []Candidate {
+	if names == nil {
+		names = DefaultAbstractions
+	}
+	have := map[string]bool{}
+	for _, n := range p.AbstractionNames() {
+		have[n] = true
+	}
+	var cands []Candidate
+	for _, name := range names {
+		if name == "abstractions/base" || !have[name] {
 			continue
 		}
 		cov, err := p.AbstractionCoverage(name)
 		if cov == nil {
-			skipped = append(skipped, fmt.Sprintf("%s: %v", name, err))
+			p.Problems = append(p.Problems, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
-		if what, bad := cov.Grants(); bad {
-			skipped = append(skipped, fmt.Sprintf("%s: grants %s", name, what))
-			continue
-		}
-		cands = append(cands, Candidate{Name: name, Cov: cov})
+		cands = append(cands, Candidate{Name: name, Cov: cov, Unsafe: cov.Grants})
 	}
-	return cands, skipped
+	return cands
 }

@@ -64,6 +64,9 @@ const DefaultMinAbstraction = 3
 type Candidate struct {
 	Name string // "abstractions/nameservice"
 	Cov  Coverer
+	// Unsafe, if set, says what sensitive thing the abstraction grants;
+	// such a candidate is never chosen.
+	Unsafe func() (string, bool)
 }
 
 func (o *Options) siblings() int {
@@ -115,6 +118,8 @@ type Learner struct {
 	opts   Options
 	labels map[string]*labelAcc
 	m      *matcher
+
+	unsafeMemo map[string]bool
 }
 
 // labelAcc is everything seen under one raw label.
@@ -147,7 +152,7 @@ func New(opts Options) *Learner {
 	if opts.ABI == "" {
 		opts.ABI = "3.0"
 	}
-	return &Learner{opts: opts, labels: map[string]*labelAcc{}, m: newMatcher(opts.Vars)}
+	return &Learner{opts: opts, labels: map[string]*labelAcc{}, m: newMatcher(opts.Vars), unsafeMemo: map[string]bool{}}
 }
 
 // Add records one access.
@@ -420,6 +425,17 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 		}
 	}
 	observed = slices.Compact(observed)
+	if ex, ok := r.l.existingExec(effParent, bin); ok {
+		observed = slices.Compact(append(observed, ex))
+		if len(observed) > 1 {
+			var modes []string
+			for _, o := range observed {
+				modes = append(modes, strings.TrimSpace(o.mode.String()+" "+o.target))
+			}
+			return decision{}, &ExecConflictError{Profile: effParent, Path: bin,
+				Modes: append(modes[:len(modes)-1], modes[len(modes)-1]+" (the profile's rule)")}
+		}
+	}
 	var d decision
 	switch {
 	case len(observed) > 1:
@@ -435,6 +451,42 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 	}
 	r.decided[key] = d
 	return d, nil
+}
+
+// ExecRuler is implemented by a Coverer that knows the exec transition
+// its rules give an executable; learn follows it rather than its policy.
+type ExecRuler interface {
+	ExecFor(executable string) (mode ExecMode, target string, ok bool)
+}
+
+// existingExec is the transition the existing profile already gives bin.
+func (l *Learner) existingExec(profile, bin string) (decision, bool) {
+	if l.opts.Existing == nil {
+		return decision{}, false
+	}
+	er, ok := l.opts.Existing(profile).(ExecRuler)
+	if !ok {
+		return decision{}, false
+	}
+	mode, target, ok := er.ExecFor(bin)
+	if !ok {
+		return decision{}, false
+	}
+	switch mode {
+	case ExecChild:
+		if target == "" {
+			target = childName(bin)
+		}
+	case ExecProfile:
+		if target == "" {
+			if l.opts.ProfileFor != nil {
+				if name, ok := l.opts.ProfileFor(bin); ok {
+					target = name
+				}
+			}
+		}
+	}
+	return decision{mode: mode, target: target}, true
 }
 
 func (l *Learner) policyExec(profile, bin string) decision {
@@ -539,7 +591,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	for {
 		best, bestN := -1, 0
 		for i, c := range l.opts.Abstractions {
-			if used[c.Name] {
+			if used[c.Name] || l.unsafe(c) {
 				continue
 			}
 			n := 0
@@ -570,6 +622,19 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 		}
 		*others = slices.DeleteFunc(*others, c.Cov.CoversRule)
 	}
+}
+
+// unsafe reports (once per candidate) whether it grants something sensitive.
+func (l *Learner) unsafe(c Candidate) bool {
+	if c.Unsafe == nil {
+		return false
+	}
+	if v, ok := l.unsafeMemo[c.Name]; ok {
+		return v
+	}
+	_, bad := c.Unsafe()
+	l.unsafeMemo[c.Name] = bad
+	return bad
 }
 
 func (l *Learner) otherRules(p *Profile, others []Rule) {

@@ -355,7 +355,7 @@ func TestDeterministic(t *testing.T) {
 	for i := range 200 {
 		a := file("app", "/srv/www/"+string(rune('a'+i%7))+".html", []string{"r", "w", "k"}[i%3])
 		a.Time = base.Add(time.Duration(i) * time.Second)
-		a.Line = "log:" + string(rune('0'+i%10))
+		a.Loc = Location{Source: "log", Line: int64(i % 10)}
 		accs = append(accs, a, &Access{Profile: "app", Class: ClassSignal, Mask: []string{"send"}, Signal: []string{"term", "kill", "hup"}[i%3], Peer: "app"})
 		accs = append(accs, execAt("app", "/usr/bin/t"+string(rune('a'+i%3)), "app//null-/usr/bin/t"+string(rune('a'+i%3))))
 		accs = append(accs, file("app//null-/usr/bin/t"+string(rune('a'+i%3)), "/proc/"+string(rune('1'+i%9))+"/stat", "r"))
@@ -390,5 +390,45 @@ func TestExecConflictByGlob(t *testing.T) {
 	var ce *ExecConflictError
 	if !errors.As(err, &ce) || ce.Path != "/opt/a/[0-9]*/run" || ce.Profile != "app" {
 		t.Fatalf("err = %v, want ExecConflictError for /opt/a/[0-9]*/run", err)
+	}
+}
+
+// fakeExisting is a profile that allows nothing but gives execs a mode.
+type fakeExisting map[string]ExecMode
+
+func (f fakeExisting) MissingFile(path string, perms Perms, owned bool) Perms {
+	if _, ok := f[path]; ok {
+		return perms &^ PermExec
+	}
+	return perms
+}
+func (f fakeExisting) CoversRule(Rule) bool { return false }
+func (f fakeExisting) ExecFor(p string) (ExecMode, string, bool) {
+	m, ok := f[p]
+	return m, "", ok
+}
+
+// The existing profile's exec rule decides how a learning child folds; an
+// event showing another transition is a conflict.
+func TestExistingExecMode(t *testing.T) {
+	opts := Options{Existing: func(p string) Coverer {
+		if p == "app" {
+			return fakeExisting{"/usr/bin/gzip": ExecInherit}
+		}
+		return nil
+	}}
+	got := learnAll(t, opts,
+		execAt("app", "/usr/bin/gzip", "app//null-/usr/bin/gzip"),
+		file("app//null-/usr/bin/gzip", "/srv/x.gz", "w"))
+	want := "profile app\n  /srv/x.gz w,\n"
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	l := New(opts)
+	l.Add(execAt("app", "/usr/bin/gzip", "app//gzip"))
+	_, err := l.Result()
+	var ce *ExecConflictError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Error(), "the profile's rule") {
+		t.Fatalf("err = %v, want a conflict with the profile's rule", err)
 	}
 }

@@ -86,8 +86,8 @@ type Evidence struct {
 	// Examples are up to MaxExamples distinct concrete objects (paths,
 	// peers) the rule allows, sorted.
 	Examples []string
-	// Lines are up to MaxExamples event locations ("file:line"), sorted.
-	Lines []string
+	// Lines are up to MaxExamples event locations, sorted.
+	Lines []Location
 }
 
 // MaxExamples bounds Evidence.Examples and Evidence.Lines.
@@ -103,8 +103,10 @@ func (e *Evidence) add(a *Access, example string) {
 			e.Last = a.Time
 		}
 	}
-	e.Examples = addBounded(e.Examples, example)
-	e.Lines = addBounded(e.Lines, a.Line)
+	e.Examples = addBounded(e.Examples, example, strings.Compare)
+	if a.Loc != (Location{}) {
+		e.Lines = addBounded(e.Lines, a.Loc, compareLocations)
+	}
 }
 
 func (e *Evidence) merge(o Evidence) {
@@ -116,24 +118,22 @@ func (e *Evidence) merge(o Evidence) {
 		e.Last = o.Last
 	}
 	for _, x := range o.Examples {
-		e.Examples = addBounded(e.Examples, x)
+		e.Examples = addBounded(e.Examples, x, strings.Compare)
 	}
 	for _, x := range o.Lines {
-		e.Lines = addBounded(e.Lines, x)
+		e.Lines = addBounded(e.Lines, x, compareLocations)
 	}
 }
 
 // addBounded keeps the MaxExamples smallest distinct values, sorted, so
 // evidence does not depend on event order.
-func addBounded(s []string, v string) []string {
-	if v == "" {
+func addBounded[T comparable](s []T, v T, compare func(a, b T) int) []T {
+	var zero T
+	if v == zero {
 		return s
 	}
-	i, found := slices.BinarySearch(s, v)
-	if found {
-		return s
-	}
-	if len(s) >= MaxExamples && i >= MaxExamples {
+	i, found := slices.BinarySearchFunc(s, v, compare)
+	if found || (len(s) >= MaxExamples && i >= MaxExamples) {
 		return s
 	}
 	s = slices.Insert(s, i, v)
@@ -153,10 +153,11 @@ func (e Evidence) Comment() string {
 	}
 	if !e.First.IsZero() {
 		const layout = "2006-01-02T15:04:05Z"
-		if e.First.Equal(e.Last) {
-			fmt.Fprintf(&b, " at %s", e.First.UTC().Format(layout))
+		first, last := e.First.UTC().Format(layout), e.Last.UTC().Format(layout)
+		if first == last {
+			fmt.Fprintf(&b, " at %s", first)
 		} else {
-			fmt.Fprintf(&b, ", %s to %s", e.First.UTC().Format(layout), e.Last.UTC().Format(layout))
+			fmt.Fprintf(&b, ", %s to %s", first, last)
 		}
 	}
 	if len(e.Examples) > 0 {

@@ -101,8 +101,10 @@ func LocalName(profile string) string {
 
 // Skeleton returns the first profile for an executable: the program
 // itself (mr; a script r, and its interpreters ix), its ELF loader and
-// shared libraries (mr; versioned library names generalised).
-func Skeleton(x *Executable, name, abi string, complain bool) ProfileFile {
+// shared libraries (mr; versioned library names generalised). Loader and
+// libraries that base (abstractions/base, when not nil) already allows
+// are left out.
+func Skeleton(x *Executable, name, abi string, complain bool, base Coverer) ProfileFile {
 	if name == "" {
 		name = filepath.Base(x.Path)
 	}
@@ -124,11 +126,10 @@ func Skeleton(x *Executable, name, abi string, complain bool) ProfileFile {
 	} else {
 		add(x.Path, PermMap|PermRead, ExecNone)
 	}
-	if x.Loader != "" {
-		add(x.Loader, PermMap|PermRead, ExecNone)
-	}
-	for _, lib := range x.Libraries {
-		add(lib, PermMap|PermRead, ExecNone)
+	for _, lib := range append([]string{x.Loader}, x.Libraries...) {
+		if lib != "" && (base == nil || base.MissingFile(lib, PermMap|PermRead, false) != 0) {
+			add(lib, PermMap|PermRead, ExecNone)
+		}
 	}
 	// Dedupe (a versioned library and its generalisation) and sort.
 	seen := map[string]bool{}

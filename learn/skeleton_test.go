@@ -28,7 +28,7 @@ func TestSkeletonLayout(t *testing.T) {
 		Loader:    "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
 		Libraries: []string{"/opt/myapp/lib/libgreet.so.1.2.3", "/usr/lib/x86_64-linux-gnu/libc.so.6"},
 	}
-	got := printFile(t, Skeleton(x, "", "3.0", true).File())
+	got := printFile(t, Skeleton(x, "", "3.0", true, nil).File())
 	want := `abi <abi/3.0>,
 
 include <tunables/global>
@@ -53,7 +53,7 @@ func TestSkeletonScript(t *testing.T) {
 	x := &Executable{Path: "/opt/tool/run.py", Script: true,
 		Interpreters: []string{"/usr/bin/env", "/usr/bin/python3.11"},
 		Loader:       "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"}
-	got := printFile(t, Skeleton(x, "tool", "4.0", false).File())
+	got := printFile(t, Skeleton(x, "tool", "4.0", false, nil).File())
 	for _, want := range []string{"abi <abi/4.0>,", "profile tool /opt/tool/run.py {", "  /opt/tool/run.py r,",
 		"  /usr/bin/env mrix,", "  /usr/bin/python3.11 mrix,", "include if exists <local/tool>"} {
 		if !strings.Contains(got, want+"\n") {
@@ -81,8 +81,17 @@ func TestSkeletonOracle(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, abi := range []string{"3.0"} {
-			text := printFile(t, Skeleton(x, "", abi, true).File())
+			text := printFile(t, Skeleton(x, "", abi, true, nil).File())
 			oracleAccepts(t, parser, text)
+			base, err := OpenPolicy(bundled).AbstractionCoverage("abstractions/base")
+			if err != nil {
+				t.Fatal(err)
+			}
+			short := printFile(t, Skeleton(x, "", abi, true, base).File())
+			oracleAccepts(t, parser, short)
+			if strings.Contains(short, "libc.so") || len(short) >= len(text) {
+				t.Errorf("base covers libc, but the skeleton lists it:\n%s", short)
+			}
 		}
 	}
 }

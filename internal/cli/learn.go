@@ -37,6 +37,7 @@ type learnOptions struct {
 	Exec           string
 	Local          string
 	Strict         bool
+	Abstractions   []string
 }
 
 func newLearnCmd(f *Factory, runF func(*learnOptions) error) *cobra.Command {
@@ -78,6 +79,9 @@ of other programs; mounts) are listed for a human, not added, unless
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx = cmd.Context()
 			opts.Sources = args
+			if n := btoi(opts.Diff) + btoi(opts.Write) + btoi(opts.Stdout); n > 1 {
+				return usageErrorf("--diff, --write and --stdout exclude each other")
+			}
 			if len(opts.Sources) == 0 {
 				opts.Sources = []string{"auditd:"}
 			}
@@ -108,7 +112,8 @@ of other programs; mounts) are listed for a human, not added, unless
 	fl.BoolVar(&opts.Diff, "diff", false, "print a unified diff of the changes (the default)")
 	fl.BoolVar(&opts.Write, "write", false, "write the changed profiles")
 	fl.BoolVar(&opts.Stdout, "stdout", false, "print the resulting profile files")
-	cmd.MarkFlagsMutuallyExclusive("diff", "write", "stdout")
+	// Not MarkFlagsMutuallyExclusive: cobra's flag-group error is not a
+	// *FlagError, so it would exit 1 instead of 2.
 	fl.StringVar(&opts.Glob, "glob", "safe", "generalisation: none, safe or aggressive")
 	fl.IntVar(&opts.Siblings, "siblings", learn.DefaultSiblings, "names in one directory with equal permissions that become dir/* (0: never)")
 	fl.IntVar(&opts.AbstractionMin, "abstraction-min", learn.DefaultMinAbstraction, "distinct accesses an abstraction must cover to be included")
@@ -118,6 +123,7 @@ of other programs; mounts) are listed for a human, not added, unless
 	fl.StringVar(&opts.Exec, "exec", "cx", "transition for programs outside the application's directory without a profile: cx or ix")
 	fl.StringVar(&opts.Local, "local", "auto", "additions go to local/NAME: auto (packaged profiles), always or never")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 when accesses were held back as findings")
+	fl.StringSliceVar(&opts.Abstractions, "abstractions", nil, "abstractions to choose from (NAME of abstractions/NAME, or all; default: "+defaultAbstractionList()+")")
 	return cmd
 }
 
@@ -132,40 +138,19 @@ func learnRun(o *learnOptions) error {
 	}
 	glob, _ := learn.ParseGlobMode(o.Glob)
 	execMode, _ := learn.ParseExecMode(o.Exec)
-	cands, _ := pol.Candidates()
 	siblings := o.Siblings
 	if siblings == 0 {
 		siblings = -1
 	}
-	opts := learn.Options{
+	warn := func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) }
+	opts := pol.WithPolicy(learn.Options{
 		Glob:           glob,
 		Siblings:       siblings,
 		ABI:            o.ABI,
 		AllowSensitive: o.AllowSensitive,
 		DefaultExec:    execMode,
-		ProfileFor:     pol.ProfileFor,
-		AppTree: func(profile string) string {
-			if e := pol.Profiles[profile]; e != nil {
-				return learn.AppTree(e.Attach)
-			}
-			return learn.AppTree(profile)
-		},
-		Existing: func(profile string) learn.Coverer {
-			if pol.Profiles[profile] == nil {
-				return nil
-			}
-			cov, err := pol.Coverage(profile)
-			if err != nil {
-				fmt.Fprintf(o.IO.ErrOut, "armorer: warning: profile %s: %v\n", profile, err)
-			}
-			if cov == nil {
-				return nil
-			}
-			return cov
-		},
-		Abstractions:   cands,
 		MinAbstraction: o.AbstractionMin,
-	}
+	}, abstractionNames(pol, o.Abstractions), warn)
 	l := learn.New(opts)
 	n, err := readAccesses(o.Ctx, o.IO, o.Sources, o.Profile, func(a *learn.Access) { l.Add(a) })
 	if err != nil {
@@ -286,7 +271,7 @@ func readAccesses(ctx context.Context, io_ *IOStreams, specs []string, profile s
 			return
 		}
 		n++
-		if learn.FromEvent(ev, fmt.Sprintf("%s:%d", src, line), &a) {
+		if learn.FromEvent(ev, src, line, &a) {
 			acc := a
 			add(&acc)
 		}
@@ -337,4 +322,35 @@ func readAccesses(ctx context.Context, io_ *IOStreams, specs []string, profile s
 		}
 	}
 	return n, nil
+}
+
+// abstractionNames turns --abstractions into include names: nil for the
+// default list, every abstraction of the search path for "all".
+func abstractionNames(pol *learn.Policy, flag []string) []string {
+	if len(flag) == 0 {
+		return nil
+	}
+	if len(flag) == 1 && flag[0] == "all" {
+		return pol.AbstractionNames()
+	}
+	names := []string{}
+	for _, n := range flag {
+		names = append(names, "abstractions/"+strings.TrimPrefix(n, "abstractions/"))
+	}
+	return names
+}
+
+func defaultAbstractionList() string {
+	var s []string
+	for _, n := range learn.DefaultAbstractions {
+		s = append(s, strings.TrimPrefix(n, "abstractions/"))
+	}
+	return strings.Join(s, ",")
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -71,15 +71,20 @@ func newRun(o *newOptions) error {
 	for _, m := range x.Missing {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s needs %s, which was not found; add a rule for it by hand or learn it\n", x.Path, m)
 	}
+	// Leave out what abstractions/base allows, when the include path has it.
+	var base learn.Coverer
+	dir := profileDir(o.Dir)
+	if cov, err := learn.OpenPolicy(dir).AbstractionCoverage("abstractions/base"); err == nil && cov != nil {
+		base = cov
+	}
 	var buf bytes.Buffer
-	if err := policy.Format(&buf, nil, learn.Skeleton(x, o.Name, o.ABI, o.Complain).File()); err != nil {
+	if err := policy.Format(&buf, nil, learn.Skeleton(x, o.Name, o.ABI, o.Complain, base).File()); err != nil {
 		return err
 	}
 	if !o.Write {
 		_, err := o.IO.Out.Write(buf.Bytes())
 		return err
 	}
-	dir := profileDir(o.Dir)
 	target := filepath.Join(dir, learn.ProfileFileName(x.Path))
 	if _, err := os.Lstat(target); err == nil {
 		return &FoundError{Msg: fmt.Sprintf("%s already exists: update it with armorer learn, or remove it first", target)}

@@ -77,6 +77,8 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newDisableCmd(f, nil),
 		newNewCmd(f, nil),
 		newLearnCmd(f, nil),
+		newSimulateCmd(f, nil),
+		newEventsCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}

@@ -1,0 +1,77 @@
+package learn
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/armorer-dev/armorer/auditlog"
+	"github.com/armorer-dev/armorer/policy"
+)
+
+// millionEvents builds about 1M kernel log lines from the bundled real
+// log: the same accesses repeated with different pids, serials and
+// upload file names, as a long-running service would log them.
+func millionEvents(tb testing.TB) []byte {
+	src, err := os.ReadFile("../examples/myapp/audit.log")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(src), []byte("\n"))
+	var out bytes.Buffer
+	out.Grow(1 << 28)
+	n := 0
+	for i := 0; n < 1_000_000; i++ {
+		for _, l := range lines {
+			n++
+			l = bytes.ReplaceAll(l, []byte("pid=1"), []byte("pid="+strconv.Itoa(2+i%30000)))
+			l = bytes.ReplaceAll(l, []byte("/proc/1"), []byte("/proc/"+strconv.Itoa(2+i%30000)))
+			l = bytes.ReplaceAll(l, []byte("myapp-upload-"), []byte("myapp-upload-"+strconv.Itoa(i)))
+			out.Write(l)
+			out.WriteByte('\n')
+		}
+	}
+	return out.Bytes()
+}
+
+// BenchmarkLearn1M: 1M events from log text to the printed profile, on
+// the path `armorer learn` takes (parse, map, learn, generalise, choose
+// abstractions against the bundled tree, merge, print). Run with -cpu 1.
+func BenchmarkLearn1M(b *testing.B) {
+	data := millionEvents(b)
+	n := bytes.Count(data, []byte("\n"))
+	pol, err := LoadPolicy(bundled)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		l := New(pol.WithPolicy(Options{}, nil, nil))
+		r := auditlog.NewReader(bytes.NewReader(data), auditlog.ReaderOptions{Name: "audit.log"})
+		var a Access
+		for r.Next() {
+			if FromEvent(r.Event(), "audit.log", r.Line(), &a) {
+				l.Add(&a)
+			}
+		}
+		ps, err := l.Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out bytes.Buffer
+		for _, p := range ps {
+			pf := ProfileFile{Name: p.Name, Abstractions: p.Abstractions}
+			for _, r := range p.Rules {
+				pf.Rules = append(pf.Rules, r.Node(true))
+			}
+			policy.Format(&out, nil, pf.File())
+		}
+		if out.Len() == 0 {
+			b.Fatal("no profile")
+		}
+	}
+	b.ReportMetric(float64(n), "events/op")
+}

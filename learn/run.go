@@ -1,0 +1,42 @@
+package learn
+
+import "fmt"
+
+// WithPolicy completes learn options from an existing policy: exec
+// targets with a profile become Px, helpers inside a profile's own tree
+// ix, only what a profile does not allow yet is learned, and abstractions
+// are chosen among the policy's (those that grant nothing sensitive).
+// warn, if not nil, receives problems that do not stop learning.
+// abstractions names the candidates (nil: DefaultAbstractions).
+func (pol *Policy) WithPolicy(opts Options, abstractions []string, warn func(error)) Options {
+	if warn == nil {
+		warn = func(error) {}
+	}
+	opts.ProfileFor = pol.ProfileFor
+	opts.AppTree = func(profile string) string {
+		if e := pol.Profiles[profile]; e != nil {
+			return AppTree(e.Attach)
+		}
+		return AppTree(profile)
+	}
+	covs := map[string]Coverer{}
+	opts.Existing = func(profile string) Coverer {
+		if c, ok := covs[profile]; ok {
+			return c
+		}
+		var c Coverer
+		if pol.Profiles[profile] != nil {
+			cov, err := pol.Coverage(profile)
+			if err != nil {
+				warn(fmt.Errorf("profile %s: %w", profile, err))
+			}
+			if cov != nil {
+				c = cov
+			}
+		}
+		covs[profile] = c
+		return c
+	}
+	opts.Abstractions = pol.Candidates(abstractions)
+	return opts
+}

@@ -1,0 +1,257 @@
+package learn
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/policy/aare"
+)
+
+// Denial is an access enforce mode would refuse.
+type Denial struct {
+	Profile string // the profile the access is checked against
+	Rule    Rule   // the rule that would allow it
+	Missing string // for files: the permissions not allowed
+	Nearest string // the closest existing rule, or ""
+	Why     string // "", or why the profile cannot run the access at all
+	Count   int
+	Lines   []Location // up to MaxExamples event locations
+}
+
+func (d Denial) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", d.Profile, d.Rule)
+	if d.Missing != "" {
+		fmt.Fprintf(&b, " (missing %s)", d.Missing)
+	}
+	if d.Why != "" {
+		fmt.Fprintf(&b, " (%s)", d.Why)
+	}
+	if d.Nearest != "" {
+		fmt.Fprintf(&b, "; nearest rule: %s", d.Nearest)
+	} else {
+		b.WriteString("; no rule of this kind")
+	}
+	fmt.Fprintf(&b, " [%d event", d.Count)
+	if d.Count != 1 {
+		b.WriteByte('s')
+	}
+	if len(d.Lines) > 0 {
+		var locs []string
+		for _, l := range d.Lines {
+			locs = append(locs, l.String())
+		}
+		fmt.Fprintf(&b, ", e.g. %s", strings.Join(locs, ", "))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// Simulator replays accesses against profiles of a Policy as enforce mode
+// would decide them. It is not safe for concurrent use.
+type Simulator struct {
+	pol     *Policy
+	only    map[string]bool // profiles to check (with their children); nil: all
+	covs    map[string]*Coverage
+	denials map[string]*Denial
+	// Replayed counts the accesses checked; Skipped those of profiles the
+	// policy does not define.
+	Replayed, Skipped int
+}
+
+// NewSimulator checks accesses of the given profiles (and their
+// children); with none, of every profile in the policy.
+func NewSimulator(pol *Policy, profiles ...string) *Simulator {
+	s := &Simulator{pol: pol, covs: map[string]*Coverage{}, denials: map[string]*Denial{}}
+	if len(profiles) > 0 {
+		s.only = map[string]bool{}
+		for _, p := range profiles {
+			s.only[p] = true
+		}
+	}
+	return s
+}
+
+func (s *Simulator) coverage(name string) (*Coverage, error) {
+	if c, ok := s.covs[name]; ok {
+		return c, nil
+	}
+	c, err := s.pol.Coverage(name)
+	if c == nil {
+		return nil, err
+	}
+	s.covs[name] = c
+	return c, nil
+}
+
+func (s *Simulator) wanted(label string) bool {
+	if s.only == nil {
+		return true
+	}
+	top := strings.SplitN(label, "//", 2)[0]
+	return s.only[top] || s.only[label]
+}
+
+// Add replays one access.
+func (s *Simulator) Add(a *Access) error {
+	if !s.wanted(a.Profile) {
+		return nil
+	}
+	name, why := s.resolve(a.Profile, 0)
+	if name == "" {
+		if why != "" {
+			// The exec into this learning child is itself denied; the
+			// exec event reports it.
+			return nil
+		}
+		s.Skipped++
+		return nil
+	}
+	cov, err := s.coverage(name)
+	if cov == nil {
+		s.Skipped++
+		return err
+	}
+	s.Replayed++
+	if a.Class == ClassFile {
+		if a.Path == "" || a.Perms == 0 {
+			return nil
+		}
+		d := cov.Decide(a.Path, a.Perms, a.Owner)
+		if d.Allowed {
+			return nil
+		}
+		rule := Rule{Class: ClassFile, Path: EscapeLiteral(a.Path), Perms: a.Perms, Owner: false}
+		if a.Perms&PermExec != 0 {
+			rule.Exec = ExecInherit
+		}
+		missing := fromAare(d.Missing)
+		var why string
+		if d.Conflict {
+			why = "rules matching it disagree on the exec mode"
+		}
+		s.deny(name, rule, (missing&^PermExec).String()+execLetter(missing), why, s.nearestFile(cov, d.Nearest), a)
+		return nil
+	}
+	r := ruleFor(a)
+	r.Mask = slices.Clone(a.Mask)
+	slices.Sort(r.Mask)
+	if a.Signal != "" {
+		r.Signals = []string{a.Signal}
+	}
+	if r.Peer != "" {
+		if peer, _ := s.resolve(r.Peer, 0); peer != "" {
+			r.Peer = peer
+		}
+	}
+	if cov.CoversRule(r) {
+		return nil
+	}
+	s.deny(name, r, "", "", nearestOther(cov, r), a)
+	return nil
+}
+
+func execLetter(p Perms) string {
+	if p&PermExec != 0 {
+		return "x"
+	}
+	return ""
+}
+
+func (s *Simulator) deny(profile string, r Rule, missing, why, nearest string, a *Access) {
+	key := profile + "\x00" + r.String() + "\x00" + missing
+	d := s.denials[key]
+	if d == nil {
+		d = &Denial{Profile: profile, Rule: r, Missing: missing, Why: why, Nearest: nearest}
+		s.denials[key] = d
+	}
+	d.Count++
+	d.Lines = addBounded(d.Lines, a.Loc, compareLocations)
+}
+
+// resolve maps a label to the profile enforce mode would run the access
+// under: complain mode's learning child "P//null-/bin/x" becomes what P's
+// exec rule for /bin/x says (ix: P; Cx: its child; Px: the target). An
+// exec P does not allow gives "" and a reason.
+func (s *Simulator) resolve(label string, depth int) (string, string) {
+	i := strings.LastIndex(label, "//null-")
+	if i < 0 {
+		if s.pol.Profiles[label] == nil {
+			return "", ""
+		}
+		return label, ""
+	}
+	if depth > 32 {
+		return "", "too deep"
+	}
+	parent, why := s.resolve(label[:i], depth+1)
+	if parent == "" {
+		return "", why
+	}
+	bin := label[i+len("//null-"):]
+	cov, _ := s.coverage(parent)
+	if cov == nil {
+		return "", ""
+	}
+	d := cov.Decide(bin, PermExec, true)
+	if !d.Allowed {
+		return "", "exec not allowed"
+	}
+	switch d.Exec.Kind {
+	case aare.ExecInherit:
+		return parent, ""
+	case aare.ExecChild:
+		t := d.Exec.Target
+		if t == "" {
+			t = bin
+		}
+		return parent + "//" + t, ""
+	case aare.ExecProfile:
+		if d.Exec.Target != "" {
+			return d.Exec.Target, ""
+		}
+		if name, ok := s.pol.ProfileFor(bin); ok {
+			return name, ""
+		}
+		if d.Exec.Fallback == aare.ExecInherit {
+			return parent, ""
+		}
+		return "", "no profile for the Px target"
+	}
+	return "", "runs unconfined"
+}
+
+func (s *Simulator) nearestFile(cov *Coverage, i int) string {
+	r, ok := cov.FileRule(i)
+	if !ok {
+		return ""
+	}
+	return r.String()
+}
+
+// nearestOther is the first existing rule of the same kind, printed.
+func nearestOther(cov *Coverage, r Rule) string {
+	want := r.node()
+	for _, x := range cov.Others() {
+		if fmt.Sprintf("%T", x) == fmt.Sprintf("%T", want) {
+			var b bytes.Buffer
+			if err := policy.Format(&b, nil, x); err == nil {
+				return strings.TrimSpace(b.String())
+			}
+		}
+	}
+	return ""
+}
+
+// Denials returns the denials found so far, sorted by profile and rule.
+func (s *Simulator) Denials() []Denial {
+	var out []Denial
+	for _, k := range slices.Sorted(maps.Keys(s.denials)) {
+		out = append(out, *s.denials[k])
+	}
+	return out
+}
