@@ -49,6 +49,8 @@ func (s Severity) String() string {
 		return "high"
 	case SeverityMedium:
 		return "medium"
+	case SeverityLow:
+		return "low"
 	}
 	return "unknown"
 }

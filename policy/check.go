@@ -285,7 +285,7 @@ func (c *checker) run() {
 		for _, lc := range c.lint {
 			pass := &LintPass{Fset: c.fset, File: c.file, Target: c.target, Vars: c.vars, Loader: c.l}
 			id := lc.ID
-			pass.report = func(pos token.Pos, msg string) { c.warnf(pos, id, "%s (%s)", msg, id) }
+			pass.report = func(pos token.Pos, msg string) { c.warnf(pos, id, "%s", msg) }
 			lc.Run(pass)
 		}
 	}

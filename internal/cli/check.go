@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/armorer-dev/armorer/internal/oracle"
+	"github.com/armorer-dev/armorer/lint"
 	"github.com/armorer-dev/armorer/policy"
 )
 
@@ -25,7 +28,11 @@ type checkOptions struct {
 	Base     string
 	Files    []string
 
-	lint []policy.LintCheck // filled by the lint package once it exists
+	NoLint  bool
+	Disable []string
+	Explain bool
+
+	lint []*lint.Check
 }
 
 func newCheckCmd(f *Factory, runF func(*checkOptions) error) *cobra.Command {
@@ -41,8 +48,12 @@ includes, undefined variables and rules the target does not support.
 
 The target defaults to the file's abi line (abi/4.0 means 4.1), else 3.0.
 With --oracle, apparmor_parser -QK also validates each file and any
-disagreement is reported. Lint findings are warnings and change the exit
-status only with --strict.
+disagreement is reported. Lint findings (L001 missing abi, L002 writable and
+executable paths, L003 ux, L004 px without environment scrubbing, L005
+dangerous capabilities, L006 raw and packet sockets, L007 whole-filesystem
+globs, L008 sensitive paths, L009 ptrace/signal to unconfined, L010 deny without
+audit, L011 rules newer than the file's abi) are warnings: they change the exit
+status only with --strict. --explain says why each matters.
 
 Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 --strict, or a disagreement with --oracle), 2 usage error or unreadable file,
@@ -53,6 +64,13 @@ Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Files = args
 			o.Ctx = cmd.Context()
+			if !o.NoLint {
+				checks, err := enabledChecks(o.Disable)
+				if err != nil {
+					return err
+				}
+				o.lint = checks
+			}
 			if runF != nil {
 				return runF(o)
 			}
@@ -64,6 +82,9 @@ Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 	fl.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fl.BoolVar(&o.Oracle, "oracle", false, "also validate with apparmor_parser -QK and report disagreements")
 	fl.BoolVar(&o.Strict, "strict", false, "treat lint warnings as failures")
+	fl.BoolVar(&o.NoLint, "no-lint", false, "skip the lint checks")
+	fl.StringSliceVar(&o.Disable, "disable", nil, "skip these lint checks (`IDs` or names, comma-separated)")
+	fl.BoolVar(&o.Explain, "explain", false, "after each file's findings, explain each lint check that fired")
 	fl.StringVar(&o.Target, "target", "", "AppArmor version to check against: 3.0 or 4.1 (default: the file's abi line, else 3.0)")
 	fl.StringArrayVarP(&o.Includes, "include", "I", nil, "add `DIR` to the include search path (before /etc/apparmor.d)")
 	fl.StringVar(&o.Base, "base", policy.DefaultIncludeDir, "base `DIR` for relative includes, searched last (like apparmor_parser --base)")
@@ -135,7 +156,7 @@ func checkRun(o *checkOptions) error {
 			fmt.Fprintf(o.IO.ErrOut, "%s: cannot read: %s\n", name, msg)
 			continue
 		}
-		res := policy.CheckFile(l, name, src, policy.CheckConfig{Target: target, Lint: o.lint})
+		res := policy.CheckFile(l, name, src, policy.CheckConfig{Target: target, Lint: lint.PolicyChecks(o.lint)})
 		r := checkFileResult{File: name, Target: res.Target.String(), Valid: res.Valid(), Diagnostics: []checkDiagnostic{}}
 		ok := res.Valid()
 		for _, d := range res.Diagnostics {
@@ -162,7 +183,7 @@ func checkRun(o *checkOptions) error {
 		}
 		results = append(results, r)
 		if !o.JSON {
-			printCheckText(o.IO, r)
+			printCheckText(o.IO, r, o.Explain)
 		}
 	}
 	if o.JSON {
@@ -181,8 +202,12 @@ func checkRun(o *checkOptions) error {
 	return nil
 }
 
-func printCheckText(io *IOStreams, r checkFileResult) {
+func printCheckText(io *IOStreams, r checkFileResult, explain bool) {
+	var fired []string
 	for _, d := range r.Diagnostics {
+		if c, ok := lint.Lookup(d.Category); ok && explain && !slices.Contains(fired, c.ID) {
+			fired = append(fired, c.ID)
+		}
 		prefix := ""
 		if d.Severity == "warning" {
 			prefix = "warning: "
@@ -198,4 +223,27 @@ func printCheckText(io *IOStreams, r checkFileResult) {
 		}
 		fmt.Fprintln(io.Out)
 	}
+	for _, id := range fired {
+		c, _ := lint.Lookup(id)
+		fmt.Fprintf(io.Out, "\n%s %s (%s):\n  %s\n", c.ID, c.Name, c.Severity, strings.ReplaceAll(c.Doc, "\n", "\n  "))
+	}
+}
+
+// enabledChecks returns every lint check except the disabled ones.
+func enabledChecks(disable []string) ([]*lint.Check, error) {
+	off := map[*lint.Check]bool{}
+	for _, d := range disable {
+		c, ok := lint.Lookup(strings.TrimSpace(d))
+		if !ok {
+			return nil, usageErrorf("--disable: no lint check %q (IDs are L001 to L%03d)", d, len(lint.Checks))
+		}
+		off[c] = true
+	}
+	var out []*lint.Check
+	for _, c := range lint.Checks {
+		if !off[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }

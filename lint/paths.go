@@ -1,0 +1,89 @@
+package lint
+
+import (
+	"strings"
+
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/policy/aare"
+)
+
+// spread are paths in unrelated top-level trees: a pattern that matches all
+// of them is a whole-filesystem glob such as /** or /{,**}.
+var spread = []string{"/etc/passwd", "/usr/bin/env", "/var/lib/x", "/home/u/.profile", "/root/.bashrc", "/proc/1/mem", "/boot/vmlinuz"}
+
+var broadGlob = &Check{
+	ID: "L007", Name: "broad-glob", Severity: SeverityHigh,
+	Doc: `A glob that spans the whole filesystem (/** rw, /{,**} w, @{HOME}/../** …) with write or
+exec permission makes the profile meaningless for that access. Name the directories the
+program really uses.`,
+	Run: func(p *Pass) {
+		for _, fr := range allowFileRules(p) {
+			perm, mode, err := aare.ParsePerms(fr.Perms.Value())
+			if err != nil {
+				continue
+			}
+			a := fileAccess(perm, mode)
+			if a&(AccessWrite|AccessExec) == 0 {
+				continue
+			}
+			for _, pat := range compile(p, fr.Path) {
+				if matchesAll(pat, spread) {
+					p.Reportf(fr.Pos(), "%s %s grants %s on the whole filesystem", fr.Path.Raw, fr.Perms.Raw, a&(AccessWrite|AccessExec))
+					break
+				}
+			}
+		}
+	},
+}
+
+var sensitivePath = &Check{
+	ID: "L008", Name: "sensitive-path", Severity: SeverityHigh,
+	Doc: `The rule reaches a path on armorer's sensitive list (writes under /etc, /boot, /usr; reads of
+/etc/shadow, private keys, ~/.ssh, /proc/*/mem, …): a human should confirm the program needs
+it. learn never adds such rules on its own.`,
+	Run: func(p *Pass) {
+		for _, fr := range allowFileRules(p) {
+			perm, mode, err := aare.ParsePerms(fr.Perms.Value())
+			if err != nil {
+				continue
+			}
+			a := fileAccess(perm, mode)
+			for _, alt := range expandPath(p, fr.Path) {
+				if sp, ok := Path(alt, a); ok && isLiteral(alt) {
+					p.ReportSeverity(fr.Pos(), sp.Severity, "%s %s: %s (%s): %s", fr.Path.Raw, fr.Perms.Raw, alt, sp.ID, sp.Why)
+					break
+				}
+			}
+			for _, pat := range compile(p, fr.Path) {
+				if sp, ok := Reached(pat.Match, a); ok && !isLiteral(fr.Path.Value()) {
+					p.ReportSeverity(fr.Pos(), sp.Severity, "%s %s reaches %s (%s): %s", fr.Path.Raw, fr.Perms.Raw, sp.Example, sp.ID, sp.Why)
+					break
+				}
+			}
+		}
+	},
+}
+
+func matchesAll(pat *aare.Pattern, paths []string) bool {
+	for _, s := range paths {
+		if !pat.Match(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// allowFileRules returns the allow file rules with a path and permissions.
+func allowFileRules(p *Pass) []*policy.FileRule {
+	var out []*policy.FileRule
+	for _, ri := range rules(p.File) {
+		fr, ok := ri.rule.(*policy.FileRule)
+		if ok && fr.Path != nil && fr.Perms != nil && !qualOf(ri).Deny {
+			out = append(out, fr)
+		}
+	}
+	return out
+}
+
+// isLiteral reports whether a path has no glob characters.
+func isLiteral(s string) bool { return !strings.ContainsAny(s, "*?[]{}@") }

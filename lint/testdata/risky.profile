@@ -1,0 +1,44 @@
+# Each "want" comment names the findings expected on its line.
+abi <abi/3.0>,
+
+@{APPDIR} = /opt/app /srv/app
+
+profile risky /opt/app/bin/risky {
+  /opt/app/bin/risky mr,
+  @{APPDIR}/plugins/** rw,
+  @{APPDIR}/plugins/*.so m, # want "L002"
+  /opt/app/tmp/run wix, # want "L002"
+  /usr/bin/helper ux, # want "L003"
+  /usr/bin/other PUx, # want "L003"
+  /usr/bin/worker px, # want "L004"
+  /usr/bin/clean Px,
+  /usr/bin/child cix, # want "L004"
+  capability net_bind_service,
+  capability setuid sys_admin, # want "L005"
+  capability, # want "L005"
+  network inet stream,
+  network inet raw, # want "L006"
+  network packet, # want "L006"
+  network, # want "L006"
+  /** rw, # want "L002" "L007" "L008"
+  /{,**} r, # want "L008"
+  /etc/shadow r, # want "L008"
+  /etc/myapp.conf w, # want "L008"
+  /etc/myapp.conf r,
+  owner /home/*/.ssh/id_* r, # want "L008"
+  /proc/*/mem r, # want "L008"
+  ptrace (trace), # want "L009"
+  ptrace (read) peer=risky,
+  signal (send) peer=unconfined, # want "L009"
+  signal (receive),
+  signal (send) set=(term) peer=risky//worker,
+  deny /etc/passwd w, # want "L010"
+  audit deny /etc/group w,
+  owner {
+    deny @{APPDIR}/secret r, # want "L010"
+  }
+
+  profile worker {
+    /opt/app/cache/** rwm, # want "L002"
+  }
+}
