@@ -347,4 +347,3 @@ func defaultAbstractionList() string {
 	}
 	return strings.Join(s, ",")
 }
-
