@@ -443,8 +443,11 @@ func (c *checker) alias(a *Alias) {
 			c.errorf(a.Pos(), "rule", "alias needs two paths: alias /from/ -> /to/,")
 			return
 		}
-		if !strings.HasPrefix(w.Value(), "/") {
-			c.errorf(w.Pos(), "rule", "alias path %s must be absolute", w.Raw)
+		for _, v := range c.expand(w) {
+			if !strings.HasPrefix(v, "/") {
+				c.errorf(w.Pos(), "rule", "alias path %s must be absolute", w.Raw)
+				break
+			}
 		}
 	}
 }
@@ -466,7 +469,7 @@ type execUse struct {
 func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]token.Pos, depth int) {
 	c.profileHeader(p, parent)
 	if p.Name != nil {
-		name := p.Name.Value()
+		name := strings.TrimPrefix(p.Name.Value(), "^") // hats and children share names
 		if prev, dup := siblings[name]; dup {
 			c.errorf(p.Name.Pos(), "profile", "profile %s is defined twice (first at %s): rename one", name, c.fset.Position(prev))
 		} else {
@@ -478,6 +481,7 @@ func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]to
 }
 
 func (c *checker) profileHeader(p *Profile, parent *profileCtx) {
+	c.headerComments(p)
 	if p.Name == nil {
 		c.errorf(p.Pos(), "profile", "profile without a name: write profile NAME {")
 		return
@@ -581,6 +585,7 @@ func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
 		kw, _, _ := strings.Cut(strings.TrimSpace(r.Text), " ")
 		c.errorf(r.Pos(), "rule", "unknown rule %q: not part of the AppArmor %s policy language", kw, c.target)
 	default:
+		c.lexical(r)
 		c.rule(r, ctx, q)
 	}
 }

@@ -134,6 +134,9 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		if r.Exec != nil {
 			c.pathWord(r.Exec, "change_profile exec path")
 		}
+		if r.Profile != nil {
+			c.expand(r.Profile)
+		}
 	case *RlimitRule:
 		c.rlimit(r)
 	case *UsernsRule:
@@ -370,10 +373,7 @@ func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
 		return
 	}
 	for _, v := range vals {
-		key := v
-		if q.Owner {
-			key = "owner " + v
-		}
+		key := v // owner and other rules on one path still conflict
 		if prev, dup := ctx.exec[key]; dup && prev.mode != mode {
 			c.errorf(r.Perms.Pos(), "exec", "conflicting exec modes for %s: %s here, %s at %s; pick one", v, mode, prev.mode, c.fset.Position(prev.pos))
 			continue
