@@ -83,6 +83,7 @@ type parser struct {
 	synced      bool            // after an error, the rule already skipped to a rule start
 	firstOnLine bool            // the current token is the first on its line
 	tokBad      bool            // the lexer reported an error in the current token
+	glob        bool            // the next token is a value: '{' starts an alternation
 	depth       int
 }
 
@@ -122,7 +123,23 @@ func (p *parser) found() string {
 
 func (p *parser) line(pos token.Pos) int { return p.file.Line(pos) }
 
-func (p *parser) next() { p.nextMode(0) }
+// rescanGlob re-reads a '{' token (lexed where a rule starts) as the start
+// of a value: "mount {/dev/a,/dev/b} -> /mnt/,".
+func (p *parser) rescanGlob() {
+	if p.tok == LBRACE {
+		p.sc.off = p.file.Offset(p.pos)
+		p.pos, p.tok, p.lit = p.sc.scan(scanGlob)
+	}
+}
+
+// next advances in the parser's current mode: values (p.glob) or rules.
+func (p *parser) next() {
+	if p.glob {
+		p.nextMode(scanGlob)
+	} else {
+		p.nextMode(0)
+	}
+}
 
 // nextMode advances to the next non-comment token, lexed in mode m, and
 // sorts the comments it passes into a line comment (same line as the
@@ -326,7 +343,9 @@ func (p *parser) markSections(body []Rule) {
 func (p *parser) parseRule() Rule {
 	start := p.pos
 	p.failed = false
+	p.glob = false
 	r := p.parseRuleInner()
+	p.glob = false
 	if p.failed {
 		p.failed = false
 		if !p.synced {
@@ -406,6 +425,7 @@ func (p *parser) endRule(m *Meta) {
 	}
 	p.innerComments(m)
 	m.To = p.pos + 1
+	p.glob = false
 	p.next()
 	m.Line = p.takeLine()
 }
@@ -948,7 +968,7 @@ func (p *parser) parsePathFirst(start token.Pos, q Qualifiers, path *Word) Rule 
 
 func (p *parser) parseExecTarget(r *FileRule) {
 	if p.tok == ARROW {
-		p.next()
+		p.nextMode(scanGlob)
 		r.Target = p.word()
 	}
 }
@@ -983,6 +1003,7 @@ func (p *parser) parseLink(start token.Pos, q Qualifiers) Rule {
 		p.next()
 	}
 	r.Path = p.word()
+	p.glob = true
 	p.expect(ARROW)
 	r.Target = p.word()
 	p.endRule(&r.Meta)
@@ -1007,6 +1028,8 @@ func (p *parser) parseRlimit(start token.Pos) Rule {
 func (p *parser) parseChangeProfile(start token.Pos, q Qualifiers) Rule {
 	p.next()
 	r := &ChangeProfileRule{Meta: Meta{From: start}, Qual: q}
+	p.glob = true
+	p.rescanGlob()
 	if p.tok == WORD && (p.lit == "safe" || p.lit == "unsafe") {
 		w := p.word()
 		if p.tok == WORD {
@@ -1019,7 +1042,7 @@ func (p *parser) parseChangeProfile(start token.Pos, q Qualifiers) Rule {
 		r.Exec = p.word()
 	}
 	if p.tok == ARROW {
-		p.next()
+		p.nextMode(scanGlob)
 		r.Profile = p.word()
 	}
 	p.endRule(&r.Meta)
@@ -1036,6 +1059,8 @@ var (
 func (p *parser) parseNetwork(start token.Pos, q Qualifiers) Rule {
 	p.next()
 	r := &NetworkRule{Meta: Meta{From: start}, Qual: q}
+	p.glob = true
+	p.rescanGlob()
 	if p.tok == LPAREN {
 		r.Access = p.parseList()
 	}
@@ -1110,6 +1135,8 @@ type condParts struct {
 // "key in (...)", positional words and "-> target", up to ','.
 func (p *parser) parseCondParts(access bool) condParts {
 	var c condParts
+	p.glob = true
+	p.rescanGlob()
 	for !p.failed {
 		switch p.tok {
 		case COMMA:
