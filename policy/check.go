@@ -443,11 +443,9 @@ func (c *checker) alias(a *Alias) {
 			c.errorf(a.Pos(), "rule", "alias needs two paths: alias /from/ -> /to/,")
 			return
 		}
-		for _, v := range c.expand(w) {
-			if !strings.HasPrefix(v, "/") {
-				c.errorf(w.Pos(), "rule", "alias path %s must be absolute", w.Raw)
-				break
-			}
+		// apparmor_parser does not expand variables in aliases.
+		if v := w.Value(); !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{") {
+			c.errorf(w.Pos(), "rule", "alias path %s must be absolute", w.Raw)
 		}
 	}
 }
@@ -496,6 +494,11 @@ func (c *checker) profileHeader(p *Profile, parent *profileCtx) {
 			c.errorf(p.Pos(), "profile", "a child profile needs the profile keyword: profile %s {", name)
 		case !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, ":") && !strings.HasPrefix(name, "@{"):
 			c.errorf(p.Name.Pos(), "profile", "profile names must begin with '/', a namespace ':ns:' or the keyword profile: write profile %s {", name)
+		}
+	}
+	if p.Attach != nil {
+		if v := p.Attach.Value(); !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{") {
+			c.errorf(p.Attach.Pos(), "profile", "profile attachment %s must begin with '/' or a variable: it is the path of the program the profile confines", p.Attach.Raw)
 		}
 	}
 	for _, w := range []*Word{p.Name, p.Attach} {

@@ -132,7 +132,10 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 			c.errorf(r.ExecMode.Pos(), "rule", "change_profile exec mode must be safe or unsafe, not %q", r.ExecMode.Raw)
 		}
 		if r.Exec != nil {
-			c.pathWord(r.Exec, "change_profile exec path")
+			if v := r.Exec.Value(); !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{") {
+				c.errorf(r.Exec.Pos(), "rule", "change_profile exec path %s must be absolute", r.Exec.Raw)
+			}
+			c.expand(r.Exec)
 		}
 		if r.Profile != nil {
 			c.expand(r.Profile)
