@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	goscanner "go/scanner"
@@ -27,6 +28,16 @@ type Error = goscanner.Error
 // nil when the list is empty.
 type ErrorList = goscanner.ErrorList
 
+func lineStarts(src []byte) []int {
+	ls := make([]int, 1, 1+bytes.Count(src, []byte{'\n'}))
+	for i, c := range src {
+		if c == '\n' && i+1 < len(src) {
+			ls = append(ls, i+1)
+		}
+	}
+	return ls
+}
+
 // maxDepth bounds the nesting of profiles, hats, conditionals and blocks.
 const maxDepth = 64
 
@@ -45,7 +56,7 @@ func ParseFile(fset *token.FileSet, filename string, src []byte, mode Mode) (f *
 	}
 	tf := fset.AddFile(filename, -1, len(src))
 	tf.SetLinesForContent(src)
-	p := &parser{file: tf, src: src, mode: mode}
+	p := &parser{file: tf, src: src, mode: mode, lineStarts: lineStarts(src)}
 	p.sc.init(tf, src, func(pos token.Pos, msg string) {
 		p.error(pos, msg)
 		p.tokBad = true
@@ -84,6 +95,8 @@ type parser struct {
 	firstOnLine bool            // the current token is the first on its line
 	tokBad      bool            // the lexer reported an error in the current token
 	glob        bool            // the next token is a value: '{' starts an alternation
+	lineStarts  []int           // offset of the first byte of each line
+	lineHint    int             // index into lineStarts of the last line looked up
 	depth       int
 }
 
@@ -121,7 +134,30 @@ func (p *parser) found() string {
 	return "'" + p.lit + "'"
 }
 
-func (p *parser) line(pos token.Pos) int { return p.file.Line(pos) }
+// line returns pos's line number. It looks in the parser's own table of
+// line starts, starting from the last answer (positions mostly move
+// forward), which is much cheaper than token.File.Line's locked search.
+func (p *parser) line(pos token.Pos) int {
+	off := int(pos) - p.file.Base()
+	if off < 0 || off > len(p.src) {
+		return p.file.Line(pos)
+	}
+	ls := p.lineStarts
+	h := p.lineHint
+	switch {
+	case ls[h] <= off && (h+1 == len(ls) || off < ls[h+1]):
+	case h+1 < len(ls) && ls[h+1] <= off && (h+2 == len(ls) || off < ls[h+2]):
+		h++
+	default:
+		i, found := slices.BinarySearch(ls, off)
+		if !found {
+			i--
+		}
+		h = i
+	}
+	p.lineHint = h
+	return h + 1
+}
 
 // rescanGlob re-reads a '{' token (lexed where a rule starts) as the start
 // of a value: "mount {/dev/a,/dev/b} -> /mnt/,".
