@@ -422,8 +422,13 @@ func (c *checker) abi(a *Abi) {
 			return
 		}
 	}
-	if _, err := c.l.Resolve(&Include{Meta: a.Meta, Path: a.Path}); err != nil {
+	paths, err := c.l.Resolve(&Include{Meta: a.Meta, Path: a.Path})
+	if err != nil {
 		c.errorf(a.Path.Pos(), "include", "abi %s: no such ABI file in the search path (apparmor_parser %s ships %s)", a.Path.Raw, c.target, abiFor(c.target))
+		return
+	}
+	if len(paths) != 1 || !strings.HasSuffix(paths[0], "/"+strings.TrimLeft(a.Path.Value(), "/")) {
+		c.errorf(a.Path.Pos(), "include", "abi %s names a directory, not an ABI file", a.Path.Raw)
 	}
 }
 
@@ -556,7 +561,9 @@ func (c *checker) body(rules []Rule, ctx *profileCtx, q Qualifiers, depth int) {
 
 func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
 	switch r := r.(type) {
-	case *CommentBlock, *BadRule, *Abi:
+	case *CommentBlock, *BadRule:
+	case *Abi:
+		c.abi(r)
 	case *Include:
 		for _, f := range c.include(r, ctx.scope, depth) {
 			c.within(f, func() { c.body(f.Rules, ctx, q, depth+1) })
