@@ -91,7 +91,9 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		c.fileRule(r, ctx, mergeQual(outer, r.Qual))
 	case *LinkRule:
 		c.absPath(r.Path, "link")
-		c.absPath(r.Target, "link target")
+		if r.Target != nil { // apparmor_parser takes a relative link target
+			c.expand(r.Target)
+		}
 	case *CapabilityRule:
 		for _, w := range r.Names {
 			if !capabilities[w.Raw] {
@@ -127,6 +129,11 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		c.mount(r)
 	case *PivotRootRule:
 		c.conds(r.Conds, "pivot_root", func(cd *Cond) bool { return cd.KeyName() == "oldroot" && c.singleValue(cd) })
+		for _, cd := range r.Conds {
+			if r.NewRoot != nil && cd.Pos() > r.NewRoot.Pos() {
+				c.errorf(cd.Pos(), "rule", "pivot_root: oldroot= comes before the new root")
+			}
+		}
 		if w := r.NewRoot; w != nil && !w.Quoted() && (Lookup(w.Raw) != WORD || isModeWord(w.Raw)) {
 			c.errorf(w.Pos(), "rule", "pivot_root: %q is read as a keyword or permissions, not a new root; write a path such as /mnt/root/", w.Raw)
 		}
