@@ -2,6 +2,7 @@ package aare
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -362,5 +363,101 @@ func TestParsePerms(t *testing.T) {
 	}
 	if p, _, _ := ParsePerms("w"); p != PermWrite|PermAppend {
 		t.Errorf("w = %v", p)
+	}
+}
+
+// TestAccessAgreesWithCovers ties Access (used by simulate) to Covers (proved
+// against the compiler): a rule for exactly one path adds nothing to the set
+// exactly when every requested permission is allowed or explicitly denied.
+func TestAccessAgreesWithCovers(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(3, 4))}
+	perms := []Perm{PermRead, PermWrite | PermAppend, PermAppend, PermLink, PermLock, PermMmap, PermRead | PermMmap}
+	checked := 0
+	for range 3000 {
+		var rules []Rule
+		for range 1 + g.r.IntN(4) {
+			r := g.rule("/" + g.seq(2, 3))
+			r.Perms &^= PermExec
+			r.Audit = false
+			if r.Perms == 0 {
+				r.Perms = PermRead
+			}
+			rules = append(rules, r)
+		}
+		set, err := NewSet(rules, nil)
+		if err != nil {
+			continue
+		}
+		p, err := Compile(rules[g.r.IntN(len(rules))].Pattern, nil)
+		if err != nil {
+			continue
+		}
+		path := g.path(p)
+		req := perms[g.r.IntN(len(perms))]
+		owned := g.r.IntN(2) == 0
+		d := set.Access(path, req, owned)
+		cov, err := set.Covers(Rule{Pattern: literalPattern(path), Perms: req, Owner: owned}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := d.Missing&^d.Denied == 0; (cov == Yes) != want {
+			t.Errorf("rules %v, path %q, %v owned=%v: Access %+v but Covers %v", rules, path, req, owned, d, cov)
+		}
+		if d.Allowed != (d.Missing == 0) || (!d.Allowed && d.Nearest < 0 && len(set.Matching(path)) > 0 && !allDeny(rules)) {
+			t.Errorf("rules %v, path %q: inconsistent decision %+v", rules, path, d)
+		}
+		checked++
+	}
+	if checked < 2000 {
+		t.Fatalf("only %d cases checked", checked)
+	}
+}
+
+func allDeny(rules []Rule) bool {
+	for _, r := range rules {
+		if !r.Deny {
+			return false
+		}
+	}
+	return true
+}
+
+func TestUnknownPastBound(t *testing.T) {
+	a := MustCompile("/**a?????????")
+	b := MustCompile("/**b?????????")
+	if r := product(a.d, b.d, 10, func(sx, sy int32) bool { return false }, nil); r != Unknown {
+		t.Errorf("product past its bound = %v, want unknown", r)
+	}
+	if _, err := Compile("/*"+strings.Repeat("a", 3000), nil); !errors.Is(err, ErrTooComplex) {
+		t.Errorf("long literal after a star: %v, want ErrTooComplex", err)
+	}
+	// apparmor_parser 3.0.8 never finishes compiling this one; it is valid.
+	p := MustCompile("/{,{,a,},}")
+	if !p.Match("/") || !p.Match("/a") || p.Match("/b") {
+		t.Error("/{,{,a,},}")
+	}
+}
+
+func TestSetTooComplexFallsBack(t *testing.T) {
+	var rules []Rule
+	for _, c := range "abcd" {
+		rules = append(rules, Rule{Pattern: "/**" + string(c) + strings.Repeat("?", 9), Perms: PermRead})
+	}
+	rules = append(rules, Rule{Pattern: "/x/*", Perms: PermWrite, Deny: true})
+	set, err := NewSet(rules, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.d != nil {
+		t.Skip("combined automaton fit; nothing to test")
+	}
+	if d := set.Access("/x/a123456789", PermRead, false); !d.Allowed {
+		t.Errorf("fallback Access = %+v", d)
+	}
+	if d := set.Access("/x/y", PermWrite, false); d.Allowed || d.Denied != PermWrite {
+		t.Errorf("fallback Access = %+v", d)
+	}
+	if r, err := set.Covers(Rule{Pattern: "/x/a123456789", Perms: PermRead}, nil); r != Unknown || err != nil {
+		t.Errorf("Covers on a set too complex = %v, %v; want unknown", r, err)
 	}
 }
