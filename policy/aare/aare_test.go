@@ -69,6 +69,14 @@ var matchTable = []struct {
 	{"/x/a$", "/x/a", false},
 	{"/x/a,b", "/x/a,b", true},
 	{"/a//b", "/a/b", true}, // runs of '/' in a rule collapse
+	{"/x/\\d300", "/x/\x1e0", true},
+	{"/a\\x2f/a", "/a/a", true}, // numeric escapes are decoded before '/' runs collapse
+	{"/a\\/\\/a", "/a/a", false},
+	{"/x/\\x2f*", "/x/", false},
+	{"/\\x2fa", "/a", false}, // "//a" keeps its leading "//"
+	{"/x/\\d256", "/x/\x196", true},
+	{"/x/\\400", "/x/\x200", true},
+	{"/x/\\777", "/x/\x3f7", true},
 }
 
 var coverTable = []struct{ a, b string }{
@@ -218,28 +226,32 @@ func TestCoversWitness(t *testing.T) {
 	}
 }
 
+var badPatterns = []struct {
+	pattern string
+	col     int
+}{
+	{"/x/{a}", 4},
+	{"/x/{}", 4},
+	{"/x/{a,b", 4},
+	{"/x/a}", 5},
+	{"/x/a]", 5},
+	{"/x/[a", 4},
+	{"/x/[]", 4},
+	{"/x/[^]", 4},
+	{"/x/[a-]", 6},
+	{"/x/[a-c-e]", 8},
+	{"/x/[*]", 5},
+	{"/x/a\\", 5},
+	{"/x/@{HOME}", 4},
+	{"/x/@{1x}", 4},
+	{"/x" + strings.Repeat("{a,", MaxAlternationDepth+1) + "b" + strings.Repeat("}", MaxAlternationDepth+1), 3 + 3*MaxAlternationDepth},
+}
+
 func TestBadPatterns(t *testing.T) {
-	for _, tc := range []struct {
-		pattern string
-		col     int
-	}{
-		{"/x/{a}", 4},
-		{"/x/{}", 4},
-		{"/x/{a,b", 4},
-		{"/x/a}", 5},
-		{"/x/a]", 5},
-		{"/x/[a", 4},
-		{"/x/[]", 4},
-		{"/x/[^]", 4},
-		{"/x/[a-]", 6},
-		{"/x/[a-c-e]", 8},
-		{"/x/[*]", 5},
-		{"/x/a\\", 5},
-		{"/x/\\d300", 4},
-		{"/x/@{HOME}", 4},
-		{"/x/@{1x}", 4},
-		{"/x" + strings.Repeat("{a,", MaxAlternationDepth+1) + "b" + strings.Repeat("}", MaxAlternationDepth+1), 3 + 3*MaxAlternationDepth},
-	} {
+	if _, err := Compile("/x"+strings.Repeat("{a,", MaxAlternationDepth)+"b"+strings.Repeat("}", MaxAlternationDepth), nil); err != nil {
+		t.Errorf("deepest nesting refused: %v", err)
+	}
+	for _, tc := range badPatterns {
 		_, err := Compile(tc.pattern, nil)
 		var pe *PatternError
 		if !errors.Is(err, ErrBadPattern) || !errors.As(err, &pe) {

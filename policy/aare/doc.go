@@ -22,7 +22,8 @@
 //     two alternatives (`{a}` is an error, as in apparmor_parser); `,` outside
 //     braces is a literal.
 //   - `\` escapes: `\a \e \f \n \r \t` are control bytes, `\xH`/`\xHH` hex,
-//     `\N`..`\NNN` octal, `\dN`..`\dNNN` decimal; any other escaped byte is
+//     `\N`..`\NNN` octal, `\dN`..`\dNNN` decimal (digits stop before the
+//     value would pass 255: `\d300` is byte 30, then '0'); any other escaped byte is
 //     itself (`\*`, `\{`, `\q`).
 //   - `@{name}` is replaced first, textually: by its value, or by
 //     `{v1,v2,...}` when it has several (see expand for the slashes at the

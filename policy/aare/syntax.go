@@ -6,8 +6,9 @@ import (
 	"strings"
 )
 
-// MaxAlternationDepth bounds the nesting of `{...}`.
-const MaxAlternationDepth = 50
+// MaxAlternationDepth bounds the nesting of `{...}`, as in apparmor_parser
+// 3.0 (49 levels compile, 50 do not).
+const MaxAlternationDepth = 49
 
 // ErrBadPattern is wrapped by every error about malformed pattern text.
 var ErrBadPattern = errors.New("bad AppArmor pattern")
@@ -133,7 +134,8 @@ func Parse(pattern string, vars Vars) (*Node, error) {
 	for i := range offs {
 		offs[i] = i
 	}
-	filtered, offs := filterSlashes(text, offs)
+	decoded, offs := decodeNumeric(text, offs)
+	filtered, offs := filterSlashes(decoded, offs)
 	p := &parser{src: filtered}
 	n, perr := p.parse()
 	if perr != nil {
@@ -259,6 +261,42 @@ func validVarName(name string) bool {
 		}
 	}
 	return true
+}
+
+// decodeNumeric replaces the numeric escapes `\xHH`, `\NNN` (octal) and
+// `\dNNN` by the byte they stand for, before slashes are collapsed, as
+// apparmor_parser does: `/a\x2f/b` is `/a/b`. A byte that has a meaning in a
+// pattern stays escaped (`\x2a` is a literal '*'); '-' and '^' do not, so
+// inside `[...]` they still act as range and negation.
+func decodeNumeric(s string, offs []int) (string, []int) {
+	if !strings.Contains(s, "\\") {
+		return s, offs
+	}
+	var out []byte
+	var outOffs []int
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			out = append(out, s[i])
+			outOffs = append(outOffs, offs[i])
+			continue
+		}
+		p := &parser{src: s, pos: i}
+		b, simple, err := p.escape()
+		if err != nil || simple || strings.IndexByte("aefnrt", s[i+1]) >= 0 {
+			out = append(out, s[i], s[i+1]) // left to the parser
+			outOffs = append(outOffs, offs[i], offs[i+1])
+			i++
+			continue
+		}
+		if strings.IndexByte(`*?[]{},\@"`, b) >= 0 {
+			out = append(out, '\\')
+			outOffs = append(outOffs, offs[i])
+		}
+		out = append(out, b)
+		outOffs = append(outOffs, offs[i])
+		i = p.pos - 1
+	}
+	return string(out), outOffs
 }
 
 // filterSlashes collapses runs of '/' like apparmor_parser does to every file
@@ -505,11 +543,13 @@ func (p *parser) escape() (b byte, simple bool, err *PatternError) {
 	}
 	c := p.src[p.pos]
 	p.pos++
+	// digits reads up to max digits, stopping before one that would take the
+	// value past 255 (apparmor_parser reads "\d300" as byte 30, then '0').
 	digits := func(base, max int) (int, int) {
 		v, n := 0, 0
 		for n < max && p.pos < len(p.src) {
 			d := digitVal(p.src[p.pos])
-			if d >= base {
+			if d >= base || v*base+d > 255 {
 				break
 			}
 			v = v*base + d
@@ -542,16 +582,10 @@ func (p *parser) escape() (b byte, simple bool, err *PatternError) {
 		if n == 0 {
 			return 'd', true, nil
 		}
-		if v > 255 {
-			return 0, false, p.errorf(start, "decimal escape \\d%d is larger than 255", v)
-		}
 		return byte(v), false, nil
 	case '0', '1', '2', '3', '4', '5', '6', '7':
 		p.pos--
 		v, _ := digits(8, 3)
-		if v > 255 {
-			return 0, false, p.errorf(start, "octal escape is larger than 255")
-		}
 		return byte(v), false, nil
 	}
 	return c, true, nil
