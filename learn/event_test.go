@@ -108,3 +108,36 @@ func compileLearned(t *testing.T, ps []*Profile, abi string) {
 		compiles(t, path, abi, dir)
 	}
 }
+
+// TestOtherForms learns from auditlog's hand-written fixtures for forms no
+// VM here produces (Ubuntu's unix/dbus/mqueue classes, auditd's enriched
+// and USER_AVC lines): the rules they map to, and that they compile.
+func TestOtherForms(t *testing.T) {
+	for _, name := range []string{"ubuntu", "auditd"} {
+		t.Run(name, func(t *testing.T) {
+			in := filepath.Join("..", "auditlog", "testdata", name+".log")
+			l := New(Options{ABI: "4.0"})
+			for _, a := range readAccesses(t, in) {
+				l.Add(a)
+			}
+			ps, err := l.Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := render(ps)
+			golden := filepath.Join("testdata", "forms", name+".golden")
+			if *update {
+				os.MkdirAll(filepath.Dir(golden), 0o755)
+				os.WriteFile(golden, []byte(got), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(string(want), got); d != "" {
+				t.Errorf("%s (-want +got):\n%s", golden, d)
+			}
+			compileLearned(t, ps, "4.0")
+		})
+	}
+}

@@ -228,9 +228,12 @@ func ruleFor(a *Access) Rule {
 	return r
 }
 
-// unixAddr drops the kernel's "none" for unnamed sockets.
+// unixAddr keeps abstract addresses (@name) for a unix rule. The kernel's
+// "none" (unnamed) and filesystem paths are dropped: a unix rule's addr
+// takes only abstract names (apparmor_parser rejects a path there), and a
+// socket file is mediated by file rules on its path.
 func unixAddr(s string) string {
-	if s == "none" {
+	if !strings.HasPrefix(s, "@") {
 		return ""
 	}
 	return s
