@@ -141,3 +141,27 @@ func TestOtherForms(t *testing.T) {
 		})
 	}
 }
+
+// Mapping an event whose strings were seen before allocates nothing.
+func TestMapperAllocs(t *testing.T) {
+	lines := []string{
+		`[    2.533566] audit: type=1400 audit(1795600175.779:6): apparmor="ALLOWED" operation="open" profile="probe" name="/opt/probe/data/w" pid=114 comm="probe" requested_mask="a" denied_mask="a" fsuid=0 ouid=0`,
+		`[    2.632264] audit: type=1400 audit(1795600175.875:22): apparmor="ALLOWED" operation="create" profile="probe" pid=114 comm="probe" family="inet" sock_type="stream" protocol=6 requested_mask="create" denied_mask="create"`,
+		`[    2.598326] audit: type=1400 audit(1795600175.843:8): apparmor="ALLOWED" operation="signal" profile="probe" pid=114 comm="probe" requested_mask="send" denied_mask="send" signal=urg peer="probe"`,
+	}
+	p := auditlog.NewParser()
+	var m Mapper
+	var a Access
+	for _, line := range lines {
+		var ev auditlog.Event
+		if err := p.Parse([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if !m.Map(&ev, "x", 1, &a) {
+			t.Fatalf("not learnable: %s", line)
+		}
+		if n := testing.AllocsPerRun(100, func() { m.Map(&ev, "x", 1, &a) }); n != 0 {
+			t.Errorf("Map allocates %v times for %s", n, line)
+		}
+	}
+}
