@@ -16,12 +16,14 @@ type Node interface {
 // statement, a profile, a conditional or a detached comment block.
 type Rule interface {
 	Node
+	RuleMeta() *Meta // the embedded Meta: comments, span, layout hint
 	ruleNode()
 	meta() *Meta
 }
 
-// Layout is a placement hint for nodes without positions (built by a
-// program rather than parsed). Parsed nodes are laid out from positions.
+// Layout says whether a blank line comes before a rule. The parser sets it
+// from the source; a program that builds or moves rules sets it as it
+// wants the result to look.
 type Layout int
 
 const (
@@ -36,11 +38,15 @@ type Meta struct {
 	To   token.Pos     // first character after the rule (after ',' or '}')
 	Doc  *CommentGroup // whole-line comments just before the rule, and comments inside it
 	Line *CommentGroup // comment after the rule on its last line
-	Hint Layout        // used when From is NoPos
+	Hint Layout        // NewSection: a blank line before (set by the parser from the source)
 	dead bool          // marked by DropRule, removed by Cleanup
 }
 
 func (m *Meta) meta() *Meta { return m }
+
+// RuleMeta returns m, so that code outside the package reaches the Meta
+// embedded in any Rule.
+func (m *Meta) RuleMeta() *Meta { return m }
 
 // Pos returns the position of the rule's first character.
 func (m *Meta) Pos() token.Pos { return m.From }

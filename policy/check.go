@@ -409,8 +409,26 @@ func (c *checker) abi(a *Abi) {
 		c.errorf(a.Pos(), "include", "abi without a file: write abi <abi/3.0>,")
 		return
 	}
-	if _, err := c.l.Resolve(&Include{Meta: a.Meta, Path: a.Path}); err != nil {
+	// The ABIs armorer knows are checked against the target, not looked up:
+	// a Debian 12 machine has no abi/4.0 file, yet can check for 4.1.
+	if a.Path.Magic() {
+		switch a.Path.Value() {
+		case "abi/3.0":
+			return
+		case "abi/4.0":
+			if !c.target.atLeast4() {
+				c.errorf(a.Path.Pos(), "version", "abi %s needs target 4.1 (apparmor_parser %s ships only <abi/3.0>): use abi <abi/3.0>, or --target 4.1", a.Path.Raw, c.target)
+			}
+			return
+		}
+	}
+	paths, err := c.l.Resolve(&Include{Meta: a.Meta, Path: a.Path})
+	if err != nil {
 		c.errorf(a.Path.Pos(), "include", "abi %s: no such ABI file in the search path (apparmor_parser %s ships %s)", a.Path.Raw, c.target, abiFor(c.target))
+		return
+	}
+	if len(paths) != 1 || !strings.HasSuffix(paths[0], "/"+strings.TrimLeft(a.Path.Value(), "/")) {
+		c.errorf(a.Path.Pos(), "include", "abi %s names a directory, not an ABI file", a.Path.Raw)
 	}
 }
 
@@ -430,7 +448,8 @@ func (c *checker) alias(a *Alias) {
 			c.errorf(a.Pos(), "rule", "alias needs two paths: alias /from/ -> /to/,")
 			return
 		}
-		if !strings.HasPrefix(w.Value(), "/") {
+		// apparmor_parser does not expand variables in aliases.
+		if v := w.Value(); !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{") {
 			c.errorf(w.Pos(), "rule", "alias path %s must be absolute", w.Raw)
 		}
 	}
@@ -453,7 +472,7 @@ type execUse struct {
 func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]token.Pos, depth int) {
 	c.profileHeader(p, parent)
 	if p.Name != nil {
-		name := p.Name.Value()
+		name := strings.TrimPrefix(p.Name.Value(), "^") // hats and children share names
 		if prev, dup := siblings[name]; dup {
 			c.errorf(p.Name.Pos(), "profile", "profile %s is defined twice (first at %s): rename one", name, c.fset.Position(prev))
 		} else {
@@ -465,6 +484,7 @@ func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]to
 }
 
 func (c *checker) profileHeader(p *Profile, parent *profileCtx) {
+	c.headerComments(p)
 	if p.Name == nil {
 		c.errorf(p.Pos(), "profile", "profile without a name: write profile NAME {")
 		return
@@ -479,6 +499,11 @@ func (c *checker) profileHeader(p *Profile, parent *profileCtx) {
 			c.errorf(p.Pos(), "profile", "a child profile needs the profile keyword: profile %s {", name)
 		case !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, ":") && !strings.HasPrefix(name, "@{"):
 			c.errorf(p.Name.Pos(), "profile", "profile names must begin with '/', a namespace ':ns:' or the keyword profile: write profile %s {", name)
+		}
+	}
+	if p.Attach != nil {
+		if v := p.Attach.Value(); !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{") {
+			c.errorf(p.Attach.Pos(), "profile", "profile attachment %s must begin with '/' or a variable: it is the path of the program the profile confines", p.Attach.Raw)
 		}
 	}
 	for _, w := range []*Word{p.Name, p.Attach} {
@@ -496,13 +521,13 @@ func (c *checker) flags(f *Cond) {
 		c.errorf(f.Pos(), "profile", "empty flags=(): remove it or name a flag such as complain")
 		return
 	}
-	modes := 0
+	modes := map[string]bool{}
 	for _, w := range f.Value.Words {
 		v := w.Value()
 		key, _, hasVal := strings.Cut(v, "=")
 		switch {
 		case profileModes[v]:
-			modes++
+			modes[v] = true // repeating one mode is fine
 		case profileFlags3[v]:
 		case !c.target.atLeast4() && (profileFlags4[v] || hasVal && profileFlags4[key+"="]):
 			c.errorf(w.Pos(), "version", "profile flag %s needs AppArmor 4 (target %s)", v, c.target)
@@ -511,7 +536,7 @@ func (c *checker) flags(f *Cond) {
 			c.errorf(w.Pos(), "profile", "unknown profile flag %q (known: complain, enforce, kill, unconfined, audit, attach_disconnected, mediate_deleted, chroot_relative, …)", v)
 		}
 	}
-	if modes > 1 {
+	if len(modes) > 1 {
 		c.errorf(f.Pos(), "profile", "conflicting profile modes in flags: use only one of enforce, complain, kill, unconfined")
 	}
 }
@@ -536,7 +561,9 @@ func (c *checker) body(rules []Rule, ctx *profileCtx, q Qualifiers, depth int) {
 
 func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
 	switch r := r.(type) {
-	case *CommentBlock, *BadRule, *Abi:
+	case *CommentBlock, *BadRule:
+	case *Abi:
+		c.abi(r)
 	case *Include:
 		for _, f := range c.include(r, ctx.scope, depth) {
 			c.within(f, func() { c.body(f.Rules, ctx, q, depth+1) })
@@ -568,6 +595,7 @@ func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
 		kw, _, _ := strings.Cut(strings.TrimSpace(r.Text), " ")
 		c.errorf(r.Pos(), "rule", "unknown rule %q: not part of the AppArmor %s policy language", kw, c.target)
 	default:
+		c.lexical(r)
 		c.rule(r, ctx, q)
 	}
 }

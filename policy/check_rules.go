@@ -127,12 +127,21 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		c.mount(r)
 	case *PivotRootRule:
 		c.conds(r.Conds, "pivot_root", func(cd *Cond) bool { return cd.KeyName() == "oldroot" && c.singleValue(cd) })
+		if w := r.NewRoot; w != nil && !w.Quoted() && (Lookup(w.Raw) != WORD || isModeWord(w.Raw)) {
+			c.errorf(w.Pos(), "rule", "pivot_root: %q is read as a keyword or permissions, not a new root; write a path such as /mnt/root/", w.Raw)
+		}
 	case *ChangeProfileRule:
 		if r.ExecMode != nil && r.ExecMode.Raw != "safe" && r.ExecMode.Raw != "unsafe" {
 			c.errorf(r.ExecMode.Pos(), "rule", "change_profile exec mode must be safe or unsafe, not %q", r.ExecMode.Raw)
 		}
 		if r.Exec != nil {
-			c.pathWord(r.Exec, "change_profile exec path")
+			if v := r.Exec.Value(); !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{") {
+				c.errorf(r.Exec.Pos(), "rule", "change_profile exec path %s must be absolute", r.Exec.Raw)
+			}
+			c.expand(r.Exec)
+		}
+		if r.Profile != nil {
+			c.expand(r.Profile)
 		}
 	case *RlimitRule:
 		c.rlimit(r)
@@ -349,6 +358,9 @@ func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
 		if r.Perms != nil {
 			c.errorf(r.Pos(), "rule", "file rule without a path")
 		}
+		if q.Deny {
+			c.errorf(r.Pos(), "exec", "deny file, denies exec transitions, which apparmor_parser rejects: deny specific permissions (deny /** w,)")
+		}
 		return
 	}
 	if r.Path.Value() == "" {
@@ -370,10 +382,7 @@ func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
 		return
 	}
 	for _, v := range vals {
-		key := v
-		if q.Owner {
-			key = "owner " + v
-		}
+		key := v // owner and other rules on one path still conflict
 		if prev, dup := ctx.exec[key]; dup && prev.mode != mode {
 			c.errorf(r.Perms.Pos(), "exec", "conflicting exec modes for %s: %s here, %s at %s; pick one", v, mode, prev.mode, c.fset.Position(prev.pos))
 			continue
@@ -577,6 +586,14 @@ func (c *checker) mount(r *MountRule) {
 	if r.Arrow && r.MountPoint == nil {
 		c.errorf(r.Pos(), "rule", "mount ... -> needs a mount point after '->'")
 	}
+	for _, w := range []*Word{r.Source, r.MountPoint} {
+		for _, cd := range r.Conds {
+			if w != nil && cd.Pos() > w.Pos() {
+				c.errorf(cd.Pos(), "rule", "%s conditionals (%s=) come before the paths", kind, cd.KeyName())
+				return
+			}
+		}
+	}
 	c.condsRepeat(r.Conds, kind, true, func(cd *Cond) bool {
 		switch cd.KeyName() {
 		case "fstype", "vfstype":
@@ -637,6 +654,19 @@ func (c *checker) rlimit(r *RlimitRule) {
 	default:
 		c.errorf(r.Resource.Pos(), "rule", "unknown rlimit %q (cpu, fsize, data, stack, core, rss, nofile, ofile, as, nproc, memlock, locks, sigpending, msgqueue, nice, rtprio, rttime)", res)
 	}
+}
+
+// isModeWord reports whether apparmor_parser lexes w as file permissions.
+func isModeWord(w string) bool {
+	if w == "" {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		if strings.IndexByte("rwalkmxiupcRWALKMXIUPC", w[i]) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // splitNumber splits "100K" into "100" and "K"; "-5" keeps its sign.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"go/token"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,7 +19,8 @@ const DefaultIncludeDir = "/etc/apparmor.d"
 // Loader reads policy files and the files their include directives name,
 // the way apparmor_parser does:
 //
-//   - include <x> and #include <x> search SearchPath in order (like -I);
+//   - include <x> and #include <x> search SearchPath in order (the -I
+//     directories), then Base, as apparmor_parser does;
 //   - include "x" opens x as is when absolute, else relative to Base
 //     (apparmor_parser's --base, which is also its working directory);
 //   - a directory includes every file in it (not subdirectories), except
@@ -31,27 +33,36 @@ const DefaultIncludeDir = "/etc/apparmor.d"
 // safe for concurrent use.
 type Loader struct {
 	Fset       *token.FileSet
-	SearchPath []string // directories for <x>; empty means DefaultIncludeDir
-	Base       string   // directory for relative "x"; empty means DefaultIncludeDir
+	SearchPath []string // directories for <x>, searched before Base
+	Base       string   // directory for relative "x", searched last for <x>; empty means DefaultIncludeDir
 
-	files map[string]*loaded
+	files    map[string]*loaded
+	resolved map[string]resolved // by directive kind and name: a Loader looks each up once
+	incs     map[*File][]*Include
+}
+
+type resolved struct {
+	paths []string
+	err   error // an *IncludeError without position
 }
 
 type loaded struct {
 	file *File
 	err  error
+	src  []byte // kept for checks that look at the exact spelling
 }
 
-// NewLoader returns a Loader with a fresh FileSet and the given search path.
+// NewLoader returns a Loader with a fresh FileSet and the given -I
+// directories (DefaultIncludeDir is searched after them).
 func NewLoader(searchPath ...string) *Loader {
 	return &Loader{Fset: token.NewFileSet(), SearchPath: searchPath}
 }
 
 func (l *Loader) searchPath() []string {
-	if len(l.SearchPath) == 0 {
-		return []string{DefaultIncludeDir}
+	if slices.Contains(l.SearchPath, l.base()) {
+		return l.SearchPath
 	}
-	return l.SearchPath
+	return append(slices.Clip(l.SearchPath), l.base())
 }
 
 func (l *Loader) base() string {
@@ -73,7 +84,7 @@ func (l *Loader) Load(path string, src []byte) (*File, error) {
 			return c.file, c.err
 		}
 		var err error
-		src, err = os.ReadFile(path)
+		src, err = readPolicyFile(path)
 		if err != nil {
 			l.files[path] = &loaded{err: err}
 			return nil, err
@@ -83,8 +94,54 @@ func (l *Loader) Load(path string, src []byte) (*File, error) {
 		l.Fset = token.NewFileSet()
 	}
 	f, err := ParseFile(l.Fset, path, src, ParseComments)
-	l.files[path] = &loaded{file: f, err: err}
+	l.files[path] = &loaded{file: f, err: err, src: src}
 	return f, err
+}
+
+// maxFileSize bounds what Load reads: policy files are small, and an
+// include of /proc/kcore or a device must not hang or exhaust memory.
+const maxFileSize = 16 << 20
+
+// readPolicyFile reads a regular file of at most maxFileSize bytes.
+func readPolicyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() == 0 {
+		// Empty, or a /proc file that would block (kmsg): never read it.
+		return []byte{}, nil
+	}
+	if fi.Size() > maxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d MiB; not a policy file", path, maxFileSize>>20)
+	}
+	// One read of the size Stat reported (files may shrink or grow meanwhile).
+	buf := make([]byte, fi.Size()+1)
+	n, err := io.ReadFull(f, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return buf[:n], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(f, maxFileSize))
+	return append(buf, rest...), err
+}
+
+// source returns the text of a file this Loader parsed.
+func (l *Loader) source(path string) []byte {
+	if c, ok := l.files[path]; ok {
+		return c.src
+	}
+	return nil
 }
 
 // IncludeError reports an include directive that cannot be satisfied.
@@ -101,10 +158,33 @@ func (e *IncludeError) Unwrap() error { return e.Err }
 // Resolve returns the files an include directive reads, in the order
 // apparmor_parser would read them (a directory's entries sorted by name).
 // A missing target of "include if exists" gives no files and no error.
+// Results are cached: a Loader sees the file system as it was at the first
+// lookup of each name.
 func (l *Loader) Resolve(inc *Include) ([]string, error) {
 	if inc.Path == nil {
 		return nil, &IncludeError{Pos: inc.Pos(), Msg: "include without a file name: write include <abstractions/NAME> or include \"/path\""}
 	}
+	key := inc.Path.Raw
+	if inc.IfExists {
+		key = "?" + key
+	}
+	if l.resolved == nil {
+		l.resolved = map[string]resolved{}
+	}
+	r, ok := l.resolved[key]
+	if !ok {
+		r.paths, r.err = l.resolve(inc)
+		l.resolved[key] = r
+	}
+	if r.err != nil {
+		e := *r.err.(*IncludeError)
+		e.Pos = inc.Path.Pos()
+		return nil, &e
+	}
+	return r.paths, nil
+}
+
+func (l *Loader) resolve(inc *Include) ([]string, error) {
 	name := inc.Path.Value()
 	fail := func(err error, format string, args ...any) ([]string, error) {
 		return nil, &IncludeError{Pos: inc.Path.Pos(), Path: inc.Path.Raw, Err: err, Msg: fmt.Sprintf(format, args...)}
@@ -131,8 +211,11 @@ func (l *Loader) Resolve(inc *Include) ([]string, error) {
 		if err != nil {
 			continue
 		}
-		if !fi.IsDir() {
+		if fi.Mode().IsRegular() {
 			return []string{c}, nil
+		}
+		if !fi.IsDir() {
+			return fail(nil, "include %s: %s is not a regular file or directory", inc.Path.Raw, c)
 		}
 		files, err := dirFiles(c)
 		if err != nil {
@@ -161,7 +244,7 @@ func dirFiles(dir string) ([]string, error) {
 		}
 		p := dir + "/" + e.Name()
 		fi, err := os.Stat(p) // follow symlinks, as the parser does
-		if err != nil || fi.IsDir() {
+		if err != nil || !fi.Mode().IsRegular() {
 			continue // the parser ignores subdirectories
 		}
 		out = append(out, p)
@@ -190,6 +273,55 @@ func SkippedName(name string) bool {
 		}
 	}
 	return false
+}
+
+// Closure returns f and every file it includes, directly or through other
+// includes, each once, in the order first reached: what apparmor_parser
+// reads to compile f. Missing includes (other than include if exists) are
+// returned as a joined error after the files that could be read.
+func (l *Loader) Closure(f *File) ([]*File, error) {
+	seen := map[*File]bool{}
+	var (
+		out  []*File
+		errs []error
+		walk func(*File)
+	)
+	walk = func(f *File) {
+		if seen[f] {
+			return
+		}
+		seen[f] = true
+		out = append(out, f)
+		for _, inc := range l.includesOf(f) {
+			files, err := l.Included(inc)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for _, g := range files {
+				walk(g)
+			}
+		}
+	}
+	walk(f)
+	return out, errors.Join(errs...)
+}
+
+// includesOf returns the include directives of f, wherever they are.
+func (l *Loader) includesOf(f *File) []*Include {
+	if incs, ok := l.incs[f]; ok {
+		return incs
+	}
+	incs := []*Include{}
+	for n := range Preorder(f) {
+		if inc, ok := n.(*Include); ok {
+			incs = append(incs, inc)
+		}
+	}
+	if l.incs == nil {
+		l.incs = map[*File][]*Include{}
+	}
+	l.incs[f] = incs
+	return incs
 }
 
 // Included resolves an include directive and parses its files.

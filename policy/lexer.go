@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"go/token"
 	"strings"
 )
@@ -23,6 +24,9 @@ const (
 	// scanLines makes newlines significant (variable and boolean
 	// assignments end at the end of the line; "\\\n" continues it).
 	scanLines scanMode = 1 << iota
+	// scanGlob makes a '{' at the start of a token begin a word (a glob
+	// alternation) rather than a block.
+	scanGlob
 )
 
 func (s *lexer) init(file *token.File, src []byte, err func(token.Pos, string)) {
@@ -95,7 +99,13 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 		s.off++
 		return pos, ASSIGN, "="
 	case '{':
-		if next == 0 || isSpace(next) || next == '}' {
+		// Where a rule or a file path starts, '{' opens a block even glued
+		// to the next word ("profile foo {/etc/passwd r,}"), as in
+		// apparmor_parser; where the parser expects a value (scanGlob:
+		// after '=', after '->', in the arguments of mount and IPC rules)
+		// and in variable values it starts an alternation: member={A,B},
+		// "px -> {a,b}".
+		if next == 0 || isSpace(next) || next == '}' || mode&(scanLines|scanGlob) == 0 {
 			s.off++
 			return pos, LBRACE, "{"
 		}
@@ -127,31 +137,33 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 		return pos, WORD, string(src[start:end])
 	}
 	s.scanWord()
+	if s.off == start { // a lone '\\' before a newline or the end
+		s.off++
+		s.err(pos, "stray '\\': a line continuation is only allowed in a variable assignment")
+	}
 	return pos, WORD, string(src[start:s.off])
 }
 
-// isIncludeDirective reports whether b starts with "#include" followed by
-// a space or a path: "#includes" or "#include_x" is a comment.
+// isIncludeDirective reports whether b starts with "#include". Like
+// apparmor_parser, "#includes" is the directive too (and then an error),
+// while "# include" is a comment.
 func isIncludeDirective(b []byte) bool {
 	const kw = "#include"
-	if len(b) < len(kw) || string(b[:len(kw)]) != kw {
-		return false
-	}
-	if len(b) == len(kw) {
-		return true
-	}
-	c := b[len(kw)]
-	return isSpace(c) || c == '<' || c == '"'
+	return len(b) >= len(kw) && string(b[:len(kw)]) == kw
 }
 
 // scanWord consumes a word: a path, glob, name, number or quoted string.
 // Commas inside {a,b} alternations belong to the word; '=' ends a word
-// unless it starts with '/' (so "peer=" splits but "/a=b" does not).
+// unless it starts with '/' (so "peer=" splits but "/a=b" does not). As in
+// apparmor_parser, "->" glued to a word belongs to it ("px->x" is one,
+// invalid, word) and so does a '{' ("a{" does not open a block).
 func (s *lexer) scanWord() {
 	src := s.src
 	start := s.off
 	depth := 0
 	pathLike := src[start] == '/'
+	commaInPath := src[start] == '/' || src[start] == '@'
+loop:
 	for s.off < len(src) {
 		c := src[s.off]
 		next := byte(0)
@@ -160,27 +172,30 @@ func (s *lexer) scanWord() {
 		}
 		switch {
 		case isSpace(c):
-			return
+			break loop
 		case c == '"':
 			s.scanQuoted()
 			continue
 		case c == '\\':
 			if next == '\n' || next == 0 {
-				return
+				break loop
 			}
 			s.off += 2
 			continue
 		case c == '{':
-			if depth == 0 && s.off > start && (next == 0 || isSpace(next)) {
-				return // "name{" opens a block
-			}
 			depth++
 		case c == '}':
 			if depth == 0 {
 				return
 			}
 			depth--
-		case c == ',' || c == '(' || c == ')':
+		case c == ',':
+			// apparmor_parser reads "/tmp/a,b" as one path: a comma
+			// inside a path ends it only before a space or the end.
+			if depth == 0 && !(commaInPath && next != 0 && !isSpace(next) && next != ')' && next != '#' && next != ',') {
+				return
+			}
+		case c == '(' || c == ')':
 			if depth == 0 {
 				return
 			}
@@ -188,12 +203,21 @@ func (s *lexer) scanWord() {
 			if depth == 0 && !pathLike {
 				return
 			}
-		case c == '+' && next == '=', c == '<' && next == '=', c == '-' && next == '>':
+		case c == '+' && next == '=', c == '<' && next == '=':
 			if s.off > start {
-				return
+				break loop
 			}
 		}
 		s.off++
+	}
+	s.checkBraces(start, depth)
+}
+
+// checkBraces reports a word that ends inside a {a,b} alternation: its
+// commas would otherwise be read differently once the word is reprinted.
+func (s *lexer) checkBraces(start, depth int) {
+	if depth > 0 {
+		s.err(s.pos(start), fmt.Sprintf("unbalanced '{' in %q: close the alternation with '}'", s.src[start:s.off]))
 	}
 }
 

@@ -135,9 +135,15 @@ func dropRule(body []Rule, r Rule) bool {
 
 func cleanup(body *[]Rule) {
 	out := (*body)[:0]
+	carry := false // a removed rule's blank line passes to the next rule
 	for _, x := range *body {
 		if x.meta().dead {
+			carry = carry || x.meta().Hint == NewSection
 			continue
+		}
+		if carry {
+			x.meta().Hint = NewSection
+			carry = false
 		}
 		if b := Body(x); b != nil {
 			cleanup(b)

@@ -1,10 +1,13 @@
 package policy
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
 	goscanner "go/scanner"
 	"go/token"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -25,6 +28,16 @@ type Error = goscanner.Error
 // nil when the list is empty.
 type ErrorList = goscanner.ErrorList
 
+func lineStarts(src []byte) []int {
+	ls := make([]int, 1, 1+bytes.Count(src, []byte{'\n'}))
+	for i, c := range src {
+		if c == '\n' && i+1 < len(src) {
+			ls = append(ls, i+1)
+		}
+	}
+	return ls
+}
+
 // maxDepth bounds the nesting of profiles, hats, conditionals and blocks.
 const maxDepth = 64
 
@@ -43,8 +56,11 @@ func ParseFile(fset *token.FileSet, filename string, src []byte, mode Mode) (f *
 	}
 	tf := fset.AddFile(filename, -1, len(src))
 	tf.SetLinesForContent(src)
-	p := &parser{file: tf, src: src, mode: mode}
-	p.sc.init(tf, src, p.error)
+	p := &parser{file: tf, src: src, mode: mode, lineStarts: lineStarts(src)}
+	p.sc.init(tf, src, func(pos token.Pos, msg string) {
+		p.error(pos, msg)
+		p.tokBad = true
+	})
 	f = &File{Name: filename, Start: tf.Pos(0), EOF: tf.Pos(len(src))}
 	defer func() {
 		if e := recover(); e != nil {
@@ -75,6 +91,12 @@ type parser struct {
 	lineComment *CommentGroup   // comment on the line of the previous token
 	pending     []*CommentGroup // comment groups not yet attached
 	failed      bool            // the current rule has a syntax error
+	synced      bool            // after an error, the rule already skipped to a rule start
+	firstOnLine bool            // the current token is the first on its line
+	tokBad      bool            // the lexer reported an error in the current token
+	glob        bool            // the next token is a value: '{' starts an alternation
+	lineStarts  []int           // offset of the first byte of each line
+	lineHint    int             // index into lineStarts of the last line looked up
 	depth       int
 }
 
@@ -112,14 +134,57 @@ func (p *parser) found() string {
 	return "'" + p.lit + "'"
 }
 
-func (p *parser) line(pos token.Pos) int { return p.file.Line(pos) }
+// line returns pos's line number. It looks in the parser's own table of
+// line starts, starting from the last answer (positions mostly move
+// forward), which is much cheaper than token.File.Line's locked search.
+func (p *parser) line(pos token.Pos) int {
+	off := int(pos) - p.file.Base()
+	if off < 0 || off > len(p.src) {
+		return p.file.Line(pos)
+	}
+	ls := p.lineStarts
+	h := p.lineHint
+	switch {
+	case ls[h] <= off && (h+1 == len(ls) || off < ls[h+1]):
+	case h+1 < len(ls) && ls[h+1] <= off && (h+2 == len(ls) || off < ls[h+2]):
+		h++
+	default:
+		i, found := slices.BinarySearch(ls, off)
+		if !found {
+			i--
+		}
+		h = i
+	}
+	p.lineHint = h
+	return h + 1
+}
 
-func (p *parser) next() { p.nextMode(0) }
+// rescanGlob re-reads a '{' token (lexed where a rule starts) as the start
+// of a value: "mount {/dev/a,/dev/b} -> /mnt/,".
+func (p *parser) rescanGlob() {
+	if p.tok == LBRACE {
+		p.sc.off = p.file.Offset(p.pos)
+		p.pos, p.tok, p.lit = p.sc.scan(scanGlob)
+	}
+}
+
+// next advances in the parser's current mode: values (p.glob) or rules.
+func (p *parser) next() {
+	if p.glob {
+		p.nextMode(scanGlob)
+	} else {
+		p.nextMode(0)
+	}
+}
 
 // nextMode advances to the next non-comment token, lexed in mode m, and
 // sorts the comments it passes into a line comment (same line as the
 // previous token) and groups of consecutive comment lines.
 func (p *parser) nextMode(m scanMode) {
+	if p.tokBad {
+		p.failed = true // the rule consuming a bad token is bad; the lexer reported it
+		p.tokBad = false
+	}
 	if p.tok != EOF && p.pos.IsValid() {
 		if p.tok == NEWLINE {
 			p.prevEnd = p.pos
@@ -141,6 +206,7 @@ func (p *parser) nextMode(m scanMode) {
 		pos, tok, lit := p.sc.scan(m)
 		if tok != COMMENT {
 			p.pos, p.tok, p.lit = pos, tok, lit
+			p.firstOnLine = prevLine == 0 || p.line(pos) != prevLine
 			return
 		}
 		if p.mode&ParseComments == 0 {
@@ -188,6 +254,17 @@ func (p *parser) leadComments(body *[]Rule) *CommentGroup {
 	return doc
 }
 
+// dropCommentsBefore forgets pending comments that lie before end.
+func (p *parser) dropCommentsBefore(end token.Pos) {
+	keep := p.pending[:0]
+	for _, g := range p.pending {
+		if g.Pos() >= end {
+			keep = append(keep, g)
+		}
+	}
+	p.pending = keep
+}
+
 // innerComments appends comments seen inside a rule to its doc comment, so
 // that they are printed before it.
 func (p *parser) innerComments(m *Meta) {
@@ -200,6 +277,7 @@ func (p *parser) innerComments(m *Meta) {
 	for _, g := range p.pending {
 		m.Doc.List = append(m.Doc.List, g.List...)
 	}
+	slices.SortFunc(m.Doc.List, func(a, b *Comment) int { return cmp.Compare(a.Hash, b.Hash) })
 	p.pending = nil
 }
 
@@ -251,11 +329,7 @@ func isPerms(lit string) bool {
 
 // parseBody parses rules until '}' (not consumed) or EOF.
 func (p *parser) parseBody(top bool) []Rule {
-	p.depth++
-	if p.depth > maxDepth {
-		p.error(p.pos, fmt.Sprintf("blocks nested more than %d deep", maxDepth))
-		panic(bailout{})
-	}
+	p.nest()
 	defer func() { p.depth-- }()
 	var body []Rule
 	for p.tok != EOF && !(p.tok == RBRACE && !top) {
@@ -277,7 +351,27 @@ func (p *parser) parseBody(top bool) []Rule {
 		}
 	}
 	p.leadComments(&body)
+	p.markSections(body)
 	return body
+}
+
+// markSections sets Hint to NewSection on each rule that the source
+// separates from the previous one by a blank line, so that the layout
+// survives edits that remove or insert rules.
+func (p *parser) markSections(body []Rule) {
+	prevEnd := token.NoPos
+	for _, r := range body {
+		m := r.meta()
+		if start := ruleStart(r); start.IsValid() && prevEnd.IsValid() && p.line(start)-p.line(prevEnd) > 1 {
+			m.Hint = NewSection
+		}
+		if m.To.IsValid() {
+			prevEnd = m.To - 1
+			if m.Line != nil && m.Line.End() > prevEnd {
+				prevEnd = m.Line.End()
+			}
+		}
+	}
 }
 
 // parseRule parses one element of a body; on a syntax error it skips to
@@ -285,16 +379,27 @@ func (p *parser) parseBody(top bool) []Rule {
 func (p *parser) parseRule() Rule {
 	start := p.pos
 	p.failed = false
+	p.glob = false
 	r := p.parseRuleInner()
+	p.glob = false
 	if p.failed {
 		p.failed = false
-		p.skipRule()
+		if !p.synced {
+			p.skipRule()
+		}
+		p.synced = false
 		end := p.prevEnd
 		if end < start {
 			end = start
 		}
 		bad := &BadRule{Meta: Meta{From: start, To: end}, Text: p.text(start, end)}
-		p.innerComments(&bad.Meta)
+		p.dropCommentsBefore(end) // comments inside are part of Text
+		if lc := p.lineComment; lc != nil {
+			p.lineComment = nil
+			if lc.Pos() >= end {
+				bad.Line = lc
+			}
+		}
 		if r != nil && r.meta().Doc != nil {
 			bad.Doc = r.meta().Doc
 		}
@@ -311,10 +416,14 @@ func (p *parser) text(from, to token.Pos) string {
 	return string(p.src[a:b])
 }
 
-// skipRule advances past the next ',' at this level, or to '}' or EOF; a
-// balanced '{...}' is skipped whole.
+// skipRule advances past the next ',' at this level, or to '}' or EOF, or
+// to a token that starts a line and looks like the start of a rule; a
+// balanced '{...}' is skipped whole. It always makes progress.
 func (p *parser) skipRule() {
 	for {
+		if p.firstOnLine && p.looksLikeRuleStart() {
+			return
+		}
 		switch p.tok {
 		case EOF, RBRACE:
 			return
@@ -347,13 +456,32 @@ func (p *parser) endRule(m *Meta) {
 		return
 	}
 	if p.tok != COMMA {
-		p.fail(p.pos, "expected ',' at the end of the rule, found %s", p.found())
+		p.fail(p.prevEnd, "missing ',' at the end of the rule (found %s next)", p.found())
 		return
 	}
 	p.innerComments(m)
 	m.To = p.pos + 1
+	p.glob = false
 	p.next()
 	m.Line = p.takeLine()
+}
+
+// looksLikeRuleStart reports whether the current token can begin a rule:
+// a keyword, a path, a hat, a variable, #include or '}'.
+func (p *parser) looksLikeRuleStart() bool {
+	switch p.tok {
+	case INCLUDE, RBRACE:
+		return true
+	case WORD:
+		if Lookup(p.lit) != WORD {
+			return true
+		}
+		switch p.lit[0] {
+		case '/', '@', '^', '$', '"':
+			return true
+		}
+	}
+	return false
 }
 
 func (p *parser) parseRuleInner() Rule {
@@ -406,6 +534,11 @@ func (p *parser) parseRuleInner() Rule {
 	}
 	if strings.HasPrefix(p.lit, "^") {
 		return p.parseProfile(start)
+	}
+	if strings.HasPrefix(p.lit, ":") { // :namespace:/path {
+		w := &Word{ValuePos: p.pos, Raw: p.lit}
+		p.next()
+		return p.parsePathFirst(start, Qualifiers{}, w)
 	}
 	q := p.parseQualifiers()
 	if p.failed {
@@ -542,7 +675,7 @@ func (p *parser) parseRaw(start token.Pos) Rule {
 			if depth <= 0 {
 				r := &RawRule{Meta: Meta{From: start, To: p.pos + 1}}
 				r.Text = p.text(start, r.To)
-				p.innerComments(&r.Meta)
+				p.pending, p.lineComment = nil, nil // comments inside are part of Text
 				p.next()
 				r.Line = p.takeLine()
 				return r
@@ -623,7 +756,7 @@ func (p *parser) parseInclude(hash bool) Rule {
 		r.IfExists = true
 	}
 	if p.tok != WORD {
-		p.fail(p.pos, "expected the included path, <name> or \"name\", found %s", p.found())
+		p.fail(p.pos, "expected the included file as <name> or \"/path\", found %s", p.found())
 		return nil
 	}
 	r.Path = &Word{ValuePos: p.pos, Raw: p.lit}
@@ -648,9 +781,11 @@ func (p *parser) parseAssign(start token.Pos, name *Word) Rule {
 	case NEWLINE, EOF:
 	case COMMA:
 		p.fail(p.pos, "unexpected ',' after the value of %s: an assignment ends at the end of the line, without ','", name.Raw)
+		p.skipLine()
 		return nil
 	default:
 		p.fail(p.pos, "unexpected %s in the value of %s", p.found(), name.Raw)
+		p.skipLine()
 		return nil
 	}
 	end := name.End()
@@ -666,6 +801,7 @@ func (p *parser) parseAssign(start token.Pos, name *Word) Rule {
 	if name.Raw[0] == '$' {
 		if add || len(vals) != 1 {
 			p.fail(start, "a boolean takes one value, true or false: $name = true")
+			p.synced = true
 			return nil
 		}
 		return &Boolean{Meta: m, Name: name, Value: vals[0]}
@@ -673,7 +809,29 @@ func (p *parser) parseAssign(start token.Pos, name *Word) Rule {
 	return &Variable{Meta: m, Name: name, Append: add, Values: vals}
 }
 
+// skipLine skips the rest of an assignment's line after an error.
+func (p *parser) skipLine() {
+	for p.tok != NEWLINE && p.tok != EOF {
+		p.nextMode(scanLines)
+	}
+	if p.tok == NEWLINE {
+		p.next()
+	}
+	p.synced = true
+}
+
+// nest counts one more level of nesting and aborts the parse past maxDepth.
+func (p *parser) nest() {
+	p.depth++
+	if p.depth > maxDepth {
+		p.error(p.pos, fmt.Sprintf("blocks nested more than %d deep", maxDepth))
+		panic(bailout{})
+	}
+}
+
 func (p *parser) parseIf() Rule {
+	p.nest()
+	defer func() { p.depth-- }()
 	r := &If{Meta: Meta{From: p.pos}}
 	p.next()
 	for p.tok == WORD {
@@ -691,9 +849,11 @@ func (p *parser) parseIf() Rule {
 	r.Body = p.parseBody(false)
 	r.Rbrace = p.pos
 	r.To = p.pos + 1
-	if p.expect(RBRACE); p.failed {
+	if p.tok == EOF {
+		p.fail(r.Lbrace, "missing '}' to close this 'if' block")
 		return r
 	}
+	p.next()
 	if p.tok == WORD && p.lit == "else" {
 		elsePos := p.pos
 		p.next()
@@ -772,9 +932,11 @@ func (p *parser) parseProfileRest(r *Profile) Rule {
 			r.Body = p.parseBody(false)
 			r.Rbrace = p.pos
 			r.To = p.pos + 1
-			if p.expect(RBRACE); p.failed {
+			if p.tok == EOF {
+				p.fail(r.Lbrace, "missing '}' to close the profile %s opened here", r.Name.Raw)
 				return r
 			}
+			p.next()
 			r.Line = p.takeLine()
 			return r
 		default:
@@ -795,6 +957,9 @@ func (p *parser) parseFlags(key *Word, opPos token.Pos) *Cond {
 	c.Value.Paren = true
 	c.Value.Lparen = p.expect(LPAREN)
 	for !p.failed && p.tok != RPAREN {
+		if p.unclosed() {
+			return c
+		}
 		switch p.tok {
 		case COMMA:
 			c.Value.Commas = true
@@ -839,7 +1004,7 @@ func (p *parser) parsePathFirst(start token.Pos, q Qualifiers, path *Word) Rule 
 
 func (p *parser) parseExecTarget(r *FileRule) {
 	if p.tok == ARROW {
-		p.next()
+		p.nextMode(scanGlob)
 		r.Target = p.word()
 	}
 }
@@ -874,6 +1039,7 @@ func (p *parser) parseLink(start token.Pos, q Qualifiers) Rule {
 		p.next()
 	}
 	r.Path = p.word()
+	p.glob = true
 	p.expect(ARROW)
 	r.Target = p.word()
 	p.endRule(&r.Meta)
@@ -898,6 +1064,8 @@ func (p *parser) parseRlimit(start token.Pos) Rule {
 func (p *parser) parseChangeProfile(start token.Pos, q Qualifiers) Rule {
 	p.next()
 	r := &ChangeProfileRule{Meta: Meta{From: start}, Qual: q}
+	p.glob = true
+	p.rescanGlob()
 	if p.tok == WORD && (p.lit == "safe" || p.lit == "unsafe") {
 		w := p.word()
 		if p.tok == WORD {
@@ -910,7 +1078,7 @@ func (p *parser) parseChangeProfile(start token.Pos, q Qualifiers) Rule {
 		r.Exec = p.word()
 	}
 	if p.tok == ARROW {
-		p.next()
+		p.nextMode(scanGlob)
 		r.Profile = p.word()
 	}
 	p.endRule(&r.Meta)
@@ -927,6 +1095,8 @@ var (
 func (p *parser) parseNetwork(start token.Pos, q Qualifiers) Rule {
 	p.next()
 	r := &NetworkRule{Meta: Meta{From: start}, Qual: q}
+	p.glob = true
+	p.rescanGlob()
 	if p.tok == LPAREN {
 		r.Access = p.parseList()
 	}
@@ -1001,6 +1171,8 @@ type condParts struct {
 // "key in (...)", positional words and "-> target", up to ','.
 func (p *parser) parseCondParts(access bool) condParts {
 	var c condParts
+	p.glob = true
+	p.rescanGlob()
 	for !p.failed {
 		switch p.tok {
 		case COMMA:
@@ -1051,11 +1223,24 @@ func (p *parser) parseCondParts(access bool) condParts {
 	return c
 }
 
+// unclosed reports (and fails on) a '(' list running into the next rule:
+// a keyword, path or '}' at the start of a line.
+func (p *parser) unclosed() bool {
+	if p.firstOnLine && p.looksLikeRuleStart() && !(p.tok == WORD && p.lit[0] == '/') {
+		p.fail(p.prevEnd, "missing ')' (found %s on the next line)", p.found())
+		return true
+	}
+	return false
+}
+
 // parseList parses "(a b)" or "(a, b)".
 func (p *parser) parseList() *List {
 	l := &List{Paren: true, Lparen: p.pos}
 	p.next()
 	for !p.failed && p.tok != RPAREN {
+		if p.unclosed() {
+			return l
+		}
 		switch p.tok {
 		case COMMA:
 			l.Commas = true
@@ -1074,6 +1259,8 @@ func (p *parser) parseList() *List {
 // parseCondValue parses what follows "key=": a word, a list "(a b)" or
 // nested conditionals "(k=v k2=(x y))".
 func (p *parser) parseCondValue(c *Cond) {
+	p.nest()
+	defer func() { p.depth-- }()
 	switch p.tok {
 	case WORD:
 		c.Value = &List{Words: []*Word{p.word()}}
@@ -1089,6 +1276,9 @@ func (p *parser) parseCondValue(c *Cond) {
 	nested := false
 	commas := false
 	for !p.failed && p.tok != RPAREN {
+		if p.unclosed() {
+			return
+		}
 		switch p.tok {
 		case COMMA:
 			commas = true

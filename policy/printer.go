@@ -26,7 +26,7 @@ func Format(w io.Writer, fset *token.FileSet, node Node) error {
 func FormatFile(fset *token.FileSet, f *File) []byte {
 	var b bytes.Buffer
 	_ = Format(&b, fset, f)
-	return b.Bytes()
+	return append([]byte{}, b.Bytes()...)
 }
 
 type printer struct {
@@ -49,6 +49,9 @@ func (c *Config) Fprint(w io.Writer, fset *token.FileSet, node Node) error {
 	p.cfg, p.fset = c, fset
 	switch n := node.(type) {
 	case *File:
+		if n == nil {
+			return fmt.Errorf("policy: cannot print a nil *File")
+		}
 		p.body(n.Rules, 0)
 	case Rule:
 		p.body([]Rule{n}, 0)
@@ -92,35 +95,33 @@ func ruleStart(r Rule) token.Pos {
 func (p *printer) body(rules []Rule, level int) {
 	lastEnd := token.NoPos
 	first := true
+	carry := false // a dropped rule's blank line passes to the next rule
 	for _, r := range rules {
 		m := r.meta()
-		if m.dead {
-			continue
-		}
-		if !first {
-			start := ruleStart(r)
-			if start.IsValid() && lastEnd.IsValid() {
-				if p.line(start)-p.line(lastEnd) > 1 {
-					p.buf.WriteByte('\n')
-				}
-			} else if m.Hint == NewSection {
-				p.buf.WriteByte('\n')
+		// A blank line when the source had one since the last parsed rule
+		// (rules inserted in between do not hide it), or when a rule says
+		// so by its hint.
+		start := ruleStart(r)
+		blank := start.IsValid() && lastEnd.IsValid() && p.line(start)-p.line(lastEnd) > 1 || m.Hint == NewSection
+		if m.To.IsValid() {
+			lastEnd = m.To - 1
+			if m.Line != nil && m.Line.End() > lastEnd {
+				lastEnd = m.Line.End()
 			}
 		}
-		first = false
+		if m.dead {
+			carry = carry || blank
+			continue
+		}
+		if !first && (blank || carry) {
+			p.buf.WriteByte('\n')
+		}
+		first, carry = false, false
 		p.comments(m.Doc, level)
 		p.indent(level)
 		p.rule(r, level)
 		p.lineComment(m.Line)
 		p.buf.WriteByte('\n')
-		if m.To.IsValid() {
-			lastEnd = m.To - 1
-			if m.Line != nil {
-				lastEnd = m.Line.End()
-			}
-		} else {
-			lastEnd = token.NoPos
-		}
 	}
 }
 

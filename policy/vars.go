@@ -19,6 +19,7 @@ import (
 type Vars struct {
 	sets  map[string]*varDef
 	bools map[string]*boolDef
+	memo  map[string][]string // Expand results; cleared when a variable changes
 }
 
 type varDef struct {
@@ -96,6 +97,7 @@ func (v *Vars) Define(st *Variable) error {
 		vals = append(vals, w.Value())
 	}
 	d := v.sets[name]
+	v.memo = nil
 	switch {
 	case st.Append && d == nil:
 		return &VarError{Name: st.Name.Raw, Pos: st.Name.Pos(), Err: ErrUndefined,
@@ -158,8 +160,23 @@ func (v *Vars) Values(name string) []string {
 // Expand returns every alternative s stands for once its variables are
 // replaced by each of their values (recursively), in definition order and
 // without duplicates. A string without variables expands to itself.
+// The result is shared: do not modify it.
 func (v *Vars) Expand(s string) ([]string, error) {
-	return v.expand(s, nil)
+	if !strings.Contains(s, "@{") {
+		return []string{s}, nil
+	}
+	if r, ok := v.memo[s]; ok {
+		return r, nil
+	}
+	r, err := v.expand(s, nil)
+	if err != nil {
+		return nil, err
+	}
+	if v.memo == nil {
+		v.memo = map[string][]string{}
+	}
+	v.memo[s] = r
+	return r, nil
 }
 
 func (v *Vars) expand(s string, stack []string) ([]string, error) {

@@ -347,10 +347,3 @@ func defaultAbstractionList() string {
 	}
 	return strings.Join(s, ",")
 }
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}

@@ -75,6 +75,8 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newLearnCmd(f, nil),
 		newSimulateCmd(f, nil),
 		newEventsCmd(f, nil),
+		newCheckCmd(f, nil),
+		newFmtCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}

@@ -83,6 +83,24 @@ func Find(ctx context.Context, version string) (*Parser, error) {
 	return p, nil
 }
 
+// Installed returns this machine's own apparmor_parser (from PATH, else
+// HostParser), whatever its version, reading includeDir (normally
+// /etc/apparmor.d). It serves armorer check --oracle.
+func Installed(ctx context.Context, includeDir string) (*Parser, error) {
+	path, err := exec.LookPath("apparmor_parser")
+	if err != nil {
+		path = HostParser
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("apparmor_parser not found (install the apparmor package): %w", err)
+	}
+	p := &Parser{Argv: []string{path}, IncludeDir: includeDir}
+	if err := p.init(ctx, ""); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 func (p *Parser) init(ctx context.Context, want string) error {
 	out, err := p.command(ctx, "--version").Output()
 	if err != nil {
@@ -92,10 +110,16 @@ func (p *Parser) init(ctx context.Context, want string) error {
 	if !ok {
 		return fmt.Errorf("oracle: %s --version printed %q, not a version", p.Argv[len(p.Argv)-1], firstLine(string(out)))
 	}
-	if v != want && !strings.HasPrefix(v, want+".") {
+	if want != "" && v != want && !strings.HasPrefix(v, want+".") {
 		return fmt.Errorf("oracle: %s is apparmor_parser %s, want %s", p.Argv[len(p.Argv)-1], v, want)
 	}
 	p.Version = v
+	if p.ABI == "" {
+		p.ABI = "abi/3.0"
+		if !strings.HasPrefix(v, "3.") {
+			p.ABI = "abi/4.0"
+		}
+	}
 	if _, err := os.Stat(filepath.Join(p.IncludeDir, p.ABI)); err != nil {
 		return fmt.Errorf("oracle: apparmor_parser %s: its include tree lacks %s: %w", v, p.ABI, err)
 	}

@@ -125,3 +125,14 @@ func TestFindUnknownVersion(t *testing.T) {
 		t.Error("Find(2.13) succeeded")
 	}
 }
+
+func TestInstalled(t *testing.T) {
+	Require(t, "3.0") // the host parser is the one installed
+	p, err := Installed(context.Background(), "/etc/apparmor.d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p.Version, "3.0") || p.ABI != "abi/3.0" {
+		t.Errorf("Installed: version %q abi %q", p.Version, p.ABI)
+	}
+}

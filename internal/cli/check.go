@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/armorer-dev/armorer/internal/oracle"
+	"github.com/armorer-dev/armorer/policy"
+)
+
+type checkOptions struct {
+	IO       *IOStreams
+	Ctx      context.Context
+	JSON     bool
+	Oracle   bool
+	Strict   bool
+	Target   string
+	Includes []string
+	Base     string
+	Files    []string
+
+	lint []policy.LintCheck // filled by the lint package once it exists
+}
+
+func newCheckCmd(f *Factory, runF func(*checkOptions) error) *cobra.Command {
+	o := &checkOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "check [--json] [--oracle] [--target 3.0|4.1] [-I DIR] [--strict] FILE|DIR...",
+		Short: "Parse profiles, resolve includes and report every error",
+		Long: `check parses each profile file, resolves its includes (search path like
+apparmor_parser -I, then /etc/apparmor.d), expands variables and reports what
+apparmor_parser of the target version would reject: syntax errors, unknown
+capabilities, conflicting exec modes, invalid permissions, unresolvable
+includes, undefined variables and rules the target does not support.
+
+The target defaults to the file's abi line (abi/4.0 means 4.1), else 3.0.
+With --oracle, apparmor_parser -QK also validates each file and any
+disagreement is reported. Lint findings are warnings and change the exit
+status only with --strict.
+
+Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
+--strict, or a disagreement with --oracle), 2 usage error or unreadable file,
+3 apparmor_parser unavailable for --oracle.`,
+		Example: `  armorer check /etc/apparmor.d/usr.sbin.dnsmasq
+  armorer check /etc/apparmor.d
+  armorer check --target 4.1 -I ./profiles --json myapp`,
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Files = args
+			o.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(o)
+			}
+			return checkRun(o)
+		},
+	}
+	cmd.GroupID = "profile"
+	fl := cmd.Flags()
+	fl.BoolVar(&o.JSON, "json", false, "print the results as JSON")
+	fl.BoolVar(&o.Oracle, "oracle", false, "also validate with apparmor_parser -QK and report disagreements")
+	fl.BoolVar(&o.Strict, "strict", false, "treat lint warnings as failures")
+	fl.StringVar(&o.Target, "target", "", "AppArmor version to check against: 3.0 or 4.1 (default: the file's abi line, else 3.0)")
+	fl.StringArrayVarP(&o.Includes, "include", "I", nil, "add `DIR` to the include search path (before /etc/apparmor.d)")
+	fl.StringVar(&o.Base, "base", policy.DefaultIncludeDir, "base `DIR` for relative includes, searched last (like apparmor_parser --base)")
+	return cmd
+}
+
+// checkFileResult is one file's outcome, also its --json form.
+type checkFileResult struct {
+	File        string            `json:"file"`
+	Target      string            `json:"target"`
+	Valid       bool              `json:"valid"`
+	Diagnostics []checkDiagnostic `json:"diagnostics"`
+	Oracle      *checkOracle      `json:"oracle,omitempty"`
+}
+
+type checkDiagnostic struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Column   int    `json:"column"`
+	Severity string `json:"severity"`
+	Category string `json:"category"`
+	Message  string `json:"message"`
+}
+
+type checkOracle struct {
+	Parser   string `json:"parser"`
+	Accepted bool   `json:"accepted"`
+	Agrees   bool   `json:"agrees"`
+	Stderr   string `json:"stderr,omitempty"`
+}
+
+func checkRun(o *checkOptions) error {
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var target policy.Version
+	if o.Target != "" {
+		v, err := policy.ParseVersion(o.Target)
+		if err != nil {
+			return &FlagError{Err: err}
+		}
+		target = v
+	}
+	var parser *oracle.Parser
+	if o.Oracle {
+		p, err := oracle.Installed(ctx, o.Base)
+		if err != nil {
+			return &EnvError{Err: fmt.Errorf("check --oracle: %w", err)}
+		}
+		parser = p
+	}
+
+	l := policy.NewLoader(o.Includes...)
+	l.Base = o.Base
+	var (
+		results []checkFileResult
+		failed  int
+	)
+	files, unreadable := expandCheckArgs(o.IO, o.Files)
+	total := len(files) + len(unreadable)
+	for _, name := range files {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			unreadable = append(unreadable, name)
+			msg := err.Error()
+			if errors.Is(err, fs.ErrNotExist) {
+				msg = "no such file"
+			}
+			fmt.Fprintf(o.IO.ErrOut, "%s: cannot read: %s\n", name, msg)
+			continue
+		}
+		res := policy.CheckFile(l, name, src, policy.CheckConfig{Target: target, Lint: o.lint})
+		r := checkFileResult{File: name, Target: res.Target.String(), Valid: res.Valid(), Diagnostics: []checkDiagnostic{}}
+		ok := res.Valid()
+		for _, d := range res.Diagnostics {
+			r.Diagnostics = append(r.Diagnostics, checkDiagnostic{
+				File: d.Pos.Filename, Line: d.Pos.Line, Column: d.Pos.Column,
+				Severity: d.Severity.String(), Category: d.Category, Message: d.Message,
+			})
+			if d.Severity == policy.SeverityWarning && o.Strict {
+				ok = false
+			}
+		}
+		if parser != nil {
+			accepted, stderr, err := parser.ValidateFile(ctx, name, o.Includes)
+			if err != nil {
+				return &EnvError{Err: err}
+			}
+			r.Oracle = &checkOracle{Parser: parser.Version, Accepted: accepted, Agrees: accepted == res.Valid(), Stderr: stderr}
+			if !r.Oracle.Agrees {
+				ok = false
+			}
+		}
+		if !ok {
+			failed++
+		}
+		results = append(results, r)
+		if !o.JSON {
+			printCheckText(o.IO, r)
+		}
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"files": results}); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(unreadable) > 0:
+		return &FlagError{Err: fmt.Errorf("%d of %d files could not be read", len(unreadable), total)}
+	case failed > 0:
+		return &FoundError{Msg: fmt.Sprintf("%d of %d files invalid", failed, total)}
+	}
+	return nil
+}
+
+// expandCheckArgs replaces each directory argument by the files
+// apparmor_parser would load from it (sorted, without the names it skips).
+// Arguments that cannot be read are reported and returned apart.
+func expandCheckArgs(io *IOStreams, args []string) (files, unreadable []string) {
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil || !fi.IsDir() {
+			files = append(files, a) // read errors are reported when reading
+			continue
+		}
+		ents, err := os.ReadDir(a)
+		if err != nil {
+			fmt.Fprintf(io.ErrOut, "%s: cannot read: %v\n", a, err)
+			unreadable = append(unreadable, a)
+			continue
+		}
+		for _, e := range ents {
+			p := filepath.Join(a, e.Name())
+			if policy.SkippedName(e.Name()) {
+				continue
+			}
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				files = append(files, p)
+			}
+		}
+	}
+	return files, unreadable
+}
+
+func printCheckText(io *IOStreams, r checkFileResult) {
+	for _, d := range r.Diagnostics {
+		prefix := ""
+		if d.Severity == "warning" {
+			prefix = "warning: "
+		}
+		fmt.Fprintf(io.Out, "%s:%d:%d: %s%s\n", d.File, d.Line, d.Column, prefix, d.Message)
+	}
+	if r.Oracle != nil && !r.Oracle.Agrees {
+		verdict := map[bool]string{true: "accepts", false: "rejects"}
+		armorer := map[bool]string{true: "armorer accepts it", false: "armorer rejects it"}
+		fmt.Fprintf(io.Out, "%s: apparmor_parser %s %s this file but %s (target %s)", r.File, r.Oracle.Parser, verdict[r.Oracle.Accepted], armorer[r.Valid], r.Target)
+		if r.Oracle.Stderr != "" {
+			fmt.Fprintf(io.Out, ": %s", r.Oracle.Stderr)
+		}
+		fmt.Fprintln(io.Out)
+	}
+}

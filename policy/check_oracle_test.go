@@ -1,0 +1,87 @@
+package policy_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/armorer-dev/armorer/internal/oracle"
+	"github.com/armorer-dev/armorer/policy"
+)
+
+// profileFiles lists the profile files of dirs, skipping the names
+// apparmor_parser skips.
+func profileFiles(t testing.TB, dirs ...string) []string {
+	var files []string
+	for _, d := range dirs {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if e.Type().IsRegular() && !policy.SkippedName(e.Name()) {
+				files = append(files, filepath.Join(d, e.Name()))
+			}
+		}
+	}
+	return files
+}
+
+// TestCheckAgreesOnShippedProfiles checks every profile Debian ships with
+// armorer and with the matching real parser: Debian 12's packages against
+// apparmor_parser 3.0.8 (target from each file's abi line), Debian 13's
+// apparmor package against 4.1. Both must agree on every file.
+func TestCheckAgreesOnShippedProfiles(t *testing.T) {
+	p41 := oracle.Require(t, "4.1")
+	for _, tc := range []struct {
+		version string
+		target  policy.Version
+		dirs    []string
+	}{
+		{"3.0", policy.Version{}, []string{"/etc/apparmor.d", "/usr/share/apparmor/extra-profiles"}},
+		{"4.1", policy.V4_1, []string{p41.IncludeDir}},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			p := oracle.Require(t, tc.version)
+			files := profileFiles(t, tc.dirs...)
+			if len(files) < 50 {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("only %d profiles in %v: install apparmor-profiles and apparmor-profiles-extra", len(files), tc.dirs)
+				}
+				t.Skipf("only %d profiles in %v", len(files), tc.dirs)
+			}
+			l := policy.NewLoader(p.IncludeDir)
+			l.Base = p.IncludeDir
+			verdict := make([]bool, len(files))
+			stderr := make([]string, len(files))
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, 2)
+			for i, f := range files {
+				wg.Go(func() {
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					ok, se, err := p.ValidateFile(context.Background(), f, nil)
+					if err != nil {
+						t.Error(err)
+					}
+					verdict[i], stderr[i] = ok, se
+				})
+			}
+			wg.Wait()
+			accepted, disagree := 0, 0
+			for i, f := range files {
+				res := policy.CheckFile(l, f, nil, policy.CheckConfig{Target: tc.target})
+				if res.Valid() != verdict[i] {
+					disagree++
+					t.Errorf("%s: armorer valid=%v, apparmor_parser %s accepted=%v\n  armorer: %v\n  parser: %s", f, res.Valid(), p.Version, verdict[i], res.Errors(), stderr[i])
+				}
+				if verdict[i] {
+					accepted++
+				}
+			}
+			t.Logf("%d files (%d accepted by apparmor_parser %s): armorer disagrees on %d", len(files), accepted, p.Version, disagree)
+		})
+	}
+}

@@ -1,0 +1,108 @@
+package policy_test
+
+import (
+	"bytes"
+	"errors"
+	"go/scanner"
+	"go/token"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/armorer-dev/armorer/policy"
+)
+
+// addSeeds seeds a fuzz target with every policy text in testdata (format
+// inputs, error cases, the differential corpus) and some Debian profiles.
+func addSeeds(f *testing.F) {
+	for _, pat := range []string{"testdata/format/*.input", "testdata/format/*.golden", "testdata/errors/*.profile"} {
+		files, _ := filepath.Glob(pat)
+		for _, fn := range files {
+			if b, err := os.ReadFile(fn); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	archives, _ := filepath.Glob("testdata/corpus/*.txtar")
+	for _, fn := range archives {
+		if ar, err := txtar.ParseFile(fn); err == nil {
+			for _, af := range ar.Files {
+				f.Add(af.Data)
+			}
+		}
+	}
+	for _, fn := range []string{
+		"/etc/apparmor.d/usr.sbin.dnsmasq", "/etc/apparmor.d/php-fpm", "/etc/apparmor.d/usr.sbin.smbd",
+		"/etc/apparmor.d/tunables/global", "/etc/apparmor.d/tunables/home", "/etc/apparmor.d/abstractions/base",
+		"/etc/apparmor.d/abstractions/dbus-session-strict", "/usr/share/apparmor/extra-profiles/usr.sbin.sshd",
+	} {
+		if b, err := os.ReadFile(fn); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("profile a {\n  ^b { owner { /x r, } }\n  if not defined $x { } else { }\n}\n"))
+}
+
+// FuzzParse: ParseFile never panics, and every node's span lies inside the
+// file with Pos <= End; every error has a position in the file.
+func FuzzParse(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		fset := token.NewFileSet()
+		file, err := policy.ParseFile(fset, "fuzz", src, policy.ParseComments)
+		if file == nil {
+			t.Fatal("no tree")
+		}
+		tf := fset.File(file.Pos())
+		if tf == nil {
+			t.Fatal("file position not in the FileSet")
+		}
+		lo, hi := token.Pos(tf.Base()), token.Pos(tf.Base()+tf.Size())
+		for n := range policy.Preorder(file) {
+			p, e := n.Pos(), n.End()
+			if !p.IsValid() {
+				continue
+			}
+			if !e.IsValid() || p > e || p < lo || e > hi {
+				t.Fatalf("%T spans %d..%d, outside the file %d..%d or reversed", n, p, e, lo, hi)
+			}
+		}
+		var list scanner.ErrorList
+		if err != nil && !errors.As(err, &list) {
+			t.Fatalf("error is not an ErrorList: %v", err)
+		}
+		for _, e := range list {
+			if e.Pos.Filename != "fuzz" || e.Pos.Line < 1 || e.Pos.Column < 1 {
+				t.Fatalf("error without position: %v", e)
+			}
+		}
+	})
+}
+
+// FuzzFormat: for input that parses, the printed text parses again and
+// prints the same bytes (idempotence), and the input is not modified.
+func FuzzFormat(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		orig := bytes.Clone(src)
+		fset := token.NewFileSet()
+		file, err := policy.ParseFile(fset, "fuzz", src, policy.ParseComments)
+		if err != nil {
+			return
+		}
+		out := policy.FormatFile(fset, file)
+		if !bytes.Equal(src, orig) {
+			t.Fatal("ParseFile or Format modified the input")
+		}
+		fset2 := token.NewFileSet()
+		file2, err := policy.ParseFile(fset2, "formatted", out, policy.ParseComments)
+		if err != nil {
+			t.Fatalf("formatted text does not parse: %v\ninput:\n%s\nformatted:\n%s", err, src, out)
+		}
+		if again := policy.FormatFile(fset2, file2); !bytes.Equal(out, again) {
+			t.Fatalf("format is not idempotent\ninput:\n%q\nfirst:\n%q\nsecond:\n%q", src, out, again)
+		}
+	})
+}
