@@ -10,6 +10,10 @@ import (
 // whole rule Set). Past it, compilation fails with ErrTooComplex.
 const MaxDFAStates = 1 << 15
 
+// maxSubsetTotal bounds the summed size of the NFA state sets behind the DFA
+// states (a long literal after a star makes it grow quadratically).
+const maxSubsetTotal = 1 << 20
+
 // NFA (Thompson construction over byte sets, with epsilon splits).
 
 const (
@@ -109,9 +113,10 @@ func (d *dfa) step(s int32, c byte) int32 {
 
 // run returns the state reached after s, or 0 once it is dead.
 func (d *dfa) run(s string) int32 {
+	trans, classOf, n := d.trans, &d.classOf, d.nclass
 	st := d.start
 	for i := 0; i < len(s); i++ {
-		st = d.trans[int(st)*d.nclass+int(d.classOf[s[i]])]
+		st = trans[int(st)*n+int(classOf[s[i]])]
 		if st == 0 {
 			return 0
 		}
@@ -124,21 +129,23 @@ func (d *dfa) run(s string) int32 {
 func byteClasses(sets []ByteSet) (classOf [256]uint8, n int) {
 	var cls [256]int
 	n = 1
+	remap := make([]int, 0, 512)
 	for _, s := range sets {
-		remap := map[[2]int]int{}
+		remap = remap[:0]
+		for range 2 * n {
+			remap = append(remap, -1)
+		}
 		next := 0
 		for c := 0; c < 256; c++ {
-			k := [2]int{cls[c], 0}
+			k := 2 * cls[c]
 			if s.Has(byte(c)) {
-				k[1] = 1
+				k++
 			}
-			id, ok := remap[k]
-			if !ok {
-				id = next
+			if remap[k] < 0 {
+				remap[k] = next
 				next++
-				remap[k] = id
 			}
-			cls[c] = id
+			cls[c] = remap[k]
 		}
 		n = next
 	}
@@ -191,19 +198,30 @@ func (m *nfa) determinize(starts []int32, maxStates int) (*dfa, error) {
 		}
 		return string(b)
 	}
-	tagIdx := map[string]int32{}
-	index := map[string]int32{}
-	var sets [][]int32
-	addState := func(set []int32) (int32, error) {
-		k := key(set)
-		if i, ok := index[k]; ok {
-			return i, nil
+	hash := func(set []int32) uint64 {
+		h := uint64(14695981039346656037)
+		for _, s := range set {
+			h = (h ^ uint64(uint32(s))) * 1099511628211
 		}
-		if len(sets) >= maxStates {
+		return h
+	}
+	tagIdx := map[string]int32{}
+	index := map[uint64][]int32{} // hash of an NFA state set -> DFA states
+	var sets [][]int32
+	total := 0 // NFA states held by all DFA states: bounds time and memory
+	addState := func(set []int32) (int32, error) {
+		h := hash(set)
+		for _, i := range index[h] {
+			if slices.Equal(sets[i], set) {
+				return i, nil
+			}
+		}
+		total += len(set)
+		if len(sets) >= maxStates || total > maxSubsetTotal {
 			return 0, ErrTooComplex
 		}
 		i := int32(len(sets))
-		index[k] = i
+		index[h] = append(index[h], i)
 		sets = append(sets, set)
 		var tags []int32
 		for _, s := range set {
@@ -236,18 +254,31 @@ func (m *nfa) determinize(starts []int32, maxStates int) (*dfa, error) {
 		return nil, err
 	}
 	d.start = start
-	var seeds []int32
-	for i := int32(1); int(i) < len(sets); i++ {
+	// the classes each NFA byte set contains
+	setClasses := make([][]uint8, len(m.sets))
+	for i, bs := range m.sets {
 		for c := 0; c < d.nclass; c++ {
-			seeds = seeds[:0]
-			for _, s := range sets[i] {
-				if st := m.states[s]; st.kind == nByte && m.sets[st.set].Has(rep[c]) {
-					seeds = append(seeds, st.out)
+			if bs.Has(rep[c]) {
+				setClasses[i] = append(setClasses[i], uint8(c))
+			}
+		}
+	}
+	seeds := make([][]int32, d.nclass)
+	for i := int32(1); int(i) < len(sets); i++ {
+		for c := range seeds {
+			seeds[c] = seeds[c][:0]
+		}
+		for _, s := range sets[i] {
+			if st := m.states[s]; st.kind == nByte {
+				for _, c := range setClasses[st.set] {
+					seeds[c] = append(seeds[c], st.out)
 				}
 			}
+		}
+		for c := 0; c < d.nclass; c++ {
 			var t int32
-			if len(seeds) > 0 {
-				if t, err = addState(closure(seeds)); err != nil {
+			if len(seeds[c]) > 0 {
+				if t, err = addState(closure(seeds[c])); err != nil {
 					return nil, err
 				}
 			}

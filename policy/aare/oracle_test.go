@@ -7,20 +7,25 @@ package aare
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // oracleCase is one question: does adding extra to base change the policy?
 type oracleCase struct {
-	kind  string // "match", "pattern", "rule", "table"
+	kind  string // "match", "pattern", "rule", "vars", "table"
+	vars  map[string][]string
 	base  []Rule
 	extra Rule
 	// armorer's answer: want is Yes when extra is covered; badBase/badExtra
 	// when armorer refuses a pattern.
 	want              Result
 	badBase, badExtra bool
+	unsupported       bool // armorer refused a pattern on purpose (ErrUnsupported)
 }
 
 func (c oracleCase) String() string {
@@ -28,27 +33,37 @@ func (c oracleCase) String() string {
 	for _, r := range c.base {
 		s = append(s, quoteRule(r))
 	}
-	return c.kind + ": {" + strings.Join(s, " ") + "} + " + quoteRule(c.extra)
+	v := ""
+	for _, name := range slices.Sorted(maps.Keys(c.vars)) {
+		v += " @{" + name + "}=" + strings.Join(c.vars[name], " ")
+	}
+	return c.kind + v + ": {" + strings.Join(s, " ") + "} + " + quoteRule(c.extra)
 }
 
 // decide fills in armorer's answer.
 func decide(c *oracleCase) {
+	var vars Vars
+	if c.vars != nil {
+		vars = VarMap(c.vars)
+	}
 	for _, r := range c.base {
-		if _, err := Compile(r.Pattern, nil); err != nil {
+		if _, err := Compile(r.Pattern, vars); err != nil {
 			c.badBase = true
+			c.unsupported = errors.Is(err, ErrUnsupported)
 			return
 		}
 	}
-	if _, err := Compile(c.extra.Pattern, nil); err != nil {
+	if _, err := Compile(c.extra.Pattern, vars); err != nil {
 		c.badExtra = true
+		c.unsupported = errors.Is(err, ErrUnsupported)
 		return
 	}
-	set, err := NewSet(c.base, nil)
+	set, err := NewSet(c.base, vars)
 	if err != nil {
 		c.badBase = true
 		return
 	}
-	c.want, _ = set.Covers(c.extra, nil)
+	c.want, _ = set.Covers(c.extra, vars)
 }
 
 // checkAgainstCompiler compiles every case's {base} and {base, extra} and
@@ -60,13 +75,16 @@ func checkAgainstCompiler(t *testing.T, cases []oracleCase) {
 	for i := range cases {
 		decide(&cases[i])
 		var rules []string
+		for _, name := range slices.Sorted(maps.Keys(cases[i].vars)) {
+			rules = append(rules, "@{"+name+"}="+strings.Join(cases[i].vars[name], " "))
+		}
 		for _, r := range cases[i].base {
 			rules = append(rules, quoteRule(r))
 		}
 		profiles = append(profiles, rules, append(rules[:len(rules):len(rules)], quoteRule(cases[i].extra)))
 	}
 	outs := o.compileAll(context.Background(), t, profiles)
-	type tally struct{ yes, no, refused, agree, total int }
+	type tally struct{ yes, no, refused, hung, unsupported, agree, total int }
 	stats := map[string]*tally{}
 	var failures []string
 	for i, c := range cases {
@@ -80,6 +98,17 @@ func checkAgainstCompiler(t *testing.T, cases []oracleCase) {
 		var ok bool
 		var compiler string
 		switch {
+		case a.hung || ab.hung:
+			// apparmor_parser 3.0.8 loops forever on some nested empty
+			// alternatives, e.g. "/{,{,a,},}": no verdict to compare.
+			st.hung++
+			t.Logf("apparmor_parser did not finish: %s", c)
+			continue
+		case c.unsupported && (a.err == "" || (c.badExtra && ab.err == "")):
+			// armorer refuses on purpose what the compiler accepts (see
+			// ErrUnsupported): not a disagreement about any path.
+			st.unsupported++
+			continue
 		case a.err != "":
 			compiler = "base refused: " + a.err
 			ok = c.badBase || conflicting(c.base)
@@ -110,9 +139,9 @@ func checkAgainstCompiler(t *testing.T, cases []oracleCase) {
 			failures = append(failures, c.String()+"\n\tcompiler: "+compiler+"\n\tarmorer: "+armorerAnswer(c))
 		}
 	}
-	for _, k := range []string{"table", "match", "pattern", "rule"} {
+	for _, k := range []string{"table", "match", "pattern", "rule", "vars"} {
 		if st := stats[k]; st != nil {
-			t.Logf("%-8s cases=%d agree=%d (compiler: covered=%d not-covered=%d refused=%d)", k, st.total, st.agree, st.yes, st.no, st.refused)
+			t.Logf("%-8s cases=%d agree=%d (compiler: covered=%d not-covered=%d refused=%d hung=%d; armorer refused by design=%d)", k, st.total, st.agree, st.yes, st.no, st.refused, st.hung, st.unsupported)
 		}
 	}
 	for i, f := range failures {
@@ -155,8 +184,9 @@ type gen struct{ r *rand.Rand }
 var (
 	genLits    = []string{"a", "b", ".", "/", "/", "ab", "/a", "a/"}
 	genClasses = []string{"[ab]", "[^a]", "[a/]", "[^/]", "[.-b]", "[-a]", "[\\]a]", "[^b/]", "[b-a]", "[\\*a]", "[{,}]"}
-	genEscapes = []string{"\\*", "\\{", "\\.", "\\b", "\\/", "\\,", "\\?", "\\[", "\\]", "\\}", "\\q"}
-	genBad     = []string{"{a}", "[]", "}", "[a-]", "{a,b", "]", "[^]", "{}", "[*]"}
+	genEscapes = []string{"\\*", "\\{", "\\.", "\\b", "\\/", "\\,", "\\?", "\\[", "\\]", "\\}", "\\q",
+		"\\x2a", "\\d042", "\\x2f", "\\x5d", "\\141", "\\x61", "\\d97", "\\t", "\\e", "\\x2d", "\\x5e"}
+	genBad = []string{"{a}", "[]", "}", "[a-]", "{a,b", "]", "[^]", "{}", "[*]"}
 )
 
 func (g gen) atom(depth int) string {
@@ -327,12 +357,44 @@ func generateCases(seed uint64, nMatch, nPattern, nRule int) []oracleCase {
 	return cases
 }
 
+var genVarValues = []string{"/a/", "b", "a/", "/b", "*", "?b", "a//b", "[ab]", "/", "**"}
+
+// generateVarCases puts a variable with one to three values somewhere in a
+// pattern, then asks a match or a coverage question about it.
+func generateVarCases(seed uint64, n int) []oracleCase {
+	g := gen{rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	read := func(p string) Rule { return Rule{Pattern: p, Perms: PermRead} }
+	var cases []oracleCase
+	for range n {
+		var vals []string
+		for range 1 + g.r.IntN(3) {
+			vals = append(vals, genVarValues[g.r.IntN(len(genVarValues))])
+		}
+		vars := map[string][]string{"V": slices.Compact(slices.Sorted(slices.Values(vals)))}
+		ps := "/" + g.seq(2, 2)
+		i := 1 + g.r.IntN(len(ps))
+		ps = ps[:i] + "@{V}" + ps[i:]
+		if strings.Contains(ps, "\\@") {
+			ps = strings.ReplaceAll(ps, "\\@", "@")
+		}
+		var extra Rule
+		if p, err := Compile(ps, VarMap(vars)); err == nil && g.r.IntN(2) == 0 {
+			extra = read(literalPattern(g.path(p)))
+		} else {
+			extra = read("/" + g.seq(2, 3))
+		}
+		cases = append(cases, oracleCase{kind: "vars", vars: vars, base: []Rule{read(ps)}, extra: extra})
+	}
+	return cases
+}
+
 func TestCompilerOracle(t *testing.T) {
-	n := 4000
+	n := 3000
 	if testing.Short() {
 		n = 400
 	}
 	cases := generateCases(20261125, n, n, n)
+	cases = append(cases, generateVarCases(7, n/2)...)
 	checkAgainstCompiler(t, cases)
 }
 
@@ -348,6 +410,14 @@ func TestTableAgainstCompiler(t *testing.T) {
 		cases = append(cases, oracleCase{kind: "table",
 			base:  []Rule{{Pattern: tc.a, Perms: PermRead}},
 			extra: Rule{Pattern: tc.b, Perms: PermRead}})
+	}
+	deepest := "/x" + strings.Repeat("{a,", MaxAlternationDepth) + "b" + strings.Repeat("}", MaxAlternationDepth)
+	cases = append(cases, oracleCase{kind: "table", base: []Rule{{Pattern: deepest, Perms: PermRead}}, extra: Rule{Pattern: "/xb", Perms: PermRead}})
+	for _, tc := range badPatterns {
+		if strings.HasSuffix(tc.pattern, "\\") || strings.Contains(tc.pattern, "@{") {
+			continue // not expressible in a profile without a variable
+		}
+		cases = append(cases, oracleCase{kind: "table", base: []Rule{{Pattern: tc.pattern, Perms: PermRead}}, extra: Rule{Pattern: "/x", Perms: PermRead}})
 	}
 	for _, tc := range ruleTable {
 		cases = append(cases, oracleCase{kind: "table", base: mustRules(t, tc.base), extra: mustRules(t, []string{tc.extra})[0]})

@@ -40,11 +40,10 @@ func MustCompile(pattern string) *Pattern {
 // string (no unescaped glob character after variable expansion); exec
 // permissions of such rules take precedence over globbed ones.
 func isLiteralText(pattern string, vars Vars) bool {
-	texts, err := expand(pattern, vars)
-	if err != nil || len(texts) != 1 {
+	text, err := expand(pattern, vars)
+	if err != nil {
 		return false
 	}
-	text := texts[0]
 	for i := 0; i < len(text); i++ {
 		switch text[i] {
 		case '\\':

@@ -207,11 +207,20 @@ type access struct {
 
 type effective struct{ owned, other access }
 
+// compiled is what apparmor_parser keeps of e in the automaton: deny rules only
+// take permissions away from allow (and set quiet); the deny set itself is
+// not stored, so `audit deny` of something not allowed changes nothing.
+func (e effective) compiled() effective {
+	e.owned.deny, e.other.deny = 0, 0
+	return e
+}
+
 // merge computes the accesses granted by the rules at idx (plus extra, if not
 // nil) in the way apparmor_parser merges the permissions of overlapping rules:
 // allow and deny are unions, deny removes from allow (not from audit), an
-// exact (glob-free) rule's exec mode overrides the globbed ones, and two
-// differing globbed exec modes conflict.
+// exact (glob-free) rule's exec mode overrides the globbed ones, two
+// differing globbed exec modes conflict, `ix` (also `pix`, `cix`) implies
+// `m`, and a denied `x` clears the exec mode.
 func merge(rules []Rule, literal []bool, idx []int32, extra *Rule, extraLiteral bool) effective {
 	var e effective
 	var exact [2]struct {
@@ -220,6 +229,10 @@ func merge(rules []Rule, literal []bool, idx []int32, extra *Rule, extraLiteral 
 		conflict     bool
 	}
 	add := func(r *Rule, lit bool) {
+		perms := r.Perms
+		if !r.Deny && r.Perms&PermExec != 0 && (r.Exec.Kind == ExecInherit || r.Exec.Fallback == ExecInherit) {
+			perms |= PermMmap // ix, pix, cix imply m (px, ux... do not)
+		}
 		for h := 0; h < 2; h++ {
 			if h == 1 && r.Owner {
 				continue
@@ -230,30 +243,30 @@ func merge(rules []Rule, literal []bool, idx []int32, extra *Rule, extraLiteral 
 			}
 			switch {
 			case r.Deny:
-				a.deny |= r.Perms
+				a.deny |= perms
 				if !r.Audit {
-					a.quiet |= r.Perms
+					a.quiet |= perms
 				}
-			case lit && r.Perms&PermExec != 0:
+			case lit && perms&PermExec != 0:
 				x := &exact[h]
 				if x.allow&PermExec != 0 && x.exec != r.Exec {
 					x.conflict = true
 				}
-				x.allow |= r.Perms
+				x.allow |= perms
 				x.exec = r.Exec
 				if r.Audit {
-					x.audit |= r.Perms
+					x.audit |= perms
 				}
 			default:
-				if r.Perms&PermExec != 0 {
+				if perms&PermExec != 0 {
 					if a.allow&PermExec != 0 && a.exec != r.Exec {
 						a.conflict = true
 					}
 					a.exec = r.Exec
 				}
-				a.allow |= r.Perms
+				a.allow |= perms
 				if r.Audit {
-					a.audit |= r.Perms
+					a.audit |= perms
 				}
 			}
 		}
@@ -271,6 +284,11 @@ func merge(rules []Rule, literal []bool, idx []int32, extra *Rule, extraLiteral 
 		if x.allow&PermExec != 0 {
 			a.exec, a.conflict = x.exec, x.conflict
 		}
+		if a.deny&PermExec != 0 {
+			// denying x also clears the exec mode; a conflict between allow
+			// rules is still refused by the compiler.
+			a.exec = ExecMode{}
+		}
 		a.allow &^= a.deny
 	}
 	return e
@@ -283,12 +301,26 @@ type Set struct {
 	literal []bool
 	d       *dfa        // nil when the combined automaton exceeded MaxDFAStates
 	eff     []effective // per tag list of d
+	targets map[execTarget]bool
+}
+
+// execTarget is a named exec transition (`px -> name`, `cx -> name`): the
+// compiled profile lists each in a table, so a new name changes the policy.
+type execTarget struct {
+	child bool
+	name  string
+}
+
+func targetOf(r *Rule) (execTarget, bool) {
+	if r.Deny || r.Perms&PermExec == 0 || r.Exec.Target == "" {
+		return execTarget{}, false
+	}
+	return execTarget{r.Exec.Kind == ExecChild, r.Exec.Target}, true
 }
 
 // NewSet compiles rules. vars expands variables in their patterns.
 func NewSet(rules []Rule, vars Vars) (*Set, error) {
-	s := &Set{rules: slices.Clone(rules)}
-	trees := make([]*Node, len(rules))
+	s := &Set{rules: slices.Clone(rules), targets: map[execTarget]bool{}}
 	for i, r := range rules {
 		p, err := Compile(r.Pattern, vars)
 		if err != nil {
@@ -296,16 +328,29 @@ func NewSet(rules []Rule, vars Vars) (*Set, error) {
 		}
 		s.pats = append(s.pats, p)
 		s.literal = append(s.literal, p.literal)
+		if t, ok := targetOf(&r); ok {
+			s.targets[t] = true
+		}
+	}
+	_ = s.compile() // when too complex, Access falls back to one pattern at a time
+	return s, nil
+}
+
+// compile builds the combined automaton of the set's patterns.
+func (s *Set) compile() error {
+	trees := make([]*Node, len(s.pats))
+	for i, p := range s.pats {
 		trees[i] = p.tree
 	}
 	d, err := compileTrees(trees, MaxDFAStates)
-	if err == nil {
-		s.d = d
-		for _, tags := range d.tags {
-			s.eff = append(s.eff, merge(s.rules, s.literal, tags, nil, false))
-		}
+	if err != nil {
+		return err
 	}
-	return s, nil
+	s.d = d
+	for _, tags := range d.tags {
+		s.eff = append(s.eff, merge(s.rules, s.literal, tags, nil, false))
+	}
+	return nil
 }
 
 // Rules returns the rules of the set; callers must not modify them.
@@ -419,14 +464,36 @@ func (s *Set) Matching(path string) []int {
 // everything r would, with the same exec mode. This is exactly when
 // apparmor_parser compiles the set with and without r to the same automaton.
 // An owner rule is covered by a rule without owner; the reverse is not true.
-// A rule whose exec mode would conflict with the set's is not covered.
+// A rule whose exec mode would conflict with the set's is not covered, nor
+// one naming an exec target (`px -> name`) that no rule of the set names. An
+// `audit deny` rule for something the set does not allow is covered (the
+// compiler stores nothing for it: the access is refused and logged anyway);
+// a plain `deny` rule is not (it makes the refusal quiet).
 func (s *Set) Covers(r Rule, vars Vars) (Result, error) {
 	p, err := Compile(r.Pattern, vars)
 	if err != nil {
 		return Unknown, err
 	}
+	if t, ok := targetOf(&r); ok && !s.targets[t] {
+		return No, nil // a new named transition
+	}
 	if s.d == nil {
-		return Unknown, nil
+		// Too big as one automaton: only the rules that share a path with r
+		// matter, so try again with those.
+		sub := &Set{targets: s.targets}
+		for i, q := range s.pats {
+			if product(q.d, p.d, MaxProductStates, func(sx, sy int32) bool {
+				return sx != 0 && q.d.accept[sx] >= 0 && p.d.accept[sy] >= 0
+			}, nil) != Yes {
+				sub.rules = append(sub.rules, s.rules[i])
+				sub.pats = append(sub.pats, q)
+				sub.literal = append(sub.literal, s.literal[i])
+			}
+		}
+		if len(sub.rules) == len(s.rules) || sub.compile() != nil {
+			return Unknown, nil
+		}
+		return sub.Covers(r, vars)
 	}
 	memo := map[int32]bool{}
 	res := product(s.d, p.d, MaxProductStates, func(sx, sy int32) bool {
@@ -445,7 +512,7 @@ func (s *Set) Covers(r Rule, vars Vars) (Result, error) {
 		if t >= 0 {
 			tags, cur = s.d.tags[t], s.eff[t]
 		}
-		bad := merge(s.rules, s.literal, tags, &r, p.literal) != cur
+		bad := merge(s.rules, s.literal, tags, &r, p.literal).compiled() != cur.compiled()
 		memo[t] = bad
 		return bad
 	}, nil)

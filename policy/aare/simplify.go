@@ -26,7 +26,11 @@ func simplify(n *Node) *Node {
 				if k := len(out); k > 0 {
 					prev := out[k-1]
 					if prev.Op == OpLiteral && s.Op == OpLiteral {
-						out[k-1] = &Node{Op: OpLiteral, Lit: prev.Lit + s.Lit}
+						if prev.Sub == nil { // not yet copied: never modify a shared node
+							prev = &Node{Op: OpLiteral, Lit: prev.Lit, Sub: []*Node{}}
+							out[k-1] = prev
+						}
+						prev.Lit += s.Lit
 						continue
 					}
 					if isStar(prev) && isStar(s) {
@@ -37,6 +41,11 @@ func simplify(n *Node) *Node {
 					}
 				}
 				out = append(out, s)
+			}
+		}
+		for _, s := range out {
+			if s.Op == OpLiteral {
+				s.Sub = nil
 			}
 		}
 		switch len(out) {
@@ -134,6 +143,10 @@ func (w *printer) node(n *Node) {
 	case OpEmpty:
 	case OpLiteral:
 		for i := 0; i < len(n.Lit); i++ {
+			if c := n.Lit[i]; c == '/' && strings.HasSuffix(w.b.String(), "/") {
+				w.b.WriteString(`\/`) // a run of '/' would collapse
+				continue
+			}
 			w.litByte(n.Lit[i], false)
 		}
 		w.lastSlash = n.Lit[len(n.Lit)-1] == '/'

@@ -1,37 +1,3 @@
-// Package aare implements AppArmor's path globbing ("AppArmor regular
-// expressions") with the semantics of apparmor_parser: parsing a pattern into a
-// small tree, compiling it to a DFA, matching paths without allocation, and
-// deciding on automata whether one pattern (or a set of file rules) covers
-// another.
-//
-// The semantics follow apparmor_parser 3.0's conversion of a rule's path into
-// a regular expression (convert_aaregex_to_pcre in parser/parser_regex.c, used
-// as a design reference only) and were checked case by case against the real
-// compiler (see oracle_test.go):
-//
-//   - `?` matches one byte other than `/`; `*` any run of bytes without `/`;
-//     `**` any run of bytes.
-//   - A run of stars that is a whole path component (it follows a `/` and is
-//     followed by `/` or the end of the pattern) matches at least one byte, and
-//     that byte is not `/`: `/tmp/*` does not match `/tmp/`, `/tmp/**` does not
-//     match `/tmp//x`. `***` is `**`.
-//   - `[abc]`, `[^abc]`, `[a-z]`: a class may contain `/`; a reversed range
-//     `[c-a]` is `[a-c]`; `]` right after `[` or `[^` closes the (then empty,
-//     hence invalid) class; `-` is literal only as the first member.
-//   - `{a,b,c}` alternation, nested up to MaxAlternationDepth; it needs at least
-//     two alternatives (`{a}` is an error, as in apparmor_parser); `,` outside
-//     braces is a literal.
-//   - `\` escapes: `\a \e \f \n \r \t` are control bytes, `\xH`/`\xHH` hex,
-//     `\N`..`\NNN` octal, `\dN`..`\dNNN` decimal; any other escaped byte is
-//     itself (`\*`, `\{`, `\q`).
-//   - `@{name}` is replaced first: a pattern whose variables have several
-//     values is the alternation of one text per combination of values. Then,
-//     in each text, runs of `/` are collapsed to one (a leading `//` followed
-//     by a non-slash is kept), as apparmor_parser does to every file rule.
-//
-// A glob metacharacter `*` or `?` inside `[...]` is refused: apparmor_parser
-// rewrites it textually into a regex fragment, which gives a meaning nobody
-// intends.
 package aare
 
 import (
@@ -40,8 +6,9 @@ import (
 	"strings"
 )
 
-// MaxAlternationDepth bounds the nesting of `{...}`.
-const MaxAlternationDepth = 50
+// MaxAlternationDepth bounds the nesting of `{...}`, as in apparmor_parser
+// 3.0 (49 levels compile, 50 do not).
+const MaxAlternationDepth = 49
 
 // ErrBadPattern is wrapped by every error about malformed pattern text.
 var ErrBadPattern = errors.New("bad AppArmor pattern")
@@ -49,6 +16,14 @@ var ErrBadPattern = errors.New("bad AppArmor pattern")
 // ErrTooComplex is returned when a pattern or rule set would need more automaton
 // states (or expansion) than the configured bound.
 var ErrTooComplex = errors.New("pattern too complex")
+
+// ErrUnsupported is wrapped (besides ErrBadPattern) by errors about patterns
+// that apparmor_parser accepts but gives a meaning nobody intends, which armorer
+// refuses: a `*` or `?` inside `[...]`, and an empty class `[]` or `[^]`.
+// apparmor_parser's two passes disagree there about where the class ends (the
+// first rewrites `*` into a bracket expression; the second reads `[]...]` as a
+// class that contains ']').
+var ErrUnsupported = errors.New("unsupported AppArmor pattern")
 
 // PatternError reports a malformed pattern and the byte offset of the problem.
 type PatternError struct {
@@ -58,6 +33,9 @@ type PatternError struct {
 	// it differs from Pattern.
 	Expanded string
 	Msg      string
+	// Unsupported: apparmor_parser accepts the construct, armorer refuses it
+	// (see ErrUnsupported).
+	Unsupported bool
 }
 
 func (e *PatternError) Error() string {
@@ -67,7 +45,12 @@ func (e *PatternError) Error() string {
 	return fmt.Sprintf("pattern %q: col %d: %s", e.Pattern, e.Offset+1, e.Msg)
 }
 
-func (e *PatternError) Unwrap() error { return ErrBadPattern }
+func (e *PatternError) Unwrap() []error {
+	if e.Unsupported {
+		return []error{ErrBadPattern, ErrUnsupported}
+	}
+	return []error{ErrBadPattern}
+}
 
 // Op is the kind of a pattern tree node.
 type Op uint8
@@ -143,113 +126,114 @@ func VarMap(m map[string][]string) Vars {
 // Parse parses pattern, expanding variables through vars (which may be nil
 // when the pattern has none), and returns its simplified tree.
 func Parse(pattern string, vars Vars) (*Node, error) {
-	texts, err := expand(pattern, vars)
+	text, err := expand(pattern, vars)
 	if err != nil {
 		return nil, err
 	}
-	alt := &Node{Op: OpAlternate}
-	for _, text := range texts {
-		offs := make([]int, len(text))
-		for i := range offs {
-			offs[i] = i
-		}
-		filtered, offs := filterSlashes(text, offs)
-		p := &parser{src: filtered}
-		n, perr := p.parse()
-		if perr != nil {
-			perr.Pattern = pattern
-			if filtered != pattern {
-				perr.Expanded = filtered
-			}
-			if text == pattern && perr.Offset < len(offs) {
+	offs := make([]int, len(text))
+	for i := range offs {
+		offs[i] = i
+	}
+	decoded, offs := decodeNumeric(text, offs)
+	filtered, offs := filterSlashes(decoded, offs)
+	p := &parser{src: filtered}
+	n, perr := p.parse()
+	if perr != nil {
+		perr.Pattern = pattern
+		if text == pattern {
+			if perr.Offset < len(offs) {
 				perr.Offset = offs[perr.Offset]
-				perr.Expanded = ""
 			}
-			return nil, perr
+		} else {
+			perr.Expanded = filtered
 		}
-		alt.Sub = append(alt.Sub, n)
+		return nil, perr
 	}
-	if len(alt.Sub) == 1 {
-		return simplify(alt.Sub[0]), nil
-	}
-	return simplify(alt), nil
+	return simplify(n), nil
 }
 
-// maxExpansions bounds the number of texts a pattern's variables expand to.
-const maxExpansions = 1024
+// maxExpandedLen bounds the text of a pattern after variable expansion.
+const maxExpandedLen = 1 << 16
 
-// expand substitutes variables. Like apparmor_parser, a variable with several
-// values makes the rule an alternation of one text per combination of values,
-// and each text's runs of '/' then collapse on their own: with
-// @{V}=/a/ b, "/x/@{V}/c" is "/x/{a,b}/c", not "/x/{/a/,b}/c".
-func expand(pattern string, vars Vars) ([]string, error) {
-	if !strings.Contains(pattern, "@{") {
-		return []string{pattern}, nil
+// expand substitutes variables the way apparmor_parser does, textually: a
+// variable with one value becomes that value; one with several becomes
+// `{v1,v2,...}`, where a value loses its leading slashes when the text before
+// the variable ends in '/', and its trailing slashes when the text after it
+// starts with '/'. So with @{V}=/a/ b, "/x/@{V}/c" is "/x/{a,b}/c"; with
+// @{V}=/b alone, "/@{V}" is "//b" (and a leading "//" is kept).
+func expand(pattern string, vars Vars) (string, error) {
+	if varRef(pattern) < 0 {
+		return pattern, nil
 	}
-	var out []string
-	var rec func(s string, depth int) error
-	rec = func(s string, depth int) error {
-		i := varRef(s)
-		if i < 0 {
-			if len(out) >= maxExpansions {
-				return fmt.Errorf("pattern %q: variables expand to more than %d alternatives: %w", pattern, maxExpansions, ErrTooComplex)
-			}
-			out = append(out, s)
-			return nil
-		}
-		at := i
-		if s != pattern {
-			at = strings.Index(pattern, "@{")
-		}
-		bad := func(format string, args ...any) error {
-			return &PatternError{Pattern: pattern, Offset: max(at, 0), Msg: fmt.Sprintf(format, args...)}
-		}
+	at := varRef(pattern)
+	bad := func(format string, args ...any) error {
+		return &PatternError{Pattern: pattern, Offset: at, Msg: fmt.Sprintf(format, args...)}
+	}
+	var rec func(s string, depth int) (string, error)
+	rec = func(s string, depth int) (string, error) {
 		if depth > 16 {
-			return bad("variables nested too deeply")
+			return "", bad("variables nested too deeply")
 		}
-		end := strings.IndexByte(s[i:], '}')
-		if end < 0 {
-			return bad("unterminated variable reference")
-		}
-		name := s[i+2 : i+end]
-		if !validVarName(name) {
-			return bad("invalid variable name %q", name)
-		}
-		var vals []string
-		ok := false
-		if vars != nil {
-			vals, ok = vars(name)
-		}
-		if !ok {
-			return bad("undefined variable @{%s}", name)
-		}
-		if len(vals) == 0 {
-			return bad("variable @{%s} has no value", name)
-		}
-		for _, v := range vals {
-			if err := rec(joinSlash(joinSlash(s[:i], v), s[i+end+1:]), depth+1); err != nil {
-				return err
+		var b strings.Builder
+		for {
+			i := varRef(s)
+			if i < 0 {
+				b.WriteString(s)
+				break
 			}
+			b.WriteString(s[:i])
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return "", bad("unterminated variable reference")
+			}
+			name := s[i+2 : i+end]
+			if !validVarName(name) {
+				return "", bad("invalid variable name %q", name)
+			}
+			var vals []string
+			ok := false
+			if vars != nil {
+				vals, ok = vars(name)
+			}
+			if !ok {
+				return "", bad("undefined variable @{%s}", name)
+			}
+			if len(vals) == 0 {
+				return "", bad("variable @{%s} has no value", name)
+			}
+			rest := s[i+end+1:]
+			if len(vals) > 1 {
+				b.WriteByte('{')
+			}
+			for k, v := range vals {
+				v, err := rec(v, depth+1)
+				if err != nil {
+					return "", err
+				}
+				if len(vals) > 1 {
+					if k > 0 {
+						b.WriteByte(',')
+					}
+					if strings.HasSuffix(s[:i], "/") {
+						v = strings.TrimLeft(v, "/")
+					}
+					if strings.HasPrefix(rest, "/") {
+						v = strings.TrimRight(v, "/")
+					}
+				}
+				b.WriteString(v)
+			}
+			if len(vals) > 1 {
+				b.WriteByte('}')
+			}
+			if b.Len() > maxExpandedLen {
+				return "", fmt.Errorf("pattern %q: expansion longer than %d bytes: %w", pattern, maxExpandedLen, ErrTooComplex)
+			}
+			s = rest
 		}
-		return nil
+		return b.String(), nil
 	}
-	if err := rec(pattern, 0); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// joinSlash concatenates a and b with one '/' where a ends and b starts with
-// slashes: the parser joins variable values this way, so "/@{V}" with
-// @{V}=/b is "/b", not the "//b" that slash collapsing would keep.
-func joinSlash(a, b string) string {
-	if strings.HasSuffix(a, "/") {
-		b = strings.TrimLeft(b, "/")
-		if b == "" {
-			return a
-		}
-	}
-	return a + b
+	return rec(pattern, 0)
 }
 
 // varRef returns the offset of the first unescaped "@{" in s, or -1.
@@ -279,6 +263,42 @@ func validVarName(name string) bool {
 	return true
 }
 
+// decodeNumeric replaces the numeric escapes `\xHH`, `\NNN` (octal) and
+// `\dNNN` by the byte they stand for, before slashes are collapsed, as
+// apparmor_parser does: `/a\x2f/b` is `/a/b`. A byte that has a meaning in a
+// pattern stays escaped (`\x2a` is a literal '*'); '-' and '^' do not, so
+// inside `[...]` they still act as range and negation.
+func decodeNumeric(s string, offs []int) (string, []int) {
+	if !strings.Contains(s, "\\") {
+		return s, offs
+	}
+	var out []byte
+	var outOffs []int
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			out = append(out, s[i])
+			outOffs = append(outOffs, offs[i])
+			continue
+		}
+		p := &parser{src: s, pos: i}
+		b, simple, err := p.escape()
+		if err != nil || simple || strings.IndexByte("aefnrt", s[i+1]) >= 0 {
+			out = append(out, s[i], s[i+1]) // left to the parser
+			outOffs = append(outOffs, offs[i], offs[i+1])
+			i++
+			continue
+		}
+		if strings.IndexByte(`*?[]{},\@"`, b) >= 0 {
+			out = append(out, '\\')
+			outOffs = append(outOffs, offs[i])
+		}
+		out = append(out, b)
+		outOffs = append(outOffs, offs[i])
+		i = p.pos - 1
+	}
+	return string(out), outOffs
+}
+
 // filterSlashes collapses runs of '/' like apparmor_parser does to every file
 // rule (textually, before any other interpretation), keeping a leading "//"
 // that is followed by a non-slash.
@@ -289,7 +309,7 @@ func filterSlashes(s string, offs []int) (string, []int) {
 	out := make([]byte, 0, len(s))
 	outOffs := make([]int, 0, len(s))
 	i := 0
-	if len(s) > 2 && s[0] == '/' && s[1] == '/' && s[2] != '/' {
+	if len(s) >= 2 && s[0] == '/' && s[1] == '/' && (len(s) == 2 || s[2] != '/') {
 		out = append(out, '/', '/')
 		outOffs = append(outOffs, offs[0], offs[1])
 		i = 2
@@ -488,7 +508,9 @@ func (p *parser) class() (*Node, *PatternError) {
 		members++
 	}
 	if members == 0 {
-		return nil, p.errorf(open, "empty '[]'")
+		e := p.errorf(open, "empty '[]' (apparmor_parser would read a following ']' as a member)")
+		e.Unsupported = true
+		return nil, e
 	}
 	if neg {
 		set = set.Complement() // unlike *, ? and **, this includes NUL
@@ -503,7 +525,9 @@ func (p *parser) classByte() (byte, *PatternError) {
 		b, _, err := p.escape()
 		return b, err
 	case '*', '?':
-		return 0, p.errorf(p.pos, "unescaped %q inside '[...]' (apparmor_parser rewrites it into a regex fragment); write \\%c", c, c)
+		e := p.errorf(p.pos, "unescaped %q inside '[...]' (apparmor_parser rewrites it into a regex fragment); write \\%c", c, c)
+		e.Unsupported = true
+		return 0, e
 	}
 	p.pos++
 	return c, nil
@@ -519,11 +543,13 @@ func (p *parser) escape() (b byte, simple bool, err *PatternError) {
 	}
 	c := p.src[p.pos]
 	p.pos++
+	// digits reads up to max digits, stopping before one that would take the
+	// value past 255 (apparmor_parser reads "\d300" as byte 30, then '0').
 	digits := func(base, max int) (int, int) {
 		v, n := 0, 0
 		for n < max && p.pos < len(p.src) {
 			d := digitVal(p.src[p.pos])
-			if d >= base {
+			if d >= base || v*base+d > 255 {
 				break
 			}
 			v = v*base + d
@@ -556,16 +582,10 @@ func (p *parser) escape() (b byte, simple bool, err *PatternError) {
 		if n == 0 {
 			return 'd', true, nil
 		}
-		if v > 255 {
-			return 0, false, p.errorf(start, "decimal escape \\d%d is larger than 255", v)
-		}
 		return byte(v), false, nil
 	case '0', '1', '2', '3', '4', '5', '6', '7':
 		p.pos--
 		v, _ := digits(8, 3)
-		if v > 255 {
-			return 0, false, p.errorf(start, "octal escape is larger than 255")
-		}
 		return byte(v), false, nil
 	}
 	return c, true, nil
