@@ -18,10 +18,7 @@ func inferClass(e *Event) string {
 		return "ptrace"
 	case strings.HasPrefix(op, "dbus") || e.Has(KeyBus):
 		return "dbus"
-	case e.Has(KeyFamily) || e.Has(KeySockType):
-		if string(e.Value(KeyFamily)) == "unix" {
-			return "unix"
-		}
+	case e.Has(KeyFamily) || e.Has(KeySockType): // 6.12 writes class="net" for unix sockets too
 		return "net"
 	case op == "mount" || op == "umount" || op == "pivotroot" || op == "remount":
 		return "mount"

@@ -9,7 +9,9 @@
 //     (dmesg, dmesg -T, kern.log/syslog in BSD, RFC 5424 and ISO-8601 form,
 //     journalctl -k), and /dev/kmsg records ("6,1234,5678901,-;audit: …");
 //   - journald: journalctl -o json lines, -o export records (detected per
-//     stream by Reader), and the short "audit[PID]: AVC apparmor=…" form.
+//     stream by Reader), and the short "audit[PID]: AVC apparmor=…" form;
+//   - dbus-daemon's own "dbus-daemon[PID]: apparmor=…" syslog line, written
+//     when it cannot send USER_AVC records to the audit subsystem.
 //
 // Every field layout of kernels 6.1 to 6.12 and Ubuntu's is read; keys
 // armorer does not know are kept. Values the kernel hex-encodes are

@@ -33,9 +33,10 @@ const (
 	FormatJournalAudit         // audit[PID]: AVC apparmor=… (journald short output, audit transport)
 	FormatJournalJSON          // journalctl -o json
 	FormatJournalExport        // journalctl -o export record
+	FormatBare                 // a program's own "apparmor=… operation=…" message, e.g. dbus-daemon's syslog line without auditd
 )
 
-var formatNames = [...]string{"unknown", "auditd", "printk", "kmsg", "journal-audit", "journal-json", "journal-export"}
+var formatNames = [...]string{"unknown", "auditd", "printk", "kmsg", "journal-audit", "journal-json", "journal-export", "bare"}
 
 func (f Format) String() string {
 	if int(f) < len(formatNames) {

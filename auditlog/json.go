@@ -46,20 +46,25 @@ func (e *Event) AppendJSON(dst []byte, source string, line int64) []byte {
 	}
 	for i := range e.Fields {
 		f := &e.Fields[i]
-		name := jsonName(f)
-		if e.shadowed(i, name) {
+		if e.shadowed(i) {
 			continue
 		}
 		v := e.decode(f)
-		key(name)
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendFieldName(dst, f, "")
+		dst = append(dst, ':')
 		if f.Enc == EncBare && isJSONInt(v) {
 			dst = append(dst, v...)
 			continue
 		}
 		dst = appendJSONString(dst, v)
 		if f.Enc == EncHex && !utf8.Valid(v) {
-			key(name + "_hex")
-			dst = append(dst, '"')
+			dst = append(dst, ',')
+			dst = appendFieldName(dst, f, "_hex")
+			dst = append(dst, ':', '"')
 			dst = hex.AppendEncode(dst, v)
 			dst = append(dst, '"')
 		}
@@ -77,17 +82,36 @@ func (e *Event) AppendJSON(dst []byte, source string, line int64) []byte {
 	return append(dst, '}')
 }
 
-func jsonName(f *Field) string {
+// appendFieldName appends f's JSON name (the kernel's, or as written for
+// keys armorer does not know) with suffix, quoted.
+func appendFieldName(dst []byte, f *Field, suffix string) []byte {
 	if f.Key != KeyNone {
-		return keyInfos[f.Key].name
+		return appendJSONString(dst, keyInfos[f.Key].name+suffix)
 	}
-	return string(f.Name)
+	dst = appendJSONString(dst, f.Name)
+	dst = dst[:len(dst)-1] // reopen the string for the suffix
+	dst = append(dst, suffix...)
+	return append(dst, '"')
+}
+
+// sameName reports whether two fields have the same JSON name.
+func sameName(a, b *Field) bool {
+	switch {
+	case a.Key != KeyNone && b.Key != KeyNone:
+		return a.Key == b.Key
+	case a.Key == KeyNone && b.Key == KeyNone:
+		return string(a.Name) == string(b.Name)
+	case a.Key != KeyNone:
+		return keyInfos[a.Key].name == string(b.Name)
+	default:
+		return string(a.Name) == keyInfos[b.Key].name
+	}
 }
 
 // shadowed reports whether a later field has the same JSON name.
-func (e *Event) shadowed(i int, name string) bool {
+func (e *Event) shadowed(i int) bool {
 	for j := i + 1; j < len(e.Fields); j++ {
-		if jsonName(&e.Fields[j]) == name {
+		if sameName(&e.Fields[i], &e.Fields[j]) {
 			return true
 		}
 	}

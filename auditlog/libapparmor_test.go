@@ -30,7 +30,7 @@ func buildHarness(t testing.TB) string {
 }
 
 // libapparmor's protocol names for the numbers the kernel writes.
-var protocolNames = map[string]string{"0": "ip", "1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "255": "raw"}
+var protocolNames = map[string]string{"0": "ip", "1": "icmp", "2": "igmp", "6": "tcp", "17": "udp", "41": "ipv6", "58": "ipv6-icmp", "132": "sctp", "136": "udplite", "255": "raw", "262": "mptcp"}
 
 // armorerField returns what armorer reports for the field libapparmor calls
 // key, mapped to libapparmor's representation.
@@ -58,6 +58,16 @@ func armorerField(ev *Event, key string) (string, bool) {
 			return str(KeyName2)
 		}
 		return str(KeyTarget)
+	case "denied_mask":
+		if !ev.Has(KeyDeniedMask) { // dbus events: libapparmor reports mask= as the denied mask
+			return str(KeyMask)
+		}
+		return str(KeyDeniedMask)
+	case "comm":
+		if !ev.Has(KeyComm) { // USER_AVC: libapparmor reports exe= as comm
+			return str(KeyExe)
+		}
+		return str(KeyComm)
 	case "peer_profile":
 		return str(KeyPeerLabel)
 	case "protocol":

@@ -97,14 +97,17 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 	if nl := bytes.IndexByte(body, '\n'); nl >= 0 { // /dev/kmsg dictionary lines follow
 		body = body[:nl]
 	}
-	ap := bytes.Index(body, anchorApparmor)
+	if !mayBeAppArmor(body) {
+		return nil
+	}
+	ap := indexApparmor(body)
 	if ap < 0 {
 		parseLoss(body, ev)
 		return nil
 	}
 	var kv int // where the key=value pairs start, relative to body
-	if a := bytes.Index(body[:ap], anchorAudit); a >= 0 {
-		t := bytes.LastIndex(body[:a], anchorType)
+	if a := indexAuditBefore(body, ap); a >= 0 {
+		t := lastIndexType(body[:a])
 		if t < 0 || (t > 0 && byteClass[body[t-1]]&clsSpace == 0 && body[t-1] != ':') {
 			return nil // "audit(" without a record type: not a record
 		}
@@ -142,6 +145,12 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 		}
 		ev.Format = FormatJournalAudit
 		kv = v + len(anchorAVC)
+	} else if ap == 0 || (ap >= 2 && body[ap-2] == ':' && body[ap-1] == ' ') {
+		// dbus-daemon without auditd logs its AVC text itself, to syslog
+		// or the journal: "dbus-daemon[712]: apparmor="DENIED" …". No
+		// audit header: no type, time or serial.
+		ev.Format = FormatBare
+		kv = ap
 	} else {
 		return nil // apparmor= in some other text
 	}
@@ -160,37 +169,92 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 	return nil
 }
 
+// indexAuditBefore finds "audit(" in body[:ap]. In kernel records it is
+// the last '(' before apparmor=, a few bytes back; otherwise (USER_AVC,
+// whose subj= may hold parentheses) search forward.
+func indexAuditBefore(body []byte, ap int) int {
+	if i := bytes.LastIndexByte(body[:ap], '('); i >= 5 && string(body[i-5:i+1]) == "audit(" {
+		return i - 5
+	}
+	return bytes.Index(body[:ap], anchorAudit)
+}
+
+// lastIndexType finds the last "type=" in b: it sits a few bytes before
+// "audit(", so a backward scan beats a general search.
+func lastIndexType(b []byte) int {
+	for i := len(b) - len(anchorType); i >= 0; i-- {
+		if b[i] == 't' && b[i+1] == 'y' && b[i+2] == 'p' && b[i+3] == 'e' && b[i+4] == '=' {
+			return i
+		}
+	}
+	return -1
+}
+
+// indexApparmor finds "apparmor=". bytes.Index looks for the needle's
+// first byte with IndexByte; 'a' is so frequent in log text that searching
+// "pparmor=" and checking the byte before is twice as fast.
+func indexApparmor(b []byte) int {
+	for off := 0; ; {
+		i := bytes.Index(b[off:], anchorApparmor[1:])
+		if i < 0 {
+			return -1
+		}
+		if i += off; i > 0 && b[i-1] == 'a' {
+			return i - 1
+		}
+		off = i + 1
+	}
+}
+
+// mayBeAppArmor rejects auditd records of other types (SYSCALL, PATH,
+// PROCTITLE, …: most of audit.log) from their first bytes, without
+// scanning the line.
+func mayBeAppArmor(body []byte) bool {
+	if bytes.HasPrefix(body, anchorNode) {
+		sp := bytes.IndexByte(body, ' ')
+		if sp < 0 {
+			return true
+		}
+		body = body[sp+1:]
+	}
+	if !bytes.HasPrefix(body, anchorType) {
+		return true
+	}
+	t := body[len(anchorType):]
+	if sp := bytes.IndexByte(t, ' '); sp >= 0 {
+		t = t[:sp]
+	}
+	switch n := recordTypeNumber(t); {
+	case n == TypeAVC, n == TypeUserAVC, n >= typeAAFirst && n <= typeAALast, len(t) == 0:
+		return true
+	}
+	return false
+}
+
 // parseStamp reads "EPOCH.MS:SERIAL)" at body[i:] and the ':' after it,
 // returning the offset after them.
 func parseStamp(body []byte, i int, ev *Event) (int, *SyntaxError) {
-	bad := func(j int, msg string) (int, *SyntaxError) {
-		return 0, &SyntaxError{Col: j + 1, Msg: msg}
+	// digits scans a decimal number at body[i:] in one pass.
+	digits := func(i int) (uint64, int, bool) {
+		s := i
+		var n uint64
+		for i < len(body) && byteClass[body[i]]&clsDigit != 0 && i-s < 19 {
+			n = n*10 + uint64(body[i]-'0')
+			i++
+		}
+		return n, i, i > s
 	}
-	s := i
-	for i < len(body) && byteClass[body[i]]&clsDigit != 0 {
-		i++
-	}
-	sec, ok := parseUint(body[s:i])
+	sec, i, ok := digits(i)
 	if !ok || i >= len(body) || body[i] != '.' {
-		return bad(i, "malformed audit(EPOCH.MS:SERIAL) timestamp")
+		return 0, &SyntaxError{Col: i + 1, Msg: "malformed audit(EPOCH.MS:SERIAL) timestamp"}
 	}
-	i++
-	s = i
-	for i < len(body) && byteClass[body[i]]&clsDigit != 0 {
-		i++
+	ms, i, ok := digits(i + 1)
+	if !ok || i >= len(body) || body[i] != ':' || ms > 999 {
+		return 0, &SyntaxError{Col: i + 1, Msg: "malformed audit(EPOCH.MS:SERIAL) timestamp"}
 	}
-	ms, ok := parseUint(body[s:i])
-	if !ok || i >= len(body) || body[i] != ':' || ms > 999 || sec > 1<<62 {
-		return bad(i, "malformed audit(EPOCH.MS:SERIAL) timestamp")
-	}
-	i++
-	s = i
-	for i < len(body) && byteClass[body[i]]&clsDigit != 0 {
-		i++
-	}
-	serial, ok := parseUint(body[s:i])
+	serial, i, ok := digits(i + 1)
 	if !ok || i >= len(body) || body[i] != ')' {
-		return bad(i, "malformed audit(EPOCH.MS:SERIAL) serial")
+		return 0, &SyntaxError{Col: i + 1, Msg: "malformed audit(EPOCH.MS:SERIAL) serial"}
 	}
 	i++
 	if i < len(body) && body[i] == ':' {
@@ -236,6 +300,11 @@ func parseLoss(body []byte, ev *Event) {
 		}
 		ev.Kind, ev.Lost, ev.limitNotice = KindLost, 1, true
 	default:
+		// The kernel's line ends "audit_lost=N audit_rate_limit=N
+		// audit_backlog_limit=N": look at the last word before scanning.
+		if !bytes.HasPrefix(body[bytes.LastIndexByte(body, ' ')+1:], []byte("audit_backlog_limit=")) {
+			return
+		}
 		i := bytes.Index(body, anchorLost)
 		if i < 0 || (i > 0 && body[i-1] != ' ' && body[i-1] != ':') {
 			return

@@ -73,7 +73,7 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	if rd.st == nil {
 		rd.st = new(Stream)
 	}
-	rd.sc.Buffer(make([]byte, min(64*1024, opts.MaxLine)), opts.MaxLine)
+	rd.sc.Buffer(make([]byte, min(256*1024, opts.MaxLine)), opts.MaxLine)
 	rd.sc.Split(rd.split)
 	return rd
 }

@@ -106,22 +106,25 @@ func TestLookupUnknownAndRenamed(t *testing.T) {
 func TestDedupWindowIsBounded(t *testing.T) {
 	var s Stream
 	ev := Event{Kind: KindEvent, Type: TypeAVC, Time: Stamp{Sec: 1}}
-	for i := range DedupWindow + 10 {
+	const n = 5*DedupWindow + 10
+	for i := range n {
 		ev.Serial = uint64(i + 1)
 		if !s.Add(&ev) {
 			t.Fatalf("serial %d taken for a duplicate", i+1)
 		}
 	}
-	if len(s.seen) != DedupWindow {
-		t.Errorf("window holds %d keys, want %d", len(s.seen), DedupWindow)
+	if l := s.dedup.len(); l < DedupWindow || l > 2*DedupWindow {
+		t.Errorf("window holds %d keys, want %d to %d", l, DedupWindow, 2*DedupWindow)
 	}
-	ev.Serial = 1 // evicted: no longer recognised
+	ev.Serial = 1 // long evicted: no longer recognised
 	if !s.Add(&ev) {
 		t.Error("evicted key still recognised")
 	}
-	ev.Serial = DedupWindow + 10 // recent: a duplicate
-	if s.Add(&ev) {
-		t.Error("recent duplicate delivered")
+	for back := range DedupWindow - 1 { // the last DedupWindow are always recognised
+		ev.Serial = uint64(n - back)
+		if s.Add(&ev) {
+			t.Fatalf("duplicate of the %d-th last event delivered", back+1)
+		}
 	}
 }
 
@@ -158,5 +161,57 @@ func TestReaderExportOneByte(t *testing.T) {
 	}
 	if !r.Export() || r.Stats().Events != 3 || !bytes.Contains(whole, []byte("journal-export")) {
 		t.Errorf("one-byte reads: export %v stats %+v", r.Export(), r.Stats())
+	}
+}
+
+// The window must agree with a model: every key among the last DedupWindow
+// distinct ones is recognised, and none older than the last 2*DedupWindow.
+func TestDedupSetMatchesModel(t *testing.T) {
+	var d dedupSet
+	last := map[uint64]int{} // key -> index of its insertion among distinct keys
+	inserted := 0
+	x := uint64(1)
+	for i := range 300000 {
+		x = x*6364136223846793005 + 1442695040888963407
+		k := x>>49 + 1 // few distinct keys: many repeats and probe collisions
+		if i%3 == 0 {
+			k = mix64(x) | 1
+		}
+		age, known := inserted, false
+		if at, ok := last[k]; ok {
+			age, known = inserted-at, true
+		}
+		got := d.seen(k, k%5000) // serials that go up and down
+		switch {
+		case known && age <= DedupWindow && !got:
+			t.Fatalf("step %d: key inserted %d keys ago not recognised", i, age)
+		case (!known || age > 2*DedupWindow) && got:
+			t.Fatalf("step %d: key inserted %d keys ago (known %v) still recognised", i, age, known)
+		}
+		if !got {
+			last[k] = inserted
+			inserted++
+		}
+	}
+}
+
+// JSON output (armorer events --json) costs no allocation per event either.
+func TestAppendJSONAllocs(t *testing.T) {
+	p := NewParser()
+	var ev Event
+	line := []byte("type=USER_AVC msg=audit(1764054000.106:206): pid=712 uid=101 subj=unconfined msg='apparmor=\"DENIED\" operation=\"dbus_method_call\" bus=\"system\" name=2F612062 pid=4246 label=\"myapp\" tcontext=x'\x1dUID=\"messagebus\"")
+	buf := make([]byte, 0, 4096)
+	n := testing.AllocsPerRun(100, func() {
+		if err := p.Parse(line, &ev); err != nil {
+			t.Fatal(err)
+		}
+		buf = ev.AppendJSON(buf[:0], "f", 1)
+	})
+	if n != 0 {
+		t.Errorf("Parse+AppendJSON allocates %v times per event", n)
+	}
+	want := `{"time":"2025-11-25T07:00:00.106Z","serial":206,"type":"USER_AVC","uid":101,"subj":"unconfined","apparmor":"DENIED","operation":"dbus_method_call","bus":"system","name":"/a b","pid":4246,"label":"myapp","tcontext":"x","UID":"messagebus","source":"f","line":1}`
+	if string(buf) != want {
+		t.Errorf("JSON\n%s\nwant\n%s", buf, want)
 	}
 }

@@ -10,7 +10,8 @@ type Stats struct {
 }
 
 // DedupWindow is how many recent (node, epoch, serial, type) keys a Stream
-// remembers to recognise an event delivered twice.
+// remembers at least (and at most twice as many) to recognise an event
+// delivered twice.
 const DedupWindow = 8192
 
 // Stream holds what must be remembered between the events of one stream:
@@ -21,24 +22,12 @@ const DedupWindow = 8192
 type Stream struct {
 	Stats Stats
 
-	keys  [DedupWindow]dedupKey
-	next  int
-	full  bool
-	seen  map[dedupKey]struct{}
-	nodes interner
+	dedup dedupSet
 
 	haveCounter bool
 	lastCounter uint64
 	justRead    bool   // an audit_lost= reading not yet matched by its notice
 	unmatched   uint64 // notices counted since the last reading
-}
-
-type dedupKey struct {
-	node   string
-	sec    int64
-	msec   uint32
-	serial uint64
-	typ    uint16
 }
 
 // Add accounts for one parsed line and reports whether ev is an event to
@@ -60,27 +49,9 @@ func (s *Stream) Add(ev *Event) bool {
 	default:
 		return false
 	}
-	if ev.Serial != 0 {
-		k := dedupKey{sec: ev.Time.Sec, msec: ev.Time.Msec, serial: ev.Serial, typ: ev.Type}
-		if len(ev.Node) > 0 {
-			k.node = s.nodes.get(ev.Node)
-		}
-		if s.seen == nil {
-			s.seen = make(map[dedupKey]struct{}, DedupWindow)
-		}
-		if _, dup := s.seen[k]; dup {
-			s.Stats.Duplicates++
-			return false
-		}
-		if s.full {
-			delete(s.seen, s.keys[s.next])
-		}
-		s.keys[s.next] = k
-		s.seen[k] = struct{}{}
-		s.next++
-		if s.next == DedupWindow {
-			s.next, s.full = 0, true
-		}
+	if ev.Serial != 0 && s.dedup.seen(eventKey(ev), ev.Serial) {
+		s.Stats.Duplicates++
+		return false
 	}
 	s.Stats.Events++
 	return true

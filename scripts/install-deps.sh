@@ -4,6 +4,7 @@
 #   libapparmor-dev: libapparmor's C log parser, the peer in the auditlog benchmark and differential test
 #   qemu-system-x86, busybox-static: the VM harness for end-to-end tests on a real AppArmor kernel
 #   systemd-journal-remote: builds real journal files for the journald source tests
+#   logrotate: rotates followed log files for real in the file source tests
 set -eu
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: run as root (apt-get install needs it)" >&2
@@ -15,5 +16,5 @@ apt-get install -y -q --no-install-recommends \
 	apparmor apparmor-profiles apparmor-profiles-extra apparmor-utils \
 	libapparmor-dev gcc \
 	qemu-system-x86 busybox-static \
-	systemd-journal-remote \
+	systemd-journal-remote logrotate \
 	ca-certificates

@@ -8,10 +8,17 @@
 //	PATH            a log file (any format auditlog detects); with Follow it is
 //	                followed across rotation (rename, then a new file: the old
 //	                file is finished first) and truncation (copytruncate:
-//	                reading restarts at 0), using fsnotify plus a poll fallback
+//	                reading restarts at 0; a file truncated and rewritten past
+//	                our offset is recognised because the last bytes we read
+//	                changed), using fsnotify plus a poll fallback; a file
+//	                rotated twice before the reader looks (the poll
+//	                interval is 2 s with fsnotify, 250 ms without) is
+//	                skipped, as with tail -F
 //	-               stdin (Options.Stdin), read to its end
 //	kmsg:           the kernel ring buffer /dev/kmsg, from its oldest record;
-//	                it ends at the newest one unless Follow
+//	                it ends at the newest one unless Follow (a record the
+//	                kernel keeps open for continuation, a printk without a
+//	                trailing newline, appears only when it is finished)
 //	journal:[PATH]  journalctl -o json: the system journal, or the journal
 //	                directory (--directory) or file (--file) PATH; only kernel
 //	                and audit-transport entries (_TRANSPORT=kernel or audit);
@@ -19,7 +26,8 @@
 //	auditd:[PATH]   auditd's log, default /var/log/audit/audit.log (a file)
 //	netlink:        the audit netlink multicast group AUDIT_NLGRP_READLOG on
 //	                NETLINK_AUDIT: a copy of every audit record, whether or
-//	                not auditd runs; needs CAP_AUDIT_READ; always follows
+//	                not auditd runs; needs CAP_AUDIT_READ and the host's
+//	                network namespace (Open checks both); always follows
 //
 // A spec is a scheme when the text before its first colon is lower-case
 // letters; write ./a:b for a file named a:b. An unknown scheme is a
@@ -43,10 +51,11 @@
 //	                     the format of auditd's log with numeric types
 //
 // Record.Pos says where the record came from: Line (files: 1-based line in
-// the current file; journal and netlink: 1-based ordinal), Offset (files:
-// the byte offset after the line), Seq (kmsg: the kernel's sequence
-// number), Cursor (journal: __CURSOR). Pass the Pos of the last record
-// processed as Options.Resume to continue after it.
+// the current file; journal and netlink: 1-based ordinal), Offset and Inode
+// (files: the byte offset after the line, and which file), Seq and Boot
+// (kmsg: the kernel's sequence number and the boot it belongs to), Cursor
+// (journal: __CURSOR). Pass the Pos of the last record processed as
+// Options.Resume to continue after it.
 //
 // Data is a copy the source never touches again: a Record stays valid
 // after receipt, with no release step. Copies are carved from shared 64 KiB
@@ -55,15 +64,18 @@
 //
 // # Back-pressure and loss
 //
-// Kernel sources (kmsg:, netlink:) never block: a record that does not fit
-// in the channel is dropped and counted (Stats.Dropped), because a reader
-// that stalls makes the kernel lose records anyway. File, stdin, auditd and
-// journal sources wait for room instead, since their records are safe on
-// disk; Options.WhenFull overrides either default. Records the kernel
-// lost are counted in Stats.Lost: gaps in /dev/kmsg sequence numbers
-// (including EPIPE overruns, which also count in Stats.Overruns, and records
-// overwritten between a Resume.Seq and the oldest record left), and one per
-// netlink ENOBUFS overrun (the kernel does not say how many).
+// Live kernel records (netlink:, and kmsg: once it has caught up with the
+// ring buffer) never wait: a record that does not fit in the channel is
+// dropped and counted (Stats.Dropped), because a reader that stalls makes
+// the kernel lose records anyway. Everything else waits for room: file,
+// stdin, auditd and journal records are safe on disk, and the backlog a
+// kmsg reader starts with is safe in the ring buffer. Options.WhenFull
+// overrides these defaults.
+//
+// Records the kernel lost are counted in Stats.Lost: gaps in /dev/kmsg
+// sequence numbers (after an EPIPE overrun, which also counts in
+// Stats.Overruns, or between a Resume.Seq and the oldest record left), and
+// one per netlink ENOBUFS overrun (the kernel does not say how many).
 //
 // # Cancellation
 //

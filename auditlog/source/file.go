@@ -57,7 +57,13 @@ func openFile(name, path string, opts Options) (Source, error) {
 	}
 	s := &fileSource{name: name, path: path, opts: opts, r: f, f: f}
 	s.lr.init(opts.MaxRecord)
+	s.lr.inode = fileInode(fi)
+	sameFile := opts.Resume == nil || opts.Resume.Inode == 0 || s.lr.inode == 0 || opts.Resume.Inode == s.lr.inode
 	switch {
+	case opts.Resume != nil && !sameFile:
+		opts.Logger.Warn("the file was replaced since the resume point (rotated?): reading it from the start",
+			"path", path, "inode", s.lr.inode, "resume_inode", opts.Resume.Inode)
+		s.rotations.Add(1)
 	case opts.Resume != nil && opts.Resume.Offset <= fi.Size():
 		if _, err := f.Seek(opts.Resume.Offset, io.SeekStart); err != nil {
 			f.Close()
@@ -236,11 +242,13 @@ func (s *fileSource) follow(ctx context.Context, snd *sender) error {
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
-		if err := s.drain(ctx, snd, false); err != nil {
-			return err
-		}
+		// Check before reading: after a copytruncate the old offset may
+		// point into the middle of new data.
 		switched, err := s.checkRotation(ctx, snd)
 		if err != nil {
+			return err
+		}
+		if err := s.drain(ctx, snd, false); err != nil {
 			return err
 		}
 		if switched {
@@ -267,7 +275,7 @@ func (s *fileSource) checkRotation(ctx context.Context, snd *sender) (bool, erro
 	if err != nil {
 		return false, fmt.Errorf("stat %s: %w", s.path, err)
 	}
-	if cur.Size() < s.lr.readOff() {
+	if cur.Size() < s.lr.readOff() || !s.lr.sameTail(s.f) {
 		s.opts.Logger.Info("file truncated: reading from the start", "path", s.path, "size", cur.Size(), "offset", s.lr.readOff())
 		if line, pos, ok := s.lr.rest(true); ok {
 			if err := snd.send(ctx, line, pos); err != nil {
@@ -305,6 +313,9 @@ func (s *fileSource) checkRotation(ctx context.Context, snd *sender) (bool, erro
 	s.f.Close()
 	s.f, s.r = nf, nf
 	s.lr.reset()
+	if fi, err := nf.Stat(); err == nil {
+		s.lr.inode = fileInode(fi)
+	}
 	s.rotations.Add(1)
 	return true, nil
 }
@@ -316,9 +327,30 @@ type lineReader struct {
 	buf        []byte
 	start, end int // unread data is buf[start:end]
 	max        int
-	skipping   bool  // dropping the rest of a line that was cut
-	off        int64 // file offset of buf[start]
-	line       int64 // lines delivered so far in this file
+	skipping   bool   // dropping the rest of a line that was cut
+	off        int64  // file offset of buf[start]
+	line       int64  // lines delivered so far in this file
+	inode      uint64 // the file's inode number, 0 if unknown
+	// tail holds the last bytes read, up to readOff. If the file no longer
+	// has them there, it was truncated and rewritten past our offset.
+	tail []byte
+}
+
+const tailLen = 64
+
+// sameTail reports whether f still holds the last bytes we read at the
+// offsets we read them from.
+func (lr *lineReader) sameTail(f *os.File) bool {
+	if len(lr.tail) == 0 {
+		return true
+	}
+	var buf [tailLen]byte
+	got := buf[:len(lr.tail)]
+	n, err := f.ReadAt(got, lr.readOff()-int64(len(got)))
+	if err != nil && err != io.EOF {
+		return true // cannot tell; the size check still works
+	}
+	return n == len(got) && bytes.Equal(got, lr.tail)
 }
 
 func (lr *lineReader) init(max int) {
@@ -328,6 +360,7 @@ func (lr *lineReader) init(max int) {
 
 func (lr *lineReader) reset() {
 	lr.start, lr.end, lr.skipping, lr.off, lr.line = 0, 0, false, 0, 0
+	lr.tail = lr.tail[:0]
 }
 
 // readOff is the file offset up to which the file was read.
@@ -382,7 +415,7 @@ func (lr *lineReader) pos(withOffset bool) Position {
 	lr.line++
 	p := Position{Line: lr.line}
 	if withOffset {
-		p.Offset = lr.off
+		p.Offset, p.Inode = lr.off, lr.inode
 	}
 	return p
 }
@@ -404,6 +437,7 @@ func (lr *lineReader) fill(r io.Reader) error {
 		n, err := r.Read(lr.buf[lr.end:])
 		lr.end += n
 		if n > 0 {
+			lr.keepTail(lr.buf[lr.end-n : lr.end])
 			return nil
 		}
 		if err != nil {
@@ -411,4 +445,16 @@ func (lr *lineReader) fill(r io.Reader) error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// keepTail appends b to the window of the last tailLen bytes read.
+func (lr *lineReader) keepTail(b []byte) {
+	if len(b) >= tailLen {
+		lr.tail = append(lr.tail[:0], b[len(b)-tailLen:]...)
+		return
+	}
+	lr.tail = append(lr.tail, b...)
+	if len(lr.tail) > tailLen {
+		lr.tail = append(lr.tail[:0], lr.tail[len(lr.tail)-tailLen:]...)
+	}
 }

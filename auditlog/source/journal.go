@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,26 @@ import (
 // audit-transport messages (journald's own audit socket). Two matches on
 // the same field are ORed by journalctl.
 var journalMatches = []string{"_TRANSPORT=kernel", "_TRANSPORT=audit"}
+
+// journalDirs are where journald keeps the system journal: volatile, then
+// persistent, each with one directory per machine ID.
+var journalDirs = []string{"/run/log/journal", "/var/log/journal"}
+
+// journalFilesExist reports whether any journal file can be read under dirs.
+func journalFilesExist(dirs []string) bool {
+	for _, dir := range dirs {
+		for _, pattern := range []string{"*/*.journal", "*/*.journal~", "*.journal"} {
+			matches, _ := filepath.Glob(filepath.Join(dir, pattern))
+			for _, m := range matches {
+				if f, err := os.Open(m); err == nil {
+					f.Close()
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
 
 // journalSource runs journalctl -o json and delivers its lines.
 type journalSource struct {
@@ -36,6 +57,13 @@ func openJournal(name, path string, opts Options) (Source, error) {
 			Hint: "the journal source runs journalctl (Debian package systemd): install it, or read a file written by journalctl -o json elsewhere"}
 	}
 	args := []string{"--output=json", "--no-pager"}
+	if path == "" && !journalFilesExist(journalDirs) {
+		// journalctl itself prints nothing and succeeds, or waits forever
+		// with --follow.
+		return nil, &UnavailableError{Source: name, What: "read the system journal",
+			Err:  fmt.Errorf("no journal files readable in %s", strings.Join(journalDirs, " or ")),
+			Hint: "is systemd-journald running? Reading other users' and system entries needs root or the systemd-journal or adm group"}
+	}
 	if path != "" {
 		fi, err := os.Stat(path)
 		if err != nil {

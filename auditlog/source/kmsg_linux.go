@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +30,10 @@ type kmsgSource struct {
 	name string
 	opts Options
 	f    *os.File
+	boot string // boot ID, stamped on every Position
+	// caughtUp is set at the first EAGAIN: everything the ring buffer held
+	// has been read.
+	caughtUp atomic.Bool
 }
 
 func openKmsg(name string, opts Options) (Source, error) {
@@ -40,6 +46,10 @@ func openKmsgPath(name, path string, opts Options) (Source, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		ue := &UnavailableError{Source: name, What: "open " + path, Err: err}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			ue.Err = pe.Err // the path is already in What
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			ue.Hint = "this system has no " + path + " (a container without it?): read journal: or a log file instead"
@@ -55,7 +65,21 @@ func openKmsgPath(name, path string, opts Options) (Source, error) {
 			return nil, &UnavailableError{Source: name, What: "seek " + path, Err: err}
 		}
 	}
-	return &kmsgSource{name: name, opts: opts, f: f}, nil
+	s := &kmsgSource{name: name, opts: opts, f: f, boot: bootID()}
+	if r := opts.Resume; r != nil && r.Boot != "" && s.boot != "" && r.Boot != s.boot {
+		opts.Logger.Info("resume point is from another boot: reading the whole ring buffer", "resume_boot", r.Boot, "boot", s.boot)
+		s.opts.Resume = nil
+	}
+	return s, nil
+}
+
+// bootID returns this boot's ID, or "" if the kernel does not say.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func (s *kmsgSource) Name() string { return s.name }
@@ -81,6 +105,12 @@ func (s *kmsgSource) Run(ctx context.Context, out chan<- Record) error {
 	defer stop()
 
 	snd := newSender(&s.counters, out, s.name, s.opts.WhenFull, true)
+	// Until the first EAGAIN the records come from the ring buffer's
+	// backlog: waiting for the consumer loses nothing there.
+	live := snd.drop
+	if s.opts.WhenFull == FullDefault {
+		snd.drop = false
+	}
 	buf := make([]byte, kmsgBufSize)
 	var last uint64 // sequence number of the last record seen
 	haveLast := false
@@ -100,6 +130,8 @@ func (s *kmsgSource) Run(ctx context.Context, out chan<- Record) error {
 		err := rc.Read(func(fd uintptr) bool {
 			n, rerr = unix.Read(int(fd), buf)
 			if rerr == unix.EAGAIN {
+				snd.drop = live // caught up: from now on records are live
+				s.caughtUp.Store(true)
 				if s.opts.Follow {
 					return false // wait until readable
 				}
@@ -149,7 +181,7 @@ func (s *kmsgSource) Run(ctx context.Context, out chan<- Record) error {
 			s.lost.Add(h.Seq - last - 1)
 		}
 		last, haveLast = h.Seq, true
-		if err := snd.send(ctx, rec, Position{Seq: h.Seq}); err != nil {
+		if err := snd.send(ctx, rec, Position{Seq: h.Seq, Boot: s.boot}); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -53,10 +54,20 @@ func openNetlink(name string, opts Options) (Source, error) {
 		}
 		return nil, ue
 	}
+	if ok, why := socketInInitNetns(fd); !ok {
+		unix.Close(fd)
+		return nil, &UnavailableError{Source: name, What: "join the audit multicast group (AUDIT_NLGRP_READLOG)",
+			Err:  errors.New(why),
+			Hint: "the kernel sends audit records only to the host's network namespace: run on the host or in a pod with hostNetwork"}
+	}
 	// A larger buffer absorbs bursts; SO_RCVBUFFORCE needs CAP_NET_ADMIN,
 	// SO_RCVBUF is capped by net.core.rmem_max.
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, netlinkRcvBuf); err != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, netlinkRcvBuf)
+	rcvBuf := netlinkRcvBuf
+	if opts.rcvBuf > 0 {
+		rcvBuf = opts.rcvBuf
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf); err != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
 	}
 	// The socket is non-blocking, so os.NewFile registers it with the
 	// runtime poller: reads wait without a thread and deadlines work.
@@ -151,4 +162,40 @@ func (s *netlinkSource) Run(ctx context.Context, out chan<- Record) error {
 			return sendErr
 		}
 	}
+}
+
+// procPidInitIno is PROC_PID_INIT_INO, the fixed inode number of the
+// initial PID namespace (include/linux/proc_ns.h).
+const procPidInitIno = 0xEFFFFFFC
+
+// socketInInitNetns reports whether the socket lives in the initial network
+// namespace, the only one kauditd multicasts to; elsewhere the group binds
+// but never delivers. When it cannot tell (not in the initial PID namespace,
+// so /proc does not show the host's kernel threads; or a kernel without
+// SIOCGSKNS, before 4.9), it says yes.
+func socketInInitNetns(fd int) (ok bool, why string) {
+	var pidns, initNet, sockNet unix.Stat_t
+	if unix.Stat("/proc/self/ns/pid", &pidns) != nil || pidns.Ino != procPidInitIno {
+		return true, ""
+	}
+	// PID 2, kthreadd, lives in the initial network namespace, and unlike
+	// PID 1 its namespaces can be read from any other one.
+	if comm, err := os.ReadFile("/proc/2/comm"); err != nil || string(comm) != "kthreadd\n" {
+		return true, ""
+	}
+	if unix.Stat("/proc/2/ns/net", &initNet) != nil {
+		return true, ""
+	}
+	nsfd, err := unix.IoctlRetInt(fd, unix.SIOCGSKNS)
+	if err != nil {
+		return true, ""
+	}
+	defer unix.Close(nsfd)
+	if unix.Fstat(nsfd, &sockNet) != nil {
+		return true, ""
+	}
+	if sockNet.Ino == initNet.Ino && sockNet.Dev == initNet.Dev {
+		return true, ""
+	}
+	return false, fmt.Sprintf("this process is in network namespace %d, not the initial one (%d)", sockNet.Ino, initNet.Ino)
 }

@@ -30,14 +30,20 @@ type Record struct {
 // the source kind; the others are zero.
 type Position struct {
 	// Line is the 1-based line number in the current file (file, stdin,
-	// auditd) or the 1-based ordinal of the entry (journal). After a file
-	// is rotated or truncated, numbering restarts at 1.
+	// auditd) or the 1-based ordinal of the record (journal, netlink).
+	// After a file is rotated or truncated, numbering restarts at 1.
 	Line int64
 	// Offset is the byte offset just past the record in the current file
 	// (file, auditd): the resume point.
 	Offset int64
+	// Inode identifies the current file (file, auditd; 0 where the system
+	// has no inode numbers), so that a resume notices a replaced file.
+	Inode uint64
 	// Seq is the kernel's sequence number of a /dev/kmsg record.
 	Seq uint64
+	// Boot is the boot ID (/proc/sys/kernel/random/boot_id) a kmsg Seq
+	// belongs to: sequence numbers restart at 0 when the machine boots.
+	Boot string
 	// Cursor is the journal cursor (__CURSOR) of a journal entry.
 	Cursor string
 }
@@ -56,9 +62,13 @@ type Stats struct {
 type WhenFull int
 
 const (
-	// FullDefault drops for kernel sources (kmsg, netlink), whose records
-	// are lost anyway if the reader stalls, and waits for file, stdin,
-	// auditd and journal sources, whose records wait safely on disk.
+	// FullDefault drops for live kernel records (netlink, and kmsg once it
+	// has read what the ring buffer held when it started), since a reader
+	// that stalls makes the kernel lose records anyway; it waits for
+	// everything else: file, stdin, auditd and journal records wait safely
+	// on disk, and the records a kmsg reader catches up on wait in the
+	// ring buffer (if the kernel overwrites them meanwhile, the sequence
+	// gap counts them as Lost).
 	FullDefault WhenFull = iota
 	// FullDrop never blocks: a record that does not fit is dropped and
 	// counted in Stats.Dropped.
@@ -79,10 +89,11 @@ type Options struct {
 	FromEnd bool
 	// Resume, if not nil, is the Position of the last record already
 	// processed; the source continues after it. A file uses Offset and
-	// Line (when the file is now shorter than Offset it was truncated or
-	// replaced, and reading starts at 0), kmsg uses Seq (records the
-	// kernel has overwritten in between count as Lost), the journal uses
-	// Cursor. Ignored by netlink and stdin.
+	// Line (when the file is now shorter than Offset, or Inode differs,
+	// it was truncated or replaced, and reading starts at 0); kmsg uses
+	// Seq (records the kernel has overwritten in between count as Lost;
+	// a Seq from another boot is ignored); the journal uses Cursor.
+	// Ignored by netlink and stdin.
 	Resume *Position
 	// WhenFull selects what happens when the output channel is full.
 	WhenFull WhenFull
@@ -99,6 +110,9 @@ type Options struct {
 
 	// noWatch disables fsnotify so that tests exercise the poll fallback.
 	noWatch bool
+	// rcvBuf overrides the netlink socket's receive buffer size, so that
+	// tests can provoke ENOBUFS.
+	rcvBuf int
 }
 
 // Source is one opened source. Run may be called once.
@@ -209,7 +223,7 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	msg := fmt.Sprintf("source %s: %s: %v", e.Source, e.What, e.Err)
+	msg := fmt.Sprintf("source %q: %s: %v", e.Source, e.What, e.Err)
 	if e.Hint != "" {
 		msg += " (" + e.Hint + ")"
 	}
@@ -303,7 +317,7 @@ type once struct {
 	closed  bool
 }
 
-var errRunTwice = errors.New("source: Run called twice")
+var errRunTwice = errors.New("source: Run called on a source that already ran or was closed")
 
 // start marks the source as running; it fails if Run already ran or the
 // source was closed.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -45,7 +46,12 @@ one per line, or as JSON objects (--json), or as counts (--summary).
 A SOURCE is a file path (the format is detected per line; journalctl -o export per file),
 - for stdin (the default), kmsg: (the kernel ring buffer), journal:[PATH] (journalctl),
 auditd:[PATH] (default /var/log/audit/audit.log) or netlink: (the audit multicast group).
-The same event delivered twice (the kernel's printk copy and its audit copy) is shown once.`,
+The same event delivered twice (the kernel's printk copy and its audit copy) is shown once,
+even across sources. With --follow, files are read line by line as they grow, so a
+journalctl -o export file is only recognised when read without --follow.
+
+Unreadable lines are counted (--verbose shows each with its position); events the kernel
+reports lost (audit_lost=, callbacks suppressed, /dev/kmsg overruns) are counted too.`,
 		GroupID: "events",
 		Example: `  armorer events /var/log/kern.log --denied
   journalctl -k -o json | armorer events - --json --profile myapp
@@ -135,7 +141,11 @@ func readFile(spec, path string, stdin io.Reader, st *auditlog.Stream, onBad fun
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return &FlagError{Err: fmt.Errorf("cannot read source %s: %w", spec, errors.Unwrap(err))}
+			err = fmt.Errorf("cannot read source %s: %w", spec, err)
+			if strings.HasPrefix(spec, "auditd:") && errors.Is(err, fs.ErrNotExist) {
+				err = fmt.Errorf("%w (is auditd installed and running? Without auditd, read netlink:, journal: or kmsg:)", err)
+			}
+			return &FlagError{Err: err}
 		}
 		defer f.Close()
 		in = f
@@ -194,20 +204,20 @@ func readLive(ctx context.Context, o *eventsOptions, specs []string, st *auditlo
 			onBad(se)
 			continue
 		}
-		if !st.Add(&ev) {
-			continue
+		if st.Add(&ev) {
+			if err := sink.event(&ev, rec.Source, line); err != nil {
+				cancel()
+				return err
+			}
 		}
-		if err := sink.event(&ev, rec.Source, line); err != nil {
-			cancel()
-			return err
-		}
-		if o.Follow && len(recs) == 0 {
+		if o.Follow && len(recs) == 0 { // caught up: show what we have
 			sink.out.Flush()
 		}
 	}
 	close(errs)
 	for _, src := range srcs {
-		st.Stats.Lost += src.Stats().Lost
+		// Records a full channel dropped are lost to the reader as surely as kernel losses.
+		st.Stats.Lost += src.Stats().Lost + src.Stats().Dropped
 	}
 	for err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
@@ -258,7 +268,11 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 	if s.o.Denied && !ev.Denied() {
 		return nil
 	}
-	if s.o.Profile != "" && !auditlog.LabelMatches(string(ev.Label()), s.o.Profile) {
+	label := ev.String(auditlog.KeyProfile) // interned: no allocation per event
+	if label == "" {
+		label = ev.String(auditlog.KeyLabel)
+	}
+	if s.o.Profile != "" && !auditlog.LabelMatches(label, s.o.Profile) {
 		return nil
 	}
 	s.shown++
@@ -266,7 +280,7 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 		s.denied++
 	}
 	if s.o.Summary {
-		s.counts[0][string(ev.Label())]++
+		s.counts[0][label]++
 		s.counts[1][ev.Class()]++
 		s.counts[2][ev.String(auditlog.KeyOperation)]++
 		if c := ev.Class(); ev.Has(auditlog.KeyName) && (c == "file" || c == "mount" || c == "posix_mqueue") {
