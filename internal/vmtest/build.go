@@ -46,9 +46,14 @@ func CC(ctx context.Context, out string, srcs ...string) error {
 	return nil
 }
 
+// goTool is the go command: the one building this test binary (runtime's
+// GOROOT is unreliable under -trimpath), else PATH's, else the usual install.
 func goTool() string {
+	if r := os.Getenv("GOROOT"); r != "" {
+		return filepath.Join(r, "bin", "go")
+	}
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	return "/usr/local/go/bin/go"
 }

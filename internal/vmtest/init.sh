@@ -17,7 +17,9 @@ hostname -F /etc/hostname
 echo
 echo "@@@VMTEST-INIT $(cat /proc/sys/kernel/osrelease)"
 cd /
-timeout "$VMTEST_TIMEOUT" sh -c '. /lib/vmtest.sh; . /scenario.sh' </dev/null
+# The scenario's status is 0 unless it calls exit, or 143 when the time limit
+# killed it.
+timeout "$VMTEST_TIMEOUT" sh -c '. /lib/vmtest.sh; . /scenario.sh; exit 0' </dev/null
 echo "@@@VMTEST-DONE rc=$?"
 sync
 echo o > /proc/sysrq-trigger

@@ -1,22 +1,3 @@
-// Package vmtest boots Debian's stock kernels under qemu (TCG) with a
-// throw-away initramfs, so that end-to-end tests run against a real AppArmor
-// kernel on machines whose own kernel has none.
-//
-// A test picks a Kernel (Debian12, Debian13), prepares its Assets once (the
-// kernel image and that release's apparmor_parser, downloaded through
-// internal/debfetch and cached), describes an Image (extra files and
-// programs), and runs a shell scenario in the VM:
-//
-//	a := vmtest.Need(t, vmtest.Debian13)
-//	res, err := a.Run(ctx, &vmtest.Image{Files: files}, `
-//		step load 30 apparmor_parser -a /etc/apparmor.d/myapp
-//		step run 30 /opt/myapp/bin/myapp --selftest
-//	`)
-//	out := res.Output("run")
-//
-// The scenario is a busybox sh script. /lib/vmtest.sh (sourced before it)
-// provides step, which bounds a command with timeout and prints its output
-// between marker lines that Run turns into Result.Steps.
 package vmtest
 
 import (
@@ -31,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/armorer-dev/armorer/internal/debfetch"
@@ -111,12 +93,29 @@ func (k Kernel) Prepare(ctx context.Context) (*Assets, error) {
 	}, nil
 }
 
-// Need prepares k's assets for a test. Outside CI a missing component skips
-// the test; with CI set it fails it, so a forgotten install step can never
-// turn the suite green.
+type prepared struct {
+	a   *Assets
+	err error
+}
+
+var (
+	preparedMu sync.Mutex
+	preparedBy = map[Kernel]prepared{}
+)
+
+// Need prepares k's assets for a test, once per test binary. Outside CI a
+// missing component skips the test; with CI set it fails it, so a forgotten
+// install step can never turn the suite green.
 func Need(t testing.TB, k Kernel) *Assets {
 	t.Helper()
-	a, err := k.Prepare(context.Background())
+	preparedMu.Lock()
+	p, ok := preparedBy[k]
+	if !ok {
+		p.a, p.err = k.Prepare(context.Background())
+		preparedBy[k] = p
+	}
+	preparedMu.Unlock()
+	a, err := p.a, p.err
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI: VM for %s unavailable: %v", k.Name, err)

@@ -45,8 +45,12 @@ type Options struct {
 	KeepInitrd string
 }
 
+// TimedOut is a Step's RC when busybox timeout killed it (128+SIGTERM;
+// coreutils would say 124).
+const TimedOut = 143
+
 // Step is one `step` of a scenario: its output (stdout and stderr) and exit
-// status (124 when timeout killed it).
+// status (TimedOut when its time limit killed it).
 type Step struct {
 	Name   string
 	Output string
@@ -58,7 +62,7 @@ type Result struct {
 	Console    string // the whole serial console, \r removed
 	Steps      []Step
 	Completed  bool          // the scenario finished and the VM powered off cleanly
-	ScenarioRC int           // exit status of the scenario script (124: its timeout)
+	ScenarioRC int           // the scenario's exit status: 0 unless it calls exit (TimedOut: Run reports an error)
 	Boot       time.Duration // qemu start to /init running
 	Wall       time.Duration // qemu start to exit
 }
@@ -208,6 +212,8 @@ func (a *Assets) Boot(ctx context.Context, initrd string, opt Options) (*Result,
 		return res, fmt.Errorf("vmtest: qemu: %w: %s; console tail:\n%s", werr, strings.TrimSpace(stderr.String()), tail(res.Console, 40))
 	case !res.Completed:
 		return res, fmt.Errorf("vmtest: %s VM stopped before the scenario finished; console tail:\n%s", a.Kernel.Name, tail(res.Console, 40))
+	case res.ScenarioRC == TimedOut:
+		return res, fmt.Errorf("vmtest: %s scenario killed by its time limit (Options.Timeout %v); console tail:\n%s", a.Kernel.Name, timeout, tail(res.Console, 40))
 	}
 	return res, nil
 }

@@ -1,8 +1,8 @@
 # Functions for vmtest scenarios (sourced before /scenario.sh).
 
 # step NAME SECS CMD [ARG...]: run CMD, killed after SECS seconds; print its
-# output (stdout and stderr) between marker lines; return its status (124 when
-# timeout killed it).
+# output (stdout and stderr) between marker lines; return its status (143 when
+# busybox timeout killed it with SIGTERM).
 step() {
 	_vt_name=$1 _vt_secs=$2
 	shift 2

@@ -23,6 +23,7 @@ import (
 func TestMyappConfined(t *testing.T) {
 	for _, k := range vmtest.Kernels {
 		t.Run(k.Name, func(t *testing.T) {
+			t.Parallel() // one qemu per kernel: TCG uses one core each
 			a := vmtest.Need(t, k)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
