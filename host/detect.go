@@ -19,7 +19,8 @@ type Support struct {
 	// SecurityFS: AppArmor's directory in securityfs is there.
 	SecurityFS bool `json:"securityfs"`
 	// PolicyLocked: parameters/lock_policy reads "Y"; the kernel then
-	// rejects every load, replace and remove until reboot.
+	// rejects every load, replace and remove until reboot. It is not a
+	// Problem: status works, and a rejected load says why.
 	PolicyLocked bool `json:"policy_locked"`
 	// Features lists the top-level kernel feature directories
 	// (capability, file, network, mount, ...).
@@ -39,9 +40,20 @@ type Support struct {
 
 // Problem is one missing piece, with the fix.
 type Problem struct {
-	What string `json:"what"`
-	Fix  string `json:"fix"`
+	Component Component `json:"component"`
+	What      string    `json:"what"`
+	Fix       string    `json:"fix"`
 }
+
+// Component is the part of AppArmor a Problem is about.
+type Component string
+
+// The components Detect checks.
+const (
+	KernelComponent     Component = "kernel"     // the LSM itself
+	SecurityFSComponent Component = "securityfs" // its filesystem interface
+	ParserComponent     Component = "parser"     // apparmor_parser
+)
 
 func (p Problem) String() string { return p.What + "; " + p.Fix }
 
@@ -68,7 +80,7 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 	enabled, err := readTrimmed(enabledFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		s.Problems = append(s.Problems, Problem{
+		s.Problems = append(s.Problems, Problem{Component: KernelComponent,
 			What: fmt.Sprintf("the kernel has no AppArmor (%s does not exist)", enabledFile),
 			Fix:  `boot a kernel built with CONFIG_SECURITY_APPARMOR=y (Debian's and Ubuntu's stock kernels are)`,
 		})
@@ -77,24 +89,20 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 	case enabled == "Y":
 		s.Enabled = true
 	default:
-		s.Problems = append(s.Problems, Problem{
+		s.Problems = append(s.Problems, Problem{Component: KernelComponent,
 			What: fmt.Sprintf("AppArmor is built in but disabled (%s reads %q)", enabledFile, enabled),
 			Fix:  `add "apparmor=1 security=apparmor" (or "lsm=...,apparmor") to the kernel command line and reboot`,
 		})
 	}
-	if locked, err := readTrimmed(filepath.Join(h.Paths.Module, "parameters", "lock_policy")); err == nil && locked == "Y" {
-		s.PolicyLocked = true
-		s.Problems = append(s.Problems, Problem{
-			What: "the policy is locked (parameters/lock_policy is Y): the kernel rejects every load, replace and remove",
-			Fix:  "reboot; lock_policy cannot be cleared at run time",
-		})
-	}
+	// A locked policy is reported, not refused up front: the kernel is the
+	// authority on what it accepts, and a rejection is explained then.
+	s.PolicyLocked = h.policyLocked()
 
 	aafs := h.Paths.apparmorfs()
 	if _, err := os.Stat(filepath.Join(aafs, "profiles")); err == nil {
 		s.SecurityFS = true
 	} else if s.Enabled {
-		s.Problems = append(s.Problems, Problem{
+		s.Problems = append(s.Problems, Problem{Component: SecurityFSComponent,
 			What: fmt.Sprintf("securityfs is not mounted (%s is missing)", filepath.Join(aafs, "profiles")),
 			Fix:  fmt.Sprintf("mount -t securityfs securityfs %s", h.Paths.SecurityFS),
 		})
@@ -107,7 +115,7 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 	}
 
 	if path, err := h.Parser.path(); err != nil {
-		s.Problems = append(s.Problems, Problem{
+		s.Problems = append(s.Problems, Problem{Component: ParserComponent,
 			What: "apparmor_parser was not found (" + err.Error() + ")",
 			Fix:  "install it: apt-get install apparmor (Debian, Ubuntu) or zypper install apparmor-parser (SUSE)",
 		})
@@ -115,7 +123,7 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 		s.Parser = path
 		v, err := h.Parser.Version(ctx)
 		if err != nil {
-			s.Problems = append(s.Problems, Problem{
+			s.Problems = append(s.Problems, Problem{Component: ParserComponent,
 				What: fmt.Sprintf("%s does not run: %v", path, err),
 				Fix:  "reinstall the apparmor package",
 			})
@@ -126,8 +134,8 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 }
 
 // RequireKernel returns an *UnavailableError unless AppArmor is enabled,
-// securityfs is mounted, the policy is not locked and apparmor_parser runs:
-// everything a load, replace or remove needs.
+// securityfs is mounted and apparmor_parser runs: everything a load,
+// replace or remove needs.
 func (h *Host) RequireKernel(ctx context.Context) (*Support, error) {
 	s, err := h.Detect(ctx)
 	if err != nil {
@@ -149,7 +157,7 @@ func (h *Host) RequireSecurityFS(ctx context.Context) (*Support, error) {
 	if !s.Enabled || !s.SecurityFS {
 		var ps []Problem
 		for _, p := range s.Problems {
-			if !strings.Contains(p.What, "apparmor_parser") && !strings.Contains(p.What, "locked") {
+			if p.Component != ParserComponent {
 				ps = append(ps, p)
 			}
 		}
@@ -191,4 +199,12 @@ func dirNames(dir string) ([]string, error) {
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// lockedHint explains a kernel rejection when the policy is locked.
+const lockedHint = "the policy is locked (/sys/module/apparmor/parameters/lock_policy is Y): the kernel rejects every load, replace and remove until reboot"
+
+func (h *Host) policyLocked() bool {
+	locked, err := readTrimmed(filepath.Join(h.Paths.Module, "parameters", "lock_policy"))
+	return err == nil && locked == "Y"
 }

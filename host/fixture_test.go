@@ -47,12 +47,13 @@ func fixture(t *testing.T, name string) Paths {
 	pd := filepath.Join(dir, "etc", "apparmor.d")
 	os.MkdirAll(pd, 0o755)
 	return Paths{
-		SecurityFS: filepath.Join(dir, "sys", "kernel", "security"),
-		Module:     filepath.Join(dir, "sys", "module", "apparmor"),
-		Proc:       filepath.Join(dir, "proc"),
-		ProfileDir: pd,
-		StateDir:   filepath.Join(dir, "var", "lib", "armorer"),
-		Parser:     realParser(t),
+		SecurityFS:  filepath.Join(dir, "sys", "kernel", "security"),
+		Module:      filepath.Join(dir, "sys", "module", "apparmor"),
+		Proc:        filepath.Join(dir, "proc"),
+		ProfileDir:  pd,
+		StateDir:    filepath.Join(dir, "var", "lib", "armorer"),
+		SystemdDirs: []string{filepath.Join(dir, "etc", "systemd", "system"), filepath.Join(dir, "lib", "systemd", "system")},
+		Parser:      realParser(t),
 	}
 }
 

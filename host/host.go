@@ -11,6 +11,7 @@ package host
 import (
 	"log/slog"
 	"path/filepath"
+	"slices"
 )
 
 // Paths are the roots host reads and writes. DefaultPaths gives the real
@@ -21,6 +22,9 @@ type Paths struct {
 	Proc       string // procfs: /proc
 	ProfileDir string // profile directory: /etc/apparmor.d
 	StateDir   string // armorer's state: /var/lib/armorer (backups in StateDir/backup)
+	// SystemdDirs are systemd's unit directories, for AppArmorProfile=;
+	// nil means DefaultSystemdDirs.
+	SystemdDirs []string
 	// Parser is the apparmor_parser program: a path, or a name looked up in
 	// PATH and then in /usr/sbin and /sbin. Empty means "apparmor_parser".
 	Parser string
@@ -80,6 +84,9 @@ func New(paths Paths, logger *slog.Logger) *Host {
 		if *f.dst == "" {
 			*f.dst = f.def
 		}
+	}
+	if paths.SystemdDirs == nil {
+		paths.SystemdDirs = slices.Clone(DefaultSystemdDirs)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -112,10 +112,14 @@ func withMode(flags *policy.Cond, mode Mode) (*policy.Cond, bool) {
 func headerSpan(fset *token.FileSet, src []byte, p *policy.Profile) (int, int, error) {
 	from := fset.Position(p.Pos()).Offset
 	end := p.Name.End()
-	for _, n := range []policy.Node{p.Attach, p.Xattrs, p.Flags} {
-		if n != nil && !isNilNode(n) && n.End() > end {
-			end = n.End()
-		}
+	if p.Attach != nil {
+		end = max(end, p.Attach.End())
+	}
+	if p.Xattrs != nil {
+		end = max(end, p.Xattrs.End())
+	}
+	if p.Flags != nil {
+		end = max(end, p.Flags.End())
 	}
 	at := fset.Position(end).Offset
 	rest := src[at:]
@@ -129,16 +133,6 @@ func headerSpan(fset *token.FileSet, src []byte, p *policy.Profile) (int, int, e
 		to--
 	}
 	return from, to, nil
-}
-
-func isNilNode(n policy.Node) bool {
-	switch v := n.(type) {
-	case *policy.Word:
-		return v == nil
-	case *policy.Cond:
-		return v == nil
-	}
-	return false
 }
 
 // printHeader prints p's header with new flags through the policy

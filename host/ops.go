@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -29,7 +28,8 @@ func (e *InUseError) Error() string {
 // Load installs f (when it comes from outside the profile directory),
 // validates it, and loads or replaces its profiles in the kernel. With
 // complain, the file's flags are first set to complain mode, so the mode
-// survives a reboot or a reload of the apparmor service.
+// survives a reboot or a reload of the apparmor service. A disabled
+// profile is re-enabled: loading it is asking for it.
 func (h *Host) Load(ctx context.Context, f ProfileFile, complain bool, match AttachMatcher) (*Result, error) {
 	content, err := h.readProfile(f)
 	if err != nil {
@@ -40,12 +40,7 @@ func (h *Host) Load(ctx context.Context, f ProfileFile, complain bool, match Att
 			return nil, err
 		}
 	}
-	res, err := h.install(ctx, f, content, match)
-	if err != nil {
-		return nil, err
-	}
-	res.Mode = h.kernelMode(res.Profiles)
-	return res, nil
+	return h.installEnabled(ctx, f, content, match)
 }
 
 // SetMode writes mode into the flags of every profile in f (changing
@@ -63,23 +58,55 @@ func (h *Host) SetMode(ctx context.Context, f ProfileFile, mode Mode, match Atta
 	if err != nil {
 		return nil, err
 	}
-	res, err := h.install(ctx, f, edited, match)
-	if err != nil {
-		return nil, err
-	}
+	return h.installEnabled(ctx, f, edited, match)
+}
+
+// installEnabled installs content as f and loads it, re-enabling a
+// disabled profile: the disable/ and force-complain/ links go first, since
+// apparmor_parser skipped a file disable/ links to, even named explicitly
+// and exiting 0 (seen with 4.1 on Debian 13's kernel in the e2e test).
+// They come back if the kernel rejects the profile.
+func (h *Host) installEnabled(ctx context.Context, f ProfileFile, content []byte, match AttachMatcher) (*Result, error) {
+	removed := map[string]string{}
 	for _, dir := range []string{"disable", "force-complain"} {
-		if err := h.removeLink(dir, f.Name); err != nil {
-			return res, err
+		target, err := h.removeLink(dir, f.Name)
+		if err != nil {
+			h.restoreLinks(f.Name, removed)
+			return nil, err
 		}
+		if target != "" {
+			removed[dir] = target
+		}
+	}
+	res, err := h.install(ctx, f, content, match)
+	if err != nil {
+		h.restoreLinks(f.Name, removed)
+		return nil, err
 	}
 	res.Mode = h.kernelMode(res.Profiles)
 	return res, nil
+}
+
+func (h *Host) restoreLinks(name string, links map[string]string) {
+	root, err := os.OpenRoot(h.Paths.ProfileDir)
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	for dir, target := range links {
+		if err := root.Symlink(target, path.Join(dir, name)); err != nil {
+			h.log.Warn("could not restore link", "link", path.Join(dir, name), "err", err)
+		}
+	}
 }
 
 // Unload removes f's profiles from the kernel; the file stays. It refuses
 // while they confine processes, unless force.
 func (h *Host) Unload(ctx context.Context, f ProfileFile, force bool) (*Result, error) {
 	target := h.Path(f)
+	if f.Source != "" {
+		target = f.Source // a file outside the profile directory names the profiles
+	}
 	names, err := h.Parser.Names(ctx, target)
 	if err != nil {
 		return nil, err
@@ -173,24 +200,27 @@ func (h *Host) refuseInUse(names []string, force bool) error {
 	return nil
 }
 
-func (h *Host) removeLink(dir, name string) error {
+// removeLink removes the symlink dir/name and returns what it pointed
+// to; "" when there was none. A regular file there is not ours to touch.
+func (h *Host) removeLink(dir, name string) (string, error) {
 	root, err := os.OpenRoot(h.Paths.ProfileDir)
 	if err != nil {
-		return fmt.Errorf("open profile directory: %w", err)
+		return "", fmt.Errorf("open profile directory: %w", err)
 	}
 	defer root.Close()
 	link := path.Join(dir, name)
 	fi, err := root.Lstat(link)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
 	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-		return nil // not ours to touch
+		return "", nil
+	}
+	target, err := root.Readlink(link)
+	if err != nil {
+		return "", fmt.Errorf("read %s/%s: %w", dir, name, err)
 	}
 	if err := root.Remove(link); err != nil {
-		return fmt.Errorf("remove %s/%s: %w", dir, name, err)
+		return "", fmt.Errorf("remove %s/%s: %w", dir, name, err)
 	}
-	return nil
+	return target, nil
 }
 
 // kernelMode is the mode the kernel reports for the first top-level

@@ -366,7 +366,74 @@ func TestSetModeKernelRejection(t *testing.T) {
 	if !errors.As(err, &rb) {
 		t.Fatalf("err = %v, want *RolledBackError", err)
 	}
+	if !strings.Contains(err.Error(), lockedHint) {
+		t.Errorf("err = %q, want the lock_policy explanation", err)
+	}
 	if readString(t, target) != orig || !strings.Contains(loadedProfiles(t, h), "myapp (complain)") {
 		t.Errorf("after rejection: file %q, kernel %q", readString(t, target), loadedProfiles(t, h))
+	}
+}
+
+func TestResolveLoadAmbiguous(t *testing.T) {
+	p := fixture(t, "full")
+	h := New(p, nil)
+	os.WriteFile(filepath.Join(p.ProfileDir, "amb"), []byte("profile amb {}\n"), 0o644)
+	t.Chdir(t.TempDir())
+	os.WriteFile("amb", []byte("profile amb { /x r, }\n"), 0o644)
+	var ae *AmbiguousError
+	if _, err := h.ResolveLoad("amb"); !errors.As(err, &ae) {
+		t.Errorf("ResolveLoad(amb) = %v, want *AmbiguousError", err)
+	}
+	if f, err := h.Resolve("amb"); err != nil || f.Source != "" {
+		t.Errorf("Resolve(amb) = %+v, %v; want the installed file", f, err)
+	}
+	if f, err := h.ResolveLoad("./amb"); err != nil || f.Source == "" {
+		t.Errorf("ResolveLoad(./amb) = %+v, %v; want the file here", f, err)
+	}
+	os.WriteFile("amb", []byte("profile amb {}\n"), 0o644)
+	if _, err := h.ResolveLoad("amb"); err != nil {
+		t.Errorf("same content: %v", err)
+	}
+}
+
+func TestUnloadBySourceFile(t *testing.T) {
+	p := withFakeKernel(t, fixture(t, "full"), false)
+	h := New(p, nil)
+	f, _ := h.Resolve(filepath.Join("testdata", "profiles", "newapp"))
+	if _, err := h.Load(context.Background(), f, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(p.ProfileDir, "newapp")) // only the outside file is left
+	res, err := h.Unload(context.Background(), f, false)
+	if err != nil || res.Action != "unloaded" || strings.Contains(loadedProfiles(t, h), "newapp") {
+		t.Errorf("Unload(outside file) = %+v, %v; kernel:\n%s", res, err, loadedProfiles(t, h))
+	}
+}
+
+// A rejected enforce of a disabled profile leaves it disabled.
+func TestSetModeRejectedKeepsDisableLink(t *testing.T) {
+	p := withFakeKernel(t, fixture(t, "full"), true)
+	h := New(p, nil)
+	os.WriteFile(filepath.Join(p.ProfileDir, "newapp"), []byte(readString(t, filepath.Join("testdata", "profiles", "newapp"))), 0o644)
+	os.MkdirAll(filepath.Join(p.ProfileDir, "disable"), 0o755)
+	os.Symlink("../newapp", filepath.Join(p.ProfileDir, "disable", "newapp"))
+	f, _ := h.Resolve("newapp")
+	if _, err := h.SetMode(context.Background(), f, Enforce, nil); err == nil {
+		t.Fatal("SetMode succeeded against a rejecting kernel")
+	}
+	if link, err := os.Readlink(filepath.Join(p.ProfileDir, "disable", "newapp")); err != nil || link != "../newapp" {
+		t.Errorf("disable/newapp = %q, %v; want it back after the rejection", link, err)
+	}
+}
+
+func TestCheckLoaded(t *testing.T) {
+	h := New(fixture(t, "full"), nil)
+	if err := h.checkLoaded("f", []string{"myapp", "myapp//child"}); err != nil {
+		t.Errorf("loaded profiles: %v", err)
+	}
+	err := h.checkLoaded("f", []string{"myapp", "ghost"})
+	var ke *KernelError
+	if !errors.As(err, &ke) || !strings.Contains(err.Error(), "the kernel does not list ghost") {
+		t.Errorf("err = %v, want a *KernelError naming ghost", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Processes scans /proc for every process's AppArmor label, from
@@ -59,7 +60,7 @@ func readLabel(dir string) (string, error) {
 	}
 	if err != nil {
 		// EINVAL: the active LSM is not AppArmor.
-		if errors.Is(err, fs.ErrInvalid) || strings.Contains(err.Error(), "invalid argument") {
+		if errors.Is(err, syscall.EINVAL) {
 			return "", errNoLabel
 		}
 		return "", err

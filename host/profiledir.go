@@ -91,6 +91,36 @@ func (h *Host) Resolve(arg string) (ProfileFile, error) {
 	return ProfileFile{}, &NotFoundError{Arg: arg, Dir: h.Paths.ProfileDir}
 }
 
+// AmbiguousError is a bare name that is both a file in the profile
+// directory and a different file in the working directory.
+type AmbiguousError struct{ Arg, InDir, Here string }
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("%s is ambiguous: both %s and %s exist and differ; write ./%s for the file here, or %s for the installed one",
+		e.Arg, e.InDir, e.Here, e.Arg, e.InDir)
+}
+
+// notAmbiguous refuses a bare name that also names a different file in
+// the working directory: guessing would load the wrong version.
+func (h *Host) notAmbiguous(arg string) error {
+	here, err := filepath.Abs(arg)
+	if err != nil {
+		return nil
+	}
+	inDir := filepath.Join(h.Paths.ProfileDir, filepath.FromSlash(arg))
+	a, errA := os.Stat(here)
+	b, errB := os.Stat(inDir)
+	if errA != nil || errB != nil || !a.Mode().IsRegular() || os.SameFile(a, b) {
+		return nil
+	}
+	x, err1 := os.ReadFile(here)
+	y, err2 := os.ReadFile(inDir)
+	if err1 == nil && err2 == nil && bytes.Equal(x, y) {
+		return nil
+	}
+	return &AmbiguousError{Arg: arg, InDir: inDir, Here: here}
+}
+
 func isRegular(root *os.Root, name string) bool {
 	fi, err := root.Stat(name)
 	return err == nil && fi.Mode().IsRegular()
@@ -113,6 +143,20 @@ func isProfileText(name string) bool {
 	return !bytes.HasPrefix(buf[:n], []byte("\x7fELF")) && !bytes.HasPrefix(buf[:n], []byte("#!")) && bytes.IndexByte(buf[:n], 0) < 0
 }
 
+// ResolveLoad is Resolve for load, whose argument may be a new version in
+// the working directory: a bare name that is both an installed file and
+// a different file here is an *AmbiguousError rather than a guess. The
+// other verbs act on installed profiles, so Resolve prefers those.
+func (h *Host) ResolveLoad(arg string) (ProfileFile, error) {
+	f, err := h.Resolve(arg)
+	if err == nil && f.Source == "" && !strings.HasPrefix(arg, "/") && !strings.HasPrefix(arg, ".") {
+		if err := h.notAmbiguous(arg); err != nil {
+			return ProfileFile{}, err
+		}
+	}
+	return f, err
+}
+
 // Result is what one operation did to one profile file.
 type Result struct {
 	File     string   `json:"file"`               // the profile file
@@ -131,12 +175,16 @@ type RolledBackError struct {
 	File   string
 	Backup string // where the previous version is kept ("" if the file was new)
 	Kernel string // what happened to the kernel state
+	Hint   string // why the kernel refused, when armorer knows
 	Err    error
 }
 
 func (e *RolledBackError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v\n", e.Err)
+	if e.Hint != "" {
+		fmt.Fprintf(&b, "  %s\n", e.Hint)
+	}
 	if e.Backup != "" {
 		fmt.Fprintf(&b, "  restored the previous %s (a copy is kept in %s)\n", e.File, e.Backup)
 	} else {
@@ -177,8 +225,12 @@ func (h *Host) install(ctx context.Context, f ProfileFile, content []byte, match
 		return nil, err
 	}
 	res.Backup = backup.Path
+	h.log.Debug("profile written", "file", target, "backup", backup.Path, "profiles", names)
 
 	kerr := h.Parser.Replace(ctx, target)
+	if kerr == nil {
+		kerr = h.checkLoaded(target, names)
+	}
 	if kerr == nil {
 		res.Action = "replaced"
 		if !anyLoaded(before, names) {
@@ -196,11 +248,36 @@ func (h *Host) install(ctx context.Context, f ProfileFile, content []byte, match
 		return nil, kerr
 	}
 	rb := &RolledBackError{File: target, Backup: backup.Path, Err: kerr}
+	if h.policyLocked() {
+		rb.Hint = lockedHint
+	}
 	if rerr := backup.Restore(); rerr != nil {
 		return nil, fmt.Errorf("%w; restoring %s also failed: %v (the previous version is in %s)", kerr, target, rerr, backup.Path)
 	}
 	rb.Kernel = h.restoreKernel(ctx, before, names, target, backup.Existed())
+	h.log.Warn("kernel rejected a profile; previous file restored", "file", target, "backup", backup.Path, "kernel", rb.Kernel, "err", kerr)
 	return nil, rb
+}
+
+// checkLoaded turns a load the parser reported as done, yet the kernel
+// does not list, into a *KernelError: never claim a profile is loaded
+// without the kernel saying so.
+func (h *Host) checkLoaded(file string, names []string) error {
+	now, err := h.snapshot()
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, n := range names {
+		if _, ok := now[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &KernelError{&ParserError{Op: "replace", File: file, Err: errors.New("profiles missing after load"),
+		Stderr: "apparmor_parser succeeded, but the kernel does not list " + strings.Join(missing, ", ")}}
 }
 
 func (h *Host) validateBeside(ctx context.Context, root *os.Root, name string, content []byte) ([]string, error) {
@@ -311,7 +388,7 @@ func (h *Host) unconfinedFor(names []string, match AttachMatcher) []UnconfinedPr
 			}
 		}
 	}
-	return unconfinedButShouldBe(mine, procs, match)
+	return h.unconfinedButShouldBe(mine, procs, match)
 }
 
 // readProfile reads f's current content: the installed file, or the

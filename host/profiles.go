@@ -32,8 +32,9 @@ var Modes = []Mode{Enforce, Complain, Kill, Unconfined, Prompt, Mixed}
 type LoadedProfile struct {
 	Name string `json:"name"`
 	Mode Mode   `json:"mode"`
-	// Attach is the profile's attachment as the kernel reports it
-	// (policy/profiles/*/attach); empty when the kernel does not say.
+	// Attach is the profile's attachment: what the kernel reports
+	// (policy/profiles/*/attach) or, when it does not know, what the
+	// profile directory's files say. Empty when neither knows.
 	Attach string `json:"attach,omitempty"`
 }
 
@@ -66,8 +67,16 @@ func (h *Host) LoadedProfiles() ([]LoadedProfile, error) {
 		return nil, err
 	}
 	attach := h.attachments()
+	var fromFiles map[string]string
 	for i := range ps {
-		ps[i].Attach = attach[ps[i].Name]
+		a, ok := attach[ps[i].Name]
+		if !ok && !strings.Contains(ps[i].Name, "//") {
+			if fromFiles == nil {
+				fromFiles = h.fileAttachments()
+			}
+			a = fromFiles[ps[i].Name]
+		}
+		ps[i].Attach = a
 	}
 	return ps, nil
 }

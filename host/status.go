@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/armorer-dev/armorer/policy/aare"
@@ -24,6 +25,9 @@ type Status struct {
 type UnconfinedProcess struct {
 	Process
 	ShouldBe string `json:"should_be"` // the profile whose attachment matches
+	// Unit is the systemd service whose AppArmorProfile= names ShouldBe,
+	// when that (not an attachment) is why.
+	Unit string `json:"unit,omitempty"`
 }
 
 // ByMode groups profile names by mode.
@@ -84,7 +88,7 @@ func (h *Host) Status(ctx context.Context, match AttachMatcher) (*Status, error)
 			st.Processes = append(st.Processes, p)
 		}
 	}
-	st.Unconfined = unconfinedButShouldBe(profiles, procs, match)
+	st.Unconfined = h.unconfinedButShouldBe(profiles, procs, match)
 	return st, nil
 }
 
@@ -107,29 +111,58 @@ func Confining(procs []Process, profile string) []Process {
 	return out
 }
 
-func unconfinedButShouldBe(profiles []LoadedProfile, procs []Process, match AttachMatcher) []UnconfinedProcess {
+func (h *Host) unconfinedButShouldBe(profiles []LoadedProfile, procs []Process, match AttachMatcher) []UnconfinedProcess {
 	if match == nil {
 		match = GlobMatch
 	}
+	loaded := map[string]bool{}
+	for _, p := range profiles {
+		loaded[p.Name] = true
+	}
+	unitProfiles := map[string]string{}
 	out := []UnconfinedProcess{}
 	for _, proc := range procs {
-		if proc.Profile != "unconfined" || proc.Exe == "" {
+		if proc.Profile != "unconfined" {
 			continue
 		}
-		for _, prof := range profiles {
-			pattern := prof.Attach
-			if pattern == "" && strings.HasPrefix(prof.Name, "/") {
-				pattern = prof.Name // profiles named by path attach to it
-			}
-			if pattern == "" || strings.Contains(prof.Name, "//") {
-				continue
-			}
-			if ok, decided := match(pattern, proc.Exe); ok && decided {
-				out = append(out, UnconfinedProcess{Process: proc, ShouldBe: prof.Name})
-				break
-			}
+		if name := attachedProfile(profiles, proc, match); name != "" {
+			out = append(out, UnconfinedProcess{Process: proc, ShouldBe: name})
+			continue
+		}
+		unit := h.unitOf(strconv.Itoa(proc.PID))
+		if unit == "" {
+			continue
+		}
+		name, ok := unitProfiles[unit]
+		if !ok {
+			name = h.unitProfile(unit)
+			unitProfiles[unit] = name
+		}
+		if name != "" && loaded[name] {
+			out = append(out, UnconfinedProcess{Process: proc, ShouldBe: name, Unit: unit})
 		}
 	}
 	slices.SortFunc(out, func(a, b UnconfinedProcess) int { return a.PID - b.PID })
 	return out
+}
+
+// attachedProfile is the first profile whose attachment matches proc's
+// executable.
+func attachedProfile(profiles []LoadedProfile, proc Process, match AttachMatcher) string {
+	if proc.Exe == "" {
+		return ""
+	}
+	for _, prof := range profiles {
+		pattern := prof.Attach
+		if pattern == "" && strings.HasPrefix(prof.Name, "/") {
+			pattern = prof.Name // profiles named by path attach to it
+		}
+		if pattern == "" || strings.Contains(prof.Name, "//") {
+			continue
+		}
+		if ok, decided := match(pattern, proc.Exe); ok && decided {
+			return prof.Name
+		}
+	}
+	return ""
 }

@@ -195,3 +195,63 @@ func TestStatusGlobAttachment(t *testing.T) {
 		t.Errorf("exact: unconfined = %+v, want only 103", st.Unconfined)
 	}
 }
+
+// Kernels before AppArmor 4 print "<unknown>" as the attachment: the
+// profile directory's files tell it instead (skipping files the loader
+// skips).
+func TestAttachmentFromProfileFiles(t *testing.T) {
+	p := fixture(t, "full")
+	os.WriteFile(filepath.Join(p.SecurityFS, "apparmor", "policy", "profiles", "myapp.3", "attach"), []byte("<unknown>\n"), 0o644)
+	os.WriteFile(filepath.Join(p.ProfileDir, "myapp"), []byte("# x\nprofile myapp /opt/myapp/bin/myapp flags=(complain) {\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(p.ProfileDir, ".myapp.swp"), []byte("profile old /usr/bin/bash {\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(p.ProfileDir, "old.dpkg-old"), []byte("profile old /usr/bin/bash {\n}\n"), 0o644)
+	ps, err := New(p, nil).LoadedProfiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, lp := range ps {
+		got[lp.Name] = lp.Attach
+	}
+	if got["myapp"] != "/opt/myapp/bin/myapp" || got["old"] != "" {
+		t.Errorf("attachments = %q", got)
+	}
+	st, err := New(p, nil).Status(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Unconfined) != 2 || st.Unconfined[0].PID != 102 || st.Unconfined[0].ShouldBe != "myapp" {
+		t.Errorf("unconfined = %+v", st.Unconfined)
+	}
+}
+
+func TestStatusSystemdAppArmorProfile(t *testing.T) {
+	st, err := New(fixture(t, "systemd"), nil).Status(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range st.Unconfined {
+		got = append(got, fmt.Sprintf("%d %s %s", u.PID, u.ShouldBe, u.Unit))
+	}
+	// 200 runs in pyapp.service (cgroup v2), 203 in it by the v1
+	// name=systemd hierarchy; 201 is confined; other.service sets no
+	// profile; gone.service's profile is not loaded.
+	if want := []string{"200 pyapp pyapp.service", "203 pyapp pyapp.service"}; !slices.Equal(got, want) {
+		t.Errorf("unconfined = %q, want %q", got, want)
+	}
+}
+
+func TestUnitProfileOverrides(t *testing.T) {
+	p := fixture(t, "systemd")
+	etc := p.SystemdDirs[0]
+	os.WriteFile(filepath.Join(etc, "pyapp.service.d", "20-reset.conf"), []byte("[Service]\nAppArmorProfile=\n"), 0o644)
+	h := New(p, nil)
+	if got := h.unitProfile("pyapp.service"); got != "" {
+		t.Errorf("after an empty assignment in a later drop-in: %q, want none", got)
+	}
+	os.WriteFile(filepath.Join(etc, "pyapp.service.d", "30-other.conf"), []byte("[Unit]\nAppArmorProfile=wrongsection\n[Service]\nAppArmorProfile=-pyapp2\n"), 0o644)
+	if got := h.unitProfile("pyapp.service"); got != "pyapp2" {
+		t.Errorf("unitProfile = %q, want pyapp2", got)
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -35,19 +34,24 @@ type Backup struct {
 	// did not exist before the write.
 	Path string
 
-	root  *os.Root
-	name  string
-	mode  fs.FileMode
-	owner *owner
+	root    *os.Root
+	name    string
+	mode    fs.FileMode
+	owner   *owner
+	existed bool
 }
 
 // Existed reports whether the target existed before the write.
-func (b *Backup) Existed() bool { return b.Path != "" }
+func (b *Backup) Existed() bool { return b.existed }
 
 // Restore puts the previous version back, atomically; if the target did
-// not exist before, it removes it.
+// not exist before, it removes it. Without a backup directory there is no
+// previous version to put back: Restore then fails.
 func (b *Backup) Restore() error {
-	if b.Path == "" {
+	if b.existed && b.Path == "" {
+		return fmt.Errorf("restore %s: no copy of the previous version was kept", b.Target)
+	}
+	if !b.existed {
 		if err := b.root.Remove(b.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("restore %s: remove the new file: %w", b.Target, err)
 		}
@@ -88,10 +92,9 @@ func WriteFile(root *os.Root, name string, data []byte, perm fs.FileMode, backup
 	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("write %s: not a regular file", target)
 	default:
+		b.existed = true
 		b.mode = fi.Mode().Perm()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			b.owner = &owner{int(st.Uid), int(st.Gid)}
-		}
+		b.owner = ownerOf(fi)
 		if backupDir != "" {
 			old, err := root.ReadFile(name)
 			if err != nil {
@@ -106,6 +109,9 @@ func WriteFile(root *os.Root, name string, data []byte, perm fs.FileMode, backup
 	if err := replace(root, name, data, b.mode, b.owner); err != nil {
 		var late *afterRenameError
 		if errors.As(err, &late) {
+			if b.existed && b.Path == "" {
+				return nil, fmt.Errorf("write %s: %w; the new version is in place but may not survive a crash (no backup was kept)", target, err)
+			}
 			rerr := b.Restore()
 			switch {
 			case b.Path == "" && rerr != nil:

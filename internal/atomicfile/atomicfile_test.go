@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -103,9 +102,8 @@ func TestReplaceKeepsBackupInStateDirAndMode(t *testing.T) {
 		t.Errorf("mode = %v, want the previous 0640", fi.Mode().Perm())
 	}
 	if os.Getuid() == 0 {
-		st := fi.Sys().(*syscall.Stat_t)
-		if st.Uid != 1234 || st.Gid != 5678 {
-			t.Errorf("owner = %d:%d, want the previous 1234:5678", st.Uid, st.Gid)
+		if o := ownerOf(fi); o == nil || o.uid != 1234 || o.gid != 5678 {
+			t.Errorf("owner = %+v, want the previous 1234:5678", o)
 		}
 	}
 	if !b.Existed() || !strings.HasPrefix(b.Path, BackupPath(backups, target)) {
@@ -246,5 +244,35 @@ func TestWritePath(t *testing.T) {
 	}
 	if got := readFile(t, target); got != "x" {
 		t.Errorf("content = %q", got)
+	}
+}
+
+// Without a backup directory, a failure after the rename never deletes
+// the file that existed: the new version stays, and the error says so.
+func TestLateFailureWithoutBackupKeepsFile(t *testing.T) {
+	dir, _, root := setup(t)
+	target := filepath.Join(dir, "myapp")
+	os.WriteFile(target, []byte("old\n"), 0o644)
+	hooks.syncDir = func(name string) error {
+		if name == "myapp" {
+			return errors.New("injected failure")
+		}
+		return nil
+	}
+	t.Cleanup(func() { hooks.syncDir = nil })
+	b, err := WriteFile(root, "myapp", []byte("new\n"), 0o644, "")
+	if err == nil || !strings.Contains(err.Error(), "no backup was kept") {
+		t.Errorf("err = %v", err)
+	}
+	if got := readFile(t, target); got != "new\n" {
+		t.Errorf("content = %q, want the new version kept", got)
+	}
+	if b != nil {
+		t.Errorf("backup returned on error")
+	}
+	hooks.syncDir = nil
+	b, err = WriteFile(root, "myapp", []byte("newer\n"), 0o644, "")
+	if err != nil || !b.Existed() || b.Restore() == nil {
+		t.Errorf("without a backup: err %v, Existed %v; Restore must fail", err, b.Existed())
 	}
 }

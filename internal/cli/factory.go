@@ -29,8 +29,8 @@ func NewFactory() *Factory {
 
 // Environment variables that move host roots, for tests on fixture trees
 // and for unusual layouts. ARMORER_ROOT prefixes the system roots
-// (securityfs, the module's sysfs directory, /proc, /etc/apparmor.d); each
-// specific variable wins over it.
+// (securityfs, the module's sysfs directory, /proc, /etc/apparmor.d,
+// systemd's unit directories); each specific variable wins over it.
 const (
 	EnvRoot       = "ARMORER_ROOT"
 	EnvSecurityFS = "ARMORER_SECURITYFS"      // default /sys/kernel/security
@@ -49,6 +49,9 @@ func HostPathsFromEnv() host.Paths {
 		p.Module = filepath.Join(root, p.Module)
 		p.Proc = filepath.Join(root, p.Proc)
 		p.ProfileDir = filepath.Join(root, p.ProfileDir)
+		for _, d := range host.DefaultSystemdDirs {
+			p.SystemdDirs = append(p.SystemdDirs, filepath.Join(root, d))
+		}
 	}
 	for _, v := range []struct {
 		env string

@@ -25,6 +25,7 @@ func hostError(err error) error {
 		ie *host.InvalidProfileError
 		iu *host.InUseError
 		nf *host.NotFoundError
+		am *host.AmbiguousError
 		pe *host.ParserError
 	)
 	switch {
@@ -34,7 +35,7 @@ func hostError(err error) error {
 		return &EnvError{Err: err}
 	case errors.As(err, &ie), errors.As(err, &iu):
 		return &FoundError{Msg: err.Error()}
-	case errors.As(err, &nf):
+	case errors.As(err, &nf), errors.As(err, &am):
 		return &FlagError{Err: err}
 	case errors.As(err, &pe):
 		return &EnvError{Err: err} // the parser did not run

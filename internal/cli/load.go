@@ -25,7 +25,9 @@ reboot loads it too), and load or replace its profiles in the kernel.
 file, never only in the kernel. The previous version of the file is kept in
 the state directory. If the kernel rejects the load, the previous file and
 kernel state are restored and the exit status is 3. A failure on one profile
-never stops the others.`,
+never stops the others. A bare NAME that is both an installed file and a
+different file in the working directory is refused as ambiguous (exit 2):
+write ./NAME or the full path.`,
 		GroupID: "host",
 		Args:    minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -47,7 +49,7 @@ func loadRun(cmd *cobra.Command, o *loadOptions) error {
 		return err
 	}
 	return eachArg(o.IO.ErrOut, "load", o.Profiles, func(arg string) error {
-		f, err := h.Resolve(arg)
+		f, err := h.ResolveLoad(arg)
 		if err != nil {
 			return err
 		}

@@ -65,6 +65,8 @@ for custom Linux applications, non-interactively and reproducibly.`,
 
 	for _, c := range []*cobra.Command{
 		// Each verb adds itself here, one line each.
+		newCheckCmd(f, nil),
+		newFmtCmd(f, nil),
 		newStatusCmd(f, nil),
 		newLoadCmd(f, nil),
 		newUnloadCmd(f, nil),
@@ -75,8 +77,6 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newLearnCmd(f, nil),
 		newSimulateCmd(f, nil),
 		newEventsCmd(f, nil),
-		newCheckCmd(f, nil),
-		newFmtCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}

@@ -108,7 +108,11 @@ func printStatus(w io.Writer, st *host.Status) {
 	}
 	fmt.Fprintf(w, "%d processes are unconfined but have a profile defined.\n", len(st.Unconfined))
 	for _, p := range st.Unconfined {
-		fmt.Fprintf(w, "   %s (%d) %s\n", exeOrComm(p.Process), p.PID, p.ShouldBe)
+		via := ""
+		if p.Unit != "" {
+			via = " (AppArmorProfile= of " + p.Unit + ")"
+		}
+		fmt.Fprintf(w, "   %s (%d) %s%s\n", exeOrComm(p.Process), p.PID, p.ShouldBe, via)
 	}
 }
 
