@@ -87,10 +87,10 @@ func generaliseRules(p string, perms Perms) (pattern string, home bool) {
 	switch {
 	case strings.HasPrefix(p, "/proc/"):
 		pid, after, ok := strings.Cut(p[len("/proc/"):], "/")
-		if ok && isDigits(pid) {
+		if ok && isPid(pid) {
 			b.WriteString("@{PROC}/@{pid}/")
 			rest = after
-			if tid, after2, ok := strings.Cut(strings.TrimPrefix(rest, "task/"), "/"); ok && strings.HasPrefix(rest, "task/") && isDigits(tid) {
+			if tid, after2, ok := strings.Cut(strings.TrimPrefix(rest, "task/"), "/"); ok && strings.HasPrefix(rest, "task/") && isPid(tid) {
 				b.WriteString("task/@{tid}/")
 				rest = after2
 			}
@@ -318,6 +318,12 @@ func isDigit(c byte) bool    { return c >= '0' && c <= '9' }
 func isLowerHex(c byte) bool { return isDigit(c) || (c >= 'a' && c <= 'f') }
 func isAlnum(c byte) bool {
 	return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+// isPid: what @{pid} matches (tunables/kernelvars): 1 to 4999999 without
+// leading zeros.
+func isPid(s string) bool {
+	return isDigits(s) && s[0] != '0' && (len(s) < 7 || len(s) == 7 && s[0] <= '4')
 }
 
 func isDigits(s string) bool {

@@ -432,3 +432,25 @@ func TestExistingExecMode(t *testing.T) {
 		t.Fatalf("err = %v, want a conflict with the profile's rule", err)
 	}
 }
+
+// Recording a path, a capability or a network access seen before
+// allocates nothing: a long log costs memory per distinct access only.
+func TestAddAllocs(t *testing.T) {
+	l := New(Options{})
+	accs := []*Access{
+		file("app", "/srv/data/x", "rw"),
+		{Profile: "app", Class: ClassCapability, Capability: "chown"},
+		{Profile: "app", Class: ClassNetwork, Family: "inet", SockType: "stream", Mask: []string{"connect"}},
+		{Profile: "app", Class: ClassSignal, Mask: []string{"send"}, Signal: "term", Peer: "app"},
+	}
+	for _, a := range accs {
+		a.Loc = Location{Source: "log", Line: 1}
+		l.Add(a)
+	}
+	for _, a := range accs {
+		a.Loc.Line = 99
+		if n := testing.AllocsPerRun(100, func() { l.Add(a) }); n != 0 {
+			t.Errorf("Add(%s) allocates %v times per call", a.Class, n)
+		}
+	}
+}

@@ -266,14 +266,14 @@ func readAccesses(ctx context.Context, io_ *IOStreams, specs []string, profile s
 	var st auditlog.Stream
 	n := 0
 	var a learn.Access
+	var m learn.Mapper
 	handle := func(ev *auditlog.Event, src string, line int64) {
 		if profile != "" && !auditlog.LabelMatches(string(ev.Label()), profile) {
 			return
 		}
 		n++
-		if learn.FromEvent(ev, src, line, &a) {
-			acc := a
-			add(&acc)
+		if m.Map(ev, src, line, &a) {
+			add(&a)
 		}
 	}
 	for _, spec := range specs {
