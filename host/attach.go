@@ -4,6 +4,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/armorer-dev/armorer/policy"
@@ -13,53 +14,66 @@ import (
 // directory's files to its attachment: the ATTACH of "profile NAME ATTACH",
 // or the name of a profile named by its path. Kernels before AppArmor 4
 // print "<unknown>" in policy/profiles/*/attach (the 3.x parser sends no
-// attachment string), so the files are the only source there. Files the
-// loader skips, and files that do not parse, are ignored.
+// attachment string), so the files are the only source there.
 func (h *Host) fileAttachments() map[string]string {
 	m := map[string]string{}
-	ents, err := os.ReadDir(h.Paths.ProfileDir)
-	if err != nil {
-		return m
-	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() || loaderSkips(e.Name()) {
-			continue
-		}
-		src, err := os.ReadFile(filepath.Join(h.Paths.ProfileDir, e.Name()))
-		if err != nil {
-			continue
-		}
-		f, _ := policy.ParseFile(token.NewFileSet(), e.Name(), src, 0)
-		if f == nil {
-			continue
-		}
-		for _, r := range f.Rules {
-			p, ok := r.(*policy.Profile)
-			if !ok || p.Name == nil {
-				continue
-			}
-			name := p.Name.Value()
-			switch {
-			case p.Attach != nil:
-				m[name] = p.Attach.Value()
-			case strings.HasPrefix(name, "/"):
-				m[name] = name
-			}
+	for p := range h.dirProfiles() {
+		name := p.Name.Value()
+		switch {
+		case p.Attach != nil:
+			m[name] = p.Attach.Value()
+		case strings.HasPrefix(name, "/"):
+			m[name] = name
 		}
 	}
 	return m
 }
 
-// loaderSkips reports the file names the AppArmor loader does not load:
-// dot files, editor and package manager leftovers, the README.
-func loaderSkips(name string) bool {
-	if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || name == "README" {
-		return true
+// DefinedProfiles returns the names of the top-level profiles that the
+// profile directory's files define and that the loader would load at boot.
+// The monitor compares them with the loaded profiles to catch "profile not
+// loaded".
+func (h *Host) DefinedProfiles() ([]string, error) {
+	if _, err := os.Stat(h.Paths.ProfileDir); err != nil {
+		return nil, err
 	}
-	for _, suffix := range []string{".dpkg-new", ".dpkg-old", ".dpkg-dist", ".dpkg-bak", ".dpkg-remove", ".pacsave", ".pacnew", ".rpmnew", ".rpmsave", ".orig", ".rej"} {
-		if strings.HasSuffix(name, suffix) {
-			return true
+	var names []string
+	for p := range h.dirProfiles() {
+		names = append(names, p.Name.Value())
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+// dirProfiles yields the named top-level profiles of the files the loader
+// loads from the profile directory: files it skips, files disabled through
+// disable/, and files that do not parse are left out.
+func (h *Host) dirProfiles() func(yield func(*policy.Profile) bool) {
+	return func(yield func(*policy.Profile) bool) {
+		ents, err := os.ReadDir(h.Paths.ProfileDir)
+		if err != nil {
+			return
+		}
+		for _, e := range ents {
+			if !e.Type().IsRegular() || policy.SkippedName(e.Name()) {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(h.Paths.ProfileDir, "disable", e.Name())); err == nil {
+				continue
+			}
+			src, err := os.ReadFile(filepath.Join(h.Paths.ProfileDir, e.Name()))
+			if err != nil {
+				continue
+			}
+			f, _ := policy.ParseFile(token.NewFileSet(), e.Name(), src, 0)
+			if f == nil {
+				continue
+			}
+			for _, r := range f.Rules {
+				if p, ok := r.(*policy.Profile); ok && p.Name != nil && !yield(p) {
+					return
+				}
+			}
 		}
 	}
-	return false
 }
