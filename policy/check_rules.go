@@ -86,6 +86,7 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		q := mergeQual(outer, *qr.Qualifiers())
 		c.qualifiers(r, q)
 	}
+	c.ruleVars(r)
 	switch r := r.(type) {
 	case *FileRule:
 		c.fileRule(r, ctx, mergeQual(outer, r.Qual))
@@ -176,6 +177,47 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		})
 	case *AllRule:
 		c.v4(r, "all")
+	}
+}
+
+// ruleVars reports undefined variables in the arguments of non-file
+// rules: apparmor_parser expands variables in every rule's values.
+func (c *checker) ruleVars(r Rule) {
+	var words []*Word
+	var conds func([]*Cond)
+	conds = func(cs []*Cond) {
+		for _, cd := range cs {
+			if cd.Value != nil {
+				words = append(words, cd.Value.Words...)
+			}
+			conds(cd.Conds)
+		}
+	}
+	switch r := r.(type) {
+	case *MountRule:
+		words = append(words, r.Source, r.MountPoint)
+		conds(r.Conds)
+	case *PivotRootRule:
+		words = append(words, r.NewRoot, r.Profile)
+		conds(r.Conds)
+	case *SignalRule:
+		conds(r.Conds)
+	case *PtraceRule:
+		conds(r.Conds)
+	case *UnixRule:
+		conds(r.Conds)
+	case *DbusRule:
+		conds(r.Conds)
+	case *IOUringRule:
+		conds(r.Conds)
+	case *MqueueRule:
+		words = append(words, r.Name)
+		conds(r.Conds)
+	}
+	for _, w := range words {
+		if w != nil && strings.Contains(w.Raw, "@{") {
+			c.expand(w)
+		}
 	}
 }
 
