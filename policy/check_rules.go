@@ -421,6 +421,10 @@ func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
 		c.errorf(r.Pos(), "permission", "file rule %s has no permissions: add r, w, … before the comma", r.Path.Raw)
 		return
 	}
+	if r.Perms.Raw == "all" && c.target.atLeast4() {
+		c.errorf(r.Perms.Pos(), "permission", "AppArmor %s reads \"all\" as the all rule, not as permissions a, l, l: write al", c.target)
+		return
+	}
 	mode, ok := c.perms(r.Perms, q)
 	if !ok || mode == "" || q.Deny {
 		return
@@ -526,6 +530,9 @@ func (c *checker) network(r *NetworkRule) {
 		})
 	}
 	ipPort(r.Conds, "network")
+	if f := r.Family; f != nil && networkFamilies[f.Raw] && len(r.Conds) > 0 && f.Raw != "inet" && f.Raw != "inet6" {
+		c.errorf(r.Conds[0].Pos(), "rule", "network family %s does not take ip=, port= or peer= (only inet and inet6 do)", f.Raw)
+	}
 }
 
 // networkWords checks "[FAMILY] [TYPE|PROTOCOL]". The parser files the
