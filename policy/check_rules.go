@@ -135,8 +135,13 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 				c.errorf(cd.Pos(), "rule", "pivot_root: oldroot= comes before the new root")
 			}
 		}
-		if w := r.NewRoot; w != nil && !w.Quoted() && (Lookup(w.Raw) != WORD || isModeWord(w.Raw)) {
-			c.errorf(w.Pos(), "rule", "pivot_root: %q is read as a keyword or permissions, not a new root; write a path such as /mnt/root/", w.Raw)
+		if w := r.NewRoot; w != nil && !w.Quoted() {
+			switch v := w.Raw; {
+			case Lookup(v) != WORD || v == "other" || isModeWord(v):
+				c.errorf(w.Pos(), "rule", "pivot_root: %q is read as a keyword or permissions, not a new root; write a path such as /mnt/root/", v)
+			case strings.Contains(v, "/") && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{"):
+				c.errorf(w.Pos(), "rule", "pivot_root: new root %s must be absolute", v)
+			}
 		}
 	case *ChangeProfileRule:
 		if r.ExecMode != nil && r.ExecMode.Raw != "safe" && r.ExecMode.Raw != "unsafe" {
