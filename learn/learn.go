@@ -161,6 +161,16 @@ func (l *Learner) Add(a *Access) {
 	if a.Profile == "" || a.Class == ClassUnknown {
 		return
 	}
+	if strings.Contains(a.Profile, "//&") {
+		// A stack (a//&b): each of its profiles had to allow the access.
+		label := a.Profile
+		for part := range strings.SplitSeq(label, "//&") {
+			a.Profile = strings.TrimPrefix(part, ":")
+			l.Add(a)
+		}
+		a.Profile = label
+		return
+	}
 	la := l.labels[a.Profile]
 	if la == nil {
 		la = &labelAcc{files: map[string]*fileAcc{}, others: map[otherKey]*otherAcc{}, execTargets: map[string]map[string]bool{}}

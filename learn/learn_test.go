@@ -234,6 +234,17 @@ func TestLearn(t *testing.T) {
 `,
 		},
 		{
+			name: "a stack's access goes to each of its profiles",
+			in: []*Access{
+				file("app//&container", "/srv/x", "r"),
+			},
+			want: `profile app
+  /srv/x r,
+profile container
+  /srv/x r,
+`,
+		},
+		{
 			name: "userns needs abi 4.0",
 			in: []*Access{
 				{Profile: "app", Class: ClassUserns, Mask: []string{"create"}},

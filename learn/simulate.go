@@ -2,6 +2,7 @@ package learn
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -99,6 +100,17 @@ func (s *Simulator) wanted(label string) bool {
 
 // Add replays one access.
 func (s *Simulator) Add(a *Access) error {
+	if strings.Contains(a.Profile, "//&") {
+		// A stack: every profile in it decides.
+		label := a.Profile
+		var errs []error
+		for part := range strings.SplitSeq(label, "//&") {
+			a.Profile = strings.TrimPrefix(part, ":")
+			errs = append(errs, s.Add(a))
+		}
+		a.Profile = label
+		return errors.Join(errs...)
+	}
 	if !s.wanted(a.Profile) {
 		return nil
 	}
