@@ -24,6 +24,10 @@ type Options struct {
 	// Siblings is the sibling threshold (0: DefaultSiblings; negative:
 	// never glob siblings).
 	Siblings int
+	// MinDigits and MinHex are the lengths from which a digit run inside
+	// a name, or a hex name, counts as variable (0: DefaultMinDigits,
+	// DefaultMinHex).
+	MinDigits, MinHex int
 	// ABI is the target policy ABI, "3.0" (default) or "4.0". Rules the
 	// ABI cannot express become findings.
 	ABI string
@@ -67,6 +71,10 @@ type Candidate struct {
 	// Unsafe, if set, says what sensitive thing the abstraction grants;
 	// such a candidate is never chosen.
 	Unsafe func() (string, bool)
+}
+
+func (l *Learner) thresholds() thresholds {
+	return thresholds{minDigits: l.opts.MinDigits, minHex: l.opts.MinHex}
 }
 
 func (o *Options) siblings() int {
@@ -634,7 +642,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	for i, path := range paths {
 		ruleOf[i] = EscapeLiteral(path)
 		if l.opts.Glob != GlobNone {
-			ruleOf[i], _ = generalise(path, files[path].perms)
+			ruleOf[i], _ = generaliseWith(path, files[path].perms, l.thresholds())
 		}
 	}
 	type cover struct {
@@ -815,7 +823,7 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 			fe.target = r.targetOf(p.Name, fp, f.exec)
 		}
 		if l.opts.Glob != GlobNone {
-			pat, home := generalise(fp, perms)
+			pat, home := generaliseWith(fp, perms, l.thresholds())
 			fe.pattern, fe.home = pat, home
 			fe.owner = home && f.owned
 		}
