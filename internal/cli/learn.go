@@ -244,6 +244,9 @@ func useLocal(mode, file string) bool {
 // packaged reports whether a Debian package installed file (it is listed
 // in dpkg's file lists).
 func packaged(file string) bool {
+	if abs, err := filepath.Abs(file); err == nil {
+		file = abs
+	}
 	lists, _ := filepath.Glob("/var/lib/dpkg/info/*.list")
 	for _, l := range lists {
 		f, err := os.Open(l)
