@@ -86,12 +86,15 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		q := mergeQual(outer, *qr.Qualifiers())
 		c.qualifiers(r, q)
 	}
+	c.ruleVars(r)
 	switch r := r.(type) {
 	case *FileRule:
 		c.fileRule(r, ctx, mergeQual(outer, r.Qual))
 	case *LinkRule:
 		c.absPath(r.Path, "link")
-		c.absPath(r.Target, "link target")
+		if r.Target != nil { // apparmor_parser takes a relative link target
+			c.expand(r.Target)
+		}
 	case *CapabilityRule:
 		for _, w := range r.Names {
 			if !capabilities[w.Raw] {
@@ -127,6 +130,11 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		c.mount(r)
 	case *PivotRootRule:
 		c.conds(r.Conds, "pivot_root", func(cd *Cond) bool { return cd.KeyName() == "oldroot" && c.singleValue(cd) })
+		for _, cd := range r.Conds {
+			if r.NewRoot != nil && cd.Pos() > r.NewRoot.Pos() {
+				c.errorf(cd.Pos(), "rule", "pivot_root: oldroot= comes before the new root")
+			}
+		}
 		if w := r.NewRoot; w != nil && !w.Quoted() && (Lookup(w.Raw) != WORD || isModeWord(w.Raw)) {
 			c.errorf(w.Pos(), "rule", "pivot_root: %q is read as a keyword or permissions, not a new root; write a path such as /mnt/root/", w.Raw)
 		}
@@ -169,6 +177,47 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		})
 	case *AllRule:
 		c.v4(r, "all")
+	}
+}
+
+// ruleVars reports undefined variables in the arguments of non-file
+// rules: apparmor_parser expands variables in every rule's values.
+func (c *checker) ruleVars(r Rule) {
+	var words []*Word
+	var conds func([]*Cond)
+	conds = func(cs []*Cond) {
+		for _, cd := range cs {
+			if cd.Value != nil {
+				words = append(words, cd.Value.Words...)
+			}
+			conds(cd.Conds)
+		}
+	}
+	switch r := r.(type) {
+	case *MountRule:
+		words = append(words, r.Source, r.MountPoint)
+		conds(r.Conds)
+	case *PivotRootRule:
+		words = append(words, r.NewRoot, r.Profile)
+		conds(r.Conds)
+	case *SignalRule:
+		conds(r.Conds)
+	case *PtraceRule:
+		conds(r.Conds)
+	case *UnixRule:
+		conds(r.Conds)
+	case *DbusRule:
+		conds(r.Conds)
+	case *IOUringRule:
+		conds(r.Conds)
+	case *MqueueRule:
+		words = append(words, r.Name)
+		conds(r.Conds)
+	}
+	for _, w := range words {
+		if w != nil && strings.Contains(w.Raw, "@{") {
+			c.expand(w)
+		}
 	}
 }
 

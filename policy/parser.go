@@ -7,6 +7,7 @@ import (
 	goscanner "go/scanner"
 	"go/token"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -524,6 +525,10 @@ func (p *parser) parseRuleInner() Rule {
 		name := &Word{ValuePos: p.pos, Raw: p.lit}
 		p.next()
 		if p.tok == ASSIGN || p.tok == ADD {
+			if !varNameRx.MatchString(name.Raw) {
+				p.fail(name.Pos(), "bad variable name %q: write @{NAME} or $NAME", name.Raw)
+				return nil
+			}
 			return p.parseAssign(start, name)
 		}
 		if name.Raw[0] == '$' {
@@ -687,6 +692,8 @@ func (p *parser) parseRaw(start token.Pos) Rule {
 		p.next()
 	}
 }
+
+var varNameRx = regexp.MustCompile(`^(@\{[^{}\s,=]*\}|\$[^{}\s,=()]+)$`)
 
 func isIdent(s string) bool {
 	if s == "" {
@@ -982,6 +989,7 @@ func (p *parser) parseFlags(key *Word, opPos token.Pos) *Cond {
 		}
 	}
 	c.Value.Rparen = p.expect(RPAREN)
+	c.Value.Commas = c.Value.Commas && len(c.Value.Words) > 1 // a separator needs two items
 	return c
 }
 
@@ -1253,6 +1261,7 @@ func (p *parser) parseList() *List {
 		}
 	}
 	l.Rparen = p.expect(RPAREN)
+	l.Commas = l.Commas && len(l.Words) > 1 // a separator needs two items
 	return l
 }
 
@@ -1309,8 +1318,8 @@ func (p *parser) parseCondValue(c *Cond) {
 	}
 	rparen := p.expect(RPAREN)
 	if nested {
-		c.Lparen, c.Rparen, c.Commas = lparen, rparen, commas
+		c.Lparen, c.Rparen, c.Commas = lparen, rparen, commas && len(c.Conds) > 1
 		return
 	}
-	c.Value = &List{Paren: true, Lparen: lparen, Words: words, Rparen: rparen, Commas: commas}
+	c.Value = &List{Paren: true, Lparen: lparen, Words: words, Rparen: rparen, Commas: commas && len(words) > 1}
 }
