@@ -139,7 +139,7 @@ func checkAgainstCompiler(t *testing.T, cases []oracleCase) {
 			failures = append(failures, c.String()+"\n\tcompiler: "+compiler+"\n\tarmorer: "+armorerAnswer(c))
 		}
 	}
-	for _, k := range []string{"table", "match", "pattern", "rule", "vars"} {
+	for _, k := range []string{"table", "match", "pattern", "rule", "vars", "real"} {
 		if st := stats[k]; st != nil {
 			t.Logf("%-8s cases=%d agree=%d (compiler: covered=%d not-covered=%d refused=%d hung=%d; armorer refused by design=%d)", k, st.total, st.agree, st.yes, st.no, st.refused, st.hung, st.unsupported)
 		}
