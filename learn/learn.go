@@ -95,7 +95,18 @@ type Finding struct {
 }
 
 func (f Finding) String() string {
-	return fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, f.Rule, f.ID, f.Severity, f.Reason)
+	s := fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, f.Rule, f.ID, f.Severity, f.Reason)
+	if ev := f.Rule.Evidence; ev.Count > 0 {
+		s += fmt.Sprintf(" (%d event", ev.Count)
+		if ev.Count != 1 {
+			s += "s"
+		}
+		if len(ev.Lines) > 0 {
+			s += ", e.g. " + ev.Lines[0].String()
+		}
+		s += ")"
+	}
+	return s
 }
 
 // Profile is what was learned for one profile: its rules (sorted) and the
