@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func profile(abi, rule string) []byte {
@@ -134,5 +135,53 @@ func TestInstalled(t *testing.T) {
 	}
 	if !strings.HasPrefix(p.Version, "3.0") || p.ABI != "abi/3.0" {
 		t.Errorf("Installed: version %q abi %q", p.Version, p.ABI)
+	}
+}
+
+// CompileFiles splits one run's output back into files, falls back to one
+// file at a time when a file is refused, and kills a hanging parser.
+func TestCompileFiles(t *testing.T) {
+	p := Require(t, "3.0")
+	ctx := context.Background()
+	texts := [][]byte{
+		[]byte("profile a { /a r, }\n"),
+		[]byte("profile b { /b r, }\nprofile c { /c r, }\n"), // two profiles, one blob
+		[]byte("profile d { /d r, }\n"),
+	}
+	got, err := p.CompileTexts(ctx, texts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, text := range texts {
+		want, err := p.Compile(ctx, text, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[i].Policy, want) {
+			t.Errorf("file %d: batch policy (%d bytes) differs from a single compile (%d bytes)", i, len(got[i].Policy), len(want))
+		}
+	}
+
+	old := batchTimeout
+	batchTimeout = 10 * time.Second
+	defer func() { batchTimeout = old }()
+	texts = append(texts,
+		[]byte("profile e { capability bogus, }\n"),
+		[]byte("profile f { /{,{,a,},} r, }\n"), // 3.0.8 never finishes this one
+	)
+	got, err = p.CompileTexts(ctx, texts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if !got[i].Accepted() {
+			t.Errorf("file %d refused: %+v", i, got[i])
+		}
+	}
+	if r := got[3]; r.Accepted() || r.Hung || !strings.Contains(r.Stderr, "Invalid capability bogus") {
+		t.Errorf("bogus capability: %+v", r)
+	}
+	if r := got[4]; r.Accepted() || !r.Hung {
+		t.Errorf("looping pattern: %+v (want Hung)", r)
 	}
 }
