@@ -4,10 +4,8 @@ package source
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -45,18 +43,9 @@ func openKmsgPath(name, path string, opts Options) (Source, error) {
 	// waits for new records while following.
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
-		ue := &UnavailableError{Source: name, What: "open " + path, Err: err}
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			ue.Err = pe.Err // the path is already in What
-		}
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			ue.Hint = "this system has no " + path + " (a container without it?): read journal: or a log file instead"
-		case errors.Is(err, fs.ErrPermission):
-			ue.Hint = "reading the kernel log needs root or CAP_SYSLOG when kernel.dmesg_restrict=1"
-		}
-		return nil, ue
+		return nil, openUnavailable(name, path, err,
+			"this system has no "+path+" (a container without it?): read journal: or a log file instead",
+			"reading the kernel log needs root or CAP_SYSLOG when kernel.dmesg_restrict=1")
 	}
 	if opts.FromEnd && opts.Resume == nil {
 		// SEEK_END on /dev/kmsg moves to the record after the last one.
