@@ -14,13 +14,14 @@ import (
 // Result is one file's outcome in CompileFiles.
 type Result struct {
 	File string // the file compiled
-	// Policy is the compiled policy (-QK -S) of every profile in File,
-	// empty when File defines none; nil when the parser refused or hung.
+	// Policy is the compiled policy (-QK -S) of the profiles File defines,
+	// one binary blob per profile in the parser's order, empty when File
+	// defines none; nil when the parser refused File or hung on it.
 	Policy []byte
 	// Stderr is the parser's complaint when it refused File.
 	Stderr string
-	// Hung: the parser did not finish File within 5 seconds (3.0.8
-	// loops forever on some nested empty alternatives, e.g. "/{,{,a,},}").
+	// Hung: the parser did not finish File within 5 seconds (3.0.8 loops
+	// forever on some nested empty alternatives, e.g. "/{,{,a,},}").
 	Hung bool
 }
 
@@ -33,6 +34,10 @@ const (
 	batchSize = 200
 	// batchRuns parser runs go at a time (the test machines have 2 cores).
 	batchRuns = 2
+	// endMarkerName names the profile compiled after every file of a batch:
+	// -S writes one blob per profile, not per file, so the marker's blob is
+	// what tells where one file's profiles end.
+	endMarkerName = "armorer-oracle-end-of-file"
 )
 
 // batchTimeout bounds one run over a batch; fileTimeout one file when a
@@ -43,16 +48,19 @@ var (
 	fileTimeout  = 5 * time.Second
 )
 
-// blobStart begins the binary policy -S writes for each file (one blob
-// holds all the file's profiles).
+// blobStart begins the binary policy -S writes for each profile.
 var blobStart = []byte("\x04\x08\x00version\x00")
 
+// endMarkerBytes is how the marker's name appears in its blob: a
+// little-endian u16 length (with the NUL), the name, a NUL.
+var endMarkerBytes = append([]byte{byte(len(endMarkerName) + 1), 0}, endMarkerName+"\x00"...)
+
 // CompileFiles compiles each file on its own, many files per parser run,
-// and returns one Result per file in the order of files. --jobs=1 keeps the
-// blobs on stdout in file order, so a run's output splits back into files.
-// When a run fails (a file is refused, or one hangs), its files are
-// compiled one at a time to tell which. err is set only when the parser
-// could not run.
+// and returns one Result per file in the order of files. A run compiles
+// file1 marker file2 marker …; --jobs=1 keeps the blobs on stdout in that
+// order, so the output splits back into files at the markers' blobs. When
+// a run fails (a file is refused, or one hangs), its files are compiled one
+// at a time to tell which. err is set only when the parser could not run.
 func (p *Parser) CompileFiles(ctx context.Context, files []string, includeDirs []string) ([]Result, error) {
 	out := make([]Result, len(files))
 	sem := make(chan struct{}, batchRuns)
@@ -80,10 +88,14 @@ func (p *Parser) CompileFiles(ctx context.Context, files []string, includeDirs [
 }
 
 func (p *Parser) compileBatch(ctx context.Context, files, includeDirs []string, out []Result) error {
-	ok, stdout, _, err := p.runTimeout(ctx, batchTimeout, includeDirs, files...)
+	args := make([]string, 0, 2*len(files))
+	for _, f := range files {
+		args = append(args, f, p.endMarker)
+	}
+	ok, stdout, _, err := p.runTimeout(ctx, batchTimeout, includeDirs, args...)
 	if err == nil && ok {
-		if blobs := splitBlobs(stdout); len(blobs) == len(files) {
-			for i, b := range blobs {
+		if policies := splitFiles(stdout); len(policies) == len(files) {
+			for i, b := range policies {
 				out[i] = Result{File: files[i], Policy: b}
 			}
 			return nil
@@ -114,21 +126,28 @@ func (p *Parser) runTimeout(ctx context.Context, timeout time.Duration, includeD
 	return p.Run(ctx, includeDirs, append([]string{"--jobs=1", "-QK", "-S"}, files...)...)
 }
 
-// splitBlobs cuts -S output at each blobStart; nil if it does not start
-// with one.
-func splitBlobs(b []byte) [][]byte {
+// splitFiles cuts the -S output of a batch into the policies of its files:
+// the blobs before each end marker's blob. nil if the output is not a
+// sequence of blobs ending with a marker.
+func splitFiles(b []byte) [][]byte {
 	var out [][]byte
-	for len(b) > 0 {
-		if !bytes.HasPrefix(b, blobStart) {
+	start := 0 // where the current file's blobs begin
+	for i := 0; i < len(b); {
+		if !bytes.HasPrefix(b[i:], blobStart) {
 			return nil
 		}
-		next := bytes.Index(b[len(blobStart):], blobStart)
-		if next < 0 {
-			out = append(out, b)
-			break
+		end := len(b)
+		if next := bytes.Index(b[i+len(blobStart):], blobStart); next >= 0 {
+			end = i + len(blobStart) + next
 		}
-		out = append(out, b[:len(blobStart)+next])
-		b = b[len(blobStart)+next:]
+		if bytes.Contains(b[i:end], endMarkerBytes) {
+			out = append(out, b[start:i:i])
+			start = end
+		}
+		i = end
+	}
+	if start != len(b) {
+		return nil
 	}
 	return out
 }

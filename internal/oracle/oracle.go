@@ -42,6 +42,7 @@ type Parser struct {
 	ABI string
 
 	configFile string // an empty parser.conf
+	endMarker  string // a file holding only the profile endMarkerName (see CompileFiles)
 }
 
 // HostParser is where Debian installs apparmor_parser.
@@ -129,7 +130,11 @@ func (p *Parser) init(ctx context.Context, want string) error {
 		return err
 	}
 	p.configFile = filepath.Join(dir, "parser.conf")
-	return os.WriteFile(p.configFile, nil, 0o644)
+	if err := os.WriteFile(p.configFile, nil, 0o644); err != nil {
+		return err
+	}
+	p.endMarker = filepath.Join(dir, "end-marker")
+	return os.WriteFile(p.endMarker, []byte("profile "+endMarkerName+" {}\n"), 0o644)
 }
 
 // parseVersion takes "AppArmor parser version 3.0.8" from --version output.
