@@ -2,6 +2,7 @@ package host
 
 import (
 	"go/token"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,7 +18,7 @@ import (
 // attachment string), so the files are the only source there.
 func (h *Host) fileAttachments() map[string]string {
 	m := map[string]string{}
-	for p := range h.dirProfiles() {
+	for _, p := range h.dirProfiles() {
 		name := p.Name.Value()
 		switch {
 		case p.Attach != nil:
@@ -38,7 +39,7 @@ func (h *Host) DefinedProfiles() ([]string, error) {
 		return nil, err
 	}
 	var names []string
-	for p := range h.dirProfiles() {
+	for _, p := range h.dirProfiles() {
 		names = append(names, p.Name.Value())
 	}
 	slices.Sort(names)
@@ -46,10 +47,11 @@ func (h *Host) DefinedProfiles() ([]string, error) {
 }
 
 // dirProfiles yields the named top-level profiles of the files the loader
-// loads from the profile directory: files it skips, files disabled through
-// disable/, and files that do not parse are left out.
-func (h *Host) dirProfiles() func(yield func(*policy.Profile) bool) {
-	return func(yield func(*policy.Profile) bool) {
+// loads from the profile directory, with the file that defines each: files
+// it skips, files disabled through disable/, and files that do not parse
+// are left out.
+func (h *Host) dirProfiles() iter.Seq2[string, *policy.Profile] {
+	return func(yield func(string, *policy.Profile) bool) {
 		ents, err := os.ReadDir(h.Paths.ProfileDir)
 		if err != nil {
 			return
@@ -70,7 +72,7 @@ func (h *Host) dirProfiles() func(yield func(*policy.Profile) bool) {
 				continue
 			}
 			for _, r := range f.Rules {
-				if p, ok := r.(*policy.Profile); ok && p.Name != nil && !yield(p) {
+				if p, ok := r.(*policy.Profile); ok && p.Name != nil && !yield(e.Name(), p) {
 					return
 				}
 			}

@@ -36,3 +36,23 @@ func TestDefinedProfiles(t *testing.T) {
 		t.Errorf("DefinedProfiles = %q, want %q", got, want)
 	}
 }
+
+// A profile is found by its name even when its file is named after the binary.
+func TestResolveByProfileName(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "opt.myapp.bin.myapp"), []byte("abi <abi/3.0>,\nprofile myapp /opt/myapp/bin/myapp {\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	h := New(Paths{ProfileDir: dir}, nil)
+	f, err := h.Resolve("myapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Name != "opt.myapp.bin.myapp" || f.Source != "" {
+		t.Errorf("Resolve(myapp) = %+v, want the installed opt.myapp.bin.myapp", f)
+	}
+	if _, err := h.Resolve("nosuch"); err == nil {
+		t.Error("Resolve(nosuch) succeeded")
+	}
+}

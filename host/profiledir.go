@@ -44,7 +44,8 @@ func (e *NotFoundError) Error() string {
 //   - a path to a file (absolute, or relative containing '/', or an
 //     existing file in the working directory): inside the profile
 //     directory it is that file, outside it is a Source to install;
-//   - a binary path /usr/sbin/foo: the conventional file usr.sbin.foo.
+//   - a binary path /usr/sbin/foo: the conventional file usr.sbin.foo;
+//   - a profile name defined in one of the directory's files.
 func (h *Host) Resolve(arg string) (ProfileFile, error) {
 	if arg == "" {
 		return ProfileFile{}, &NotFoundError{Arg: arg, Dir: h.Paths.ProfileDir}
@@ -86,6 +87,13 @@ func (h *Host) Resolve(arg string) (ProfileFile, error) {
 			if isRegular(root, conv) {
 				return ProfileFile{Name: conv}, nil
 			}
+		}
+	}
+	// A profile name (what Kubernetes and the kernel call it), defined in
+	// a file named otherwise: "myapp" in opt.myapp.bin.myapp.
+	for file, p := range h.dirProfiles() {
+		if p.Name.Value() == arg {
+			return ProfileFile{Name: file}, nil
 		}
 	}
 	return ProfileFile{}, &NotFoundError{Arg: arg, Dir: h.Paths.ProfileDir}

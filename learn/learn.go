@@ -24,6 +24,10 @@ type Options struct {
 	// Siblings is the sibling threshold (0: DefaultSiblings; negative:
 	// never glob siblings).
 	Siblings int
+	// MinDigits and MinHex are the lengths from which a digit run inside
+	// a name, or a hex name, counts as variable (0: DefaultMinDigits,
+	// DefaultMinHex).
+	MinDigits, MinHex int
 	// ABI is the target policy ABI, "3.0" (default) or "4.0". Rules the
 	// ABI cannot express become findings.
 	ABI string
@@ -69,6 +73,10 @@ type Candidate struct {
 	Unsafe func() (string, bool)
 }
 
+func (l *Learner) thresholds() thresholds {
+	return thresholds{minDigits: l.opts.MinDigits, minHex: l.opts.MinHex}
+}
+
 func (o *Options) siblings() int {
 	if o.Siblings == 0 {
 		return DefaultSiblings
@@ -87,7 +95,18 @@ type Finding struct {
 }
 
 func (f Finding) String() string {
-	return fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, f.Rule, f.ID, f.Severity, f.Reason)
+	s := fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, f.Rule, f.ID, f.Severity, f.Reason)
+	if ev := f.Rule.Evidence; ev.Count > 0 {
+		s += fmt.Sprintf(" (%d event", ev.Count)
+		if ev.Count != 1 {
+			s += "s"
+		}
+		if len(ev.Lines) > 0 {
+			s += ", e.g. " + ev.Lines[0].String()
+		}
+		s += ")"
+	}
+	return s
 }
 
 // Profile is what was learned for one profile: its rules (sorted) and the
@@ -159,6 +178,16 @@ func New(opts Options) *Learner {
 // shared, slices copied), so the caller may reuse a.
 func (l *Learner) Add(a *Access) {
 	if a.Profile == "" || a.Class == ClassUnknown {
+		return
+	}
+	if strings.Contains(a.Profile, "//&") {
+		// A stack (a//&b): each of its profiles had to allow the access.
+		label := a.Profile
+		for part := range strings.SplitSeq(label, "//&") {
+			a.Profile = strings.TrimPrefix(part, ":")
+			l.Add(a)
+		}
+		a.Profile = label
 		return
 	}
 	la := l.labels[a.Profile]
@@ -624,7 +653,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	for i, path := range paths {
 		ruleOf[i] = EscapeLiteral(path)
 		if l.opts.Glob != GlobNone {
-			ruleOf[i], _ = generalise(path, files[path].perms)
+			ruleOf[i], _ = generaliseWith(path, files[path].perms, l.thresholds())
 		}
 	}
 	type cover struct {
@@ -805,7 +834,7 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 			fe.target = r.targetOf(p.Name, fp, f.exec)
 		}
 		if l.opts.Glob != GlobNone {
-			pat, home := generalise(fp, perms)
+			pat, home := generaliseWith(fp, perms, l.thresholds())
 			fe.pattern, fe.home = pat, home
 			fe.owner = home && f.owned
 		}

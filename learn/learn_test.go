@@ -234,6 +234,29 @@ func TestLearn(t *testing.T) {
 `,
 		},
 		{
+			name: "digit and hex thresholds are flags",
+			opts: Options{MinDigits: 4, MinHex: 4},
+			in: []*Access{
+				file("app", "/var/log/app/app-2026.log", "w"),
+				file("app", "/var/cache/app/ab12", "r"),
+			},
+			want: `profile app
+  /var/cache/app/[0-9a-f]* r,
+  /var/log/app/app-[0-9]*.log w,
+`,
+		},
+		{
+			name: "a stack's access goes to each of its profiles",
+			in: []*Access{
+				file("app//&container", "/srv/x", "r"),
+			},
+			want: `profile app
+  /srv/x r,
+profile container
+  /srv/x r,
+`,
+		},
+		{
 			name: "userns needs abi 4.0",
 			in: []*Access{
 				{Profile: "app", Class: ClassUserns, Mask: []string{"create"}},

@@ -480,7 +480,12 @@ func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]to
 		}
 	}
 	ctx := &profileCtx{p: p, scope: map[string]bool{}, children: map[string]token.Pos{}, exec: map[string]execUse{}}
+	prev := c.vars.profileName
+	if p.Name != nil {
+		c.vars.SetProfileName(p.Name.Value())
+	}
 	c.body(p.Body, ctx, Qualifiers{}, depth)
+	c.vars.SetProfileName(prev)
 }
 
 func (c *checker) profileHeader(p *Profile, parent *profileCtx) {

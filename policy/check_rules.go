@@ -86,6 +86,7 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		q := mergeQual(outer, *qr.Qualifiers())
 		c.qualifiers(r, q)
 	}
+	c.ruleVars(r)
 	switch r := r.(type) {
 	case *FileRule:
 		c.fileRule(r, ctx, mergeQual(outer, r.Qual))
@@ -134,8 +135,13 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 				c.errorf(cd.Pos(), "rule", "pivot_root: oldroot= comes before the new root")
 			}
 		}
-		if w := r.NewRoot; w != nil && !w.Quoted() && (Lookup(w.Raw) != WORD || isModeWord(w.Raw)) {
-			c.errorf(w.Pos(), "rule", "pivot_root: %q is read as a keyword or permissions, not a new root; write a path such as /mnt/root/", w.Raw)
+		if w := r.NewRoot; w != nil && !w.Quoted() {
+			switch v := w.Raw; {
+			case Lookup(v) != WORD || v == "other" || isModeWord(v):
+				c.errorf(w.Pos(), "rule", "pivot_root: %q is read as a keyword or permissions, not a new root; write a path such as /mnt/root/", v)
+			case strings.Contains(v, "/") && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{"):
+				c.errorf(w.Pos(), "rule", "pivot_root: new root %s must be absolute", v)
+			}
 		}
 	case *ChangeProfileRule:
 		if r.ExecMode != nil && r.ExecMode.Raw != "safe" && r.ExecMode.Raw != "unsafe" {
@@ -176,6 +182,47 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		})
 	case *AllRule:
 		c.v4(r, "all")
+	}
+}
+
+// ruleVars reports undefined variables in the arguments of non-file
+// rules: apparmor_parser expands variables in every rule's values.
+func (c *checker) ruleVars(r Rule) {
+	var words []*Word
+	var conds func([]*Cond)
+	conds = func(cs []*Cond) {
+		for _, cd := range cs {
+			if cd.Value != nil {
+				words = append(words, cd.Value.Words...)
+			}
+			conds(cd.Conds)
+		}
+	}
+	switch r := r.(type) {
+	case *MountRule:
+		words = append(words, r.Source, r.MountPoint)
+		conds(r.Conds)
+	case *PivotRootRule:
+		words = append(words, r.NewRoot, r.Profile)
+		conds(r.Conds)
+	case *SignalRule:
+		conds(r.Conds)
+	case *PtraceRule:
+		conds(r.Conds)
+	case *UnixRule:
+		conds(r.Conds)
+	case *DbusRule:
+		conds(r.Conds)
+	case *IOUringRule:
+		conds(r.Conds)
+	case *MqueueRule:
+		words = append(words, r.Name)
+		conds(r.Conds)
+	}
+	for _, w := range words {
+		if w != nil && strings.Contains(w.Raw, "@{") {
+			c.expand(w)
+		}
 	}
 }
 
@@ -379,6 +426,10 @@ func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
 		c.errorf(r.Pos(), "permission", "file rule %s has no permissions: add r, w, … before the comma", r.Path.Raw)
 		return
 	}
+	if r.Perms.Raw == "all" && c.target.atLeast4() {
+		c.errorf(r.Perms.Pos(), "permission", "AppArmor %s reads \"all\" as the all rule, not as permissions a, l, l: write al", c.target)
+		return
+	}
 	mode, ok := c.perms(r.Perms, q)
 	if !ok || mode == "" || q.Deny {
 		return
@@ -484,6 +535,9 @@ func (c *checker) network(r *NetworkRule) {
 		})
 	}
 	ipPort(r.Conds, "network")
+	if f := r.Family; f != nil && networkFamilies[f.Raw] && len(r.Conds) > 0 && f.Raw != "inet" && f.Raw != "inet6" {
+		c.errorf(r.Conds[0].Pos(), "rule", "network family %s does not take ip=, port= or peer= (only inet and inet6 do)", f.Raw)
+	}
 }
 
 // networkWords checks "[FAMILY] [TYPE|PROTOCOL]". The parser files the

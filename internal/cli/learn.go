@@ -38,6 +38,8 @@ type learnOptions struct {
 	Local          string
 	Strict         bool
 	Abstractions   []string
+	MinDigits      int
+	MinHex         int
 }
 
 func newLearnCmd(f *Factory, runF func(*learnOptions) error) *cobra.Command {
@@ -94,6 +96,9 @@ of other programs; mounts) are listed for a human, not added, unless
 			if _, err := learn.ParseExecMode(opts.Exec); err != nil || strings.EqualFold(opts.Exec, "px") {
 				return usageErrorf("--exec %q: want cx or ix", opts.Exec)
 			}
+			if opts.MinDigits < 1 || opts.MinHex < 1 || opts.AbstractionMin < 1 || opts.Siblings < 0 {
+				return usageErrorf("--min-digits, --min-hex and --abstraction-min must be at least 1, --siblings at least 0")
+			}
 			switch opts.Local {
 			case "auto", "always", "never":
 			default:
@@ -116,6 +121,8 @@ of other programs; mounts) are listed for a human, not added, unless
 	// *FlagError, so it would exit 1 instead of 2.
 	fl.StringVar(&opts.Glob, "glob", "safe", "generalisation: none, safe or aggressive")
 	fl.IntVar(&opts.Siblings, "siblings", learn.DefaultSiblings, "names in one directory with equal permissions that become dir/* (0: never)")
+	fl.IntVar(&opts.MinDigits, "min-digits", learn.DefaultMinDigits, "a run of this many digits inside a name becomes [0-9]*")
+	fl.IntVar(&opts.MinHex, "min-hex", learn.DefaultMinHex, "a lower-case hex name this long (with a digit and a letter) becomes [0-9a-f]*")
 	fl.IntVar(&opts.AbstractionMin, "abstraction-min", learn.DefaultMinAbstraction, "distinct accesses an abstraction must cover to be included")
 	fl.BoolVar(&opts.Explain, "explain", false, "write the evidence (events, time, examples) above each learned rule")
 	fl.BoolVar(&opts.AllowSensitive, "allow-sensitive", false, "add sensitive rules instead of only listing them")
@@ -150,6 +157,8 @@ func learnRun(o *learnOptions) error {
 		AllowSensitive: o.AllowSensitive,
 		DefaultExec:    execMode,
 		MinAbstraction: o.AbstractionMin,
+		MinDigits:      o.MinDigits,
+		MinHex:         o.MinHex,
 	}, abstractionNames(pol, o.Abstractions), warn)
 	l := learn.New(opts)
 	n, err := readAccesses(o.Ctx, o.IO, o.Sources, o.Profile, func(a *learn.Access) { l.Add(a) })
@@ -235,6 +244,9 @@ func useLocal(mode, file string) bool {
 // packaged reports whether a Debian package installed file (it is listed
 // in dpkg's file lists).
 func packaged(file string) bool {
+	if abs, err := filepath.Abs(file); err == nil {
+		file = abs
+	}
 	lists, _ := filepath.Glob("/var/lib/dpkg/info/*.list")
 	for _, l := range lists {
 		f, err := os.Open(l)

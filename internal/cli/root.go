@@ -78,7 +78,6 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newNewCmd(f, nil),
 		newLearnCmd(f, nil),
 		newSimulateCmd(f, nil),
-		newEventsCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}

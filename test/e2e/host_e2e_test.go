@@ -16,9 +16,10 @@ import (
 // hostStatus is the part of `armorer status --json` the scenario checks.
 type hostStatus struct {
 	Support struct {
-		Enabled      bool   `json:"enabled"`
-		PolicyLocked bool   `json:"policy_locked"`
-		ABI          string `json:"abi"`
+		Enabled      bool     `json:"enabled"`
+		PolicyLocked bool     `json:"policy_locked"`
+		ABI          string   `json:"abi"`
+		Features     []string `json:"features"`
 	} `json:"support"`
 	ByMode    map[string][]string `json:"by_mode"`
 	Processes []struct {
@@ -124,6 +125,11 @@ wait $APP
 			}
 			if s := status("status-empty"); !s.Support.Enabled || len(s.ByMode["enforce"])+len(s.ByMode["complain"]) != 0 {
 				t.Errorf("status before load: %+v", s)
+			}
+			// The ABI read from the kernel's features matches the release's.
+			t.Logf("%s kernel features: %v", k.Name, status("status-empty").Support.Features)
+			if s := status("status-empty"); s.Support.ABI != k.ABI {
+				t.Errorf("detected ABI %q from the kernel features, want %q (features %v)", s.Support.ABI, k.ABI, s.Support.Features)
 			}
 			sc := status("status-complain")
 			if strings.Join(sc.ByMode["complain"], " ") != "myapp" {
