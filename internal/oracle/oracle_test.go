@@ -212,3 +212,28 @@ func testCompileFiles(t *testing.T, p *Parser) {
 		}
 	}
 }
+
+// splitFiles refuses output it cannot split exactly (the batch is then
+// compiled file by file).
+func TestSplitFilesMalformed(t *testing.T) {
+	blob := func(name string) string { return string(blobStart) + "\x02\x05\x00\x00\x00" + name }
+	marker := blob(string(endMarkerBytes))
+	for _, tc := range []struct {
+		name, out string
+		want      int // files; -1 for nil
+	}{
+		{"empty", "", 0},
+		{"one file", blob("a") + marker, 1},
+		{"two profiles, then none", blob("a") + blob("b") + marker + marker, 2},
+		{"garbage first", "junk" + blob("a") + marker, -1},
+		{"no marker at the end", blob("a") + marker + blob("b"), -1},
+	} {
+		got := splitFiles([]byte(tc.out))
+		if (got == nil && tc.want != -1 && tc.want != 0) || (tc.want == -1 && got != nil) || (tc.want >= 0 && len(got) != tc.want) {
+			t.Errorf("%s: %d files (nil %v), want %d", tc.name, len(got), got == nil, tc.want)
+		}
+	}
+	if got := splitFiles([]byte(blob("a") + blob("b") + marker + marker)); string(got[0]) != blob("a")+blob("b") || got[1] == nil || len(got[1]) != 0 {
+		t.Errorf("split = %q", got)
+	}
+}
