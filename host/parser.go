@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/armorer-dev/armorer/internal/parsernoise"
 )
 
 // Parser runs apparmor_parser, always with an argv and never through a
@@ -90,10 +92,6 @@ func isExecutable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
-// cacheNoise is printed by every parser call on a kernel without the
-// cache interface; it says nothing about the profile.
-const cacheNoise = "Cache read/write disabled: interface file missing"
-
 func (p *Parser) run(ctx context.Context, op, file string, kernel bool, args ...string) (string, error) {
 	prog, err := p.path()
 	if err != nil {
@@ -109,19 +107,9 @@ func (p *Parser) run(ctx context.Context, op, file string, kernel bool, args ...
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), &ParserError{Op: op, File: file, Argv: append([]string{prog}, argv...), Stderr: filterNoise(stderr.String()), Err: err}
+		return stdout.String(), &ParserError{Op: op, File: file, Argv: append([]string{prog}, argv...), Stderr: parsernoise.Filter(stderr.String()), Err: err}
 	}
 	return stdout.String(), nil
-}
-
-func filterNoise(s string) string {
-	var keep []string
-	for line := range strings.Lines(s) {
-		if !strings.HasPrefix(line, cacheNoise) {
-			keep = append(keep, line)
-		}
-	}
-	return strings.Join(keep, "")
 }
 
 // Version returns the parser's version ("3.0.8").

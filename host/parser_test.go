@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/armorer-dev/armorer/internal/parsernoise"
 )
 
 // These run the real apparmor_parser: it is the oracle for what compiles.
@@ -25,7 +27,7 @@ func TestParserValidate(t *testing.T) {
 	// The parser's own message, with the file and line, reaches the user;
 	// the cache noise does not.
 	msg := err.Error()
-	if !strings.Contains(msg, "validate "+bad) || !strings.Contains(msg, "line 3") || strings.Contains(msg, cacheNoise) {
+	if !strings.Contains(msg, "validate "+bad) || !strings.Contains(msg, "line 3") || strings.Contains(msg, parsernoise.Line) {
 		t.Errorf("error = %q, want the parser's message naming line 3 without cache noise", msg)
 	}
 	if len(ie.Argv) < 3 || ie.Argv[1] != "-QK" || ie.Argv[2] != bad {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/armorer-dev/armorer/internal/oracle"
+	"github.com/armorer-dev/armorer/internal/parsernoise"
 )
 
 // hostParser runs an oracle parser (3.0.8 from the host, 4.1 unpacked from
@@ -60,7 +61,7 @@ func TestParserVersions(t *testing.T) {
 			os.WriteFile(bad, []byte("abi <"+o.ABI+">,\nprofile bad {\n  /etc/passwd rz,\n}\n"), 0o644)
 			err = p.Validate(ctx, bad)
 			var ie *InvalidProfileError
-			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "line 3") || strings.Contains(err.Error(), cacheNoise) {
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "line 3") || strings.Contains(err.Error(), parsernoise.Line) {
 				t.Errorf("bad profile: %v", err)
 			}
 		})

@@ -115,16 +115,26 @@ func (in *inspector) resolve(p string) (string, error) {
 			}
 			return filepath.Join(dir, filepath.Base(p)), nil
 		}
-		t, err := os.Readlink(in.host(p))
+		t, err := in.readlink(p)
 		if err != nil {
 			return "", err
 		}
-		if !filepath.IsAbs(t) {
-			t = filepath.Join(filepath.Dir(p), t)
-		}
-		p = filepath.Clean(t)
+		p = t
 	}
 	return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+}
+
+// readlink returns the target of the symlink p (a path inside Root),
+// made absolute against p's directory and cleaned.
+func (in *inspector) readlink(p string) (string, error) {
+	t, err := os.Readlink(in.host(p))
+	if err != nil {
+		return "", err
+	}
+	if !filepath.IsAbs(t) {
+		t = filepath.Join(filepath.Dir(p), t)
+	}
+	return filepath.Clean(t), nil
 }
 
 func (in *inspector) resolveDir(dir string) (string, error) {
@@ -144,14 +154,11 @@ func (in *inspector) resolveDir(dir string) (string, error) {
 		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
 			return p, nil
 		}
-		t, err := os.Readlink(in.host(p))
+		t, err := in.readlink(p)
 		if err != nil {
 			return "", err
 		}
-		if !filepath.IsAbs(t) {
-			t = filepath.Join(filepath.Dir(p), t)
-		}
-		p = filepath.Clean(t)
+		p = t
 	}
 	return p, nil
 }

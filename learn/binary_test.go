@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/armorer-dev/armorer/internal/testenv"
 )
 
 // need skips when a real tool is missing, except in CI.
@@ -16,10 +18,7 @@ func need(t *testing.T, tool string) string {
 	t.Helper()
 	p, err := exec.LookPath(tool)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI: %v", tool, err)
-		}
-		t.Skipf("%s not installed", tool)
+		testenv.Missing(t, "%s not installed: %v", tool, err)
 	}
 	return p
 }

@@ -134,6 +134,16 @@ func fileAccess(perm aare.Perm, exec aare.ExecMode) Access {
 	return a
 }
 
+// ruleAccess is fileAccess of a file rule's permissions; false when they do
+// not parse (check reports that, not lint).
+func ruleAccess(fr *policy.FileRule) (Access, bool) {
+	perm, mode, err := aare.ParsePerms(fr.Perms.Value())
+	if err != nil {
+		return 0, false
+	}
+	return fileAccess(perm, mode), true
+}
+
 // expandPath returns the alternatives of a rule path with variables
 // expanded, or the raw value when expansion fails (an undefined variable
 // is check's business, not lint's).

@@ -18,11 +18,10 @@ exec permission makes the profile meaningless for that access. Name the director
 program really uses.`,
 	Run: func(p *Pass) {
 		for _, fr := range allowFileRules(p) {
-			perm, mode, err := aare.ParsePerms(fr.Perms.Value())
-			if err != nil {
+			a, ok := ruleAccess(fr)
+			if !ok {
 				continue
 			}
-			a := fileAccess(perm, mode)
 			if a&(AccessWrite|AccessExec) == 0 {
 				continue
 			}
@@ -43,11 +42,10 @@ var sensitivePath = &Check{
 it. learn never adds such rules on its own.`,
 	Run: func(p *Pass) {
 		for _, fr := range allowFileRules(p) {
-			perm, mode, err := aare.ParsePerms(fr.Perms.Value())
-			if err != nil {
+			a, ok := ruleAccess(fr)
+			if !ok {
 				continue
 			}
-			a := fileAccess(perm, mode)
 			for _, alt := range expandPath(p, fr.Path) {
 				if sp, ok := Path(alt, a); ok && isLiteral(alt) {
 					p.ReportSeverity(fr.Pos(), sp.Severity, "%s %s: %s (%s): %s", fr.Path.Raw, fr.Perms.Raw, alt, sp.ID, sp.Why)

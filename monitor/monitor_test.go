@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -235,7 +236,9 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 }
 
-func TestMetricNamesLint(t *testing.T) {
+// everyMetric gathers a monitor that has set every metric it exports.
+func everyMetric(t *testing.T) []*dto.MetricFamily {
+	t.Helper()
 	m := New(Options{}, fakeProfiles{snap: ProfileSnapshot{Loaded: map[string]string{"a": "enforce"}, Defined: []string{"a"}}}, nil)
 	m.Observe(denied("a", "open", "file", "/x"))
 	m.SourceUp("kmsg:", true)
@@ -244,6 +247,11 @@ func TestMetricNamesLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return mfs
+}
+
+func TestMetricNamesLint(t *testing.T) {
+	mfs := everyMetric(t)
 	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
 	if err != nil {
 		t.Fatal(err)

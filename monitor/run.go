@@ -204,26 +204,27 @@ func (r *Runner) run(ctx context.Context, src source.Source, out chan<- source.R
 		lastSeen = s
 	}
 	defer account()
+	forward := func(rec source.Record) error {
+		pos := rec.Pos
+		last = &pos
+		select {
+		case out <- rec:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	for {
 		select {
 		case rec := <-in:
-			pos := rec.Pos
-			last = &pos
-			select {
-			case out <- rec:
-			case <-ctx.Done():
-				return last, ctx.Err()
+			if err := forward(rec); err != nil {
+				return last, err
 			}
 		case err := <-errc:
 			// Forward what the source sent before it stopped.
 			for len(in) > 0 {
-				rec := <-in
-				pos := rec.Pos
-				last = &pos
-				select {
-				case out <- rec:
-				case <-ctx.Done():
-					return last, ctx.Err()
+				if err := forward(<-in); err != nil {
+					return last, err
 				}
 			}
 			if err == nil {

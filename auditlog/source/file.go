@@ -85,6 +85,12 @@ func openFile(name, path string, opts Options) (Source, error) {
 }
 
 func fileUnavailable(name, path string, err error) error {
+	return openUnavailable(name, path, err, "check the path", "run as root or as a member of the group that owns the file")
+}
+
+// openUnavailable describes a failed open of path, with a hint for a
+// missing file and one for a permission problem.
+func openUnavailable(name, path string, err error, notExistHint, permHint string) *UnavailableError {
 	ue := &UnavailableError{Source: name, What: "open " + path, Err: err}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
@@ -92,9 +98,9 @@ func fileUnavailable(name, path string, err error) error {
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		ue.Hint = "check the path"
+		ue.Hint = notExistHint
 	case errors.Is(err, fs.ErrPermission):
-		ue.Hint = "run as root or as a member of the group that owns the file"
+		ue.Hint = permHint
 	}
 	return ue
 }

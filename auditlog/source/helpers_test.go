@@ -2,9 +2,10 @@ package source
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/armorer-dev/armorer/internal/testenv"
 )
 
 // waitTime bounds every wait for a record in the live tests. It is a
@@ -16,10 +17,7 @@ const waitTime = 15 * time.Second
 // present, and skips it elsewhere.
 func needReal(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI: "+format, args...)
-	}
-	t.Skipf(format, args...)
+	testenv.Missing(t, format, args...)
 }
 
 // runAll runs src to its end and returns what it delivered.

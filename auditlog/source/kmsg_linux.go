@@ -4,14 +4,11 @@ package source
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,11 +22,7 @@ const kmsgBufSize = 16 << 10
 
 // kmsgSource reads /dev/kmsg: one read(2) returns exactly one record.
 type kmsgSource struct {
-	once
-	counters
-	name string
-	opts Options
-	f    *os.File
+	polledFile
 	boot string // boot ID, stamped on every Position
 	// caughtUp is set at the first EAGAIN: everything the ring buffer held
 	// has been read.
@@ -45,18 +38,9 @@ func openKmsgPath(name, path string, opts Options) (Source, error) {
 	// waits for new records while following.
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
-		ue := &UnavailableError{Source: name, What: "open " + path, Err: err}
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			ue.Err = pe.Err // the path is already in What
-		}
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			ue.Hint = "this system has no " + path + " (a container without it?): read journal: or a log file instead"
-		case errors.Is(err, fs.ErrPermission):
-			ue.Hint = "reading the kernel log needs root or CAP_SYSLOG when kernel.dmesg_restrict=1"
-		}
-		return nil, ue
+		return nil, openUnavailable(name, path, err,
+			"this system has no "+path+" (a container without it?): read journal: or a log file instead",
+			"reading the kernel log needs root or CAP_SYSLOG when kernel.dmesg_restrict=1")
 	}
 	if opts.FromEnd && opts.Resume == nil {
 		// SEEK_END on /dev/kmsg moves to the record after the last one.
@@ -65,7 +49,7 @@ func openKmsgPath(name, path string, opts Options) (Source, error) {
 			return nil, &UnavailableError{Source: name, What: "seek " + path, Err: err}
 		}
 	}
-	s := &kmsgSource{name: name, opts: opts, f: f, boot: bootID()}
+	s := &kmsgSource{polledFile: polledFile{name: name, opts: opts, f: f}, boot: bootID()}
 	if r := opts.Resume; r != nil && r.Boot != "" && s.boot != "" && r.Boot != s.boot {
 		opts.Logger.Info("resume point is from another boot: reading the whole ring buffer", "resume_boot", r.Boot, "boot", s.boot)
 		s.opts.Resume = nil
@@ -82,26 +66,12 @@ func bootID() string {
 	return strings.TrimSpace(string(b))
 }
 
-func (s *kmsgSource) Name() string { return s.name }
-func (s *kmsgSource) Stats() Stats { return s.counters.Stats() }
-
-func (s *kmsgSource) Close() error {
-	if s.once.close() {
-		return s.f.Close()
-	}
-	return nil
-}
-
 func (s *kmsgSource) Run(ctx context.Context, out chan<- Record) error {
-	if err := s.start(); err != nil {
+	rc, stop, err := s.begin(ctx, kmsgPath)
+	if err != nil {
 		return err
 	}
 	defer s.f.Close()
-	rc, err := s.f.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("read %s: %w", kmsgPath, err)
-	}
-	stop := context.AfterFunc(ctx, func() { s.f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	snd := newSender(&s.counters, out, s.name, s.opts.WhenFull, true)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,13 +21,7 @@ const auditNlgrpReadlog = 1
 const netlinkRcvBuf = 4 << 20
 
 // netlinkSource reads the audit multicast group on NETLINK_AUDIT.
-type netlinkSource struct {
-	once
-	counters
-	name string
-	opts Options
-	f    *os.File
-}
+type netlinkSource struct{ polledFile }
 
 func openNetlink(name string, opts Options) (Source, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_AUDIT)
@@ -71,29 +64,15 @@ func openNetlink(name string, opts Options) (Source, error) {
 	}
 	// The socket is non-blocking, so os.NewFile registers it with the
 	// runtime poller: reads wait without a thread and deadlines work.
-	return &netlinkSource{name: name, opts: opts, f: os.NewFile(uintptr(fd), "netlink:audit")}, nil
-}
-
-func (s *netlinkSource) Name() string { return s.name }
-func (s *netlinkSource) Stats() Stats { return s.counters.Stats() }
-
-func (s *netlinkSource) Close() error {
-	if s.once.close() {
-		return s.f.Close()
-	}
-	return nil
+	return &netlinkSource{polledFile{name: name, opts: opts, f: os.NewFile(uintptr(fd), "netlink:audit")}}, nil
 }
 
 func (s *netlinkSource) Run(ctx context.Context, out chan<- Record) error {
-	if err := s.start(); err != nil {
+	rc, stop, err := s.begin(ctx, "netlink")
+	if err != nil {
 		return err
 	}
 	defer s.f.Close()
-	rc, err := s.f.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("read netlink: %w", err)
-	}
-	stop := context.AfterFunc(ctx, func() { s.f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	snd := newSender(&s.counters, out, s.name, s.opts.WhenFull, true)

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/armorer-dev/armorer/host"
 	"github.com/spf13/cobra"
 )
@@ -35,21 +37,7 @@ kernel state are restored and the exit status is 3.`,
 }
 
 func complainRun(cmd *cobra.Command, o *complainOptions) error {
-	ctx := cmd.Context()
-	h, err := requireKernel(ctx, o.Host)
-	if err != nil {
-		return err
-	}
-	return eachArg(o.IO.ErrOut, "complain", o.Profiles, func(arg string) error {
-		f, err := h.Resolve(arg)
-		if err != nil {
-			return err
-		}
-		res, err := h.SetMode(ctx, f, host.Complain, nil)
-		if err != nil {
-			return err
-		}
-		printResult(o.IO.Out, o.IO.ErrOut, res)
-		return nil
-	})
+	return runHostVerb(cmd.Context(), o.IO, o.Host, "complain", o.Profiles, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+		return h.SetMode(ctx, f, host.Complain, nil)
+	}))
 }

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/armorer-dev/armorer/host"
 	"github.com/spf13/cobra"
 )
@@ -38,21 +40,7 @@ processes, unless --force.`,
 }
 
 func disableRun(cmd *cobra.Command, o *disableOptions) error {
-	ctx := cmd.Context()
-	h, err := requireKernel(ctx, o.Host)
-	if err != nil {
-		return err
-	}
-	return eachArg(o.IO.ErrOut, "disable", o.Profiles, func(arg string) error {
-		f, err := h.Resolve(arg)
-		if err != nil {
-			return err
-		}
-		res, err := h.Disable(ctx, f, o.Force)
-		if err != nil {
-			return err
-		}
-		printResult(o.IO.Out, o.IO.ErrOut, res)
-		return nil
-	})
+	return runHostVerb(cmd.Context(), o.IO, o.Host, "disable", o.Profiles, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+		return h.Disable(ctx, f, o.Force)
+	}))
 }

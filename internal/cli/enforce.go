@@ -81,28 +81,14 @@ kernel state are restored and the exit status is 3.`,
 }
 
 func enforceRun(cmd *cobra.Command, o *enforceOptions) error {
-	ctx := cmd.Context()
-	h, err := requireKernel(ctx, o.Host)
-	if err != nil {
-		return err
-	}
-	return eachArg(o.IO.ErrOut, "enforce", o.Profiles, func(arg string) error {
-		f, err := h.Resolve(arg)
-		if err != nil {
-			return err
-		}
+	return runHostVerb(cmd.Context(), o.IO, o.Host, "enforce", o.Profiles, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
 		if !o.Force {
 			if err := runGate(ctx, h, o, f); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		res, err := h.SetMode(ctx, f, host.Enforce, nil)
-		if err != nil {
-			return err
-		}
-		printResult(o.IO.Out, o.IO.ErrOut, res)
-		return nil
-	})
+		return h.SetMode(ctx, f, host.Enforce, nil)
+	}))
 }
 
 func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.ProfileFile) error {

@@ -62,6 +62,39 @@ func requireKernel(ctx context.Context, hf func() (*host.Host, error)) (*host.Ho
 	return h, nil
 }
 
+// hostAction is what a host verb does with one argument.
+type hostAction func(ctx context.Context, h *host.Host, arg string) (*host.Result, error)
+
+// onFile is the usual hostAction: resolve the argument to a profile file
+// (h.Resolve), then run op on it.
+func onFile(op func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error)) hostAction {
+	return func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
+		f, err := h.Resolve(arg)
+		if err != nil {
+			return nil, err
+		}
+		return op(ctx, h, f)
+	}
+}
+
+// runHostVerb is the body of load, unload, disable, complain and enforce:
+// it needs a kernel that can load profiles, then runs act on every
+// argument, prints each result and returns the worst failure (see eachArg).
+func runHostVerb(ctx context.Context, ios *IOStreams, hf func() (*host.Host, error), verb string, args []string, act hostAction) error {
+	h, err := requireKernel(ctx, hf)
+	if err != nil {
+		return err
+	}
+	return eachArg(ios.ErrOut, verb, args, func(arg string) error {
+		res, err := act(ctx, h, arg)
+		if err != nil {
+			return err
+		}
+		printResult(ios.Out, ios.ErrOut, res)
+		return nil
+	})
+}
+
 // eachArg runs fn for every argument; a failure on one never stops the
 // others. Each failure is reported on errOut as it happens; the returned
 // error carries the most severe exit status (3 over 2 over 1).

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/armorer-dev/armorer/host"
 	"github.com/spf13/cobra"
 )
@@ -43,21 +45,11 @@ write ./NAME or the full path.`,
 }
 
 func loadRun(cmd *cobra.Command, o *loadOptions) error {
-	ctx := cmd.Context()
-	h, err := requireKernel(ctx, o.Host)
-	if err != nil {
-		return err
-	}
-	return eachArg(o.IO.ErrOut, "load", o.Profiles, func(arg string) error {
+	return runHostVerb(cmd.Context(), o.IO, o.Host, "load", o.Profiles, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
 		f, err := h.ResolveLoad(arg)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		res, err := h.Load(ctx, f, o.Complain, nil)
-		if err != nil {
-			return err
-		}
-		printResult(o.IO.Out, o.IO.ErrOut, res)
-		return nil
+		return h.Load(ctx, f, o.Complain, nil)
 	})
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 
 	"github.com/armorer-dev/armorer/host"
@@ -39,25 +40,15 @@ since removing it silently leaves them unconfined; --force removes it anyway.`,
 }
 
 func unloadRun(cmd *cobra.Command, o *unloadOptions) error {
-	ctx := cmd.Context()
-	h, err := requireKernel(ctx, o.Host)
-	if err != nil {
-		return err
-	}
-	return eachArg(o.IO.ErrOut, "unload", o.Profiles, func(arg string) error {
+	return runHostVerb(cmd.Context(), o.IO, o.Host, "unload", o.Profiles, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
 		f, err := h.Resolve(arg)
 		var nf *host.NotFoundError
-		var res *host.Result
-		switch {
-		case errors.As(err, &nf):
-			res, err = h.UnloadName(ctx, arg, o.Force)
-		case err == nil:
-			res, err = h.Unload(ctx, f, o.Force)
+		if errors.As(err, &nf) {
+			return h.UnloadName(ctx, arg, o.Force) // the file is gone, the profile may not be
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		printResult(o.IO.Out, o.IO.ErrOut, res)
-		return nil
+		return h.Unload(ctx, f, o.Force)
 	})
 }

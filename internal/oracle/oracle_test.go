@@ -3,10 +3,12 @@ package oracle
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func profile(abi, rule string) []byte {
@@ -134,5 +136,104 @@ func TestInstalled(t *testing.T) {
 	}
 	if !strings.HasPrefix(p.Version, "3.0") || p.ABI != "abi/3.0" {
 		t.Errorf("Installed: version %q abi %q", p.Version, p.ABI)
+	}
+}
+
+// CompileFiles splits one run's output back into files, falls back to one
+// file at a time when a file is refused, and kills a hanging parser.
+func TestCompileFiles(t *testing.T) {
+	for _, version := range []string{"3.0", "4.1"} {
+		t.Run(version, func(t *testing.T) { testCompileFiles(t, Require(t, version)) })
+	}
+}
+
+func testCompileFiles(t *testing.T, p *Parser) {
+	ctx := context.Background()
+	texts := [][]byte{
+		[]byte("profile a { /a r, }\n"),
+		[]byte("profile b { /b r, }\nprofile c { /c r, ^hat { /h r, } }\n"), // two profiles, two blobs
+		[]byte("@{X}=/x\n"),                                                 // no profile, no blob
+		[]byte("profile d { /d r, }\n"),
+	}
+	// One run over the batch splits into the files (no fallback).
+	dir := t.TempDir()
+	var files, args []string
+	for i, text := range texts {
+		f := filepath.Join(dir, fmt.Sprint(i))
+		if err := os.WriteFile(f, text, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+		args = append(args, f, p.endMarker)
+	}
+	ok, out, stderr, err := p.Run(ctx, nil, append([]string{"--jobs=1", "-QK", "-S"}, args...)...)
+	if err != nil || !ok {
+		t.Fatalf("batch run: ok=%v err=%v: %s", ok, err, stderr)
+	}
+	if got := splitFiles(out); len(got) != len(texts) {
+		t.Fatalf("splitFiles found %d files, want %d", len(got), len(texts))
+	}
+	got, err := p.CompileFiles(ctx, files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, text := range texts {
+		want, err := p.Compile(ctx, text, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got[i].Accepted() || !bytes.Equal(got[i].Policy, want) {
+			t.Errorf("file %d: batch policy (%d bytes, accepted %v) differs from a single compile (%d bytes)", i, len(got[i].Policy), got[i].Accepted(), len(want))
+		}
+	}
+
+	old := batchTimeout
+	batchTimeout = 10 * time.Second
+	defer func() { batchTimeout = old }()
+	texts = append(texts, []byte("profile e { capability bogus, }\n"))
+	if strings.HasPrefix(p.Version, "3.0.") {
+		texts = append(texts, []byte("profile f { /{,{,a,},} r, }\n")) // 3.0.8 never finishes this one
+	}
+	got, err = p.CompileTexts(ctx, texts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if !got[i].Accepted() {
+			t.Errorf("file %d refused: %+v", i, got[i])
+		}
+	}
+	if r := got[4]; r.Accepted() || r.Hung || !strings.Contains(r.Stderr, "Invalid capability bogus") {
+		t.Errorf("bogus capability: %+v", r)
+	}
+	if len(got) > 5 {
+		if r := got[5]; r.Accepted() || !r.Hung {
+			t.Errorf("looping pattern: %+v (want Hung)", r)
+		}
+	}
+}
+
+// splitFiles refuses output it cannot split exactly (the batch is then
+// compiled file by file).
+func TestSplitFilesMalformed(t *testing.T) {
+	blob := func(name string) string { return string(blobStart) + "\x02\x05\x00\x00\x00" + name }
+	marker := blob(string(endMarkerBytes))
+	for _, tc := range []struct {
+		name, out string
+		want      int // files; -1 for nil
+	}{
+		{"empty", "", 0},
+		{"one file", blob("a") + marker, 1},
+		{"two profiles, then none", blob("a") + blob("b") + marker + marker, 2},
+		{"garbage first", "junk" + blob("a") + marker, -1},
+		{"no marker at the end", blob("a") + marker + blob("b"), -1},
+	} {
+		got := splitFiles([]byte(tc.out))
+		if (got == nil && tc.want != -1 && tc.want != 0) || (tc.want == -1 && got != nil) || (tc.want >= 0 && len(got) != tc.want) {
+			t.Errorf("%s: %d files (nil %v), want %d", tc.name, len(got), got == nil, tc.want)
+		}
+	}
+	if got := splitFiles([]byte(blob("a") + blob("b") + marker + marker)); string(got[0]) != blob("a")+blob("b") || got[1] == nil || len(got[1]) != 0 {
+		t.Errorf("split = %q", got)
 	}
 }

@@ -2,8 +2,9 @@ package oracle
 
 import (
 	"context"
-	"os"
 	"testing"
+
+	"github.com/armorer-dev/armorer/internal/testenv"
 )
 
 // Require returns the parser for version, or ends the test: it skips when
@@ -13,10 +14,7 @@ func Require(t testing.TB, version string) *Parser {
 	t.Helper()
 	p, err := Find(context.Background(), version)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("apparmor_parser %s is required in CI: %v", version, err)
-		}
-		t.Skipf("apparmor_parser %s unavailable (set CI=true to make this a failure): %v", version, err)
+		testenv.Missing(t, "apparmor_parser %s unavailable: %v", version, err)
 	}
 	return p
 }

@@ -66,27 +66,33 @@ func (s *stager) mkdir(vmPath string) error {
 	return os.MkdirAll(t, 0o755)
 }
 
-func (s *stager) symlink(vmPath, to string) error {
+// replace returns the host path for vmPath with its directory made and any
+// old file there removed, ready to be created anew.
+func (s *stager) replace(vmPath string) (string, error) {
 	t, err := s.target(vmPath)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(t), 0o755); err != nil {
+		return "", err
+	}
+	os.Remove(t)
+	return t, nil
+}
+
+func (s *stager) symlink(vmPath, to string) error {
+	t, err := s.replace(vmPath)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(t), 0o755); err != nil {
-		return err
-	}
-	os.Remove(t)
 	return os.Symlink(to, t)
 }
 
 func (s *stager) write(vmPath string, data []byte, mode fs.FileMode) error {
-	t, err := s.target(vmPath)
+	t, err := s.replace(vmPath)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(t), 0o755); err != nil {
-		return err
-	}
-	os.Remove(t)
 	if err := os.WriteFile(t, data, mode); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/armorer-dev/armorer/internal/debfetch"
+	"github.com/armorer-dev/armorer/internal/testenv"
 )
 
 // Kernel names a Debian release whose stock kernel and apparmor_parser a VM uses.
@@ -117,10 +118,7 @@ func Need(t testing.TB, k Kernel) *Assets {
 	preparedMu.Unlock()
 	a, err := p.a, p.err
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI: VM for %s unavailable: %v", k.Name, err)
-		}
-		t.Skipf("VM for %s unavailable: %v", k.Name, err)
+		testenv.Missing(t, "VM for %s unavailable: %v", k.Name, err)
 	}
 	return a
 }
