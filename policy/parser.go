@@ -1207,6 +1207,10 @@ func (p *parser) parseCondParts(access bool) condParts {
 				return c
 			}
 			w := p.word()
+			if (p.tok == ASSIGN || p.tok == WORD && p.lit == "in") && len(c.args) > 0 {
+				p.fail(w.Pos(), "conditional %s must come before %q, as apparmor_parser requires", w.Raw, c.args[0].Raw)
+				return c
+			}
 			switch {
 			case p.tok == ASSIGN:
 				cd := &Cond{Key: w, OpPos: p.pos}
