@@ -8,11 +8,11 @@ import (
 	"go/token"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/rogpeppe/go-internal/diff"
 	"github.com/spf13/cobra"
 
+	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/policy"
 )
 
@@ -139,47 +139,15 @@ func fmtFile(o *fmtOptions, name string) error {
 			return fmt.Errorf("cannot write standard input back: use fmt without -w")
 		}
 		if changed {
-			err = writeFileAtomic(name, out)
+			// Atomic (temp file, fsync, rename) and with the file's mode;
+			// no backup: fmt changes layout only, and the input parsed.
+			var fi os.FileInfo
+			if fi, err = os.Stat(name); err == nil {
+				_, err = atomicfile.WritePath(name, out, fi.Mode().Perm(), "")
+			}
 		}
 	default:
 		_, err = o.IO.Out.Write(out)
 	}
 	return err
-}
-
-// writeFileAtomic replaces name with data so that a reader sees the old or
-// the new file, never a partial one: a temporary file in the same directory
-// (hidden, so apparmor_parser and profile loaders skip it), fsync, rename.
-// The file keeps its permissions.
-func writeFileAtomic(name string, data []byte) (err error) {
-	fi, err := os.Stat(name)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".armorer-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err = tmp.Chmod(fi.Mode().Perm()); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err = os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return nil
 }

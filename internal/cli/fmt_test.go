@@ -2,8 +2,6 @@ package cli
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -41,22 +39,5 @@ func TestNewFmtCmd(t *testing.T) {
 		if got.Write != tt.want.Write || got.Diff != tt.want.Diff || got.List != tt.want.List || len(got.Files) != len(tt.want.Files) {
 			t.Errorf("%v: got %+v, want %+v", tt.args, *got, tt.want)
 		}
-	}
-}
-
-// TestWriteFileAtomicFailure: when the rename cannot happen the original
-// file stays intact and no temporary file is left behind.
-func TestWriteFileAtomicFailure(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "profile")
-	if err := os.Mkdir(target, 0o755); err != nil { // a directory cannot be replaced by a file
-		t.Fatal(err)
-	}
-	if err := writeFileAtomic(target, []byte("x")); err == nil {
-		t.Fatal("want an error")
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("temporary file left behind: %v", entries)
 	}
 }

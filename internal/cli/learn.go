@@ -265,9 +265,7 @@ func packaged(file string) bool {
 	return false
 }
 
-func backupDir() string {
-	return filepath.Join(HostPathsFromEnv().StateDir, "backup")
-}
+func backupDir() string { return HostPathsFromEnv().BackupDir() }
 
 // readAccesses reads every SOURCE and calls add for each learnable event
 // (of profile P, when set). It returns the number of events read.
