@@ -14,16 +14,18 @@ type Factory struct {
 	IO *IOStreams
 	// Host is this machine's AppArmor, built on first use.
 	Host func() (*host.Host, error)
-	// EnforceGate is the simulate gate enforce runs first; nil until the
-	// learn/simulate package provides one (see enforce.go).
+	// EnforceGate is the simulate gate enforce runs first (see enforce.go):
+	// simulate over the state directory's recorded events.
 	EnforceGate func() (EnforceGate, error)
 }
 
 // NewFactory returns the factory for a real process.
 func NewFactory() *Factory {
+	io := System()
 	return &Factory{
-		IO:   System(),
-		Host: sync.OnceValues(func() (*host.Host, error) { return host.New(HostPathsFromEnv(), nil), nil }),
+		IO:          io,
+		Host:        sync.OnceValues(func() (*host.Host, error) { return host.New(HostPathsFromEnv(), nil), nil }),
+		EnforceGate: func() (EnforceGate, error) { return NewSimulateGate(io), nil },
 	}
 }
 
