@@ -154,7 +154,7 @@ wait $APP
 					t.Errorf("%s: /proc/APP/attr/current = %q, want %q", step, got, want)
 				}
 			}
-			if !strings.Contains(res.Output("enforce-nogate"), "simulate gate is not available") {
+			if !strings.Contains(res.Output("enforce-nogate"), "no recorded events for myapp: an empty check proves nothing") {
 				t.Errorf("enforce without the gate:\n%s", res.Output("enforce-nogate"))
 			}
 			if out := res.Output("requests"); !strings.Contains(out, "hello from myapp version 1") || !strings.Contains(out, "stored") {
