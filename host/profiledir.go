@@ -7,11 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"go/token"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/armorer-dev/armorer/policy"
 
 	"github.com/armorer-dev/armorer/internal/atomicfile"
 )
@@ -88,7 +91,43 @@ func (h *Host) Resolve(arg string) (ProfileFile, error) {
 			}
 		}
 	}
+	if !strings.ContainsRune(arg, '/') {
+		// A profile name: armorer new writes profile myapp into
+		// opt.myapp.bin.myapp, and `armorer enforce myapp` must find it.
+		if name := h.fileDefining(arg); name != "" {
+			return ProfileFile{Name: name}, nil
+		}
+	}
 	return ProfileFile{}, &NotFoundError{Arg: arg, Dir: h.Paths.ProfileDir}
+}
+
+// fileDefining returns the file of the profile directory (in name order,
+// skipping what the loader skips) that defines the top-level profile
+// name, or "".
+func (h *Host) fileDefining(name string) string {
+	ents, err := os.ReadDir(h.Paths.ProfileDir)
+	if err != nil {
+		return ""
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || loaderSkips(e.Name()) {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(h.Paths.ProfileDir, e.Name()))
+		if err != nil || !bytes.Contains(src, []byte(name)) {
+			continue
+		}
+		f, _ := policy.ParseFile(token.NewFileSet(), e.Name(), src, 0)
+		if f == nil {
+			continue
+		}
+		for _, r := range f.Rules {
+			if p, ok := r.(*policy.Profile); ok && p.Name != nil && p.Name.Value() == name {
+				return e.Name()
+			}
+		}
+	}
+	return ""
 }
 
 // AmbiguousError is a bare name that is both a file in the profile
