@@ -323,7 +323,7 @@ func checkLifecycle(t *testing.T, res *vmtest.Result) {
 // operation (summed over class) from a /metrics body.
 func scrapeDenials(t *testing.T, body, profile, operation string) (float64, bool) {
 	t.Helper()
-	var p expfmt.TextParser
+	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
 		t.Errorf("metrics do not parse: %v", err)
