@@ -131,7 +131,7 @@ type List struct {
 	Words  []*Word
 	Rparen token.Pos
 	Paren  bool // written in parentheses
-	Commas bool // items separated by commas rather than spaces
+	Commas bool // items separated by commas rather than spaces (needs two items)
 }
 
 func (l *List) Pos() token.Pos {

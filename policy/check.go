@@ -422,8 +422,13 @@ func (c *checker) abi(a *Abi) {
 			return
 		}
 	}
-	if _, err := c.l.Resolve(&Include{Meta: a.Meta, Path: a.Path}); err != nil {
+	paths, err := c.l.Resolve(&Include{Meta: a.Meta, Path: a.Path})
+	if err != nil {
 		c.errorf(a.Path.Pos(), "include", "abi %s: no such ABI file in the search path (apparmor_parser %s ships %s)", a.Path.Raw, c.target, abiFor(c.target))
+		return
+	}
+	if len(paths) != 1 || !strings.HasSuffix(paths[0], "/"+strings.TrimLeft(a.Path.Value(), "/")) {
+		c.errorf(a.Path.Pos(), "include", "abi %s names a directory, not an ABI file", a.Path.Raw)
 	}
 }
 
@@ -443,7 +448,8 @@ func (c *checker) alias(a *Alias) {
 			c.errorf(a.Pos(), "rule", "alias needs two paths: alias /from/ -> /to/,")
 			return
 		}
-		if !strings.HasPrefix(w.Value(), "/") {
+		// apparmor_parser does not expand variables in aliases.
+		if v := w.Value(); !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{") {
 			c.errorf(w.Pos(), "rule", "alias path %s must be absolute", w.Raw)
 		}
 	}
@@ -466,7 +472,7 @@ type execUse struct {
 func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]token.Pos, depth int) {
 	c.profileHeader(p, parent)
 	if p.Name != nil {
-		name := p.Name.Value()
+		name := strings.TrimPrefix(p.Name.Value(), "^") // hats and children share names
 		if prev, dup := siblings[name]; dup {
 			c.errorf(p.Name.Pos(), "profile", "profile %s is defined twice (first at %s): rename one", name, c.fset.Position(prev))
 		} else {
@@ -474,10 +480,16 @@ func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]to
 		}
 	}
 	ctx := &profileCtx{p: p, scope: map[string]bool{}, children: map[string]token.Pos{}, exec: map[string]execUse{}}
+	prev := c.vars.profileName
+	if p.Name != nil {
+		c.vars.SetProfileName(p.Name.Value())
+	}
 	c.body(p.Body, ctx, Qualifiers{}, depth)
+	c.vars.SetProfileName(prev)
 }
 
 func (c *checker) profileHeader(p *Profile, parent *profileCtx) {
+	c.headerComments(p)
 	if p.Name == nil {
 		c.errorf(p.Pos(), "profile", "profile without a name: write profile NAME {")
 		return
@@ -492,6 +504,11 @@ func (c *checker) profileHeader(p *Profile, parent *profileCtx) {
 			c.errorf(p.Pos(), "profile", "a child profile needs the profile keyword: profile %s {", name)
 		case !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, ":") && !strings.HasPrefix(name, "@{"):
 			c.errorf(p.Name.Pos(), "profile", "profile names must begin with '/', a namespace ':ns:' or the keyword profile: write profile %s {", name)
+		}
+	}
+	if p.Attach != nil {
+		if v := p.Attach.Value(); !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{") {
+			c.errorf(p.Attach.Pos(), "profile", "profile attachment %s must begin with '/' or a variable: it is the path of the program the profile confines", p.Attach.Raw)
 		}
 	}
 	for _, w := range []*Word{p.Name, p.Attach} {
@@ -549,7 +566,9 @@ func (c *checker) body(rules []Rule, ctx *profileCtx, q Qualifiers, depth int) {
 
 func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
 	switch r := r.(type) {
-	case *CommentBlock, *BadRule, *Abi:
+	case *CommentBlock, *BadRule:
+	case *Abi:
+		c.abi(r)
 	case *Include:
 		for _, f := range c.include(r, ctx.scope, depth) {
 			c.within(f, func() { c.body(f.Rules, ctx, q, depth+1) })
@@ -581,6 +600,7 @@ func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
 		kw, _, _ := strings.Cut(strings.TrimSpace(r.Text), " ")
 		c.errorf(r.Pos(), "rule", "unknown rule %q: not part of the AppArmor %s policy language", kw, c.target)
 	default:
+		c.lexical(r)
 		c.rule(r, ctx, q)
 	}
 }

@@ -86,12 +86,15 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		q := mergeQual(outer, *qr.Qualifiers())
 		c.qualifiers(r, q)
 	}
+	c.ruleVars(r)
 	switch r := r.(type) {
 	case *FileRule:
 		c.fileRule(r, ctx, mergeQual(outer, r.Qual))
 	case *LinkRule:
 		c.absPath(r.Path, "link")
-		c.absPath(r.Target, "link target")
+		if r.Target != nil { // apparmor_parser takes a relative link target
+			c.expand(r.Target)
+		}
 	case *CapabilityRule:
 		for _, w := range r.Names {
 			if !capabilities[w.Raw] {
@@ -127,12 +130,31 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		c.mount(r)
 	case *PivotRootRule:
 		c.conds(r.Conds, "pivot_root", func(cd *Cond) bool { return cd.KeyName() == "oldroot" && c.singleValue(cd) })
+		for _, cd := range r.Conds {
+			if r.NewRoot != nil && cd.Pos() > r.NewRoot.Pos() {
+				c.errorf(cd.Pos(), "rule", "pivot_root: oldroot= comes before the new root")
+			}
+		}
+		if w := r.NewRoot; w != nil && !w.Quoted() {
+			switch v := w.Raw; {
+			case Lookup(v) != WORD || v == "other" || isModeWord(v):
+				c.errorf(w.Pos(), "rule", "pivot_root: %q is read as a keyword or permissions, not a new root; write a path such as /mnt/root/", v)
+			case strings.Contains(v, "/") && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{"):
+				c.errorf(w.Pos(), "rule", "pivot_root: new root %s must be absolute", v)
+			}
+		}
 	case *ChangeProfileRule:
 		if r.ExecMode != nil && r.ExecMode.Raw != "safe" && r.ExecMode.Raw != "unsafe" {
 			c.errorf(r.ExecMode.Pos(), "rule", "change_profile exec mode must be safe or unsafe, not %q", r.ExecMode.Raw)
 		}
 		if r.Exec != nil {
-			c.pathWord(r.Exec, "change_profile exec path")
+			if v := r.Exec.Value(); !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@{") {
+				c.errorf(r.Exec.Pos(), "rule", "change_profile exec path %s must be absolute", r.Exec.Raw)
+			}
+			c.expand(r.Exec)
+		}
+		if r.Profile != nil {
+			c.expand(r.Profile)
 		}
 	case *RlimitRule:
 		c.rlimit(r)
@@ -160,6 +182,47 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		})
 	case *AllRule:
 		c.v4(r, "all")
+	}
+}
+
+// ruleVars reports undefined variables in the arguments of non-file
+// rules: apparmor_parser expands variables in every rule's values.
+func (c *checker) ruleVars(r Rule) {
+	var words []*Word
+	var conds func([]*Cond)
+	conds = func(cs []*Cond) {
+		for _, cd := range cs {
+			if cd.Value != nil {
+				words = append(words, cd.Value.Words...)
+			}
+			conds(cd.Conds)
+		}
+	}
+	switch r := r.(type) {
+	case *MountRule:
+		words = append(words, r.Source, r.MountPoint)
+		conds(r.Conds)
+	case *PivotRootRule:
+		words = append(words, r.NewRoot, r.Profile)
+		conds(r.Conds)
+	case *SignalRule:
+		conds(r.Conds)
+	case *PtraceRule:
+		conds(r.Conds)
+	case *UnixRule:
+		conds(r.Conds)
+	case *DbusRule:
+		conds(r.Conds)
+	case *IOUringRule:
+		conds(r.Conds)
+	case *MqueueRule:
+		words = append(words, r.Name)
+		conds(r.Conds)
+	}
+	for _, w := range words {
+		if w != nil && strings.Contains(w.Raw, "@{") {
+			c.expand(w)
+		}
 	}
 }
 
@@ -349,6 +412,9 @@ func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
 		if r.Perms != nil {
 			c.errorf(r.Pos(), "rule", "file rule without a path")
 		}
+		if q.Deny {
+			c.errorf(r.Pos(), "exec", "deny file, denies exec transitions, which apparmor_parser rejects: deny specific permissions (deny /** w,)")
+		}
 		return
 	}
 	if r.Path.Value() == "" {
@@ -358,6 +424,10 @@ func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
 	c.pathWord(r.Path, "path")
 	if r.Perms == nil {
 		c.errorf(r.Pos(), "permission", "file rule %s has no permissions: add r, w, … before the comma", r.Path.Raw)
+		return
+	}
+	if r.Perms.Raw == "all" && c.target.atLeast4() {
+		c.errorf(r.Perms.Pos(), "permission", "AppArmor %s reads \"all\" as the all rule, not as permissions a, l, l: write al", c.target)
 		return
 	}
 	mode, ok := c.perms(r.Perms, q)
@@ -370,10 +440,7 @@ func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
 		return
 	}
 	for _, v := range vals {
-		key := v
-		if q.Owner {
-			key = "owner " + v
-		}
+		key := v // owner and other rules on one path still conflict
 		if prev, dup := ctx.exec[key]; dup && prev.mode != mode {
 			c.errorf(r.Perms.Pos(), "exec", "conflicting exec modes for %s: %s here, %s at %s; pick one", v, mode, prev.mode, c.fset.Position(prev.pos))
 			continue
@@ -468,6 +535,9 @@ func (c *checker) network(r *NetworkRule) {
 		})
 	}
 	ipPort(r.Conds, "network")
+	if f := r.Family; f != nil && networkFamilies[f.Raw] && len(r.Conds) > 0 && f.Raw != "inet" && f.Raw != "inet6" {
+		c.errorf(r.Conds[0].Pos(), "rule", "network family %s does not take ip=, port= or peer= (only inet and inet6 do)", f.Raw)
+	}
 }
 
 // networkWords checks "[FAMILY] [TYPE|PROTOCOL]". The parser files the
@@ -577,6 +647,14 @@ func (c *checker) mount(r *MountRule) {
 	if r.Arrow && r.MountPoint == nil {
 		c.errorf(r.Pos(), "rule", "mount ... -> needs a mount point after '->'")
 	}
+	for _, w := range []*Word{r.Source, r.MountPoint} {
+		for _, cd := range r.Conds {
+			if w != nil && cd.Pos() > w.Pos() {
+				c.errorf(cd.Pos(), "rule", "%s conditionals (%s=) come before the paths", kind, cd.KeyName())
+				return
+			}
+		}
+	}
 	c.condsRepeat(r.Conds, kind, true, func(cd *Cond) bool {
 		switch cd.KeyName() {
 		case "fstype", "vfstype":
@@ -637,6 +715,19 @@ func (c *checker) rlimit(r *RlimitRule) {
 	default:
 		c.errorf(r.Resource.Pos(), "rule", "unknown rlimit %q (cpu, fsize, data, stack, core, rss, nofile, ofile, as, nproc, memlock, locks, sigpending, msgqueue, nice, rtprio, rttime)", res)
 	}
+}
+
+// isModeWord reports whether apparmor_parser lexes w as file permissions.
+func isModeWord(w string) bool {
+	if w == "" {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		if strings.IndexByte("rwalkmxiupcRWALKMXIUPC", w[i]) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // splitNumber splits "100K" into "100" and "K"; "-5" keeps its sign.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -163,25 +164,65 @@ func TestDebianParse(t *testing.T) {
 // TestDebianOracle is proof 2 of issue 2: for every Debian profile, the
 // policy apparmor_parser compiles (-QK -S) is byte-identical before and
 // after formatting. The whole tree is formatted (profiles, abstractions,
-// tunables, local), so includes are formatted too; abstractions that no
-// profile includes are compiled wrapped as `profile t { include <...> }`.
+// tunables, local), so includes are formatted too; every abstraction is
+// also compiled on its own, wrapped as `profile t { include <...> }`.
 func TestDebianOracle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs apparmor_parser on every Debian profile")
 	}
 	files := debianPolicy(t)
 	p := oracle.Require(t, "3.0")
+	oracleRoundTrip(t, p, files, etcDir)
+}
 
-	// Mirror both trees, formatted, under tmp.
-	tmp := t.TempDir()
-	fmtRoot := map[string]string{etcDir: filepath.Join(tmp, "etc"), extraDir: filepath.Join(tmp, "extra")}
-	err := filepath.WalkDir(etcDir, func(path string, d fs.DirEntry, err error) error {
+// TestDebian13Oracle does the same for Debian 13's own policy (the apparmor
+// 4.1 package: AppArmor 4 syntax such as userns and flags=(unconfined)),
+// compiled by Debian 13's apparmor_parser 4.1.
+func TestDebian13Oracle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs apparmor_parser 4.1 on every Debian 13 profile")
+	}
+	p := oracle.Require(t, "4.1")
+	var files []policyFile
+	err := filepath.WalkDir(p.IncludeDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
-		rel, _ := filepath.Rel(etcDir, path)
+		rel, _ := filepath.Rel(p.IncludeDir, path)
+		if !notPolicy(rel) {
+			files = append(files, policyFile{p.IncludeDir, rel})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 100 {
+		t.Fatalf("only %d files in Debian 13's policy at %s", len(files), p.IncludeDir)
+	}
+	oracleRoundTrip(t, p, files, p.IncludeDir)
+}
+
+// oracleRoundTrip formats files (below one or two roots, etc being the
+// include tree) into a temporary mirror and checks that parser p compiles
+// every profile, and every abstraction wrapped in a profile, to the same
+// bytes from the original and the formatted tree.
+func oracleRoundTrip(t *testing.T, p *oracle.Parser, files []policyFile, etc string) {
+	tmp := t.TempDir()
+	mirror := map[string]string{}
+	for _, pf := range files {
+		if _, ok := mirror[pf.root]; !ok {
+			mirror[pf.root] = filepath.Join(tmp, fmt.Sprintf("tree%d", len(mirror)))
+		}
+	}
+	fmtEtc := mirror[etc]
+	err := filepath.WalkDir(etc, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(etc, path)
 		if notPolicy(rel) { // the abi files are needed as they are
-			return copyFile(path, filepath.Join(fmtRoot[etcDir], rel))
+			return copyFile(path, filepath.Join(fmtEtc, rel))
 		}
 		return nil
 	})
@@ -194,7 +235,7 @@ func TestDebianOracle(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := format(t, pf.path(), src)
-		dst := filepath.Join(fmtRoot[pf.root], pf.rel)
+		dst := filepath.Join(mirror[pf.root], pf.rel)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -205,34 +246,59 @@ func TestDebianOracle(t *testing.T) {
 
 	type job struct{ name, orig, formatted string }
 	var jobs []job
+	var abstractions []string
+	for _, pf := range files {
+		switch {
+		case pf.isProfile():
+			jobs = append(jobs, job{pf.path(), pf.path(), filepath.Join(mirror[pf.root], pf.rel)})
+		case pf.root == etc && strings.HasPrefix(pf.rel, "abstractions/"):
+			abstractions = append(abstractions, pf.rel)
+		}
+	}
+	// Abstractions are compiled wrapped in a profile. apparmor_parser 3.0
+	// takes them all in one file of many profiles (one run instead of one
+	// per file, and its output is deterministic); 4.1's output for such a
+	// file varies from run to run, so there each gets its own file.
+	abi := "abi/3.0"
+	if strings.HasPrefix(p.Version, "4.") {
+		abi = "abi/4.0"
+	}
 	wrapDir := filepath.Join(tmp, "wrap")
 	if err := os.MkdirAll(wrapDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, pf := range files {
-		switch {
-		case pf.isProfile():
-			jobs = append(jobs, job{pf.path(), pf.path(), filepath.Join(fmtRoot[pf.root], pf.rel)})
-		case pf.root == etcDir && strings.HasPrefix(pf.rel, "abstractions/"):
-			w := filepath.Join(wrapDir, strings.ReplaceAll(pf.rel, "/", "_"))
-			text := fmt.Sprintf("abi <abi/3.0>,\ninclude <tunables/global>\nprofile t /usr/bin/t {\n  include <%s>\n}\n", pf.rel)
-			if err := os.WriteFile(w, []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			jobs = append(jobs, job{pf.path(), w, w})
+	writeWrap := func(name string, incs []string) string {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "abi <%s>,\ninclude <tunables/global>\n", abi)
+		for i, a := range incs {
+			fmt.Fprintf(&b, "profile t%d /t%d {\n  include <%s>\n}\n", i, i, a)
+		}
+		w := filepath.Join(wrapDir, name)
+		if err := os.WriteFile(w, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	if strings.HasPrefix(p.Version, "3.") {
+		w := writeWrap("all", abstractions)
+		jobs = append(jobs, job{fmt.Sprintf("%d abstractions of %s", len(abstractions), etc), w, w})
+	} else {
+		for _, a := range abstractions {
+			w := writeWrap(strings.ReplaceAll(a, "/", "_"), []string{a})
+			jobs = append(jobs, job{filepath.Join(etc, a), w, w})
 		}
 	}
 
 	ctx := context.Background()
-	compile := func(path, etc string) (string, error) {
-		ok, out, stderr, err := p.Run(ctx, []string{etc}, "-QK", "-S", path)
+	compile := func(path string, inc []string) (string, error) {
+		ok, out, stderr, err := p.Run(ctx, inc, "-QK", "-S", path)
 		if err != nil {
 			return "", err
 		}
 		if !ok {
 			return "REJECTED: " + strings.ReplaceAll(stderr, path, "FILE"), nil
 		}
-		return string(out), nil
+		return sortedBlobs(out), nil
 	}
 	var (
 		wg       sync.WaitGroup
@@ -243,8 +309,27 @@ func TestDebianOracle(t *testing.T) {
 	for range 2 { // apparmor_parser is CPU-bound; the machine is shared
 		wg.Go(func() {
 			for j := range work {
-				a, errA := compile(j.orig, etcDir)
-				b, errB := compile(j.formatted, fmtRoot[etcDir])
+				a, errA := compile(j.orig, nil)
+				b, errB := compile(j.formatted, []string{fmtEtc})
+				// apparmor_parser 4.1 sometimes compiles the same file to
+				// different bytes (child profiles in varying order): on a
+				// difference, compile both sides again and accept any
+				// common output. A real difference never matches.
+				if a != b && errA == nil && errB == nil {
+					seenA, seenB := map[string]bool{a: true}, map[string]bool{b: true}
+					for range 5 {
+						a2, e1 := compile(j.orig, nil)
+						b2, e2 := compile(j.formatted, []string{fmtEtc})
+						if e1 != nil || e2 != nil {
+							break
+						}
+						seenA[a2], seenB[b2] = true, true
+						if seenB[a2] || seenA[b2] {
+							a, b = a2, a2
+							break
+						}
+					}
+				}
 				mu.Lock()
 				switch {
 				case errA != nil || errB != nil:
@@ -253,7 +338,7 @@ func TestDebianOracle(t *testing.T) {
 					t.Errorf("%s: compiled policy differs after formatting:\n%s", j.name, firstDiff(a, b))
 				case strings.HasPrefix(a, "REJECTED"):
 					rejected++
-					t.Logf("%s: apparmor_parser rejects the original and the formatted file alike: %.200s", j.name, a)
+					t.Logf("%s: apparmor_parser rejects the original and the formatted file alike: %.300s", j.name, a)
 				}
 				mu.Unlock()
 			}
@@ -264,10 +349,21 @@ func TestDebianOracle(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
-	t.Logf("%d files compiled before and after formatting (%d rejected alike by apparmor_parser %s)", len(jobs), rejected, p.Version)
-	if rejected > len(jobs)/10 {
-		t.Errorf("%d of %d files rejected by apparmor_parser: the oracle is not set up right", rejected, len(jobs))
+	t.Logf("%d compiles of %d policy files (%d abstractions) before and after formatting (%d rejected alike by apparmor_parser %s)",
+		len(jobs), len(files), len(abstractions), rejected, p.Version)
+	if rejected > 0 {
+		t.Errorf("%d of %d compiles rejected by apparmor_parser: the comparison proves nothing for them", rejected, len(jobs))
 	}
+}
+
+// sortedBlobs puts the compiled profiles of a multi-profile file in a fixed
+// order: apparmor_parser 4.1 writes them in varying order (each profile's
+// blob is itself deterministic).
+func sortedBlobs(out []byte) string {
+	sep := []byte("\x04\x08\x00version\x00")
+	parts := bytes.Split(out, sep)
+	slices.SortFunc(parts, bytes.Compare)
+	return string(bytes.Join(parts, sep))
 }
 
 func firstDiff(a, b string) string {

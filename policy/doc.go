@@ -20,13 +20,15 @@
 //
 // A *File holds a list of Rule values in source order; so do the bodies of
 // *Profile (profiles, child profiles and hats), *If/*Block (conditionals),
-// and *QualBlock (`owner { ... }`). Every Rule embeds Meta: its span
-// (From, To), its Doc comment (whole lines just above it, plus any comments
-// written inside a multi-line rule), its Line comment (after it on the same
-// line) and a Layout hint for rules built by programs. Comments that belong
-// to no rule (followed by a blank line, or at the end of a block) are
-// *CommentBlock rules. Nothing is free-floating: moving or deleting a rule
-// moves or deletes its comments.
+// and *QualBlock (`owner { ... }`). Every Rule embeds Meta (reach it with
+// r.RuleMeta()): its span (From, To), its Doc comment (whole lines just
+// above it, plus any comments written inside a multi-line rule), its Line
+// comment (after it on the same line) and its Layout hint (NewSection: a
+// blank line before it; the parser sets it from the source, programs set
+// it on the rules they build). Comments that belong to no rule (followed by
+// a blank line, or at the end of a block) are *CommentBlock rules. Nothing
+// is free-floating: moving or deleting a rule moves or deletes its
+// comments.
 //
 // Rule kinds, each a struct with typed fields:
 //
@@ -53,6 +55,13 @@
 // Walk, Inspect and Preorder traverse the tree; Fprint dumps it for
 // debugging.
 //
+// The lexer follows apparmor_parser where that matters: "#include" is a
+// directive even when glued to more text ("# include" is a comment), a
+// comma inside a path ("/tmp/a,b") or a {a,b} alternation belongs to the
+// word, "->" glued to a word is part of it, and '{' opens a block where a
+// rule or file path starts but begins an alternation where a value is
+// expected (member={A,B}, px -> {a,b}).
+//
 // # Printing
 //
 // Format and Config.Fprint print a *File or a single Rule in the canonical
@@ -66,6 +75,9 @@
 //
 // Profile.AddRule and File.AddRule insert a rule next to the most similar
 // existing rule; DropRule marks a rule removed (the printer skips it) and
-// Cleanup compacts the tree. Built rules carry no positions; their Meta.Hint
-// says whether a blank line comes before them.
+// Cleanup compacts the tree (Walk still visits dropped rules until then;
+// Dropped tells them apart). Built rules carry no positions; their
+// Meta.Hint says whether a blank line comes before them. A built rule must
+// be what the parser would produce: e.g. a file rule's path cannot start
+// with '{', which apparmor_parser reads as a block.
 package policy

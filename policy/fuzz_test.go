@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/armorer-dev/armorer/policy"
@@ -81,8 +82,9 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzFormat: for input that parses, the printed text parses again and
-// prints the same bytes (idempotence), and the input is not modified.
+// FuzzFormat: for input that parses, the printed text parses again to the
+// same tree (positions aside) and prints the same bytes (idempotence), and
+// the input is not modified.
 func FuzzFormat(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, src []byte) {
@@ -100,6 +102,9 @@ func FuzzFormat(f *testing.F) {
 		file2, err := policy.ParseFile(fset2, "formatted", out, policy.ParseComments)
 		if err != nil {
 			t.Fatalf("formatted text does not parse: %v\ninput:\n%s\nformatted:\n%s", err, src, out)
+		}
+		if d := cmp.Diff(file.Rules, file2.Rules, astOpts); d != "" {
+			t.Fatalf("formatting changed the tree (-input +formatted):\n%s\ninput:\n%q", d, src)
 		}
 		if again := policy.FormatFile(fset2, file2); !bytes.Equal(out, again) {
 			t.Fatalf("format is not idempotent\ninput:\n%q\nfirst:\n%q\nsecond:\n%q", src, out, again)

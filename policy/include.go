@@ -49,6 +49,7 @@ type resolved struct {
 type loaded struct {
 	file *File
 	err  error
+	src  []byte // kept for checks that look at the exact spelling
 }
 
 // NewLoader returns a Loader with a fresh FileSet and the given -I
@@ -93,7 +94,7 @@ func (l *Loader) Load(path string, src []byte) (*File, error) {
 		l.Fset = token.NewFileSet()
 	}
 	f, err := ParseFile(l.Fset, path, src, ParseComments)
-	l.files[path] = &loaded{file: f, err: err}
+	l.files[path] = &loaded{file: f, err: err, src: src}
 	return f, err
 }
 
@@ -133,6 +134,14 @@ func readPolicyFile(path string) ([]byte, error) {
 	}
 	rest, err := io.ReadAll(io.LimitReader(f, maxFileSize))
 	return append(buf, rest...), err
+}
+
+// source returns the text of a file this Loader parsed.
+func (l *Loader) source(path string) []byte {
+	if c, ok := l.files[path]; ok {
+		return c.src
+	}
+	return nil
 }
 
 // IncludeError reports an include directive that cannot be satisfied.

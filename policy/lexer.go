@@ -24,6 +24,9 @@ const (
 	// scanLines makes newlines significant (variable and boolean
 	// assignments end at the end of the line; "\\\n" continues it).
 	scanLines scanMode = 1 << iota
+	// scanGlob makes a '{' at the start of a token begin a word (a glob
+	// alternation) rather than a block.
+	scanGlob
 )
 
 func (s *lexer) init(file *token.File, src []byte, err func(token.Pos, string)) {
@@ -96,7 +99,13 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 		s.off++
 		return pos, ASSIGN, "="
 	case '{':
-		if next == 0 || isSpace(next) || next == '}' {
+		// Where a rule or a file path starts, '{' opens a block even glued
+		// to the next word ("profile foo {/etc/passwd r,}"), as in
+		// apparmor_parser; where the parser expects a value (scanGlob:
+		// after '=', after '->', in the arguments of mount and IPC rules)
+		// and in variable values it starts an alternation: member={A,B},
+		// "px -> {a,b}".
+		if next == 0 || isSpace(next) || next == '}' || mode&(scanLines|scanGlob) == 0 {
 			s.off++
 			return pos, LBRACE, "{"
 		}

@@ -1,11 +1,13 @@
 package policy
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	goscanner "go/scanner"
 	"go/token"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -27,6 +29,16 @@ type Error = goscanner.Error
 // nil when the list is empty.
 type ErrorList = goscanner.ErrorList
 
+func lineStarts(src []byte) []int {
+	ls := make([]int, 1, 1+bytes.Count(src, []byte{'\n'}))
+	for i, c := range src {
+		if c == '\n' && i+1 < len(src) {
+			ls = append(ls, i+1)
+		}
+	}
+	return ls
+}
+
 // maxDepth bounds the nesting of profiles, hats, conditionals and blocks.
 const maxDepth = 64
 
@@ -45,7 +57,7 @@ func ParseFile(fset *token.FileSet, filename string, src []byte, mode Mode) (f *
 	}
 	tf := fset.AddFile(filename, -1, len(src))
 	tf.SetLinesForContent(src)
-	p := &parser{file: tf, src: src, mode: mode}
+	p := &parser{file: tf, src: src, mode: mode, lineStarts: lineStarts(src)}
 	p.sc.init(tf, src, func(pos token.Pos, msg string) {
 		p.error(pos, msg)
 		p.tokBad = true
@@ -83,6 +95,9 @@ type parser struct {
 	synced      bool            // after an error, the rule already skipped to a rule start
 	firstOnLine bool            // the current token is the first on its line
 	tokBad      bool            // the lexer reported an error in the current token
+	glob        bool            // the next token is a value: '{' starts an alternation
+	lineStarts  []int           // offset of the first byte of each line
+	lineHint    int             // index into lineStarts of the last line looked up
 	depth       int
 }
 
@@ -120,9 +135,48 @@ func (p *parser) found() string {
 	return "'" + p.lit + "'"
 }
 
-func (p *parser) line(pos token.Pos) int { return p.file.Line(pos) }
+// line returns pos's line number. It looks in the parser's own table of
+// line starts, starting from the last answer (positions mostly move
+// forward), which is much cheaper than token.File.Line's locked search.
+func (p *parser) line(pos token.Pos) int {
+	off := int(pos) - p.file.Base()
+	if off < 0 || off > len(p.src) {
+		return p.file.Line(pos)
+	}
+	ls := p.lineStarts
+	h := p.lineHint
+	switch {
+	case ls[h] <= off && (h+1 == len(ls) || off < ls[h+1]):
+	case h+1 < len(ls) && ls[h+1] <= off && (h+2 == len(ls) || off < ls[h+2]):
+		h++
+	default:
+		i, found := slices.BinarySearch(ls, off)
+		if !found {
+			i--
+		}
+		h = i
+	}
+	p.lineHint = h
+	return h + 1
+}
 
-func (p *parser) next() { p.nextMode(0) }
+// rescanGlob re-reads a '{' token (lexed where a rule starts) as the start
+// of a value: "mount {/dev/a,/dev/b} -> /mnt/,".
+func (p *parser) rescanGlob() {
+	if p.tok == LBRACE {
+		p.sc.off = p.file.Offset(p.pos)
+		p.pos, p.tok, p.lit = p.sc.scan(scanGlob)
+	}
+}
+
+// next advances in the parser's current mode: values (p.glob) or rules.
+func (p *parser) next() {
+	if p.glob {
+		p.nextMode(scanGlob)
+	} else {
+		p.nextMode(0)
+	}
+}
 
 // nextMode advances to the next non-comment token, lexed in mode m, and
 // sorts the comments it passes into a line comment (same line as the
@@ -326,7 +380,9 @@ func (p *parser) markSections(body []Rule) {
 func (p *parser) parseRule() Rule {
 	start := p.pos
 	p.failed = false
+	p.glob = false
 	r := p.parseRuleInner()
+	p.glob = false
 	if p.failed {
 		p.failed = false
 		if !p.synced {
@@ -406,6 +462,7 @@ func (p *parser) endRule(m *Meta) {
 	}
 	p.innerComments(m)
 	m.To = p.pos + 1
+	p.glob = false
 	p.next()
 	m.Line = p.takeLine()
 }
@@ -468,6 +525,10 @@ func (p *parser) parseRuleInner() Rule {
 		name := &Word{ValuePos: p.pos, Raw: p.lit}
 		p.next()
 		if p.tok == ASSIGN || p.tok == ADD {
+			if !varNameRx.MatchString(name.Raw) {
+				p.fail(name.Pos(), "bad variable name %q: write @{NAME} or $NAME", name.Raw)
+				return nil
+			}
 			return p.parseAssign(start, name)
 		}
 		if name.Raw[0] == '$' {
@@ -631,6 +692,8 @@ func (p *parser) parseRaw(start token.Pos) Rule {
 		p.next()
 	}
 }
+
+var varNameRx = regexp.MustCompile(`^(@\{[^{}\s,=]*\}|\$[^{}\s,=()]+)$`)
 
 func isIdent(s string) bool {
 	if s == "" {
@@ -926,6 +989,7 @@ func (p *parser) parseFlags(key *Word, opPos token.Pos) *Cond {
 		}
 	}
 	c.Value.Rparen = p.expect(RPAREN)
+	c.Value.Commas = c.Value.Commas && len(c.Value.Words) > 1 // a separator needs two items
 	return c
 }
 
@@ -948,7 +1012,7 @@ func (p *parser) parsePathFirst(start token.Pos, q Qualifiers, path *Word) Rule 
 
 func (p *parser) parseExecTarget(r *FileRule) {
 	if p.tok == ARROW {
-		p.next()
+		p.nextMode(scanGlob)
 		r.Target = p.word()
 	}
 }
@@ -983,6 +1047,7 @@ func (p *parser) parseLink(start token.Pos, q Qualifiers) Rule {
 		p.next()
 	}
 	r.Path = p.word()
+	p.glob = true
 	p.expect(ARROW)
 	r.Target = p.word()
 	p.endRule(&r.Meta)
@@ -1007,6 +1072,8 @@ func (p *parser) parseRlimit(start token.Pos) Rule {
 func (p *parser) parseChangeProfile(start token.Pos, q Qualifiers) Rule {
 	p.next()
 	r := &ChangeProfileRule{Meta: Meta{From: start}, Qual: q}
+	p.glob = true
+	p.rescanGlob()
 	if p.tok == WORD && (p.lit == "safe" || p.lit == "unsafe") {
 		w := p.word()
 		if p.tok == WORD {
@@ -1019,7 +1086,7 @@ func (p *parser) parseChangeProfile(start token.Pos, q Qualifiers) Rule {
 		r.Exec = p.word()
 	}
 	if p.tok == ARROW {
-		p.next()
+		p.nextMode(scanGlob)
 		r.Profile = p.word()
 	}
 	p.endRule(&r.Meta)
@@ -1036,6 +1103,8 @@ var (
 func (p *parser) parseNetwork(start token.Pos, q Qualifiers) Rule {
 	p.next()
 	r := &NetworkRule{Meta: Meta{From: start}, Qual: q}
+	p.glob = true
+	p.rescanGlob()
 	if p.tok == LPAREN {
 		r.Access = p.parseList()
 	}
@@ -1110,6 +1179,8 @@ type condParts struct {
 // "key in (...)", positional words and "-> target", up to ','.
 func (p *parser) parseCondParts(access bool) condParts {
 	var c condParts
+	p.glob = true
+	p.rescanGlob()
 	for !p.failed {
 		switch p.tok {
 		case COMMA:
@@ -1190,6 +1261,7 @@ func (p *parser) parseList() *List {
 		}
 	}
 	l.Rparen = p.expect(RPAREN)
+	l.Commas = l.Commas && len(l.Words) > 1 // a separator needs two items
 	return l
 }
 
@@ -1246,8 +1318,8 @@ func (p *parser) parseCondValue(c *Cond) {
 	}
 	rparen := p.expect(RPAREN)
 	if nested {
-		c.Lparen, c.Rparen, c.Commas = lparen, rparen, commas
+		c.Lparen, c.Rparen, c.Commas = lparen, rparen, commas && len(c.Conds) > 1
 		return
 	}
-	c.Value = &List{Paren: true, Lparen: lparen, Words: words, Rparen: rparen, Commas: commas}
+	c.Value = &List{Paren: true, Lparen: lparen, Words: words, Rparen: rparen, Commas: commas && len(words) > 1}
 }

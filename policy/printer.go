@@ -156,10 +156,16 @@ func (p *printer) word(w *Word) {
 	}
 }
 
-// sp writes a space unless at the start of the line.
+// sp writes a space between two tokens, never in the indentation at the
+// start of a line. (A word may end in an escaped space, "a\\ ", so the
+// last byte being a space does not mean a separator was written.)
 func (p *printer) sp() {
 	b := p.buf.Bytes()
-	if len(b) > 0 && b[len(b)-1] != ' ' && b[len(b)-1] != '\n' {
+	i := len(b) - 1
+	for i >= 0 && b[i] == ' ' {
+		i--
+	}
+	if i >= 0 && b[i] != '\n' {
 		p.buf.WriteByte(' ')
 	}
 }
@@ -340,7 +346,7 @@ func (p *printer) rule(r Rule, level int) {
 		}
 		switch e := r.Else.(type) {
 		case *If:
-			p.buf.WriteString(" else ")
+			p.buf.WriteString(" else")
 			p.rule(e, level)
 		case *Block:
 			p.buf.WriteString(" else")

@@ -20,6 +20,17 @@ type Vars struct {
 	sets  map[string]*varDef
 	bools map[string]*boolDef
 	memo  map[string][]string // Expand results; cleared when a variable changes
+
+	profileName string // @{profile_name}: the profile being checked
+}
+
+// SetProfileName sets the built-in @{profile_name}, which apparmor_parser
+// defines as the name of the profile a rule belongs to.
+func (v *Vars) SetProfileName(name string) {
+	if v.profileName != name {
+		v.profileName = name
+		v.memo = nil
+	}
 }
 
 type varDef struct {
@@ -196,6 +207,9 @@ func (v *Vars) expand(s string, stack []string) ([]string, error) {
 		return nil, fmt.Errorf("variable @{%s} refers to itself (through %s)", name, strings.Join(append(stack, name), " → "))
 	}
 	d, ok := v.sets[name]
+	if !ok && name == "profile_name" && v.profileName != "" {
+		d, ok = &varDef{values: []string{v.profileName}}, true
+	}
 	if !ok {
 		return nil, &VarError{Name: "@{" + name + "}", Err: ErrUndefined,
 			Msg: fmt.Sprintf("variable @{%s} is not defined: define it in the preamble or include the tunables that do (include <tunables/global>)", name)}

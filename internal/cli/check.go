@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -38,7 +39,7 @@ type checkOptions struct {
 func newCheckCmd(f *Factory, runF func(*checkOptions) error) *cobra.Command {
 	o := &checkOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "check [--json] [--oracle] [--target 3.0|4.1] [-I DIR] [--strict] FILE...",
+		Use:   "check [--json] [--oracle] [--target 3.0|4.1] [-I DIR] [--strict] FILE|DIR...",
 		Short: "Parse profiles, resolve includes and report every error",
 		Long: `check parses each profile file, resolves its includes (search path like
 apparmor_parser -I, then /etc/apparmor.d), expands variables and reports what
@@ -59,6 +60,7 @@ Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 --strict, or a disagreement with --oracle), 2 usage error or unreadable file,
 3 apparmor_parser unavailable for --oracle.`,
 		Example: `  armorer check /etc/apparmor.d/usr.sbin.dnsmasq
+  armorer check /etc/apparmor.d
   armorer check --target 4.1 -I ./profiles --json myapp`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -141,11 +143,12 @@ func checkRun(o *checkOptions) error {
 	l := policy.NewLoader(o.Includes...)
 	l.Base = o.Base
 	var (
-		results    []checkFileResult
-		unreadable []string
-		failed     int
+		results []checkFileResult
+		failed  int
 	)
-	for _, name := range o.Files {
+	files, unreadable := expandCheckArgs(o.IO, o.Files)
+	total := len(files) + len(unreadable)
+	for _, name := range files {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			unreadable = append(unreadable, name)
@@ -195,11 +198,40 @@ func checkRun(o *checkOptions) error {
 	}
 	switch {
 	case len(unreadable) > 0:
-		return &FlagError{Err: fmt.Errorf("%d of %d files could not be read", len(unreadable), len(o.Files))}
+		return &FlagError{Err: fmt.Errorf("%d of %d files could not be read", len(unreadable), total)}
 	case failed > 0:
-		return &FoundError{Msg: fmt.Sprintf("%d of %d files invalid", failed, len(o.Files))}
+		return &FoundError{Msg: fmt.Sprintf("%d of %d files invalid", failed, total)}
 	}
 	return nil
+}
+
+// expandCheckArgs replaces each directory argument by the files
+// apparmor_parser would load from it (sorted, without the names it skips).
+// Arguments that cannot be read are reported and returned apart.
+func expandCheckArgs(io *IOStreams, args []string) (files, unreadable []string) {
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil || !fi.IsDir() {
+			files = append(files, a) // read errors are reported when reading
+			continue
+		}
+		ents, err := os.ReadDir(a)
+		if err != nil {
+			fmt.Fprintf(io.ErrOut, "%s: cannot read: %v\n", a, err)
+			unreadable = append(unreadable, a)
+			continue
+		}
+		for _, e := range ents {
+			p := filepath.Join(a, e.Name())
+			if policy.SkippedName(e.Name()) {
+				continue
+			}
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				files = append(files, p)
+			}
+		}
+	}
+	return files, unreadable
 }
 
 func printCheckText(io *IOStreams, r checkFileResult, explain bool) {
