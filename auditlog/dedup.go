@@ -13,6 +13,10 @@ package auditlog
 type dedupSet struct {
 	cur, prev []uint64 // 0 = empty
 	n         int      // keys in cur
+	// maxSerial is the highest serial ever added. The kernel's serials
+	// grow, so most new events are above it and cannot have been seen:
+	// they skip the lookups.
+	maxSerial uint64
 }
 
 const dedupSlots = 2 * DedupWindow // a power of two: tables stay at most half full
@@ -56,24 +60,25 @@ func probe(t []uint64, k uint64) (int, bool) {
 	}
 }
 
-// seen reports whether k is in the window, and adds it if not.
-func (d *dedupSet) seen(k uint64) bool {
+// seen reports whether k, the key of an event with this serial, is in the
+// window, and adds it if not.
+func (d *dedupSet) seen(k, serial uint64) bool {
 	if d.cur == nil {
 		d.cur, d.prev = make([]uint64, dedupSlots), make([]uint64, dedupSlots)
 	}
-	i, ok := probe(d.cur, k)
-	if ok {
+	if serial > d.maxSerial {
+		d.maxSerial = serial
+	} else if _, ok := probe(d.cur, k); ok {
 		return true
-	}
-	if _, ok := probe(d.prev, k); ok {
+	} else if _, ok := probe(d.prev, k); ok {
 		return true
 	}
 	if d.n == DedupWindow {
 		d.cur, d.prev = d.prev, d.cur
 		clear(d.cur)
 		d.n = 0
-		i, _ = probe(d.cur, k)
 	}
+	i, _ := probe(d.cur, k)
 	d.cur[i] = k
 	d.n++
 	return false

@@ -1,6 +1,10 @@
 package auditlog
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // Byte classes for the key=value scanner, one table lookup per byte.
 const (
@@ -107,7 +111,7 @@ func scanPairs(line []byte, start, end int, ev *Event, nested bool) *SyntaxError
 		enc := EncBare
 		switch {
 		case i < end && line[i] == '"':
-			j := indexByteFrom(line, i+1, end, '"')
+			j := indexQuote(line, i+1, end)
 			if j < 0 {
 				return &SyntaxError{Col: i + 1, Msg: "unterminated quoted value of " + string(key) + " (truncated line?)"}
 			}
@@ -168,6 +172,21 @@ func endOfNested(line []byte, from, end int) int {
 		return j
 	}
 	return end
+}
+
+// indexQuote finds the closing '"' in b[from:end]. Quoted values are
+// mostly shorter than 32 bytes, where testing 8 bytes at a time in a word
+// beats IndexByte's vector setup.
+func indexQuote(b []byte, from, end int) int {
+	const ones, highs, quotes = 0x0101010101010101, 0x8080808080808080, 0x2222222222222222
+	i := from
+	for ; i+8 <= end && i-from < 64; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ quotes
+		if m := (x - ones) &^ x & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	return indexByteFrom(b, i, end, '"')
 }
 
 func indexByteFrom(b []byte, from, end int, c byte) int {

@@ -49,7 +49,7 @@ func (s *Stream) Add(ev *Event) bool {
 	default:
 		return false
 	}
-	if ev.Serial != 0 && s.dedup.seen(eventKey(ev)) {
+	if ev.Serial != 0 && s.dedup.seen(eventKey(ev), ev.Serial) {
 		s.Stats.Duplicates++
 		return false
 	}

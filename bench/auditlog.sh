@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # bench/auditlog.sh: armorer's audit log parser against libapparmor's
 # parse_record() (the C parser aa-logprof uses, from libapparmor-dev) and
 # `grep -c 'apparmor='` (the I/O floor), on one generated corpus of N mixed
@@ -7,6 +7,7 @@
 #
 #   bench/auditlog.sh [LINES]        (default 1000000; run from the repository root)
 set -eu
+TIMEFORMAT='%3U %3S'
 lines=${1:-1000000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -29,7 +30,7 @@ run() {
 	out=$("$@")
 	best=
 	for _ in 1 2 3; do
-		/usr/bin/time -f '%U %S' -o "$work/time" "$@" >"$work/out"
+		{ time "$@" >"$work/out"; } 2>"$work/time" # bash's time: CPU to the millisecond
 		t=$(awk '{ printf "%.3f", $1 + $2 }' "$work/time")
 		if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
 	done

@@ -216,7 +216,8 @@ func readLive(ctx context.Context, o *eventsOptions, specs []string, st *auditlo
 	}
 	close(errs)
 	for _, src := range srcs {
-		st.Stats.Lost += src.Stats().Lost
+		// Records a full channel dropped are lost to the reader as surely as kernel losses.
+		st.Stats.Lost += src.Stats().Lost + src.Stats().Dropped
 	}
 	for err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
