@@ -2,6 +2,7 @@ package aare
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -68,6 +69,14 @@ var matchTable = []struct {
 	{"/x/a$", "/x/a", false},
 	{"/x/a,b", "/x/a,b", true},
 	{"/a//b", "/a/b", true}, // runs of '/' in a rule collapse
+	{"/x/\\d300", "/x/\x1e0", true},
+	{"/a\\x2f/a", "/a/a", true}, // numeric escapes are decoded before '/' runs collapse
+	{"/a\\/\\/a", "/a/a", false},
+	{"/x/\\x2f*", "/x/", false},
+	{"/\\x2fa", "/a", false}, // "//a" keeps its leading "//"
+	{"/x/\\d256", "/x/\x196", true},
+	{"/x/\\400", "/x/\x200", true},
+	{"/x/\\777", "/x/\x3f7", true},
 }
 
 var coverTable = []struct{ a, b string }{
@@ -217,28 +226,32 @@ func TestCoversWitness(t *testing.T) {
 	}
 }
 
+var badPatterns = []struct {
+	pattern string
+	col     int
+}{
+	{"/x/{a}", 4},
+	{"/x/{}", 4},
+	{"/x/{a,b", 4},
+	{"/x/a}", 5},
+	{"/x/a]", 5},
+	{"/x/[a", 4},
+	{"/x/[]", 4},
+	{"/x/[^]", 4},
+	{"/x/[a-]", 6},
+	{"/x/[a-c-e]", 8},
+	{"/x/[*]", 5},
+	{"/x/a\\", 5},
+	{"/x/@{HOME}", 4},
+	{"/x/@{1x}", 4},
+	{"/x" + strings.Repeat("{a,", MaxAlternationDepth+1) + "b" + strings.Repeat("}", MaxAlternationDepth+1), 3 + 3*MaxAlternationDepth},
+}
+
 func TestBadPatterns(t *testing.T) {
-	for _, tc := range []struct {
-		pattern string
-		col     int
-	}{
-		{"/x/{a}", 4},
-		{"/x/{}", 4},
-		{"/x/{a,b", 4},
-		{"/x/a}", 5},
-		{"/x/a]", 5},
-		{"/x/[a", 4},
-		{"/x/[]", 4},
-		{"/x/[^]", 4},
-		{"/x/[a-]", 6},
-		{"/x/[a-c-e]", 8},
-		{"/x/[*]", 5},
-		{"/x/a\\", 5},
-		{"/x/\\d300", 4},
-		{"/x/@{HOME}", 4},
-		{"/x/@{1x}", 4},
-		{"/x" + strings.Repeat("{a,", MaxAlternationDepth+1) + "b" + strings.Repeat("}", MaxAlternationDepth+1), 3 + 3*MaxAlternationDepth},
-	} {
+	if _, err := Compile("/x"+strings.Repeat("{a,", MaxAlternationDepth)+"b"+strings.Repeat("}", MaxAlternationDepth), nil); err != nil {
+		t.Errorf("deepest nesting refused: %v", err)
+	}
+	for _, tc := range badPatterns {
 		_, err := Compile(tc.pattern, nil)
 		var pe *PatternError
 		if !errors.Is(err, ErrBadPattern) || !errors.As(err, &pe) {
@@ -362,5 +375,108 @@ func TestParsePerms(t *testing.T) {
 	}
 	if p, _, _ := ParsePerms("w"); p != PermWrite|PermAppend {
 		t.Errorf("w = %v", p)
+	}
+}
+
+// TestAccessAgreesWithCovers ties Access (used by simulate) to Covers (proved
+// against the compiler): a rule for exactly one path adds nothing to the set
+// exactly when every requested permission is allowed or explicitly denied.
+func TestAccessAgreesWithCovers(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(3, 4))}
+	perms := []Perm{PermRead, PermWrite | PermAppend, PermAppend, PermLink, PermLock, PermMmap, PermRead | PermMmap}
+	checked := 0
+	for range 3000 {
+		var rules []Rule
+		for range 1 + g.r.IntN(4) {
+			r := g.rule("/" + g.seq(2, 3))
+			r.Perms &^= PermExec
+			r.Audit = false
+			if r.Perms == 0 {
+				r.Perms = PermRead
+			}
+			rules = append(rules, r)
+		}
+		set, err := NewSet(rules, nil)
+		if err != nil {
+			continue
+		}
+		p, err := Compile(rules[g.r.IntN(len(rules))].Pattern, nil)
+		if err != nil {
+			continue
+		}
+		path := g.path(p)
+		req := perms[g.r.IntN(len(perms))]
+		owned := g.r.IntN(2) == 0
+		d := set.Access(path, req, owned)
+		cov, err := set.Covers(Rule{Pattern: literalPattern(path), Perms: req, Owner: owned}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := d.Missing&^d.Denied == 0; (cov == Yes) != want {
+			t.Errorf("rules %v, path %q, %v owned=%v: Access %+v but Covers %v", rules, path, req, owned, d, cov)
+		}
+		if d.Allowed != (d.Missing == 0) || (!d.Allowed && d.Nearest < 0 && len(set.Matching(path)) > 0 && !allDeny(rules)) {
+			t.Errorf("rules %v, path %q: inconsistent decision %+v", rules, path, d)
+		}
+		checked++
+	}
+	if checked < 2000 {
+		t.Fatalf("only %d cases checked", checked)
+	}
+}
+
+func allDeny(rules []Rule) bool {
+	for _, r := range rules {
+		if !r.Deny {
+			return false
+		}
+	}
+	return true
+}
+
+func TestUnknownPastBound(t *testing.T) {
+	a := MustCompile("/**a?????????")
+	b := MustCompile("/**b?????????")
+	if r := product(a.d, b.d, 10, func(sx, sy int32) bool { return false }, nil); r != Unknown {
+		t.Errorf("product past its bound = %v, want unknown", r)
+	}
+	if _, err := Compile("/*"+strings.Repeat("a", 3000), nil); !errors.Is(err, ErrTooComplex) {
+		t.Errorf("long literal after a star: %v, want ErrTooComplex", err)
+	}
+	// apparmor_parser 3.0.8 never finishes compiling this one; it is valid.
+	p := MustCompile("/{,{,a,},}")
+	if !p.Match("/") || !p.Match("/a") || p.Match("/b") {
+		t.Error("/{,{,a,},}")
+	}
+}
+
+func TestSetTooComplexFallsBack(t *testing.T) {
+	var rules []Rule
+	for _, c := range "abcd" {
+		rules = append(rules, Rule{Pattern: "/**" + string(c) + strings.Repeat("?", 9), Perms: PermRead})
+	}
+	rules = append(rules, Rule{Pattern: "/x/*", Perms: PermWrite, Deny: true})
+	set, err := NewSet(rules, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.d != nil {
+		t.Skip("combined automaton fit; nothing to test")
+	}
+	if d := set.Access("/x/a123456789", PermRead, false); !d.Allowed {
+		t.Errorf("fallback Access = %+v", d)
+	}
+	if d := set.Access("/x/y", PermWrite, false); d.Allowed || d.Denied != PermWrite {
+		t.Errorf("fallback Access = %+v", d)
+	}
+	// Covers retries with the rules that share a path with the new rule.
+	if r, err := set.Covers(Rule{Pattern: "/x/a123456789", Perms: PermRead}, nil); r != Yes || err != nil {
+		t.Errorf("Covers on a set too complex = %v, %v; want yes", r, err)
+	}
+	if r, err := set.Covers(Rule{Pattern: "/x/a12345678", Perms: PermRead}, nil); r != No || err != nil {
+		t.Errorf("Covers on a set too complex = %v, %v; want no", r, err)
+	}
+	if r, err := set.Covers(Rule{Pattern: "/**", Perms: PermRead}, nil); r != Unknown || err != nil {
+		t.Errorf("Covers of /** on a set too complex = %v, %v; want unknown", r, err)
 	}
 }

@@ -99,7 +99,8 @@ func (m *nfa) build(n *Node, next int32) int32 {
 type dfa struct {
 	classOf [256]uint8
 	nclass  int
-	trans   []int32 // state*nclass + class
+	trans   []int32 // state*nclass + class -> state
+	fast    []int32 // the same table holding next*nclass, for run
 	accept  []int32
 	tags    [][]int32 // sorted tag lists of accepting states, interned
 	start   int32
@@ -113,15 +114,15 @@ func (d *dfa) step(s int32, c byte) int32 {
 
 // run returns the state reached after s, or 0 once it is dead.
 func (d *dfa) run(s string) int32 {
-	trans, classOf, n := d.trans, &d.classOf, d.nclass
-	st := d.start
+	fast, classOf := d.fast, &d.classOf
+	off := d.start * int32(d.nclass)
 	for i := 0; i < len(s); i++ {
-		st = trans[int(st)*n+int(classOf[s[i]])]
-		if st == 0 {
+		off = fast[off+int32(classOf[s[i]])]
+		if off == 0 {
 			return 0
 		}
 	}
-	return st
+	return off / int32(d.nclass)
 }
 
 // byteClasses partitions 0..255 so that bytes in one class are in exactly the
@@ -284,6 +285,10 @@ func (m *nfa) determinize(starts []int32, maxStates int) (*dfa, error) {
 			}
 			d.trans[int(i)*d.nclass+c] = t
 		}
+	}
+	d.fast = make([]int32, len(d.trans))
+	for i, t := range d.trans {
+		d.fast[i] = t * int32(d.nclass)
 	}
 	return d, nil
 }

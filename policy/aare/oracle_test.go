@@ -139,7 +139,7 @@ func checkAgainstCompiler(t *testing.T, cases []oracleCase) {
 			failures = append(failures, c.String()+"\n\tcompiler: "+compiler+"\n\tarmorer: "+armorerAnswer(c))
 		}
 	}
-	for _, k := range []string{"table", "match", "pattern", "rule", "vars"} {
+	for _, k := range []string{"table", "match", "pattern", "rule", "vars", "real"} {
 		if st := stats[k]; st != nil {
 			t.Logf("%-8s cases=%d agree=%d (compiler: covered=%d not-covered=%d refused=%d hung=%d; armorer refused by design=%d)", k, st.total, st.agree, st.yes, st.no, st.refused, st.hung, st.unsupported)
 		}
@@ -184,8 +184,9 @@ type gen struct{ r *rand.Rand }
 var (
 	genLits    = []string{"a", "b", ".", "/", "/", "ab", "/a", "a/"}
 	genClasses = []string{"[ab]", "[^a]", "[a/]", "[^/]", "[.-b]", "[-a]", "[\\]a]", "[^b/]", "[b-a]", "[\\*a]", "[{,}]"}
-	genEscapes = []string{"\\*", "\\{", "\\.", "\\b", "\\/", "\\,", "\\?", "\\[", "\\]", "\\}", "\\q"}
-	genBad     = []string{"{a}", "[]", "}", "[a-]", "{a,b", "]", "[^]", "{}", "[*]"}
+	genEscapes = []string{"\\*", "\\{", "\\.", "\\b", "\\/", "\\,", "\\?", "\\[", "\\]", "\\}", "\\q",
+		"\\x2a", "\\d042", "\\x2f", "\\x5d", "\\141", "\\x61", "\\d97", "\\t", "\\e", "\\x2d", "\\x5e"}
+	genBad = []string{"{a}", "[]", "}", "[a-]", "{a,b", "]", "[^]", "{}", "[*]"}
 )
 
 func (g gen) atom(depth int) string {
@@ -409,6 +410,14 @@ func TestTableAgainstCompiler(t *testing.T) {
 		cases = append(cases, oracleCase{kind: "table",
 			base:  []Rule{{Pattern: tc.a, Perms: PermRead}},
 			extra: Rule{Pattern: tc.b, Perms: PermRead}})
+	}
+	deepest := "/x" + strings.Repeat("{a,", MaxAlternationDepth) + "b" + strings.Repeat("}", MaxAlternationDepth)
+	cases = append(cases, oracleCase{kind: "table", base: []Rule{{Pattern: deepest, Perms: PermRead}}, extra: Rule{Pattern: "/xb", Perms: PermRead}})
+	for _, tc := range badPatterns {
+		if strings.HasSuffix(tc.pattern, "\\") || strings.Contains(tc.pattern, "@{") {
+			continue // not expressible in a profile without a variable
+		}
+		cases = append(cases, oracleCase{kind: "table", base: []Rule{{Pattern: tc.pattern, Perms: PermRead}}, extra: Rule{Pattern: "/x", Perms: PermRead}})
 	}
 	for _, tc := range ruleTable {
 		cases = append(cases, oracleCase{kind: "table", base: mustRules(t, tc.base), extra: mustRules(t, []string{tc.extra})[0]})

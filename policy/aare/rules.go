@@ -321,7 +321,6 @@ func targetOf(r *Rule) (execTarget, bool) {
 // NewSet compiles rules. vars expands variables in their patterns.
 func NewSet(rules []Rule, vars Vars) (*Set, error) {
 	s := &Set{rules: slices.Clone(rules), targets: map[execTarget]bool{}}
-	trees := make([]*Node, len(rules))
 	for i, r := range rules {
 		p, err := Compile(r.Pattern, vars)
 		if err != nil {
@@ -329,19 +328,29 @@ func NewSet(rules []Rule, vars Vars) (*Set, error) {
 		}
 		s.pats = append(s.pats, p)
 		s.literal = append(s.literal, p.literal)
-		trees[i] = p.tree
 		if t, ok := targetOf(&r); ok {
 			s.targets[t] = true
 		}
 	}
-	d, err := compileTrees(trees, MaxDFAStates)
-	if err == nil {
-		s.d = d
-		for _, tags := range d.tags {
-			s.eff = append(s.eff, merge(s.rules, s.literal, tags, nil, false))
-		}
-	}
+	_ = s.compile() // when too complex, Access falls back to one pattern at a time
 	return s, nil
+}
+
+// compile builds the combined automaton of the set's patterns.
+func (s *Set) compile() error {
+	trees := make([]*Node, len(s.pats))
+	for i, p := range s.pats {
+		trees[i] = p.tree
+	}
+	d, err := compileTrees(trees, MaxDFAStates)
+	if err != nil {
+		return err
+	}
+	s.d = d
+	for _, tags := range d.tags {
+		s.eff = append(s.eff, merge(s.rules, s.literal, tags, nil, false))
+	}
+	return nil
 }
 
 // Rules returns the rules of the set; callers must not modify them.
@@ -469,7 +478,22 @@ func (s *Set) Covers(r Rule, vars Vars) (Result, error) {
 		return No, nil // a new named transition
 	}
 	if s.d == nil {
-		return Unknown, nil
+		// Too big as one automaton: only the rules that share a path with r
+		// matter, so try again with those.
+		sub := &Set{targets: s.targets}
+		for i, q := range s.pats {
+			if product(q.d, p.d, MaxProductStates, func(sx, sy int32) bool {
+				return sx != 0 && q.d.accept[sx] >= 0 && p.d.accept[sy] >= 0
+			}, nil) != Yes {
+				sub.rules = append(sub.rules, s.rules[i])
+				sub.pats = append(sub.pats, q)
+				sub.literal = append(sub.literal, s.literal[i])
+			}
+		}
+		if len(sub.rules) == len(s.rules) || sub.compile() != nil {
+			return Unknown, nil
+		}
+		return sub.Covers(r, vars)
 	}
 	memo := map[int32]bool{}
 	res := product(s.d, p.d, MaxProductStates, func(sx, sy int32) bool {

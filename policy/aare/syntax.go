@@ -1,37 +1,3 @@
-// Package aare implements AppArmor's path globbing ("AppArmor regular
-// expressions") with the semantics of apparmor_parser: parsing a pattern into a
-// small tree, compiling it to a DFA, matching paths without allocation, and
-// deciding on automata whether one pattern (or a set of file rules) covers
-// another.
-//
-// The semantics follow apparmor_parser 3.0's conversion of a rule's path into
-// a regular expression (convert_aaregex_to_pcre in parser/parser_regex.c, used
-// as a design reference only) and were checked case by case against the real
-// compiler (see oracle_test.go):
-//
-//   - `?` matches one byte other than `/`; `*` any run of bytes without `/`;
-//     `**` any run of bytes.
-//   - A run of stars that is a whole path component (it follows a `/` and is
-//     followed by `/` or the end of the pattern) matches at least one byte, and
-//     that byte is not `/`: `/tmp/*` does not match `/tmp/`, `/tmp/**` does not
-//     match `/tmp//x`. `***` is `**`.
-//   - `[abc]`, `[^abc]`, `[a-z]`: a class may contain `/`; a reversed range
-//     `[c-a]` is `[a-c]`; `]` right after `[` or `[^` closes the (then empty,
-//     hence invalid) class; `-` is literal only as the first member.
-//   - `{a,b,c}` alternation, nested up to MaxAlternationDepth; it needs at least
-//     two alternatives (`{a}` is an error, as in apparmor_parser); `,` outside
-//     braces is a literal.
-//   - `\` escapes: `\a \e \f \n \r \t` are control bytes, `\xH`/`\xHH` hex,
-//     `\N`..`\NNN` octal, `\dN`..`\dNNN` decimal; any other escaped byte is
-//     itself (`\*`, `\{`, `\q`).
-//   - `@{name}` is replaced first, textually: by its value, or by
-//     `{v1,v2,...}` when it has several (see expand for the slashes at the
-//     edges). Then runs of `/` are collapsed to one (a leading `//` followed
-//     by a non-slash is kept), as apparmor_parser does to every file rule.
-//
-// A glob metacharacter `*` or `?` inside `[...]` is refused: apparmor_parser
-// rewrites it textually into a regex fragment, which gives a meaning nobody
-// intends.
 package aare
 
 import (
@@ -40,8 +6,9 @@ import (
 	"strings"
 )
 
-// MaxAlternationDepth bounds the nesting of `{...}`.
-const MaxAlternationDepth = 50
+// MaxAlternationDepth bounds the nesting of `{...}`, as in apparmor_parser
+// 3.0 (49 levels compile, 50 do not).
+const MaxAlternationDepth = 49
 
 // ErrBadPattern is wrapped by every error about malformed pattern text.
 var ErrBadPattern = errors.New("bad AppArmor pattern")
@@ -167,7 +134,8 @@ func Parse(pattern string, vars Vars) (*Node, error) {
 	for i := range offs {
 		offs[i] = i
 	}
-	filtered, offs := filterSlashes(text, offs)
+	decoded, offs := decodeNumeric(text, offs)
+	filtered, offs := filterSlashes(decoded, offs)
 	p := &parser{src: filtered}
 	n, perr := p.parse()
 	if perr != nil {
@@ -293,6 +261,42 @@ func validVarName(name string) bool {
 		}
 	}
 	return true
+}
+
+// decodeNumeric replaces the numeric escapes `\xHH`, `\NNN` (octal) and
+// `\dNNN` by the byte they stand for, before slashes are collapsed, as
+// apparmor_parser does: `/a\x2f/b` is `/a/b`. A byte that has a meaning in a
+// pattern stays escaped (`\x2a` is a literal '*'); '-' and '^' do not, so
+// inside `[...]` they still act as range and negation.
+func decodeNumeric(s string, offs []int) (string, []int) {
+	if !strings.Contains(s, "\\") {
+		return s, offs
+	}
+	var out []byte
+	var outOffs []int
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			out = append(out, s[i])
+			outOffs = append(outOffs, offs[i])
+			continue
+		}
+		p := &parser{src: s, pos: i}
+		b, simple, err := p.escape()
+		if err != nil || simple || strings.IndexByte("aefnrt", s[i+1]) >= 0 {
+			out = append(out, s[i], s[i+1]) // left to the parser
+			outOffs = append(outOffs, offs[i], offs[i+1])
+			i++
+			continue
+		}
+		if strings.IndexByte(`*?[]{},\@"`, b) >= 0 {
+			out = append(out, '\\')
+			outOffs = append(outOffs, offs[i])
+		}
+		out = append(out, b)
+		outOffs = append(outOffs, offs[i])
+		i = p.pos - 1
+	}
+	return string(out), outOffs
 }
 
 // filterSlashes collapses runs of '/' like apparmor_parser does to every file
@@ -539,11 +543,13 @@ func (p *parser) escape() (b byte, simple bool, err *PatternError) {
 	}
 	c := p.src[p.pos]
 	p.pos++
+	// digits reads up to max digits, stopping before one that would take the
+	// value past 255 (apparmor_parser reads "\d300" as byte 30, then '0').
 	digits := func(base, max int) (int, int) {
 		v, n := 0, 0
 		for n < max && p.pos < len(p.src) {
 			d := digitVal(p.src[p.pos])
-			if d >= base {
+			if d >= base || v*base+d > 255 {
 				break
 			}
 			v = v*base + d
@@ -576,16 +582,10 @@ func (p *parser) escape() (b byte, simple bool, err *PatternError) {
 		if n == 0 {
 			return 'd', true, nil
 		}
-		if v > 255 {
-			return 0, false, p.errorf(start, "decimal escape \\d%d is larger than 255", v)
-		}
 		return byte(v), false, nil
 	case '0', '1', '2', '3', '4', '5', '6', '7':
 		p.pos--
 		v, _ := digits(8, 3)
-		if v > 255 {
-			return 0, false, p.errorf(start, "octal escape is larger than 255")
-		}
 		return byte(v), false, nil
 	}
 	return c, true, nil
