@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -186,20 +185,22 @@ func (a *Assets) Boot(ctx context.Context, initrd string, opt Options) (*Result,
 	var (
 		console bytes.Buffer
 		boot    time.Duration
-		once    sync.Once
 	)
 	sc := bufio.NewScanner(pipe)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.Contains(line, markInit) { // the BIOS leaves escape codes before it
-			once.Do(func() { boot = time.Since(start) })
+		if boot == 0 && strings.Contains(line, markInit) { // the BIOS leaves escape codes before it
+			boot = time.Since(start)
 		}
 		console.WriteString(line)
 		console.WriteByte('\n')
 		if opt.Console != nil {
 			fmt.Fprintln(opt.Console, line)
 		}
+	}
+	if sc.Err() != nil { // a line over 16 MiB: keep the rest, and keep qemu from blocking on a full pipe
+		io.Copy(&console, pipe)
 	}
 	werr := cmd.Wait()
 	res := parseConsole(console.String())

@@ -40,11 +40,14 @@ func probeProfiles(abi, mode string) string {
 include <tunables/global>
 
 profile probe "/opt/probe/bin/{probe,odd name}"%s {
-%s}
+%s
+  ^hat%s {
+  }
+}
 
 profile probe_target%s {
 }
-`, abi, flags, rules, flags)
+`, abi, flags, rules, flags, flags)
 }
 
 const probeScenario = `
@@ -59,11 +62,13 @@ step load 60 apparmor_parser -a /etc/apparmor.d/probe-complain
 step replace 60 apparmor_parser -r /etc/apparmor.d/probe-complain
 step complain 60 $P -peer $PEER all
 step complain-changeprofile 20 $P changeprofile
+step complain-changehat 20 $P changehat
 step complain-hex 20 "/opt/probe/bin/odd name" spacepath
 reset
 step enforce-load 60 apparmor_parser -r /etc/apparmor.d/probe-enforce
 step enforce 60 $P -peer $PEER all
 step enforce-changeprofile 20 $P changeprofile
+step enforce-changehat 20 $P changehat
 step enforce-hex 20 "/opt/probe/bin/odd name" spacepath
 step remove 30 apparmor_parser -R /etc/apparmor.d/probe-enforce
 kill $PEER
@@ -159,6 +164,7 @@ func TestKernelFixtures(t *testing.T) {
 			t.Parallel() // one qemu per kernel: TCG uses one core each
 			a, res := captureProbe(t, k)
 			t.Logf("complain:\n%s\nenforce:\n%s", res.Output("complain"), res.Output("enforce"))
+			t.Logf("change_hat: complain %q, enforce %q", res.Output("complain-changehat"), res.Output("enforce-changehat"))
 			dmesg := auditLines(res.Output("dmesg"))
 			byClass := map[string][]string{}
 			for _, l := range dmesg {
@@ -175,6 +181,14 @@ func TestKernelFixtures(t *testing.T) {
 						t.Errorf("%s: no %s %s line", k.Name, c, outcome)
 					}
 				}
+			}
+			for _, op := range []string{"exec", "change_profile", "change_onexec", "change_hat"} {
+				if !containsAny(byClass["exec"], `operation="`+op+`"`) {
+					t.Errorf("%s: no %s line among:\n%s", k.Name, op, strings.Join(byClass["exec"], "\n"))
+				}
+			}
+			if !containsAny(byClass["exec"], `target="probe//null-/opt/probe/bin/child"`) {
+				t.Errorf("%s: no exec into a null child profile (target=)", k.Name)
 			}
 			for _, op := range []string{"profile_load", "profile_replace", "profile_remove"} {
 				if !containsAny(byClass["status"], `operation="`+op+`"`) {

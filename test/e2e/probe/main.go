@@ -70,6 +70,7 @@ var ops = map[string]op{
 	"mount":         mount,
 	"changeprofile": func() error { return writeAttr("current", "changeprofile probe_target") },
 	"onexec":        onexec,
+	"changehat":     changehat,
 	"sethostname":   func() error { h, _ := os.Hostname(); return unix.Sethostname([]byte(h)) },
 }
 
@@ -81,7 +82,7 @@ func main() {
 	if len(names) == 1 && names[0] == "all" {
 		names = names[:0]
 		for n := range ops {
-			if n != "changeprofile" { // changes this process's own profile: run it alone
+			if n != "changeprofile" && n != "changehat" { // change this process's own profile: run them alone
 				names = append(names, n)
 			}
 		}
@@ -287,6 +288,20 @@ func writeAttr(attr, value string) error {
 		name = "/proc/thread-self/attr/" + attr
 	}
 	return os.WriteFile(name, []byte(value), 0)
+}
+
+// changehat enters the hat "hat" and returns, then asks for a hat the
+// profile does not have.
+func changehat() error {
+	runtime.LockOSThread() // hats are per thread
+	defer runtime.UnlockOSThread()
+	if err := writeAttr("current", "changehat 0000000000000042^hat"); err != nil {
+		return fmt.Errorf("enter hat: %w", err)
+	}
+	if err := writeAttr("current", "changehat 0000000000000042^"); err != nil {
+		return fmt.Errorf("leave hat: %w", err)
+	}
+	return writeAttr("current", "changehat 0000000000000043^nohat")
 }
 
 // onexec asks for probe_target at the next exec, then execs the child.
