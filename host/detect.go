@@ -111,7 +111,7 @@ func (h *Host) Detect(ctx context.Context) (*Support, error) {
 		feat := filepath.Join(aafs, "features")
 		s.Features, _ = dirNames(feat)
 		s.PolicyVersions, _ = dirNames(filepath.Join(feat, "policy", "versions"))
-		s.ABI = abiFromFeatures(s.Features)
+		s.ABI = abiFromFeatures(feat, s.Features)
 	}
 
 	if path, err := h.Parser.path(); err != nil {
@@ -166,15 +166,20 @@ func (h *Host) RequireSecurityFS(ctx context.Context) (*Support, error) {
 	return s, nil
 }
 
-// abiFromFeatures picks the policy ABI from the kernel's feature
-// directories, a heuristic: the mediation AppArmor 4.0 added (io_uring,
-// user namespaces under "namespaces") appeared in Linux 6.7/6.8; kernels
-// without it are served best by abi/3.0.
-func abiFromFeatures(features []string) string {
+// abiFromFeatures picks the policy ABI from the kernel's feature tree, a
+// heuristic: the mediation AppArmor 4.0 added, io_uring and user namespace
+// creation (namespaces/userns_create), appeared in Linux 6.7/6.8; kernels
+// without it are served best by abi/3.0. (Debian 12's 6.1 already has a
+// "namespaces" directory, for pivot_root and profile, so its presence
+// alone says nothing.)
+func abiFromFeatures(featureDir string, features []string) string {
 	if len(features) == 0 {
 		return ""
 	}
-	if slices.Contains(features, "io_uring") || slices.Contains(features, "namespaces") {
+	if slices.Contains(features, "io_uring") {
+		return "4.0"
+	}
+	if _, err := os.Stat(filepath.Join(featureDir, "namespaces", "userns_create")); err == nil {
 		return "4.0"
 	}
 	return "3.0"

@@ -3,6 +3,8 @@ package host
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -95,16 +97,25 @@ func TestDetectMissingParser(t *testing.T) {
 }
 
 func TestABIFromFeatures(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "v6.1", "namespaces"), 0o755)
+	os.WriteFile(filepath.Join(dir, "v6.1", "namespaces", "pivot_root"), nil, 0o644)
+	os.MkdirAll(filepath.Join(dir, "v6.12", "namespaces"), 0o755)
+	os.WriteFile(filepath.Join(dir, "v6.12", "namespaces", "userns_create"), nil, 0o644)
 	for _, tc := range []struct {
+		dir      string
 		features []string
 		want     string
 	}{
-		{nil, ""},
-		{[]string{"file", "network"}, "3.0"},
-		{[]string{"file", "io_uring", "namespaces"}, "4.0"},
+		{"none", nil, ""},
+		{"old", []string{"file", "network"}, "3.0"},
+		// Debian 12's 6.1, as the e2e test saw it.
+		{"v6.1", []string{"capability", "caps", "domain", "file", "mount", "namespaces", "network_v8", "policy", "ptrace", "query", "rlimit", "signal"}, "3.0"},
+		{"v6.12", []string{"file", "namespaces"}, "4.0"},
+		{"uring", []string{"file", "io_uring"}, "4.0"},
 	} {
-		if got := abiFromFeatures(tc.features); got != tc.want {
-			t.Errorf("abiFromFeatures(%q) = %q, want %q", tc.features, got, tc.want)
+		if got := abiFromFeatures(filepath.Join(dir, tc.dir), tc.features); got != tc.want {
+			t.Errorf("%s: abiFromFeatures(%q) = %q, want %q", tc.dir, tc.features, got, tc.want)
 		}
 	}
 }

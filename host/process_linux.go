@@ -18,11 +18,19 @@ import (
 // attr/apparmor/current (Linux 5.8+, correct under LSM stacking), falling
 // back to attr/current. Processes that exit during the scan are skipped.
 func (h *Host) Processes() ([]Process, error) {
+	procs, _, err := h.scanProcesses()
+	return procs, err
+}
+
+// scanProcesses also counts the processes whose label could not be read
+// (permission denied: another user's process, when not root).
+func (h *Host) scanProcesses() ([]Process, int, error) {
 	ents, err := os.ReadDir(h.Paths.Proc)
 	if err != nil {
-		return nil, fmt.Errorf("scan processes: %w", err)
+		return nil, 0, fmt.Errorf("scan processes: %w", err)
 	}
 	var out []Process
+	unreadable := 0
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid <= 0 {
@@ -31,14 +39,18 @@ func (h *Host) Processes() ([]Process, error) {
 		dir := filepath.Join(h.Paths.Proc, e.Name())
 		label, err := readLabel(dir)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, errNoLabel) {
-				continue // exited, or not ours to read
+			if errors.Is(err, fs.ErrPermission) {
+				unreadable++
+				continue
 			}
-			return nil, fmt.Errorf("scan processes: %w", err)
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNoLabel) {
+				continue // exited, or no AppArmor label
+			}
+			return nil, 0, fmt.Errorf("scan processes: %w", err)
 		}
 		name, mode, err := ParseLabel(label)
 		if err != nil {
-			return nil, fmt.Errorf("scan processes: %s: %w", dir, err)
+			return nil, 0, fmt.Errorf("scan processes: %s: %w", dir, err)
 		}
 		p := Process{PID: pid, Label: strings.TrimRight(label, "\x00\n "), Profile: name, Mode: mode}
 		p.Exe, _ = os.Readlink(filepath.Join(dir, "exe"))
@@ -48,7 +60,7 @@ func (h *Host) Processes() ([]Process, error) {
 		out = append(out, p)
 	}
 	slices.SortFunc(out, func(a, b Process) int { return a.PID - b.PID })
-	return out, nil
+	return out, unreadable, nil
 }
 
 var errNoLabel = errors.New("no AppArmor label")

@@ -19,6 +19,9 @@ type Status struct {
 	// profile's attachment but run unconfined: they started before the
 	// profile was loaded and stay unconfined until restarted.
 	Unconfined []UnconfinedProcess `json:"unconfined"`
+	// Unreadable counts processes whose label could not be read
+	// (another user's, when not root): the lists above miss them.
+	Unreadable int `json:"unreadable_processes"`
 }
 
 // UnconfinedProcess is a process a loaded profile should confine.
@@ -78,11 +81,11 @@ func (h *Host) Status(ctx context.Context, match AttachMatcher) (*Status, error)
 	if err != nil {
 		return nil, err
 	}
-	procs, err := h.Processes()
+	procs, unreadable, err := h.scanProcesses()
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Support: sup, Profiles: profiles, Processes: []Process{}, Unconfined: []UnconfinedProcess{}}
+	st := &Status{Support: sup, Profiles: profiles, Processes: []Process{}, Unconfined: []UnconfinedProcess{}, Unreadable: unreadable}
 	for _, p := range procs {
 		if p.Mode != Unconfined {
 			st.Processes = append(st.Processes, p)

@@ -47,6 +47,7 @@ type statusJSON struct {
 	ByMode     map[host.Mode][]string   `json:"by_mode"`
 	Processes  []host.Process           `json:"processes"`
 	Unconfined []host.UnconfinedProcess `json:"unconfined"`
+	Unreadable int                      `json:"unreadable_processes"`
 }
 
 func statusRun(cmd *cobra.Command, o *statusOptions) error {
@@ -70,7 +71,7 @@ func statusRun(cmd *cobra.Command, o *statusOptions) error {
 		}
 		enc := json.NewEncoder(o.IO.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(statusJSON{Support: st.Support, Profiles: st.Profiles, ByMode: by, Processes: st.Processes, Unconfined: st.Unconfined})
+		return enc.Encode(statusJSON{Support: st.Support, Profiles: st.Profiles, ByMode: by, Processes: st.Processes, Unconfined: st.Unconfined, Unreadable: st.Unreadable})
 	}
 	printStatus(o.IO.Out, st)
 	return nil
@@ -105,6 +106,9 @@ func printStatus(w io.Writer, st *host.Status) {
 		for _, p := range procBy[m] {
 			fmt.Fprintf(w, "   %s (%d) %s\n", exeOrComm(p), p.PID, p.Profile)
 		}
+	}
+	if st.Unreadable > 0 {
+		fmt.Fprintf(w, "%d processes could not be read (run as root to see them).\n", st.Unreadable)
 	}
 	fmt.Fprintf(w, "%d processes are unconfined but have a profile defined.\n", len(st.Unconfined))
 	for _, p := range st.Unconfined {
