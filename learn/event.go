@@ -16,7 +16,37 @@ import (
 //
 // a's strings are copies: a outlives the event.
 func FromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
-	*a = Access{}
+	var m *Mapper
+	return m.Map(ev, source, line, a)
+}
+
+// Mapper is FromEvent with memory: it shares one copy of each profile
+// label and path among the accesses it fills, so mapping a long log does
+// not allocate a string per event. It is not safe for concurrent use.
+type Mapper struct {
+	strs map[string]string
+}
+
+// intern returns a string equal to b; a nil Mapper just converts.
+func (m *Mapper) intern(b []byte) string {
+	if m == nil {
+		return string(b)
+	}
+	if s, ok := m.strs[string(b)]; ok {
+		return s
+	}
+	if m.strs == nil {
+		m.strs = map[string]string{}
+	}
+	s := string(b)
+	m.strs[s] = s
+	return s
+}
+
+// Map is FromEvent, with interning.
+func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) bool {
+	keep := a.Mask[:0] // reused: Add and Simulator.Add copy what they keep
+	*a = Access{Mask: keep}
 	if ev.Kind != auditlog.KindEvent {
 		return false
 	}
@@ -25,7 +55,7 @@ func FromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 	default:
 		return false
 	}
-	a.Profile = string(ev.Label())
+	a.Profile = m.intern(ev.Label())
 	a.Operation = ev.String(auditlog.KeyOperation)
 	if !ev.Time.IsZero() {
 		a.Time = ev.Time.Time()
@@ -49,7 +79,7 @@ func FromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 			return false
 		}
 		a.Class = ClassFile
-		a.Path = ev.String(auditlog.KeyName)
+		a.Path = m.intern(ev.Value(auditlog.KeyName))
 		a.Perms = ParsePerms(mask)
 		if a.Operation == "exec" {
 			a.Perms |= PermExec
@@ -80,7 +110,7 @@ func FromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 		a.Family = ev.String(auditlog.KeyFamily)
 		a.SockType = ev.String(auditlog.KeySockType)
 		a.Protocol = ev.String(auditlog.KeyProtocol)
-		a.Mask = splitMask(mask)
+		a.Mask = splitMask(a.Mask, mask)
 		// Fine-grained unix mediation (Ubuntu's kernels) logs addresses;
 		// upstream kernels mediate unix sockets as network rules.
 		if a.Family == "unix" && (ev.Has(auditlog.KeyAddr) || ev.Has(auditlog.KeyPeerAddr)) {
@@ -93,13 +123,13 @@ func FromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 		return a.Family != ""
 	case "signal":
 		a.Class = ClassSignal
-		a.Mask = splitMask(mask)
+		a.Mask = splitMask(a.Mask, mask)
 		a.Signal = ev.String(auditlog.KeySignal)
 		a.Peer = peerOf(ev)
 		return true
 	case "ptrace":
 		a.Class = ClassPtrace
-		a.Mask = splitMask(mask)
+		a.Mask = splitMask(a.Mask, mask)
 		a.Peer = peerOf(ev)
 		return true
 	case "dbus":
@@ -108,7 +138,7 @@ func FromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 		if m == "" {
 			m = mask
 		}
-		a.Mask = splitMask(m)
+		a.Mask = splitMask(a.Mask, m)
 		a.Bus = ev.String(auditlog.KeyBus)
 		a.DBusPath = ev.String(auditlog.KeyPath)
 		a.Interface = ev.String(auditlog.KeyInterface)
@@ -131,15 +161,15 @@ func FromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 		return a.Path != ""
 	case "namespace", "userns":
 		a.Class = ClassUserns
-		a.Mask = []string{"create"}
+		a.Mask = append(a.Mask, "create")
 		return true
 	case "io_uring":
 		a.Class = ClassIOUring
-		a.Mask = splitMask(mask)
+		a.Mask = splitMask(a.Mask, mask)
 		return true
 	case "posix_mqueue", "mqueue":
 		a.Class = ClassMqueue
-		a.Mask = splitMask(mask)
+		a.Mask = splitMask(a.Mask, mask)
 		a.Path = ev.String(auditlog.KeyName)
 		return true
 	}
@@ -155,17 +185,18 @@ func peerOf(ev *auditlog.Event) string {
 	return ""
 }
 
-// splitMask splits a kernel mask such as "send receive" or
-// "userns_create" into rule permissions.
-func splitMask(m string) []string {
-	var out []string
-	for _, f := range strings.Fields(m) {
+// splitMask appends the words of a kernel mask such as "send receive"
+// or "userns_create" to dst, as rule permissions. The words are substrings
+// of m (interned by the parser), so this does not allocate once dst has
+// room.
+func splitMask(dst []string, m string) []string {
+	for f := range strings.FieldsSeq(m) {
 		f = strings.TrimPrefix(f, "userns_")
 		if f != "" {
-			out = append(out, f)
+			dst = append(dst, f)
 		}
 	}
-	return out
+	return dst
 }
 
 // capNames are the capability names by number (linux/capability.h).

@@ -15,9 +15,9 @@ import (
 //	              (owner, when every event on a path had fsuid == ouid, under
 //	              @{HOME}, @{PROC}/@{pid} and the temp directories)
 //	              a component of digits      → [0-9]*
-//	              a run of 6+ digits         → [0-9]*      (app-20261125.log → app-[0-9]*.log)
+//	              a run of 6+ digits         → [0-9]*      (app-20261125.log → app-[0-9]*.log; --min-digits)
 //	              a uuid component           → [0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*
-//	              a hex component (8+ chars) → [0-9a-f]*
+//	              a hex component (8+ chars) → [0-9a-f]*   (--min-hex)
 //	              name.log.3                 → name.log.[0-9]*
 //	              mkstemp names in temp dirs → the 6 random characters become ??????
 //	              libfoo.so.1.2.3 (read/map) → libfoo.so*
@@ -72,7 +72,35 @@ var tempDirs = []string{"/tmp/", "/var/tmp/", "/dev/shm/"}
 // @{PROC}/@{pid}, or a temp directory. perms decides whether the shared
 // library rule applies.
 func generalise(p string, perms Perms) (pattern string, ownable bool) {
-	pattern, ownable = generaliseRules(p, perms)
+	return generaliseWith(p, perms, thresholds{})
+}
+
+// Default thresholds of the safe rules (--min-digits, --min-hex).
+const (
+	DefaultMinDigits = 6 // a run of this many digits inside a name is variable
+	DefaultMinHex    = 8 // a hex name this long (with a digit and a letter) is an id
+)
+
+// thresholds are the tunable lengths of the safe rules; zero fields mean
+// the defaults.
+type thresholds struct{ minDigits, minHex int }
+
+func (t thresholds) digits() int {
+	if t.minDigits > 0 {
+		return t.minDigits
+	}
+	return DefaultMinDigits
+}
+
+func (t thresholds) hex() int {
+	if t.minHex > 0 {
+		return t.minHex
+	}
+	return DefaultMinHex
+}
+
+func generaliseWith(p string, perms Perms, th thresholds) (pattern string, ownable bool) {
+	pattern, ownable = generaliseRules(p, perms, th)
 	for _, t := range tempDirs {
 		if strings.HasPrefix(p, t) {
 			ownable = true
@@ -81,16 +109,16 @@ func generalise(p string, perms Perms) (pattern string, ownable bool) {
 	return pattern, ownable || strings.HasPrefix(pattern, "@{PROC}/@{pid}/")
 }
 
-func generaliseRules(p string, perms Perms) (pattern string, home bool) {
+func generaliseRules(p string, perms Perms, th thresholds) (pattern string, home bool) {
 	var b strings.Builder
 	rest := p
 	switch {
 	case strings.HasPrefix(p, "/proc/"):
 		pid, after, ok := strings.Cut(p[len("/proc/"):], "/")
-		if ok && isDigits(pid) {
+		if ok && isPid(pid) {
 			b.WriteString("@{PROC}/@{pid}/")
 			rest = after
-			if tid, after2, ok := strings.Cut(strings.TrimPrefix(rest, "task/"), "/"); ok && strings.HasPrefix(rest, "task/") && isDigits(tid) {
+			if tid, after2, ok := strings.Cut(strings.TrimPrefix(rest, "task/"), "/"); ok && strings.HasPrefix(rest, "task/") && isPid(tid) {
 				b.WriteString("task/@{tid}/")
 				rest = after2
 			}
@@ -122,7 +150,7 @@ func generaliseRules(p string, perms Perms) (pattern string, home bool) {
 			b.WriteByte('/')
 		}
 		last := i == len(comps)-1
-		b.WriteString(generaliseComponent(c, temp, last && perms&^(PermRead|PermMap) == 0))
+		b.WriteString(generaliseComponent(c, temp, last && perms&^(PermRead|PermMap) == 0, th))
 		if !last {
 			temp = temp || isTempName(c) || isTempDir(b.String()+"/")
 		}
@@ -150,7 +178,7 @@ func isTempName(c string) bool {
 // generaliseComponent applies the per-component rules to one path
 // component. inTemp says whether its directory holds temporary files; lib
 // whether the shared-library rule may apply (read/map access of a leaf).
-func generaliseComponent(c string, inTemp, lib bool) string {
+func generaliseComponent(c string, inTemp, lib bool, th thresholds) string {
 	switch {
 	case c == "":
 		return c
@@ -158,7 +186,7 @@ func generaliseComponent(c string, inTemp, lib bool) string {
 		return "[0-9]*"
 	case isUUID(c):
 		return "[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*-[0-9a-f]*"
-	case isHexID(c):
+	case isHexID(c, th.hex()):
 		return "[0-9a-f]*"
 	}
 	if lib {
@@ -169,7 +197,7 @@ func generaliseComponent(c string, inTemp, lib bool) string {
 	if i := strings.Index(c, ".log."); i >= 0 && isDigits(c[i+len(".log."):]) {
 		return EscapeLiteral(c[:i]) + ".log.[0-9]*"
 	}
-	if i, n := digitRun(c, 6); n > 0 {
+	if i, n := digitRun(c, th.digits()); n > 0 {
 		return EscapeLiteral(c[:i]) + "[0-9]*" + EscapeLiteral(c[i+n:])
 	}
 	if inTemp {
@@ -293,11 +321,11 @@ func isUUID(c string) bool {
 	return true
 }
 
-// isHexID: 8 or more lower-case hex digits with at least one digit and one
+// isHexID: min (default 8) or more lower-case hex digits with at least one digit and one
 // letter, as in cache keys and content hashes; plain words such as
 // "facade" are too short or lack a digit.
-func isHexID(c string) bool {
-	if len(c) < 8 {
+func isHexID(c string, min int) bool {
+	if len(c) < min {
 		return false
 	}
 	var digit, letter bool
@@ -318,6 +346,12 @@ func isDigit(c byte) bool    { return c >= '0' && c <= '9' }
 func isLowerHex(c byte) bool { return isDigit(c) || (c >= 'a' && c <= 'f') }
 func isAlnum(c byte) bool {
 	return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+// isPid: what @{pid} matches (tunables/kernelvars): 1 to 4999999 without
+// leading zeros.
+func isPid(s string) bool {
+	return isDigits(s) && s[0] != '0' && (len(s) < 7 || len(s) == 7 && s[0] <= '4')
 }
 
 func isDigits(s string) bool {

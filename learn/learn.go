@@ -24,6 +24,10 @@ type Options struct {
 	// Siblings is the sibling threshold (0: DefaultSiblings; negative:
 	// never glob siblings).
 	Siblings int
+	// MinDigits and MinHex are the lengths from which a digit run inside
+	// a name, or a hex name, counts as variable (0: DefaultMinDigits,
+	// DefaultMinHex).
+	MinDigits, MinHex int
 	// ABI is the target policy ABI, "3.0" (default) or "4.0". Rules the
 	// ABI cannot express become findings.
 	ABI string
@@ -69,6 +73,10 @@ type Candidate struct {
 	Unsafe func() (string, bool)
 }
 
+func (l *Learner) thresholds() thresholds {
+	return thresholds{minDigits: l.opts.MinDigits, minHex: l.opts.MinHex}
+}
+
 func (o *Options) siblings() int {
 	if o.Siblings == 0 {
 		return DefaultSiblings
@@ -87,7 +95,18 @@ type Finding struct {
 }
 
 func (f Finding) String() string {
-	return fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, f.Rule, f.ID, f.Severity, f.Reason)
+	s := fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, f.Rule, f.ID, f.Severity, f.Reason)
+	if ev := f.Rule.Evidence; ev.Count > 0 {
+		s += fmt.Sprintf(" (%d event", ev.Count)
+		if ev.Count != 1 {
+			s += "s"
+		}
+		if len(ev.Lines) > 0 {
+			s += ", e.g. " + ev.Lines[0].String()
+		}
+		s += ")"
+	}
+	return s
 }
 
 // Profile is what was learned for one profile: its rules (sorted) and the
@@ -125,7 +144,7 @@ type Learner struct {
 // labelAcc is everything seen under one raw label.
 type labelAcc struct {
 	files  map[string]*fileAcc
-	others map[string]*otherAcc
+	others map[otherKey]*otherAcc
 	// execTargets: executable → labels the kernel moved to (null- ones
 	// excluded).
 	execTargets map[string]map[string]bool
@@ -155,14 +174,25 @@ func New(opts Options) *Learner {
 	return &Learner{opts: opts, labels: map[string]*labelAcc{}, m: newMatcher(opts.Vars), unsafeMemo: map[string]bool{}}
 }
 
-// Add records one access.
+// Add records one access. It keeps nothing of a itself (strings are
+// shared, slices copied), so the caller may reuse a.
 func (l *Learner) Add(a *Access) {
 	if a.Profile == "" || a.Class == ClassUnknown {
 		return
 	}
+	if strings.Contains(a.Profile, "//&") {
+		// A stack (a//&b): each of its profiles had to allow the access.
+		label := a.Profile
+		for part := range strings.SplitSeq(label, "//&") {
+			a.Profile = strings.TrimPrefix(part, ":")
+			l.Add(a)
+		}
+		a.Profile = label
+		return
+	}
 	la := l.labels[a.Profile]
 	if la == nil {
-		la = &labelAcc{files: map[string]*fileAcc{}, others: map[string]*otherAcc{}, execTargets: map[string]map[string]bool{}}
+		la = &labelAcc{files: map[string]*fileAcc{}, others: map[otherKey]*otherAcc{}, execTargets: map[string]map[string]bool{}}
 		l.labels[a.Profile] = la
 	}
 	if a.Class == ClassFile {
@@ -188,7 +218,7 @@ func (l *Learner) Add(a *Access) {
 		return
 	}
 	r := ruleFor(a)
-	key := r.String()
+	key := keyOf(&r)
 	o := la.others[key]
 	if o == nil {
 		o = &otherAcc{rule: r, mask: map[string]bool{}, sigs: map[string]bool{}}
@@ -201,6 +231,27 @@ func (l *Learner) Add(a *Access) {
 		o.sigs[a.Signal] = true
 	}
 	o.rule.Evidence.add(a, exampleFor(a))
+}
+
+// otherKey identifies a non-file rule without its mask and signals (which
+// merge): a comparable key, so Add neither formats nor allocates for it.
+type otherKey struct {
+	class                                        Class
+	capability, family, sockType, addr, peerAddr string
+	peer, bus, dbusPath, iface, member, peerName string
+	fsType, options, source, path, target        string
+}
+
+func keyOf(r *Rule) otherKey {
+	return otherKey{r.Class, r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
+		r.Interface, r.Member, r.PeerName, r.FSType, r.Options, r.Source, r.Path, r.Target}
+}
+
+// sortedOthers lists a label's non-file rules in a fixed order.
+func sortedOthers(m map[otherKey]*otherAcc) []*otherAcc {
+	out := slices.Collect(maps.Values(m))
+	slices.SortFunc(out, func(a, b *otherAcc) int { return strings.Compare(a.rule.String(), b.rule.String()) })
+	return out
 }
 
 // ruleFor builds the rule for a non-file access, without its mask and
@@ -228,9 +279,12 @@ func ruleFor(a *Access) Rule {
 	return r
 }
 
-// unixAddr drops the kernel's "none" for unnamed sockets.
+// unixAddr keeps abstract addresses (@name) for a unix rule. The kernel's
+// "none" (unnamed) and filesystem paths are dropped: a unix rule's addr
+// takes only abstract names (apparmor_parser rejects a path there), and a
+// socket file is mediated by file rules on its path.
 func unixAddr(s string) string {
-	if s == "none" {
+	if !strings.HasPrefix(s, "@") {
 		return ""
 	}
 	return s
@@ -291,8 +345,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 				ep.files[p] = &f
 			}
 		}
-		for _, k := range slices.Sorted(maps.Keys(la.others)) {
-			o := la.others[k]
+		for _, o := range sortedOthers(la.others) {
 			rule := o.rule
 			if rule.Peer != "" {
 				if peer, _, err := r.resolve(rule.Peer); err == nil {
@@ -579,49 +632,112 @@ func (l *Learner) uncovered(cov Coverer, files map[string]*fileAcc, others *[]Ru
 	return out
 }
 
-// chooseAbstractions includes, greedily, the candidate covering the most
-// distinct accesses (ties: by name) while it covers at least the minimum,
-// and removes what it covers.
+// chooseAbstractions includes, greedily, the candidate that makes the
+// most learned rules unnecessary (ties: by name), while that is at least
+// the minimum; and removes what it covers. A rule counts once however many
+// concrete paths it stands for (a thousand temp files are one rule), so an
+// abstraction is chosen for the variety of what it covers. A candidate
+// that grants something sensitive is skipped when it would be chosen.
 func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, others *[]Rule) {
 	min := l.opts.MinAbstraction
 	if min <= 0 {
 		min = DefaultMinAbstraction
 	}
-	used := map[string]bool{}
+	if len(l.opts.Abstractions) == 0 {
+		return
+	}
+	// The rule each access would become, and what each candidate covers
+	// (evaluated once: coverage checks are the expensive part).
+	paths := slices.Sorted(maps.Keys(files))
+	ruleOf := make([]string, len(paths))
+	for i, path := range paths {
+		ruleOf[i] = EscapeLiteral(path)
+		if l.opts.Glob != GlobNone {
+			ruleOf[i], _ = generaliseWith(path, files[path].perms, l.thresholds())
+		}
+	}
+	type cover struct {
+		files  []bool
+		others []bool
+	}
+	covers := make([]cover, len(l.opts.Abstractions))
+	for ci, c := range l.opts.Abstractions {
+		cv := cover{files: make([]bool, len(paths)), others: make([]bool, len(*others))}
+		for i, path := range paths {
+			f := files[path]
+			cv.files[i] = c.Cov.MissingFile(path, f.perms, f.owned) == 0
+		}
+		for i, r := range *others {
+			cv.others[i] = c.Cov.CoversRule(r)
+		}
+		covers[ci] = cv
+	}
+	removedF := make([]bool, len(paths))
+	removedO := make([]bool, len(*others))
+	used := make([]bool, len(l.opts.Abstractions))
 	for {
 		best, bestN := -1, 0
-		for i, c := range l.opts.Abstractions {
-			if used[c.Name] || l.unsafe(c) {
+		for ci, c := range l.opts.Abstractions {
+			if used[ci] {
 				continue
 			}
+			// Rules all of whose remaining accesses the candidate covers.
+			full := map[string]bool{}
+			for i := range paths {
+				if removedF[i] {
+					continue
+				}
+				if v, seen := full[ruleOf[i]]; !seen || v {
+					full[ruleOf[i]] = covers[ci].files[i]
+				}
+			}
 			n := 0
-			for path, f := range files {
-				if c.Cov.MissingFile(path, f.perms, f.owned) == 0 {
+			for _, v := range full {
+				if v {
 					n++
 				}
 			}
-			for _, r := range *others {
-				if c.Cov.CoversRule(r) {
+			for i := range covers[ci].others {
+				if !removedO[i] && covers[ci].others[i] {
 					n++
 				}
 			}
 			if n > bestN || (n == bestN && best >= 0 && c.Name < l.opts.Abstractions[best].Name) {
-				best, bestN = i, n
+				best, bestN = ci, n
 			}
 		}
 		if best < 0 || bestN < min {
-			return
+			break
 		}
+		used[best] = true
 		c := l.opts.Abstractions[best]
-		used[c.Name] = true
+		if l.unsafe(c) {
+			continue
+		}
 		p.Abstractions = append(p.Abstractions, Abstraction{Name: c.Name, Reason: fmt.Sprintf("covers %d accesses", bestN)})
-		for path, f := range files {
-			if c.Cov.MissingFile(path, f.perms, f.owned) == 0 {
-				delete(files, path)
+		for i := range paths {
+			if covers[best].files[i] {
+				removedF[i] = true
 			}
 		}
-		*others = slices.DeleteFunc(*others, c.Cov.CoversRule)
+		for i := range *others {
+			if covers[best].others[i] {
+				removedO[i] = true
+			}
+		}
 	}
+	for i, path := range paths {
+		if removedF[i] {
+			delete(files, path)
+		}
+	}
+	kept := (*others)[:0]
+	for i, r := range *others {
+		if !removedO[i] {
+			kept = append(kept, r)
+		}
+	}
+	*others = kept
 }
 
 // unsafe reports (once per candidate) whether it grants something sensitive.
@@ -718,7 +834,7 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 			fe.target = r.targetOf(p.Name, fp, f.exec)
 		}
 		if l.opts.Glob != GlobNone {
-			pat, home := generalise(fp, perms)
+			pat, home := generaliseWith(fp, perms, l.thresholds())
 			fe.pattern, fe.home = pat, home
 			fe.owner = home && f.owned
 		}

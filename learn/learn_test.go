@@ -234,6 +234,29 @@ func TestLearn(t *testing.T) {
 `,
 		},
 		{
+			name: "digit and hex thresholds are flags",
+			opts: Options{MinDigits: 4, MinHex: 4},
+			in: []*Access{
+				file("app", "/var/log/app/app-2026.log", "w"),
+				file("app", "/var/cache/app/ab12", "r"),
+			},
+			want: `profile app
+  /var/cache/app/[0-9a-f]* r,
+  /var/log/app/app-[0-9]*.log w,
+`,
+		},
+		{
+			name: "a stack's access goes to each of its profiles",
+			in: []*Access{
+				file("app//&container", "/srv/x", "r"),
+			},
+			want: `profile app
+  /srv/x r,
+profile container
+  /srv/x r,
+`,
+		},
+		{
 			name: "userns needs abi 4.0",
 			in: []*Access{
 				{Profile: "app", Class: ClassUserns, Mask: []string{"create"}},
@@ -430,5 +453,27 @@ func TestExistingExecMode(t *testing.T) {
 	var ce *ExecConflictError
 	if !errors.As(err, &ce) || !strings.Contains(ce.Error(), "the profile's rule") {
 		t.Fatalf("err = %v, want a conflict with the profile's rule", err)
+	}
+}
+
+// Recording a path, a capability or a network access seen before
+// allocates nothing: a long log costs memory per distinct access only.
+func TestAddAllocs(t *testing.T) {
+	l := New(Options{})
+	accs := []*Access{
+		file("app", "/srv/data/x", "rw"),
+		{Profile: "app", Class: ClassCapability, Capability: "chown"},
+		{Profile: "app", Class: ClassNetwork, Family: "inet", SockType: "stream", Mask: []string{"connect"}},
+		{Profile: "app", Class: ClassSignal, Mask: []string{"send"}, Signal: "term", Peer: "app"},
+	}
+	for _, a := range accs {
+		a.Loc = Location{Source: "log", Line: 1}
+		l.Add(a)
+	}
+	for _, a := range accs {
+		a.Loc.Line = 99
+		if n := testing.AllocsPerRun(100, func() { l.Add(a) }); n != 0 {
+			t.Errorf("Add(%s) allocates %v times per call", a.Class, n)
+		}
 	}
 }

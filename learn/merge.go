@@ -137,7 +137,9 @@ func Merge(pol *Policy, learned []*Profile, opts MergeOptions) ([]Change, error)
 	for _, path := range slices.Sorted(maps.Keys(files)) {
 		st := files[path]
 		var b bytes.Buffer
-		if err := policy.Format(&b, pol.Loader.Fset, st.f); err != nil {
+		if spliced, ok := splice(pol.Loader.Fset, st.old, st.f); st.old != nil && ok {
+			b.Write(spliced)
+		} else if err := policy.Format(&b, pol.Loader.Fset, st.f); err != nil {
 			return nil, err
 		}
 		if st.old != nil && bytes.Equal(st.old, b.Bytes()) {

@@ -2,6 +2,7 @@ package learn
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -58,6 +59,7 @@ type Simulator struct {
 	only    map[string]bool // profiles to check (with their children); nil: all
 	covs    map[string]*Coverage
 	denials map[string]*Denial
+	memo    map[simKey]*Denial // nil: allowed
 	// Replayed counts the accesses checked; Skipped those of profiles the
 	// policy does not define.
 	Replayed, Skipped int
@@ -66,7 +68,7 @@ type Simulator struct {
 // NewSimulator checks accesses of the given profiles (and their
 // children); with none, of every profile in the policy.
 func NewSimulator(pol *Policy, profiles ...string) *Simulator {
-	s := &Simulator{pol: pol, covs: map[string]*Coverage{}, denials: map[string]*Denial{}}
+	s := &Simulator{pol: pol, covs: map[string]*Coverage{}, denials: map[string]*Denial{}, memo: map[simKey]*Denial{}}
 	if len(profiles) > 0 {
 		s.only = map[string]bool{}
 		for _, p := range profiles {
@@ -98,6 +100,17 @@ func (s *Simulator) wanted(label string) bool {
 
 // Add replays one access.
 func (s *Simulator) Add(a *Access) error {
+	if strings.Contains(a.Profile, "//&") {
+		// A stack: every profile in it decides.
+		label := a.Profile
+		var errs []error
+		for part := range strings.SplitSeq(label, "//&") {
+			a.Profile = strings.TrimPrefix(part, ":")
+			errs = append(errs, s.Add(a))
+		}
+		a.Profile = label
+		return errors.Join(errs...)
+	}
 	if !s.wanted(a.Profile) {
 		return nil
 	}
@@ -117,6 +130,28 @@ func (s *Simulator) Add(a *Access) error {
 		return err
 	}
 	s.Replayed++
+	// The same access decides the same way: replaying a long log costs
+	// one decision per distinct access.
+	var key simKey
+	memo := a.Class == ClassFile || len(a.Mask) <= 1
+	if memo {
+		key = simKey{profile: name, class: a.Class, path: a.Path, perms: a.Perms, owned: a.Owner, signal: a.Signal}
+		if a.Class != ClassFile {
+			r := ruleFor(a)
+			key.other = keyOf(&r)
+			if len(a.Mask) == 1 {
+				key.mask = a.Mask[0]
+			}
+		}
+		if d, ok := s.memo[key]; ok {
+			if d != nil {
+				d.Count++
+				d.Lines = addBounded(d.Lines, a.Loc, compareLocations)
+			}
+			return nil
+		}
+		s.memo[key] = nil
+	}
 	if a.Class == ClassFile {
 		if a.Path == "" || a.Perms == 0 {
 			return nil
@@ -134,7 +169,10 @@ func (s *Simulator) Add(a *Access) error {
 		if d.Conflict {
 			why = "rules matching it disagree on the exec mode"
 		}
-		s.deny(name, rule, (missing&^PermExec).String()+execLetter(missing), why, s.nearestFile(cov, d.Nearest), a)
+		d0 := s.deny(name, rule, (missing&^PermExec).String()+execLetter(missing), why, s.nearestFile(cov, d.Nearest), a)
+		if memo {
+			s.memo[key] = d0
+		}
 		return nil
 	}
 	r := ruleFor(a)
@@ -151,8 +189,22 @@ func (s *Simulator) Add(a *Access) error {
 	if cov.CoversRule(r) {
 		return nil
 	}
-	s.deny(name, r, "", "", nearestOther(cov, r), a)
+	d0 := s.deny(name, r, "", "", nearestOther(cov, r), a)
+	if memo {
+		s.memo[key] = d0
+	}
 	return nil
+}
+
+// simKey identifies an access for the simulator's memo.
+type simKey struct {
+	profile      string
+	class        Class
+	path         string
+	perms        Perms
+	owned        bool
+	other        otherKey
+	mask, signal string
 }
 
 func execLetter(p Perms) string {
@@ -162,7 +214,7 @@ func execLetter(p Perms) string {
 	return ""
 }
 
-func (s *Simulator) deny(profile string, r Rule, missing, why, nearest string, a *Access) {
+func (s *Simulator) deny(profile string, r Rule, missing, why, nearest string, a *Access) *Denial {
 	key := profile + "\x00" + r.String() + "\x00" + missing
 	d := s.denials[key]
 	if d == nil {
@@ -171,6 +223,7 @@ func (s *Simulator) deny(profile string, r Rule, missing, why, nearest string, a
 	}
 	d.Count++
 	d.Lines = addBounded(d.Lines, a.Loc, compareLocations)
+	return d
 }
 
 // resolve maps a label to the profile enforce mode would run the access

@@ -39,6 +39,8 @@ type learnOptions struct {
 	Local          string
 	Strict         bool
 	Abstractions   []string
+	MinDigits      int
+	MinHex         int
 }
 
 func newLearnCmd(f *Factory, runF func(*learnOptions) error) *cobra.Command {
@@ -95,6 +97,9 @@ of other programs; mounts) are listed for a human, not added, unless
 			if _, err := learn.ParseExecMode(opts.Exec); err != nil || strings.EqualFold(opts.Exec, "px") {
 				return usageErrorf("--exec %q: want cx or ix", opts.Exec)
 			}
+			if opts.MinDigits < 1 || opts.MinHex < 1 || opts.AbstractionMin < 1 || opts.Siblings < 0 {
+				return usageErrorf("--min-digits, --min-hex and --abstraction-min must be at least 1, --siblings at least 0")
+			}
 			switch opts.Local {
 			case "auto", "always", "never":
 			default:
@@ -117,6 +122,8 @@ of other programs; mounts) are listed for a human, not added, unless
 	// *FlagError, so it would exit 1 instead of 2.
 	fl.StringVar(&opts.Glob, "glob", "safe", "generalisation: none, safe or aggressive")
 	fl.IntVar(&opts.Siblings, "siblings", learn.DefaultSiblings, "names in one directory with equal permissions that become dir/* (0: never)")
+	fl.IntVar(&opts.MinDigits, "min-digits", learn.DefaultMinDigits, "a run of this many digits inside a name becomes [0-9]*")
+	fl.IntVar(&opts.MinHex, "min-hex", learn.DefaultMinHex, "a lower-case hex name this long (with a digit and a letter) becomes [0-9a-f]*")
 	fl.IntVar(&opts.AbstractionMin, "abstraction-min", learn.DefaultMinAbstraction, "distinct accesses an abstraction must cover to be included")
 	fl.BoolVar(&opts.Explain, "explain", false, "write the evidence (events, time, examples) above each learned rule")
 	fl.BoolVar(&opts.AllowSensitive, "allow-sensitive", false, "add sensitive rules instead of only listing them")
@@ -151,16 +158,18 @@ func learnRun(o *learnOptions) error {
 		AllowSensitive: o.AllowSensitive,
 		DefaultExec:    execMode,
 		MinAbstraction: o.AbstractionMin,
+		MinDigits:      o.MinDigits,
+		MinHex:         o.MinHex,
 	}, abstractionNames(pol, o.Abstractions), warn)
 	l := learn.New(opts)
 	// The events learned from are kept for enforce's simulate gate.
 	kept := eventstore.NewBatch()
 	var a learn.Access
+	var m learn.Mapper
 	n, err := readEvents(o.Ctx, o.IO, o.Sources, o.Profile, func(ev *auditlog.Event, src string, line int64) {
 		kept.Add(ev, src, line)
-		if learn.FromEvent(ev, src, line, &a) {
-			acc := a
-			l.Add(&acc)
+		if m.Map(ev, src, line, &a) {
+			l.Add(&a)
 		}
 	})
 	if err != nil {
@@ -250,6 +259,9 @@ func useLocal(mode, file string) bool {
 // packaged reports whether a Debian package installed file (it is listed
 // in dpkg's file lists).
 func packaged(file string) bool {
+	if abs, err := filepath.Abs(file); err == nil {
+		file = abs
+	}
 	lists, _ := filepath.Glob("/var/lib/dpkg/info/*.list")
 	for _, l := range lists {
 		f, err := os.Open(l)
@@ -276,10 +288,10 @@ func backupDir() string {
 // (of profile P, when set). It returns the number of events read.
 func readAccesses(ctx context.Context, io_ *IOStreams, specs []string, profile string, add func(*learn.Access)) (int, error) {
 	var a learn.Access
+	var m learn.Mapper
 	return readEvents(ctx, io_, specs, profile, func(ev *auditlog.Event, src string, line int64) {
-		if learn.FromEvent(ev, src, line, &a) {
-			acc := a
-			add(&acc)
+		if m.Map(ev, src, line, &a) {
+			add(&a)
 		}
 	})
 }
