@@ -31,7 +31,7 @@ dmesg -c >/dev/null
 sh_step dump-complain 10 'dmesg > /root/complain.log; dmesg -c'
 step learn 60 armorer learn --write /root/complain.log
 step profile-learned 5 cat $PROFILE
-step check 60 armorer check $PROFILE
+step check 60 armorer check --target $TARGET $PROFILE
 step simulate 60 armorer simulate $PROFILE /root/complain.log
 
 # 3. enforce (the gate replays the recorded events); the app works, zero DENIED, none lost.
@@ -122,7 +122,10 @@ func TestLifecycle(t *testing.T) {
 				t.Fatal(err)
 			}
 			img.Add(armorer, vmtest.Program(v2, "/opt/myapp/bin/myapp.v2"))
-			res, err := a.Run(ctx, img, lifecycleScript, vmtest.Options{Timeout: 6 * time.Minute, Console: consoleFor(t)})
+			// check's target is the release's AppArmor (its abstractions
+			// carry abi <abi/4.0> on Debian 13).
+			target := map[string]string{"3.0": "3.0", "4.0": "4.1"}[k.ABI]
+			res, err := a.Run(ctx, img, "TARGET="+target+"\n"+lifecycleScript, vmtest.Options{Timeout: 6 * time.Minute, Console: consoleFor(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
