@@ -43,7 +43,7 @@ with stdin, stdout and stderr passed through, and collect the AppArmor events
 of that profile and its children while it runs, from the best live source
 (netlink: when permitted, else kmsg:; --source to choose). Then learn from
 them: the diff on stdout, or --write to apply it. The events are kept in the
-state directory for enforce's check.
+state directory for enforce's check (armorer events state:NAME lists them).
 
 The kernel rate-limits complain mode's printk messages: record sets
 /proc/sys/kernel/printk_ratelimit to 0 while it runs and restores it on
