@@ -81,6 +81,7 @@ mv $PROFILE /root/learned.profile
 rm /var/lib/armorer/events/myapp.jsonl
 sh_step ratelimit 5 'echo 5 > /proc/sys/kernel/printk_ratelimit'
 dmesg -c >/dev/null
+step record-kmsg 120 armorer record --source kmsg: -- /opt/myapp/bin/myapp --selftest
 step record 120 armorer record --write -- /opt/myapp/bin/myapp --selftest
 step ratelimit-after 5 cat /proc/sys/kernel/printk_ratelimit
 sh_step ratelimit0 5 'echo 0 > /proc/sys/kernel/printk_ratelimit'
@@ -298,6 +299,19 @@ func checkLifecycle(t *testing.T, res *vmtest.Result) {
 		}
 		if strings.Contains(out, "lost") {
 			t.Errorf("6: record lost events:\n%s", out)
+		}
+	}
+	// The same from kmsg: (printk, under the raised rate limit): the diff
+	// alone, nothing written.
+	if rc("record-kmsg", 0) {
+		out := res.Output("record-kmsg")
+		for _, want := range []string{"recording the events of myapp from kmsg:", "+  /opt/myapp/config r,", "+  /opt/myapp/data/selftest rw,", "printk_ratelimit to 0 (was 5)", "restored /proc/sys/kernel/printk_ratelimit to 5"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("6: record --source kmsg: output lacks %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "lost") {
+			t.Errorf("6: record --source kmsg: lost events:\n%s", out)
 		}
 	}
 	if got := strings.TrimSpace(res.Output("ratelimit-after")); got != "5" {
