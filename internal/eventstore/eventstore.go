@@ -82,29 +82,37 @@ func TopProfile(label string) string {
 // whether the process owned the file (the owner qualifier). Without these,
 // "network inet stream" and "network inet6 stream" would be one event, and
 // replaying the store would prove less than the log did.
-func Key(ev *auditlog.Event) string {
-	var b strings.Builder
-	b.WriteString(ev.Class())
-	for _, k := range []auditlog.Key{
-		auditlog.KeyOperation, auditlog.KeyName, auditlog.KeyRequestedMask, auditlog.KeyDeniedMask,
-		auditlog.KeyProfile, auditlog.KeyLabel, auditlog.KeyName2, auditlog.KeyTarget, auditlog.KeyCapname,
-		auditlog.KeyFamily, auditlog.KeySockType, auditlog.KeyProtocol, auditlog.KeySignal, auditlog.KeyPeer,
-		auditlog.KeyPath, auditlog.KeyInterface, auditlog.KeyMember, auditlog.KeyFstype, auditlog.KeyMask,
-	} {
-		b.WriteByte(0)
-		b.Write(ev.Value(k))
+func Key(ev *auditlog.Event) string { return string(appendKey(nil, ev)) }
+
+var keyFields = []auditlog.Key{
+	auditlog.KeyOperation, auditlog.KeyName, auditlog.KeyRequestedMask, auditlog.KeyDeniedMask,
+	auditlog.KeyProfile, auditlog.KeyLabel, auditlog.KeyName2, auditlog.KeyTarget, auditlog.KeyCapname,
+	auditlog.KeyFamily, auditlog.KeySockType, auditlog.KeyProtocol, auditlog.KeySignal, auditlog.KeyPeer,
+	auditlog.KeyPath, auditlog.KeyInterface, auditlog.KeyMember, auditlog.KeyFstype, auditlog.KeyMask,
+}
+
+func appendKey(b []byte, ev *auditlog.Event) []byte {
+	if v := ev.Value(auditlog.KeyClass); v != nil { // as Class, without a copy
+		b = append(b, v...)
+	} else {
+		b = append(b, ev.Class()...)
 	}
-	b.WriteByte(0)
+	for _, k := range keyFields {
+		b = append(b, 0)
+		b = append(b, ev.Value(k)...)
+	}
+	b = append(b, 0)
 	if ev.Has(auditlog.KeyOUID) && bytes.Equal(ev.Value(auditlog.KeyFSUID), ev.Value(auditlog.KeyOUID)) {
-		b.WriteByte('o')
+		b = append(b, 'o')
 	}
-	return b.String()
+	return b
 }
 
 // Batch collects events in memory, grouped by top-level profile and
 // deduplicated, until Store.Save merges them into the files.
 type Batch struct {
 	profiles map[string]*entries
+	key      []byte // reused: a key is only copied for a new event
 }
 
 type entries struct {
@@ -125,23 +133,30 @@ func (e *entries) add(key string, line []byte) bool {
 func NewBatch() *Batch { return &Batch{profiles: map[string]*entries{}} }
 
 // Add adds one event (read from src at line). Events without a profile
-// label, or of the unconfined label, are not kept.
+// label, or of the unconfined label, are not kept. Only a new distinct
+// event costs an allocation.
 func (b *Batch) Add(ev *auditlog.Event, src string, line int64) {
-	label := string(ev.Label())
-	top := TopProfile(label)
-	if top == "" || top == "unconfined" || ev.Kind != auditlog.KindEvent {
+	if ev.Kind != auditlog.KindEvent {
 		return
 	}
-	e := b.profiles[top]
+	label := ev.Label()
+	top := bytes.TrimSuffix(bytes.TrimSuffix(label, []byte(" (complain)")), []byte(" (enforce)"))
+	if i := bytes.Index(top, []byte("//")); i > 0 {
+		top = top[:i]
+	}
+	if len(top) == 0 || string(top) == "unconfined" {
+		return
+	}
+	e := b.profiles[string(top)]
 	if e == nil {
 		e = &entries{seen: map[string]bool{}}
-		b.profiles[top] = e
+		b.profiles[string(top)] = e
 	}
-	key := Key(ev)
-	if e.seen[key] {
+	b.key = appendKey(b.key[:0], ev)
+	if e.seen[string(b.key)] {
 		return
 	}
-	e.add(key, ev.AppendJSON(nil, src, line))
+	e.add(string(b.key), ev.AppendJSON(nil, src, line))
 }
 
 // Profiles returns the profiles the batch has events for, sorted.

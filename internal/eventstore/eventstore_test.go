@@ -194,3 +194,52 @@ func FuzzToAuditd(f *testing.F) {
 		auditlog.NewParser().Parse(text, &ev) // must not panic
 	})
 }
+
+// BenchmarkBatchAdd measures what learn --write adds per event: the
+// dedup key, and the JSON of each new distinct event.
+func BenchmarkBatchAdd(b *testing.B) {
+	data, err := os.ReadFile(fixtures[4])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var evs []*auditlog.Event
+	r := auditlog.NewReader(bytes.NewReader(data), auditlog.ReaderOptions{})
+	for r.Next() {
+		evs = append(evs, r.Event().Clone())
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		batch := NewBatch()
+		for i, ev := range evs {
+			batch.Add(ev, "bench", int64(i))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+}
+
+// BenchmarkAuditLog measures reading a full store back (enforce's gate).
+func BenchmarkAuditLog(b *testing.B) {
+	s := New(b.TempDir())
+	batch := NewBatch()
+	for _, name := range fixtures {
+		readEvents(b, name, func(ev *auditlog.Event, line int64) { batch.Add(ev, name, line) })
+	}
+	if _, err := s.Save(batch); err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for _, p := range batch.Profiles() {
+		fi, _ := os.Stat(s.Path(p))
+		size += fi.Size()
+	}
+	b.ReportAllocs()
+	b.SetBytes(size)
+	for b.Loop() {
+		for _, p := range batch.Profiles() {
+			if _, err := s.AuditLog(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
