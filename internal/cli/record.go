@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/eventstore"
 	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/policy"
 	"github.com/spf13/cobra"
 )
 
@@ -116,11 +118,17 @@ func recordRun(o *recordOptions) error {
 	if err != nil {
 		return hostError(err)
 	}
+	wasMode := fileModes(h.Path(file))
 	res, err := h.Load(ctx, file, true, nil)
 	if err != nil {
 		return hostError(err)
 	}
 	printResult(errOut, errOut, res)
+	for name, mode := range wasMode {
+		if mode != host.Complain {
+			fmt.Fprintf(errOut, "note: %s was in %s mode and stays in complain mode; run armorer enforce %s when done\n", name, mode, name)
+		}
+	}
 	var names []string
 	for _, n := range res.Profiles {
 		if !strings.Contains(n, "//") {
@@ -358,4 +366,24 @@ func (c *collector) settle(quiet time.Duration) {
 			return
 		}
 	}
+}
+
+// fileModes returns the mode of each top-level profile a file defines
+// (none when it cannot be read or parsed).
+func fileModes(file string) map[string]host.Mode {
+	modes := map[string]host.Mode{}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return modes
+	}
+	f, _ := policy.ParseFile(token.NewFileSet(), file, src, 0)
+	if f == nil {
+		return modes
+	}
+	for _, r := range f.Rules {
+		if p, ok := r.(*policy.Profile); ok && p.Name != nil {
+			modes[p.Name.Value()] = host.ProfileMode(p)
+		}
+	}
+	return modes
 }
