@@ -42,7 +42,8 @@ func newRecordCmd(f *Factory, runF func(*recordOptions) error) *cobra.Command {
 		Long: `Make sure CMD's program has a profile (armorer new --complain writes one into
 the profile directory when none exists), load it in complain mode, run CMD
 with stdin, stdout and stderr passed through, and collect the AppArmor events
-of that profile and its children while it runs, from the best live source
+of that profile and its children (other processes the profile confines
+meanwhile included) while it runs, from the best live source
 (netlink: when permitted, else kmsg:; --source to choose). Then learn from
 them: the diff on stdout, or --write to apply it. The events are kept in the
 state directory for enforce's check (armorer events state:NAME lists them).
