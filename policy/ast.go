@@ -66,8 +66,19 @@ func (c *Comment) End() token.Pos { return endOf(c.Hash, c.Text) }
 // CommentGroup is a sequence of comments on consecutive lines.
 type CommentGroup struct{ List []*Comment }
 
-func (g *CommentGroup) Pos() token.Pos { return g.List[0].Pos() }
-func (g *CommentGroup) End() token.Pos { return g.List[len(g.List)-1].End() }
+func (g *CommentGroup) Pos() token.Pos {
+	if g == nil || len(g.List) == 0 {
+		return token.NoPos
+	}
+	return g.List[0].Pos()
+}
+
+func (g *CommentGroup) End() token.Pos {
+	if g == nil || len(g.List) == 0 {
+		return token.NoPos
+	}
+	return g.List[len(g.List)-1].End()
+}
 
 // Text returns the comments' text without '#' markers, one line each.
 func (g *CommentGroup) Text() string {
@@ -340,7 +351,7 @@ type Profile struct {
 
 // IsHat reports whether the profile is a hat (^name or hat name).
 func (p *Profile) IsHat() bool {
-	return p.Keyword == HAT || strings.HasPrefix(p.Name.Raw, "^")
+	return p.Keyword == HAT || p.Name != nil && strings.HasPrefix(p.Name.Raw, "^")
 }
 
 // ---------------------------------------------------------------- rules

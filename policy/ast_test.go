@@ -189,3 +189,30 @@ profile app /usr/bin/app {
 		t.Error("dropped rule printed")
 	}
 }
+
+// TestFormatBuiltRules: rules built by a program (no positions, fields left
+// nil) print without panicking, and Walk accepts them.
+func TestFormatBuiltRules(t *testing.T) {
+	for _, n := range allNodeTypes {
+		r, ok := reflect.New(reflect.TypeOf(n).Elem()).Interface().(policy.Rule)
+		if !ok {
+			continue
+		}
+		var b bytes.Buffer
+		if err := policy.Format(&b, token.NewFileSet(), r); err != nil {
+			t.Errorf("%T: %v", r, err)
+		}
+		for range policy.Preorder(r) {
+		}
+	}
+	f := &policy.File{Rules: []policy.Rule{
+		&policy.Profile{Keyword: policy.PROFILE, Name: policy.NewWord("p"), Body: []policy.Rule{
+			&policy.FileRule{Path: policy.NewWord("/a"), Perms: policy.NewWord("r")},
+			&policy.CapabilityRule{Meta: policy.Meta{Hint: policy.NewSection}, Names: []*policy.Word{policy.NewWord("chown")}},
+		}},
+	}}
+	want := "profile p {\n  /a r,\n\n  capability chown,\n}\n"
+	if got := string(policy.FormatFile(token.NewFileSet(), f)); got != want {
+		t.Errorf("built file:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -255,6 +255,10 @@ func (p *parser) leadComments(body *[]Rule) *CommentGroup {
 	return doc
 }
 
+func sortComments(g *CommentGroup) {
+	slices.SortFunc(g.List, func(a, b *Comment) int { return cmp.Compare(a.Hash, b.Hash) })
+}
+
 // dropCommentsBefore forgets pending comments that lie before end.
 func (p *parser) dropCommentsBefore(end token.Pos) {
 	keep := p.pending[:0]
@@ -278,7 +282,7 @@ func (p *parser) innerComments(m *Meta) {
 	for _, g := range p.pending {
 		m.Doc.List = append(m.Doc.List, g.List...)
 	}
-	slices.SortFunc(m.Doc.List, func(a, b *Comment) int { return cmp.Compare(a.Hash, b.Hash) })
+	sortComments(m.Doc)
 	p.pending = nil
 }
 
@@ -342,6 +346,7 @@ func (p *parser) parseBody(top bool) []Rule {
 			if doc != nil {
 				if m.Doc != nil {
 					doc.List = append(doc.List, m.Doc.List...)
+					sortComments(doc)
 				}
 				m.Doc = doc
 			}
@@ -695,6 +700,19 @@ func (p *parser) parseRaw(start token.Pos) Rule {
 
 var varNameRx = regexp.MustCompile(`^(@\{[^{}\s,=]*\}|\$[^{}\s,=()]+)$`)
 
+// condKeyRx matches the key of a conditional: peer, set, addr,
+// security.apparmor (xattrs), attach_disconnected.path (flags).
+var condKeyRx = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
+
+// condKey fails unless w can be the key of a conditional.
+func (p *parser) condKey(w *Word) bool {
+	if !condKeyRx.MatchString(w.Raw) {
+		p.fail(w.Pos(), "%q cannot be the name of a conditional (key=value)", w.Raw)
+		return false
+	}
+	return true
+}
+
 func isIdent(s string) bool {
 	if s == "" {
 		return false
@@ -974,6 +992,9 @@ func (p *parser) parseFlags(key *Word, opPos token.Pos) *Cond {
 		case WORD:
 			w := p.word()
 			if p.tok == ASSIGN {
+				if !p.condKey(w) {
+					return c
+				}
 				p.next()
 				if p.tok != WORD {
 					p.fail(p.pos, "expected a value after %s=, found %s", w.Raw, p.found())
@@ -1111,6 +1132,9 @@ func (p *parser) parseNetwork(start token.Pos, q Qualifiers) Rule {
 	for !p.failed && p.tok == WORD {
 		w := p.word()
 		if p.tok == ASSIGN {
+			if !p.condKey(w) {
+				break
+			}
 			c := &Cond{Key: w, OpPos: p.pos}
 			p.next()
 			p.parseCondValue(c)
@@ -1207,8 +1231,15 @@ func (p *parser) parseCondParts(access bool) condParts {
 				return c
 			}
 			w := p.word()
+			if (p.tok == ASSIGN || p.tok == WORD && p.lit == "in") && len(c.args) > 0 {
+				p.fail(w.Pos(), "conditional %s must come before %q, as apparmor_parser requires", w.Raw, c.args[0].Raw)
+				return c
+			}
 			switch {
 			case p.tok == ASSIGN:
+				if !p.condKey(w) {
+					return c
+				}
 				cd := &Cond{Key: w, OpPos: p.pos}
 				p.next()
 				p.parseCondValue(cd)
@@ -1295,6 +1326,9 @@ func (p *parser) parseCondValue(c *Cond) {
 		case WORD:
 			w := p.word()
 			if p.tok == ASSIGN {
+				if !p.condKey(w) {
+					return
+				}
 				if len(words) > 0 {
 					p.fail(w.Pos(), "cannot mix values and conditionals in ( )")
 					return

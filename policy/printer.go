@@ -298,6 +298,9 @@ func (p *printer) rule(r Rule, level int) {
 	switch r := r.(type) {
 	case *CommentBlock:
 		// The caller has indented the first line.
+		if r.Comments == nil {
+			break
+		}
 		for i, c := range r.Comments.List {
 			if i > 0 {
 				p.buf.WriteByte('\n')

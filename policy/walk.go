@@ -73,7 +73,9 @@ func Walk(v Visitor, n Node) {
 		list(n.Value)
 		conds(n.Conds)
 	case *CommentBlock:
-		Walk(v, n.Comments)
+		if n.Comments != nil {
+			Walk(v, n.Comments)
+		}
 	case *Abi:
 		words(n.Path)
 	case *Include:

@@ -9,3 +9,8 @@ profile conds {
   signal -> x, # ERROR "unexpected '->' in signal rule"
   /ok r,
 }
+profile order {
+  mount /dev/a options=(ro) -> /mnt/, # ERROR "conditional options must come before \"/dev/a\""
+  mqueue r /q type=posix, # ERROR "conditional type must come before"
+  mount options=(ro) /dev/a -> /mnt/,
+}
