@@ -18,7 +18,7 @@ import (
 // attachment string), so the files are the only source there.
 func (h *Host) fileAttachments() map[string]string {
 	m := map[string]string{}
-	for _, p := range h.dirProfiles() {
+	for _, p := range h.dirProfiles(false) {
 		name := p.Name.Value()
 		switch {
 		case p.Attach != nil:
@@ -39,7 +39,7 @@ func (h *Host) DefinedProfiles() ([]string, error) {
 		return nil, err
 	}
 	var names []string
-	for _, p := range h.dirProfiles() {
+	for _, p := range h.dirProfiles(false) {
 		names = append(names, p.Name.Value())
 	}
 	slices.Sort(names)
@@ -48,9 +48,9 @@ func (h *Host) DefinedProfiles() ([]string, error) {
 
 // dirProfiles yields the named top-level profiles of the files the loader
 // loads from the profile directory, with the file that defines each: files
-// it skips, files disabled through disable/, and files that do not parse
-// are left out.
-func (h *Host) dirProfiles() iter.Seq2[string, *policy.Profile] {
+// it skips and files that do not parse are left out, and so are files
+// disabled through disable/ unless withDisabled.
+func (h *Host) dirProfiles(withDisabled bool) iter.Seq2[string, *policy.Profile] {
 	return func(yield func(string, *policy.Profile) bool) {
 		ents, err := os.ReadDir(h.Paths.ProfileDir)
 		if err != nil {
@@ -60,7 +60,7 @@ func (h *Host) dirProfiles() iter.Seq2[string, *policy.Profile] {
 			if !e.Type().IsRegular() || policy.SkippedName(e.Name()) {
 				continue
 			}
-			if _, err := os.Lstat(filepath.Join(h.Paths.ProfileDir, "disable", e.Name())); err == nil {
+			if _, err := os.Lstat(filepath.Join(h.Paths.ProfileDir, "disable", e.Name())); err == nil && !withDisabled {
 				continue
 			}
 			src, err := os.ReadFile(filepath.Join(h.Paths.ProfileDir, e.Name()))

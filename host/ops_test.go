@@ -55,6 +55,7 @@ func TestResolve(t *testing.T) {
 		{arg: filepath.Join(p.ProfileDir, "usr.sbin.nscd"), name: "usr.sbin.nscd"},
 		{arg: "sub/inner", name: "sub/inner"},
 		{arg: outside, name: "myapp.profile", source: outside},
+		{arg: "x", name: "usr.sbin.nscd"}, // a profile name, defined in a file of another name
 	} {
 		got, err := h.Resolve(tc.arg)
 		if err != nil || got.Name != tc.name || got.Source != tc.source {

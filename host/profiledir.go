@@ -90,8 +90,9 @@ func (h *Host) Resolve(arg string) (ProfileFile, error) {
 		}
 	}
 	// A profile name (what Kubernetes and the kernel call it), defined in
-	// a file named otherwise: "myapp" in opt.myapp.bin.myapp.
-	for file, p := range h.dirProfiles() {
+	// a file named otherwise: "myapp" in opt.myapp.bin.myapp. Disabled
+	// files count: load and enforce re-enable them.
+	for file, p := range h.dirProfiles(true) {
 		if p.Name.Value() == arg {
 			return ProfileFile{Name: file}, nil
 		}

@@ -47,10 +47,13 @@ func exitCode(err error) int {
 		fe  *FlagError
 		fnd *FoundError
 		env *EnvError
+		cmd *ChildExitError
 	)
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &cmd): // record exits with its program's status
+		return cmd.Code
 	case errors.As(err, &fe):
 		return ExitUsage
 	case errors.As(err, &env):

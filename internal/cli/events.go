@@ -99,6 +99,15 @@ func eventsRun(o *eventsOptions) error {
 
 	var live []string
 	for _, spec := range o.Sources {
+		if stored, ok, err := stateSource(spec); ok { // state:NAME, the event store
+			if err == nil {
+				err = readFile(spec, "-", stored, &st, onBad, sink)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		path, isFile := filePath(spec)
 		if o.Follow || !isFile {
 			live = append(live, spec)

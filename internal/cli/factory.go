@@ -14,8 +14,8 @@ type Factory struct {
 	IO *IOStreams
 	// Host is this machine's AppArmor, built on first use.
 	Host func() (*host.Host, error)
-	// EnforceGate is the simulate gate enforce runs first (see
-	// enforce.go and simulate.go).
+	// EnforceGate is the simulate gate enforce runs first (see enforce.go):
+	// simulate over the state directory's recorded events.
 	EnforceGate func() (EnforceGate, error)
 }
 

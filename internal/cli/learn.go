@@ -13,6 +13,7 @@ import (
 	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/armorer-dev/armorer/auditlog/source"
 	"github.com/armorer-dev/armorer/internal/atomicfile"
+	"github.com/armorer-dev/armorer/internal/eventstore"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/rogpeppe/go-internal/diff"
 	"github.com/spf13/cobra"
@@ -161,7 +162,16 @@ func learnRun(o *learnOptions) error {
 		MinHex:         o.MinHex,
 	}, abstractionNames(pol, o.Abstractions), warn)
 	l := learn.New(opts)
-	n, err := readAccesses(o.Ctx, o.IO, o.Sources, o.Profile, func(a *learn.Access) { l.Add(a) })
+	// The events learned from are kept for enforce's simulate gate.
+	kept := eventstore.NewBatch()
+	var a learn.Access
+	var m learn.Mapper
+	n, err := readEvents(o.Ctx, o.IO, o.Sources, o.Profile, func(ev *auditlog.Event, src string, line int64) {
+		kept.Add(ev, src, line)
+		if m.Map(ev, src, line, &a) {
+			l.Add(&a)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -223,6 +233,11 @@ func learnRun(o *learnOptions) error {
 	if len(changes) == 0 {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: %d events: nothing new to learn\n", n)
 	}
+	if o.Write {
+		// Only when the profile changes for real: a preview has no side
+		// effects (and needs no write access to the state directory).
+		storeEvents(o.IO.ErrOut, kept)
+	}
 	if o.Strict && findings > 0 {
 		return &FoundError{Msg: fmt.Sprintf("%d findings held back (--strict)", findings)}
 	}
@@ -270,27 +285,42 @@ func backupDir() string { return HostPathsFromEnv().BackupDir() }
 // readAccesses reads every SOURCE and calls add for each learnable event
 // (of profile P, when set). It returns the number of events read.
 func readAccesses(ctx context.Context, io_ *IOStreams, specs []string, profile string, add func(*learn.Access)) (int, error) {
+	var a learn.Access
+	var m learn.Mapper
+	return readEvents(ctx, io_, specs, profile, func(ev *auditlog.Event, src string, line int64) {
+		if m.Map(ev, src, line, &a) {
+			add(&a)
+		}
+	})
+}
+
+// readEvents reads every SOURCE (and state:NAME, the event store) and
+// calls fn for each event (of profile P, when set). It returns the number
+// of events read.
+func readEvents(ctx context.Context, io_ *IOStreams, specs []string, profile string, fn func(ev *auditlog.Event, src string, line int64)) (int, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	var st auditlog.Stream
 	n := 0
-	var a learn.Access
-	var m learn.Mapper
 	handle := func(ev *auditlog.Event, src string, line int64) {
 		if profile != "" && !auditlog.LabelMatches(string(ev.Label()), profile) {
 			return
 		}
 		n++
-		if m.Map(ev, src, line, &a) {
-			add(&a)
-		}
+		fn(ev, src, line)
 	}
 	for _, spec := range specs {
 		path, isFile := filePath(spec)
-		if isFile {
+		stored, isState, err := stateSource(spec)
+		if err != nil {
+			return n, err
+		}
+		if isFile || isState {
 			var in io.Reader = io_.In
-			if path != "-" {
+			if isState {
+				in = stored
+			} else if path != "-" {
 				f, err := os.Open(path)
 				if err != nil {
 					return n, &FlagError{Err: fmt.Errorf("cannot read source %s: %w", spec, errors.Unwrap(err))}

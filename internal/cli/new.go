@@ -22,12 +22,13 @@ type newOptions struct {
 	Dir      string
 	Complain bool
 	ABI      string
+	Unit     string // new_unit.go
 }
 
 func newNewCmd(f *Factory, runF func(*newOptions) error) *cobra.Command {
 	opts := &newOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "new BINARY",
+		Use:   "new BINARY | new --unit UNIT [PROGRAM]",
 		Short: "Write a first profile for a program",
 		Long: `Write a first profile for a program: its attachment path, abstractions/base,
 the program itself (mr), its ELF loader and shared libraries (mr, found like
@@ -40,14 +41,19 @@ aa-autodep's file name (/opt/myapp/bin/myapp → opt.myapp.bin.myapp). Use
 --complain to start learning; without an abi line the kernel would neither
 mediate nor log network access, so one is always written.`,
 		GroupID: "profile",
-		Args:    exactArgs(1),
+		Args:    newArgs(opts),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Binary = args[0]
+			if len(args) > 0 {
+				opts.Binary = args[0]
+			}
 			if err := learn.ValidABI(opts.ABI); err != nil {
 				return &FlagError{Err: err}
 			}
 			if runF != nil {
 				return runF(opts)
+			}
+			if opts.Unit != "" {
+				return newUnitRun(opts)
 			}
 			return newRun(opts)
 		},
@@ -57,6 +63,7 @@ mediate nor log network access, so one is always written.`,
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "profile directory for --write (default $"+EnvProfileDir+" or /etc/apparmor.d)")
 	cmd.Flags().BoolVar(&opts.Complain, "complain", false, "put the profile in complain mode (flags=(complain))")
 	cmd.Flags().StringVar(&opts.ABI, "abi", "3.0", "policy ABI: 3.0 or 4.0")
+	cmd.Flags().StringVar(&opts.Unit, "unit", "", "a profile without attachment for systemd `UNIT` (interpreted services), and a drop-in with AppArmorProfile=")
 	return cmd
 }
 

@@ -78,6 +78,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newNewCmd(f, nil),
 		newLearnCmd(f, nil),
 		newSimulateCmd(f, nil),
+		newRecordCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}

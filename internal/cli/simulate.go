@@ -146,20 +146,23 @@ func simulate(ctx context.Context, io_ *IOStreams, profile string, sources, incl
 	return &simulation{File: file, Profiles: names, Events: n, Replayed: sim.Replayed, Denials: sim.Denials()}, nil
 }
 
-// simulateGate is enforce's gate: the events of --events SOURCEs replayed
-// against the profile file with simulate. (The state directory's
-// per-profile event log is not written by any command yet; until it is,
-// enforce needs --events or --force.)
+// simulateGate is enforce's gate: the events recorded for the file's
+// profiles in the state directory (state:NAME, written by learn and
+// record) and those of --events SOURCEs, replayed against the profile file
+// with simulate.
 type simulateGate struct{ io *IOStreams }
 
 // NewSimulateGate returns the EnforceGate backed by simulate.
 func NewSimulateGate(io *IOStreams) EnforceGate { return simulateGate{io: io} }
 
 func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, error) {
-	if len(req.Sources) == 0 {
-		return &GateReport{}, nil
+	sources := slices.Clone(req.Sources)
+	for _, p := range req.Profiles {
+		if !strings.Contains(p, "//") {
+			sources = append(sources, stateScheme+p)
+		}
 	}
-	sim, err := simulate(ctx, g.io, req.File, req.Sources, nil)
+	sim, err := simulate(ctx, g.io, req.File, sources, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 // the starting profile would deny recorded accesses, and no sources means
 // no evidence (enforce then refuses on its own).
 func TestSimulateGate(t *testing.T) {
+	t.Setenv(EnvStateDir, t.TempDir()) // no recorded events
 	io, _, _, _ := TestStreams()
 	g := NewSimulateGate(io)
 	root, _ := filepath.Abs("../../examples/myapp")

@@ -16,10 +16,9 @@ import (
 // hostStatus is the part of `armorer status --json` the scenario checks.
 type hostStatus struct {
 	Support struct {
-		Enabled      bool     `json:"enabled"`
-		PolicyLocked bool     `json:"policy_locked"`
-		ABI          string   `json:"abi"`
-		Features     []string `json:"features"`
+		Enabled      bool   `json:"enabled"`
+		PolicyLocked bool   `json:"policy_locked"`
+		ABI          string `json:"abi"`
 	} `json:"support"`
 	ByMode    map[string][]string `json:"by_mode"`
 	Processes []struct {
@@ -126,11 +125,6 @@ wait $APP
 			if s := status("status-empty"); !s.Support.Enabled || len(s.ByMode["enforce"])+len(s.ByMode["complain"]) != 0 {
 				t.Errorf("status before load: %+v", s)
 			}
-			// The ABI read from the kernel's features matches the release's.
-			t.Logf("%s kernel features: %v", k.Name, status("status-empty").Support.Features)
-			if s := status("status-empty"); s.Support.ABI != k.ABI {
-				t.Errorf("detected ABI %q from the kernel features, want %q (features %v)", s.Support.ABI, k.ABI, s.Support.Features)
-			}
 			sc := status("status-complain")
 			if strings.Join(sc.ByMode["complain"], " ") != "myapp" {
 				t.Errorf("after load --complain, complain profiles = %q, want [myapp]", sc.ByMode["complain"])
@@ -160,9 +154,7 @@ wait $APP
 					t.Errorf("%s: /proc/APP/attr/current = %q, want %q", step, got, want)
 				}
 			}
-			// Without --events there is nothing to check: refused whether or
-			// not the simulate gate is built in.
-			if out := res.Output("enforce-nogate"); !strings.Contains(out, "simulate gate is not available") && !strings.Contains(out, "no recorded events for myapp") {
+			if !strings.Contains(res.Output("enforce-nogate"), "no recorded events for myapp: an empty check proves nothing") {
 				t.Errorf("enforce without the gate:\n%s", res.Output("enforce-nogate"))
 			}
 			if out := res.Output("requests"); !strings.Contains(out, "hello from myapp version 1") || !strings.Contains(out, "stored") {

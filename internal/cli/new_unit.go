@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/internal/atomicfile"
+	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/spf13/cobra"
+)
+
+// DropInName is the drop-in armorer new --unit writes for a unit:
+// /etc/systemd/system/UNIT.d/armorer-apparmor.conf.
+const DropInName = "armorer-apparmor.conf"
+
+// newUnitRun writes the profile of a systemd service that cannot be
+// attached by path (python3 app.py, node, java: attaching to the
+// interpreter would confine every program it runs): a profile without an
+// attachment, for the program ExecStart= runs (or BINARY), and a drop-in
+// that makes systemd apply it (AppArmorProfile=NAME).
+func newUnitRun(o *newOptions) error {
+	unit := o.Unit
+	if !strings.Contains(unit, ".") {
+		unit += ".service"
+	}
+	if strings.ContainsRune(unit, '/') {
+		return usageErrorf("--unit %q: give a unit name, not a path", o.Unit)
+	}
+	dirs := HostPathsFromEnv().SystemdDirs
+	if len(dirs) == 0 {
+		dirs = host.DefaultSystemdDirs
+	}
+	argv, unitFile, err := execStart(dirs, unit)
+	if err != nil {
+		return err
+	}
+	prog := o.Binary
+	if prog == "" {
+		prog = argv[0]
+	}
+	name := o.Name
+	if name == "" {
+		name = strings.TrimSuffix(unit, ".service")
+	}
+	x, err := learn.Inspect(prog, learn.InspectOptions{})
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &FlagError{Err: fmt.Errorf("%s (ExecStart= of %s): %w", prog, unitFile, err)}
+		}
+		return &FoundError{Msg: err.Error()}
+	}
+	for _, m := range x.Missing {
+		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s needs %s, which was not found; add a rule for it by hand or learn it\n", x.Path, m)
+	}
+	dir := profileDir(o.Dir)
+	var base learn.Coverer
+	if cov, err := learn.OpenPolicy(dir).AbstractionCoverage("abstractions/base"); err == nil && cov != nil {
+		base = cov
+	}
+	sk := learn.Skeleton(x, name, o.ABI, o.Complain, base)
+	sk.Attach = "" // systemd applies it, not the kernel's attachment
+	// The program's own files named on the command line (app.py) are read.
+	for _, arg := range argv[1:] {
+		if filepath.IsAbs(arg) {
+			if fi, err := os.Stat(arg); err == nil && fi.Mode().IsRegular() {
+				r := learn.Rule{Class: learn.ClassFile, Path: learn.EscapeLiteral(arg), Perms: learn.PermRead}
+				sk.Rules = append(sk.Rules, r.Node(false))
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := policy.Format(&buf, nil, sk.File()); err != nil {
+		return err
+	}
+	dropIn := filepath.Join(dirs[0], unit+".d", DropInName)
+	dropInText := "# Written by armorer new --unit: systemd confines " + unit + " with the AppArmor profile " + name + ".\n[Service]\nAppArmorProfile=" + name + "\n"
+	if !o.Write {
+		fmt.Fprintf(o.IO.ErrOut, "armorer: with --write, also %s:\n%s", dropIn, dropInText)
+		_, err := o.IO.Out.Write(buf.Bytes())
+		return err
+	}
+	if strings.ContainsAny(name, "/\x00") || strings.HasPrefix(name, ".") {
+		return usageErrorf("profile name %q cannot be a file name in %s; choose one with --name", name, dir)
+	}
+	target := filepath.Join(dir, name)
+	if _, err := os.Lstat(target); err == nil {
+		return &FoundError{Msg: fmt.Sprintf("%s already exists: update it with armorer learn, or remove it first", target)}
+	}
+	if err := os.MkdirAll(filepath.Dir(dropIn), 0o755); err != nil {
+		return &EnvError{Err: err}
+	}
+	if _, err := atomicfile.WritePath(target, buf.Bytes(), 0o644, ""); err != nil {
+		return &EnvError{Err: err}
+	}
+	fmt.Fprintf(o.IO.ErrOut, "wrote %s\n", target)
+	if _, err := atomicfile.WritePath(dropIn, []byte(dropInText), 0o644, backupDir()); err != nil {
+		return &EnvError{Err: err}
+	}
+	fmt.Fprintf(o.IO.ErrOut, "wrote %s: run systemctl daemon-reload, load the profile (armorer load %s), then restart %s\n", dropIn, name, unit)
+	return nil
+}
+
+// execStart finds unit in the systemd directories (the first one wins, as
+// for systemd) and returns the argv of its last ExecStart= in [Service]
+// (drop-ins are not merged: a service gets its program from the unit).
+func execStart(dirs []string, unit string) ([]string, string, error) {
+	for _, d := range dirs {
+		file := filepath.Join(d, unit)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		var argv []string
+		section := ""
+		for i, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			switch {
+			case line == "" || line[0] == '#' || line[0] == ';':
+			case line[0] == '[':
+				section = line
+			case section == "[Service]":
+				v, ok := strings.CutPrefix(line, "ExecStart=")
+				if !ok {
+					continue
+				}
+				words, err := splitExec(v)
+				if err != nil {
+					return nil, file, &FlagError{Err: fmt.Errorf("%s:%d: ExecStart=: %v", file, i+1, err)}
+				}
+				argv = words
+			}
+		}
+		if len(argv) == 0 {
+			return nil, file, &FlagError{Err: fmt.Errorf("%s: no ExecStart= in [Service]; give the program: armorer new --unit %s PROGRAM", file, unit)}
+		}
+		return argv, file, nil
+	}
+	return nil, "", &FlagError{Err: fmt.Errorf("unit %s not found in %s", unit, strings.Join(dirs, ", "))}
+}
+
+// splitExec splits an ExecStart= value like systemd: whitespace-separated
+// words, double or single quotes, backslash escapes; the special prefixes
+// (-, @, :, +, !) of the program are dropped.
+func splitExec(v string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord, quote := false, byte(0)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '\\' && i+1 < len(v):
+			i++
+			cur.WriteByte(v[i])
+			inWord = true
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			} else {
+				cur.WriteByte(c)
+			}
+		case c == '"' || c == '\'':
+			quote, inWord = c, true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, errors.New("unterminated quote")
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	if len(words) == 0 {
+		return nil, nil
+	}
+	words[0] = strings.TrimLeft(words[0], "-@:+!")
+	if !filepath.IsAbs(words[0]) {
+		return nil, fmt.Errorf("program %q is not an absolute path", words[0])
+	}
+	return words, nil
+}
+
+// newArgs: BINARY, which --unit makes optional (ExecStart= names it).
+func newArgs(o *newOptions) func(cmd *cobra.Command, args []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if o.Unit != "" && len(args) <= 1 {
+			return nil
+		}
+		return exactArgs(1)(cmd, args)
+	}
+}

@@ -1,0 +1,390 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/armorer-dev/armorer/auditlog"
+	"github.com/armorer-dev/armorer/auditlog/source"
+	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/internal/eventstore"
+	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/spf13/cobra"
+)
+
+type recordOptions struct {
+	IO      *IOStreams
+	Host    func() (*host.Host, error)
+	Ctx     context.Context
+	Profile string
+	Write   bool
+	Source  string
+	ABI     string
+	Settle  time.Duration
+	Argv    []string
+}
+
+func newRecordCmd(f *Factory, runF func(*recordOptions) error) *cobra.Command {
+	opts := &recordOptions{IO: f.IO, Host: f.Host}
+	cmd := &cobra.Command{
+		Use:   "record [--profile NAME] [--write] -- CMD [ARGS...]",
+		Short: "Run a program under a complain-mode profile and learn from exactly its events",
+		Long: `Make sure CMD's program has a profile (armorer new --complain writes one into
+the profile directory when none exists), load it in complain mode, run CMD
+with stdin, stdout and stderr passed through, and collect the AppArmor events
+of that profile and its children (other processes the profile confines
+meanwhile included) while it runs, from the best live source
+(netlink: when permitted, else kmsg:; --source to choose). Then learn from
+them: the diff on stdout, or --write to apply it. The events are kept in the
+state directory for enforce's check (armorer events state:NAME lists them).
+
+The kernel rate-limits complain mode's printk messages: record sets
+/proc/sys/kernel/printk_ratelimit to 0 while it runs and restores it on
+exit (also on an error or SIGINT/SIGTERM), and says so. Events the kernel
+or the source lost are reported.
+
+The exit status is CMD's (128+N when a signal N ended it), unless armorer
+itself failed.`,
+		GroupID: "profile",
+		Args:    minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() != 0 {
+				return usageErrorf("write the command after --: armorer record [flags] -- CMD [ARGS...]")
+			}
+			if err := learn.ValidABI(opts.ABI); err != nil {
+				return &FlagError{Err: err}
+			}
+			opts.Ctx = cmd.Context()
+			opts.Argv = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return recordRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Profile, "profile", "", "profile `NAME` (default: the one for CMD's program, else its base name)")
+	fl.BoolVar(&opts.Write, "write", false, "write the learned rules into the profile")
+	fl.StringVar(&opts.Source, "source", "", "live event `SOURCE` (default: netlink: if permitted, else kmsg:)")
+	fl.StringVar(&opts.ABI, "abi", "3.0", "policy ABI of a new profile: 3.0 or 4.0")
+	fl.DurationVar(&opts.Settle, "settle", 500*time.Millisecond, "after CMD exits, wait until the log has been quiet this long (at most 10 times as long)")
+	return cmd
+}
+
+// ChildExitError carries the exit status of the program record ran.
+type ChildExitError struct {
+	Argv0 string
+	Code  int
+}
+
+func (e *ChildExitError) Error() string {
+	return fmt.Sprintf("%s exited with status %d", e.Argv0, e.Code)
+}
+
+// ExitCode is the status armorer exits with.
+func (e *ChildExitError) ExitCode() int { return e.Code }
+
+func recordRun(o *recordOptions) error {
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	errOut := o.IO.ErrOut
+	prog, err := exec.LookPath(o.Argv[0])
+	if err != nil {
+		return usageErrorf("record: %v", err)
+	}
+	if prog, err = filepath.Abs(prog); err == nil {
+		// The kernel attaches a profile to the program's real path.
+		prog, err = filepath.EvalSymlinks(prog)
+	}
+	if err != nil {
+		return usageErrorf("record: %v", err)
+	}
+	h, err := requireKernel(ctx, o.Host)
+	if err != nil {
+		return err
+	}
+	file, err := recordProfileFile(o, h, prog)
+	if err != nil {
+		return hostError(err)
+	}
+	wasMode := fileModes(h.Path(file))
+	res, err := h.Load(ctx, file, true, nil)
+	if err != nil {
+		return hostError(err)
+	}
+	printResult(errOut, errOut, res)
+	for name, mode := range wasMode {
+		if mode != host.Complain {
+			fmt.Fprintf(errOut, "note: %s was in %s mode and stays in complain mode; run armorer enforce %s when done\n", name, mode, name)
+		}
+	}
+	var names []string
+	for _, n := range res.Profiles {
+		if !strings.Contains(n, "//") {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return &FoundError{Msg: fmt.Sprintf("%s defines no profile", res.File)}
+	}
+
+	restore := raiseRatelimit(errOut, filepath.Join(h.Paths.Proc, "sys/kernel/printk_ratelimit"))
+	defer restore()
+
+	src, spec, err := openRecordSource(o.Source)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(errOut, "recording the events of %s from %s\n", strings.Join(names, ", "), spec)
+	col := newCollector(names)
+	recs := make(chan source.Record, 4096)
+	srcCtx, stopSource := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSource()
+	srcDone := make(chan error, 1)
+	go func() { srcDone <- src.Run(srcCtx, recs); close(recs) }()
+	colDone := make(chan struct{})
+	go func() { col.consume(recs); close(colDone) }()
+
+	childErr := runChild(ctx, o)
+	col.settle(o.Settle)
+	stopSource()
+	if err := <-srcDone; err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(errOut, "armorer: warning: %s: %v\n", spec, err)
+	}
+	<-colDone
+
+	stats := src.Stats()
+	lost := stats.Lost + stats.Dropped + col.stream.Stats.Lost
+	fmt.Fprintf(errOut, "recorded %d events of %s\n", len(col.events), strings.Join(names, ", "))
+	if lost > 0 {
+		fmt.Fprintf(errOut, "armorer: warning: %d events were lost (%s: %d lost, %d dropped; kernel notices: %d): the profile may miss rules; record again\n",
+			lost, spec, stats.Lost, stats.Dropped, col.stream.Stats.Lost)
+	}
+
+	kept := eventstore.NewBatch()
+	var log bytes.Buffer
+	for _, ev := range col.events {
+		kept.Add(ev.ev, spec, ev.line)
+		line, err := eventstore.ToAuditd(ev.ev.AppendJSON(nil, spec, ev.line))
+		if err == nil {
+			log.Write(line)
+			log.WriteByte('\n')
+		}
+	}
+	storeEvents(errOut, kept)
+	learnErr := error(nil)
+	for _, name := range names {
+		lo := &learnOptions{
+			IO:      &IOStreams{In: bytes.NewReader(log.Bytes()), Out: o.IO.Out, ErrOut: errOut},
+			Ctx:     ctx,
+			Sources: []string{"-"},
+			Profile: name,
+			Dir:     h.Paths.ProfileDir,
+			Write:   o.Write,
+			Glob:    "safe", Siblings: learn.DefaultSiblings, AbstractionMin: learn.DefaultMinAbstraction,
+			ABI: o.ABI, Exec: "cx", Local: "auto",
+		}
+		if err := learnRun(lo); err != nil && learnErr == nil {
+			learnErr = err
+		}
+	}
+	if childErr != nil {
+		return childErr
+	}
+	return learnErr
+}
+
+// recordProfileFile finds CMD's profile file: --profile NAME when the
+// profile directory has it, else the file armorer new would write for the
+// program; when there is none, it writes one with armorer new.
+func recordProfileFile(o *recordOptions, h *host.Host, prog string) (host.ProfileFile, error) {
+	if o.Profile != "" {
+		if f, err := h.Resolve(o.Profile); err == nil {
+			return f, nil
+		}
+	}
+	name := learn.ProfileFileName(prog)
+	if _, err := os.Stat(filepath.Join(h.Paths.ProfileDir, name)); err == nil {
+		return host.ProfileFile{Name: name}, nil
+	}
+	nopts := &newOptions{IO: &IOStreams{Out: o.IO.ErrOut, ErrOut: o.IO.ErrOut}, Binary: prog, Name: o.Profile,
+		Write: true, Dir: h.Paths.ProfileDir, Complain: true, ABI: o.ABI}
+	if err := newRun(nopts); err != nil {
+		return host.ProfileFile{}, err
+	}
+	return host.ProfileFile{Name: name}, nil
+}
+
+// openRecordSource opens spec, or the best live source: netlink: (every
+// record, no rate limit) when this process may join the audit multicast
+// group, else kmsg:. Either starts at the current end.
+func openRecordSource(spec string) (source.Source, string, error) {
+	opts := source.Options{Follow: true, FromEnd: true, WhenFull: source.FullWait}
+	if spec != "" {
+		src, err := source.Open(spec, opts)
+		if err != nil {
+			return nil, spec, sourceError(err)
+		}
+		return src, spec, nil
+	}
+	var errs []string
+	for _, s := range []string{"netlink:", "kmsg:"} {
+		src, err := source.Open(s, opts)
+		if err == nil {
+			return src, s, nil
+		}
+		errs = append(errs, err.Error())
+	}
+	return nil, "", &EnvError{Err: fmt.Errorf("no live event source: %s; give --source journal: or auditd:", strings.Join(errs, "; "))}
+}
+
+// raiseRatelimit sets the kernel's printk rate limit (complain mode's
+// events are printk messages) to 0 and returns the func that puts the
+// previous value back. It says both on w; failing is a warning.
+func raiseRatelimit(w interface{ Write([]byte) (int, error) }, path string) func() {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(w, "armorer: warning: cannot read %s: %v; complain-mode events may be rate-limited\n", path, err)
+		return func() {}
+	}
+	prev := strings.TrimSpace(string(old))
+	if prev == "0" {
+		return func() {}
+	}
+	if err := os.WriteFile(path, []byte("0\n"), 0o644); err != nil {
+		fmt.Fprintf(w, "armorer: warning: cannot set %s to 0: %v; complain-mode events may be rate-limited\n", path, err)
+		return func() {}
+	}
+	fmt.Fprintf(w, "set %s to 0 (was %s) while recording\n", path, prev)
+	return func() {
+		if err := os.WriteFile(path, []byte(prev+"\n"), 0o644); err != nil {
+			fmt.Fprintf(w, "armorer: warning: cannot restore %s to %s: %v; write it by hand\n", path, prev, err)
+			return
+		}
+		fmt.Fprintf(w, "restored %s to %s\n", path, prev)
+	}
+}
+
+// runChild runs the command with the streams passed through, forwarding
+// SIGTERM when armorer's context ends (Ctrl-C reaches the whole process
+// group by itself). It returns a *ChildExitError for a non-zero status.
+func runChild(ctx context.Context, o *recordOptions) error {
+	c := exec.Command(o.Argv[0], o.Argv[1:]...)
+	c.Stdin, c.Stdout, c.Stderr = o.IO.In, o.IO.Out, o.IO.ErrOut
+	if err := c.Start(); err != nil {
+		return &FlagError{Err: fmt.Errorf("record: %w", err)}
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			c.Process.Signal(syscall.SIGTERM)
+		case <-done:
+		}
+	}()
+	err := c.Wait()
+	close(done)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code := ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+		return &ChildExitError{Argv0: o.Argv[0], Code: code}
+	}
+	if err != nil {
+		return &EnvError{Err: fmt.Errorf("record: %w", err)}
+	}
+	return nil
+}
+
+// collector keeps the events of some profiles (and their children) from
+// a stream of records.
+type collector struct {
+	names  []string
+	stream auditlog.Stream
+	events []collected
+	last   chan struct{} // a record arrived (buffered, 1)
+}
+
+type collected struct {
+	ev   *auditlog.Event
+	line int64
+}
+
+func newCollector(names []string) *collector {
+	return &collector{names: names, last: make(chan struct{}, 1)}
+}
+
+func (c *collector) consume(recs <-chan source.Record) {
+	p := auditlog.NewParser()
+	var ev auditlog.Event
+	for rec := range recs {
+		select {
+		case c.last <- struct{}{}:
+		default:
+		}
+		if p.Parse(rec.Data, &ev) != nil || !c.stream.Add(&ev) {
+			continue
+		}
+		label := string(ev.Label())
+		for _, n := range c.names {
+			if auditlog.LabelMatches(label, n) {
+				line := rec.Pos.Line
+				if line == 0 {
+					line = int64(rec.Pos.Seq)
+				}
+				c.events = append(c.events, collected{ev: ev.Clone(), line: line})
+				break
+			}
+		}
+	}
+}
+
+// settle waits until no record has arrived for quiet (at most 10×quiet):
+// the kernel hands audit records to printk and netlink asynchronously, so
+// the last ones arrive after the program has exited.
+func (c *collector) settle(quiet time.Duration) {
+	deadline := time.After(10 * quiet)
+	for {
+		select {
+		case <-c.last:
+		case <-time.After(quiet):
+			return
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// fileModes returns the mode of each top-level profile a file defines
+// (none when it cannot be read or parsed).
+func fileModes(file string) map[string]host.Mode {
+	modes := map[string]host.Mode{}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return modes
+	}
+	f, _ := policy.ParseFile(token.NewFileSet(), file, src, 0)
+	if f == nil {
+		return modes
+	}
+	for _, r := range f.Rules {
+		if p, ok := r.(*policy.Profile); ok && p.Name != nil {
+			modes[p.Name.Value()] = host.ProfileMode(p)
+		}
+	}
+	return modes
+}
