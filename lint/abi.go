@@ -36,7 +36,7 @@ with a newer parser, but the kernel is told to use the old ABI and does not medi
 the abi line, or drop the rule.`,
 	Run: func(p *Pass) {
 		declared, ok := policy.TargetOf(p.File)
-		if !ok || !older(declared, p.Target) {
+		if !ok || !declared.Before(p.Target) {
 			return
 		}
 		res := policy.Check(p.Loader, p.File, policy.CheckConfig{Target: declared})
@@ -48,8 +48,4 @@ the abi line, or drop the rule.`,
 			p.Reportf(pos, "the file declares abi %s, under which the kernel ignores this: %s", declared, d.Message)
 		}
 	},
-}
-
-func older(a, b policy.Version) bool {
-	return a.Major < b.Major || a.Major == b.Major && a.Minor < b.Minor
 }

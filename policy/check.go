@@ -49,6 +49,11 @@ func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor)
 // IsZero reports whether v is unset.
 func (v Version) IsZero() bool { return v == Version{} }
 
+// Before reports whether v is an earlier version than w.
+func (v Version) Before(w Version) bool {
+	return v.Major < w.Major || v.Major == w.Major && v.Minor < w.Minor
+}
+
 // atLeast4 reports whether the AppArmor 4 language applies.
 func (v Version) atLeast4() bool { return v.Major >= 4 }
 
@@ -140,8 +145,13 @@ func (p *LintPass) Report(pos token.Pos, format string, args ...any) {
 // CheckConfig configures Check.
 type CheckConfig struct {
 	// Target is the version to check against; zero means the file's abi
-	// line, else DefaultTarget.
+	// line, else DefaultTarget, raised to MinTarget.
 	Target Version
+	// MinTarget is the oldest version a defaulted target may be: the
+	// installed apparmor_parser's. A file that declares abi 3.0 on a
+	// machine with parser 4.1 is compiled by 4.1, and the abstractions it
+	// includes may say abi 4.0.
+	MinTarget Version
 	// Lint are the risk checks to run on a file without errors.
 	Lint []LintCheck
 }
@@ -226,6 +236,9 @@ func newChecker(l *Loader, f *File, cfg CheckConfig) *checker {
 			target = v
 		} else {
 			target = DefaultTarget
+		}
+		if target.Before(cfg.MinTarget) {
+			target = cfg.MinTarget
 		}
 	}
 	return &checker{

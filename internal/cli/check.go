@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/oracle"
 	"github.com/armorer-dev/armorer/lint"
 	"github.com/armorer-dev/armorer/policy"
@@ -47,7 +48,8 @@ apparmor_parser of the target version would reject: syntax errors, unknown
 capabilities, conflicting exec modes, invalid permissions, unresolvable
 includes, undefined variables and rules the target does not support.
 
-The target defaults to the file's abi line (abi/4.0 means 4.1), else 3.0.
+The target defaults to the file's abi line (abi/4.0 means 4.1), else 3.0, but
+never below the installed apparmor_parser's version (4.x means 4.1).
 With --oracle, apparmor_parser -QK also validates each file and any
 disagreement is reported. Lint findings (L001 missing abi, L002 writable and
 executable paths, L003 ux, L004 px without environment scrubbing, L005
@@ -87,7 +89,7 @@ Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 	fl.BoolVar(&o.NoLint, "no-lint", false, "skip the lint checks")
 	fl.StringSliceVar(&o.Disable, "disable", nil, "skip these lint checks (`IDs` or names, comma-separated)")
 	fl.BoolVar(&o.Explain, "explain", false, "after each file's findings, explain each lint check that fired")
-	fl.StringVar(&o.Target, "target", "", "AppArmor version to check against: 3.0 or 4.1 (default: the file's abi line, else 3.0)")
+	fl.StringVar(&o.Target, "target", "", "AppArmor version to check against: 3.0 or 4.1 (default: the file's abi line, else 3.0, at least the installed parser's)")
 	fl.StringArrayVarP(&o.Includes, "include", "I", nil, "add `DIR` to the include search path (before /etc/apparmor.d)")
 	fl.StringVar(&o.Base, "base", policy.DefaultIncludeDir, "base `DIR` for relative includes, searched last (like apparmor_parser --base)")
 	return cmd
@@ -131,6 +133,12 @@ func checkRun(o *checkOptions) error {
 		}
 		target = v
 	}
+	// Without --target, never check for an older language than the
+	// installed apparmor_parser compiles.
+	var minTarget policy.Version
+	if target.IsZero() {
+		minTarget = installedVersion(ctx)
+	}
 	var parser *oracle.Parser
 	if o.Oracle {
 		p, err := oracle.Installed(ctx, o.Base)
@@ -159,7 +167,7 @@ func checkRun(o *checkOptions) error {
 			fmt.Fprintf(o.IO.ErrOut, "%s: cannot read: %s\n", name, msg)
 			continue
 		}
-		res := policy.CheckFile(l, name, src, policy.CheckConfig{Target: target, Lint: lint.PolicyChecks(o.lint)})
+		res := policy.CheckFile(l, name, src, policy.CheckConfig{Target: target, MinTarget: minTarget, Lint: lint.PolicyChecks(o.lint)})
 		r := checkFileResult{File: name, Target: res.Target.String(), Valid: res.Valid(), Diagnostics: []checkDiagnostic{}}
 		ok := res.Valid()
 		for _, d := range res.Diagnostics {
@@ -278,4 +286,21 @@ func enabledChecks(disable []string) ([]*lint.Check, error) {
 		}
 	}
 	return out, nil
+}
+
+// installedVersion is the language version of this machine's
+// apparmor_parser (3.x → 3.0, 4.x → 4.1), or zero when there is none.
+func installedVersion(ctx context.Context) policy.Version {
+	p := &host.Parser{Program: HostPathsFromEnv().Parser}
+	v, err := p.Version(ctx)
+	if err != nil {
+		return policy.Version{}
+	}
+	switch {
+	case strings.HasPrefix(v, "3."):
+		return policy.V3_0
+	case strings.HasPrefix(v, "4."), strings.HasPrefix(v, "5."):
+		return policy.V4_1
+	}
+	return policy.Version{}
 }
