@@ -99,7 +99,11 @@ func monitorRun(o *monitorOptions) error {
 	}
 	m := monitor.New(monitor.Options{MaxProfiles: o.MaxProfiles}, profiles, logger)
 	if o.OnDenial != "" {
-		hook := &monitor.Hook{Argv: strings.Fields(o.OnDenial), MinInterval: o.OnDenialInterval, Logger: logger}
+		argv := strings.Fields(o.OnDenial)
+		if len(argv) == 0 {
+			return usageErrorf("--on-denial needs a command")
+		}
+		hook := &monitor.Hook{Argv: argv, MinInterval: o.OnDenialInterval, Logger: logger}
 		m.OnDenial = func(ob monitor.Observation, isNew bool) { hook.Fire(ctx, ob, isNew) }
 	}
 
