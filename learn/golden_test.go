@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/armorer-dev/armorer/auditlog"
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/oracle"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/txtar"
@@ -77,7 +78,7 @@ func goldenOptions(t *testing.T, comment string) (Options, MergeOptions) {
 			case "--allow-sensitive":
 				o.AllowSensitive = true
 			case "--local":
-				m.UseLocal = func(*Existing) bool { return true }
+				m.UseLocal = func(*host.Profile) bool { return true }
 			default:
 				t.Fatalf("args: unknown %s", fs[i])
 			}
@@ -114,7 +115,7 @@ func runGolden(t *testing.T, file string) {
 		}
 	}
 	opts, mopts := goldenOptions(t, string(ar.Comment))
-	pol, err := LoadPolicy(profDir, profDir, bundled)
+	pol, err := host.LoadProfileSet(profDir, profDir, bundled)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func runGolden(t *testing.T, file string) {
 		t.Fatalf("profile directory: %v", pol.Problems)
 	}
 	accs := logAccesses(t, log)
-	l := New(pol.WithPolicy(opts, nil, func(err error) { t.Errorf("warning: %v", err) }))
+	l := New(WithProfiles(opts, pol, nil, func(err error) { t.Errorf("warning: %v", err) }))
 	for _, a := range accs {
 		l.Add(a)
 	}
@@ -181,7 +182,7 @@ func runGolden(t *testing.T, file string) {
 			compiles(t, c.Path, opts.ABI, profDir)
 		}
 	}
-	pol2, err := LoadPolicy(profDir, profDir, bundled)
+	pol2, err := host.LoadProfileSet(profDir, profDir, bundled)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,11 +263,11 @@ func TestExample(t *testing.T) {
 	}
 	accs := logAccesses(t, log)
 	learnOnce := func(accs []*Access) Change {
-		pol, err := LoadPolicy(bundled)
+		pol, err := host.LoadProfileSet(bundled)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := New(pol.WithPolicy(Options{}, nil, func(err error) { t.Error(err) }))
+		l := New(WithProfiles(Options{}, pol, nil, func(err error) { t.Error(err) }))
 		for _, a := range accs {
 			l.Add(a)
 		}
@@ -302,7 +303,7 @@ func TestExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	compiles(t, path, "3.0", dir)
-	pol, err := LoadPolicy(dir)
+	pol, err := host.LoadProfileSet(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

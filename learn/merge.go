@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/policy"
 )
 
@@ -20,7 +21,7 @@ type MergeOptions struct {
 	// UseLocal reports whether additions to a profile go into its
 	// `include if exists <local/NAME>` file (packaged profiles) rather
 	// than into the profile itself.
-	UseLocal func(e *Existing) bool
+	UseLocal func(e *host.Profile) bool
 }
 
 // Change is one file learn changes or creates.
@@ -35,7 +36,7 @@ type Change struct {
 // comments and order of the existing file stay. Profiles the policy does
 // not define get a new file in the policy directory. The result is sorted
 // by path; files whose text would not change are left out.
-func Merge(pol *Policy, learned []*Profile, opts MergeOptions) ([]Change, error) {
+func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Change, error) {
 	files := map[string]*fileState{}
 	state := func(path string, f *policy.File) (*fileState, error) {
 		if st := files[path]; st != nil {
@@ -85,7 +86,7 @@ func Merge(pol *Policy, learned []*Profile, opts MergeOptions) ([]Change, error)
 			}
 			child := newChild(p, opts)
 			parent.Decl.AddRule(nil, child)
-			pol.Profiles[p.Name] = &Existing{Name: p.Name, File: parent.File, Decl: child}
+			pol.Profiles[p.Name] = &host.Profile{Name: p.Name, File: parent.File, Decl: child}
 			st.profiles = append(st.profiles, p.Name)
 			done[p.Name] = true
 			continue
@@ -240,7 +241,7 @@ type fileState struct {
 // mergeLocal puts additions into the profile's local/NAME file (top-level
 // rules, as apparmor_parser reads it inside the profile), creating it
 // when it does not exist.
-func mergeLocal(pol *Policy, e *Existing, p *Profile, opts MergeOptions, state func(string, *policy.File) (*fileState, error)) error {
+func mergeLocal(pol *host.ProfileSet, e *host.Profile, p *Profile, opts MergeOptions, state func(string, *policy.File) (*fileState, error)) error {
 	paths, err := pol.Loader.Resolve(e.Local)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/policy"
 	"github.com/armorer-dev/armorer/policy/aare"
 )
@@ -55,7 +56,7 @@ func (d Denial) String() string {
 // Simulator replays accesses against profiles of a Policy as enforce mode
 // would decide them. It is not safe for concurrent use.
 type Simulator struct {
-	pol     *Policy
+	pol     *host.ProfileSet
 	only    map[string]bool // profiles to check (with their children); nil: all
 	covs    map[string]*Coverage
 	denials map[string]*Denial
@@ -67,7 +68,7 @@ type Simulator struct {
 
 // NewSimulator checks accesses of the given profiles (and their
 // children); with none, of every profile in the policy.
-func NewSimulator(pol *Policy, profiles ...string) *Simulator {
+func NewSimulator(pol *host.ProfileSet, profiles ...string) *Simulator {
 	s := &Simulator{pol: pol, covs: map[string]*Coverage{}, denials: map[string]*Denial{}, memo: map[simKey]*Denial{}}
 	if len(profiles) > 0 {
 		s.only = map[string]bool{}
@@ -82,7 +83,7 @@ func (s *Simulator) coverage(name string) (*Coverage, error) {
 	if c, ok := s.covs[name]; ok {
 		return c, nil
 	}
-	c, err := s.pol.Coverage(name)
+	c, err := ProfileCoverage(s.pol, name)
 	if c == nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/oracle"
 	"github.com/armorer-dev/armorer/policy"
 	"github.com/google/go-cmp/cmp"
@@ -77,7 +78,7 @@ func TestSkeletonOracle(t *testing.T) {
 		for _, abi := range []string{"3.0"} {
 			text := printFile(t, Skeleton(x, "", abi, true, nil).File())
 			oracleAccepts(t, parser, text)
-			base, err := OpenPolicy(bundled).AbstractionCoverage("abstractions/base")
+			base, err := AbstractionCoverage(host.OpenProfileSet(bundled), "abstractions/base")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -223,21 +222,13 @@ func expandCheckArgs(io *IOStreams, args []string) (files, unreadable []string) 
 			files = append(files, a) // read errors are reported when reading
 			continue
 		}
-		ents, err := os.ReadDir(a)
+		ps, err := host.ProfileFiles(a)
 		if err != nil {
 			fmt.Fprintf(io.ErrOut, "%s: cannot read: %v\n", a, err)
 			unreadable = append(unreadable, a)
 			continue
 		}
-		for _, e := range ents {
-			p := filepath.Join(a, e.Name())
-			if policy.SkippedName(e.Name()) {
-				continue
-			}
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				files = append(files, p)
-			}
-		}
+		files = append(files, ps...)
 	}
 	return files, unreadable
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/armorer-dev/armorer/auditlog/source"
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/internal/eventstore"
 	"github.com/armorer-dev/armorer/learn"
@@ -137,7 +137,7 @@ of other programs; mounts) are listed for a human, not added, unless
 
 func learnRun(o *learnOptions) error {
 	dir := profileDir(o.Dir)
-	pol, err := learn.LoadPolicy(dir, o.Include...)
+	pol, err := host.LoadProfileSet(dir, o.Include...)
 	if err != nil {
 		return &FlagError{Err: err}
 	}
@@ -151,7 +151,7 @@ func learnRun(o *learnOptions) error {
 		siblings = -1
 	}
 	warn := func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) }
-	opts := pol.WithPolicy(learn.Options{
+	opts := learn.WithProfiles(learn.Options{
 		Glob:           glob,
 		Siblings:       siblings,
 		ABI:            o.ABI,
@@ -160,7 +160,7 @@ func learnRun(o *learnOptions) error {
 		MinAbstraction: o.AbstractionMin,
 		MinDigits:      o.MinDigits,
 		MinHex:         o.MinHex,
-	}, abstractionNames(pol, o.Abstractions), warn)
+	}, pol, abstractionNames(pol, o.Abstractions), warn)
 	l := learn.New(opts)
 	// The events learned from are kept for enforce's simulate gate.
 	kept := eventstore.NewBatch()
@@ -193,7 +193,7 @@ func learnRun(o *learnOptions) error {
 	changes, err := learn.Merge(pol, profiles, learn.MergeOptions{
 		Explain:  o.Explain,
 		ABI:      o.ABI,
-		UseLocal: func(e *learn.Existing) bool { return useLocal(o.Local, e.File) },
+		UseLocal: func(e *host.Profile) bool { return useLocal(o.Local, pol, e.File) },
 	})
 	if err != nil {
 		return &FoundError{Msg: err.Error()}
@@ -246,38 +246,14 @@ func learnRun(o *learnOptions) error {
 
 // useLocal decides where additions to a profile file go: local/NAME for
 // packaged profiles (a file a Debian package installed) in auto mode.
-func useLocal(mode, file string) bool {
+func useLocal(mode string, set *host.ProfileSet, file string) bool {
 	switch mode {
 	case "always":
 		return true
 	case "never":
 		return false
 	}
-	return packaged(file)
-}
-
-// packaged reports whether a Debian package installed file (it is listed
-// in dpkg's file lists).
-func packaged(file string) bool {
-	if abs, err := filepath.Abs(file); err == nil {
-		file = abs
-	}
-	lists, _ := filepath.Glob("/var/lib/dpkg/info/*.list")
-	for _, l := range lists {
-		f, err := os.Open(l)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if sc.Text() == file {
-				f.Close()
-				return true
-			}
-		}
-		f.Close()
-	}
-	return false
+	return set.Packaged(file)
 }
 
 func backupDir() string { return HostPathsFromEnv().BackupDir() }
@@ -366,7 +342,7 @@ func readEvents(ctx context.Context, io_ *IOStreams, specs []string, profile str
 
 // abstractionNames turns --abstractions into include names: nil for the
 // default list, every abstraction of the search path for "all".
-func abstractionNames(pol *learn.Policy, flag []string) []string {
+func abstractionNames(pol *host.ProfileSet, flag []string) []string {
 	if len(flag) == 0 {
 		return nil
 	}

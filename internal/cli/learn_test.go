@@ -1,17 +1,16 @@
 package cli
 
-import "testing"
+import (
+	"testing"
 
-// Debian's own profiles are packaged; a profile armorer wrote is not.
-func TestPackaged(t *testing.T) {
-	if !packaged("/etc/apparmor.d/abstractions/base") {
-		t.Skip("no dpkg-installed apparmor here")
-	}
-	if packaged("/etc/apparmor.d/opt.myapp.bin.myapp") {
-		t.Error("a file no package installed counts as packaged")
-	}
-	for mode, want := range map[string]bool{"always": true, "never": false} {
-		if got := useLocal(mode, "/nonexistent"); got != want {
+	"github.com/armorer-dev/armorer/host"
+)
+
+func TestUseLocal(t *testing.T) {
+	set := host.OpenProfileSet(t.TempDir())
+	set.DpkgInfo = t.TempDir() // no package installed anything
+	for mode, want := range map[string]bool{"always": true, "never": false, "auto": false} {
+		if got := useLocal(mode, set, "/nonexistent"); got != want {
 			t.Errorf("useLocal(%s) = %v", mode, got)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
@@ -81,7 +82,7 @@ func newRun(o *newOptions) error {
 	// Leave out what abstractions/base allows, when the include path has it.
 	var base learn.Coverer
 	dir := profileDir(o.Dir)
-	if cov, err := learn.OpenPolicy(dir).AbstractionCoverage("abstractions/base"); err == nil && cov != nil {
+	if cov, err := learn.AbstractionCoverage(host.OpenProfileSet(dir), "abstractions/base"); err == nil && cov != nil {
 		base = cov
 	}
 	var buf bytes.Buffer

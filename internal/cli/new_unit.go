@@ -61,7 +61,7 @@ func newUnitRun(o *newOptions) error {
 	}
 	dir := profileDir(o.Dir)
 	var base learn.Coverer
-	if cov, err := learn.OpenPolicy(dir).AbstractionCoverage("abstractions/base"); err == nil && cov != nil {
+	if cov, err := learn.AbstractionCoverage(host.OpenProfileSet(dir), "abstractions/base"); err == nil && cov != nil {
 		base = cov
 	}
 	sk := learn.Skeleton(x, name, o.ABI, o.Complain, base)
@@ -107,42 +107,35 @@ func newUnitRun(o *newOptions) error {
 	return nil
 }
 
-// execStart finds unit in the systemd directories (the first one wins, as
-// for systemd) and returns the argv of its last ExecStart= in [Service]
-// (drop-ins are not merged: a service gets its program from the unit).
+// execStart returns the argv of the program unit runs: its last
+// ExecStart= in [Service], with drop-ins applied as systemd applies them
+// (an empty ExecStart= resets the list).
 func execStart(dirs []string, unit string) ([]string, string, error) {
-	for _, d := range dirs {
-		file := filepath.Join(d, unit)
-		data, err := os.ReadFile(file)
-		if err != nil {
-			continue
-		}
-		var argv []string
-		section := ""
-		for i, line := range strings.Split(string(data), "\n") {
-			line = strings.TrimSpace(line)
-			switch {
-			case line == "" || line[0] == '#' || line[0] == ';':
-			case line[0] == '[':
-				section = line
-			case section == "[Service]":
-				v, ok := strings.CutPrefix(line, "ExecStart=")
-				if !ok {
-					continue
-				}
-				words, err := splitExec(v)
-				if err != nil {
-					return nil, file, &FlagError{Err: fmt.Errorf("%s:%d: ExecStart=: %v", file, i+1, err)}
-				}
-				argv = words
+	u, err := host.ReadUnit(dirs, unit)
+	if err != nil {
+		return nil, "", &FlagError{Err: err}
+	}
+	var last *host.UnitOption
+	for i, o := range u.Options {
+		if o.Section == "Service" && o.Name == "ExecStart" {
+			if strings.TrimSpace(o.Value) == "" {
+				last = nil
+			} else {
+				last = &u.Options[i]
 			}
 		}
-		if len(argv) == 0 {
-			return nil, file, &FlagError{Err: fmt.Errorf("%s: no ExecStart= in [Service]; give the program: armorer new --unit %s PROGRAM", file, unit)}
-		}
-		return argv, file, nil
 	}
-	return nil, "", &FlagError{Err: fmt.Errorf("unit %s not found in %s", unit, strings.Join(dirs, ", "))}
+	if last == nil {
+		return nil, u.File, &FlagError{Err: fmt.Errorf("%s: no ExecStart= in [Service]; give the program: armorer new --unit %s PROGRAM", u.File, unit)}
+	}
+	argv, err := splitExec(last.Value)
+	if err != nil {
+		return nil, last.File, &FlagError{Err: fmt.Errorf("%s: ExecStart=: %v", last.Pos(), err)}
+	}
+	if len(argv) == 0 {
+		return nil, last.File, &FlagError{Err: fmt.Errorf("%s: no ExecStart= in [Service]; give the program: armorer new --unit %s PROGRAM", u.File, unit)}
+	}
+	return argv, last.File, nil
 }
 
 // splitExec splits an ExecStart= value like systemd: whitespace-separated

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/spf13/cobra"
 )
@@ -98,7 +99,7 @@ func simulate(ctx context.Context, io_ *IOStreams, profile string, sources, incl
 			}
 		}
 	}
-	pol, err := learn.LoadPolicy(dir, include...)
+	pol, err := host.LoadProfileSet(dir, include...)
 	if err != nil {
 		return nil, &FlagError{Err: err}
 	}
