@@ -51,7 +51,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		return false
 	}
 	switch ev.Outcome() {
-	case "ALLOWED", "DENIED", "KILL":
+	case auditlog.OutcomeAllowed, auditlog.OutcomeDenied, auditlog.OutcomeKill:
 	default:
 		return false
 	}
@@ -66,7 +66,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		mask = ev.String(auditlog.KeyDeniedMask)
 	}
 	switch ev.Class() {
-	case "file":
+	case auditlog.ClassFile:
 		switch a.Operation {
 		case "change_profile", "change_onexec":
 			a.Class = ClassChangeProfile
@@ -94,7 +94,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		ouid, ok2 := ev.Int(auditlog.KeyOUID)
 		a.Owner = ok1 && ok2 && fsuid == ouid
 		return a.Path != "" && a.Perms != 0
-	case "cap":
+	case auditlog.ClassCap:
 		if strings.HasPrefix(ev.String(auditlog.KeyInfo), "optional") {
 			return false
 		}
@@ -106,7 +106,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 			}
 		}
 		return a.Capability != ""
-	case "net", "unix":
+	case auditlog.ClassNet, auditlog.ClassUnix:
 		a.Family = ev.String(auditlog.KeyFamily)
 		a.SockType = ev.String(auditlog.KeySockType)
 		a.Protocol = ev.String(auditlog.KeyProtocol)
@@ -121,18 +121,18 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		}
 		a.Class = ClassNetwork
 		return a.Family != ""
-	case "signal":
+	case auditlog.ClassSignal:
 		a.Class = ClassSignal
 		a.Mask = splitMask(a.Mask, mask)
 		a.Signal = ev.String(auditlog.KeySignal)
 		a.Peer = peerOf(ev)
 		return true
-	case "ptrace":
+	case auditlog.ClassPtrace:
 		a.Class = ClassPtrace
 		a.Mask = splitMask(a.Mask, mask)
 		a.Peer = peerOf(ev)
 		return true
-	case "dbus":
+	case auditlog.ClassDBus:
 		a.Class = ClassDBus
 		m := ev.String(auditlog.KeyMask)
 		if m == "" {
@@ -145,7 +145,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		a.Member = ev.String(auditlog.KeyMember)
 		a.PeerName = ev.String(auditlog.KeyName)
 		return true
-	case "mount":
+	case auditlog.ClassMount:
 		a.Path = ev.String(auditlog.KeyName)
 		switch a.Operation {
 		case "umount":
@@ -159,15 +159,15 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 			a.Flags = strings.ReplaceAll(ev.String(auditlog.KeyFlags), " ", "")
 		}
 		return a.Path != ""
-	case "namespace", "userns":
+	case auditlog.ClassNamespace, "userns":
 		a.Class = ClassUserns
 		a.Mask = append(a.Mask, "create")
 		return true
-	case "io_uring":
+	case auditlog.ClassIOUring:
 		a.Class = ClassIOUring
 		a.Mask = splitMask(a.Mask, mask)
 		return true
-	case "posix_mqueue", "mqueue":
+	case auditlog.ClassMqueue, "mqueue":
 		a.Class = ClassMqueue
 		a.Mask = splitMask(a.Mask, mask)
 		a.Path = ev.String(auditlog.KeyName)

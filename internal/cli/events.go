@@ -290,9 +290,9 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 	}
 	if s.o.Summary {
 		s.counts[0][label]++
-		s.counts[1][ev.Class()]++
+		s.counts[1][string(ev.Class())]++
 		s.counts[2][ev.String(auditlog.KeyOperation)]++
-		if c := ev.Class(); ev.Has(auditlog.KeyName) && (c == "file" || c == "mount" || c == "posix_mqueue") {
+		if c := ev.Class(); ev.Has(auditlog.KeyName) && (c == auditlog.ClassFile || c == auditlog.ClassMount || c == auditlog.ClassMqueue) {
 			s.counts[3][string(ev.Value(auditlog.KeyName))]++
 		}
 		return nil
