@@ -1,7 +1,6 @@
 package learn
 
 import (
-	"reflect"
 	"strings"
 
 	"github.com/armorer-dev/armorer/policy"
@@ -20,25 +19,7 @@ func (r Rule) Node(explain bool) policy.Rule {
 
 // setDoc attaches a one-line comment above a built rule.
 func setDoc(n policy.Rule, text string) {
-	m := metaOf(n)
-	if m == nil {
-		return
-	}
-	m.Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + text}}}
-}
-
-// metaOf returns the Meta every policy rule type embeds.
-func metaOf(n policy.Rule) *policy.Meta {
-	v := reflect.ValueOf(n)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return nil
-	}
-	f := v.Elem().FieldByName("Meta")
-	if !f.IsValid() || !f.CanAddr() {
-		return nil
-	}
-	m, _ := f.Addr().Interface().(*policy.Meta)
-	return m
+	n.RuleMeta().Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + text}}}
 }
 
 func (r Rule) node() policy.Rule {

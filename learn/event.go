@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/auditlog"
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // FromEvent fills a with the access an AppArmor event records and reports
@@ -80,14 +81,14 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		}
 		a.Class = ClassFile
 		a.Path = m.intern(ev.Value(auditlog.KeyName))
-		a.Perms = ParsePerms(mask)
+		a.Perms = kernelPerms(mask)
 		if a.Operation == "exec" {
-			a.Perms |= PermExec
+			a.Perms |= aare.PermExec
 		}
 		if a.Operation == "link" {
-			a.Perms |= PermLink
+			a.Perms |= aare.PermLink
 		}
-		if a.Perms&PermExec != 0 {
+		if a.Perms&aare.PermExec != 0 {
 			a.Target = ev.String(auditlog.KeyTarget)
 		}
 		fsuid, ok1 := ev.Int(auditlog.KeyFSUID)

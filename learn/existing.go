@@ -152,74 +152,46 @@ func collect(l *policy.Loader, c *Coverage, files *[]aare.Rule, body []policy.Ru
 type Coverer interface {
 	// MissingFile returns the permissions in perms that path is not
 	// allowed (0: covered). An exec is covered by any exec rule.
-	MissingFile(path string, perms Perms, owned bool) Perms
+	MissingFile(path string, perms aare.Perm, owned bool) aare.Perm
 	// CoversRule reports whether a non-file rule is already allowed.
 	CoversRule(r Rule) bool
 }
 
-var permMap = []struct {
-	l Perms
-	a aare.Perm
-}{{PermRead, aare.PermRead}, {PermWrite, aare.PermWrite}, {PermAppend, aare.PermAppend}, {PermLink, aare.PermLink},
-	{PermLock, aare.PermLock}, {PermMap, aare.PermMmap}, {PermExec, aare.PermExec}}
-
-func toAare(p Perms) aare.Perm {
-	var out aare.Perm
-	for _, m := range permMap {
-		if p&m.l != 0 {
-			out |= m.a
-		}
-	}
-	return out
-}
-
-func fromAare(p aare.Perm) Perms {
-	var out Perms
-	for _, m := range permMap {
-		if p&m.a != 0 {
-			out |= m.l
-		}
-	}
-	return out
-}
-
 // MissingFile implements Coverer.
-func (c *Coverage) MissingFile(path string, perms Perms, owned bool) Perms {
+func (c *Coverage) MissingFile(path string, perms aare.Perm, owned bool) aare.Perm {
 	if c.all {
 		return 0
 	}
-	d := c.set.Access(path, toAare(perms), owned)
-	return fromAare(d.Missing) & perms
+	d := c.set.Access(path, perms, owned)
+	return d.Missing & perms
 }
 
 // Decide returns aare's full decision for a file access (simulate uses
 // the nearest rule and the exec mode).
-func (c *Coverage) Decide(path string, perms Perms, owned bool) aare.Decision {
+func (c *Coverage) Decide(path string, perms aare.Perm, owned bool) aare.Decision {
 	if c.all {
 		return aare.Decision{Allowed: true, Nearest: -1}
 	}
-	return c.set.Access(path, toAare(perms), owned)
+	return c.set.Access(path, perms, owned)
 }
 
 // ExecFor implements ExecRuler: the transition the rules give an
 // executable, when they allow executing it (ux is not followed).
-func (c *Coverage) ExecFor(executable string) (ExecMode, string, bool) {
+func (c *Coverage) ExecFor(executable string) (aare.ExecKind, string, bool) {
 	if c.all {
-		return ExecNone, "", false
+		return aare.ExecNone, "", false
 	}
 	d := c.set.Access(executable, aare.PermExec, true)
 	if !d.Allowed {
-		return ExecNone, "", false
+		return aare.ExecNone, "", false
 	}
 	switch d.Exec.Kind {
 	case aare.ExecInherit:
-		return ExecInherit, "", true
-	case aare.ExecProfile:
-		return ExecProfile, d.Exec.Target, true
-	case aare.ExecChild:
-		return ExecChild, d.Exec.Target, true
+		return aare.ExecInherit, "", true
+	case aare.ExecProfile, aare.ExecChild:
+		return d.Exec.Kind, d.Exec.Target, true
 	}
-	return ExecNone, "", false
+	return aare.ExecNone, "", false
 }
 
 // FileRule returns the i-th file rule of the coverage (for messages).
@@ -377,12 +349,11 @@ func (c *Coverage) Grants() (string, bool) {
 		if r.Deny {
 			continue
 		}
-		a := fileAccess(fromAare(r.Perms))
-		pat, err := aare.Compile(r.Pattern, c.vars)
+				pat, err := aare.Compile(r.Pattern, c.vars)
 		if err != nil {
 			continue
 		}
-		if e, ok := lint.Reached(pat.Match, a); ok {
+		if e, ok := lint.Reached(pat.Match, r.Perms); ok {
 			return fmt.Sprintf("%s (%s: %s)", r, e.ID, e.Why), true
 		}
 	}

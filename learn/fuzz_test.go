@@ -28,7 +28,7 @@ func FuzzGeneralise(f *testing.F) {
 		if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || strings.ContainsRune(p, 0) || !utf8.ValidString(p) {
 			return
 		}
-		for _, perms := range []Perms{PermRead, PermWrite, PermMap | PermRead} {
+		for _, perms := range []aare.Perm{aare.PermRead, aare.PermWrite, aare.PermMmap | aare.PermRead} {
 			pat, _ := generalise(p, perms)
 			c, err := aare.Compile(pat, vars)
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/lint"
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // DefaultSiblings is how many distinct names in one directory, with the
@@ -35,9 +36,9 @@ type Options struct {
 	// as findings.
 	AllowSensitive bool
 	// DefaultExec is the transition for an executable that is neither in
-	// the application's own tree nor has a profile: ExecChild (default)
-	// or ExecInherit. Never unconfined.
-	DefaultExec ExecMode
+	// the application's own tree nor has a profile: aare.ExecChild (default)
+	// or aare.ExecInherit. Never unconfined.
+	DefaultExec aare.ExecKind
 	// AppTree returns the application's own directory for a profile (for
 	// example /opt/myapp/ for /opt/myapp/bin/myapp); helpers inside it
 	// inherit (ix). nil or "" means none.
@@ -151,9 +152,9 @@ type labelAcc struct {
 }
 
 type fileAcc struct {
-	perms    Perms
+	perms    aare.Perm
 	owned    bool // every event had fsuid == ouid
-	exec     ExecMode
+	exec     aare.ExecKind
 	evidence Evidence
 }
 
@@ -165,8 +166,8 @@ type otherAcc struct {
 
 // New returns a Learner with the given options.
 func New(opts Options) *Learner {
-	if opts.DefaultExec == ExecNone {
-		opts.DefaultExec = ExecChild
+	if opts.DefaultExec == aare.ExecNone {
+		opts.DefaultExec = aare.ExecChild
 	}
 	if opts.ABI == "" {
 		opts.ABI = "3.0"
@@ -204,10 +205,10 @@ func (l *Learner) Add(a *Access) {
 			f = &fileAcc{owned: true}
 			la.files[a.Path] = f
 		}
-		f.perms = (f.perms | a.Perms).normal()
+		f.perms = normal(f.perms | a.Perms)
 		f.owned = f.owned && a.Owner
 		f.evidence.add(a, a.Path)
-		if a.Perms&PermExec != 0 && a.Target != "" && !strings.Contains(a.Target, "//null-") {
+		if a.Perms&aare.PermExec != 0 && a.Target != "" && !strings.Contains(a.Target, "//null-") {
 			t := la.execTargets[a.Path]
 			if t == nil {
 				t = map[string]bool{}
@@ -326,7 +327,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 		}
 		for _, p := range slices.Sorted(maps.Keys(la.files)) {
 			f := *la.files[p]
-			if f.perms&PermExec != 0 {
+			if f.perms&aare.PermExec != 0 {
 				d, err := r.decide(label, p)
 				if err != nil {
 					return nil, err
@@ -334,10 +335,10 @@ func (l *Learner) Result() ([]*Profile, error) {
 				f.exec = d.mode
 			}
 			if g := ep.files[p]; g != nil {
-				if g.exec != f.exec && g.exec != ExecNone && f.exec != ExecNone {
-					return nil, &ExecConflictError{Profile: name, Path: p, Modes: []string{g.exec.String(), f.exec.String()}}
+				if g.exec != f.exec && g.exec != aare.ExecNone && f.exec != aare.ExecNone {
+					return nil, &ExecConflictError{Profile: name, Path: p, Modes: []string{execString(g.exec), execString(f.exec)}}
 				}
-				g.perms = (g.perms | f.perms).normal()
+				g.perms = normal(g.perms | f.perms)
 				g.owned = g.owned && f.owned
 				g.exec = max(g.exec, f.exec)
 				g.evidence.merge(f.evidence)
@@ -367,7 +368,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 	// Cx children get an exec rule's target name even when they logged
 	// nothing themselves; make sure the child profile exists.
 	for key, d := range r.decided {
-		if d.mode == ExecChild {
+		if d.mode == aare.ExecChild {
 			parent, _, _ := r.resolve(key[0])
 			name := parent + "//" + d.target
 			if effs[name] == nil {
@@ -402,7 +403,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 
 // decision is the exec transition chosen for one executable.
 type decision struct {
-	mode   ExecMode
+	mode   aare.ExecKind
 	target string // child name for Cx, profile name for Px
 }
 
@@ -439,11 +440,11 @@ func (r *resolver) resolve(label string) (name, parent string, err error) {
 		return "", "", err
 	}
 	switch d.mode {
-	case ExecInherit:
+	case aare.ExecInherit:
 		return effParent, effGrand, nil
-	case ExecChild:
+	case aare.ExecChild:
 		return effParent + "//" + d.target, effParent, nil
-	default: // ExecProfile
+	default: // aare.ExecProfile
 		return d.target, "", nil
 	}
 }
@@ -466,14 +467,14 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 		for _, t := range slices.Sorted(maps.Keys(la.execTargets[bin])) {
 			switch {
 			case t == rawLabel || t == effParent:
-				observed = append(observed, decision{mode: ExecInherit})
+				observed = append(observed, decision{mode: aare.ExecInherit})
 			case strings.HasPrefix(t, effParent+"//"):
-				observed = append(observed, decision{mode: ExecChild, target: t[len(effParent)+2:]})
+				observed = append(observed, decision{mode: aare.ExecChild, target: t[len(effParent)+2:]})
 			case t == "unconfined":
 				return decision{}, &ExecConflictError{Profile: effParent, Path: bin,
 					Modes: []string{"unconfined (ux) in the events", "never ux by policy"}}
 			default:
-				observed = append(observed, decision{mode: ExecProfile, target: t})
+				observed = append(observed, decision{mode: aare.ExecProfile, target: t})
 			}
 		}
 	}
@@ -483,7 +484,7 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 		if len(observed) > 1 {
 			var modes []string
 			for _, o := range observed {
-				modes = append(modes, strings.TrimSpace(o.mode.String()+" "+o.target))
+				modes = append(modes, strings.TrimSpace(execString(o.mode)+" "+o.target))
 			}
 			return decision{}, &ExecConflictError{Profile: effParent, Path: bin,
 				Modes: append(modes[:len(modes)-1], modes[len(modes)-1]+" (the profile's rule)")}
@@ -494,7 +495,7 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 	case len(observed) > 1:
 		var modes []string
 		for _, o := range observed {
-			modes = append(modes, strings.TrimSpace(o.mode.String()+" "+o.target))
+			modes = append(modes, strings.TrimSpace(execString(o.mode)+" "+o.target))
 		}
 		return decision{}, &ExecConflictError{Profile: effParent, Path: bin, Modes: modes}
 	case len(observed) == 1:
@@ -509,7 +510,7 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 // ExecRuler is implemented by a Coverer that knows the exec transition
 // its rules give an executable; learn follows it rather than its policy.
 type ExecRuler interface {
-	ExecFor(executable string) (mode ExecMode, target string, ok bool)
+	ExecFor(executable string) (mode aare.ExecKind, target string, ok bool)
 }
 
 // existingExec is the transition the existing profile already gives bin.
@@ -526,11 +527,11 @@ func (l *Learner) existingExec(profile, bin string) (decision, bool) {
 		return decision{}, false
 	}
 	switch mode {
-	case ExecChild:
+	case aare.ExecChild:
 		if target == "" {
 			target = childName(bin)
 		}
-	case ExecProfile:
+	case aare.ExecProfile:
 		if target == "" {
 			if l.opts.ProfileFor != nil {
 				if name, ok := l.opts.ProfileFor(bin); ok {
@@ -545,19 +546,19 @@ func (l *Learner) existingExec(profile, bin string) (decision, bool) {
 func (l *Learner) policyExec(profile, bin string) decision {
 	if l.opts.ProfileFor != nil {
 		if name, ok := l.opts.ProfileFor(bin); ok && name != profile {
-			return decision{mode: ExecProfile, target: name}
+			return decision{mode: aare.ExecProfile, target: name}
 		}
 	}
 	if l.opts.AppTree != nil {
 		root := strings.SplitN(profile, "//", 2)[0]
 		if tree := l.opts.AppTree(root); tree != "" && strings.HasPrefix(bin, strings.TrimSuffix(tree, "/")+"/") {
-			return decision{mode: ExecInherit}
+			return decision{mode: aare.ExecInherit}
 		}
 	}
-	if l.opts.DefaultExec == ExecInherit {
-		return decision{mode: ExecInherit}
+	if l.opts.DefaultExec == aare.ExecInherit {
+		return decision{mode: aare.ExecInherit}
 	}
-	return decision{mode: ExecChild, target: childName(bin)}
+	return decision{mode: aare.ExecChild, target: childName(bin)}
 }
 
 // childName names the child profile for an executable: its base name.
@@ -567,36 +568,6 @@ func childName(bin string) string {
 		return "child"
 	}
 	return b
-}
-
-// fileAccess reduces permissions to the sensitive table's categories.
-func fileAccess(p Perms) lint.Access {
-	var a lint.Access
-	if p&(PermRead|PermMap) != 0 {
-		a |= lint.AccessRead
-	}
-	if p&(PermWrite|PermAppend|PermLink|PermLock) != 0 {
-		a |= lint.AccessWrite
-	}
-	if p&PermExec != 0 {
-		a |= lint.AccessExec
-	}
-	return a
-}
-
-// permsFor is the inverse of fileAccess for the permissions in p.
-func permsFor(a lint.Access, p Perms) Perms {
-	var out Perms
-	if a&lint.AccessRead != 0 {
-		out |= p & (PermRead | PermMap)
-	}
-	if a&lint.AccessWrite != 0 {
-		out |= p & (PermWrite | PermAppend | PermLink | PermLock)
-	}
-	if a&lint.AccessExec != 0 {
-		out |= p & PermExec
-	}
-	return out
 }
 
 // otherRulesOf finishes the non-file rules: masks and signals sorted.
@@ -800,8 +771,8 @@ func (l *Learner) sensitiveRule(profile string, r Rule) (id string, sev lint.Sev
 type fileEntry struct {
 	pattern string
 	owner   bool
-	perms   Perms
-	exec    ExecMode
+	perms   aare.Perm
+	exec    aare.ExecKind
 	target  string
 	home    bool
 	ev      Evidence
@@ -815,8 +786,8 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 		f := files[fp]
 		perms := f.perms
 		// The sensitive guard works on concrete paths, before any glob.
-		if e, ok := lint.Path(fp, fileAccess(perms)); ok {
-			bad := permsFor(e.Access, perms)
+		if e, ok := lint.Path(fp, perms); ok {
+			bad := perms & e.Access
 			rule := Rule{Class: ClassFile, Path: fp, Perms: bad, Exec: f.exec, Evidence: f.evidence}
 			p.Findings = append(p.Findings, Finding{Profile: p.Name, Rule: rule, ID: e.ID, Severity: e.Severity, Reason: e.Why})
 			if !l.opts.AllowSensitive {
@@ -829,7 +800,7 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 		touched[fp] = true
 		lit := EscapeLiteral(fp)
 		fe := &fileEntry{pattern: lit, perms: perms, ev: f.evidence, members: []string{lit}}
-		if perms&PermExec != 0 {
+		if perms&aare.PermExec != 0 {
 			fe.exec = f.exec
 			fe.target = r.targetOf(p.Name, fp, f.exec)
 		}
@@ -840,10 +811,10 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 		}
 		entries = append(entries, fe)
 	}
-	guard := func(pattern string, perms Perms) bool {
+	guard := func(pattern string, perms aare.Perm) bool {
 		_, reached := lint.Reached(func(ex string) bool {
 			return !touched[ex] && l.m.match(pattern, ex)
-		}, fileAccess(perms))
+		}, perms)
 		return !reached && !forbiddenPattern(pattern)
 	}
 	// Undo generalisations that reach a sensitive path.
@@ -875,7 +846,7 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 
 // targetOf names the exec target a file rule needs: Cx needs the child's
 // name; Px needs one only when the profile's name is not the path.
-func (r *resolver) targetOf(profile, bin string, mode ExecMode) string {
+func (r *resolver) targetOf(profile, bin string, mode aare.ExecKind) string {
 	for key, d := range r.decided {
 		if key[1] != bin || d.mode != mode {
 			continue
@@ -883,7 +854,7 @@ func (r *resolver) targetOf(profile, bin string, mode ExecMode) string {
 		if eff, _, err := r.resolve(key[0]); err != nil || eff != profile {
 			continue
 		}
-		if mode == ExecChild || (mode == ExecProfile && d.target != bin) {
+		if mode == aare.ExecChild || (mode == aare.ExecProfile && d.target != bin) {
 			return d.target
 		}
 	}
@@ -913,11 +884,11 @@ func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
 			byKey[k] = e
 			continue
 		}
-		if g.exec != e.exec && g.exec != ExecNone && e.exec != ExecNone || g.target != e.target && g.target != "" && e.target != "" {
+		if g.exec != e.exec && g.exec != aare.ExecNone && e.exec != aare.ExecNone || g.target != e.target && g.target != "" && e.target != "" {
 			return nil, &ExecConflictError{Path: k, Modes: []string{
-				strings.TrimSpace(g.exec.String() + " " + g.target), strings.TrimSpace(e.exec.String() + " " + e.target)}}
+				strings.TrimSpace(execString(g.exec) + " " + g.target), strings.TrimSpace(execString(e.exec) + " " + e.target)}}
 		}
-		g.perms = (g.perms | e.perms).normal()
+		g.perms = normal(g.perms | e.perms)
 		g.owner = g.owner && e.owner
 		g.exec = max(g.exec, e.exec)
 		if g.target == "" {
@@ -935,7 +906,7 @@ func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
 
 // globSiblings replaces n or more entries in one directory with the same
 // permissions, owner and exec mode by dir/*.
-func globSiblings(entries []*fileEntry, n int, guard func(string, Perms) bool) []*fileEntry {
+func globSiblings(entries []*fileEntry, n int, guard func(string, aare.Perm) bool) []*fileEntry {
 	groups := map[string][]*fileEntry{}
 	for _, e := range entries {
 		if strings.HasSuffix(e.pattern, "/") || strings.Contains(e.pattern, "**") {
@@ -968,7 +939,7 @@ func globSiblings(entries []*fileEntry, n int, guard func(string, Perms) bool) [
 // globSubtrees (aggressive) replaces n or more entries below a directory,
 // spread over at least two of its subdirectories, by dir/**. The
 // directory must have at least two components.
-func globSubtrees(entries []*fileEntry, n int, guard func(string, Perms) bool) []*fileEntry {
+func globSubtrees(entries []*fileEntry, n int, guard func(string, aare.Perm) bool) []*fileEntry {
 	type cand struct {
 		subdirs map[string]bool
 		members []*fileEntry

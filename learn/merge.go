@@ -159,7 +159,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 func keepBlankLines(fset *token.FileSet, body []policy.Rule) {
 	var prevEnd token.Pos
 	for _, r := range body {
-		m := metaOf(r)
+		m := r.RuleMeta()
 		start := r.Pos()
 		if m != nil && m.Doc != nil && m.Doc.Pos().IsValid() && m.Doc.Pos() < start {
 			start = m.Doc.Pos()
@@ -225,7 +225,7 @@ func newChild(p *Profile, opts MergeOptions) *policy.Profile {
 	for i, r := range p.Rules {
 		n := r.Node(opts.Explain)
 		if i == 0 {
-			metaOf(n).Hint = policy.NewSection
+			n.RuleMeta().Hint = policy.NewSection
 		}
 		c.Body = append(c.Body, n)
 	}

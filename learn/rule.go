@@ -5,42 +5,35 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// ExecMode is how a learned exec rule transitions.
-type ExecMode uint8
-
-const (
-	ExecNone    ExecMode = iota
-	ExecInherit          // ix: stay in the profile
-	ExecProfile          // Px: the target's own profile
-	ExecChild            // Cx: a child profile of this one
-)
-
-// String spells the mode as a rule does ("ix", "Px", "Cx").
-func (m ExecMode) String() string {
-	switch m {
-	case ExecInherit:
+// execString spells a learned exec transition as a rule does ("ix",
+// "Px", "Cx"): learn writes only these, with the environment scrubbed.
+func execString(k aare.ExecKind) string {
+	switch k {
+	case aare.ExecInherit:
 		return "ix"
-	case ExecProfile:
+	case aare.ExecProfile:
 		return "Px"
-	case ExecChild:
+	case aare.ExecChild:
 		return "Cx"
 	}
 	return ""
 }
 
 // ParseExecMode reads "ix", "px"/"Px", "cx"/"Cx".
-func ParseExecMode(s string) (ExecMode, error) {
+func ParseExecMode(s string) (aare.ExecKind, error) {
 	switch strings.ToLower(s) {
 	case "ix", "inherit":
-		return ExecInherit, nil
+		return aare.ExecInherit, nil
 	case "px", "profile":
-		return ExecProfile, nil
+		return aare.ExecProfile, nil
 	case "cx", "child":
-		return ExecChild, nil
+		return aare.ExecChild, nil
 	}
-	return ExecNone, fmt.Errorf("exec mode %q: want ix, px or cx (never ux)", s)
+	return aare.ExecNone, fmt.Errorf("exec mode %q: want ix, px or cx (never ux)", s)
 }
 
 // Rule is one learned rule, in a form independent of the policy AST (the
@@ -51,9 +44,9 @@ type Rule struct {
 	// File rules.
 	Owner      bool
 	Path       string // an AppArmor pattern
-	Perms      Perms
-	Exec       ExecMode // when Perms has PermExec
-	ExecTarget string   // Cx/Px -> target name, "" for the default
+	Perms      aare.Perm
+	Exec       aare.ExecKind // when Perms has PermExec
+	ExecTarget string        // Cx/Px -> target name, "" for the default
 
 	Capability string
 
@@ -276,9 +269,9 @@ func (r Rule) String() string {
 // FilePerms spells a file rule's permissions with its exec mode: "mr",
 // "rw", "mrix", "Px".
 func (r Rule) FilePerms() string {
-	s := (r.Perms &^ PermExec).String()
-	if r.Perms&PermExec != 0 {
-		s += r.Exec.String()
+	s := permString(r.Perms &^ aare.PermExec)
+	if r.Perms&aare.PermExec != 0 {
+		s += execString(r.Exec)
 	}
 	return s
 }

@@ -162,15 +162,15 @@ func (s *Simulator) Add(a *Access) error {
 			return nil
 		}
 		rule := Rule{Class: ClassFile, Path: EscapeLiteral(a.Path), Perms: a.Perms, Owner: false}
-		if a.Perms&PermExec != 0 {
-			rule.Exec = ExecInherit
+		if a.Perms&aare.PermExec != 0 {
+			rule.Exec = aare.ExecInherit
 		}
-		missing := fromAare(d.Missing)
+		missing := d.Missing
 		var why string
 		if d.Conflict {
 			why = "rules matching it disagree on the exec mode"
 		}
-		d0 := s.deny(name, rule, (missing&^PermExec).String()+execLetter(missing), why, s.nearestFile(cov, d.Nearest), a)
+		d0 := s.deny(name, rule, permString(missing&^aare.PermExec)+execLetter(missing), why, s.nearestFile(cov, d.Nearest), a)
 		if memo {
 			s.memo[key] = d0
 		}
@@ -202,14 +202,14 @@ type simKey struct {
 	profile      string
 	class        Class
 	path         string
-	perms        Perms
+	perms        aare.Perm
 	owned        bool
 	other        otherKey
 	mask, signal string
 }
 
-func execLetter(p Perms) string {
-	if p&PermExec != 0 {
+func execLetter(p aare.Perm) string {
+	if p&aare.PermExec != 0 {
 		return "x"
 	}
 	return ""
@@ -251,7 +251,7 @@ func (s *Simulator) resolve(label string, depth int) (string, string) {
 	if cov == nil {
 		return "", ""
 	}
-	d := cov.Decide(bin, PermExec, true)
+	d := cov.Decide(bin, aare.PermExec, true)
 	if !d.Allowed {
 		return "", "exec not allowed"
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // ProfileFile describes a profile file armorer creates, in the layout of
@@ -72,7 +73,7 @@ func (pf ProfileFile) File() *policy.File {
 	}
 	for i, r := range pf.Rules {
 		if i == 0 {
-			metaOf(r).Hint = policy.NewSection
+			r.RuleMeta().Hint = policy.NewSection
 		}
 		prof.Body = append(prof.Body, r)
 	}
@@ -109,9 +110,9 @@ func Skeleton(x *Executable, name, abi string, complain bool, base Coverer) Prof
 		name = filepath.Base(x.Path)
 	}
 	var rules []Rule
-	add := func(p string, perms Perms, exec ExecMode) {
+	add := func(p string, perms aare.Perm, exec aare.ExecKind) {
 		pat := EscapeLiteral(p)
-		if perms&^(PermRead|PermMap) == 0 {
+		if perms&^(aare.PermRead|aare.PermMmap) == 0 {
 			if g, _ := generalise(p, perms); g != "" {
 				pat = g
 			}
@@ -119,16 +120,16 @@ func Skeleton(x *Executable, name, abi string, complain bool, base Coverer) Prof
 		rules = append(rules, Rule{Class: ClassFile, Path: pat, Perms: perms, Exec: exec})
 	}
 	if x.Script {
-		add(x.Path, PermRead, ExecNone)
+		add(x.Path, aare.PermRead, aare.ExecNone)
 		for _, in := range x.Interpreters {
-			add(in, PermMap|PermRead|PermExec, ExecInherit)
+			add(in, aare.PermMmap|aare.PermRead|aare.PermExec, aare.ExecInherit)
 		}
 	} else {
-		add(x.Path, PermMap|PermRead, ExecNone)
+		add(x.Path, aare.PermMmap|aare.PermRead, aare.ExecNone)
 	}
 	for _, lib := range append([]string{x.Loader}, x.Libraries...) {
-		if lib != "" && (base == nil || base.MissingFile(lib, PermMap|PermRead, false) != 0) {
-			add(lib, PermMap|PermRead, ExecNone)
+		if lib != "" && (base == nil || base.MissingFile(lib, aare.PermMmap|aare.PermRead, false) != 0) {
+			add(lib, aare.PermMmap|aare.PermRead, aare.ExecNone)
 		}
 	}
 	// Dedupe (a versioned library and its generalisation) and sort.

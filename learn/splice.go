@@ -65,7 +65,7 @@ func splice(fset *token.FileSet, old []byte, f *policy.File) ([]byte, bool) {
 			}
 			if r.Pos().IsValid() {
 				indent = indentOf(offset(r.Pos()))
-				m := metaOf(r)
+				m := r.RuleMeta()
 				end := r.End()
 				if m != nil && m.Line != nil && m.Line.End().IsValid() {
 					end = m.Line.End()
@@ -82,7 +82,7 @@ func splice(fset *token.FileSet, old []byte, f *policy.File) ([]byte, bool) {
 				return
 			}
 			var text []byte
-			if m := metaOf(r); m != nil && m.Hint == policy.NewSection {
+			if m := r.RuleMeta(); m != nil && m.Hint == policy.NewSection {
 				text = append(text, '\n')
 			}
 			for line := range strings.Lines(b.String()) {

@@ -13,6 +13,7 @@ import (
 	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/policy/aare"
 	"github.com/spf13/cobra"
 )
 
@@ -70,7 +71,7 @@ func newUnitRun(o *newOptions) error {
 	for _, arg := range argv[1:] {
 		if filepath.IsAbs(arg) {
 			if fi, err := os.Stat(arg); err == nil && fi.Mode().IsRegular() {
-				r := learn.Rule{Class: learn.ClassFile, Path: learn.EscapeLiteral(arg), Perms: learn.PermRead}
+				r := learn.Rule{Class: learn.ClassFile, Path: learn.EscapeLiteral(arg), Perms: aare.PermRead}
 				sk.Rules = append(sk.Rules, r.Node(false))
 			}
 		}
