@@ -349,7 +349,7 @@ func (c *Coverage) Grants() (string, bool) {
 		if r.Deny {
 			continue
 		}
-				pat, err := aare.Compile(r.Pattern, c.vars)
+		pat, err := aare.Compile(r.Pattern, c.vars)
 		if err != nil {
 			continue
 		}
