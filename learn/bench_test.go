@@ -73,7 +73,7 @@ func BenchmarkLearn1M(b *testing.B) {
 		for _, p := range ps {
 			pf := ProfileFile{Name: p.Name, Abstractions: p.Abstractions}
 			for _, r := range p.Rules {
-				pf.Rules = append(pf.Rules, r.Node(true))
+				pf.Rules = append(pf.Rules, r.Explained())
 			}
 			policy.Format(&out, nil, pf.File())
 		}

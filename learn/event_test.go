@@ -94,7 +94,7 @@ func compileLearned(t *testing.T, ps []*Profile, abi string) {
 		}
 		pf := ProfileFile{Name: p.Name, ABI: abi, Abstractions: p.Abstractions}
 		for _, r := range p.Rules {
-			pf.Rules = append(pf.Rules, r.Node(true))
+			pf.Rules = append(pf.Rules, r.Explained())
 		}
 		for _, c := range ps {
 			if c.Parent == p.Name {

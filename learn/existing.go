@@ -153,8 +153,8 @@ type Coverer interface {
 	// MissingFile returns the permissions in perms that path is not
 	// allowed (0: covered). An exec is covered by any exec rule.
 	MissingFile(path string, perms aare.Perm, owned bool) aare.Perm
-	// CoversRule reports whether a non-file rule is already allowed.
-	CoversRule(r Rule) bool
+	// coversRule reports whether a non-file rule is already allowed.
+	coversRule(r rule) bool // learn's own Coverage and test fakes only
 }
 
 // MissingFile implements Coverer.
@@ -206,8 +206,12 @@ func (c *Coverage) FileRule(i int) (aare.Rule, bool) {
 // Others returns the non-file rules, for nearest-rule messages.
 func (c *Coverage) Others() []policy.Rule { return c.others }
 
-// CoversRule implements Coverer.
-func (c *Coverage) CoversRule(r Rule) bool {
+// Allows reports whether a non-file access is allowed: the rule for
+// exactly it (its permissions and signal, the peer as given) is covered.
+func (c *Coverage) Allows(a *Access) bool { return c.coversRule(accessRule(a)) }
+
+// coversRule implements Coverer.
+func (c *Coverage) coversRule(r rule) bool {
 	if c.all {
 		return true
 	}
@@ -221,7 +225,7 @@ func (c *Coverage) CoversRule(r Rule) bool {
 
 // ruleCovers decides whether the existing rule x allows what r asks.
 // Conditions x leaves out allow anything; those it names must match.
-func (c *Coverage) ruleCovers(x policy.Rule, r Rule) bool {
+func (c *Coverage) ruleCovers(x policy.Rule, r rule) bool {
 	switch x := x.(type) {
 	case *policy.CapabilityRule:
 		if r.Class != ClassCapability {

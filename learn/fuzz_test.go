@@ -81,7 +81,7 @@ func FuzzLearnLog(f *testing.F) {
 			}
 			pf := ProfileFile{Name: p.Name, Abstractions: p.Abstractions}
 			for _, r := range p.Rules {
-				pf.Rules = append(pf.Rules, r.Node(true))
+				pf.Rules = append(pf.Rules, r.Explained())
 			}
 			for _, c := range ps {
 				if c.Parent == p.Name {

@@ -91,3 +91,14 @@ func TestKernelPerms(t *testing.T) {
 		t.Error("x lost")
 	}
 }
+func TestProfileFileName(t *testing.T) {
+	for in, want := range map[string]string{
+		"/opt/myapp/bin/myapp": "opt.myapp.bin.myapp",
+		"/usr/sbin/nginx":      "usr.sbin.nginx",
+		"/usr//bin/../bin/x":   "usr.bin.x",
+	} {
+		if got := ProfileFileName(in); got != want {
+			t.Errorf("ProfileFileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

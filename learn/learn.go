@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/lint"
+	"github.com/armorer-dev/armorer/policy"
 	"github.com/armorer-dev/armorer/policy/aare"
 )
 
@@ -89,15 +90,22 @@ func (o *Options) siblings() int {
 // has to decide (sensitive), or the target ABI cannot say it.
 type Finding struct {
 	Profile  string
-	Rule     Rule   // the rule that would allow the access
+	Rule     policy.Rule // the rule that would allow the access
+	Evidence Evidence
 	ID       string // the lint table's ID ("etc-shadow", "capability", "abi", …)
 	Severity lint.Severity
 	Reason   string
+
+	r rule // for ordering
+}
+
+func newFinding(profile string, r rule, id string, sev lint.Severity, why string) Finding {
+	return Finding{Profile: profile, Rule: r.node(), Evidence: r.Evidence, ID: id, Severity: sev, Reason: why, r: r}
 }
 
 func (f Finding) String() string {
-	s := fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, f.Rule, f.ID, f.Severity, f.Reason)
-	if ev := f.Rule.Evidence; ev.Count > 0 {
+	s := fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, ruleText(f.Rule), f.ID, f.Severity, f.Reason)
+	if ev := f.Evidence; ev.Count > 0 {
 		s += fmt.Sprintf(" (%d event", ev.Count)
 		if ev.Count != 1 {
 			s += "s"
@@ -117,7 +125,7 @@ type Profile struct {
 	Name         string
 	Parent       string
 	Abstractions []Abstraction // chosen includes, in the order chosen
-	Rules        []Rule
+	Rules        []Learned
 	Findings     []Finding
 }
 
@@ -159,7 +167,7 @@ type fileAcc struct {
 }
 
 type otherAcc struct {
-	rule Rule
+	rule rule
 	mask map[string]bool
 	sigs map[string]bool
 }
@@ -207,7 +215,7 @@ func (l *Learner) Add(a *Access) {
 		}
 		f.perms = normal(f.perms | a.Perms)
 		f.owned = f.owned && a.Owner
-		f.evidence.add(a, a.Path)
+		f.evidence.Add(a, a.Path)
 		if a.Perms&aare.PermExec != 0 && a.Target != "" && !strings.Contains(a.Target, "//null-") {
 			t := la.execTargets[a.Path]
 			if t == nil {
@@ -231,7 +239,7 @@ func (l *Learner) Add(a *Access) {
 	if a.Signal != "" {
 		o.sigs[a.Signal] = true
 	}
-	o.rule.Evidence.add(a, exampleFor(a))
+	o.rule.Evidence.Add(a, exampleFor(a))
 }
 
 // otherKey identifies a non-file rule without its mask and signals (which
@@ -243,7 +251,7 @@ type otherKey struct {
 	fsType, options, source, path, target        string
 }
 
-func keyOf(r *Rule) otherKey {
+func keyOf(r *rule) otherKey {
 	return otherKey{r.Class, r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
 		r.Interface, r.Member, r.PeerName, r.FSType, r.Options, r.Source, r.Path, r.Target}
 }
@@ -257,8 +265,8 @@ func sortedOthers(m map[otherKey]*otherAcc) []*otherAcc {
 
 // ruleFor builds the rule for a non-file access, without its mask and
 // signal (which are merged across events with the same key).
-func ruleFor(a *Access) Rule {
-	r := Rule{Class: a.Class}
+func ruleFor(a *Access) rule {
+	r := rule{Class: a.Class}
 	switch a.Class {
 	case ClassCapability:
 		r.Capability = a.Capability
@@ -279,6 +287,30 @@ func ruleFor(a *Access) Rule {
 	}
 	return r
 }
+
+// accessRule is the rule that allows exactly one access: a file path as
+// logged (exec as ix), or the non-file rule with the access's permissions
+// and signal.
+func accessRule(a *Access) rule {
+	if a.Class == ClassFile {
+		r := rule{Class: ClassFile, Path: EscapeLiteral(a.Path), Perms: a.Perms}
+		if a.Perms&aare.PermExec != 0 {
+			r.Exec = aare.ExecInherit
+		}
+		return r
+	}
+	r := ruleFor(a)
+	r.Mask = slices.Clone(a.Mask)
+	slices.Sort(r.Mask)
+	if a.Signal != "" {
+		r.Signals = []string{a.Signal}
+	}
+	return r
+}
+
+// AccessRule is the policy rule that allows exactly one access (what
+// simulate reports for a denial).
+func AccessRule(a *Access) policy.Rule { return accessRule(a).node() }
 
 // unixAddr keeps abstract addresses (@name) for a unix rule. The kernel's
 // "none" (unnamed) and filesystem paths are dropped: a unix rule's addr
@@ -388,13 +420,17 @@ func (l *Learner) Result() ([]*Profile, error) {
 		}
 		files := l.uncovered(cov, ep.files, &others)
 		l.chooseAbstractions(p, files, &others)
-		if err := l.fileRules(p, files, r); err != nil {
+		var rules []rule
+		if err := l.fileRules(p, &rules, files, r); err != nil {
 			return nil, err
 		}
-		l.otherRules(p, others)
-		slices.SortFunc(p.Rules, compareRules)
+		l.otherRules(p, &rules, others)
+		slices.SortFunc(rules, compareRules)
+		for _, x := range rules {
+			p.Rules = append(p.Rules, x.learned())
+		}
 		slices.SortFunc(p.Findings, func(a, b Finding) int {
-			return cmp.Or(compareRules(a.Rule, b.Rule), strings.Compare(a.ID, b.ID))
+			return cmp.Or(compareRules(a.r, b.r), strings.Compare(a.ID, b.ID))
 		})
 		out = append(out, p)
 	}
@@ -571,8 +607,8 @@ func childName(bin string) string {
 }
 
 // otherRulesOf finishes the non-file rules: masks and signals sorted.
-func (l *Learner) otherRulesOf(others map[string]*otherAcc) []Rule {
-	var out []Rule
+func (l *Learner) otherRulesOf(others map[string]*otherAcc) []rule {
+	var out []rule
 	for _, k := range slices.Sorted(maps.Keys(others)) {
 		o := others[k]
 		rule := o.rule
@@ -585,11 +621,11 @@ func (l *Learner) otherRulesOf(others map[string]*otherAcc) []Rule {
 
 // uncovered drops what the existing profile already allows: whole
 // non-file rules, and file permissions per path.
-func (l *Learner) uncovered(cov Coverer, files map[string]*fileAcc, others *[]Rule) map[string]*fileAcc {
+func (l *Learner) uncovered(cov Coverer, files map[string]*fileAcc, others *[]rule) map[string]*fileAcc {
 	if cov == nil {
 		return files
 	}
-	*others = slices.DeleteFunc(*others, cov.CoversRule)
+	*others = slices.DeleteFunc(*others, cov.coversRule)
 	out := map[string]*fileAcc{}
 	for p, f := range files {
 		missing := cov.MissingFile(p, f.perms, f.owned)
@@ -609,7 +645,7 @@ func (l *Learner) uncovered(cov Coverer, files map[string]*fileAcc, others *[]Ru
 // concrete paths it stands for (a thousand temp files are one rule), so an
 // abstraction is chosen for the variety of what it covers. A candidate
 // that grants something sensitive is skipped when it would be chosen.
-func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, others *[]Rule) {
+func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, others *[]rule) {
 	min := l.opts.MinAbstraction
 	if min <= 0 {
 		min = DefaultMinAbstraction
@@ -639,7 +675,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 			cv.files[i] = c.Cov.MissingFile(path, f.perms, f.owned) == 0
 		}
 		for i, r := range *others {
-			cv.others[i] = c.Cov.CoversRule(r)
+			cv.others[i] = c.Cov.coversRule(r)
 		}
 		covers[ci] = cv
 	}
@@ -724,20 +760,20 @@ func (l *Learner) unsafe(c Candidate) bool {
 	return bad
 }
 
-func (l *Learner) otherRules(p *Profile, others []Rule) {
-	for _, rule := range others {
-		if id, sev, why, ok := l.sensitiveRule(p.Name, rule); ok {
-			p.Findings = append(p.Findings, Finding{Profile: p.Name, Rule: rule, ID: id, Severity: sev, Reason: why})
+func (l *Learner) otherRules(p *Profile, rules *[]rule, others []rule) {
+	for _, r := range others {
+		if id, sev, why, ok := l.sensitiveRule(p.Name, r); ok {
+			p.Findings = append(p.Findings, newFinding(p.Name, r, id, sev, why))
 			if !l.opts.AllowSensitive || id == "abi" {
 				continue
 			}
 		}
-		p.Rules = append(p.Rules, rule)
+		*rules = append(*rules, r)
 	}
 }
 
 // sensitiveRule checks a non-file rule against lint's table and the ABI.
-func (l *Learner) sensitiveRule(profile string, r Rule) (id string, sev lint.Severity, why string, ok bool) {
+func (l *Learner) sensitiveRule(profile string, r rule) (id string, sev lint.Severity, why string, ok bool) {
 	switch r.Class {
 	case ClassUserns, ClassIOUring, ClassMqueue:
 		if l.opts.ABI < "4.0" {
@@ -779,7 +815,7 @@ type fileEntry struct {
 	members []string
 }
 
-func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) error {
+func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc, r *resolver) error {
 	touched := map[string]bool{}
 	var entries []*fileEntry
 	for _, fp := range slices.Sorted(maps.Keys(files)) {
@@ -788,8 +824,8 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 		// The sensitive guard works on concrete paths, before any glob.
 		if e, ok := lint.Path(fp, perms); ok {
 			bad := perms & e.Access
-			rule := Rule{Class: ClassFile, Path: fp, Perms: bad, Exec: f.exec, Evidence: f.evidence}
-			p.Findings = append(p.Findings, Finding{Profile: p.Name, Rule: rule, ID: e.ID, Severity: e.Severity, Reason: e.Why})
+			r := rule{Class: ClassFile, Path: fp, Perms: bad, Exec: f.exec, Evidence: f.evidence}
+			p.Findings = append(p.Findings, newFinding(p.Name, r, e.ID, e.Severity, e.Why))
 			if !l.opts.AllowSensitive {
 				perms &^= bad
 			}
@@ -838,7 +874,7 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 		return err
 	}
 	for _, e := range entries {
-		p.Rules = append(p.Rules, Rule{Class: ClassFile, Path: e.pattern, Owner: e.owner, Perms: e.perms,
+		*rules = append(*rules, rule{Class: ClassFile, Path: e.pattern, Owner: e.owner, Perms: e.perms,
 			Exec: e.exec, ExecTarget: e.target, Evidence: e.ev})
 	}
 	return nil

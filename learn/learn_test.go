@@ -27,10 +27,10 @@ func render(ps []*Profile) string {
 	for _, p := range ps {
 		b.WriteString("profile " + p.Name + "\n")
 		for _, r := range p.Rules {
-			b.WriteString("  " + r.String() + "\n")
+			b.WriteString("  " + ruleText(r.Node) + "\n")
 		}
 		for _, f := range p.Findings {
-			b.WriteString("  ! " + f.Rule.String() + " [" + f.ID + "]\n")
+			b.WriteString("  ! " + ruleText(f.Rule) + " [" + f.ID + "]\n")
 		}
 	}
 	return b.String()
@@ -427,7 +427,7 @@ func (f fakeExisting) MissingFile(path string, perms aare.Perm, owned bool) aare
 	}
 	return perms
 }
-func (f fakeExisting) CoversRule(Rule) bool { return false }
+func (f fakeExisting) coversRule(rule) bool { return false }
 func (f fakeExisting) ExecFor(p string) (aare.ExecKind, string, bool) {
 	m, ok := f[p]
 	return m, "", ok

@@ -112,7 +112,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 			pf.Name, pf.Attach = filepath.Base(p.Name), p.Name
 		}
 		for _, r := range p.Rules {
-			pf.Rules = append(pf.Rules, r.Node(opts.Explain))
+			pf.Rules = append(pf.Rules, r.node(opts.Explain))
 		}
 		for _, c := range learned {
 			if c.Parent == p.Name && !done[c.Name] {
@@ -189,7 +189,7 @@ func addTo(decl *policy.Profile, p *Profile, opts MergeOptions) {
 		decl.AddRule(lastInclude(decl.Body), includeNode(a))
 	}
 	for _, r := range p.Rules {
-		decl.AddRule(nil, r.Node(opts.Explain))
+		decl.AddRule(nil, r.node(opts.Explain))
 	}
 }
 
@@ -223,7 +223,7 @@ func newChild(p *Profile, opts MergeOptions) *policy.Profile {
 		c.Body = append(c.Body, includeNode(a))
 	}
 	for i, r := range p.Rules {
-		n := r.Node(opts.Explain)
+		n := r.node(opts.Explain)
 		if i == 0 {
 			n.RuleMeta().Hint = policy.NewSection
 		}
@@ -267,7 +267,7 @@ func mergeLocal(pol *host.ProfileSet, e *host.Profile, p *Profile, opts MergeOpt
 		st.f.AddRule(lastInclude(st.f.Rules), includeNode(a))
 	}
 	for _, r := range p.Rules {
-		st.f.AddRule(nil, r.Node(opts.Explain))
+		st.f.AddRule(nil, r.node(opts.Explain))
 	}
 	st.profiles = append(st.profiles, p.Name)
 	return nil

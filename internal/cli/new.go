@@ -12,6 +12,7 @@ import (
 	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/skeleton"
 	"github.com/spf13/cobra"
 )
 
@@ -69,7 +70,7 @@ mediate nor log network access, so one is always written.`,
 }
 
 func newRun(o *newOptions) error {
-	x, err := learn.Inspect(o.Binary, learn.InspectOptions{})
+	x, err := skeleton.Inspect(o.Binary, skeleton.InspectOptions{})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return &FlagError{Err: err}
@@ -80,13 +81,14 @@ func newRun(o *newOptions) error {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s needs %s, which was not found; add a rule for it by hand or learn it\n", x.Path, m)
 	}
 	// Leave out what abstractions/base allows, when the include path has it.
-	var base learn.Coverer
 	dir := profileDir(o.Dir)
-	if cov, err := learn.AbstractionCoverage(host.OpenProfileSet(dir), "abstractions/base"); err == nil && cov != nil {
-		base = cov
+	base, err := learn.AbstractionCoverage(host.OpenProfileSet(dir), "abstractions/base")
+	if err != nil {
+		base = nil // without the include path's base, list every library
 	}
 	var buf bytes.Buffer
-	if err := policy.Format(&buf, nil, learn.Skeleton(x, o.Name, o.ABI, o.Complain, base).File()); err != nil {
+	sk := skeleton.Profile(x, skeleton.Options{Name: o.Name, ABI: o.ABI, Complain: o.Complain, Base: base})
+	if err := policy.Format(&buf, nil, sk.File()); err != nil {
 		return err
 	}
 	if !o.Write {

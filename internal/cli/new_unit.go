@@ -13,7 +13,7 @@ import (
 	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
-	"github.com/armorer-dev/armorer/policy/aare"
+	"github.com/armorer-dev/armorer/skeleton"
 	"github.com/spf13/cobra"
 )
 
@@ -50,7 +50,7 @@ func newUnitRun(o *newOptions) error {
 	if name == "" {
 		name = strings.TrimSuffix(unit, ".service")
 	}
-	x, err := learn.Inspect(prog, learn.InspectOptions{})
+	x, err := skeleton.Inspect(prog, skeleton.InspectOptions{})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return &FlagError{Err: fmt.Errorf("%s (ExecStart= of %s): %w", prog, unitFile, err)}
@@ -61,21 +61,11 @@ func newUnitRun(o *newOptions) error {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s needs %s, which was not found; add a rule for it by hand or learn it\n", x.Path, m)
 	}
 	dir := profileDir(o.Dir)
-	var base learn.Coverer
-	if cov, err := learn.AbstractionCoverage(host.OpenProfileSet(dir), "abstractions/base"); err == nil && cov != nil {
-		base = cov
+	base, err := learn.AbstractionCoverage(host.OpenProfileSet(dir), "abstractions/base")
+	if err != nil {
+		base = nil // without the include path's base, list every library
 	}
-	sk := learn.Skeleton(x, name, o.ABI, o.Complain, base)
-	sk.Attach = "" // systemd applies it, not the kernel's attachment
-	// The program's own files named on the command line (app.py) are read.
-	for _, arg := range argv[1:] {
-		if filepath.IsAbs(arg) {
-			if fi, err := os.Stat(arg); err == nil && fi.Mode().IsRegular() {
-				r := learn.Rule{Class: learn.ClassFile, Path: learn.EscapeLiteral(arg), Perms: aare.PermRead}
-				sk.Rules = append(sk.Rules, r.Node(false))
-			}
-		}
-	}
+	sk := skeleton.Unit(x, argv, skeleton.Options{Name: name, ABI: o.ABI, Complain: o.Complain, Base: base})
 	var buf bytes.Buffer
 	if err := policy.Format(&buf, nil, sk.File()); err != nil {
 		return err

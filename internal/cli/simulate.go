@@ -10,6 +10,7 @@ import (
 
 	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
+	simulator "github.com/armorer-dev/armorer/simulate"
 	"github.com/spf13/cobra"
 )
 
@@ -59,7 +60,7 @@ type simulation struct {
 	Profiles []string
 	Events   int
 	Replayed int
-	Denials  []learn.Denial
+	Denials  []simulator.Denial
 }
 
 func simulateRun(o *simulateOptions) error {
@@ -131,7 +132,7 @@ func simulate(ctx context.Context, io_ *IOStreams, profile string, sources, incl
 		return nil, &FlagError{Err: fmt.Errorf("no profile %q (a file, or a profile in %s)", profile, dir)}
 	}
 	slices.Sort(names)
-	sim := learn.NewSimulator(pol, names...)
+	sim := simulator.New(pol, names...)
 	var simErr error
 	n, err := readAccesses(ctx, io_, sources, "", func(a *learn.Access) {
 		if err := sim.Add(a); err != nil && simErr == nil {

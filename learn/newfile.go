@@ -3,14 +3,13 @@ package learn
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/armorer-dev/armorer/policy"
 	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// ProfileFile describes a profile file armorer creates, in the layout of
+// ProfileFile is a profile file armorer creates, in the layout of
 // DESIGN.md ("Profiles armorer creates"):
 //
 //	abi <abi/3.0>,
@@ -100,47 +99,27 @@ func LocalName(profile string) string {
 	return strings.NewReplacer("/", ".", " ", "_").Replace(strings.TrimPrefix(profile, "/"))
 }
 
-// Skeleton returns the first profile for an executable: the program
-// itself (mr; a script r, and its interpreters ix), its ELF loader and
-// shared libraries (mr; versioned library names generalised). Loader and
-// libraries that base (abstractions/base, when not nil) already allows
-// are left out.
-func Skeleton(x *Executable, name, abi string, complain bool, base Coverer) ProfileFile {
-	if name == "" {
-		name = filepath.Base(x.Path)
-	}
-	var rules []Rule
-	add := func(p string, perms aare.Perm, exec aare.ExecKind) {
-		pat := EscapeLiteral(p)
-		if perms&^(aare.PermRead|aare.PermMmap) == 0 {
-			if g, _ := generalise(p, perms); g != "" {
-				pat = g
-			}
-		}
-		rules = append(rules, Rule{Class: ClassFile, Path: pat, Perms: perms, Exec: exec})
-	}
-	if x.Script {
-		add(x.Path, aare.PermRead, aare.ExecNone)
-		for _, in := range x.Interpreters {
-			add(in, aare.PermMmap|aare.PermRead|aare.PermExec, aare.ExecInherit)
-		}
-	} else {
-		add(x.Path, aare.PermMmap|aare.PermRead, aare.ExecNone)
-	}
-	for _, lib := range append([]string{x.Loader}, x.Libraries...) {
-		if lib != "" && (base == nil || base.MissingFile(lib, aare.PermMmap|aare.PermRead, false) != 0) {
-			add(lib, aare.PermMmap|aare.PermRead, aare.ExecNone)
-		}
-	}
-	// Dedupe (a versioned library and its generalisation) and sort.
-	seen := map[string]bool{}
-	var nodes []policy.Rule
-	slices.SortFunc(rules, compareRules)
-	for _, r := range rules {
-		if k := r.String(); !seen[k] {
-			seen[k] = true
-			nodes = append(nodes, r.Node(false))
-		}
-	}
-	return ProfileFile{Name: name, Attach: x.Path, ABI: abi, Complain: complain, Rules: nodes}
+// ProfileFileName is the file name aa-autodep gives a profile for an
+// executable: the path without its leading slash, "/" replaced by ".".
+func ProfileFileName(executable string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(filepath.Clean(executable), "/"), "/", ".")
 }
+
+// Generalise rewrites a concrete path by the safe rules (--glob safe,
+// default thresholds); a path no rule applies to comes back escaped.
+func Generalise(path string, perms aare.Perm) string {
+	if g, _ := generalise(path, perms); g != "" {
+		return g
+	}
+	return EscapeLiteral(path)
+}
+
+// FileRule is the file rule learn writes: pattern, the permissions spelled
+// m r w a l k, and for x the transition (ix, Px, Cx).
+func FileRule(pattern string, perms aare.Perm, exec aare.ExecKind) policy.Rule {
+	return rule{Class: ClassFile, Path: pattern, Perms: perms, Exec: exec}.node()
+}
+
+// PermString spells permissions as learned rules write them: m r w a l k
+// (an exec mode is the rule's business).
+func PermString(p aare.Perm) string { return permString(p) }
