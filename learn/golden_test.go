@@ -77,7 +77,7 @@ func goldenOptions(t *testing.T, comment string) (learn.Options, learn.MergeOpti
 			case "--allow-sensitive":
 				o.AllowSensitive = true
 			case "--local":
-				m.UseLocal = func(*host.Profile) bool { return true }
+				m.Local = learn.LocalAlways
 			default:
 				t.Fatalf("args: unknown %s", fs[i])
 			}

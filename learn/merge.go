@@ -18,10 +18,41 @@ import (
 type MergeOptions struct {
 	Explain bool   // evidence comments above each learned rule
 	ABI     string // for profiles created from scratch
-	// UseLocal reports whether additions to a profile go into its
-	// `include if exists <local/NAME>` file (packaged profiles) rather
-	// than into the profile itself.
-	UseLocal func(e *host.Profile) bool
+	// Local says when additions to a profile go into its `include if
+	// exists <local/NAME>` file rather than into the profile itself.
+	Local Local
+}
+
+// Local says where additions to a profile with a local/NAME include go.
+type Local uint8
+
+const (
+	LocalNever    Local = iota // into the profile itself
+	LocalPackaged              // into local/NAME when a package installed the profile (--local auto)
+	LocalAlways                // into local/NAME
+)
+
+// ParseLocal reads --local: auto, always or never.
+func ParseLocal(s string) (Local, error) {
+	switch s {
+	case "auto":
+		return LocalPackaged, nil
+	case "always":
+		return LocalAlways, nil
+	case "never":
+		return LocalNever, nil
+	}
+	return LocalNever, fmt.Errorf("--local %q: want auto, always or never", s)
+}
+
+func (o MergeOptions) useLocal(set *host.ProfileSet, e *host.Profile) bool {
+	switch o.Local {
+	case LocalAlways:
+		return true
+	case LocalPackaged:
+		return set.Packaged(e.File)
+	}
+	return false
 }
 
 // Change is one file learn changes or creates.
@@ -91,7 +122,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 			done[p.Name] = true
 			continue
 		}
-		if opts.UseLocal != nil && e.Local != nil && opts.UseLocal(e) {
+		if e.Local != nil && opts.useLocal(pol, e) {
 			if err := mergeLocal(pol, e, p, opts, state); err != nil {
 				return nil, err
 			}
