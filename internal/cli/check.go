@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/armorer-dev/armorer/host"
-	"github.com/armorer-dev/armorer/internal/oracle"
 	"github.com/armorer-dev/armorer/lint"
 	"github.com/armorer-dev/armorer/policy"
 )
@@ -34,10 +33,18 @@ type checkOptions struct {
 	Explain bool
 
 	lint []*lint.Check
+	// parser is this machine's apparmor_parser, from the factory.
+	parser func() (*host.Parser, error)
 }
 
 func newCheckCmd(f *Factory, runF func(*checkOptions) error) *cobra.Command {
-	o := &checkOptions{IO: f.IO}
+	o := &checkOptions{IO: f.IO, parser: func() (*host.Parser, error) {
+		h, err := f.Host()
+		if err != nil {
+			return nil, err
+		}
+		return h.Parser, nil
+	}}
 	cmd := &cobra.Command{
 		Use:   "check [--json] [--oracle] [--target 3.0|4.1] [-I DIR] [--strict] FILE|DIR...",
 		Short: "Parse profiles, resolve includes and report every error",
@@ -134,17 +141,24 @@ func checkRun(o *checkOptions) error {
 	}
 	// Without --target, never check for an older language than the
 	// installed apparmor_parser compiles.
+	if o.parser == nil {
+		o.parser = func() (*host.Parser, error) { return host.New(HostPathsFromEnv(), nil).Parser, nil }
+	}
+	installed, err := o.parser()
+	if err != nil {
+		return &EnvError{Err: err}
+	}
 	var minTarget policy.Version
 	if target.IsZero() {
-		minTarget = installedVersion(ctx)
+		minTarget = installedVersion(ctx, installed)
 	}
-	var parser *oracle.Parser
+	var parser *host.Parser
+	var parserVersion string
 	if o.Oracle {
-		p, err := oracle.Installed(ctx, o.Base)
-		if err != nil {
-			return &EnvError{Err: fmt.Errorf("check --oracle: %w", err)}
+		if parserVersion, err = installed.Version(ctx); err != nil {
+			return &EnvError{Err: fmt.Errorf("check --oracle: apparmor_parser not found or not working (install the apparmor package): %w", err)}
 		}
-		parser = p
+		parser = oracleParser(installed, o.Includes, o.Base)
 	}
 
 	l := policy.NewLoader(o.Includes...)
@@ -179,11 +193,11 @@ func checkRun(o *checkOptions) error {
 			}
 		}
 		if parser != nil {
-			accepted, stderr, err := parser.ValidateFile(ctx, name, o.Includes)
+			accepted, stderr, err := parser.Check(ctx, name)
 			if err != nil {
 				return &EnvError{Err: err}
 			}
-			r.Oracle = &checkOracle{Parser: parser.Version, Accepted: accepted, Agrees: accepted == res.Valid(), Stderr: stderr}
+			r.Oracle = &checkOracle{Parser: parserVersion, Accepted: accepted, Agrees: accepted == res.Valid(), Stderr: stderr}
 			if !r.Oracle.Agrees {
 				ok = false
 			}
@@ -279,10 +293,22 @@ func enabledChecks(disable []string) ([]*lint.Check, error) {
 	return out, nil
 }
 
+// oracleParser is the installed parser set up as check's oracle: the
+// include search path of check (-I DIRS, then --base), and no parser.conf,
+// so the verdict does not depend on this machine's parser options.
+func oracleParser(p *host.Parser, includes []string, base string) *host.Parser {
+	o := *p
+	o.Args = append(slices.Clone(p.Args), "--config-file", os.DevNull)
+	for _, d := range includes {
+		o.Args = append(o.Args, "-I", d)
+	}
+	o.Args = append(o.Args, "-I", base, "--base", base)
+	return &o
+}
+
 // installedVersion is the language version of this machine's
 // apparmor_parser (3.x → 3.0, 4.x → 4.1), or zero when there is none.
-func installedVersion(ctx context.Context) policy.Version {
-	p := &host.Parser{Program: HostPathsFromEnv().Parser}
+func installedVersion(ctx context.Context, p *host.Parser) policy.Version {
 	v, err := p.Version(ctx)
 	if err != nil {
 		return policy.Version{}
