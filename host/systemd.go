@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/coreos/go-systemd/v22/unit"
 )
 
@@ -176,4 +177,32 @@ func (u *Unit) Last(section, name string) (UnitOption, bool) {
 func isFile(name string) bool {
 	fi, err := os.Stat(name)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// WriteDropIn writes a drop-in for unit into the first systemd directory
+// (/etc/systemd/system/UNIT.d/NAME), atomically, keeping the previous
+// version in the state directory's backups. systemd reads it after
+// daemon-reload.
+func (h *Host) WriteDropIn(unit, name string, content []byte) (Written, error) {
+	if strings.ContainsAny(unit+name, "/\x00") || strings.HasPrefix(unit, ".") || strings.HasPrefix(name, ".") {
+		return Written{}, fmt.Errorf("drop-in %s for %s: not a plain file name", name, unit)
+	}
+	dirs := h.Paths.SystemdDirs
+	if len(dirs) == 0 {
+		dirs = DefaultSystemdDirs
+	}
+	dir := filepath.Join(dirs[0], unit+".d")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Written{}, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return Written{}, err
+	}
+	defer root.Close()
+	b, err := atomicfile.WriteFile(root, name, content, 0o644, h.Paths.BackupDir())
+	if err != nil {
+		return Written{}, err
+	}
+	return Written{Path: filepath.Join(dir, name), Backup: b.Path, Existed: b.Existed()}, nil
 }

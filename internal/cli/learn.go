@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/armorer-dev/armorer/auditlog/source"
-	"github.com/armorer-dev/armorer/internal/atomicfile"
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/eventstore"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy/aare"
@@ -20,6 +18,7 @@ import (
 
 type learnOptions struct {
 	IO      *IOStreams
+	Host    func() (*host.Host, error)
 	Ctx     context.Context
 	Sources []string
 	Profile string
@@ -43,7 +42,7 @@ type learnOptions struct {
 }
 
 func newLearnCmd(f *Factory, runF func(*learnOptions) error) *cobra.Command {
-	opts := &learnOptions{IO: f.IO}
+	opts := &learnOptions{IO: f.IO, Host: f.Host}
 	cmd := &cobra.Command{
 		Use:   "learn [SOURCE...]",
 		Short: "Turn recorded AppArmor events into rules merged into profiles",
@@ -178,32 +177,26 @@ func learnRun(o *learnOptions) error {
 	if err != nil {
 		return &FoundError{Msg: err.Error()}
 	}
-	return learnOutput(o.IO, o.Write, o.Stdout, o.Strict, res, p.Stats(), kept)
+	var w *profileWriter
+	if o.Write {
+		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: sess.Profiles.Dir, include: o.Include}
+	}
+	return learnOutput(o.IO, w, o.Stdout, o.Strict, res, p.Stats(), kept)
 }
 
 // learnOutput prints what a learning session found and changed (learn and
 // record): findings, then the changes as a diff, the files (stdout), or
 // written (write); it says when the log was incomplete and keeps the
 // events after a write.
-func learnOutput(io_ *IOStreams, write, stdout, strict bool, res *learn.SessionResult, st source.Stats, kept *eventstore.Batch) error {
+func learnOutput(io_ *IOStreams, w *profileWriter, stdout, strict bool, res *learn.SessionResult, st source.Stats, kept *eventstore.Batch) error {
+	write := w != nil
 	for _, f := range res.Findings {
 		fmt.Fprintf(io_.ErrOut, "finding: %s\n", f)
 	}
 	switch {
 	case write:
-		for _, c := range res.Changes {
-			if err := os.MkdirAll(filepath.Dir(c.Path), 0o755); err != nil {
-				return &EnvError{Err: err}
-			}
-			b, err := atomicfile.WritePath(c.Path, c.New, 0o644, backupDir())
-			if err != nil {
-				return &EnvError{Err: err}
-			}
-			if b.Existed() {
-				fmt.Fprintf(io_.ErrOut, "wrote %s (previous version: %s)\n", c.Path, b.Path)
-			} else {
-				fmt.Fprintf(io_.ErrOut, "wrote %s\n", c.Path)
-			}
+		if err := w.write(io_, res.Changes); err != nil {
+			return err
 		}
 	case stdout:
 		for _, c := range res.Changes {
@@ -270,8 +263,6 @@ func keepEvents(events iter.Seq[*source.Event], kept *eventstore.Batch) iter.Seq
 
 // defaultLocal is --local's default: local/NAME for packaged profiles.
 const defaultLocal = "auto"
-
-func backupDir() string { return HostPathsFromEnv().BackupDir() }
 
 // abstractionNames turns --abstractions into include names: nil for the
 // default list, "all" for every abstraction of the search path.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,7 +10,6 @@ import (
 	"path/filepath"
 
 	"github.com/armorer-dev/armorer/host"
-	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
 	"github.com/armorer-dev/armorer/skeleton"
@@ -18,6 +18,8 @@ import (
 
 type newOptions struct {
 	IO       *IOStreams
+	Host     func() (*host.Host, error)
+	Ctx      context.Context
 	Binary   string
 	Name     string
 	Write    bool
@@ -28,7 +30,7 @@ type newOptions struct {
 }
 
 func newNewCmd(f *Factory, runF func(*newOptions) error) *cobra.Command {
-	opts := &newOptions{IO: f.IO}
+	opts := &newOptions{IO: f.IO, Host: f.Host}
 	cmd := &cobra.Command{
 		Use:   "new BINARY | new --unit UNIT [PROGRAM]",
 		Short: "Write a first profile for a program",
@@ -45,6 +47,7 @@ mediate nor log network access, so one is always written.`,
 		GroupID: "profile",
 		Args:    newArgs(opts),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
 			if len(args) > 0 {
 				opts.Binary = args[0]
 			}
@@ -81,7 +84,14 @@ func newRun(o *newOptions) error {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s needs %s, which was not found; add a rule for it by hand or learn it\n", x.Path, m)
 	}
 	// Leave out what abstractions/base allows, when the include path has it.
-	dir := profileDir(o.Dir)
+	h, err := o.Host()
+	if err != nil {
+		return &EnvError{Err: err}
+	}
+	dir := o.Dir
+	if dir == "" {
+		dir = h.Paths.ProfileDir
+	}
 	base, err := learn.AbstractionCoverage(host.OpenProfileSet(dir), "abstractions/base")
 	if err != nil {
 		base = nil // without the include path's base, list every library
@@ -99,11 +109,8 @@ func newRun(o *newOptions) error {
 	if _, err := os.Lstat(target); err == nil {
 		return &FoundError{Msg: fmt.Sprintf("%s already exists: update it with armorer learn, or remove it first", target)}
 	}
-	if _, err := atomicfile.WritePath(target, buf.Bytes(), 0o644, ""); err != nil {
-		return &EnvError{Err: err}
-	}
-	fmt.Fprintf(o.IO.ErrOut, "wrote %s\n", target)
-	return nil
+	w := &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir}
+	return w.write(o.IO, []learn.Change{{Path: target, New: buf.Bytes()}})
 }
 
 // profileDir is --dir, else $ARMORER_PROFILE_DIR, else the host's default.

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/host"
-	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
 	"github.com/armorer-dev/armorer/skeleton"
@@ -34,7 +33,11 @@ func newUnitRun(o *newOptions) error {
 	if strings.ContainsRune(unit, '/') {
 		return usageErrorf("--unit %q: give a unit name, not a path", o.Unit)
 	}
-	dirs := HostPathsFromEnv().SystemdDirs
+	h, err := o.Host()
+	if err != nil {
+		return &EnvError{Err: err}
+	}
+	dirs := h.Paths.SystemdDirs
 	if len(dirs) == 0 {
 		dirs = host.DefaultSystemdDirs
 	}
@@ -60,7 +63,10 @@ func newUnitRun(o *newOptions) error {
 	for _, m := range x.Missing {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s needs %s, which was not found; add a rule for it by hand or learn it\n", x.Path, m)
 	}
-	dir := profileDir(o.Dir)
+	dir := o.Dir
+	if dir == "" {
+		dir = h.Paths.ProfileDir
+	}
 	base, err := learn.AbstractionCoverage(host.OpenProfileSet(dir), "abstractions/base")
 	if err != nil {
 		base = nil // without the include path's base, list every library
@@ -84,14 +90,11 @@ func newUnitRun(o *newOptions) error {
 	if _, err := os.Lstat(target); err == nil {
 		return &FoundError{Msg: fmt.Sprintf("%s already exists: update it with armorer learn, or remove it first", target)}
 	}
-	if err := os.MkdirAll(filepath.Dir(dropIn), 0o755); err != nil {
-		return &EnvError{Err: err}
+	w := &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir}
+	if err := w.write(o.IO, []learn.Change{{Path: target, New: buf.Bytes()}}); err != nil {
+		return err
 	}
-	if _, err := atomicfile.WritePath(target, buf.Bytes(), 0o644, ""); err != nil {
-		return &EnvError{Err: err}
-	}
-	fmt.Fprintf(o.IO.ErrOut, "wrote %s\n", target)
-	if _, err := atomicfile.WritePath(dropIn, []byte(dropInText), 0o644, backupDir()); err != nil {
+	if _, err := h.WriteDropIn(unit, DropInName, []byte(dropInText)); err != nil {
 		return &EnvError{Err: err}
 	}
 	fmt.Fprintf(o.IO.ErrOut, "wrote %s: run systemctl daemon-reload, load the profile (armorer load %s), then restart %s\n", dropIn, name, unit)

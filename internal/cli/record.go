@@ -226,7 +226,11 @@ func recordLearn(o *recordOptions, dir, name string, events []*source.Event, st 
 		return &FoundError{Msg: err.Error()}
 	}
 	// The events were kept already, once for every profile.
-	return learnOutput(o.IO, o.Write, false, false, res, st, nil)
+	var w *profileWriter
+	if o.Write {
+		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir}
+	}
+	return learnOutput(o.IO, w, false, false, res, st, nil)
 }
 
 // recordProfileFile finds CMD's profile file: --profile NAME when the
@@ -242,7 +246,7 @@ func recordProfileFile(o *recordOptions, h *host.Host, prog string) (host.Profil
 	if _, err := os.Stat(filepath.Join(h.Paths.ProfileDir, name)); err == nil {
 		return host.ProfileFile{Name: name}, nil
 	}
-	nopts := &newOptions{IO: &IOStreams{Out: o.IO.ErrOut, ErrOut: o.IO.ErrOut}, Binary: prog, Name: o.Profile,
+	nopts := &newOptions{IO: &IOStreams{Out: o.IO.ErrOut, ErrOut: o.IO.ErrOut}, Host: o.Host, Ctx: o.Ctx, Binary: prog, Name: o.Profile,
 		Write: true, Dir: h.Paths.ProfileDir, Complain: true, ABI: o.ABI}
 	if err := newRun(nopts); err != nil {
 		return host.ProfileFile{}, err
