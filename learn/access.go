@@ -3,9 +3,11 @@
 // policy, chooses exec transitions and abstractions, keeps evidence for
 // every rule, and holds back sensitive accesses as findings for a human.
 //
-// The input is a stream of Access values (one per event; FromEvent builds
-// them from auditlog events); the output is a Result per profile, which
-// the caller turns into policy AST nodes and merges into a profile.
+// The input is a stream of Access values (one per event; a Mapper builds
+// them from auditlog events); the output is a Profile per profile label:
+// policy AST nodes with their evidence (Learned) and the findings held
+// back, which Merge adds to the files of a host.ProfileSet. Session does
+// all of it for a profile directory.
 package learn
 
 import (

@@ -8,20 +8,21 @@ import (
 	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// FromEvent fills a with the access an AppArmor event records and reports
-// whether there is one to learn from. Only ALLOWED (complain mode) and
+// fromEvent is Mapper.Map without interning: it fills a with the access
+// an AppArmor event records and reports whether there is one to learn from. Only ALLOWED (complain mode) and
 // DENIED/KILL events are; STATUS, HINT and AUDIT lines are not, nor
 // capability checks the kernel marks "optional: no audit" (the program
 // copes without them), nor events of classes learn has no rule for.
 // source and line say where the event was read, for evidence.
 //
 // a's strings are copies: a outlives the event.
-func FromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
+func fromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 	var m *Mapper
 	return m.Map(ev, source, line, a)
 }
 
-// Mapper is FromEvent with memory: it shares one copy of each profile
+// Mapper maps events to accesses (see fromEvent for which events count)
+// with memory: it shares one copy of each profile
 // label and path among the accesses it fills, so mapping a long log does
 // not allocate a string per event. It is not safe for concurrent use.
 type Mapper struct {
@@ -44,9 +45,9 @@ func (m *Mapper) intern(b []byte) string {
 	return s
 }
 
-// Map is FromEvent, with interning.
+// Map is fromEvent, with interning.
 func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) bool {
-	keep := a.Mask[:0] // reused: Add and Simulator.Add copy what they keep
+	keep := a.Mask[:0] // reused: Add and Simulator.Add (learn.Learner, simulate.Simulator) copy what they keep
 	*a = Access{Mask: keep}
 	if ev.Kind != auditlog.KindEvent {
 		return false

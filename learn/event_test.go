@@ -24,7 +24,7 @@ func readAccesses(t testing.TB, path string) []*Access {
 	var out []*Access
 	for r.Next() {
 		a := new(Access)
-		if FromEvent(r.Event(), filepath.Base(path), r.Line(), a) {
+		if fromEvent(r.Event(), filepath.Base(path), r.Line(), a) {
 			out = append(out, a)
 		}
 	}
@@ -101,7 +101,7 @@ func compileLearned(t *testing.T, ps []*Profile, abi string) {
 				pf.Children = append(pf.Children, newChild(c, MergeOptions{}))
 			}
 		}
-		path := filepath.Join(dir, LocalName(p.Name))
+		path := filepath.Join(dir, localName(p.Name))
 		if err := os.WriteFile(path, []byte(printFile(t, pf.File())), 0o644); err != nil {
 			t.Fatal(err)
 		}

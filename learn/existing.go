@@ -13,10 +13,10 @@ import (
 	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// AppTree is the application's own directory for a profile: the
+// appTree is the application's own directory for a profile: the
 // attachment's directory, or its parent when that is bin, sbin or
 // libexec; never a system directory shared by other programs.
-func AppTree(attach string) string {
+func appTree(attach string) string {
 	if attach == "" || !strings.HasPrefix(attach, "/") || strings.ContainsAny(attach, "*?[{@") {
 		return ""
 	}
@@ -34,7 +34,7 @@ func AppTree(attach string) string {
 
 // Coverage is what a profile (with everything it includes) already allows:
 // file rules compiled into one aare.Set, other rules kept as AST nodes.
-// It implements Coverer.
+// It implements coverer.
 type Coverage struct {
 	set    *aare.Set
 	others []policy.Rule
@@ -148,8 +148,8 @@ func collect(l *policy.Loader, c *Coverage, files *[]aare.Rule, body []policy.Ru
 	}
 }
 
-// Coverer answers whether policy already allows an access.
-type Coverer interface {
+// coverer answers whether policy already allows an access.
+type coverer interface {
 	// MissingFile returns the permissions in perms that path is not
 	// allowed (0: covered). An exec is covered by any exec rule.
 	MissingFile(path string, perms aare.Perm, owned bool) aare.Perm
@@ -157,7 +157,7 @@ type Coverer interface {
 	coversRule(r rule) bool // learn's own Coverage and test fakes only
 }
 
-// MissingFile implements Coverer.
+// MissingFile implements coverer.
 func (c *Coverage) MissingFile(path string, perms aare.Perm, owned bool) aare.Perm {
 	if c.all {
 		return 0
@@ -175,9 +175,9 @@ func (c *Coverage) Decide(path string, perms aare.Perm, owned bool) aare.Decisio
 	return c.set.Access(path, perms, owned)
 }
 
-// ExecFor implements ExecRuler: the transition the rules give an
+// execFor implements execRuler: the transition the rules give an
 // executable, when they allow executing it (ux is not followed).
-func (c *Coverage) ExecFor(executable string) (aare.ExecKind, string, bool) {
+func (c *Coverage) execFor(executable string) (aare.ExecKind, string, bool) {
 	if c.all {
 		return aare.ExecNone, "", false
 	}
@@ -210,7 +210,7 @@ func (c *Coverage) Others() []policy.Rule { return c.others }
 // exactly it (its permissions and signal, the peer as given) is covered.
 func (c *Coverage) Allows(a *Access) bool { return c.coversRule(accessRule(a)) }
 
-// coversRule implements Coverer.
+// coversRule implements coverer.
 func (c *Coverage) coversRule(r rule) bool {
 	if c.all {
 		return true
@@ -342,10 +342,10 @@ func (c *Coverage) nestedMatches(cs []*policy.Cond, key, sub, val string) bool {
 	return c.condMatches(k.Conds, sub, val)
 }
 
-// Grants returns the first sensitive thing a coverage allows, for the
+// grants returns the first sensitive thing a coverage allows, for the
 // abstraction guard: a file rule whose pattern reaches a sensitive path
 // (with a sensitive access), a sensitive capability or network type.
-func (c *Coverage) Grants() (string, bool) {
+func (c *Coverage) grants() (string, bool) {
 	if c.all {
 		return "all", true
 	}
@@ -399,12 +399,12 @@ var DefaultAbstractions = []string{
 	"abstractions/consoles", "abstractions/user-tmp", "abstractions/fonts", "abstractions/mysql",
 }
 
-// Candidates builds the abstraction candidates for learn from names
+// candidates builds the abstraction candidates for learn from names
 // (DefaultAbstractions if nil; those the search path does not have are
 // left out). Whether one grants something sensitive is checked when it
 // would be chosen. base is never a candidate: every profile armorer
 // writes includes it already.
-func Candidates(set *host.ProfileSet, names []string) []Candidate {
+func candidates(set *host.ProfileSet, names []string) []candidate {
 	if names == nil {
 		names = DefaultAbstractions
 	}
@@ -412,7 +412,7 @@ func Candidates(set *host.ProfileSet, names []string) []Candidate {
 	for _, n := range set.AbstractionNames() {
 		have[n] = true
 	}
-	var cands []Candidate
+	var cands []candidate
 	for _, name := range names {
 		if name == "abstractions/base" || !have[name] {
 			continue
@@ -422,7 +422,7 @@ func Candidates(set *host.ProfileSet, names []string) []Candidate {
 			set.Problems = append(set.Problems, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
-		cands = append(cands, Candidate{Name: name, Cov: cov, Unsafe: cov.Grants})
+		cands = append(cands, candidate{Name: name, Cov: cov, Unsafe: cov.grants})
 	}
 	return cands
 }

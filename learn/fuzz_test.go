@@ -23,7 +23,7 @@ func FuzzGeneralise(f *testing.F) {
 		`/back\slash`, "/at@{x}", "/tmp/"} {
 		f.Add(s)
 	}
-	vars := aare.VarMap(DefaultVars)
+	vars := aare.VarMap(defaultVars)
 	f.Fuzz(func(t *testing.T, p string) {
 		if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || strings.ContainsRune(p, 0) || !utf8.ValidString(p) {
 			return
@@ -67,7 +67,7 @@ func FuzzLearnLog(f *testing.F) {
 		r := auditlog.NewReader(bytes.NewReader(data), auditlog.ReaderOptions{Name: "fuzz"})
 		var a Access
 		for r.Next() {
-			if FromEvent(r.Event(), "fuzz", r.Line(), &a) {
+			if fromEvent(r.Event(), "fuzz", r.Line(), &a) {
 				l.Add(&a)
 			}
 		}

@@ -37,7 +37,7 @@ func logAccesses(t testing.TB, log []byte) []*Access {
 	var out []*Access
 	for r.Next() {
 		a := new(Access)
-		if FromEvent(r.Event(), "audit.log", r.Line(), a) {
+		if fromEvent(r.Event(), "audit.log", r.Line(), a) {
 			out = append(out, a)
 		}
 	}

@@ -48,28 +48,28 @@ type Options struct {
 	// an executable; execs of it become Px.
 	ProfileFor func(executable string) (string, bool)
 
-	// Vars are the variables patterns may use (DefaultVars when nil).
+	// Vars are the variables patterns may use (defaultVars when nil).
 	Vars map[string][]string
 
-	// Existing returns what a profile already allows (nil: nothing, a
-	// new profile). Only accesses it does not cover are learned.
-	Existing func(profile string) Coverer
-	// Abstractions are the includes learn may choose from; one is chosen
-	// when it covers at least MinAbstraction distinct observed accesses
-	// (0: DefaultMinAbstraction). Candidates must grant nothing sensitive
-	// (Policy.Candidates checks that).
-	Abstractions   []Candidate
+	// MinAbstraction is how many distinct observed accesses a candidate
+	// abstraction must cover to be included (0: DefaultMinAbstraction).
 	MinAbstraction int
+
+	// Filled by WithProfiles: what a profile already allows (nil:
+	// nothing, a new profile), and the abstractions learn may choose
+	// from (those that grant nothing sensitive).
+	existing     func(profile string) coverer
+	abstractions []candidate
 }
 
 // DefaultMinAbstraction is how many distinct observed accesses an
 // abstraction must cover to be included (--abstraction-min).
 const DefaultMinAbstraction = 3
 
-// Candidate is an abstraction learn may include.
-type Candidate struct {
+// candidate is an abstraction learn may include.
+type candidate struct {
 	Name string // "abstractions/nameservice"
-	Cov  Coverer
+	Cov  coverer
 	// Unsafe, if set, says what sensitive thing the abstraction grants;
 	// such a candidate is never chosen.
 	Unsafe func() (string, bool)
@@ -414,9 +414,9 @@ func (l *Learner) Result() ([]*Profile, error) {
 		ep := effs[name]
 		p := &Profile{Name: name, Parent: ep.parent}
 		others := l.otherRulesOf(ep.others)
-		var cov Coverer
-		if l.opts.Existing != nil {
-			cov = l.opts.Existing(name)
+		var cov coverer
+		if l.opts.existing != nil {
+			cov = l.opts.existing(name)
 		}
 		files := l.uncovered(cov, ep.files, &others)
 		l.chooseAbstractions(p, files, &others)
@@ -543,22 +543,22 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 	return d, nil
 }
 
-// ExecRuler is implemented by a Coverer that knows the exec transition
+// execRuler is implemented by a coverer that knows the exec transition
 // its rules give an executable; learn follows it rather than its policy.
-type ExecRuler interface {
-	ExecFor(executable string) (mode aare.ExecKind, target string, ok bool)
+type execRuler interface {
+	execFor(executable string) (mode aare.ExecKind, target string, ok bool)
 }
 
 // existingExec is the transition the existing profile already gives bin.
 func (l *Learner) existingExec(profile, bin string) (decision, bool) {
-	if l.opts.Existing == nil {
+	if l.opts.existing == nil {
 		return decision{}, false
 	}
-	er, ok := l.opts.Existing(profile).(ExecRuler)
+	er, ok := l.opts.existing(profile).(execRuler)
 	if !ok {
 		return decision{}, false
 	}
-	mode, target, ok := er.ExecFor(bin)
+	mode, target, ok := er.execFor(bin)
 	if !ok {
 		return decision{}, false
 	}
@@ -621,7 +621,7 @@ func (l *Learner) otherRulesOf(others map[string]*otherAcc) []rule {
 
 // uncovered drops what the existing profile already allows: whole
 // non-file rules, and file permissions per path.
-func (l *Learner) uncovered(cov Coverer, files map[string]*fileAcc, others *[]rule) map[string]*fileAcc {
+func (l *Learner) uncovered(cov coverer, files map[string]*fileAcc, others *[]rule) map[string]*fileAcc {
 	if cov == nil {
 		return files
 	}
@@ -650,7 +650,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	if min <= 0 {
 		min = DefaultMinAbstraction
 	}
-	if len(l.opts.Abstractions) == 0 {
+	if len(l.opts.abstractions) == 0 {
 		return
 	}
 	// The rule each access would become, and what each candidate covers
@@ -667,8 +667,8 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 		files  []bool
 		others []bool
 	}
-	covers := make([]cover, len(l.opts.Abstractions))
-	for ci, c := range l.opts.Abstractions {
+	covers := make([]cover, len(l.opts.abstractions))
+	for ci, c := range l.opts.abstractions {
 		cv := cover{files: make([]bool, len(paths)), others: make([]bool, len(*others))}
 		for i, path := range paths {
 			f := files[path]
@@ -681,10 +681,10 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	}
 	removedF := make([]bool, len(paths))
 	removedO := make([]bool, len(*others))
-	used := make([]bool, len(l.opts.Abstractions))
+	used := make([]bool, len(l.opts.abstractions))
 	for {
 		best, bestN := -1, 0
-		for ci, c := range l.opts.Abstractions {
+		for ci, c := range l.opts.abstractions {
 			if used[ci] {
 				continue
 			}
@@ -709,7 +709,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 					n++
 				}
 			}
-			if n > bestN || (n == bestN && best >= 0 && c.Name < l.opts.Abstractions[best].Name) {
+			if n > bestN || (n == bestN && best >= 0 && c.Name < l.opts.abstractions[best].Name) {
 				best, bestN = ci, n
 			}
 		}
@@ -717,7 +717,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 			break
 		}
 		used[best] = true
-		c := l.opts.Abstractions[best]
+		c := l.opts.abstractions[best]
 		if l.unsafe(c) {
 			continue
 		}
@@ -748,7 +748,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 }
 
 // unsafe reports (once per candidate) whether it grants something sensitive.
-func (l *Learner) unsafe(c Candidate) bool {
+func (l *Learner) unsafe(c candidate) bool {
 	if c.Unsafe == nil {
 		return false
 	}

@@ -428,7 +428,7 @@ func (f fakeExisting) MissingFile(path string, perms aare.Perm, owned bool) aare
 	return perms
 }
 func (f fakeExisting) coversRule(rule) bool { return false }
-func (f fakeExisting) ExecFor(p string) (aare.ExecKind, string, bool) {
+func (f fakeExisting) execFor(p string) (aare.ExecKind, string, bool) {
 	m, ok := f[p]
 	return m, "", ok
 }
@@ -436,7 +436,7 @@ func (f fakeExisting) ExecFor(p string) (aare.ExecKind, string, bool) {
 // The existing profile's exec rule decides how a learning child folds; an
 // event showing another transition is a conflict.
 func TestExistingExecMode(t *testing.T) {
-	opts := Options{Existing: func(p string) Coverer {
+	opts := Options{existing: func(p string) coverer {
 		if p == "app" {
 			return fakeExisting{"/usr/bin/gzip": aare.ExecInherit}
 		}

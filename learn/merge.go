@@ -150,7 +150,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 				pf.Children = append(pf.Children, newChild(c, opts))
 			}
 		}
-		name := LocalName(p.Name)
+		name := localName(p.Name)
 		if pf.Attach != "" {
 			name = ProfileFileName(pf.Attach)
 		}

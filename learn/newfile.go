@@ -80,7 +80,7 @@ func (pf ProfileFile) File() *policy.File {
 		c.Hint = policy.NewSection
 		prof.Body = append(prof.Body, c)
 	}
-	local := &policy.Include{IfExists: true, Path: policy.NewWord("<local/" + LocalName(pf.Name) + ">")}
+	local := &policy.Include{IfExists: true, Path: policy.NewWord("<local/" + localName(pf.Name) + ">")}
 	local.Hint = policy.NewSection
 	prof.Body = append(prof.Body, local)
 	prof.Hint = policy.NewSection
@@ -94,8 +94,8 @@ func (pf ProfileFile) File() *policy.File {
 	}}
 }
 
-// LocalName is the file name under local/ for a profile's site additions.
-func LocalName(profile string) string {
+// localName is the file name under local/ for a profile's site additions.
+func localName(profile string) string {
 	return strings.NewReplacer("/", ".", " ", "_").Replace(strings.TrimPrefix(profile, "/"))
 }
 

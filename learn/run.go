@@ -19,16 +19,16 @@ func WithProfiles(opts Options, pol *host.ProfileSet, abstractions []string, war
 	opts.ProfileFor = pol.ProfileFor
 	opts.AppTree = func(profile string) string {
 		if e := pol.Profiles[profile]; e != nil {
-			return AppTree(e.Attach)
+			return appTree(e.Attach)
 		}
-		return AppTree(profile)
+		return appTree(profile)
 	}
-	covs := map[string]Coverer{}
-	opts.Existing = func(profile string) Coverer {
+	covs := map[string]coverer{}
+	opts.existing = func(profile string) coverer {
 		if c, ok := covs[profile]; ok {
 			return c
 		}
-		var c Coverer
+		var c coverer
 		if pol.Profiles[profile] != nil {
 			cov, err := ProfileCoverage(pol, profile)
 			if err != nil {
@@ -41,6 +41,6 @@ func WithProfiles(opts Options, pol *host.ProfileSet, abstractions []string, war
 		covs[profile] = c
 		return c
 	}
-	opts.Abstractions = Candidates(pol, abstractions)
+	opts.abstractions = candidates(pol, abstractions)
 	return opts
 }
