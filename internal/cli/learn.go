@@ -140,7 +140,7 @@ func learnRun(o *learnOptions) error {
 	}
 	local, _ := learn.ParseLocal(o.Local)
 	sess, err := learn.OpenSession(learn.SessionOptions{
-		Dir:     profileDir(o.Dir),
+		Dir:     profileDir(o.Host, o.Dir),
 		Include: o.Include,
 		Options: learn.Options{
 			Glob:           glob,

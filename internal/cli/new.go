@@ -113,10 +113,16 @@ func newRun(o *newOptions) error {
 	return w.write(o.IO, []learn.Change{{Path: target, New: buf.Bytes()}})
 }
 
-// profileDir is --dir, else $ARMORER_PROFILE_DIR, else the host's default.
-func profileDir(flag string) string {
+// profileDir is --dir, else the profile directory of the factory's host
+// (which $ARMORER_PROFILE_DIR moves).
+func profileDir(h func() (*host.Host, error), flag string) string {
 	if flag != "" {
 		return flag
+	}
+	if h != nil {
+		if hh, err := h(); err == nil {
+			return hh.Paths.ProfileDir
+		}
 	}
 	return HostPathsFromEnv().ProfileDir
 }
