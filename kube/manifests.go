@@ -341,6 +341,9 @@ func MarshalYAML(objs []runtime.Object) ([]byte, error) {
 		if md, ok := m["metadata"].(map[string]any); ok {
 			delete(md, "creationTimestamp")
 		}
+		if spec, ok := m["spec"].(map[string]any); ok && len(spec) == 0 {
+			delete(m, "spec") // a Namespace's
+		}
 		if spec, ok := m["spec"].(map[string]any); ok {
 			if tmpl, ok := spec["template"].(map[string]any); ok {
 				if md, ok := tmpl["metadata"].(map[string]any); ok {

@@ -65,18 +65,15 @@ func Patch(file string, src []byte, o PatchOptions) (*PatchResult, error) {
 	res := &PatchResult{}
 	var out bytes.Buffer
 	for _, d := range docs {
-		changed := false
+		e := &editor{file: file, line: d.line}
 		if d.node != nil {
-			e := &editor{file: file, line: d.line}
 			for _, t := range podTemplates(d.node.Content[0]) {
-				c, err := e.patchTemplate(t, o, res)
-				if err != nil {
+				if err := e.patchTemplate(t, o, res); err != nil {
 					return nil, err
 				}
-				changed = changed || c
 			}
 		}
-		if !changed {
+		if !e.changed {
 			out.Write(d.raw)
 			continue
 		}
@@ -86,6 +83,9 @@ func Patch(file string, src []byte, o PatchOptions) (*PatchResult, error) {
 		}
 		enc := yaml.NewEncoder(&out)
 		enc.SetIndent(2)
+		if compactSequences(d.node) {
+			enc.CompactSeqIndent()
+		}
 		if err := enc.Encode(d.node); err != nil {
 			return nil, fmt.Errorf("%s: write document at line %d: %w", file, d.line, err)
 		}
@@ -98,9 +98,9 @@ func Patch(file string, src []byte, o PatchOptions) (*PatchResult, error) {
 	return res, nil
 }
 
-func (e *editor) patchTemplate(t podTemplate, o PatchOptions, res *PatchResult) (bool, error) {
+func (e *editor) patchTemplate(t podTemplate, o PatchOptions, res *PatchResult) error {
 	if t.Spec == nil {
-		return false, nil
+		return nil
 	}
 	where := t.Kind
 	if t.Name != "" {
@@ -117,17 +117,17 @@ func (e *editor) patchTemplate(t podTemplate, o PatchOptions, res *PatchResult) 
 		}
 	}
 	if len(targets) == 0 && (o.Container != "" || !o.PodLevel) {
-		return false, nil
+		return nil
 	}
 	if o.PodLevel {
 		if err := e.setProfile(t.Spec, o.Profile); err != nil {
-			return false, err
+			return err
 		}
 		res.Patched = append(res.Patched, where+": pod")
 	} else {
 		for _, c := range targets {
 			if err := e.setProfile(c, o.Profile); err != nil {
-				return false, err
+				return err
 			}
 			res.Patched = append(res.Patched, where+": container "+str(c, "name"))
 		}
@@ -141,10 +141,10 @@ func (e *editor) patchTemplate(t podTemplate, o PatchOptions, res *PatchResult) 
 			continue // the container's own field wins over the pod's
 		}
 		if err := e.syncAnnotation(t, name, o, where, res); err != nil {
-			return false, err
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // setProfile writes securityContext.appArmorProfile {type: Localhost,
@@ -158,11 +158,12 @@ func (e *editor) setProfile(holder *yaml.Node, profile string) error {
 	if err != nil {
 		return err
 	}
-	setScalar(ap, "type", "Localhost")
-	setScalar(ap, "localhostProfile", profile)
+	e.setScalar(ap, "type", "Localhost")
+	e.setScalar(ap, "localhostProfile", profile)
 	// Order the two keys as the API prints them, when only they are there.
 	if len(ap.Content) == 4 && ap.Content[0].Value == "localhostProfile" {
 		ap.Content = slices.Concat(ap.Content[2:], ap.Content[:2])
+		e.changed = true
 	}
 	return nil
 }
@@ -187,9 +188,38 @@ func (e *editor) syncAnnotation(t podTemplate, container string, o PatchOptions,
 	if err != nil {
 		return err
 	}
-	setScalar(ann, key, want)
+	e.setScalar(ann, key, want)
 	if o.LegacyAnnotation {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s: container %s: wrote %s, deprecated since Kubernetes 1.30 (the securityContext field replaces it); keep it only for clusters older than 1.30", where, container, key))
 	}
 	return nil
+}
+
+// compactSequences tells whether the document writes block sequences the
+// way kubectl does, "- " under the key's first letter, from its first
+// block sequence under a key: the output keeps the input's style.
+func compactSequences(n *yaml.Node) bool {
+	compact, found := false, false
+	var walk func(*yaml.Node)
+	walk = func(n *yaml.Node) {
+		if found || n == nil {
+			return
+		}
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content) && !found; i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 && v.Content[0].Line > k.Line {
+					compact, found = v.Content[0].Column-2 == k.Column, true
+					return
+				}
+				walk(v)
+			}
+			return
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+	return compact
 }

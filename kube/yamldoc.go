@@ -141,13 +141,22 @@ func (e *editor) mapping(m *yaml.Node, key string) (*yaml.Node, error) {
 		case isNull(v):
 			nm := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", LineComment: v.LineComment}
 			m.Content[i+1] = nm
+			e.changed = true
 			return nm, nil
 		}
 		return nil, e.errorAt(v, "%s is not a mapping", key)
 	}
 	nm := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, nm)
+	e.changed = true
 	return nm, nil
+}
+
+// setScalar sets key in m to a string.
+func (e *editor) setScalar(m *yaml.Node, key, value string) {
+	if setScalar(m, key, value) {
+		e.changed = true
+	}
 }
 
 // setScalar sets key in m to a string, reporting whether it changed.
@@ -180,8 +189,9 @@ func deleteKey(m *yaml.Node, key string) bool {
 
 // editor carries the file and line offset of the document being worked on.
 type editor struct {
-	file string
-	line int
+	file    string
+	line    int
+	changed bool // the document's tree differs from its text
 }
 
 func (e *editor) pos(n *yaml.Node) (int, int) { return e.line + n.Line - 1, n.Column }
