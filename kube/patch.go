@@ -135,10 +135,23 @@ func (e *editor) patchTemplate(t podTemplate, o PatchOptions, res *PatchResult) 
 	// The API server rejects a pod whose annotation and field disagree:
 	// with --legacy-annotation write it, without it bring an existing one
 	// into line.
+	ownField := map[string]bool{} // by name: a container's field wins over the pod's
+	for _, c := range t.containers() {
+		if get(get(c, "securityContext"), "appArmorProfile") != nil {
+			ownField[str(c, "name")] = true
+		}
+	}
+	done := map[string]bool{}
 	for _, c := range targets {
 		name := str(c, "name")
-		if o.PodLevel && !o.LegacyAnnotation && get(get(c, "securityContext"), "appArmorProfile") != nil {
-			continue // the container's own field wins over the pod's
+		if done[name] {
+			continue
+		}
+		done[name] = true
+		if o.PodLevel && ownField[name] {
+			// The container's own field wins over the pod's.
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: container %s keeps its own appArmorProfile, which overrides the pod's", where, name))
+			continue
 		}
 		if err := e.syncAnnotation(t, name, o, where, res); err != nil {
 			return err
