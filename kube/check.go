@@ -59,7 +59,8 @@ func (f Finding) String() string {
 // normalised to the field's form.
 type profileRef struct {
 	typ, name string
-	node      *yaml.Node // where it is written
+	node      *yaml.Node // where it is written: the type
+	nameNode  *yaml.Node // where the profile's name is written
 }
 
 func (r profileRef) String() string {
@@ -110,7 +111,7 @@ func (e *editor) checkTemplate(t podTemplate, profiles []string) []Finding {
 			if r.name == "" {
 				add(r.node, LocalhostWithoutName, container, "", "type Localhost without localhostProfile: the API server rejects it")
 			} else if !slices.Contains(profiles, r.name) {
-				add(r.node, ProfileNotFound, container, r.name, "profile %q is not in the profile set: the container would fail to start (apparmor profile not found)", r.name)
+				add(r.nameNode, ProfileNotFound, container, r.name, "profile %q is not in the profile set: the container would fail to start (apparmor profile not found)", r.name)
 			}
 		case "Unconfined":
 			add(r.node, Unconfined, container, "", "runs unconfined by AppArmor")
@@ -170,9 +171,12 @@ func fieldRef(sc *yaml.Node) (profileRef, bool) {
 	if ap == nil || isNull(ap) {
 		return profileRef{}, false
 	}
-	r := profileRef{typ: str(ap, "type"), name: str(ap, "localhostProfile"), node: ap}
+	r := profileRef{typ: str(ap, "type"), name: str(ap, "localhostProfile"), node: ap, nameNode: ap}
 	if t := get(ap, "type"); t != nil {
 		r.node = t
+	}
+	if n := get(ap, "localhostProfile"); n != nil {
+		r.nameNode = n
 	}
 	return r, true
 }
@@ -185,7 +189,7 @@ func annotationRef(n *yaml.Node) (profileRef, bool) {
 	case v == "unconfined":
 		return profileRef{typ: "Unconfined", node: n}, true
 	case strings.HasPrefix(v, "localhost/"):
-		return profileRef{typ: "Localhost", name: strings.TrimPrefix(v, "localhost/"), node: n}, true
+		return profileRef{typ: "Localhost", name: strings.TrimPrefix(v, "localhost/"), node: n, nameNode: n}, true
 	}
 	return profileRef{}, false
 }
