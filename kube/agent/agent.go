@@ -45,7 +45,7 @@ type Config struct {
 	Resync time.Duration
 	// Host gives securityfs, /proc and the apparmor_parser program;
 	// ProfileDir, StateDir and ParserArgs are set by the agent.
-	Host host.Paths
+	Host   host.Paths
 	Logger *slog.Logger
 }
 

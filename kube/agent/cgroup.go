@@ -80,7 +80,7 @@ func parseCgroupPath(path string) (ContainerRef, bool) {
 func podComponent(c string) (uid, driver string, ok bool) {
 	if rest, found := strings.CutSuffix(c, ".slice"); found {
 		i := strings.LastIndex(rest, "-pod")
-		if i < 0 || !strings.HasPrefix(rest, "kubepods") {
+		if i < 0 || !strings.Contains(rest[:i+1], "kubepods") { // kind: kubelet-kubepods-…
 			return "", "", false
 		}
 		uid = strings.ReplaceAll(rest[i+len("-pod"):], "_", "-")

@@ -37,7 +37,7 @@ type podKey struct{ namespace, workload, profile string }
 var (
 	podDenialsDesc = prometheus.NewDesc(
 		prometheus.BuildFQName("armorer", "agent", "pod_denials_total"),
-		"AppArmor denials attributed to pods, by namespace, workload (the pod's controller, from its name) and profile; namespace is empty for processes outside pods.",
+		"AppArmor denials attributed to pods, by namespace, workload (the pod's controller, from its name) and profile; namespace is empty for processes outside pods (or gone before they could be attributed).",
 		[]string{"namespace", "workload", "profile"}, nil)
 	runtimeNoiseDesc = prometheus.NewDesc(
 		prometheus.BuildFQName("armorer", "agent", "runtime_denials_total"),
