@@ -213,7 +213,7 @@ func (a *Agent) reconcile(ctx context.Context) (Status, error) {
 	if a.minTarget.IsZero() {
 		a.minTarget = parserTarget(ctx, a.host.Parser)
 	}
-	distro := a.distroNames()
+	distro := sync.OnceValue(a.distroNames) // parsed only if a new name needs it
 	l := policy.NewLoader(a.cfg.Includes)
 	l.Base = a.cfg.Includes
 
@@ -263,7 +263,7 @@ func (a *Agent) reconcile(ctx context.Context) (Status, error) {
 }
 
 // reconcileOne converges one desired profile.
-func (a *Agent) reconcileOne(ctx context.Context, l *policy.Loader, own *Ownership, kernel map[string]string, distro map[string]bool, name string, content []byte) ProfileStatus {
+func (a *Agent) reconcileOne(ctx context.Context, l *policy.Loader, own *Ownership, kernel map[string]string, distro func() map[string]bool, name string, content []byte) ProfileStatus {
 	hash := Hash(content)
 	ps := ProfileStatus{Name: name, Desired: true, DesiredHash: hash}
 	refuse := func(why string) ProfileStatus {
@@ -276,7 +276,7 @@ func (a *Agent) reconcileOne(ctx context.Context, l *policy.Loader, own *Ownersh
 	}
 	o := own.Profiles[name]
 	if o == nil {
-		if why := a.reserved(name, distro); why != "" {
+		if why := a.reserved(name, distro()); why != "" {
 			return refuse(why)
 		}
 		if _, loaded := kernel[name]; loaded {
@@ -309,6 +309,7 @@ func (a *Agent) reconcileOne(ctx context.Context, l *policy.Loader, own *Ownersh
 		return ps
 	}
 	delete(a.invalid, name)
+	defer os.Remove(v.staged)
 	ps.DesiredMode = string(v.mode)
 	if err := a.load(ctx, own, name, hash, v); err != nil {
 		ps.State, ps.Error = StateFailed, fmt.Sprintf("load %s: %v", name, err)

@@ -123,6 +123,12 @@ func (a *Agent) validate(ctx context.Context, l *policy.Loader, name string, con
 	if err != nil {
 		return nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(staged)
+		}
+	}()
 	if err := a.host.Parser.Validate(ctx, staged); err != nil {
 		return nil, parserErr(err, staged, name)
 	}
@@ -135,6 +141,7 @@ func (a *Agent) validate(ctx context.Context, l *policy.Loader, name string, con
 			return nil, invalidf("key %s defines profile %s: every profile it defines must be %s or its child", name, n, name)
 		}
 	}
+	ok = true
 	return &validated{mode: host.ProfileMode(top[0]), staged: staged}, nil
 }
 
