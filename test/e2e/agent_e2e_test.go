@@ -428,6 +428,9 @@ func checkContainer(t *testing.T, res *vmtest.Result) {
 			continue
 		}
 		found = true
+		if b, err := json.Marshal(d); err == nil {
+			t.Logf("8: attributed: %s", b)
+		}
 		if d.Pod == nil || d.Pod.Namespace != "shop" || d.Pod.Name != "web-7d4b9c8f6d-x2x9z" || d.Pod.Container != "app" ||
 			d.Pod.Workload != "web" || d.Pod.PodUID != ctrPodUID || d.Pod.ContainerID != ctrID || d.Pod.Version != 2 {
 			t.Errorf("8: denial not attributed to the container's pod: %+v (pod %+v)", d, d.Pod)
