@@ -286,3 +286,35 @@ armorer_agent_ready 1
 		t.Error(err)
 	}
 }
+
+// TestStateLock: a second agent on the same state directory waits for
+// the first to exit.
+func TestStateLock(t *testing.T) {
+	dir := t.TempDir()
+	a := New(Config{StateDir: dir})
+	b := New(Config{StateDir: dir})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	la, err := a.lockState(ctx)
+	must(t, err)
+	got := make(chan error, 1)
+	go func() {
+		lb, err := b.lockState(ctx)
+		if err == nil {
+			lb.Close()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("second agent did not wait: %v", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	la.Close()
+	select {
+	case err := <-got:
+		must(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("second agent still waiting after the first released the lock")
+	}
+}

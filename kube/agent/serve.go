@@ -85,7 +85,12 @@ func Serve(ctx context.Context, o Options) error {
 		r := &monitor.Runner{Monitor: m, Specs: o.Sources, Logger: a.log}
 		wg.Go(func() { r.Run(ctx) })
 	}
-	a.Run(ctx)
+	if lock, err := a.lockState(ctx); err == nil {
+		defer lock.Close()
+		a.Run(ctx)
+	} else if ctx.Err() == nil {
+		errc <- err
+	}
 	cancel()
 	wg.Wait()
 	close(errc)
