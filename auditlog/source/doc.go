@@ -14,7 +14,7 @@
 //	                rotated twice before the reader looks (the poll
 //	                interval is 2 s with fsnotify, 250 ms without) is
 //	                skipped, as with tail -F
-//	-               stdin (Options.Stdin), read to its end
+//	-               stdin (SourceOptions.Stdin), read to its end
 //	kmsg:           the kernel ring buffer /dev/kmsg, from its oldest record;
 //	                it ends at the newest one unless Follow (a record the
 //	                kernel keeps open for continuation, a printk without a
@@ -55,7 +55,7 @@
 // (files: the byte offset after the line, and which file), Seq and Boot
 // (kmsg: the kernel's sequence number and the boot it belongs to), Cursor
 // (journal: __CURSOR). Pass the Pos of the last record processed as
-// Options.Resume to continue after it.
+// SourceOptions.Resume to continue after it.
 //
 // Data is a copy the source never touches again: a Record stays valid
 // after receipt, with no release step. Copies are carved from shared 64 KiB
@@ -69,7 +69,7 @@
 // dropped and counted (Stats.Dropped), because a reader that stalls makes
 // the kernel lose records anyway. Everything else waits for room: file,
 // stdin, auditd and journal records are safe on disk, and the backlog a
-// kmsg reader starts with is safe in the ring buffer. Options.WhenFull
+// kmsg reader starts with is safe in the ring buffer. SourceOptions.WhenFull
 // overrides these defaults.
 //
 // Records the kernel lost are counted in Stats.Lost: gaps in /dev/kmsg
