@@ -83,6 +83,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 	} {
 		root.AddCommand(c)
 	}
+	registerCompletions(root, f)
 	return root
 }
 
