@@ -16,10 +16,10 @@ import (
 
 // Layout of the output directory, relative to it.
 const (
-	ManDir  = "man/man1"
-	Bash    = "completions/armorer.bash"
-	Zsh     = "completions/_armorer"
-	Fish    = "completions/armorer.fish"
+	ManDir = "man/man1"
+	Bash   = "completions/armorer.bash"
+	Zsh    = "completions/_armorer"
+	Fish   = "completions/armorer.fish"
 )
 
 // Options say which build the pages describe.
