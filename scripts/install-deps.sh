@@ -8,6 +8,7 @@
 #   bash-completion, zsh, fish: the completion scripts run in the real shells
 #   debootstrap: the Debian rootfs the .deb is installed into and the agent image is built on
 #   lintian: checks the .deb as Debian's archive would
+#   umoci: reads the agent image back as an independent OCI implementation
 #   prometheus-node-exporter: reads the monitor's textfile for real (its service is not started)
 set -eu
 if [ "$(id -u)" -ne 0 ]; then
@@ -22,5 +23,5 @@ apt-get install -y -q --no-install-recommends \
 	qemu-system-x86 busybox-static \
 	systemd-journal-remote logrotate \
 	bash-completion zsh fish \
-	debootstrap lintian prometheus-node-exporter \
+	debootstrap lintian umoci prometheus-node-exporter \
 	ca-certificates

@@ -5,6 +5,7 @@ package main
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -26,7 +27,7 @@ import (
 // the config the DaemonSet relies on and that the layers hold armorer and
 // apparmor_parser, and runs both from the image's file system.
 func TestImage(t *testing.T) {
-	for _, tool := range []string{"debootstrap", "chroot"} {
+	for _, tool := range []string{"debootstrap", "chroot", "umoci"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			testenv.Missing(t, "%s not installed (scripts/install-deps.sh)", tool)
 		}
@@ -84,6 +85,27 @@ func TestImage(t *testing.T) {
 	layers, err := img.Layers()
 	if err != nil || len(layers) != 2 {
 		t.Fatalf("%d layers (%v), want the base and the COPY", len(layers), err)
+	}
+
+	// An independent reader: Debian's umoci unpacks the layout into an OCI
+	// runtime bundle, whose process is what a runtime would start.
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if out, err := exec.CommandContext(ctx, "umoci", "unpack", "--image", dir+":"+testVersion, bundle).CombinedOutput(); err != nil {
+		t.Errorf("umoci unpack: %v\n%s", err, out)
+	} else {
+		var spec struct {
+			Process struct {
+				Args []string
+				User struct{ UID, GID int }
+			}
+		}
+		data, _ := os.ReadFile(filepath.Join(bundle, "config.json"))
+		if err := json.Unmarshal(data, &spec); err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff([]string{"/usr/local/bin/armorer", "k8s", "agent"}, spec.Process.Args); d != "" || spec.Process.User.UID != 0 {
+			t.Errorf("umoci's runtime bundle: args (-want +got):\n%s\nuser %+v", d, spec.Process.User)
+		}
 	}
 
 	// The flattened file system: what a runtime unpacks.
