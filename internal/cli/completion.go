@@ -138,7 +138,7 @@ func flagCompletion(f *Factory, name string) cobra.CompletionFunc {
 	case "disable":
 		return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			var out []cobra.Completion
-			for _, c := range lint.Checks {
+			for _, c := range lint.Analyzers {
 				out = append(out, cobra.CompletionWithDesc(c.ID, c.Name))
 			}
 			return withPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
