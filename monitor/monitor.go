@@ -16,8 +16,8 @@ import (
 type Monitor struct {
 	state   *state
 	sources *sourceState
-	reg     *prometheus.Registry // armorer's own metrics: /metrics and the textfile
-	process *prometheus.Registry // Go runtime and process metrics: /metrics only
+	reg     *prometheus.Registry // what /metrics serves: own, plus process metrics and callers' collectors
+	own     *prometheus.Registry // armorer's own metrics only: the textfile
 	logger  *slog.Logger
 
 	// OnNewDenial, when set, is called (outside any lock) for each denial
@@ -45,12 +45,13 @@ func New(opts Options, profiles ProfileSource, logger *slog.Logger) *Monitor {
 	if snaps != nil {
 		concerns["profiles"] = profilesConcern{snaps: snaps, maxProfiles: m.state.opts.MaxProfiles}
 	}
-	m.reg = prometheus.NewRegistry()
-	m.reg.MustRegister(
+	own := []prometheus.Collector{
 		&multiCollector{concerns: concerns, logger: logger, timeout: 10 * time.Second},
 		newBuildInfoCollector(opts.Build),
-	)
-	m.process = prometheus.NewRegistry()
+	}
+	m.reg, m.own = prometheus.NewRegistry(), prometheus.NewRegistry()
+	m.reg.MustRegister(own...)
+	m.own.MustRegister(own...)
 	return m
 }
 
@@ -59,15 +60,12 @@ func New(opts Options, profiles ProfileSource, logger *slog.Logger) *Monitor {
 // node_exporter exports its own go_* and process_* series, and the same
 // names from a textfile make every scrape log "was collected before".
 func (m *Monitor) RegisterProcessMetrics() {
-	m.process.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
-// Registry is the registry of armorer's own metrics, the textfile's content.
+// Registry is the registry /metrics serves; a caller may register its own
+// collectors on it. The textfile holds only the monitor's own metrics.
 func (m *Monitor) Registry() *prometheus.Registry { return m.reg }
-
-// Gatherer is what /metrics serves: armorer's metrics, plus the process
-// metrics once RegisterProcessMetrics was called.
-func (m *Monitor) Gatherer() prometheus.Gatherer { return prometheus.Gatherers{m.reg, m.process} }
 
 // Observe counts one event.
 func (m *Monitor) Observe(o Observation) {
@@ -119,13 +117,13 @@ func (m *Monitor) Recent() []Denial {
 // the node_exporter textfile format, atomically: a temporary file beside
 // path, whose name does not end in .prom, then rename.
 func (m *Monitor) WriteTextfile(path string) error {
-	return prometheus.WriteToTextfile(path, m.reg)
+	return prometheus.WriteToTextfile(path, m.own)
 }
 
 // Handler serves /metrics, /healthz, /readyz and /denials.
 func (m *Monitor) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Gatherer(), promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(m.logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	}))

@@ -185,7 +185,7 @@ func TestNodeExporterRejectsProcessMetricsInTextfile(t *testing.T) {
 
 // writeGathered writes everything /metrics serves, process metrics included.
 func writeGathered(path string, m *Monitor) error {
-	mfs, err := m.Gatherer().Gather()
+	mfs, err := m.Registry().Gather()
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,11 @@ var commandArgs = map[string]argKind{
 	"monitor":  argNone,
 	"status":   argNone,
 	"version":  argNone,
+
+	"k8s manifests": argNone,
+	"k8s patch":     argNone,
+	"k8s check":     argNone,
+	"k8s agent":     argNone,
 }
 
 // registerCompletions applies the tables to every command of the tree.
@@ -131,7 +136,7 @@ func flagCompletion(f *Factory, name string) cobra.CompletionFunc {
 		return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			return completeSource(f, cmd, toComplete)
 		}
-	case "dir", "include", "base":
+	case "dir", "include", "base", "profiles", "includes", "state-dir", "runtime-root":
 		return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			return nil, cobra.ShellCompDirectiveFilterDirs
 		}
