@@ -473,13 +473,10 @@ type profileCtx struct {
 	p        *Profile
 	scope    map[string]bool      // files included in this profile
 	children map[string]token.Pos // child profile and hat names
-	exec     map[string]execUse   // exec mode per path, for conflicts
+	execs    []execUse            // file rules with an exec permission, for conflicts
+	changes  []execUse            // change_profile rules, for safe/unsafe conflicts
+	dead     int                  // inside a conditional branch the parser does not take
 	depth    int
-}
-
-type execUse struct {
-	mode string
-	pos  token.Pos
 }
 
 func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]token.Pos, depth int) {
@@ -492,12 +489,13 @@ func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]to
 			siblings[name] = p.Name.Pos()
 		}
 	}
-	ctx := &profileCtx{p: p, scope: map[string]bool{}, children: map[string]token.Pos{}, exec: map[string]execUse{}}
+	ctx := &profileCtx{p: p, scope: map[string]bool{}, children: map[string]token.Pos{}}
 	prev := c.vars.profileName
 	if p.Name != nil {
 		c.vars.SetProfileName(p.Name.Value())
 	}
 	c.body(p.Body, ctx, Qualifiers{}, depth)
+	c.execConflicts(ctx)
 	c.vars.SetProfileName(prev)
 }
 
@@ -631,17 +629,34 @@ func mergeQual(outer, inner Qualifiers) Qualifiers {
 }
 
 func (c *checker) ifRule(r *If, ctx *profileCtx, q Qualifiers, depth int) {
-	c.condition(r)
+	taken, known := c.condition(r)
+	if known && !taken {
+		ctx.dead++
+	}
 	c.body(r.Body, ctx, q, depth)
+	if known && !taken {
+		ctx.dead--
+	}
 	if r.Else != nil {
+		if known && taken {
+			ctx.dead++
+		}
 		c.bodyRule(r.Else, ctx, q, depth)
+		if known && taken {
+			ctx.dead--
+		}
 	}
 }
 
-// condition checks `if [not] $BOOL` and `if [not] defined @{VAR}|$BOOL`.
-func (c *checker) condition(r *If) {
+// condition checks a condition as apparmor_parser 3.0 and 4.1 read it:
+// any number of "not", then $BOOL (also ${BOOL}) or defined @{VAR} or
+// defined $BOOL; "and", "or" and parentheses are syntax errors in both.
+// It returns the condition's value, when known.
+func (c *checker) condition(r *If) (value, known bool) {
 	ws := r.Cond
-	if len(ws) > 0 && ws[0].Raw == "not" {
+	neg := false
+	for len(ws) > 0 && ws[0].Raw == "not" {
+		neg = !neg
 		ws = ws[1:]
 	}
 	defined := false
@@ -650,24 +665,34 @@ func (c *checker) condition(r *If) {
 		ws = ws[1:]
 	}
 	if len(ws) != 1 {
-		c.errorf(r.Pos(), "rule", "unsupported condition: write if $BOOL, if not $BOOL or if defined @{VAR}")
-		return
+		c.errorf(r.Pos(), "rule", "unsupported condition: write if $BOOL, if not $BOOL or if defined @{VAR} (apparmor_parser %s has no and, or or parentheses)", c.target)
+		return false, false
 	}
 	w := ws[0]
 	switch {
 	case strings.HasPrefix(w.Raw, "$"):
 		name := w.Raw[1:]
+		if n, ok := strings.CutPrefix(name, "{"); ok && strings.HasSuffix(n, "}") {
+			name = n[:len(n)-1]
+		}
+		v, ok := c.vars.Bool(name)
 		if defined {
-			if c.target.atLeast4() {
-				c.errorf(w.Pos(), "version", "if defined $%s: AppArmor %s tests only variables with defined (write if defined @{VAR})", name, c.target)
+			if !ok && c.target.atLeast4() {
+				c.errorf(w.Pos(), "variable", "if defined %s: boolean %s is not defined, which apparmor_parser %s refuses", w.Raw, w.Raw, c.target)
+				return false, false
 			}
-			return
+			return ok != neg, true
 		}
-		if _, ok := c.vars.Bool(name); !ok {
+		if !ok {
 			c.errorf(w.Pos(), "variable", "boolean %s is not defined: define it in the preamble ($%s = true)", w.Raw, name)
+			return false, false
 		}
+		return v != neg, true
 	case strings.HasPrefix(w.Raw, "@{") && defined:
+		name := strings.TrimSuffix(strings.TrimPrefix(w.Raw, "@{"), "}")
+		return c.vars.Defined(name) != neg, true
 	default:
 		c.errorf(w.Pos(), "rule", "unsupported condition %q: write if $BOOL or if defined @{VAR}", w.Raw)
 	}
+	return false, false
 }

@@ -77,10 +77,6 @@ var (
 	rlimitTime   = set("cpu", "rttime")
 )
 
-// execModes are the exec transitions of file rules (x alone only with deny).
-var execModes = set("ix", "px", "Px", "ux", "Ux", "cx", "Cx", "pix", "Pix", "cix", "Cix",
-	"pux", "PUx", "cux", "CUx")
-
 func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 	if qr, ok := r.(Qualified); ok {
 		q := mergeQual(outer, *qr.Qualifiers())
@@ -144,6 +140,7 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 			}
 		}
 	case *ChangeProfileRule:
+		c.changeProfile(r, ctx, mergeQual(outer, r.Qual))
 		if r.ExecMode != nil && r.ExecMode.Raw != "safe" && r.ExecMode.Raw != "unsafe" {
 			c.errorf(r.ExecMode.Pos(), "rule", "change_profile exec mode must be safe or unsafe, not %q", r.ExecMode.Raw)
 		}
@@ -404,99 +401,6 @@ func checkGlob(s string) string {
 		return "unbalanced '{' (escape it as \\{)"
 	}
 	return ""
-}
-
-// fileRule checks a file rule's path, permissions and exec transition.
-func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
-	if r.Path == nil {
-		if r.Perms != nil {
-			c.errorf(r.Pos(), "rule", "file rule without a path")
-		}
-		if q.Deny {
-			c.errorf(r.Pos(), "exec", "deny file, denies exec transitions, which apparmor_parser rejects: deny specific permissions (deny /** w,)")
-		}
-		return
-	}
-	if r.Path.Value() == "" {
-		c.errorf(r.Path.Pos(), "rule", "empty path")
-		return
-	}
-	c.pathWord(r.Path, "path")
-	if r.Perms == nil {
-		c.errorf(r.Pos(), "permission", "file rule %s has no permissions: add r, w, … before the comma", r.Path.Raw)
-		return
-	}
-	if r.Perms.Raw == "all" && c.target.atLeast4() {
-		c.errorf(r.Perms.Pos(), "permission", "AppArmor %s reads \"all\" as the all rule, not as permissions a, l, l: write al", c.target)
-		return
-	}
-	mode, ok := c.perms(r.Perms, q)
-	if !ok || mode == "" || q.Deny {
-		return
-	}
-	// apparmor_parser rejects one path with two different exec transitions.
-	vals, err := c.vars.Expand(r.Path.Value())
-	if err != nil {
-		return
-	}
-	for _, v := range vals {
-		key := v // owner and other rules on one path still conflict
-		if prev, dup := ctx.exec[key]; dup && prev.mode != mode {
-			c.errorf(r.Perms.Pos(), "exec", "conflicting exec modes for %s: %s here, %s at %s; pick one", v, mode, prev.mode, c.fset.Position(prev.pos))
-			continue
-		}
-		ctx.exec[key] = execUse{mode: mode, pos: r.Perms.Pos()}
-	}
-}
-
-// perms parses file permission letters; it returns the exec transition
-// (e.g. "Px"), if any, with "i" fallbacks kept, and whether they are valid.
-func (c *checker) perms(w *Word, q Qualifiers) (exec string, ok bool) {
-	s := w.Raw
-	var write, appnd bool
-	execs := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case 'r', 'R', 'l', 'L', 'k', 'K', 'm', 'M':
-		case 'w', 'W':
-			write = true
-		case 'a', 'A':
-			appnd = true
-		case 'x':
-			execs++
-			exec = "x"
-		case 'i', 'p', 'P', 'c', 'C', 'u', 'U':
-			j := i
-			for j < len(s) && strings.IndexByte("ipPcCuU", s[j]) >= 0 {
-				j++
-			}
-			if j >= len(s) || s[j] != 'x' || !execModes[s[i:j+1]] {
-				c.errorf(w.Pos(), "permission", "invalid permissions %q: %q is not an exec mode (ix, px, Px, cx, Cx, ux, Ux, pix, Pix, cix, Cix, pux, PUx, cux, CUx)", s, s[i:min(j+1, len(s))])
-				return "", false
-			}
-			execs++
-			exec = s[i : j+1]
-			i = j
-		default:
-			c.errorf(w.Pos(), "permission", "invalid permission %q in %q (file permissions are r w a l k m and an exec mode)", s[i], s)
-			return "", false
-		}
-	}
-	switch {
-	case write && appnd:
-		c.errorf(w.Pos(), "permission", "permissions %q: w and a conflict (a is append-only write); keep one", s)
-		return "", false
-	case execs > 1:
-		c.errorf(w.Pos(), "exec", "permissions %q: more than one exec mode", s)
-		return "", false
-	case exec == "x" && !q.Deny:
-		c.errorf(w.Pos(), "exec", "permissions %q: a bare x needs an exec mode (ix, px, cx, ux, …); only deny rules use x alone", s)
-		return "", false
-	case exec != "" && exec != "x" && q.Deny:
-		c.errorf(w.Pos(), "exec", "permissions %q: deny rules take x, not an exec mode such as %s", s, exec)
-		return "", false
-	}
-	return exec, true
 }
 
 func (c *checker) network(r *NetworkRule) {
