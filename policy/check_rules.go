@@ -40,11 +40,11 @@ var (
 		"atmpvc", "x25", "inet6", "rose", "netbeui", "security", "key", "netlink", "packet",
 		"ash", "econet", "atmsvc", "rds", "sna", "irda", "pppox", "wanpipe", "llc", "ib",
 		"mpls", "can", "tipc", "bluetooth", "iucv", "rxrpc", "isdn", "phonet", "ieee802154",
-		"caif", "alg", "nfc", "vsock", "kcm", "qipcrtr", "smc", "xdp", "mctp")
+		"caif", "alg", "nfc", "vsock", "kcm", "qipcrtr", "smc", "xdp", "mctp", "unspec")
 	networkTypes     = set("stream", "dgram", "seqpacket", "rdm", "raw", "packet")
 	networkProtocols = set("tcp", "udp", "icmp")
 	networkAccess    = set("create", "bind", "listen", "accept", "connect", "shutdown",
-		"getattr", "setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw")
+		"getattr", "setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw", "read", "write")
 
 	signalAccess = set("r", "w", "rw", "read", "write", "send", "receive")
 	signalNames  = set("hup", "int", "quit", "ill", "trap", "abrt", "bus", "fpe", "kill",
@@ -53,7 +53,7 @@ var (
 		"sys", "emt", "exists")
 	ptraceAccess = set("r", "w", "rw", "read", "readby", "trace", "tracedby")
 	unixAccess   = set("create", "bind", "listen", "accept", "connect", "shutdown", "getattr",
-		"setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw")
+		"setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw", "read", "write")
 	dbusAccess    = set("send", "receive", "bind", "eavesdrop", "r", "read", "w", "write", "rw")
 	dbusConds     = set("bus", "path", "interface", "member", "name", "peer")
 	dbusPeerConds = set("name", "label", "path", "interface", "member", "bus")
@@ -316,6 +316,23 @@ func (c *checker) singleValue(cd *Cond) bool {
 	return true
 }
 
+// listValue accepts key=VALUE and key=(VALUE): one value, in parentheses or not.
+func (c *checker) listValue(cd *Cond) bool {
+	if cd.Value == nil || cd.Conds != nil || len(cd.Value.Words) != 1 {
+		c.errorf(cd.Pos(), "rule", "%s= takes one value", cd.KeyName())
+		return true
+	}
+	if cd.In {
+		c.errorf(cd.Pos(), "rule", "%s takes =, not in", cd.KeyName())
+	}
+	return true
+}
+
+// emptyParen reports key=().
+func emptyParen(cd *Cond) bool {
+	return cd.Conds == nil && cd.Value != nil && cd.Value.Paren && len(cd.Value.Words) == 0
+}
+
 func condValue(cd *Cond) string {
 	if cd.Value == nil || len(cd.Value.Words) == 0 {
 		return ""
@@ -407,30 +424,31 @@ func (c *checker) network(r *NetworkRule) {
 	if (r.Access != nil || len(r.Conds) > 0) && !c.target.atLeast4() {
 		c.errorf(r.Pos(), "version", "network access lists and ip=/port=/peer= need AppArmor 4 (target %s)", c.target)
 	}
-	if r.Access != nil {
+	if r.Access != nil && (!r.Access.Paren || len(r.Access.Words) > 0) { // network () is every access
 		c.access(r.Access, networkAccess, "network")
 	}
-	c.networkWords(r)
+	family := c.networkWords(r)
 	var ipPort func(cs []*Cond, kind string)
 	ipPort = func(cs []*Cond, kind string) {
 		c.conds(cs, kind, func(cd *Cond) bool {
 			switch cd.KeyName() {
 			case "ip":
-				c.singleValue(cd)
+				c.listValue(cd)
 				if v := condValue(cd); v != "none" {
-					if _, err := netip.ParseAddr(v); err != nil {
+					if a, err := netip.ParseAddr(v); err != nil || a.Zone() != "" {
 						c.errorf(cd.Pos(), "rule", "ip=%s is not an IP address", v)
 					}
 				}
 				return true
 			case "port":
-				c.singleValue(cd)
-				if n, err := strconv.Atoi(condValue(cd)); err != nil || n < 0 || n > 65535 {
-					c.errorf(cd.Pos(), "rule", "port=%s is not a port number", condValue(cd))
+				c.listValue(cd)
+				lo, hi, isRange := strings.Cut(condValue(cd), "-")
+				if !validPort(lo) || isRange && !validPort(hi) {
+					c.errorf(cd.Pos(), "rule", "port=%s is not a port number or range", condValue(cd))
 				}
 				return true
 			case "peer":
-				if kind == "network" && cd.Conds != nil {
+				if kind == "network" && (cd.Conds != nil || emptyParen(cd)) {
 					ipPort(cd.Conds, "network peer")
 					return true
 				}
@@ -439,15 +457,22 @@ func (c *checker) network(r *NetworkRule) {
 		})
 	}
 	ipPort(r.Conds, "network")
-	if f := r.Family; f != nil && networkFamilies[f.Raw] && len(r.Conds) > 0 && f.Raw != "inet" && f.Raw != "inet6" {
-		c.errorf(r.Conds[0].Pos(), "rule", "network family %s does not take ip=, port= or peer= (only inet and inet6 do)", f.Raw)
+	if len(r.Conds) > 0 && family != "" && family != "inet" && family != "inet6" {
+		c.errorf(r.Conds[0].Pos(), "rule", "network family %s does not take ip=, port= or peer= (only inet and inet6 do)", family)
 	}
 }
 
-// networkWords checks "[FAMILY] [TYPE|PROTOCOL]". The parser files the
-// words by position; some names are both a family and a type (packet), so
-// they are classified here, in order, as apparmor_parser does.
-func (c *checker) networkWords(r *NetworkRule) {
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+// networkWords checks "[FAMILY] [TYPE|PROTOCOL]" and returns the family.
+// The parser files the words by position; some names are both a family
+// and a type (packet), so they are classified here, in order, as
+// apparmor_parser does. A protocol needs no family, or inet (tcp, udp,
+// icmp) or inet6 (tcp, udp).
+func (c *checker) networkWords(r *NetworkRule) string {
 	var ws []*Word
 	for _, w := range []*Word{r.Family, r.Type, r.Protocol} {
 		if w != nil {
@@ -455,43 +480,71 @@ func (c *checker) networkWords(r *NetworkRule) {
 		}
 	}
 	slices.SortFunc(ws, func(a, b *Word) int { return cmp.Compare(a.Pos(), b.Pos()) })
-	if len(ws) > 0 && networkFamilies[ws[0].Raw] && (len(ws) > 1 || !networkTypes[ws[0].Raw]) {
+	family := ""
+	if len(ws) > 0 && networkFamilies[ws[0].Raw] {
+		family = ws[0].Raw
 		ws = ws[1:]
 	}
 	if len(ws) == 0 {
-		return
+		return family
 	}
 	w := ws[0]
 	if !networkTypes[w.Raw] && !networkProtocols[w.Raw] {
 		c.errorf(w.Pos(), "rule", "unknown network family, type or protocol %q", w.Raw)
-		return
+		return family
 	}
 	if len(ws) > 1 {
 		c.errorf(ws[1].Pos(), "rule", "network takes a family and then a type or a protocol, not both: remove %q", ws[1].Raw)
 	}
+	if networkProtocols[w.Raw] && family != "" && family != "inet" && (family != "inet6" || w.Raw == "icmp") {
+		c.errorf(w.Pos(), "rule", "network family %s has no protocol %s", family, w.Raw)
+	}
+	return family
 }
 
+// unixLocalOnly are the unix accesses that involve no peer.
+var unixLocalOnly = set("create", "bind", "listen", "shutdown", "getattr", "setattr", "getopt", "setopt")
+
 func (c *checker) unix(r *UnixRule) {
-	c.access(r.Access, unixAccess, "unix")
+	if r.Access == nil || !r.Access.Paren || len(r.Access.Words) > 0 { // unix () is every access
+		c.access(r.Access, unixAccess, "unix")
+	}
+	unixAddr := func(cd *Cond) {
+		if v := condValue(cd); v != "none" && !strings.HasPrefix(v, "@") && !strings.HasPrefix(v, "\"") {
+			c.errorf(cd.Pos(), "rule", "unix addr=%s: an address is @NAME (abstract) or none; a path socket is a file rule", v)
+		}
+	}
+	var peer *Cond
 	c.conds(r.Conds, "unix", func(cd *Cond) bool {
+		if peer != nil {
+			c.errorf(cd.Pos(), "rule", "unix %s= after peer=(…): the peer comes last", cd.KeyName())
+			return true
+		}
 		switch cd.KeyName() {
 		case "type":
-			c.singleValue(cd)
+			c.listValue(cd)
 			if v := condValue(cd); !networkTypes[v] {
 				c.errorf(cd.Pos(), "rule", "unknown unix socket type %q (stream, dgram, seqpacket)", v)
 			}
 			return true
 		case "addr":
-			return c.singleValue(cd)
+			c.listValue(cd)
+			unixAddr(cd)
+			return true
 		case "peer":
+			peer = cd
 			if cd.Conds == nil && (cd.Value == nil || !cd.Value.Paren || len(cd.Value.Words) > 0) {
 				c.errorf(cd.Pos(), "rule", "unix peer takes conditionals in parentheses: peer=(label=… addr=…)")
 				return true
 			}
 			c.conds(cd.Conds, "unix peer", func(p *Cond) bool {
 				switch p.KeyName() {
-				case "label", "addr":
-					return c.singleValue(p)
+				case "label":
+					return c.listValue(p)
+				case "addr":
+					c.listValue(p)
+					unixAddr(p)
+					return true
 				}
 				return false
 			})
@@ -499,29 +552,42 @@ func (c *checker) unix(r *UnixRule) {
 		}
 		return false
 	})
+	if peer != nil && r.Access != nil {
+		for _, w := range r.Access.Words {
+			if unixLocalOnly[w.Value()] {
+				c.errorf(w.Pos(), "rule", "unix %s involves no peer: drop peer=(…) or the access", w.Value())
+				break
+			}
+		}
+	}
 }
 
 func (c *checker) dbus(r *DbusRule) {
-	c.access(r.Access, dbusAccess, "dbus")
+	if r.Access == nil || len(r.Access.Words) > 0 { // dbus () is every access
+		c.access(r.Access, dbusAccess, "dbus")
+	}
 	c.conds(r.Conds, "dbus", func(cd *Cond) bool {
 		k := cd.KeyName()
 		if !dbusConds[k] {
 			return false
 		}
 		if k == "peer" {
+			if emptyParen(cd) {
+				return true
+			}
 			if cd.Conds == nil {
 				c.errorf(cd.Pos(), "rule", "dbus peer takes conditionals in parentheses: peer=(name=… label=…)")
 				return true
 			}
-			c.conds(cd.Conds, "dbus peer", func(p *Cond) bool { return dbusPeerConds[p.KeyName()] && c.singleValue(p) })
+			c.conds(cd.Conds, "dbus peer", func(p *Cond) bool { return dbusPeerConds[p.KeyName()] && c.listValue(p) })
 			return true
 		}
-		return c.singleValue(cd)
+		return c.listValue(cd)
 	})
 	if r.Access == nil {
 		return
 	}
-	has := func(k string) bool { return FindCond(r.Conds, k) != nil }
+	has := func(k string) bool { cd := FindCond(r.Conds, k); return cd != nil && !emptyParen(cd) }
 	for _, w := range r.Access.Words {
 		switch w.Value() {
 		case "bind":

@@ -1118,7 +1118,7 @@ var (
 	netTypes  = map[string]bool{"stream": true, "dgram": true, "seqpacket": true, "rdm": true, "raw": true, "packet": true}
 	netAccess = map[string]bool{"create": true, "bind": true, "listen": true, "accept": true, "connect": true,
 		"shutdown": true, "getattr": true, "setattr": true, "getopt": true, "setopt": true, "send": true,
-		"receive": true, "r": true, "w": true, "rw": true}
+		"receive": true, "r": true, "w": true, "rw": true, "read": true, "write": true}
 )
 
 func (p *parser) parseNetwork(start token.Pos, q Qualifiers) Rule {
