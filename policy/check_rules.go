@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"cmp"
 	"net/netip"
 	"slices"
@@ -125,7 +126,10 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 	case *MountRule:
 		c.mount(r)
 	case *PivotRootRule:
-		c.conds(r.Conds, "pivot_root", func(cd *Cond) bool { return cd.KeyName() == "oldroot" && c.singleValue(cd) })
+		c.condsRepeat(r.Conds, "pivot_root", true, func(cd *Cond) bool { return cd.KeyName() == "oldroot" && c.listValue(cd) })
+		if text, _ := c.span(r.Pos(), r.End()); r.Profile == nil && bytes.Contains(text, []byte("->")) {
+			c.errorf(r.Pos(), "syntax", "pivot_root ... -> needs a profile name after '->'")
+		}
 		for _, cd := range r.Conds {
 			if r.NewRoot != nil && cd.Pos() > r.NewRoot.Pos() {
 				c.errorf(cd.Pos(), "rule", "pivot_root: oldroot= comes before the new root")
@@ -626,16 +630,33 @@ func (c *checker) mount(r *MountRule) {
 		}
 	}
 	c.condsRepeat(r.Conds, kind, true, func(cd *Cond) bool {
+		if emptyParen(cd) {
+			c.errorf(cd.Pos(), "syntax", "%s=() is empty: name at least one value", cd.KeyName())
+			return true
+		}
 		switch cd.KeyName() {
 		case "fstype", "vfstype":
 			return true
-		case "options":
+		case "options", "option":
 			if cd.Value == nil {
 				return false
 			}
+			seen := map[string]*Word{}
 			for _, w := range cd.Value.Words {
-				if !mountFlags[w.Value()] {
-					c.errorf(w.Pos(), "rule", "unknown mount option %q", w.Value())
+				v := w.Value()
+				switch {
+				case !mountFlags[v]:
+					c.errorf(w.Pos(), "rule", "unknown mount option %q", v)
+				case mountFlags4[v] && !c.target.atLeast4():
+					c.errorf(w.Pos(), "version", "mount option %s needs AppArmor 4 (target %s)", v, c.target)
+				}
+				// 4.x refuses an option and its inverse in one options= set.
+				if ms, ok := mountSense[v]; ok && c.target.atLeast4() && !cd.In {
+					key := ms.group + map[bool]string{true: "+", false: "-"}[!ms.on]
+					if prev, both := seen[key]; both {
+						c.errorf(w.Pos(), "rule", "mount options %s and %s contradict each other", prev.Raw, w.Raw)
+					}
+					seen[ms.group+map[bool]string{true: "+", false: "-"}[ms.on]] = w
 				}
 			}
 			return true
@@ -643,6 +664,41 @@ func (c *checker) mount(r *MountRule) {
 		return false
 	})
 }
+
+// mountFlags4 are the mount options apparmor_parser 3.0 does not know.
+var mountFlags4 = set("symfollow", "nosymfollow", "nostrictatime", "lazytime", "nolazytime")
+
+// mountSense files each mount option that has an inverse under one
+// name, with true for setting it and false for clearing it.
+var mountSense = func() map[string]struct {
+	group string
+	on    bool
+} {
+	m := map[string]struct {
+		group string
+		on    bool
+	}{}
+	for _, g := range [][2][]string{
+		{{"ro", "r", "read-only"}, {"rw", "w"}}, {{"nosuid"}, {"suid"}}, {{"nodev"}, {"dev"}}, {{"noexec"}, {"exec"}},
+		{{"sync"}, {"async"}}, {{"mand"}, {"nomand"}}, {{"symfollow"}, {"nosymfollow"}}, {{"atime"}, {"noatime"}},
+		{{"diratime"}, {"nodiratime"}}, {{"acl"}, {"noacl"}}, {{"relatime"}, {"norelatime"}}, {{"iversion"}, {"noiversion"}},
+		{{"strictatime"}, {"nostrictatime"}}, {{"lazytime"}, {"nolazytime"}}, {{"user"}, {"nouser"}},
+	} {
+		for _, o := range g[0] {
+			m[o] = struct {
+				group string
+				on    bool
+			}{g[0][0], true}
+		}
+		for _, o := range g[1] {
+			m[o] = struct {
+				group string
+				on    bool
+			}{g[0][0], false}
+		}
+	}
+	return m
+}()
 
 func (c *checker) rlimit(r *RlimitRule) {
 	if r.Resource == nil || r.Value == nil {
