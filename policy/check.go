@@ -529,6 +529,15 @@ func (c *checker) profileHeader(p *Profile, parent *profileCtx) {
 	}
 	if p.Flags != nil {
 		c.flags(p.Flags)
+		if p.Xattrs != nil && p.Xattrs.Pos() > p.Flags.Pos() {
+			c.errorf(p.Xattrs.Pos(), "syntax", "xattrs=(…) comes before flags=(…)")
+		}
+	}
+	if p.Xattrs != nil && p.IsHat() {
+		c.errorf(p.Xattrs.Pos(), "profile", "hats cannot match on xattrs")
+	}
+	if strings.HasPrefix(name, ":") && strings.Count(name, ":") < 2 {
+		c.errorf(p.Name.Pos(), "profile", "namespace not terminated in %s: write :ns:name", name)
 	}
 }
 
@@ -537,23 +546,67 @@ func (c *checker) flags(f *Cond) {
 		c.errorf(f.Pos(), "profile", "empty flags=(): remove it or name a flag such as complain")
 		return
 	}
+	if !f.Value.Paren {
+		c.errorf(f.Pos(), "syntax", "flags take parentheses: flags=(%s)", f.Value.Words[0].Raw)
+	}
 	modes := map[string]bool{}
+	set := map[string]*Word{}
 	for _, w := range f.Value.Words {
 		v := w.Value()
-		key, _, hasVal := strings.Cut(v, "=")
+		key, val, hasVal := strings.Cut(v, "=")
+		set[key] = w
 		switch {
 		case profileModes[v]:
 			modes[v] = true // repeating one mode is fine
 		case profileFlags3[v]:
 		case !c.target.atLeast4() && (profileFlags4[v] || hasVal && profileFlags4[key+"="]):
 			c.errorf(w.Pos(), "version", "profile flag %s needs AppArmor 4 (target %s)", v, c.target)
-		case profileFlags4[v] || hasVal && profileFlags4[key+"="]:
+		case profileFlags4[v]:
+		case hasVal && profileFlags4[key+"="]:
+			c.flagValue(w, key, val)
 		default:
 			c.errorf(w.Pos(), "profile", "unknown profile flag %q (known: complain, enforce, kill, unconfined, audit, attach_disconnected, mediate_deleted, chroot_relative, …)", v)
 		}
 	}
 	if len(modes) > 1 {
 		c.errorf(f.Pos(), "profile", "conflicting profile modes in flags: use only one of enforce, complain, kill, unconfined")
+	}
+	for _, pair := range profileFlagConflicts {
+		if a, b := set[pair[0]], set[pair[1]]; a != nil && b != nil && (pair[2] == "" || c.target.atLeast4()) {
+			c.errorf(b.Pos(), "profile", "profile flag %s conflicts with %s: keep one", pair[1], pair[0])
+		}
+	}
+}
+
+// profileFlagConflicts are the flags apparmor_parser refuses together; a
+// third field "4" marks a conflict only AppArmor 4 has (3.0 lacks the flag).
+var profileFlagConflicts = [][3]string{
+	{"mediate_deleted", "delegate_deleted", ""}, {"chroot_relative", "namespace_relative", ""},
+	{"attach_disconnected", "no_attach_disconnected", ""}, {"chroot_attach", "chroot_no_attach", ""},
+	{"prompt", "complain", "4"}, {"default_allow", "enforce", "4"},
+}
+
+// errnoNames are the error= values apparmor_parser 4 knows.
+var errnoNames = set("EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD",
+	"EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV", "ENODEV", "ENOTDIR", "EISDIR",
+	"EINVAL", "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE",
+	"EDOM", "ERANGE")
+
+// flagValue checks error=, kill.signal= and attach_disconnected.path=.
+func (c *checker) flagValue(w *Word, key, val string) {
+	switch key {
+	case "error":
+		if !errnoNames[val] {
+			c.errorf(w.Pos(), "profile", "error=%s: not an error name such as EPERM or EACCES", val)
+		}
+	case "kill.signal":
+		if !signalNames[val] || val == "exists" {
+			c.errorf(w.Pos(), "profile", "kill.signal=%s: not a signal name such as hup or kill", val)
+		}
+	case "attach_disconnected.path":
+		if val != "" && !strings.HasPrefix(val, "/") && !strings.HasPrefix(val, "@{") {
+			c.errorf(w.Pos(), "profile", "attach_disconnected.path=%s must begin with /", val)
+		}
 	}
 }
 

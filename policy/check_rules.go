@@ -32,10 +32,10 @@ var (
 
 	profileModes  = set("enforce", "complain", "kill", "unconfined")
 	profileFlags3 = set("audit", "mediate_deleted", "attach_disconnected", "chroot_relative",
-		"namespace_relative", "delegate_deleted", "no_attach_disconnected")
+		"namespace_relative", "delegate_deleted", "no_attach_disconnected", "chroot_attach", "chroot_no_attach")
 	// profileFlags4 are the flags AppArmor 4 added; "key=" entries take a value.
-	profileFlags4 = set("prompt", "default_allow", "interruptible", "error=",
-		"attach_disconnected.path=", "attach_disconnected.ipc=", "kill.signal=")
+	profileFlags4 = set("prompt", "default_allow", "interruptible", "error=", "debug",
+		"attach_disconnected.path=", "kill.signal=")
 
 	networkFamilies = set("unix", "inet", "ax25", "ipx", "appletalk", "netrom", "bridge",
 		"atmpvc", "x25", "inet6", "rose", "netbeui", "security", "key", "netlink", "packet",

@@ -495,9 +495,15 @@ func (p *parser) parseRuleInner() Rule {
 	switch p.tok {
 	case INCLUDE:
 		return p.parseInclude(true)
-	case LBRACE:
-		p.fail(p.pos, "unexpected '{': a block needs a profile header or a qualifier before it")
-		return nil
+	case LBRACE: // a bare block: apparmor_parser takes { rules } inside a profile
+		p.innerComments(&Meta{})
+		p.next()
+		b := &Block{Meta: Meta{From: start}}
+		b.Body = p.parseBody(false)
+		b.To = p.pos + 1
+		p.expect(RBRACE)
+		b.Line = p.takeLine()
+		return b
 	case WORD:
 	default:
 		p.fail(p.pos, "expected a rule, found %s", p.found())
@@ -947,7 +953,7 @@ func (p *parser) parseProfileRest(r *Profile) Rule {
 				return nil
 			}
 			r.Flags = p.parseFlags(nil, token.NoPos)
-		case p.tok == WORD && r.Keyword == PROFILE && r.Attach == nil && r.Flags == nil && r.Xattrs == nil:
+		case p.tok == WORD && (r.Keyword == PROFILE || r.IsHat()) && r.Attach == nil && r.Flags == nil && r.Xattrs == nil:
 			r.Attach = p.word()
 		case p.tok == LBRACE:
 			r.Lbrace = p.pos
