@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -378,6 +379,9 @@ func (c *checker) topRule(r Rule, depth int) {
 	switch r := r.(type) {
 	case *CommentBlock, *BadRule:
 	case *Abi:
+		if c.seenProfile {
+			c.errorf(r.Pos(), "syntax", "abi after a profile: the abi line comes first in the file")
+		}
 		c.abi(r)
 	case *Include:
 		for _, f := range c.include(r, c.topScope, depth) {
@@ -390,12 +394,23 @@ func (c *checker) topRule(r Rule, depth int) {
 		if err := c.vars.Define(r); err != nil {
 			c.varError(r.Pos(), err)
 		}
+		// A '\' continues the value only after a space: glued to a value it
+		// is part of it, and the next line is a rule of its own.
+		if text, off := c.span(r.Pos(), r.End()); text != nil {
+			if i := bytes.Index(text, []byte("\\\n")); i > 0 && !isSpace(text[i-1]) {
+				c.errorf(r.Pos()+token.Pos(i), "syntax", "apparmor_parser reads this '\\' as part of the value, not as a line continuation: put a space before it")
+			}
+			_ = off
+		}
 	case *Boolean:
 		if c.seenProfile {
 			c.errorf(r.Pos(), "variable", "boolean %s is defined after a profile: move it to the preamble", r.Name.Raw)
 		}
 		if err := c.vars.DefineBool(r); err != nil {
 			c.varError(r.Pos(), err)
+		}
+		if r.Line != nil && !c.target.atLeast4() { // 3.0's boolean lexer mode takes no comment
+			c.errorf(r.Line.Pos(), "syntax", "apparmor_parser does not read a comment after a boolean's value: put it on its own line")
 		}
 	case *Alias:
 		c.alias(r)
@@ -434,6 +449,10 @@ func (c *checker) abi(a *Abi) {
 			}
 			return
 		}
+	}
+	if !a.Path.Magic() && !strings.HasPrefix(a.Path.Value(), "/") {
+		c.errorf(a.Path.Pos(), "include", "abi %s: a quoted or bare abi path is opened as given (relative to the working directory): write abi <%s>,", a.Path.Raw, a.Path.Value())
+		return
 	}
 	paths, err := c.l.Resolve(&Include{Meta: a.Meta, Path: a.Path})
 	if err != nil {

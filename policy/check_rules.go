@@ -52,7 +52,7 @@ var (
 		"usr1", "segv", "usr2", "pipe", "alrm", "term", "stkflt", "chld", "cont", "stop",
 		"stp", "ttin", "ttou", "urg", "xcpu", "xfsz", "vtalrm", "prof", "winch", "io", "pwr",
 		"sys", "emt", "exists")
-	ptraceAccess = set("r", "w", "rw", "read", "readby", "trace", "tracedby")
+	ptraceAccess = set("r", "w", "rw", "read", "write", "readby", "trace", "tracedby")
 	unixAccess   = set("create", "bind", "listen", "accept", "connect", "shutdown", "getattr",
 		"setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw", "read", "write")
 	dbusAccess    = set("send", "receive", "bind", "eavesdrop", "r", "read", "w", "write", "rw")
@@ -90,7 +90,12 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 	case *LinkRule:
 		c.absPath(r.Path, "link")
 		if r.Target != nil { // apparmor_parser takes a relative link target
-			c.expand(r.Target)
+			for _, v := range c.expand(r.Target) {
+				if err := checkGlob(v); err != "" {
+					c.errorf(r.Target.Pos(), "rule", "link target %s: %s", r.Target.Raw, err)
+					break
+				}
+			}
 		}
 	case *CapabilityRule:
 		for _, w := range r.Names {
@@ -106,12 +111,16 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		c.network(r)
 	case *SignalRule:
 		c.access(r.Access, signalAccess, "signal")
-		c.conds(r.Conds, "signal", func(cd *Cond) bool {
+		peers := 0
+		c.condsRepeat(r.Conds, "signal", true, func(cd *Cond) bool {
 			switch cd.KeyName() {
-			case "set":
+			case "set": // sets add up
 				c.signalSet(cd)
 				return true
 			case "peer":
+				if peers++; peers > 1 {
+					c.errorf(cd.Pos(), "rule", "signal peer= given twice")
+				}
 				return c.singleValue(cd)
 			}
 			return false
@@ -160,27 +169,55 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 	case *RlimitRule:
 		c.rlimit(r)
 	case *UsernsRule:
+		if c.fileLike(r.Access, true) {
+			break
+		}
 		c.v4(r, "userns")
 		c.access(r.Access, usernsAccess, "userns")
+		if r.Access != nil && r.Access.Paren && c.target.atLeast4() {
+			c.errorf(r.Access.Pos(), "syntax", "userns takes no parentheses: write userns create,")
+		}
 	case *IOUringRule:
 		c.v4(r, "io_uring")
 		c.access(r.Access, ioUringAccess, "io_uring")
-		c.conds(r.Conds, "io_uring", func(cd *Cond) bool { return cd.KeyName() == "label" && c.singleValue(cd) })
+		c.conds(r.Conds, "io_uring", func(cd *Cond) bool { return cd.KeyName() == "label" && c.listValue(cd) })
 	case *MqueueRule:
+		if c.fileLike(r.Access, len(r.Conds) == 0 && r.Name == nil) {
+			break
+		}
 		c.v4(r, "mqueue")
-		c.access(r.Access, mqueueAccess, "mqueue")
-		c.conds(r.Conds, "mqueue", func(cd *Cond) bool {
+		access, name := r.Access, r.Name
+		if access != nil && !access.Paren && len(access.Words) == 1 && !mqueueAccess[access.Words[0].Value()] && name == nil {
+			access, name = nil, access.Words[0] // mqueue NAME,
+		}
+		c.access(access, mqueueAccess, "mqueue")
+		mtype := ""
+		c.condsRepeat(r.Conds, "mqueue", true, func(cd *Cond) bool {
 			switch cd.KeyName() {
 			case "type":
-				if v := condValue(cd); v != "posix" && v != "sysv" {
+				v := condValue(cd)
+				if v != "posix" && v != "sysv" {
 					c.errorf(cd.Pos(), "rule", "mqueue type must be posix or sysv, not %q", v)
 				}
+				mtype = v
 				return true
 			case "label":
-				return c.singleValue(cd)
+				return c.listValue(cd)
 			}
 			return false
 		})
+		if name != nil && c.target.atLeast4() {
+			v := name.Value()
+			if _, err := strconv.ParseUint(v, 10, 32); mtype == "" && err != nil && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@") {
+				c.errorf(name.Pos(), "rule", "mqueue %s: a queue name begins with / (POSIX) or is a positive integer (System V)", name.Raw)
+			}
+			if _, err := strconv.ParseUint(v, 10, 32); mtype == "sysv" && err != nil {
+				c.errorf(name.Pos(), "rule", "mqueue type=sysv %s: a System V queue is named by a positive integer", name.Raw)
+			}
+			if mtype == "posix" && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@") {
+				c.errorf(name.Pos(), "rule", "mqueue type=posix %s: a POSIX queue name begins with /", name.Raw)
+			}
+		}
 	case *AllRule:
 		c.v4(r, "all")
 	}
@@ -259,6 +296,13 @@ func (c *checker) priority(w *Word) {
 	}
 }
 
+// fileLike reports a rule that apparmor_parser 3.0 reads as a file rule
+// for a bare name: its keyword is no keyword there, so "mqueue r," is
+// the name mqueue with the permission r.
+func (c *checker) fileLike(access *List, alone bool) bool {
+	return !c.target.atLeast4() && alone && access != nil && !access.Paren && len(access.Words) == 1 && isModeWord(access.Words[0].Raw)
+}
+
 func (c *checker) v4(r Rule, kind string) {
 	if !c.target.atLeast4() {
 		c.errorf(r.Pos(), "version", "%s rules need AppArmor 4 (target %s): raise the target with abi <abi/4.0>, or drop the rule", kind, c.target)
@@ -269,7 +313,7 @@ func (c *checker) access(l *List, known map[string]bool, kind string) {
 	if l == nil {
 		return
 	}
-	if l.Paren && len(l.Words) == 0 {
+	if l.Paren && len(l.Words) == 0 && kind == "userns" {
 		c.errorf(l.Pos(), "permission", "empty %s access list", kind)
 	}
 	for _, w := range l.Words {
@@ -363,18 +407,51 @@ func (c *checker) signalSet(cd *Cond) {
 	}
 }
 
-// pathWord checks that a path expands to absolute paths (or a glob).
+// pathWord checks a path as apparmor_parser reads it. Its lexer takes a
+// path that starts with '/', a variable or a quote, or a bare name of
+// letters and '_' (which it does not require to be absolute); after
+// variable expansion, every alternative must be a well-formed glob.
 func (c *checker) pathWord(w *Word, what string) {
+	raw := w.Raw
+	switch {
+	case raw == "":
+	case raw[0] == '"':
+		if len(raw) < 3 {
+			c.errorf(w.Pos(), "rule", "%s %s is empty", what, raw)
+			return
+		}
+	case raw[0] == '/' || raw[0] == '@':
+		if strings.ContainsRune(raw, '"') {
+			c.errorf(w.Pos(), "syntax", "%s %s: a quote inside a path: quote the whole path", what, raw)
+			return
+		}
+	case isBareName(raw) && !isModeWord(raw):
+	default:
+		c.errorf(w.Pos(), "rule", "%s %s is not absolute: paths start with / (after variable expansion)", what, raw)
+		return
+	}
 	vals := c.expand(w)
 	for _, v := range vals {
-		if !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "{") && !strings.HasPrefix(v, "*") {
-			c.errorf(w.Pos(), "rule", "%s %s is not absolute: paths start with / (after variable expansion)", what, w.Raw)
+		if raw[0] == '"' && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@") {
+			c.errorf(w.Pos(), "rule", "%s %s is not absolute: paths start with / (after variable expansion)", what, raw)
+			return
+		}
+		if err := checkGlob(v); err != "" {
+			c.errorf(w.Pos(), "rule", "%s %s: %s", what, raw, err)
 			return
 		}
 	}
-	if err := checkGlob(w.Value()); err != "" {
-		c.errorf(w.Pos(), "rule", "%s %s: %s", what, w.Raw, err)
+}
+
+// isBareName reports a word of letters and '_' only: apparmor_parser's
+// lexer reads it as one name.
+func isBareName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlpha(s[i]) && s[i] != '_' {
+			return false
+		}
 	}
+	return s != ""
 }
 
 func (c *checker) absPath(w *Word, what string) {
@@ -384,27 +461,38 @@ func (c *checker) absPath(w *Word, what string) {
 	c.pathWord(w, what)
 }
 
-// checkGlob checks AARE bracket balance: {…} alternations and […] classes.
+// checkGlob checks an AARE as apparmor_parser does: balanced {…}
+// alternations of at least two items ({a,} is two), and […] classes that
+// are closed and not empty (a ']' right after '[' or '[^' closes it).
 func checkGlob(s string) string {
-	depth := 0
+	var alts []int // commas seen in each open alternation
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
 			i++
 		case '{':
-			depth++
+			alts = append(alts, 0)
+		case ',':
+			if len(alts) > 0 {
+				alts[len(alts)-1]++
+			}
 		case '}':
-			if depth == 0 {
+			if len(alts) == 0 {
 				return "unbalanced '}' (escape it as \\})"
 			}
-			depth--
+			if alts[len(alts)-1] == 0 {
+				return "an alternation needs at least two items: {a,b}, or {a,} for an optional part"
+			}
+			alts = alts[:len(alts)-1]
+		case ']':
+			return "']' without '[' (escape it as \\])"
 		case '[':
 			j := i + 1
 			if j < len(s) && s[j] == '^' {
 				j++
 			}
 			if j < len(s) && s[j] == ']' {
-				j++
+				return "empty character class []"
 			}
 			for j < len(s) && s[j] != ']' {
 				if s[j] == '\\' {
@@ -418,7 +506,7 @@ func checkGlob(s string) string {
 			i = j
 		}
 	}
-	if depth != 0 {
+	if len(alts) != 0 {
 		return "unbalanced '{' (escape it as \\{)"
 	}
 	return ""

@@ -323,7 +323,7 @@ func isPerms(lit string) bool {
 		return false
 	}
 	for i := 0; i < len(lit); i++ {
-		if !strings.ContainsRune("rwaxlkmiuUpPcCbBI", rune(lit[i])) {
+		if !strings.ContainsRune("rwaxlkmiuUpPcCbBIRWLMX", rune(lit[i])) {
 			return false
 		}
 	}
@@ -496,6 +496,10 @@ func (p *parser) parseRuleInner() Rule {
 	case INCLUDE:
 		return p.parseInclude(true)
 	case LBRACE: // a bare block: apparmor_parser takes { rules } inside a profile
+		if p.depth <= 1 {
+			p.fail(p.pos, "unexpected '{': a block needs a profile header or a qualifier before it")
+			return nil
+		}
 		p.innerComments(&Meta{})
 		p.next()
 		b := &Block{Meta: Meta{From: start}}
