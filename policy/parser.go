@@ -536,7 +536,7 @@ func (p *parser) parseRuleInner() Rule {
 	case SET:
 		return p.parseRlimit(start)
 	}
-	if strings.HasPrefix(p.lit, "@{") || strings.HasPrefix(p.lit, "$") {
+	if strings.HasPrefix(p.lit, "@") || strings.HasPrefix(p.lit, "$") {
 		name := &Word{ValuePos: p.pos, Raw: p.lit}
 		p.next()
 		if p.tok == ASSIGN || p.tok == ADD {
@@ -708,7 +708,7 @@ func (p *parser) parseRaw(start token.Pos) Rule {
 	}
 }
 
-var varNameRx = regexp.MustCompile(`^(@\{[^{}\s,=]*\}|\$[^{}\s,=()]+)$`)
+var varNameRx = regexp.MustCompile(`^(@\{[^{}\s,=]*\}|@[A-Za-z][A-Za-z0-9_]*|\$[^{}\s,=()]+|\$\{[^{}\s,=()]+\})$`)
 
 // condKeyRx matches the key of a conditional: peer, set, addr,
 // security.apparmor (xattrs), attach_disconnected.path (flags).
