@@ -19,6 +19,10 @@ const (
 	// KindLost: a notice that events were lost; see Event.Lost and
 	// Event.LostCounter.
 	KindLost
+	// KindRejected: an AppArmor record that neither the kernel nor auditd
+	// wrote, e.g. inside another program's syslog message (what logger lets
+	// any user write); it is no evidence. Event.Rejected says why.
+	KindRejected
 )
 
 // Format is the log format a line was recognised as.
@@ -102,6 +106,9 @@ type Event struct {
 	HasLostCounter bool
 	limitNotice    bool // "rate/backlog limit exceeded", printed after its audit_lost= reading
 
+	// Rejected says why a KindRejected record is not evidence.
+	Rejected string
+
 	// Fields are all key=value pairs in line order, known keys and unknown
 	// ones alike. A nested USER_AVC msg='…' is flattened in place.
 	Fields []Field
@@ -130,6 +137,7 @@ func (e *Event) reset() {
 	e.Node, e.Cursor = nil, nil
 	e.Time, e.Serial = Stamp{}, 0
 	e.Lost, e.LostCounter, e.HasLostCounter, e.limitNotice = 0, 0, false, false
+	e.Rejected = ""
 	e.Fields = e.Fields[:0]
 	e.idx = [numKeys]uint16{}
 	e.scratch = e.scratch[:0]
@@ -273,7 +281,8 @@ func (e *Event) Clone() *Event {
 	c := &Event{
 		Kind: e.Kind, Format: e.Format, Type: e.Type, Time: e.Time, Serial: e.Serial,
 		Lost: e.Lost, LostCounter: e.LostCounter, HasLostCounter: e.HasLostCounter, limitNotice: e.limitNotice,
-		idx: e.idx,
+		Rejected: e.Rejected,
+		idx:      e.idx,
 	}
 	c.Node, c.Cursor = cp(e.Node), cp(e.Cursor)
 	c.Fields = make([]Field, len(e.Fields))

@@ -44,6 +44,8 @@ func render(t *testing.T, name string, in []byte) []byte {
 	var out bytes.Buffer
 	r := NewReader(bytes.NewReader(in), ReaderOptions{Name: name, OnBad: func(e *SyntaxError) {
 		fmt.Fprintf(&out, "bad %v\n", e)
+	}, OnRejected: func(e *RejectedError) {
+		fmt.Fprintf(&out, "rejected %v\n", e)
 	}})
 	for r.Next() {
 		ev := r.Event()

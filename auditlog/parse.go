@@ -105,7 +105,8 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 		parseLoss(body, ev)
 		return nil
 	}
-	var kv int // where the key=value pairs start, relative to body
+	var kv int     // where the key=value pairs start, relative to body
+	var anchor int // where the record starts: what is before it is a log prefix
 	if a := indexAuditBefore(body, ap); a >= 0 {
 		t := lastIndexType(body[:a])
 		if t < 0 || (t > 0 && byteClass[body[t-1]]&clsSpace == 0 && body[t-1] != ':') {
@@ -116,6 +117,7 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 			te++
 		}
 		ev.Type = recordTypeNumber(body[t+len(anchorType) : te])
+		anchor = t
 		if bytes.HasSuffix(body[:a], []byte("msg=")) {
 			ev.Format = FormatAuditd
 			if n := bytes.Index(body[:t], anchorNode); n >= 0 {
@@ -124,9 +126,13 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 					ne++
 				}
 				ev.Node = body[n+len(anchorNode) : ne]
+				anchor = n
 			}
 		} else {
 			ev.Format = FormatPrintk
+			if bytes.HasSuffix(body[:t], printkPrefix) {
+				anchor = t - len(printkPrefix)
+			}
 		}
 		end, err := parseStamp(body, a+len(anchorAudit), ev)
 		if err != nil {
@@ -137,9 +143,9 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 	} else if v := bytes.LastIndex(body[:ap], anchorAVC); v >= 0 {
 		switch {
 		case v >= 5 && string(body[v-5:v]) == "USER_":
-			ev.Type = TypeUserAVC
+			ev.Type, anchor = TypeUserAVC, v-5
 		case v == 0 || body[v-1] == ' ' || body[v-1] == ':':
-			ev.Type = TypeAVC
+			ev.Type, anchor = TypeAVC, v
 		default:
 			return nil
 		}
@@ -150,13 +156,28 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 		// or the journal: "dbus-daemon[712]: apparmor="DENIED" …". No
 		// audit header: no type, time or serial.
 		ev.Format = FormatBare
-		kv = ap
+		kv, anchor = ap, ap
 	} else {
 		return nil // apparmor= in some other text
+	}
+	untrusted := ""
+	switch {
+	case from > 0:
+		if untrusted = untrustedKmsg(line); untrusted == "" && anchor > 0 {
+			untrusted = "text before the record in a /dev/kmsg record"
+		}
+	case ev.Format == FormatBare:
+		untrusted = "a program's own AppArmor message in the log, not the kernel's or auditd's"
+	case anchor > 0:
+		untrusted = untrustedPrefix(body[:anchor])
 	}
 	if err := scanPairs(line, from+kv, from+len(body), ev, false); err != nil {
 		ev.Fields = ev.Fields[:0]
 		ev.idx = [numKeys]uint16{}
+		if untrusted != "" {
+			ev.reject(untrusted) // forged and malformed: no evidence either way
+			return nil
+		}
 		return err
 	}
 	if !ev.Has(KeyApparmor) {
@@ -166,6 +187,9 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 		return nil // another record type that mentions apparmor= in a value
 	}
 	ev.Kind = KindEvent
+	if untrusted != "" {
+		ev.reject(untrusted)
+	}
 	return nil
 }
 
@@ -325,7 +349,7 @@ func parseLoss(body []byte, ev *Event) {
 // journalRecord holds the journald fields armorer reads, from -o json or
 // -o export.
 type journalRecord struct {
-	message, cursor, auditType, auditID, sourceTime []byte
+	message, cursor, auditType, auditID, sourceTime, transport []byte
 }
 
 func (p *Parser) parseJSON(line []byte, ev *Event) error {
@@ -347,6 +371,7 @@ func (p *Parser) parseJSON(line []byte, ev *Event) error {
 	r.auditType = v.GetStringBytes("_AUDIT_TYPE")
 	r.auditID = v.GetStringBytes("_AUDIT_ID")
 	r.sourceTime = v.GetStringBytes("_SOURCE_REALTIME_TIMESTAMP")
+	r.transport = v.GetStringBytes("_TRANSPORT")
 	m := v.Get("MESSAGE")
 	switch {
 	case m == nil:
@@ -382,6 +407,11 @@ func (p *Parser) finishJournal(r *journalRecord, ev *Event, format Format) error
 	}
 	ev.Format = format
 	ev.Cursor = r.cursor
+	if ev.Kind == KindEvent || ev.Kind == KindRejected {
+		if why := untrustedTransport(r.transport); why != "" {
+			ev.reject(why)
+		}
+	}
 	if ev.Kind != KindEvent {
 		return nil
 	}
@@ -444,6 +474,8 @@ func (p *Parser) ParseExport(rec []byte, ev *Event) error {
 			r.auditID = value
 		case "_SOURCE_REALTIME_TIMESTAMP":
 			r.sourceTime = value
+		case "_TRANSPORT":
+			r.transport = value
 		}
 	}
 	return p.finishJournal(&r, ev, FormatJournalExport)

@@ -3,7 +3,6 @@ package auditlog
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"strconv"
 )
@@ -22,6 +21,9 @@ type ReaderOptions struct {
 	// OnBad, if set, is called with each bad line's error (File and Line
 	// set); the stream continues.
 	OnBad func(*SyntaxError)
+	// OnRejected, if set, is called with each record that is rejected as
+	// evidence (KindRejected: neither the kernel nor auditd wrote it).
+	OnRejected func(*RejectedError)
 	// Stream, if set, is shared with other readers, so that duplicates
 	// across inputs are recognised and Stats cover them all. Default: the
 	// Reader's own.
@@ -54,6 +56,11 @@ type Reader struct {
 	probed bool
 	tok    tokenKind
 	inLong bool
+	// An export record with a field longer than MaxLine is skipped: skip
+	// bytes of the field are still to be dropped, and skipRec says the rest
+	// of the record goes too (and is then counted as one bad record).
+	skip    uint64
+	skipRec bool
 }
 
 type tokenKind uint8
@@ -89,7 +96,11 @@ func (r *Reader) Next() bool {
 		r.line++
 		r.st.Stats.Lines++
 		if r.tok == tokLongHead {
-			r.bad(&SyntaxError{Col: r.opts.MaxLine, Msg: "line longer than " + strconv.Itoa(r.opts.MaxLine) + " bytes, skipped"})
+			msg := "line longer than " + strconv.Itoa(r.opts.MaxLine) + " bytes, skipped"
+			if r.export {
+				msg = "journal export record with a field longer than " + strconv.Itoa(r.opts.MaxLine) + " bytes, skipped"
+			}
+			r.bad(&SyntaxError{Col: r.opts.MaxLine, Msg: msg})
 			continue
 		}
 		var err error
@@ -108,6 +119,9 @@ func (r *Reader) Next() bool {
 		}
 		if r.st.Add(&r.ev) {
 			return true
+		}
+		if r.ev.Kind == KindRejected && r.opts.OnRejected != nil {
+			r.opts.OnRejected(&RejectedError{File: r.opts.Name, Line: r.line, Reason: r.ev.Rejected})
 		}
 	}
 	r.err = r.sc.Err()
@@ -140,8 +154,8 @@ func (r *Reader) Err() error { return r.err }
 func (r *Reader) Export() bool { return r.export }
 
 var (
-	exportMagic           = []byte("__CURSOR=")
-	errExportFieldTooLong = errors.New("journal export: binary field longer than the maximum line size")
+	exportMagic = []byte("__CURSOR=")
+	emptyToken  = []byte{}
 )
 
 func (r *Reader) split(data []byte, atEOF bool) (int, []byte, error) {
@@ -191,15 +205,37 @@ func (r *Reader) lineKind(more bool) tokenKind {
 // splitExport returns one journal export record per token: fields up to a
 // blank line, walking binary fields by their length so that newlines in
 // them do not end the record.
+//
+// A binary field longer than MaxLine is not held in memory: its bytes are
+// dropped as they arrive, then the rest of its record, which becomes one
+// tokLongHead token, as an over-long text line does.
 func (r *Reader) splitExport(data []byte, atEOF bool) (int, []byte, error) {
+	if r.skip > 0 {
+		n := min(r.skip, uint64(len(data)))
+		r.skip -= n
+		if atEOF && n == uint64(len(data)) {
+			// The input ends inside the field. The Scanner calls no
+			// split after a tokenless advance at EOF: the token is now.
+			r.skip, r.skipRec, r.tok = 0, false, tokLongHead
+			return len(data), emptyToken, nil
+		}
+		if atEOF { // the same: go on with the rest of the record now
+			adv, tok, err := r.splitExport(data[n:], atEOF)
+			return int(n) + adv, tok, err
+		}
+		return int(n), nil, nil
+	}
 	start := 0
-	for start < len(data) && data[start] == '\n' { // blank lines between records
+	for !r.skipRec && start < len(data) && data[start] == '\n' { // blank lines between records
 		start++
 	}
 	i := start
 	for i < len(data) {
 		if data[i] == '\n' {
 			r.tok = tokLine
+			if r.skipRec {
+				r.skipRec, r.tok = false, tokLongHead
+			}
 			return i + 1, data[start:i], nil
 		}
 		nl := bytes.IndexByte(data[i:], '\n')
@@ -218,16 +254,29 @@ func (r *Reader) splitExport(data []byte, atEOF bool) (int, []byte, error) {
 		n := leUint64(data[j : j+8])
 		if n > uint64(len(data)-j-8-1) {
 			if n >= uint64(r.opts.MaxLine) {
-				return 0, nil, errExportFieldTooLong
+				if atEOF { // cut off by the end of the input
+					r.tok = tokLongHead
+					return len(data), emptyToken, nil
+				}
+				// Drop the field and its '\n' without buffering them.
+				r.skip, r.skipRec = n+1, true
+				return j + 8, nil, nil
 			}
 			break
 		}
 		i = j + 8 + int(n) + 1
 	}
 	if atEOF {
-		if start < len(data) {
+		if start < len(data) || r.skipRec {
 			r.tok = tokLine
-			return len(data), bytes.TrimSuffix(data[start:], []byte("\n")), nil
+			if r.skipRec {
+				r.skipRec, r.tok = false, tokLongHead
+			}
+			tok := bytes.TrimSuffix(data[start:], []byte("\n"))
+			if tok == nil {
+				tok = emptyToken // a token, even when empty: the Scanner reports it
+			}
+			return len(data), tok, nil
 		}
 		return len(data), nil, nil
 	}

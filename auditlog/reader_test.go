@@ -2,7 +2,11 @@ package auditlog
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -213,5 +217,84 @@ func TestAppendJSONAllocs(t *testing.T) {
 	want := `{"time":"2025-11-25T07:00:00.106Z","serial":206,"type":"USER_AVC","uid":101,"subj":"unconfined","apparmor":"DENIED","operation":"dbus_method_call","bus":"system","name":"/a b","pid":4246,"label":"myapp","tcontext":"x","UID":"messagebus","source":"f","line":1}`
 	if string(buf) != want {
 		t.Errorf("JSON\n%s\nwant\n%s", buf, want)
+	}
+}
+
+// exportRecord builds one journalctl -o export record with a cursor and the
+// given fields, and the blank line that ends it.
+func exportRecord(cursor string, fields ...[]byte) []byte {
+	b := []byte("__CURSOR=s=1;i=" + cursor + "\n")
+	for _, f := range fields {
+		b = append(b, f...)
+	}
+	return append(b, '\n')
+}
+
+func textField(name, value string) []byte { return []byte(name + "=" + value + "\n") }
+
+// binaryField is NAME, '\n', the little-endian length, the data and '\n'.
+func binaryField(name string, data []byte) []byte {
+	b := append([]byte(name+"\n"), binary.LittleEndian.AppendUint64(nil, uint64(len(data)))...)
+	return append(append(b, data...), '\n')
+}
+
+// bigField is a binary MESSAGE of n bytes with newlines in it.
+func bigField(n int) []byte {
+	unit := []byte("apparmor=\"DENIED\"\n")
+	return binaryField("MESSAGE", bytes.Repeat(unit, n/len(unit)+1)[:n])
+}
+
+func kernelAVC(serial int) string {
+	return fmt.Sprintf(`audit: type=1400 audit(1764054003.001:%d): apparmor="DENIED" operation="open" profile="myapp" name="/etc/x" pid=7001 comm="myapp" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`, serial)
+}
+
+// Issue 13.9: a journal export field over the line limit (1 MiB by
+// default) is skipped and counted, as an over-long text line is, and the
+// records after it are still read.
+func TestReaderExportOversizeField(t *testing.T) {
+	var in []byte
+	in = append(in, exportRecord("a1", textField("_TRANSPORT", "kernel"), textField("MESSAGE", kernelAVC(1)))...)
+	in = append(in, exportRecord("a2", textField("_TRANSPORT", "kernel"), bigField(DefaultMaxLine+10), textField("_PID", "1"))...)
+	in = append(in, exportRecord("a3", textField("_TRANSPORT", "kernel"), textField("MESSAGE", kernelAVC(3)))...)
+	in = append(in, exportRecord("a4", textField("_TRANSPORT", "kernel"), bigField(2*DefaultMaxLine))...)
+	in = append(in, exportRecord("a5", textField("_TRANSPORT", "kernel"), textField("MESSAGE", kernelAVC(5)))...)
+	for name, r := range map[string]io.Reader{
+		"whole":  bytes.NewReader(in),
+		"bytes":  iotest.OneByteReader(bytes.NewReader(in)),
+		"halves": iotest.HalfReader(bytes.NewReader(in)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var bad []*SyntaxError
+			rd := NewReader(r, ReaderOptions{Name: "j", OnBad: func(e *SyntaxError) { bad = append(bad, e) }})
+			var lines []int64
+			for rd.Next() {
+				lines = append(lines, rd.Line())
+			}
+			if err := rd.Err(); err != nil {
+				t.Fatalf("the read stopped: %v", err)
+			}
+			st := rd.Stats()
+			if !slices.Equal(lines, []int64{1, 3, 5}) || st.Events != 3 || st.Bad != 2 || st.Lines != 5 {
+				t.Errorf("events on records %v, stats %+v", lines, st)
+			}
+			if len(bad) != 2 || bad[0].Line != 2 || bad[1].Line != 4 || !strings.Contains(bad[0].Msg, "longer than") {
+				t.Errorf("bad records %v", bad)
+			}
+		})
+	}
+}
+
+// The end of the input arrives while an oversize field is being skipped,
+// with records after it: they are still read.
+func TestReaderExportOversizeFieldAtEOF(t *testing.T) {
+	in := exportRecord("a1", textField("_TRANSPORT", "kernel"), bigField(600), textField("_PID", "1"))
+	in = append(in, exportRecord("a2", textField("_TRANSPORT", "kernel"), textField("MESSAGE", kernelAVC(2)))...)
+	// One read returns everything but the first 100 bytes, with io.EOF.
+	r := io.MultiReader(bytes.NewReader(in[:100]), iotest.DataErrReader(bytes.NewReader(in[100:])))
+	rd := NewReader(r, ReaderOptions{MaxLine: 512})
+	for rd.Next() {
+	}
+	if st := rd.Stats(); rd.Err() != nil || st.Events != 1 || st.Bad != 1 || st.Lines != 2 {
+		t.Errorf("err %v, stats %+v", rd.Err(), st)
 	}
 }

@@ -7,6 +7,7 @@ type Stats struct {
 	Bad        uint64 // lines that looked like AppArmor records but could not be read
 	Lost       uint64 // events the kernel reported as lost
 	Duplicates uint64 // events seen a second time (printk copy and audit copy) and dropped
+	Rejected   uint64 // AppArmor records neither the kernel nor auditd wrote (KindRejected): no evidence
 }
 
 // DedupWindow is how many recent (node, epoch, serial, type) keys a Stream
@@ -44,6 +45,9 @@ func (s *Stream) Add(ev *Event) bool {
 	switch ev.Kind {
 	case KindLost:
 		s.addLoss(ev)
+		return false
+	case KindRejected:
+		s.Stats.Rejected++
 		return false
 	case KindEvent:
 	default:

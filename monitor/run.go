@@ -2,9 +2,8 @@ package monitor
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/armorer-dev/armorer/auditlog"
@@ -16,15 +15,17 @@ import (
 // auditd's log, the journal, and the kernel ring buffer.
 var AutoSources = []string{"netlink:", "auditd:", "journal:", "kmsg:"}
 
-// Runner feeds a Monitor from event sources and survives their failures:
-// a source that fails is marked down, retried with exponential backoff, and
-// resumed where it stopped. In auto mode (no Specs) it uses the first of
-// AutoSources that opens and goes back to the top of the list after a failure.
+// Runner feeds a Monitor from the event pipeline and survives its sources'
+// failures: a source that fails is marked down, retried with exponential
+// backoff, and resumed where it stopped (source.Options.Retry). In auto
+// mode (no Specs) it reads the first of AutoSources that opens and goes
+// back to the top of the list after a failure.
 type Runner struct {
 	Monitor *Monitor
 	Specs   []string
-	// Open opens a source; default source.Open. Tests inject their own.
-	Open       func(spec string, opts source.Options) (source.Source, error)
+	// Open opens a raw source; default source.OpenSource. Tests inject
+	// their own.
+	Open       func(spec string, opts source.SourceOptions) (source.Source, error)
 	MinBackoff time.Duration // default 1s
 	MaxBackoff time.Duration // default 1m
 	Logger     *slog.Logger
@@ -35,9 +36,6 @@ type Runner struct {
 }
 
 func (r *Runner) defaults() {
-	if r.Open == nil {
-		r.Open = source.Open
-	}
 	if r.MinBackoff <= 0 {
 		r.MinBackoff = time.Second
 	}
@@ -52,63 +50,76 @@ func (r *Runner) defaults() {
 // Run reads events until ctx ends. It returns ctx's error.
 func (r *Runner) Run(ctx context.Context) error {
 	r.defaults()
-	recs := make(chan source.Record, 4096)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.consume(ctx, recs)
+	m := r.Monitor
+	specs, auto := r.Specs, len(r.Specs) == 0
+	if auto {
+		specs = AutoSources
+	}
+	p, err := source.Open(ctx, specs, source.Options{
+		Follow: true, FromEnd: !r.FromStart, FirstOf: auto,
+		Retry: r.MinBackoff, MaxRetry: r.MaxBackoff,
+		Logger: r.Logger, OpenSource: r.Open,
+		OnSource: func(spec string, err error) {
+			m.SourceUp(spec, err == nil)
+			if err == nil {
+				r.Logger.Info("reading events", "source", spec)
+				return
+			}
+			m.SourceError(spec)
+			r.Logger.Warn("source unavailable or stopped", "source", spec, "err", err)
+		},
+	})
+	if err != nil { // a malformed SOURCE: nothing to retry
+		r.Logger.Error("cannot read events", "err", err)
+		for _, spec := range specs {
+			m.SourceUp(spec, false)
+			m.SourceError(spec)
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	var acc accountant
+	stop := make(chan struct{})
+	ticked := make(chan struct{})
+	go func() { // losses happen between events too
+		defer close(ticked)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				acc.account(m, p.Stats())
+			}
+		}
 	}()
-	keepers := make(chan struct{}, 1)
-	n := 0
-	if len(r.Specs) == 0 {
-		n = 1
-		go func() { r.keep(ctx, AutoSources, recs); keepers <- struct{}{} }()
+	for ev := range p.Events() {
+		m.Observe(observationOf(ev.Event))
+		acc.account(m, p.Stats())
 	}
-	for _, spec := range r.Specs {
-		n++
-		go func() { r.keep(ctx, []string{spec}, recs); keepers <- struct{}{} }()
-	}
-	for range n {
-		<-keepers
-	}
-	<-done
+	close(stop)
+	<-ticked
+	acc.account(m, p.Stats())
 	return ctx.Err()
 }
 
-// consume parses records in one goroutine with one Stream, so that the
-// same event delivered by two sources is counted once.
-func (r *Runner) consume(ctx context.Context, recs <-chan source.Record) {
-	m := r.Monitor
-	p := auditlog.NewParser()
-	var (
-		ev                auditlog.Event
-		st                auditlog.Stream
-		lastLost, lastBad uint64
-	)
-	for {
-		var rec source.Record
-		select {
-		case <-ctx.Done():
-			return
-		case rec = <-recs:
-		}
-		st.Stats.Lines++
-		if err := p.Parse(rec.Data, &ev); err != nil {
-			var se *auditlog.SyntaxError
-			if errors.As(err, &se) {
-				st.Stats.Bad++
-			}
-		} else if st.Add(&ev) {
-			m.Observe(observationOf(&ev))
-		}
-		if d := st.Stats.Lost - lastLost; d > 0 {
-			m.AddLost(float64(d))
-			lastLost = st.Stats.Lost
-		}
-		if d := st.Stats.Bad - lastBad; d > 0 {
-			m.AddParseErrors(float64(d))
-			lastBad = st.Stats.Bad
-		}
+// accountant turns the pipeline's growing counts into counter increments.
+type accountant struct {
+	mu        sync.Mutex
+	lost, bad uint64
+}
+
+func (a *accountant) account(m *Monitor, st source.Stats) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st.Lost > a.lost {
+		m.AddLost(float64(st.Lost - a.lost))
+		a.lost = st.Lost
+	}
+	if st.Bad > a.bad {
+		m.AddParseErrors(float64(st.Bad - a.bad))
+		a.bad = st.Bad
 	}
 }
 
@@ -131,108 +142,4 @@ func observationOf(ev *auditlog.Event) Observation {
 		o.Time = ev.Time.Time()
 	}
 	return o
-}
-
-// keep runs the first source of specs that opens, restarting it (from the
-// top of specs) with backoff whenever it fails, until ctx ends.
-func (r *Runner) keep(ctx context.Context, specs []string, out chan<- source.Record) {
-	backoff := r.MinBackoff
-	resume := map[string]*source.Position{}
-	started := map[string]bool{}
-	for ctx.Err() == nil {
-		ran := false
-		for _, spec := range specs {
-			opts := source.Options{Follow: true, Logger: r.Logger.With("source", spec), Resume: resume[spec]}
-			opts.FromEnd = !r.FromStart && !started[spec]
-			src, err := r.Open(spec, opts)
-			if err != nil {
-				r.Monitor.SourceUp(spec, false)
-				r.Monitor.SourceError(spec)
-				r.Logger.Warn("source unavailable", "source", spec, "err", err)
-				continue
-			}
-			started[spec] = true
-			ran = true
-			r.Logger.Info("reading events", "source", spec)
-			r.Monitor.SourceUp(spec, true)
-			last, runErr := r.run(ctx, src, out)
-			if last != nil {
-				resume[spec] = last
-			}
-			r.Monitor.SourceUp(spec, false)
-			if ctx.Err() != nil {
-				return
-			}
-			r.Monitor.SourceError(spec)
-			r.Logger.Warn("source stopped; retrying", "source", spec, "err", runErr, "backoff", backoff)
-			break // back to the top of the preference list after the backoff
-		}
-		if !ran && len(specs) > 1 {
-			r.Logger.Error("no event source is available", "tried", specs)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		if ran {
-			backoff = r.MinBackoff
-		} else {
-			backoff = min(2*backoff, r.MaxBackoff)
-		}
-	}
-}
-
-// run runs one source, forwarding its records and its loss counters, and
-// returns the position of the last record it delivered.
-func (r *Runner) run(ctx context.Context, src source.Source, out chan<- source.Record) (*source.Position, error) {
-	in := make(chan source.Record, 256)
-	errc := make(chan error, 1)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { errc <- src.Run(runCtx, in) }()
-	var (
-		last     *source.Position
-		lastSeen source.Stats
-	)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	account := func() {
-		s := src.Stats()
-		lost := (s.Lost - lastSeen.Lost) + (s.Dropped - lastSeen.Dropped)
-		r.Monitor.AddLost(float64(lost))
-		lastSeen = s
-	}
-	defer account()
-	forward := func(rec source.Record) error {
-		pos := rec.Pos
-		last = &pos
-		select {
-		case out <- rec:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	for {
-		select {
-		case rec := <-in:
-			if err := forward(rec); err != nil {
-				return last, err
-			}
-		case err := <-errc:
-			// Forward what the source sent before it stopped.
-			for len(in) > 0 {
-				if err := forward(<-in); err != nil {
-					return last, err
-				}
-			}
-			if err == nil {
-				err = fmt.Errorf("source %s ended", src.Name())
-			}
-			return last, err
-		case <-tick.C:
-			account()
-		}
-	}
 }

@@ -110,9 +110,9 @@ type fakeSource struct {
 	err  error
 }
 
-func (f *fakeSource) Name() string        { return f.name }
-func (f *fakeSource) Stats() source.Stats { return source.Stats{Lost: 2} }
-func (f *fakeSource) Close() error        { return nil }
+func (f *fakeSource) Name() string              { return f.name }
+func (f *fakeSource) Stats() source.SourceStats { return source.SourceStats{Lost: 2} }
+func (f *fakeSource) Close() error              { return nil }
 func (f *fakeSource) Run(ctx context.Context, out chan<- source.Record) error {
 	for i, r := range f.recs {
 		select {
@@ -133,7 +133,7 @@ func (f *fakeSource) Run(ctx context.Context, out chan<- source.Record) error {
 func TestRunnerFailover(t *testing.T) {
 	var mu sync.Mutex
 	opened := map[string]int{}
-	open := func(spec string, _ source.Options) (source.Source, error) {
+	open := func(spec string, _ source.SourceOptions) (source.Source, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		opened[spec]++

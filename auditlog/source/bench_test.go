@@ -31,7 +31,7 @@ func BenchmarkFileSource(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		src, err := Open(path, Options{})
+		src, err := OpenSource(path, SourceOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,9 +1,30 @@
-// Package source reads raw audit records from files and from the kernel's
-// live log sources, for package auditlog to parse.
+// Package source is armorer's one event pipeline: it reads AppArmor events
+// from files and from the kernel's live log sources, parses them (package
+// auditlog), removes duplicates across sources, counts what was lost,
+// follows and resumes.
+//
+// # The pipeline
+//
+// Open takes SOURCEs, the same strings everywhere in the CLI, and
+// Events iterates over the parsed events with their source and position:
+//
+//	p, err := source.Open(ctx, []string{"auditd:", "kmsg:"}, source.Options{Follow: true})
+//	if err != nil { … }
+//	for ev := range p.Events() { … ev.Event, ev.Source, ev.Line() }
+//	err = p.Err()
+//	st := p.Stats() // lines, events, duplicates, unreadable, rejected, lost
+//
+// Besides the SOURCEs below, state:NAME reads the events armorer kept for
+// profile NAME; the event store belongs to the program above this package,
+// which resolves it through Options.State. Options.FirstOf reads the first
+// SOURCE that opens (netlink:, else kmsg:); Options.Retry keeps a followed
+// pipeline alive across source failures, resuming each source after its
+// last record. Every command and the node agent read events this way.
 //
 // # Sources
 //
-// Open takes a source spec, the same string everywhere in the CLI:
+// OpenSource opens one raw source, the building block under the pipeline,
+// for programs that want the records themselves:
 //
 //	PATH            a log file (any format auditlog detects); with Follow it is
 //	                followed across rotation (rename, then a new file: the old
@@ -14,7 +35,7 @@
 //	                rotated twice before the reader looks (the poll
 //	                interval is 2 s with fsnotify, 250 ms without) is
 //	                skipped, as with tail -F
-//	-               stdin (Options.Stdin), read to its end
+//	-               stdin (SourceOptions.Stdin), read to its end
 //	kmsg:           the kernel ring buffer /dev/kmsg, from its oldest record;
 //	                it ends at the newest one unless Follow (a record the
 //	                kernel keeps open for continuation, a printk without a
@@ -55,7 +76,7 @@
 // (files: the byte offset after the line, and which file), Seq and Boot
 // (kmsg: the kernel's sequence number and the boot it belongs to), Cursor
 // (journal: __CURSOR). Pass the Pos of the last record processed as
-// Options.Resume to continue after it.
+// SourceOptions.Resume to continue after it.
 //
 // Data is a copy the source never touches again: a Record stays valid
 // after receipt, with no release step. Copies are carved from shared 64 KiB
@@ -69,7 +90,7 @@
 // dropped and counted (Stats.Dropped), because a reader that stalls makes
 // the kernel lose records anyway. Everything else waits for room: file,
 // stdin, auditd and journal records are safe on disk, and the backlog a
-// kmsg reader starts with is safe in the ring buffer. Options.WhenFull
+// kmsg reader starts with is safe in the ring buffer. SourceOptions.WhenFull
 // overrides these defaults.
 //
 // Records the kernel lost are counted in Stats.Lost: gaps in /dev/kmsg

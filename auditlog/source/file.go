@@ -29,19 +29,19 @@ type fileSource struct {
 	counters
 	name string
 	path string // "" for a plain reader (stdin)
-	opts Options
+	opts SourceOptions
 	r    io.Reader
 	f    *os.File // the open file, nil for a plain reader
 	lr   lineReader
 }
 
-func newReaderSource(name string, r io.Reader, opts Options) *fileSource {
+func newReaderSource(name string, r io.Reader, opts SourceOptions) *fileSource {
 	s := &fileSource{name: name, opts: opts, r: r}
 	s.lr.init(opts.MaxRecord)
 	return s
 }
 
-func openFile(name, path string, opts Options) (Source, error) {
+func openFile(name, path string, opts SourceOptions) (Source, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fileUnavailable(name, path, err)
@@ -156,8 +156,8 @@ func lastNewline(f *os.File, size int64) (int64, error) {
 	return 0, nil
 }
 
-func (s *fileSource) Name() string { return s.name }
-func (s *fileSource) Stats() Stats { return s.counters.Stats() }
+func (s *fileSource) Name() string       { return s.name }
+func (s *fileSource) Stats() SourceStats { return s.counters.Stats() }
 
 func (s *fileSource) Close() error {
 	if s.once.close() && s.f != nil {

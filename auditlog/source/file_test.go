@@ -79,7 +79,7 @@ func TestFileRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "log")
 			writeFile(t, path, tt.input)
-			src, err := Open(path, Options{MaxRecord: tt.max})
+			src, err := OpenSource(path, SourceOptions{MaxRecord: tt.max})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +109,7 @@ func TestFileManyLines(t *testing.T) {
 		fmt.Fprintf(&b, "line %d %s\n", i, strings.Repeat("x", i%300))
 	}
 	in := b.String()
-	src, err := Open("-", Options{Stdin: iotest.HalfReader(strings.NewReader(in))})
+	src, err := OpenSource("-", SourceOptions{Stdin: iotest.HalfReader(strings.NewReader(in))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestFileResume(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "log")
 	writeFile(t, path, "a\nb\nc\n")
-	src, err := Open(path, Options{})
+	src, err := OpenSource(path, SourceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestFileResume(t *testing.T) {
 				}
 			}
 			writeFile(t, path, tt.content)
-			src, err := Open(path, Options{Resume: &resume})
+			src, err := OpenSource(path, SourceOptions{Resume: &resume})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +189,7 @@ func TestFileFromEnd(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "log")
 			writeFile(t, path, tt.before)
-			src, err := Open(path, Options{FromEnd: true, Follow: true})
+			src, err := OpenSource(path, SourceOptions{FromEnd: true, Follow: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,7 +214,7 @@ func TestFileFollowRotation(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "audit.log")
 			writeFile(t, path, "a1\na2\n")
-			src, err := Open(path, Options{Follow: true, noWatch: mode.noWatch})
+			src, err := OpenSource(path, SourceOptions{Follow: true, noWatch: mode.noWatch})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,7 +279,7 @@ func TestFileFollowDeleted(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "log")
 	writeFile(t, path, "a\n")
-	src, err := Open(path, Options{Follow: true})
+	src, err := OpenSource(path, SourceOptions{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestFileFollowDeleted(t *testing.T) {
 func TestFileDropWhenFull(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log")
 	writeFile(t, path, strings.Repeat("x\n", 100))
-	src, err := Open(path, Options{WhenFull: FullDrop})
+	src, err := OpenSource(path, SourceOptions{WhenFull: FullDrop})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func TestFileDropWhenFull(t *testing.T) {
 func TestFileWaitWhenFull(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log")
 	writeFile(t, path, strings.Repeat("x\n", 10))
-	src, err := Open(path, Options{})
+	src, err := OpenSource(path, SourceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +339,7 @@ func TestFileWaitWhenFull(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 
-	src, err = Open(path, Options{})
+	src, err = OpenSource(path, SourceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestFileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			_, err := Open(tt.spec, Options{})
+			_, err := OpenSource(tt.spec, SourceOptions{})
 			var ue *UnavailableError
 			if !errors.As(err, &ue) {
 				t.Fatalf("Open = %v, want *UnavailableError", err)
@@ -389,7 +389,7 @@ func TestFileErrors(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	src, err := Open("-", Options{Stdin: strings.NewReader("a\n")})
+	src, err := OpenSource("-", SourceOptions{Stdin: strings.NewReader("a\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestStdinCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pw.Close()
-	src, err := Open("-", Options{Stdin: pr})
+	src, err := OpenSource("-", SourceOptions{Stdin: pr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +436,7 @@ func TestStdinCancel(t *testing.T) {
 func TestAuditdSpec(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	writeFile(t, path, "type=AVC msg=audit(1.2:3): x\n")
-	src, err := Open("auditd:"+path, Options{Follow: true})
+	src, err := OpenSource("auditd:"+path, SourceOptions{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func TestFileFollowLogrotate(t *testing.T) {
 				}
 			}
 			writeFile(t, path, "a1\na2\n")
-			src, err := Open(path, Options{Follow: true})
+			src, err := OpenSource(path, SourceOptions{Follow: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -527,7 +527,7 @@ func TestFileFollowStress(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "audit.log")
 			writeFile(t, path, "")
-			src, err := Open(path, Options{Follow: true, noWatch: mode.noWatch})
+			src, err := OpenSource(path, SourceOptions{Follow: true, noWatch: mode.noWatch})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -45,12 +45,12 @@ type journalSource struct {
 	once
 	counters
 	name string
-	opts Options
+	opts SourceOptions
 	bin  string
 	args []string
 }
 
-func openJournal(name, path string, opts Options) (Source, error) {
+func openJournal(name, path string, opts SourceOptions) (Source, error) {
 	bin, err := exec.LookPath("journalctl")
 	if err != nil {
 		return nil, &UnavailableError{Source: name, What: "find journalctl", Err: err,
@@ -90,9 +90,9 @@ func openJournal(name, path string, opts Options) (Source, error) {
 	return &journalSource{name: name, opts: opts, bin: bin, args: args}, nil
 }
 
-func (s *journalSource) Name() string { return s.name }
-func (s *journalSource) Stats() Stats { return s.counters.Stats() }
-func (s *journalSource) Close() error { s.once.close(); return nil }
+func (s *journalSource) Name() string       { return s.name }
+func (s *journalSource) Stats() SourceStats { return s.counters.Stats() }
+func (s *journalSource) Close() error       { s.once.close(); return nil }
 
 // Args returns journalctl's arguments, for tests and logs.
 func (s *journalSource) Args() []string { return s.args }

@@ -119,7 +119,7 @@ func TestJournalRead(t *testing.T) {
 
 	for _, spec := range []string{"journal:" + path, "journal:" + dir} {
 		t.Run(spec, func(t *testing.T) {
-			src, err := Open(spec, Options{})
+			src, err := OpenSource(spec, SourceOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func TestJournalRead(t *testing.T) {
 			}
 
 			// Resume after the second entry's cursor.
-			src, err = Open(spec, Options{Resume: &recs[1].Pos})
+			src, err = OpenSource(spec, SourceOptions{Resume: &recs[1].Pos})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,11 +158,11 @@ func TestJournalFollow(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.journal")
 	writeJournal(t, remote, path, exportText(0, testEntries[:3]...))
 
-	all, err := Open("journal:"+path, Options{Follow: true})
+	all, err := OpenSource("journal:"+path, SourceOptions{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromEnd, err := Open("journal:"+path, Options{Follow: true, FromEnd: true})
+	fromEnd, err := OpenSource("journal:"+path, SourceOptions{Follow: true, FromEnd: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestJournalFollow(t *testing.T) {
 		}
 	}
 	// Follow from a cursor: journalctl -f --after-cursor.
-	resumed, err := Open("journal:"+path, Options{Follow: true, Resume: &first.Pos})
+	resumed, err := OpenSource("journal:"+path, SourceOptions{Follow: true, Resume: &first.Pos})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,12 +227,12 @@ func TestJournalErrors(t *testing.T) {
 	bad := filepath.Join(dir, "bad.journal")
 	writeFile(t, bad, "not a journal\n")
 
-	_, err := Open("journal:"+filepath.Join(dir, "missing"), Options{})
+	_, err := OpenSource("journal:"+filepath.Join(dir, "missing"), SourceOptions{})
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing journal: %v, want ErrNotExist", err)
 	}
 
-	src, err := Open("journal:"+bad, Options{})
+	src, err := OpenSource("journal:"+bad, SourceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,20 +246,20 @@ func TestJournalErrors(t *testing.T) {
 	saved := journalDirs
 	defer func() { journalDirs = saved }()
 	journalDirs = []string{filepath.Join(dir, "run"), filepath.Join(dir, "var")}
-	_, err = Open("journal:", Options{})
+	_, err = OpenSource("journal:", SourceOptions{})
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "systemd-journald") {
 		t.Errorf("no system journal: %v, want *UnavailableError asking about systemd-journald", err)
 	}
 	os.MkdirAll(filepath.Join(dir, "var", testBootID), 0o755)
 	writeFile(t, filepath.Join(dir, "var", testBootID, "system.journal"), "")
-	if src, err := Open("journal:", Options{}); err != nil {
+	if src, err := OpenSource("journal:", SourceOptions{}); err != nil {
 		t.Errorf("with a system journal file: %v", err)
 	} else {
 		src.Close()
 	}
 
 	t.Setenv("PATH", dir)
-	_, err = Open("journal:", Options{})
+	_, err = OpenSource("journal:", SourceOptions{})
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "install it") {
 		t.Errorf("no journalctl: %v, want *UnavailableError saying to install it", err)
 	}

@@ -29,11 +29,11 @@ type kmsgSource struct {
 	caughtUp atomic.Bool
 }
 
-func openKmsg(name string, opts Options) (Source, error) {
+func openKmsg(name string, opts SourceOptions) (Source, error) {
 	return openKmsgPath(name, kmsgPath, opts)
 }
 
-func openKmsgPath(name, path string, opts Options) (Source, error) {
+func openKmsgPath(name, path string, opts SourceOptions) (Source, error) {
 	// O_NONBLOCK: EAGAIN marks the end of the buffer; the runtime poller
 	// waits for new records while following.
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)

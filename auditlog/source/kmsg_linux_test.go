@@ -91,7 +91,7 @@ func TestKmsgReadBack(t *testing.T) {
 	m1, m2 := kmsgMarker(t, "first"), kmsgMarker(t, "second")
 	kmsgWrite(t, m1)
 	kmsgWrite(t, m2)
-	src, err := Open("kmsg:", Options{})
+	src, err := OpenSource("kmsg:", SourceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestKmsgReadBack(t *testing.T) {
 
 func TestKmsgFollow(t *testing.T) {
 	needKmsg(t)
-	src, err := Open("kmsg:", Options{Follow: true})
+	src, err := OpenSource("kmsg:", SourceOptions{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestKmsgFromEnd(t *testing.T) {
 	needKmsg(t)
 	old := kmsgMarker(t, "old")
 	kmsgWrite(t, old)
-	src, err := Open("kmsg:", Options{Follow: true, FromEnd: true})
+	src, err := OpenSource("kmsg:", SourceOptions{Follow: true, FromEnd: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestKmsgResume(t *testing.T) {
 	for _, m := range ms {
 		kmsgWrite(t, m)
 	}
-	src, err := Open("kmsg:", Options{})
+	src, err := OpenSource("kmsg:", SourceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestKmsgResume(t *testing.T) {
 	if !ok {
 		t.Fatal("marker not read back")
 	}
-	src, err = Open("kmsg:", Options{Resume: &r1.Pos})
+	src, err = OpenSource("kmsg:", SourceOptions{Resume: &r1.Pos})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestKmsgResume(t *testing.T) {
 		boot  string
 		empty bool
 	}{{r1.Pos.Boot, true}, {"another-boot", false}} {
-		src, err := Open("kmsg:", Options{Resume: &Position{Seq: 1 << 62, Boot: tt.boot}})
+		src, err := OpenSource("kmsg:", SourceOptions{Resume: &Position{Seq: 1 << 62, Boot: tt.boot}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +224,7 @@ func TestKmsgDropWhenFull(t *testing.T) {
 	for i := range 3 {
 		kmsgWrite(t, kmsgMarker(t, fmt.Sprint("drop ", i)))
 	}
-	src, err := Open("kmsg:", Options{WhenFull: FullDrop})
+	src, err := OpenSource("kmsg:", SourceOptions{WhenFull: FullDrop})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestKmsgBacklogWaitsLiveDrops(t *testing.T) {
 	needKmsg(t)
 	caughtUp := kmsgMarker(t, "backlog end")
 	kmsgWrite(t, caughtUp)
-	src, err := Open("kmsg:", Options{Follow: true})
+	src, err := OpenSource("kmsg:", SourceOptions{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestKmsgOverrun(t *testing.T) {
 	}
 	mark := kmsgMarker(t, "before overrun")
 	kmsgWrite(t, mark)
-	src, err := Open("kmsg:", Options{})
+	src, err := OpenSource("kmsg:", SourceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestKmsgOverrun(t *testing.T) {
 	}
 	// Opened now, the reader's position is the oldest record, which the
 	// flood below overwrites.
-	src, err = Open("kmsg:", Options{Resume: &rm.Pos})
+	src, err = OpenSource("kmsg:", SourceOptions{Resume: &rm.Pos})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestKmsgOverrun(t *testing.T) {
 }
 
 func TestKmsgUnavailable(t *testing.T) {
-	_, err := openKmsgPath("kmsg:", "/nonexistent/kmsg", Options{})
+	_, err := openKmsgPath("kmsg:", "/nonexistent/kmsg", SourceOptions{})
 	var ue *UnavailableError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "journal:") {
 		t.Errorf("open missing kmsg = %v, want *UnavailableError suggesting journal:", err)
@@ -327,7 +327,7 @@ func BenchmarkKmsgRead(b *testing.B) {
 	var records, bytes uint64
 	b.ReportAllocs()
 	for b.Loop() {
-		src, err := Open("kmsg:", Options{})
+		src, err := OpenSource("kmsg:", SourceOptions{})
 		if err != nil {
 			b.Skip(err)
 		}

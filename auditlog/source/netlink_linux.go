@@ -23,7 +23,7 @@ const netlinkRcvBuf = 4 << 20
 // netlinkSource reads the audit multicast group on NETLINK_AUDIT.
 type netlinkSource struct{ polledFile }
 
-func openNetlink(name string, opts Options) (Source, error) {
+func openNetlink(name string, opts SourceOptions) (Source, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_AUDIT)
 	if err != nil {
 		ue := &UnavailableError{Source: name, What: "open a NETLINK_AUDIT socket", Err: err}

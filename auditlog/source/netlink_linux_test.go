@@ -102,9 +102,9 @@ func getAuditStatus() (auditStatus, error) {
 
 // openNetlinkOrSkip opens the netlink source; where that is impossible it
 // says exactly why, and fails under CI.
-func openNetlinkOrSkip(t *testing.T, opts Options) Source {
+func openNetlinkOrSkip(t *testing.T, opts SourceOptions) Source {
 	t.Helper()
-	src, err := Open("netlink:", opts)
+	src, err := OpenSource("netlink:", opts)
 	if err != nil {
 		needReal(t, "netlink source unavailable: %v", err)
 	}
@@ -119,7 +119,7 @@ func openNetlinkOrSkip(t *testing.T, opts Options) Source {
 }
 
 func TestNetlinkUserAVC(t *testing.T) {
-	src := openNetlinkOrSkip(t, Options{})
+	src := openNetlinkOrSkip(t, SourceOptions{})
 	r := start(t, src, 1024)
 	marker := fmt.Sprintf("armorer-netlink-test-%d", os.Getpid())
 	text := `apparmor="DENIED" operation="dbus_method_call"  bus="system" path="/org/freedesktop/DBus" interface="org.freedesktop.DBus" member="` +
@@ -144,7 +144,7 @@ func TestNetlinkUserAVC(t *testing.T) {
 	// audit(EPOCH.MS:SERIAL) stamp appears in /dev/kmsg, which is what
 	// auditlog's duplicate detection relies on.
 	if st, err := getAuditStatus(); err == nil && st.Pid == 0 {
-		k, err := Open("kmsg:", Options{})
+		k, err := OpenSource("kmsg:", SourceOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,11 +167,11 @@ func TestNetlinkUserAVC(t *testing.T) {
 // A burst larger than the socket buffer makes the kernel drop records
 // (ENOBUFS): the source counts the overrun and goes on reading.
 func TestNetlinkOverrun(t *testing.T) {
-	src := openNetlinkOrSkip(t, Options{rcvBuf: 4096})
+	src := openNetlinkOrSkip(t, SourceOptions{rcvBuf: 4096})
 	// kauditd broadcasts asynchronously: an observer socket with a large
 	// buffer tells when the whole burst has been broadcast, so that the
 	// source surely overflowed before it starts reading.
-	observer, err := openNetlink("observer", Options{})
+	observer, err := openNetlink("observer", SourceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestNetlinkOtherNetns(t *testing.T) {
 			errc <- fmt.Errorf("unshare: %w", err)
 			return
 		}
-		src, err := Open("netlink:", Options{})
+		src, err := OpenSource("netlink:", SourceOptions{})
 		if err == nil {
 			src.Close()
 		}
@@ -245,7 +245,7 @@ func TestNetlinkOtherNetns(t *testing.T) {
 // group. If a real auditd runs, TestNetlinkUserAVC already shows this; here
 // the test registers itself for a moment.
 func TestNetlinkAlongsideAuditd(t *testing.T) {
-	src := openNetlinkOrSkip(t, Options{})
+	src := openNetlinkOrSkip(t, SourceOptions{})
 	st, _ := getAuditStatus()
 	if st.Pid != 0 {
 		t.Skipf("a real audit daemon (pid %d) is registered; TestNetlinkUserAVC ran alongside it", st.Pid)

@@ -16,12 +16,12 @@ type polledFile struct {
 	once
 	counters
 	name string
-	opts Options
+	opts SourceOptions
 	f    *os.File
 }
 
-func (s *polledFile) Name() string { return s.name }
-func (s *polledFile) Stats() Stats { return s.counters.Stats() }
+func (s *polledFile) Name() string       { return s.name }
+func (s *polledFile) Stats() SourceStats { return s.counters.Stats() }
 
 func (s *polledFile) Close() error {
 	if s.once.close() {

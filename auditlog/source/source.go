@@ -22,7 +22,7 @@ import (
 // the rest of the slab be freed.
 type Record struct {
 	Data   []byte   // the raw bytes of one record
-	Pos    Position // where the record came from; pass it back in Options.Resume
+	Pos    Position // where the record came from; pass it back in SourceOptions.Resume
 	Source string   // the source spec, as given to Open (e.g. "kmsg:", "/var/log/syslog")
 }
 
@@ -48,8 +48,8 @@ type Position struct {
 	Cursor string
 }
 
-// Stats counts what a source did. All counters only grow.
-type Stats struct {
+// SourceStats counts what a raw source did. All counters only grow.
+type SourceStats struct {
 	Delivered uint64 // records sent on the channel
 	Dropped   uint64 // records read but not delivered because the channel was full
 	Lost      uint64 // records the kernel lost before we could read them (kmsg sequence gaps, netlink ENOBUFS counts as one)
@@ -77,8 +77,8 @@ const (
 	FullWait
 )
 
-// Options configure Open.
-type Options struct {
+// SourceOptions configure OpenSource.
+type SourceOptions struct {
 	// Follow keeps reading after the current end: a file across rotation
 	// and truncation, /dev/kmsg and the journal as records arrive. Without
 	// it, file, kmsg and journal sources return at their end. The netlink
@@ -126,7 +126,7 @@ type Source interface {
 	Run(ctx context.Context, out chan<- Record) error
 	// Stats returns the counters so far; it is safe to call concurrently
 	// with Run.
-	Stats() Stats
+	Stats() SourceStats
 	// Close releases the source's resources if Run was never called.
 	Close() error
 }
@@ -134,10 +134,13 @@ type Source interface {
 // DefaultAuditdLog is where auditd writes, read by the spec "auditd:".
 const DefaultAuditdLog = "/var/log/audit/audit.log"
 
-// Open parses a source spec (see the package documentation) and opens it.
+// OpenSource parses one source spec (see the package documentation) and
+// opens it as a raw record source: the building block of the pipeline
+// (Open), for programs that want the records themselves. state: is not a
+// raw source; Open resolves it.
 // Errors are *SpecError for a malformed spec and *UnavailableError when
 // the source cannot be used on this machine; both say what to do.
-func Open(spec string, opts Options) (Source, error) {
+func OpenSource(spec string, opts SourceOptions) (Source, error) {
 	if opts.MaxRecord <= 0 {
 		opts.MaxRecord = 1 << 20
 	}
@@ -232,13 +235,21 @@ func (e *UnavailableError) Error() string {
 
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
-// counters are the live Stats of one source.
+// counters are the live Stats of one source, and the position of the
+// last record it delivered.
 type counters struct {
 	delivered, dropped, lost, overruns, errors, rotations atomic.Uint64
+	// last is written by Run's goroutine and read only after Run returned
+	// (by the goroutine that called it): no lock needed.
+	last     Position
+	haveLast bool
 }
 
-func (c *counters) Stats() Stats {
-	return Stats{
+// lastPos returns the position of the last record delivered.
+func (c *counters) lastPos() (Position, bool) { return c.last, c.haveLast }
+
+func (c *counters) Stats() SourceStats {
+	return SourceStats{
 		Delivered: c.delivered.Load(),
 		Dropped:   c.dropped.Load(),
 		Lost:      c.lost.Load(),
@@ -295,6 +306,7 @@ func (s *sender) send(ctx context.Context, data []byte, pos Position) error {
 		select {
 		case s.out <- rec:
 			s.c.delivered.Add(1)
+			s.c.last, s.c.haveLast = pos, true
 		default:
 			s.c.dropped.Add(1)
 			s.unsend(rec.Data)
@@ -304,6 +316,7 @@ func (s *sender) send(ctx context.Context, data []byte, pos Position) error {
 	select {
 	case s.out <- rec:
 		s.c.delivered.Add(1)
+		s.c.last, s.c.haveLast = pos, true
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -22,10 +22,10 @@ func TestOpenSpecErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			src, err := Open(tt.spec, Options{})
+			src, err := OpenSource(tt.spec, SourceOptions{})
 			var se *SpecError
 			if !errors.As(err, &se) {
-				t.Fatalf("Open(%q) = %v, %v; want *SpecError", tt.spec, src, err)
+				t.Fatalf("OpenSource(%q) = %v, %v; want *SpecError", tt.spec, src, err)
 			}
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("error %q does not say %q", err, tt.msg)

@@ -72,7 +72,7 @@ func TestUnprivilegedErrors(t *testing.T) {
 // unprivilegedChild reports what Open says for each source.
 func unprivilegedChild(secret string) {
 	for _, c := range []struct{ name, spec string }{{"kmsg", "kmsg:"}, {"netlink", "netlink:"}, {"file", secret}} {
-		src, err := Open(c.spec, Options{})
+		src, err := OpenSource(c.spec, SourceOptions{})
 		var ue *UnavailableError
 		switch {
 		case err == nil:
@@ -88,7 +88,7 @@ func unprivilegedChild(secret string) {
 	}
 	// journalctl starts, then fails to read the file.
 	spec := "journal:" + os.Getenv("ARMORER_SOURCE_UNPRIV_JOURNAL")
-	src, err := Open(spec, Options{})
+	src, err := OpenSource(spec, SourceOptions{})
 	if err != nil {
 		fmt.Printf("journal open: %v\n", err)
 		return

@@ -7,14 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -79,56 +75,88 @@ reports lost (audit_lost=, callbacks suppressed, /dev/kmsg overruns) are counted
 	return cmd
 }
 
-// eventsRun reads every source into one Stream, so that duplicates across
-// sources are dropped and the statistics cover them all.
+// eventsRun reads every source through one pipeline, so that duplicates
+// across sources are dropped and the statistics cover them all.
 func eventsRun(o *eventsOptions) error {
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	out := bufio.NewWriterSize(o.IO.Out, 64*1024)
 	defer out.Flush()
 	sink := newEventSink(o, out)
-	var st auditlog.Stream
-	onBad := func(e *auditlog.SyntaxError) {
-		sink.bad++
-		if o.Verbose {
-			fmt.Fprintf(o.IO.ErrOut, "armorer: %v\n", e)
-		}
+	opts := source.Options{
+		Follow: o.Follow,
+		OnBad: func(e *auditlog.SyntaxError) {
+			if o.Verbose {
+				fmt.Fprintf(o.IO.ErrOut, "armorer: %v\n", e)
+			}
+		},
+		OnRejected: func(e *auditlog.RejectedError) {
+			if o.Verbose {
+				fmt.Fprintf(o.IO.ErrOut, "armorer: %v\n", e)
+			}
+		},
 	}
-
-	var live []string
-	for _, spec := range o.Sources {
-		if stored, ok, err := stateSource(spec); ok { // state:NAME, the event store
-			if err == nil {
-				err = readFile(spec, "-", stored, &st, onBad, sink)
-			}
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		path, isFile := filePath(spec)
-		if o.Follow || !isFile {
-			live = append(live, spec)
-			continue
-		}
-		if err := readFile(spec, path, o.IO.In, &st, onBad, sink); err != nil {
+	if o.Follow {
+		opts.OnIdle = func() { out.Flush() } // caught up: show what we have
+	}
+	p, err := openEvents(o.Ctx, o.IO, o.Sources, opts)
+	if err != nil {
+		return err
+	}
+	for ev := range p.Events() {
+		if err := sink.event(ev.Event, ev.Source, ev.Line()); err != nil {
 			return err
 		}
 	}
-	if len(live) > 0 {
-		if err := readLive(ctx, o, live, &st, onBad, sink); err != nil {
-			out.Flush()
-			sink.finish(&st)
-			return err
-		}
+	err = p.Err()
+	if ferr := sink.finish(p.Stats()); err == nil {
+		err = ferr
 	}
-	return sink.finish(&st)
+	if err != nil {
+		return sourceError(err)
+	}
+	return nil
 }
 
-// filePath says whether spec is read as a whole file (a path, -, or
-// auditd:[PATH]) and which.
+// openEvents opens the event pipeline every command reads its SOURCEs
+// through: stdin from io, state:NAME from the event store.
+func openEvents(ctx context.Context, io_ *IOStreams, specs []string, opts source.Options) (*source.Pipeline, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	opts.Stdin = io_.In
+	opts.State = storedEvents
+	p, err := source.Open(ctx, specs, opts)
+	if err != nil {
+		return nil, sourceError(err)
+	}
+	return p, nil
+}
+
+// sourceError maps the pipeline's errors to exit codes: a malformed SOURCE
+// or an unreadable file is a usage error, a live source that cannot be
+// used here an environment failure.
+func sourceError(err error) error {
+	var se *source.SpecError
+	if errors.As(err, &se) {
+		return &FlagError{Err: err}
+	}
+	var ue *source.UnavailableError
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if strings.HasPrefix(ue.Source, source.StateScheme) {
+		return &EnvError{Err: err}
+	}
+	if _, isFile := filePath(ue.Source); isFile {
+		msg := fmt.Sprintf("cannot read source %s: %s: %v", ue.Source, ue.What, ue.Err)
+		if strings.HasPrefix(ue.Source, "auditd:") && ue.Hint != "" {
+			msg += " (" + ue.Hint + ")"
+		}
+		return &FlagError{Err: errors.New(msg)} // an unreadable file is a usage error
+	}
+	return &EnvError{Err: err}
+}
+
+// filePath says whether spec is a file (a path, -, or auditd:[PATH]).
 func filePath(spec string) (string, bool) {
 	if spec == "-" {
 		return spec, true
@@ -145,118 +173,11 @@ func filePath(spec string) (string, bool) {
 	return spec, true
 }
 
-func readFile(spec, path string, stdin io.Reader, st *auditlog.Stream, onBad func(*auditlog.SyntaxError), sink *eventSink) error {
-	var in io.Reader = stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			err = fmt.Errorf("cannot read source %s: %w", spec, err)
-			if strings.HasPrefix(spec, "auditd:") && errors.Is(err, fs.ErrNotExist) {
-				err = fmt.Errorf("%w (is auditd installed and running? Without auditd, read netlink:, journal: or kmsg:)", err)
-			}
-			return &FlagError{Err: err}
-		}
-		defer f.Close()
-		in = f
-	}
-	r := auditlog.NewReader(in, auditlog.ReaderOptions{Name: spec, Stream: st, OnBad: onBad})
-	for r.Next() {
-		if err := sink.event(r.Event(), spec, r.Line()); err != nil {
-			return err
-		}
-	}
-	if err := r.Err(); err != nil {
-		return &FlagError{Err: fmt.Errorf("read %s: %w", spec, err)}
-	}
-	return nil
-}
-
-// readLive runs the live (or followed) sources concurrently and parses
-// their records here, in one goroutine.
-func readLive(ctx context.Context, o *eventsOptions, specs []string, st *auditlog.Stream, onBad func(*auditlog.SyntaxError), sink *eventSink) error {
-	var srcs []source.Source
-	for _, spec := range specs {
-		src, err := source.Open(spec, source.Options{Follow: o.Follow, Stdin: o.IO.In})
-		if err != nil {
-			for _, s := range srcs {
-				s.Close()
-			}
-			return sourceError(err)
-		}
-		srcs = append(srcs, src)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	recs := make(chan source.Record, 1024)
-	errs := make(chan error, len(srcs))
-	var wg sync.WaitGroup
-	for _, src := range srcs {
-		wg.Go(func() { errs <- src.Run(ctx, recs) })
-	}
-	go func() { wg.Wait(); close(recs) }()
-
-	p := auditlog.NewParser()
-	var ev auditlog.Event
-	for rec := range recs {
-		line := rec.Pos.Line
-		if line == 0 {
-			line = int64(rec.Pos.Seq)
-		}
-		st.Stats.Lines++
-		if err := p.Parse(rec.Data, &ev); err != nil {
-			var se *auditlog.SyntaxError
-			if !errors.As(err, &se) {
-				se = &auditlog.SyntaxError{Col: 1, Msg: err.Error()}
-			}
-			st.Stats.Bad++
-			se.File, se.Line = rec.Source, line
-			onBad(se)
-			continue
-		}
-		if st.Add(&ev) {
-			if err := sink.event(&ev, rec.Source, line); err != nil {
-				cancel()
-				return err
-			}
-		}
-		if o.Follow && len(recs) == 0 { // caught up: show what we have
-			sink.out.Flush()
-		}
-	}
-	close(errs)
-	for _, src := range srcs {
-		// Records a full channel dropped are lost to the reader as surely as kernel losses.
-		st.Stats.Lost += src.Stats().Lost + src.Stats().Dropped
-	}
-	for err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return sourceError(err)
-		}
-	}
-	return nil
-}
-
-func sourceError(err error) error {
-	var se *source.SpecError
-	if errors.As(err, &se) {
-		return &FlagError{Err: err}
-	}
-	var ue *source.UnavailableError
-	if errors.As(err, &ue) && ue.Source != "-" && !strings.HasPrefix(ue.Source, "auditd:") && strings.Contains(ue.Source, ":") {
-		return &EnvError{Err: err}
-	}
-	if errors.As(err, &ue) {
-		return &FlagError{Err: err} // an unreadable file is a usage error
-	}
-	return err
-}
-
 // eventSink filters events and prints them or counts them for --summary.
 type eventSink struct {
 	o       *eventsOptions
 	out     *bufio.Writer
 	buf     []byte
-	bad     uint64
 	shown   uint64
 	denied  uint64
 	counts  [4]map[string]int // profile, class, operation, path
@@ -387,13 +308,12 @@ func sortedCounts(m map[string]int) []countEntry {
 
 // finish prints the summary, and on stderr what the user should know:
 // unreadable lines and lost events.
-func (s *eventSink) finish(st *auditlog.Stream) error {
-	stats := st.Stats
+func (s *eventSink) finish(stats source.Stats) error {
 	if s.o.Summary {
 		if s.o.JSON {
 			sum := map[string]any{
 				"events": s.shown, "denied": s.denied, "lost": stats.Lost,
-				"duplicates": stats.Duplicates, "bad_lines": stats.Bad,
+				"duplicates": stats.Duplicates, "bad_lines": stats.Bad, "rejected": stats.Rejected,
 			}
 			for i, t := range summaryTitles {
 				sum[t] = sortedCounts(s.counts[i])
@@ -404,8 +324,12 @@ func (s *eventSink) finish(st *auditlog.Stream) error {
 			}
 			s.out.Write(append(js, '\n'))
 		} else {
-			fmt.Fprintf(s.out, "events %d (denied %d), lost %d, duplicates %d, unreadable lines %d\n",
+			fmt.Fprintf(s.out, "events %d (denied %d), lost %d, duplicates %d, unreadable lines %d",
 				s.shown, s.denied, stats.Lost, stats.Duplicates, stats.Bad)
+			if stats.Rejected > 0 {
+				fmt.Fprintf(s.out, ", rejected %d", stats.Rejected)
+			}
+			fmt.Fprintln(s.out)
 			for i, t := range summaryTitles {
 				entries := sortedCounts(s.counts[i])
 				if len(entries) == 0 {
@@ -429,15 +353,27 @@ func (s *eventSink) finish(st *auditlog.Stream) error {
 		return err
 	}
 	if s.o.Verbose {
-		fmt.Fprintf(s.o.IO.ErrOut, "armorer: %d lines, %d events, %d shown, %d duplicates, %d lost, %d unreadable\n",
+		fmt.Fprintf(s.o.IO.ErrOut, "armorer: %d lines, %d events, %d shown, %d duplicates, %d lost, %d unreadable",
 			stats.Lines, stats.Events, s.shown, stats.Duplicates, stats.Lost, stats.Bad)
+		if stats.Rejected > 0 {
+			fmt.Fprintf(s.o.IO.ErrOut, ", %d rejected", stats.Rejected)
+		}
+		fmt.Fprintln(s.o.IO.ErrOut)
 		return nil
 	}
 	if stats.Bad > 0 {
 		fmt.Fprintf(s.o.IO.ErrOut, "armorer: %d lines looked like AppArmor events but could not be read (--verbose shows them)\n", stats.Bad)
 	}
+	if stats.Rejected > 0 {
+		fmt.Fprintf(s.o.IO.ErrOut, "armorer: %s\n", rejectedNote(stats.Rejected))
+	}
 	if stats.Lost > 0 && !s.o.Summary {
 		fmt.Fprintf(s.o.IO.ErrOut, "armorer: the kernel reported %d events lost\n", stats.Lost)
 	}
 	return nil
+}
+
+// rejectedNote says that n records were not used as evidence.
+func rejectedNote(n uint64) string {
+	return fmt.Sprintf("%d AppArmor records were rejected: not written by the kernel or auditd (any program can write such text to the system log); --verbose shows them", n)
 }

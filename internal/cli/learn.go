@@ -3,14 +3,13 @@ package cli
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/armorer-dev/armorer/auditlog/source"
 	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/internal/eventstore"
@@ -120,7 +119,7 @@ of other programs; mounts) are listed for a human, not added, unless
 	fl.BoolVar(&opts.Stdout, "stdout", false, "print the resulting profile files")
 	// Not MarkFlagsMutuallyExclusive: cobra's flag-group error is not a
 	// *FlagError, so it would exit 1 instead of 2.
-	fl.StringVar(&opts.Glob, "glob", "safe", "generalisation: none, safe or aggressive")
+	fl.StringVar(&opts.Glob, "glob", learn.GlobSafe.String(), "generalisation: none, safe or aggressive")
 	fl.IntVar(&opts.Siblings, "siblings", learn.DefaultSiblings, "names in one directory with equal permissions that become dir/* (0: never)")
 	fl.IntVar(&opts.MinDigits, "min-digits", learn.DefaultMinDigits, "a run of this many digits inside a name becomes [0-9]*")
 	fl.IntVar(&opts.MinHex, "min-hex", learn.DefaultMinHex, "a lower-case hex name this long (with a digit and a letter) becomes [0-9a-f]*")
@@ -128,79 +127,72 @@ of other programs; mounts) are listed for a human, not added, unless
 	fl.BoolVar(&opts.Explain, "explain", false, "write the evidence (events, time, examples) above each learned rule")
 	fl.BoolVar(&opts.AllowSensitive, "allow-sensitive", false, "add sensitive rules instead of only listing them")
 	fl.StringVar(&opts.ABI, "abi", "3.0", "policy ABI of new profiles and of what may be learned: 3.0 or 4.0")
-	fl.StringVar(&opts.Exec, "exec", "cx", "transition for programs outside the application's directory without a profile: cx or ix")
-	fl.StringVar(&opts.Local, "local", "auto", "additions go to local/NAME: auto (packaged profiles), always or never")
+	fl.StringVar(&opts.Exec, "exec", strings.ToLower(learn.ExecChild.String()), "transition for programs outside the application's directory without a profile: cx or ix")
+	fl.StringVar(&opts.Local, "local", defaultLocal, "additions go to local/NAME: auto (packaged profiles), always or never")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 when accesses were held back as findings")
 	fl.StringSliceVar(&opts.Abstractions, "abstractions", nil, "abstractions to choose from (NAME of abstractions/NAME, or all; default: "+defaultAbstractionList()+")")
 	return cmd
 }
 
 func learnRun(o *learnOptions) error {
-	dir := profileDir(o.Dir)
-	pol, err := learn.LoadPolicy(dir, o.Include...)
-	if err != nil {
-		return &FlagError{Err: err}
-	}
-	for _, p := range pol.Problems {
-		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", p)
-	}
 	glob, _ := learn.ParseGlobMode(o.Glob)
 	execMode, _ := learn.ParseExecMode(o.Exec)
 	siblings := o.Siblings
 	if siblings == 0 {
-		siblings = -1
+		siblings = -1 // --siblings 0: never; learn.Options' 0 is the default
 	}
-	warn := func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) }
-	opts := pol.WithPolicy(learn.Options{
-		Glob:           glob,
-		Siblings:       siblings,
-		ABI:            o.ABI,
-		AllowSensitive: o.AllowSensitive,
-		DefaultExec:    execMode,
-		MinAbstraction: o.AbstractionMin,
-		MinDigits:      o.MinDigits,
-		MinHex:         o.MinHex,
-	}, abstractionNames(pol, o.Abstractions), warn)
-	l := learn.New(opts)
+	sess, err := learn.OpenSession(learn.SessionOptions{
+		Dir:     profileDir(o.Dir),
+		Include: o.Include,
+		Options: learn.Options{
+			Glob:           glob,
+			Siblings:       siblings,
+			ABI:            o.ABI,
+			AllowSensitive: o.AllowSensitive,
+			DefaultExec:    execMode,
+			MinAbstraction: o.AbstractionMin,
+			MinDigits:      o.MinDigits,
+			MinHex:         o.MinHex,
+		},
+		Abstractions: abstractionNames(o.Abstractions),
+		Profile:      o.Profile,
+		Merge: learn.MergeOptions{
+			Explain:  o.Explain,
+			ABI:      o.ABI,
+			UseLocal: func(e *learn.Existing) bool { return useLocal(o.Local, e.File) },
+		},
+		Warn: func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) },
+	})
+	if err != nil {
+		return &FlagError{Err: err}
+	}
+	p, err := openEvents(o.Ctx, o.IO, o.Sources, source.Options{})
+	if err != nil {
+		return err
+	}
 	// The events learned from are kept for enforce's simulate gate.
 	kept := eventstore.NewBatch()
-	var a learn.Access
-	var m learn.Mapper
-	n, err := readEvents(o.Ctx, o.IO, o.Sources, o.Profile, func(ev *auditlog.Event, src string, line int64) {
-		kept.Add(ev, src, line)
-		if m.Map(ev, src, line, &a) {
-			l.Add(&a)
-		}
-	})
-	if err != nil {
-		return err
+	res, err := sess.Learn(keepEvents(p.Events(), kept))
+	if perr := p.Err(); perr != nil {
+		return sourceError(perr)
 	}
-	profiles, err := l.Result()
-	if err != nil {
-		var ce *learn.ExecConflictError
-		if errors.As(err, &ce) {
-			return &FoundError{Msg: err.Error()}
-		}
-		return err
-	}
-	findings := 0
-	for _, p := range profiles {
-		for _, f := range p.Findings {
-			findings++
-			fmt.Fprintf(o.IO.ErrOut, "finding: %s\n", f)
-		}
-	}
-	changes, err := learn.Merge(pol, profiles, learn.MergeOptions{
-		Explain:  o.Explain,
-		ABI:      o.ABI,
-		UseLocal: func(e *learn.Existing) bool { return useLocal(o.Local, e.File) },
-	})
 	if err != nil {
 		return &FoundError{Msg: err.Error()}
 	}
+	return learnOutput(o.IO, o.Write, o.Stdout, o.Strict, res, p.Stats(), kept)
+}
+
+// learnOutput prints what a learning session found and changed (learn and
+// record): findings, then the changes as a diff, the files (stdout), or
+// written (write); it says when the log was incomplete and keeps the
+// events after a write.
+func learnOutput(io_ *IOStreams, write, stdout, strict bool, res *learn.SessionResult, st source.Stats, kept *eventstore.Batch) error {
+	for _, f := range res.Findings {
+		fmt.Fprintf(io_.ErrOut, "finding: %s\n", f)
+	}
 	switch {
-	case o.Write:
-		for _, c := range changes {
+	case write:
+		for _, c := range res.Changes {
 			if err := os.MkdirAll(filepath.Dir(c.Path), 0o755); err != nil {
 				return &EnvError{Err: err}
 			}
@@ -209,40 +201,76 @@ func learnRun(o *learnOptions) error {
 				return &EnvError{Err: err}
 			}
 			if b.Existed() {
-				fmt.Fprintf(o.IO.ErrOut, "wrote %s (previous version: %s)\n", c.Path, b.Path)
+				fmt.Fprintf(io_.ErrOut, "wrote %s (previous version: %s)\n", c.Path, b.Path)
 			} else {
-				fmt.Fprintf(o.IO.ErrOut, "wrote %s\n", c.Path)
+				fmt.Fprintf(io_.ErrOut, "wrote %s\n", c.Path)
 			}
 		}
-	case o.Stdout:
-		for _, c := range changes {
-			if len(changes) > 1 {
-				fmt.Fprintf(o.IO.Out, "# armorer: %s\n", c.Path)
+	case stdout:
+		for _, c := range res.Changes {
+			if len(res.Changes) > 1 {
+				fmt.Fprintf(io_.Out, "# armorer: %s\n", c.Path)
 			}
-			o.IO.Out.Write(c.New)
+			io_.Out.Write(c.New)
 		}
 	default:
-		for _, c := range changes {
+		for _, c := range res.Changes {
 			oldName := c.Path
 			if c.Old == nil {
 				oldName = "/dev/null"
 			}
-			o.IO.Out.Write(diff.Diff(oldName, c.Old, c.Path, c.New))
+			io_.Out.Write(diff.Diff(oldName, c.Old, c.Path, c.New))
 		}
 	}
-	if len(changes) == 0 {
-		fmt.Fprintf(o.IO.ErrOut, "armorer: %d events: nothing new to learn\n", n)
+	if len(res.Changes) == 0 {
+		fmt.Fprintf(io_.ErrOut, "armorer: %d events: nothing new to learn\n", res.Events)
 	}
-	if o.Write {
+	warnIncomplete(io_.ErrOut, "profile learned", st)
+	if write && kept != nil {
 		// Only when the profile changes for real: a preview has no side
 		// effects (and needs no write access to the state directory).
-		storeEvents(o.IO.ErrOut, kept)
+		storeEvents(io_.ErrOut, kept)
 	}
-	if o.Strict && findings > 0 {
-		return &FoundError{Msg: fmt.Sprintf("%d findings held back (--strict)", findings)}
+	if strict && len(res.Findings) > 0 {
+		return &FoundError{Msg: fmt.Sprintf("%d findings held back (--strict)", len(res.Findings))}
 	}
 	return nil
 }
+
+// warnIncomplete tells the user that what a command made of the events
+// (what: "profile learned", "simulated") comes from an incomplete log:
+// lines could not be read or the kernel lost events. It notes rejected
+// records too (never used).
+func warnIncomplete(w io.Writer, what string, st source.Stats) {
+	if st.Incomplete() {
+		fmt.Fprintf(w, "armorer: warning: %s from an incomplete log (%s): the result may miss accesses; armorer events --verbose shows the unreadable lines\n", what, statsText(st))
+	}
+	if st.Rejected > 0 {
+		fmt.Fprintf(w, "armorer: warning: %s\n", rejectedNote(st.Rejected))
+	}
+}
+
+// statsText is the one wording of the pipeline's counts.
+func statsText(st source.Stats) string {
+	return fmt.Sprintf("%d lines, %d events, %d duplicates, %d unreadable, %d lost, %d rejected",
+		st.Lines, st.Events, st.Duplicates, st.Bad, st.Lost, st.Rejected)
+}
+
+// keepEvents passes events through, adding each to the batch kept in the
+// state directory.
+func keepEvents(events iter.Seq[*source.Event], kept *eventstore.Batch) iter.Seq[*source.Event] {
+	return func(yield func(*source.Event) bool) {
+		for ev := range events {
+			kept.Add(ev.Event, ev.Source, ev.Line())
+			if !yield(ev) {
+				return
+			}
+		}
+	}
+}
+
+// defaultLocal is --local's default: local/NAME for packaged profiles.
+const defaultLocal = "auto"
 
 // useLocal decides where additions to a profile file go: local/NAME for
 // packaged profiles (a file a Debian package installed) in auto mode.
@@ -282,96 +310,11 @@ func packaged(file string) bool {
 
 func backupDir() string { return HostPathsFromEnv().BackupDir() }
 
-// readAccesses reads every SOURCE and calls add for each learnable event
-// (of profile P, when set). It returns the number of events read.
-func readAccesses(ctx context.Context, io_ *IOStreams, specs []string, profile string, add func(*learn.Access)) (int, error) {
-	var a learn.Access
-	var m learn.Mapper
-	return readEvents(ctx, io_, specs, profile, func(ev *auditlog.Event, src string, line int64) {
-		if m.Map(ev, src, line, &a) {
-			add(&a)
-		}
-	})
-}
-
-// readEvents reads every SOURCE (and state:NAME, the event store) and
-// calls fn for each event (of profile P, when set). It returns the number
-// of events read.
-func readEvents(ctx context.Context, io_ *IOStreams, specs []string, profile string, fn func(ev *auditlog.Event, src string, line int64)) (int, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	var st auditlog.Stream
-	n := 0
-	handle := func(ev *auditlog.Event, src string, line int64) {
-		if profile != "" && !auditlog.LabelMatches(string(ev.Label()), profile) {
-			return
-		}
-		n++
-		fn(ev, src, line)
-	}
-	for _, spec := range specs {
-		path, isFile := filePath(spec)
-		stored, isState, err := stateSource(spec)
-		if err != nil {
-			return n, err
-		}
-		if isFile || isState {
-			var in io.Reader = io_.In
-			if isState {
-				in = stored
-			} else if path != "-" {
-				f, err := os.Open(path)
-				if err != nil {
-					return n, &FlagError{Err: fmt.Errorf("cannot read source %s: %w", spec, errors.Unwrap(err))}
-				}
-				defer f.Close()
-				in = f
-			}
-			r := auditlog.NewReader(in, auditlog.ReaderOptions{Name: spec, Stream: &st})
-			for r.Next() {
-				handle(r.Event(), spec, r.Line())
-			}
-			if err := r.Err(); err != nil {
-				return n, &FlagError{Err: fmt.Errorf("read %s: %w", spec, err)}
-			}
-			continue
-		}
-		src, err := source.Open(spec, source.Options{Stdin: io_.In})
-		if err != nil {
-			return n, sourceError(err)
-		}
-		recs := make(chan source.Record, 1024)
-		errc := make(chan error, 1)
-		go func() { errc <- src.Run(ctx, recs); close(recs) }()
-		p := auditlog.NewParser()
-		var ev auditlog.Event
-		for rec := range recs {
-			if p.Parse(rec.Data, &ev) != nil || !st.Add(&ev) {
-				continue
-			}
-			line := rec.Pos.Line
-			if line == 0 {
-				line = int64(rec.Pos.Seq)
-			}
-			handle(&ev, rec.Source, line)
-		}
-		src.Close()
-		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
-			return n, sourceError(err)
-		}
-	}
-	return n, nil
-}
-
 // abstractionNames turns --abstractions into include names: nil for the
-// default list, every abstraction of the search path for "all".
-func abstractionNames(pol *learn.Policy, flag []string) []string {
-	if len(flag) == 0 {
-		return nil
-	}
-	if len(flag) == 1 && flag[0] == "all" {
-		return pol.AbstractionNames()
+// default list, "all" for every abstraction of the search path.
+func abstractionNames(flag []string) []string {
+	if len(flag) == 0 || (len(flag) == 1 && flag[0] == "all") {
+		return flag
 	}
 	names := []string{}
 	for _, n := range flag {

@@ -1,14 +1,15 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"go/token"
+	"iter"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -143,60 +144,52 @@ func recordRun(o *recordOptions) error {
 	restore := raiseRatelimit(errOut, filepath.Join(h.Paths.Proc, "sys/kernel/printk_ratelimit"))
 	defer restore()
 
-	src, spec, err := openRecordSource(o.Source)
-	if err != nil {
-		return err
+	specs, firstOf := []string{o.Source}, false
+	if o.Source == "" {
+		specs, firstOf = recordSources, true
 	}
-	fmt.Fprintf(errOut, "recording the events of %s from %s\n", strings.Join(names, ", "), spec)
-	col := newCollector(names)
-	recs := make(chan source.Record, 4096)
+	// The source outlives ctx's end by the settle time: the last events
+	// arrive after CMD exited (or was stopped).
 	srcCtx, stopSource := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSource()
-	srcDone := make(chan error, 1)
-	go func() { srcDone <- src.Run(srcCtx, recs); close(recs) }()
+	p, err := source.Open(srcCtx, specs, source.Options{
+		Follow: true, FromEnd: true, WhenFull: source.FullWait, FirstOf: firstOf,
+	})
+	if err != nil {
+		if firstOf {
+			return &EnvError{Err: fmt.Errorf("%v; give --source journal: or auditd:", err)}
+		}
+		return sourceError(err)
+	}
+	spec := p.Sources()[0]
+	fmt.Fprintf(errOut, "recording the events of %s from %s\n", strings.Join(names, ", "), spec)
+	col := newCollector(names)
 	colDone := make(chan struct{})
-	go func() { col.consume(recs); close(colDone) }()
+	go func() { col.consume(p.Events()); close(colDone) }()
 
 	childErr := runChild(ctx, o)
 	col.settle(o.Settle)
 	stopSource()
-	if err := <-srcDone; err != nil && !errors.Is(err, context.Canceled) {
+	<-colDone
+	if err := p.Err(); err != nil {
 		fmt.Fprintf(errOut, "armorer: warning: %s: %v\n", spec, err)
 	}
-	<-colDone
 
-	stats := src.Stats()
-	lost := stats.Lost + stats.Dropped + col.stream.Stats.Lost
+	stats := p.Stats()
 	fmt.Fprintf(errOut, "recorded %d events of %s\n", len(col.events), strings.Join(names, ", "))
-	if lost > 0 {
-		fmt.Fprintf(errOut, "armorer: warning: %d events were lost (%s: %d lost, %d dropped; kernel notices: %d): the profile may miss rules; record again\n",
-			lost, spec, stats.Lost, stats.Dropped, col.stream.Stats.Lost)
+	if stats.Lost > 0 {
+		fmt.Fprintf(errOut, "armorer: warning: %d events were lost (%d of them dropped while armorer was behind): the profile may miss rules; record again\n",
+			stats.Lost, stats.Dropped)
 	}
 
 	kept := eventstore.NewBatch()
-	var log bytes.Buffer
 	for _, ev := range col.events {
-		kept.Add(ev.ev, spec, ev.line)
-		line, err := eventstore.ToAuditd(ev.ev.AppendJSON(nil, spec, ev.line))
-		if err == nil {
-			log.Write(line)
-			log.WriteByte('\n')
-		}
+		kept.Add(ev.Event, ev.Source, ev.Line())
 	}
 	storeEvents(errOut, kept)
 	learnErr := error(nil)
 	for _, name := range names {
-		lo := &learnOptions{
-			IO:      &IOStreams{In: bytes.NewReader(log.Bytes()), Out: o.IO.Out, ErrOut: errOut},
-			Ctx:     ctx,
-			Sources: []string{"-"},
-			Profile: name,
-			Dir:     h.Paths.ProfileDir,
-			Write:   o.Write,
-			Glob:    "safe", Siblings: learn.DefaultSiblings, AbstractionMin: learn.DefaultMinAbstraction,
-			ABI: o.ABI, Exec: "cx", Local: "auto",
-		}
-		if err := learnRun(lo); err != nil && learnErr == nil {
+		if err := recordLearn(o, h.Paths.ProfileDir, name, col.events, stats); err != nil && learnErr == nil {
 			learnErr = err
 		}
 	}
@@ -204,6 +197,36 @@ func recordRun(o *recordOptions) error {
 		return childErr
 	}
 	return learnErr
+}
+
+// recordSources are the live sources record prefers, in order: netlink:
+// (every record, no rate limit) when this process may join the audit
+// multicast group, else kmsg:.
+var recordSources = []string{"netlink:", "kmsg:"}
+
+// recordLearn learns profile name from the recorded events, with learn's
+// defaults (the zero learn.SessionOptions knobs), and prints the result as
+// learn does.
+func recordLearn(o *recordOptions, dir, name string, events []*source.Event, st source.Stats) error {
+	sess, err := learn.OpenSession(learn.SessionOptions{
+		Dir:     dir,
+		Options: learn.Options{ABI: o.ABI},
+		Profile: name,
+		Merge: learn.MergeOptions{
+			ABI:      o.ABI,
+			UseLocal: func(e *learn.Existing) bool { return useLocal(defaultLocal, e.File) },
+		},
+		Warn: func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) },
+	})
+	if err != nil {
+		return &FlagError{Err: err}
+	}
+	res, err := sess.Learn(slices.Values(events))
+	if err != nil {
+		return &FoundError{Msg: err.Error()}
+	}
+	// The events were kept already, once for every profile.
+	return learnOutput(o.IO, o.Write, false, false, res, st, nil)
 }
 
 // recordProfileFile finds CMD's profile file: --profile NAME when the
@@ -225,29 +248,6 @@ func recordProfileFile(o *recordOptions, h *host.Host, prog string) (host.Profil
 		return host.ProfileFile{}, err
 	}
 	return host.ProfileFile{Name: name}, nil
-}
-
-// openRecordSource opens spec, or the best live source: netlink: (every
-// record, no rate limit) when this process may join the audit multicast
-// group, else kmsg:. Either starts at the current end.
-func openRecordSource(spec string) (source.Source, string, error) {
-	opts := source.Options{Follow: true, FromEnd: true, WhenFull: source.FullWait}
-	if spec != "" {
-		src, err := source.Open(spec, opts)
-		if err != nil {
-			return nil, spec, sourceError(err)
-		}
-		return src, spec, nil
-	}
-	var errs []string
-	for _, s := range []string{"netlink:", "kmsg:"} {
-		src, err := source.Open(s, opts)
-		if err == nil {
-			return src, s, nil
-		}
-		errs = append(errs, err.Error())
-	}
-	return nil, "", &EnvError{Err: fmt.Errorf("no live event source: %s; give --source journal: or auditd:", strings.Join(errs, "; "))}
 }
 
 // raiseRatelimit sets the kernel's printk rate limit (complain mode's
@@ -311,42 +311,27 @@ func runChild(ctx context.Context, o *recordOptions) error {
 }
 
 // collector keeps the events of some profiles (and their children) from
-// a stream of records.
+// the pipeline.
 type collector struct {
 	names  []string
-	stream auditlog.Stream
-	events []collected
-	last   chan struct{} // a record arrived (buffered, 1)
-}
-
-type collected struct {
-	ev   *auditlog.Event
-	line int64
+	events []*source.Event
+	last   chan struct{} // an event arrived (buffered, 1)
 }
 
 func newCollector(names []string) *collector {
 	return &collector{names: names, last: make(chan struct{}, 1)}
 }
 
-func (c *collector) consume(recs <-chan source.Record) {
-	p := auditlog.NewParser()
-	var ev auditlog.Event
-	for rec := range recs {
+func (c *collector) consume(events iter.Seq[*source.Event]) {
+	for ev := range events {
 		select {
 		case c.last <- struct{}{}:
 		default:
 		}
-		if p.Parse(rec.Data, &ev) != nil || !c.stream.Add(&ev) {
-			continue
-		}
 		label := string(ev.Label())
 		for _, n := range c.names {
 			if auditlog.LabelMatches(label, n) {
-				line := rec.Pos.Line
-				if line == 0 {
-					line = int64(rec.Pos.Seq)
-				}
-				c.events = append(c.events, collected{ev: ev.Clone(), line: line})
+				c.events = append(c.events, &source.Event{Event: ev.Clone(), Source: ev.Source, Pos: ev.Pos})
 				break
 			}
 		}

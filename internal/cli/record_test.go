@@ -51,11 +51,13 @@ func runRecord(ctx context.Context, p host.Paths, args ...string) (string, strin
 	return out.String(), errOut.String(), err
 }
 
-// TestRecordKmsg records from the real /dev/kmsg: the command writes
-// synthetic AppArmor records there (as the kernel would print them), of
-// its own profile, a child, and another profile; record keeps exactly its
-// own, and learns from them.
-func TestRecordKmsg(t *testing.T) {
+// TestRecordKmsgRejectsUserRecords records from the real /dev/kmsg while
+// the command writes AppArmor records there itself, of its own profile, a
+// child, and other profiles. The kernel marks what user space writes to
+// /dev/kmsg (facility LOG_USER or above), so none of it is evidence:
+// record learns nothing from it and says that it rejected the records
+// (issue 13.3). The real kernel's records are recorded in the e2e suite.
+func TestRecordKmsgRejectsUserRecords(t *testing.T) {
 	f, err := os.OpenFile("/dev/kmsg", os.O_RDWR, 0)
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -75,8 +77,9 @@ func TestRecordKmsg(t *testing.T) {
 		{"dashboard", "/opt/" + tag + "/not-a-child"},
 	} {
 		// One write per record, each on its own open (the kernel
-		// rate-limits writes per open file).
-		fmt.Fprintf(&script, "echo 'audit: type=1400 audit(1795600002.%03d:%d): apparmor=\"ALLOWED\" operation=\"open\" profile=\"%s\" name=\"%s\" pid=10 comm=\"sh\" requested_mask=\"r\" denied_mask=\"r\" fsuid=0 ouid=0' > /dev/kmsg\n",
+		// rate-limits writes per open file). <6> asks for the kernel's
+		// facility 0; the kernel gives user space LOG_USER anyway.
+		fmt.Fprintf(&script, "echo '<6>audit: type=1400 audit(1795600002.%03d:%d): apparmor=\"ALLOWED\" operation=\"open\" profile=\"%s\" name=\"%s\" pid=10 comm=\"sh\" requested_mask=\"r\" denied_mask=\"r\" fsuid=0 ouid=0' > /dev/kmsg\n",
 			i, 900000+i, l.profile, l.name)
 	}
 	script.WriteString("exit 7\n")
@@ -84,18 +87,11 @@ func TestRecordKmsg(t *testing.T) {
 	if code := exitCode(err); code != 7 {
 		t.Fatalf("exit %d (%v), want CMD's 7\n%s", code, err, errOut)
 	}
-	if !strings.Contains(errOut, "recorded 2 events of dash\n") {
+	if !strings.Contains(errOut, "recorded 0 events of dash\n") || !strings.Contains(errOut, "AppArmor records were rejected") {
 		t.Errorf("stderr:\n%s", errOut)
 	}
-	for _, want := range []string{"/opt/" + tag + "/config r,", "/opt/" + tag + "/data r,"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("diff lacks %q:\n%s", want, out)
-		}
-	}
-	for _, not := range []string{"other-profile", "not-a-child"} {
-		if strings.Contains(out, not) {
-			t.Errorf("diff has another profile's event %q:\n%s", not, out)
-		}
+	if strings.Contains(out, tag) {
+		t.Errorf("learned from records user space wrote:\n%s", out)
 	}
 	if b, _ := os.ReadFile(filepath.Join(p.Proc, "sys/kernel/printk_ratelimit")); string(b) != "5\n" {
 		t.Errorf("printk_ratelimit = %q after record, want it restored to 5", b)

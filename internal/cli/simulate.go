@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/armorer-dev/armorer/auditlog/source"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/spf13/cobra"
 )
@@ -131,18 +132,30 @@ func simulate(ctx context.Context, io_ *IOStreams, profile string, sources, incl
 	}
 	slices.Sort(names)
 	sim := learn.NewSimulator(pol, names...)
-	var simErr error
-	n, err := readAccesses(ctx, io_, sources, "", func(a *learn.Access) {
-		if err := sim.Add(a); err != nil && simErr == nil {
-			simErr = err
-		}
-	})
+	p, err := openEvents(ctx, io_, sources, source.Options{})
 	if err != nil {
 		return nil, err
+	}
+	var simErr error
+	var a learn.Access
+	var m learn.Mapper
+	n := 0
+	for ev := range p.Events() {
+		n++
+		if !m.Map(ev.Event, ev.Source, ev.Line(), &a) {
+			continue
+		}
+		if err := sim.Add(&a); err != nil && simErr == nil {
+			simErr = err
+		}
+	}
+	if err := p.Err(); err != nil {
+		return nil, sourceError(err)
 	}
 	if simErr != nil {
 		fmt.Fprintf(io_.ErrOut, "armorer: warning: %v\n", simErr)
 	}
+	warnIncomplete(io_.ErrOut, "simulated", p.Stats())
 	return &simulation{File: file, Profiles: names, Events: n, Replayed: sim.Replayed, Denials: sim.Denials()}, nil
 }
 

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/armorer-dev/armorer/auditlog/source"
 
 	"github.com/armorer-dev/armorer/internal/eventstore"
 )
@@ -12,7 +13,7 @@ import (
 // stateScheme names the event store as a SOURCE: state:NAME reads the
 // events armorer learned from for profile NAME (learn and record keep
 // them in the state directory).
-const stateScheme = "state:"
+const stateScheme = source.StateScheme
 
 // eventStore is the store in the state directory ($ARMORER_STATE_DIR or
 // /var/lib/armorer).
@@ -20,21 +21,14 @@ func eventStore() *eventstore.Store {
 	return eventstore.New(HostPathsFromEnv().StateDir)
 }
 
-// stateSource opens state:NAME as an auditd-format log; ok is false for
-// any other spec.
-func stateSource(spec string) (r io.Reader, ok bool, err error) {
-	name, ok := strings.CutPrefix(spec, stateScheme)
-	if !ok {
-		return nil, false, nil
-	}
-	if name == "" {
-		return nil, true, usageErrorf("%s needs a profile name: state:NAME", spec)
-	}
+// storedEvents resolves state:NAME for the event pipeline: the events
+// kept for profile NAME, as an auditd-format log.
+func storedEvents(name string) (io.Reader, error) {
 	log, err := eventStore().AuditLog(name)
 	if err != nil {
-		return nil, true, &EnvError{Err: err}
+		return nil, err
 	}
-	return bytes.NewReader(log), true, nil
+	return bytes.NewReader(log), nil
 }
 
 // storeEvents keeps the events of a batch in the state directory and says

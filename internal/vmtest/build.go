@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"time"
 )
 
 // GoBuild builds the Go package pkg (an import path or a ./dir relative to the
@@ -27,14 +29,41 @@ func GoBuild(ctx context.Context, pkg, out string, flags ...string) error {
 }
 
 // BuildArmorer builds the armorer command from this module into dir and
-// returns a File installing it at /usr/sbin/armorer.
+// returns a File installing it at /usr/sbin/armorer. The build runs once per
+// test process (every scenario boots the same binary), under its own time
+// limit rather than ctx's: a scenario's deadline is sized for the VM, and a
+// build on a loaded machine must not eat it. ctx still cancels the wait.
 func BuildArmorer(ctx context.Context, dir string) (File, error) {
+	armorerOnce.Do(func() {
+		tmp, err := os.MkdirTemp("", "vmtest-armorer-")
+		if err != nil {
+			armorerErr = err
+			return
+		}
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+		defer cancel()
+		armorerBin = filepath.Join(tmp, "armorer")
+		armorerErr = GoBuild(bctx, "./cmd/armorer", armorerBin)
+	})
+	if armorerErr != nil {
+		return File{}, armorerErr
+	}
 	out := filepath.Join(dir, "armorer")
-	if err := GoBuild(ctx, "./cmd/armorer", out); err != nil {
+	b, err := os.ReadFile(armorerBin)
+	if err == nil {
+		err = os.WriteFile(out, b, 0o755)
+	}
+	if err != nil {
 		return File{}, err
 	}
 	return Program(out, "/usr/sbin/armorer"), nil
 }
+
+var (
+	armorerOnce sync.Once
+	armorerBin  string
+	armorerErr  error
+)
 
 // CC compiles C sources with the host's gcc into a dynamically linked
 // program at out; Image copies the libraries it needs.

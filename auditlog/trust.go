@@ -1,0 +1,116 @@
+package auditlog
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// Only what the kernel or auditd wrote is evidence. Any local user can put
+// text into the system log (logger, a service's own messages), so an
+// AppArmor record inside another program's syslog message, a journal entry
+// of a transport other than kernel or audit, or a /dev/kmsg record written
+// from user space is parsed but rejected (KindRejected), never delivered as
+// an event.
+
+var (
+	printkPrefix = []byte("audit: ")
+	rfc5424Nil   = []byte("-")
+)
+
+// untrustedPrefix says why the text before a record (pre) is not the
+// kernel's or auditd's, or "" when it is: nothing (a raw record: audit.log,
+// netlink, a journal MESSAGE, dmesg), a dmesg timestamp, or a syslog header
+// whose tag is kernel or audit[PID] (BSD, ISO-8601 and RFC 5424 forms),
+// optionally followed by the kernel's own timestamp.
+func untrustedPrefix(pre []byte) string {
+	pre = trimDmesgStamp(pre)
+	if len(pre) == 0 {
+		return ""
+	}
+	tag := syslogTag(pre)
+	if tag == nil {
+		return "text before the record is not a kernel or audit log prefix"
+	}
+	if trustedTag(tag) {
+		return ""
+	}
+	return "written by " + strconv.QuoteToASCII(string(tag[:min(len(tag), 64)])) + ", not the kernel or auditd (another program's syslog message)"
+}
+
+// trimDmesgStamp removes a trailing "[   12.345678] " or "[Tue Nov 25
+// 07:00:01 2026] " from pre.
+func trimDmesgStamp(pre []byte) []byte {
+	p := bytes.TrimRight(pre, " ")
+	if len(p) == 0 || p[len(p)-1] != ']' {
+		return pre
+	}
+	i := bytes.LastIndexByte(p, '[')
+	if i < 0 {
+		return pre
+	}
+	return p[:i]
+}
+
+// syslogTag returns the tag (program name, with its [PID]) of a syslog
+// header, or nil if pre does not end with one.
+func syslogTag(pre []byte) []byte {
+	p := bytes.TrimRight(pre, " ")
+	if len(p) > 0 && p[0] == '<' {
+		// RFC 5424: <PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID SD
+		f := bytes.Fields(p)
+		if len(f) == 7 && bytes.IndexByte(f[0], '>') > 0 && bytes.Equal(f[5], rfc5424Nil) {
+			return f[3] // the PROCID does not matter: kernel or audit
+		}
+		return nil
+	}
+	if len(p) == 0 || p[len(p)-1] != ':' {
+		return nil
+	}
+	p = p[:len(p)-1]
+	return p[bytes.LastIndexByte(p, ' ')+1:]
+}
+
+// trustedTag reports whether a syslog tag is the kernel's or the audit
+// transport's: kernel, audit or audit[PID].
+func trustedTag(tag []byte) bool {
+	switch string(tag) {
+	case "kernel", "audit":
+		return true
+	}
+	rest, ok := bytes.CutPrefix(tag, []byte("audit["))
+	if !ok || len(rest) < 2 || rest[len(rest)-1] != ']' {
+		return false
+	}
+	_, ok = parseUint(rest[:len(rest)-1])
+	return ok
+}
+
+// untrustedKmsg says why a /dev/kmsg record is not the kernel's: user space
+// can write /dev/kmsg, but the kernel gives its records facility LOG_USER
+// or above, while its own have facility 0 (PRI below 8).
+func untrustedKmsg(line []byte) string {
+	end := bytes.IndexByte(line, ',')
+	pri, ok := parseUint(line[:max(end, 0)])
+	if ok && pri < 8 {
+		return ""
+	}
+	return "/dev/kmsg record written from user space (facility " + strconv.FormatUint(pri>>3, 10) + "), not by the kernel"
+}
+
+// untrustedTransport says why a journal entry is not the kernel's or
+// audit's: only _TRANSPORT=kernel and _TRANSPORT=audit are written by
+// them (journald sets the underscore fields; clients cannot).
+func untrustedTransport(transport []byte) string {
+	switch string(transport) {
+	case "kernel", "audit":
+		return ""
+	case "":
+		return "journal entry without _TRANSPORT: not known to come from the kernel or auditd"
+	}
+	return "journal entry of _TRANSPORT=" + strconv.QuoteToASCII(string(transport[:min(len(transport), 32)])) + ", not kernel or audit (another program's message)"
+}
+
+// reject turns a parsed record into a rejected one.
+func (e *Event) reject(reason string) {
+	e.Kind, e.Rejected = KindRejected, reason
+}
