@@ -167,8 +167,8 @@ type checkOracle struct {
 	Agrees   bool   `json:"agrees"`
 	// ArmorerBug: the parser of the target's version disagrees with
 	// armorer, which is a bug in armorer's checker.
-	ArmorerBug bool `json:"armorer_bug,omitempty"`
-	Stderr   string `json:"stderr,omitempty"`
+	ArmorerBug bool   `json:"armorer_bug,omitempty"`
+	Stderr     string `json:"stderr,omitempty"`
 }
 
 func checkRun(o *checkOptions) error {
