@@ -222,6 +222,7 @@ type checker struct {
 	reached map[*File]bool  // files whose syntax errors were reported
 
 	topScope     map[string]bool // files included at the top level
+	eofChecked   map[*token.File]bool
 	seenProfile  bool
 	topProfiles  map[string]token.Pos
 	includeStack []string
@@ -245,7 +246,7 @@ func newChecker(l *Loader, f *File, cfg CheckConfig) *checker {
 	return &checker{
 		l: l, fset: l.Fset, file: f, target: target, vars: NewVars(), lint: cfg.Lint,
 		seen: map[string]bool{}, reached: map[*File]bool{f: true},
-		topScope: map[string]bool{}, topProfiles: map[string]token.Pos{},
+		topScope: map[string]bool{}, topProfiles: map[string]token.Pos{}, eofChecked: map[*token.File]bool{},
 	}
 }
 
@@ -361,9 +362,29 @@ func (c *checker) include(inc *Include, scope map[string]bool, depth int) []*Fil
 
 // within runs fn with file path pushed on the include stack.
 func (c *checker) within(f *File, fn func()) {
+	c.eofComment(f)
 	c.includeStack = append(c.includeStack, f.Name)
 	fn()
 	c.includeStack = c.includeStack[:len(c.includeStack)-1]
+}
+
+// eofComment reports a comment on the last line of a file that does not
+// end in a newline: apparmor_parser's lexer only takes a comment that a
+// newline ends (and #include is a comment there too).
+func (c *checker) eofComment(f *File) {
+	tf := c.fset.File(f.Pos())
+	if tf == nil || c.eofChecked[tf] {
+		return
+	}
+	c.eofChecked[tf] = true
+	src := c.l.source(tf.Name())
+	if len(src) == 0 || src[len(src)-1] == '\n' {
+		return
+	}
+	start := bytes.LastIndexByte(src, '\n') + 1
+	if offs := commentsIn(src[start:]); len(offs) > 0 {
+		c.errorf(tf.Pos(start+offs[0]), "syntax", "apparmor_parser does not read a comment that ends the file without a newline: add a newline at the end")
+	}
 }
 
 // top checks the top level of a file: the preamble and its profiles.

@@ -724,6 +724,10 @@ func genAbiInclude(add func(string, string)) {
 	}
 	add("self-include-profile", genProfile+"abi <abi/3.0>,\ninclude <corpus/self-profile>\n")
 	add("include-twice", "  include <corpus/rules>\n  include <corpus/rules>")
+	// Found by FuzzCheckOracle: a comment (or #include) on a last line
+	// without a newline is a lexer error.
+	add("include-comment-no-newline", "  include <corpus/comment-no-newline>")
+	add("include-hash-include-no-newline", "  include <corpus/include-no-newline>")
 	add("include-abstraction-twice", "  include <abstractions/base>\n  #include <abstractions/base>")
 }
 
