@@ -79,6 +79,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newLearnCmd(f, nil),
 		newSimulateCmd(f, nil),
 		newRecordCmd(f, nil),
+		newK8sCmd(f),
 	} {
 		root.AddCommand(c)
 	}
