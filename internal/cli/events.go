@@ -47,7 +47,10 @@ even across sources. With --follow, files are read line by line as they grow, so
 journalctl -o export file is only recognised when read without --follow.
 
 Unreadable lines are counted (--verbose shows each with its position); events the kernel
-reports lost (audit_lost=, callbacks suppressed, /dev/kmsg overruns) are counted too.`,
+reports lost (audit_lost=, callbacks suppressed, /dev/kmsg overruns) are counted too.
+Only records the kernel or auditd wrote are events: an AppArmor record inside another
+program's syslog message or a journal entry of another transport is rejected (counted,
+shown with --verbose): any user can write such text into the system log.`,
 		GroupID: "events",
 		Example: `  armorer events /var/log/kern.log --denied
   journalctl -k -o json | armorer events - --json --profile myapp

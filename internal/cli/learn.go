@@ -75,7 +75,11 @@ Abstractions: one is included when it covers at least --abstraction-min
 Sensitive accesses (writes under /etc, /usr, /boot; /etc/shadow, ~/.ssh,
 /proc/*/mem; capabilities such as sys_admin; raw and packet sockets; ptrace
 of other programs; mounts) are listed for a human, not added, unless
---allow-sensitive. Rules the target --abi cannot express are listed too.`,
+--allow-sensitive. Rules the target --abi cannot express are listed too.
+
+When lines of the log could not be read or the kernel lost events, learn
+says that the profile was learned from an incomplete log. Records that
+neither the kernel nor auditd wrote are never learned from.`,
 		GroupID: "profile",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx = cmd.Context()

@@ -175,12 +175,9 @@ func recordRun(o *recordOptions) error {
 		fmt.Fprintf(errOut, "armorer: warning: %s: %v\n", spec, err)
 	}
 
+	// Losses and unreadable lines are reported with what was learned.
 	stats := p.Stats()
 	fmt.Fprintf(errOut, "recorded %d events of %s\n", len(col.events), strings.Join(names, ", "))
-	if stats.Lost > 0 {
-		fmt.Fprintf(errOut, "armorer: warning: %d events were lost (%d of them dropped while armorer was behind): the profile may miss rules; record again\n",
-			stats.Lost, stats.Dropped)
-	}
 
 	kept := eventstore.NewBatch()
 	for _, ev := range col.events {
