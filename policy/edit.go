@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"go/token"
+	"reflect"
 	"slices"
 )
 
@@ -235,7 +236,7 @@ func (e *editor) body(edited, orig []Rule, prevEnd, close int, indent string) {
 	}
 }
 
-func sameKind(a, b Rule) bool { return fmt.Sprintf("%T", a) == fmt.Sprintf("%T", b) }
+func sameKind(a, b Rule) bool { return reflect.TypeOf(a) == reflect.TypeOf(b) }
 
 // insert prints new rules after prevEnd, the end of the text before them,
 // and before next, the start of the text after them. They go on their own
