@@ -79,9 +79,12 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newLearnCmd(f, nil),
 		newSimulateCmd(f, nil),
 		newRecordCmd(f, nil),
+		newK8sCmd(f),
+		newVersionCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}
+	registerCompletions(root, f)
 	return root
 }
 

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/kube/agent"
+)
+
+type k8sAgentOptions struct {
+	IO  *IOStreams
+	Ctx context.Context
+
+	Profiles    string
+	StateDir    string
+	Includes    string
+	Listen      string
+	Attribution bool
+	Sources     []string
+	RuntimeRoot string
+	Resync      time.Duration
+
+	// paths are the host roots (securityfs, /proc, apparmor_parser),
+	// moved by the ARMORER_* environment in tests.
+	paths host.Paths
+	// listening, when set (tests), receives the server's address.
+	listening func(addr string)
+}
+
+func newK8sAgentCmd(f *Factory, runF func(*k8sAgentOptions) error) *cobra.Command {
+	o := &k8sAgentOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "agent --profiles DIR [--state-dir DIR] [--includes DIR] [--listen ADDR] [--attribution]",
+		Short: "Node agent: load the profiles ConfigMap on this node, safely (long-running)",
+		Long: `The node agent, run by a DaemonSet on every node. It watches --profiles, the
+profiles ConfigMap mounted as a volume (one key per profile, the key being the
+profile's name), and converges the kernel towards it on every swap of the
+volume's ..data link (kubelet's atomic update) and every --resync:
+
+  - every profile is validated first (armorer's checker with --includes as the
+    search path, then apparmor_parser -QK against this node's kernel features);
+    an invalid one is reported and skipped, its previously loaded version stays;
+  - accepted files are kept in --state-dir/profiles, never in /etc/apparmor.d,
+    so a bad profile cannot break the host's apparmor.service at boot;
+  - the agent owns only what it loaded (--state-dir/k8s-agent-owned.json): it
+    refuses the runtimes' profiles (runc, crun, cri-containerd.apparmor.d,
+    docker-default, unconfined), the distribution's (any profile or file in
+    --includes) and any profile someone else loaded;
+  - a profile removed from the ConfigMap is unloaded only when no process is
+    confined by it; otherwise it stays loaded and /status says so;
+  - the mode is the profile's own flags: edit flags=(complain) in the ConfigMap
+    and the agent reloads the same name in the new mode; pods keep running.
+
+It serves on --listen: /healthz, /readyz (200 only once every profile of the
+ConfigMap is loaded), /status (JSON per profile: desired and loaded sha256,
+mode, state, error), /metrics, and with --attribution /denials: denials read
+from --source (default: the first of netlink:, auditd:, journal:, kmsg: that
+opens) attributed to namespace, pod and container through /proc/PID/cgroup and
+the container runtime's OCI config (metric labels: namespace and workload only).`,
+		Example: `  armorer k8s agent --profiles /etc/armorer/profiles
+  armorer k8s agent --profiles /etc/armorer/profiles --includes /host/etc/apparmor.d --attribution --source kmsg:`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(o)
+			}
+			return k8sAgentRun(o)
+		},
+	}
+	o.paths = HostPathsFromEnv()
+	fl := cmd.Flags()
+	fl.StringVar(&o.Profiles, "profiles", "", "the profiles ConfigMap volume `DIR` (required)")
+	fl.StringVar(&o.StateDir, "state-dir", o.paths.StateDir, "the agent's own state `DIR`: ownership record, accepted profiles, backups")
+	fl.StringVar(&o.Includes, "includes", agent.DefaultIncludes, "tunables and abstractions search `DIR` (the host's /etc/apparmor.d, read-only)")
+	fl.StringVar(&o.Listen, "listen", agent.DefaultListen, "`address` for /healthz, /readyz, /status, /metrics and /denials")
+	fl.BoolVar(&o.Attribution, "attribution", false, "read denials and attribute them to pods (needs hostPID and the runtime's state directory)")
+	fl.StringArrayVar(&o.Sources, "source", nil, "with --attribution, read this `SOURCE` (repeatable): kmsg:, netlink:, auditd:[PATH], journal:[PATH]")
+	fl.StringVar(&o.RuntimeRoot, "runtime-root", "/", "with --attribution, the `DIR` under which /run/containerd, /run/containers and /run/runc are found")
+	fl.DurationVar(&o.Resync, "resync", agent.DefaultResync, "reconcile at least this often, even without a change of the volume")
+	return cmd
+}
+
+func k8sAgentRun(o *k8sAgentOptions) error {
+	if o.Profiles == "" {
+		return usageErrorf("k8s agent needs --profiles DIR (the mounted profiles ConfigMap)")
+	}
+	if o.Resync <= 0 {
+		return usageErrorf("--resync must be positive")
+	}
+	if len(o.Sources) > 0 && !o.Attribution {
+		return usageErrorf("--source needs --attribution")
+	}
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	err := agent.Serve(ctx, agent.Options{
+		Config: agent.Config{
+			ProfilesDir: o.Profiles,
+			StateDir:    o.StateDir,
+			Includes:    o.Includes,
+			Resync:      o.Resync,
+			Host:        o.paths,
+			Logger:      slog.New(slog.NewTextHandler(o.IO.ErrOut, nil)),
+		},
+		Listen:      o.Listen,
+		Attribution: o.Attribution,
+		Sources:     o.Sources,
+		RuntimeRoot: o.RuntimeRoot,
+		Listening:   o.listening,
+	})
+	if err != nil && ctx.Err() == nil {
+		return hostError(err)
+	}
+	return nil
+}
