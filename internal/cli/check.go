@@ -96,7 +96,7 @@ Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 	fl := cmd.Flags()
 	fl.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fl.BoolVar(&o.Oracle, "oracle", false, "also validate with apparmor_parser -QK and report disagreements")
-	fl.Var((*strictFlag)(&o.Strict), "strict", "treat lint warnings as failures; `=LEVEL` (low, medium, high) only those at least that severe")
+	fl.Var((*strictFlag)(&o.Strict), "strict", "treat lint warnings as failures; with `LEVEL` (low, medium, high) only those at least that severe")
 	fl.Lookup("strict").NoOptDefVal = lint.SeverityLow.String()
 	fl.BoolVar(&o.NoLint, "no-lint", false, "skip the lint checks")
 	fl.StringSliceVar(&o.Disable, "disable", nil, "skip these lint checks (`IDs` or names, comma-separated)")
