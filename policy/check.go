@@ -407,6 +407,15 @@ func (c *checker) eofComment(f *File) {
 	if offs := commentsIn(src[start:]); len(offs) > 0 {
 		c.errorf(tf.Pos(start+offs[0]), "syntax", "apparmor_parser does not read a comment that ends the file without a newline: add a newline at the end")
 	}
+	// An include with no name before the end of the file includes nothing
+	// in the file being checked; in an included file, the lexer reads the
+	// including file's next word as the name.
+	if end := src[len(src)-1]; f != c.file && (end == ' ' || end == '\t') {
+		switch strings.Join(strings.Fields(string(src[start:])), " ") {
+		case "include", "include if exists", "#include", "#include if exists":
+			c.errorf(tf.Pos(start), "include", "include without a file name at the end of an included file: apparmor_parser reads the next word of the including file as the name")
+		}
+	}
 }
 
 // top checks the top level of a file: the preamble and its profiles.

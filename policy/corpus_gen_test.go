@@ -728,6 +728,9 @@ func genAbiInclude(add func(string, string)) {
 	// without a newline is a lexer error.
 	add("include-comment-no-newline", "  include <corpus/comment-no-newline>")
 	add("include-hash-include-no-newline", "  include <corpus/include-no-newline>")
+	// Also found by FuzzCheckOracle: "include " with only blanks before the
+	// end of the file includes nothing.
+	add("include-blank-include-at-eof", "  include <corpus/include-blank-eof>")
 	add("include-abstraction-twice", "  include <abstractions/base>\n  #include <abstractions/base>")
 }
 

@@ -786,6 +786,7 @@ func (p *parser) parseQualifiers() Qualifiers {
 
 func (p *parser) parseInclude(hash bool) Rule {
 	r := &Include{Meta: Meta{From: p.pos}, Hash: hash}
+	kwEnd := p.pos + token.Pos(len(p.lit))
 	p.next()
 	if p.tok == WORD && p.lit == "if" {
 		p.next()
@@ -793,8 +794,14 @@ func (p *parser) parseInclude(hash bool) Rule {
 			p.fail(p.pos, "expected 'exists' after 'include if', found %s", p.found())
 			return nil
 		}
+		kwEnd = p.pos + token.Pos(len(p.lit))
 		p.next()
 		r.IfExists = true
+	}
+	// apparmor_parser's lexer ends an include that only blanks separate
+	// from the end of the file without a complaint: it includes nothing.
+	if t := p.text(kwEnd, p.pos); p.tok == EOF && t != "" && strings.Trim(t, " \t") == "" {
+		return nil
 	}
 	if p.tok != WORD {
 		p.fail(p.pos, "expected the included file as <name> or \"/path\", found %s", p.found())
