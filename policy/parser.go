@@ -1112,8 +1112,34 @@ func (p *parser) parseRlimit(start token.Pos) Rule {
 	r.Resource = p.word()
 	p.expect(LEQ)
 	r.Value = p.word()
+	// apparmor_parser lexes "1s" as a number and a unit, so a blank may
+	// separate them: keep "1 s" as written, one word.
+	if r.Value != nil && p.tok == WORD && isNumber(r.Value.Raw) && isLetters(p.lit) {
+		end := p.pos + token.Pos(len(p.lit))
+		r.Value = &Word{ValuePos: r.Value.ValuePos, Raw: p.text(r.Value.ValuePos, end)}
+		p.next()
+	}
 	p.endRule(&r.Meta)
 	return r
+}
+
+func isNumber(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (p *parser) parseChangeProfile(start token.Pos, q Qualifiers) Rule {
