@@ -404,8 +404,8 @@ func (c *checker) eofComment(f *File) {
 		return
 	}
 	start := bytes.LastIndexByte(src, '\n') + 1
-	if offs := commentsIn(src[start:]); len(offs) > 0 {
-		c.errorf(tf.Pos(start+offs[0]), "syntax", "apparmor_parser does not read a comment that ends the file without a newline: add a newline at the end")
+	if off := lastLineComment(src[start:]); off >= 0 {
+		c.errorf(tf.Pos(start+off), "syntax", "apparmor_parser does not read a comment that ends the file without a newline: add a newline at the end")
 	}
 	// An include with no name before the end of the file includes nothing
 	// in the file being checked; in an included file, the lexer reads the
@@ -416,6 +416,24 @@ func (c *checker) eofComment(f *File) {
 			c.errorf(tf.Pos(start), "include", "include without a file name at the end of an included file: apparmor_parser reads the next word of the including file as the name")
 		}
 	}
+}
+
+// lastLineComment returns the offset of a comment in line, or -1: a '#'
+// outside quotes where a token can start (after a blank or a ',', '{',
+// '}', ')' or an include's '>'), not inside a word such as /tmp/a#b.
+func lastLineComment(line []byte) int {
+	inQuote := false
+	for i := 0; i < len(line); i++ {
+		switch ch := line[i]; {
+		case ch == '\\' && inQuote:
+			i++
+		case ch == '"':
+			inQuote = !inQuote
+		case ch == '#' && !inQuote && (i == 0 || bytes.IndexByte([]byte(" \t,{}>)"), line[i-1]) >= 0):
+			return i
+		}
+	}
+	return -1
 }
 
 // top checks the top level of a file: the preamble and its profiles.

@@ -730,6 +730,9 @@ func genAbiInclude(add func(string, string)) {
 	// Also found by FuzzCheckOracle: "include " with only blanks before the
 	// end of the file includes nothing.
 	add("include-blank-include-at-eof", "  include <corpus/include-blank-eof>")
+	// The third: a '#' glued to a token ends the file as a comment too.
+	add("include-glued-comment-at-eof", "  include <corpus/glued-comment-eof>")
+	add("include-hash-in-word-at-eof", "  include <corpus/hash-in-word-eof>")
 	add("include-abstraction-twice", "  include <abstractions/base>\n  #include <abstractions/base>")
 }
 
