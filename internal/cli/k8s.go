@@ -21,6 +21,7 @@ func newK8sCmd(f *Factory) *cobra.Command {
 		newK8sManifestsCmd(f, nil),
 		newK8sPatchCmd(f, nil),
 		newK8sCheckCmd(f, nil),
+		newK8sAgentCmd(f, nil),
 	} {
 		cmd.AddCommand(c)
 	}

@@ -93,7 +93,7 @@ func TestManifestsAccepted(t *testing.T) {
 	createBoth(t, s, serviceMonitorCRD, "")
 	for _, tc := range []kube.ManifestOptions{
 		{Namespace: "armorer-defaults"},
-		{Namespace: "armorer-full", Attribution: true, NodeLabel: true, PublishEvents: true, ServiceMonitor: true, Port: 9800},
+		{Namespace: "armorer-full", Attribution: true, ServiceMonitor: true, Port: 9800},
 	} {
 		t.Run(tc.Namespace, func(t *testing.T) {
 			tc.Profiles = profiles(t)
