@@ -16,7 +16,11 @@ vet:
 	test -z "$$(gofmt -l .)" || (gofmt -l . && false)
 	$(GO) vet ./...
 
+# kubetest-build first: the real kube-apiserver and etcd that test/kubeapi
+# runs (cached in ~/.cache/armorer-test/kubeapi-*; a cold build takes
+# minutes), so their build is not charged to a test's timeout.
 unit:
+	$(GO) run ./internal/kubetest/cmd/kubetest-build
 	$(GO) test ./...
 
 # End-to-end scenarios boot a real AppArmor kernel under qemu (see internal/vmtest).

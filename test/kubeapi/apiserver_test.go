@@ -119,6 +119,22 @@ func TestManifestsAccepted(t *testing.T) {
 	}
 }
 
+// TestKustomizeBaseAccepted: contrib's kustomize base (the default
+// manifests, which the Helm chart renders too) is accepted as it is.
+func TestKustomizeBaseAccepted(t *testing.T) {
+	s := server(t)
+	src, err := os.ReadFile("../../contrib/kubernetes/kustomize/armorer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range documents(t, src) {
+		c := createBoth(t, s, obj, "")
+		for _, w := range c.Warnings {
+			t.Errorf("%s: API warning: %s", name(obj), w)
+		}
+	}
+}
+
 // waitForResource waits until a new CRD's kind is served.
 func waitForResource(t *testing.T, s *kubetest.Server, obj map[string]any) {
 	deadline := time.Now().Add(30 * time.Second)
