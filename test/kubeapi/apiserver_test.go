@@ -258,7 +258,14 @@ func TestAPIRefusals(t *testing.T) {
 			kube.LocalhostWithoutName, "spec.containers[0].securityContext.appArmorProfile.localhostProfile", "must be set when AppArmor type is Localhost"},
 		{"field and annotation disagree",
 			pod(map[string]any{kube.LegacyAnnotationPrefix + "app": "localhost/other"}, map[string]any{"type": "Localhost", "localhostProfile": "myapp"}),
-			kube.Mismatch, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]", "must match"},
+			kube.Mismatch, "spec.containers[0].securityContext.appArmorProfile.localhostProfile", "apparmor profile in annotation and field must match"},
+		{"field and annotation types disagree",
+			pod(map[string]any{kube.LegacyAnnotationPrefix + "app": "unconfined"}, map[string]any{"type": "Localhost", "localhostProfile": "myapp"}),
+			kube.Mismatch, "spec.containers[0].securityContext.appArmorProfile.type", "apparmor type in annotation and field must match"},
+		{"annotation that is no profile reference", pod(map[string]any{kube.LegacyAnnotationPrefix + "app": "myapp"}, nil),
+			kube.BadAnnotation, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]", "invalid AppArmor profile name"},
+		{"annotation for no container", pod(map[string]any{kube.LegacyAnnotationPrefix + "ghost": "localhost/myapp"}, nil),
+			kube.UnknownContainer, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/ghost]", "container not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, _ := yaml.Marshal(tc.pod)
