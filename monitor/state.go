@@ -30,6 +30,8 @@ type Options struct {
 	MaxProfiles   int // distinct profile label values before folding into "other"; default 200
 	MaxSignatures int // denial signatures remembered for new_denials_total; default 65536
 	RecentSize    int // recent denials kept for /denials; default 256
+
+	Build BuildInfo // exported as armorer_build_info
 }
 
 func (o *Options) setDefaults() {
