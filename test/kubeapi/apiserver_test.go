@@ -123,7 +123,7 @@ func TestManifestsAccepted(t *testing.T) {
 // manifests, which the Helm chart renders too) is accepted as it is.
 func TestKustomizeBaseAccepted(t *testing.T) {
 	s := server(t)
-	src, err := os.ReadFile("../../contrib/kubernetes/kustomize/armorer.yaml")
+	src, err := os.ReadFile("../../contrib/k8s/kustomize/armorer.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
