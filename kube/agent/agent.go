@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/armorer-dev/armorer/host"
@@ -61,6 +62,10 @@ type Agent struct {
 	// only the reconcile goroutine touches these
 	invalid map[string]invalidVersion // name → the version refused by validation, and why
 	logged  map[string]string         // name → the last problem logged for it
+
+	// complain is the set of owned profiles loaded in complain mode, for
+	// the event keeper (read per event, without the lock).
+	complain atomic.Pointer[map[string]bool]
 
 	mu     sync.Mutex
 	status Status
@@ -189,6 +194,13 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	}
 	a.reconciles["ok"]++
 	st.LastReconcile = now
+	complain := map[string]bool{}
+	for _, p := range st.Profiles {
+		if p.Loaded && p.Mode == "complain" {
+			complain[p.Name] = true
+		}
+	}
+	a.complain.Store(&complain)
 	a.status = st
 	a.reconciledOnce.Do(func() { close(a.reconciled) })
 	return nil
