@@ -426,15 +426,25 @@ func (a *Agent) remove(ctx context.Context, own *Ownership, kernel map[string]st
 	return ps, false
 }
 
-// kernel reads the loaded top-level profiles: name → mode.
+// kernel reads the loaded profiles (securityfs apparmor/profiles): name
+// → mode. It is host.LoadedProfiles without the attachments, which parse
+// every profile file and are not needed here.
 func (a *Agent) kernel() (map[string]string, error) {
-	ps, err := a.host.LoadedProfiles()
+	name := filepath.Join(a.host.Paths.SecurityFS, "apparmor", "profiles")
+	data, err := os.ReadFile(name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read loaded profiles: %w", err)
 	}
-	m := make(map[string]string, len(ps))
-	for _, p := range ps {
-		m[p.Name] = string(p.Mode)
+	m := map[string]string{}
+	for line := range strings.Lines(string(data)) {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		n, mode, err := host.ParseLabel(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		m[n] = string(mode)
 	}
 	return m, nil
 }
