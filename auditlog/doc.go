@@ -11,14 +11,30 @@
 //   - journald: journalctl -o json lines, -o export records (detected per
 //     stream by Reader), and the short "audit[PID]: AVC apparmor=…" form;
 //   - dbus-daemon's own "dbus-daemon[PID]: apparmor=…" syslog line, written
-//     when it cannot send USER_AVC records to the audit subsystem.
+//     when it cannot send USER_AVC records to the audit subsystem: read,
+//     but rejected as evidence (see below).
 //
 // Every field layout of kernels 6.1 to 6.12 and Ubuntu's is read; keys
 // armorer does not know are kept. Values the kernel hex-encodes are
 // decoded when first read.
 //
+// # Evidence
+//
+// Only what the kernel or auditd wrote is an event: raw records (audit.log,
+// netlink, dmesg), kernel printk lines behind a syslog header tagged
+// kernel: or audit[PID]:, /dev/kmsg records of the kernel's facility, and
+// journal entries of _TRANSPORT=kernel or audit. An AppArmor record inside
+// another program's message (logger lets any user write "host alice:
+// type=1400 audit(…): apparmor=…" into the system log), a journal entry of
+// another transport, or a /dev/kmsg record written from user space is
+// KindRejected, with the reason in Event.Rejected, and counted in
+// Stats.Rejected.
+//
 // Parser parses one line into a caller-owned Event whose slices alias the
 // line; Stream removes duplicates (the printk copy and the audit copy of
 // one event) and counts lost events; Reader does both over an io.Reader in
-// constant memory. None of them is safe for concurrent use.
+// constant memory. None of them is safe for concurrent use. They are the
+// building blocks: programs that read events from SOURCEs (files, the
+// kernel's live logs, the journal) use package auditlog/source, the one
+// event pipeline on top of them.
 package auditlog

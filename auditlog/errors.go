@@ -14,15 +14,7 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	b := make([]byte, 0, 64)
-	if e.File != "" {
-		b = append(b, e.File...)
-		b = append(b, ':')
-	}
-	if e.Line > 0 {
-		b = strconv.AppendInt(b, e.Line, 10)
-		b = append(b, ':')
-	}
+	b := appendPos(make([]byte, 0, 64), e.File, e.Line)
 	b = strconv.AppendInt(b, int64(e.Col), 10)
 	b = append(b, ": "...)
 	b = append(b, e.Msg...)
@@ -39,19 +31,24 @@ type RejectedError struct {
 }
 
 func (e *RejectedError) Error() string {
-	b := make([]byte, 0, 64)
-	if e.File != "" {
-		b = append(b, e.File...)
-		b = append(b, ':')
-	}
-	if e.Line > 0 {
-		b = strconv.AppendInt(b, e.Line, 10)
-		b = append(b, ':')
-	}
+	b := appendPos(make([]byte, 0, 64), e.File, e.Line)
 	if len(b) > 0 {
 		b = append(b, ' ')
 	}
 	b = append(b, "rejected: "...)
 	b = append(b, e.Reason...)
 	return string(b)
+}
+
+// appendPos appends "FILE:LINE:", leaving out what is unknown.
+func appendPos(b []byte, file string, line int64) []byte {
+	if file != "" {
+		b = append(b, file...)
+		b = append(b, ':')
+	}
+	if line > 0 {
+		b = strconv.AppendInt(b, line, 10)
+		b = append(b, ':')
+	}
+	return b
 }

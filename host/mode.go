@@ -1,12 +1,10 @@
 package host
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"go/token"
 	"slices"
-	"strings"
 
 	"github.com/armorer-dev/armorer/policy"
 )
@@ -18,9 +16,10 @@ var modeFlags = []string{"complain", "enforce", "kill", "unconfined", "prompt", 
 // SetModeFlags returns src with the flags of every profile in it (children
 // and hats too, since each has its own mode) set to mode: complain adds
 // "complain", enforce removes the mode flag (enforce is the default); other
-// flags (attach_disconnected, ...) stay in their order. Only each changed
-// profile header is rewritten, printed from the edited AST by the policy
-// printer; every other byte of the file is kept. filename is for errors.
+// flags (attach_disconnected, ...) stay in their order. The edit goes
+// through policy.Edits: only each changed profile header is rewritten, in
+// the policy printer's style; every other byte of the file is kept.
+// filename is for errors.
 func SetModeFlags(filename string, src []byte, mode Mode) ([]byte, error) {
 	if mode != Complain && mode != Enforce {
 		return nil, fmt.Errorf("set mode %s: only complain and enforce", mode)
@@ -30,39 +29,25 @@ func SetModeFlags(filename string, src []byte, mode Mode) ([]byte, error) {
 	if err != nil {
 		return nil, &InvalidProfileError{&ParserError{Op: "parse", File: filename, Stderr: err.Error(), Err: err}}
 	}
-	type edit struct {
-		from, to int
-		text     []byte
-	}
-	var edits []edit
 	found := 0
 	for n := range policy.Preorder(f) {
-		p, ok := n.(*policy.Profile)
-		if !ok {
-			continue
+		if p, ok := n.(*policy.Profile); ok {
+			found++
+			if flags, changed := withMode(p.Flags, mode); changed {
+				p.Flags = flags
+			}
 		}
-		found++
-		flags, changed := withMode(p.Flags, mode)
-		if !changed {
-			continue
-		}
-		from, to, err := headerSpan(fset, src, p)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filename, err)
-		}
-		text, err := printHeader(fset, p, flags)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filename, err)
-		}
-		edits = append(edits, edit{from, to, text})
 	}
 	if found == 0 {
 		return nil, &InvalidProfileError{&ParserError{Op: "set mode", File: filename, Stderr: "the file defines no profile", Err: errors.New("no profile")}}
 	}
-	out := slices.Clone(src)
-	slices.SortFunc(edits, func(a, b edit) int { return b.from - a.from }) // back to front: offsets stay valid
-	for _, e := range edits {
-		out = slices.Concat(out[:e.from], e.text, out[e.to:])
+	edits, err := policy.Edits(fset, src, f)
+	if err != nil {
+		return nil, fmt.Errorf("set mode in %s: %w", filename, err)
+	}
+	out, err := policy.ApplyEdits(fset, src, edits)
+	if err != nil {
+		return nil, fmt.Errorf("set mode in %s: %w", filename, err)
 	}
 	if err := checkModes(filename, out, mode); err != nil {
 		return nil, err
@@ -105,51 +90,6 @@ func withMode(flags *policy.Cond, mode Mode) (*policy.Cond, bool) {
 		return nil, true
 	}
 	return &policy.Cond{Key: key, Value: &policy.List{Paren: true, Commas: commas, Words: kept}}, true
-}
-
-// headerSpan is the byte range of p's header: from its first character
-// to the '{' that opens its body (exclusive).
-func headerSpan(fset *token.FileSet, src []byte, p *policy.Profile) (int, int, error) {
-	from := fset.Position(p.Pos()).Offset
-	end := p.Name.End()
-	if p.Attach != nil {
-		end = max(end, p.Attach.End())
-	}
-	if p.Xattrs != nil {
-		end = max(end, p.Xattrs.End())
-	}
-	if p.Flags != nil {
-		end = max(end, p.Flags.End())
-	}
-	at := fset.Position(end).Offset
-	rest := src[at:]
-	i := bytes.IndexByte(rest, '{')
-	if i < 0 || strings.TrimSpace(string(rest[:i])) != "" {
-		return 0, 0, fmt.Errorf("%s: cannot find the '{' of profile %s right after its header", fset.Position(p.Pos()), p.Name.Raw)
-	}
-	to := at + i
-	// Keep the whitespace before '{' as written.
-	for to > at && (src[to-1] == ' ' || src[to-1] == '\t') {
-		to--
-	}
-	return from, to, nil
-}
-
-// printHeader prints p's header with new flags through the policy
-// printer: a copy of the profile without body or comments, cut before
-// its " {".
-func printHeader(fset *token.FileSet, p *policy.Profile, flags *policy.Cond) ([]byte, error) {
-	hdr := &policy.Profile{Keyword: p.Keyword, Name: p.Name, Attach: p.Attach, Xattrs: p.Xattrs, Flags: flags}
-	var b bytes.Buffer
-	if err := policy.Format(&b, fset, hdr); err != nil {
-		return nil, err
-	}
-	text := b.Bytes()
-	i := bytes.LastIndex(text, []byte(" {"))
-	if i < 0 {
-		return nil, fmt.Errorf("printing the header of %s gave %q", p.Name.Raw, text)
-	}
-	return bytes.TrimLeft(text[:i], " \t\n"), nil
 }
 
 // checkModes re-parses the edited text and checks every profile now has

@@ -208,7 +208,7 @@ func (p *Policy) Coverage(name string) (*Coverage, error) {
 	if e == nil {
 		return nil, fmt.Errorf("no profile %q in %s", name, p.Dir)
 	}
-	return p.coverageOf(e.File, e.Decl.Body)
+	return p.coverageOf(e.File, e.Decl.Body, e.Decl)
 }
 
 // AbstractionCoverage returns what an include target such as
@@ -223,10 +223,10 @@ func (p *Policy) AbstractionCoverage(name string) (*Coverage, error) {
 	for _, f := range files {
 		body = append(body, f.Rules...)
 	}
-	return p.coverageOf("", body)
+	return p.coverageOf("", body, nil)
 }
 
-func (p *Policy) coverageOf(file string, body []policy.Rule) (*Coverage, error) {
+func (p *Policy) coverageOf(file string, body []policy.Rule, profile *policy.Profile) (*Coverage, error) {
 	v := p.Vars(file)
 	if file == "" {
 		// An abstraction alone: the tunables every profile includes.
@@ -236,7 +236,7 @@ func (p *Policy) coverageOf(file string, body []policy.Rule) (*Coverage, error) 
 	c := &Coverage{vars: aareVars(v)}
 	var files []aare.Rule
 	var errs []error
-	p.collect(c, &files, body, policy.Qualifiers{}, 0, &errs)
+	p.collect(c, &files, body, profile, &errs)
 	set, err := aare.NewSet(files, c.vars)
 	if err != nil {
 		// One bad rule must not hide the rest: compile rule by rule.
@@ -257,33 +257,28 @@ func (p *Policy) coverageOf(file string, body []policy.Rule) (*Coverage, error) 
 	return c, errors.Join(errs...)
 }
 
-func (p *Policy) collect(c *Coverage, files *[]aare.Rule, body []policy.Rule, q policy.Qualifiers, depth int, errs *[]error) {
-	if depth > 32 {
-		return
+// collect gathers the rules of a profile body (and of the files it
+// includes) that allow something: file rules into files, the others into
+// c.others. Rules of child profiles and of conditional branches are not
+// the profile's own unconditional allowances and are left out.
+func (p *Policy) collect(c *Coverage, files *[]aare.Rule, body []policy.Rule, profile *policy.Profile, errs *[]error) {
+	include := func(r *policy.Include) []*policy.File {
+		inc, err := p.Loader.Included(r)
+		if err != nil {
+			*errs = append(*errs, err)
+		}
+		return inc
 	}
-	for _, r := range body {
-		switch r := r.(type) {
-		case *policy.Include:
-			inc, err := p.Loader.Included(r)
-			if err != nil {
-				*errs = append(*errs, err)
-			}
-			for _, f := range inc {
-				p.collect(c, files, f.Rules, q, depth+1, errs)
-			}
-		case *policy.QualBlock:
-			qq := r.Qual
-			qq.Owner = qq.Owner || q.Owner
-			qq.Deny = qq.Deny || q.Deny
-			qq.Audit = qq.Audit || q.Audit
-			p.collect(c, files, r.Body, qq, depth+1, errs)
+	for sr := range policy.Rules(body, profile, include) {
+		if sr.Profile != profile || sr.Conditional {
+			continue
+		}
+		q := sr.Qual
+		switch r := sr.Rule.(type) {
 		case *policy.FileRule:
-			qq := r.Qual
-			qq.Owner = qq.Owner || q.Owner
-			qq.Deny = qq.Deny || q.Deny
 			if r.Path == nil { // bare `file,`
-				if !qq.Deny {
-					*files = append(*files, aare.Rule{Pattern: "/{,**}", Perms: aare.PermRead | aare.PermWrite | aare.PermAppend | aare.PermLink | aare.PermLock | aare.PermMmap, Owner: qq.Owner})
+				if !q.Deny {
+					*files = append(*files, aare.Rule{Pattern: "/{,**}", Perms: aare.PermRead | aare.PermWrite | aare.PermAppend | aare.PermLink | aare.PermLock | aare.PermMmap, Owner: q.Owner})
 				}
 				continue
 			}
@@ -295,16 +290,16 @@ func (p *Policy) collect(c *Coverage, files *[]aare.Rule, body []policy.Rule, q 
 			if r.Target != nil {
 				mode.Target = r.Target.Value()
 			}
-			*files = append(*files, aare.Rule{Pattern: r.Path.Value(), Perms: perms, Exec: mode, Owner: qq.Owner, Deny: qq.Deny, Audit: qq.Audit})
+			*files = append(*files, aare.Rule{Pattern: r.Path.Value(), Perms: perms, Exec: mode, Owner: q.Owner, Deny: q.Deny, Audit: q.Audit})
 		case *policy.LinkRule:
-			*files = append(*files, aare.Rule{Pattern: r.Path.Value(), Perms: aare.PermLink, Owner: r.Qual.Owner || q.Owner, Deny: r.Qual.Deny || q.Deny})
+			*files = append(*files, aare.Rule{Pattern: r.Path.Value(), Perms: aare.PermLink, Owner: q.Owner, Deny: q.Deny})
 		case *policy.AllRule:
-			if !r.Qual.Deny {
+			if !q.Deny {
 				c.all = true
 			}
 		case *policy.Profile, *policy.Variable, *policy.Abi, *policy.CommentBlock:
 		default:
-			if qr, ok := r.(policy.Qualified); ok && (qr.Qualifiers().Deny || q.Deny) {
+			if q.Deny {
 				continue
 			}
 			c.others = append(c.others, r)

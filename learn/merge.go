@@ -49,9 +49,6 @@ func Merge(pol *Policy, learned []*Profile, opts MergeOptions) ([]Change, error)
 			}
 		}
 		st := &fileState{f: f, old: old}
-		if f != nil {
-			keepBlankLines(pol.Loader.Fset, f.Rules)
-		}
 		files[path] = st
 		return st, nil
 	}
@@ -137,8 +134,8 @@ func Merge(pol *Policy, learned []*Profile, opts MergeOptions) ([]Change, error)
 	for _, path := range slices.Sorted(maps.Keys(files)) {
 		st := files[path]
 		var b bytes.Buffer
-		if spliced, ok := splice(pol.Loader.Fset, st.old, st.f); st.old != nil && ok {
-			b.Write(spliced)
+		if edited, ok := applyEdits(pol.Loader.Fset, st.old, st.f); ok {
+			b.Write(edited)
 		} else if err := policy.Format(&b, pol.Loader.Fset, st.f); err != nil {
 			return nil, err
 		}
@@ -151,34 +148,22 @@ func Merge(pol *Policy, learned []*Profile, opts MergeOptions) ([]Change, error)
 	return out, nil
 }
 
-// keepBlankLines records, as layout hints, where the source had a blank
-// line between two rules of a body. The printer lays out parsed rules by
-// their positions, but a parsed rule that follows an inserted rule (which
-// has none) falls back to its hint.
-func keepBlankLines(fset *token.FileSet, body []policy.Rule) {
-	var prevEnd token.Pos
-	for _, r := range body {
-		m := metaOf(r)
-		start := r.Pos()
-		if m != nil && m.Doc != nil && m.Doc.Pos().IsValid() && m.Doc.Pos() < start {
-			start = m.Doc.Pos()
-		}
-		if start.IsValid() && prevEnd.IsValid() && m != nil {
-			if fset.Position(start).Line-fset.Position(prevEnd).Line > 1 {
-				m.Hint = policy.NewSection
-			}
-		}
-		prevEnd = token.NoPos
-		if end := r.End(); end.IsValid() {
-			prevEnd = end - 1
-			if m != nil && m.Line != nil {
-				prevEnd = m.Line.End()
-			}
-		}
-		if p, ok := r.(*policy.Profile); ok {
-			keepBlankLines(fset, p.Body)
-		}
+// applyEdits returns the text of an edited file as policy.Edits gives it:
+// the original bytes plus the rules learn inserted, printed in canonical
+// style after the nearest rule before them. Learn only inserts, so the
+// diff shows additions only, never a reformatting. ok is false for a new
+// file, or when the file changed on disk since it was parsed (it is then
+// printed whole).
+func applyEdits(fset *token.FileSet, old []byte, f *policy.File) ([]byte, bool) {
+	if old == nil {
+		return nil, false
 	}
+	edits, err := policy.Edits(fset, old, f)
+	if err != nil {
+		return nil, false
+	}
+	out, err := policy.ApplyEdits(fset, old, edits)
+	return out, err == nil
 }
 
 // addTo adds a learned profile's abstractions and rules to a profile

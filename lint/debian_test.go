@@ -27,18 +27,15 @@ func TestDebianProfiles(t *testing.T) {
 		}
 	}
 	l := policy.NewLoader()
-	checks := PolicyChecks(Checks)
 	byID := map[string]int{}
 	for _, name := range files {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := policy.CheckFile(l, name, src, policy.CheckConfig{Lint: checks})
-		for _, d := range res.Diagnostics {
-			if d.Severity == policy.SeverityWarning {
-				byID[d.Category]++
-			}
+		res := policy.CheckFile(l, name, src, policy.CheckConfig{})
+		for _, d := range Run(l, res, Analyzers) {
+			byID[d.Category]++
 		}
 	}
 	t.Logf("%d files; findings by check: %v", len(files), byID)

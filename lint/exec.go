@@ -1,11 +1,14 @@
 package lint
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/armorer-dev/armorer/policy"
 	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-var writeExec = &Check{
+var writeExec = &Analyzer{
 	ID: "L002", Name: "write-exec", Severity: SeverityHigh,
 	Doc: `A path the profile lets the program both write (w, a) and map executable or execute (m, x)
 lets an attacker who controls the program drop code and run it: the classic escape from a
@@ -17,9 +20,9 @@ profile. Keep code and data in different paths.`,
 		}
 		writable := map[*policy.Profile][]grant{}
 		runnable := map[*policy.Profile][]grant{}
-		for _, ri := range rules(p.File) {
-			fr, ok := ri.rule.(*policy.FileRule)
-			if !ok || fr.Path == nil || fr.Perms == nil || qualOf(ri).Deny {
+		for ri := range rules(p.File) {
+			fr, ok := ri.Rule.(*policy.FileRule)
+			if !ok || fr.Path == nil || fr.Perms == nil || ri.Qual.Deny {
 				continue
 			}
 			perm, mode, err := aare.ParsePerms(fr.Perms.Value())
@@ -36,7 +39,7 @@ profile. Keep code and data in different paths.`,
 			}
 			g := grant{fr, compile(p, fr.Path)}
 			if a&(AccessWrite|AccessExec) == AccessWrite|AccessExec {
-				p.Reportf(fr.Pos(), "%s %s is both writable and executable (w + m/x): code written there can be run", fr.Path.Raw, fr.Perms.Raw)
+				p.ReportRangef(fr, "%s %s is both writable and executable (w + m/x): code written there can be run", fr.Path.Raw, fr.Perms.Raw)
 				continue
 			}
 			// A rule completes the pair when an earlier rule's pattern
@@ -44,16 +47,16 @@ profile. Keep code and data in different paths.`,
 			var others []grant
 			switch {
 			case a&AccessWrite != 0:
-				others = runnable[ri.profile]
-				writable[ri.profile] = append(writable[ri.profile], g)
+				others = runnable[ri.Profile]
+				writable[ri.Profile] = append(writable[ri.Profile], g)
 			case a&AccessExec != 0:
-				others = writable[ri.profile]
-				runnable[ri.profile] = append(runnable[ri.profile], g)
+				others = writable[ri.Profile]
+				runnable[ri.Profile] = append(runnable[ri.Profile], g)
 			default:
 				continue
 			}
 			if o, ok := overlapping(g.pats, others, func(o grant) []*aare.Pattern { return o.pats }); ok {
-				p.Reportf(fr.Pos(), "%s %s and %s %s make the same files writable and executable (w + m/x): code written there can be run",
+				p.ReportRangef(fr, "%s %s and %s %s make the same files writable and executable (w + m/x): code written there can be run",
 					o.rule.Path.Raw, o.rule.Perms.Raw, fr.Path.Raw, fr.Perms.Raw)
 			}
 		}
@@ -76,7 +79,7 @@ func overlapping[T any](pats []*aare.Pattern, others []T, patsOf func(T) []*aare
 	return zero, false
 }
 
-var unconfinedExec = &Check{
+var unconfinedExec = &Analyzer{
 	ID: "L003", Name: "unconfined-exec", Severity: SeverityHigh,
 	Doc: `ux, Ux, and the unconfined fallbacks pux, PUx, cux and CUx run the target without any
 profile: everything the program starts escapes confinement. Use Px with a profile for the
@@ -85,15 +88,15 @@ target, Cx with a child profile, or ix.`,
 		forExec(p, func(fr *policy.FileRule, mode aare.ExecMode) {
 			switch {
 			case mode.Kind == aare.ExecUnconfined:
-				p.Reportf(fr.Pos(), "%s %s runs %s unconfined; use Px, Cx or ix", fr.Path.Raw, fr.Perms.Raw, fr.Path.Raw)
+				p.ReportRangef(fr, "%s %s runs %s unconfined; use Px, Cx or ix", fr.Path.Raw, fr.Perms.Raw, fr.Path.Raw)
 			case mode.Fallback == aare.ExecUnconfined:
-				p.Reportf(fr.Pos(), "%s %s falls back to unconfined when no profile matches; drop the U fallback", fr.Path.Raw, fr.Perms.Raw)
+				p.ReportRangef(fr, "%s %s falls back to unconfined when no profile matches; drop the U fallback", fr.Path.Raw, fr.Perms.Raw)
 			}
 		})
 	},
 }
 
-var execNoScrub = &Check{
+var execNoScrub = &Analyzer{
 	ID: "L004", Name: "exec-no-scrub", Severity: SeverityMedium,
 	Doc: `Lower-case px and cx (and pix, cix) change profile without scrubbing the environment: the
 kernel does not set AT_SECURE, so LD_PRELOAD, LD_LIBRARY_PATH and friends reach the target
@@ -101,7 +104,11 @@ and can make it load attacker code. Use Px or Cx unless the target needs that en
 	Run: func(p *Pass) {
 		forExec(p, func(fr *policy.FileRule, mode aare.ExecMode) {
 			if (mode.Kind == aare.ExecProfile || mode.Kind == aare.ExecChild) && !mode.Clean {
-				p.Reportf(fr.Pos(), "%s %s changes profile without scrubbing the environment (LD_PRELOAD passes); use the upper-case form", fr.Path.Raw, fr.Perms.Raw)
+				upper := strings.NewReplacer("p", "P", "c", "C").Replace(fr.Perms.Raw)
+				p.Report(Diagnostic{Pos: fr.Pos(), End: fr.End(),
+					Message: fmt.Sprintf("%s %s changes profile without scrubbing the environment (LD_PRELOAD passes); use the upper-case form", fr.Path.Raw, fr.Perms.Raw),
+					SuggestedFixes: []SuggestedFix{{Message: "scrub the environment: " + upper,
+						TextEdits: []policy.TextEdit{{Pos: fr.Perms.Pos(), End: fr.Perms.End(), NewText: []byte(upper)}}}}})
 			}
 		})
 	},
@@ -109,9 +116,9 @@ and can make it load attacker code. Use Px or Cx unless the target needs that en
 
 // forExec calls fn for every allow file rule with an exec permission.
 func forExec(p *Pass, fn func(*policy.FileRule, aare.ExecMode)) {
-	for _, ri := range rules(p.File) {
-		fr, ok := ri.rule.(*policy.FileRule)
-		if !ok || fr.Path == nil || fr.Perms == nil || qualOf(ri).Deny {
+	for ri := range rules(p.File) {
+		fr, ok := ri.Rule.(*policy.FileRule)
+		if !ok || fr.Path == nil || fr.Perms == nil || ri.Qual.Deny {
 			continue
 		}
 		if _, mode, err := aare.ParsePerms(fr.Perms.Value()); err == nil && mode.Kind != aare.ExecNone {

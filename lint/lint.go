@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"cmp"
 	"fmt"
 	"go/token"
 	"slices"
@@ -10,13 +11,10 @@ import (
 	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// SeverityLow is for findings that weaken observability or hygiene, not
-// confinement itself.
-const SeverityLow Severity = 3
-
-// Check is one lint rule: an ID that never changes, a severity, a one-line
-// summary and the explanation `armorer check` prints for it.
-type Check struct {
+// Analyzer is one lint check, as golang.org/x/tools/go/analysis has one
+// Analyzer per check: an ID that never changes, a name, the severity of
+// its findings, the explanation `armorer check --explain` prints, and Run.
+type Analyzer struct {
 	ID       string // "L001"
 	Name     string // "missing-abi"
 	Severity Severity
@@ -24,99 +22,104 @@ type Check struct {
 	Run      func(*Pass)
 }
 
-// Pass is what a Check sees: the policy's LintPass and a Report that
-// prefixes the check's ID and severity.
+// Pass is what an Analyzer sees: one valid file, checked by policy.Check,
+// and Report to emit findings.
 type Pass struct {
-	*policy.LintPass
-	check *Check
+	Analyzer *Analyzer
+	Fset     *token.FileSet
+	File     *policy.File
+	Target   policy.Version // the version the file was checked for
+	Vars     *policy.Vars   // the file's variables, includes resolved
+	Loader   *policy.Loader
+	// Report emits a finding; zero Category, Name and Severity are the
+	// Analyzer's.
+	Report func(Diagnostic)
 }
 
-// Reportf reports a finding of the running check at pos.
+// Diagnostic is one finding, shaped like go/analysis.Diagnostic.
+type Diagnostic struct {
+	Pos      token.Pos
+	End      token.Pos // end of the rule or word at fault, or NoPos
+	Category string    // the Analyzer's ID
+	Name     string    // the Analyzer's name
+	Severity Severity
+	Message  string
+	// SuggestedFixes are edits that resolve the finding, where one is
+	// clear; apply them with policy.ApplyEdits.
+	SuggestedFixes []SuggestedFix
+}
+
+// SuggestedFix is a change that resolves a finding.
+type SuggestedFix struct {
+	Message   string
+	TextEdits []policy.TextEdit
+}
+
+// Text is the finding as `armorer check` prints it:
+// "L003 high: message (unconfined-exec)".
+func (d Diagnostic) Text() string {
+	return fmt.Sprintf("%s %s: %s (%s)", d.Category, d.Severity, d.Message, d.Name)
+}
+
+// Reportf reports a finding of the running analyzer at pos.
 func (p *Pass) Reportf(pos token.Pos, format string, args ...any) {
-	p.ReportSeverity(pos, p.check.Severity, format, args...)
+	p.Report(Diagnostic{Pos: pos, Message: fmt.Sprintf(format, args...)})
 }
 
-// ReportSeverity reports a finding whose severity comes from a table entry.
-func (p *Pass) ReportSeverity(pos token.Pos, sev Severity, format string, args ...any) {
-	p.LintPass.Report(pos, "%s %s: %s (%s)", p.check.ID, sev, fmt.Sprintf(format, args...), p.check.Name)
+// ReportRangef reports a finding that spans node n (a rule or a word).
+func (p *Pass) ReportRangef(n policy.Node, format string, args ...any) {
+	p.Report(Diagnostic{Pos: n.Pos(), End: n.End(), Message: fmt.Sprintf(format, args...)})
 }
 
-// Checks are all lint rules, in ID order.
-var Checks = []*Check{
+// Analyzers are all lint checks, in ID order.
+var Analyzers = []*Analyzer{
 	missingABI, writeExec, unconfinedExec, execNoScrub, dangerousCapability,
 	dangerousNetwork, broadGlob, sensitivePath, unconfinedPeer, denyWithoutAudit, newerThanABI,
 }
 
-// Lookup returns the check with the given ID or name.
-func Lookup(idOrName string) (*Check, bool) {
-	i := slices.IndexFunc(Checks, func(c *Check) bool { return c.ID == idOrName || c.Name == idOrName })
+// Lookup returns the analyzer with the given ID or name.
+func Lookup(idOrName string) (*Analyzer, bool) {
+	i := slices.IndexFunc(Analyzers, func(a *Analyzer) bool { return a.ID == idOrName || a.Name == idOrName })
 	if i < 0 {
 		return nil, false
 	}
-	return Checks[i], true
+	return Analyzers[i], true
 }
 
-// PolicyChecks adapts checks for policy.CheckConfig.Lint.
-func PolicyChecks(checks []*Check) []policy.LintCheck {
-	out := make([]policy.LintCheck, len(checks))
-	for i, c := range checks {
-		out[i] = policy.LintCheck{ID: c.ID, Doc: c.Doc, Run: func(lp *policy.LintPass) { c.Run(&Pass{LintPass: lp, check: c}) }}
+// Run runs the analyzers on a file that policy.Check (or CheckFile) found
+// valid, res being its result, and returns their findings sorted by
+// position (in analyzer order at one position). Findings need a valid
+// file: on a result with errors Run returns nil.
+func Run(l *policy.Loader, res *policy.CheckResult, analyzers []*Analyzer) []Diagnostic {
+	if !res.Valid() || res.File == nil {
+		return nil
 	}
-	return out
-}
-
-// ruleIn is one rule with the profile that holds it (nil at file level)
-// and the qualifiers of enclosing blocks (`owner { … }`, `audit { … }`).
-type ruleIn struct {
-	rule    policy.Rule
-	profile *policy.Profile
-	qual    policy.Qualifiers
-}
-
-// rules lists the rules of f that belong to profiles, depth first, in
-// source order. Rules of included files are not visited: a finding belongs
-// to the file that has the rule, and abstractions are linted on their own.
-func rules(f *policy.File) []ruleIn {
-	var out []ruleIn
-	var walk func(body []policy.Rule, p *policy.Profile, q policy.Qualifiers)
-	walk = func(body []policy.Rule, p *policy.Profile, q policy.Qualifiers) {
-		for _, r := range body {
-			if r == nil || policy.Dropped(r) {
-				continue
-			}
-			switch r := r.(type) {
-			case *policy.Profile:
-				walk(r.Body, r, policy.Qualifiers{})
-			case *policy.QualBlock:
-				walk(r.Body, p, mergeQual(q, r.Qual))
-			case *policy.If:
-				walk([]policy.Rule{&policy.Block{Body: r.Body}, r.Else}, p, q)
-			case *policy.Block:
-				walk(r.Body, p, q)
-
-			default:
-				out = append(out, ruleIn{r, p, q})
+	var out []Diagnostic
+	seen := map[string]bool{}
+	for _, a := range analyzers {
+		pass := &Pass{Analyzer: a, Fset: l.Fset, File: res.File, Target: res.Target, Vars: res.Vars, Loader: l}
+		pass.Report = func(d Diagnostic) {
+			d.Category = cmp.Or(d.Category, a.ID)
+			d.Name = cmp.Or(d.Name, a.Name)
+			d.Severity = cmp.Or(d.Severity, a.Severity)
+			key := fmt.Sprintf("%d %s %s", d.Pos, d.Category, d.Message)
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, d)
 			}
 		}
+		a.Run(pass)
 	}
-	walk(f.Rules, nil, policy.Qualifiers{})
+	slices.SortStableFunc(out, func(a, b Diagnostic) int { return cmp.Compare(a.Pos, b.Pos) })
 	return out
 }
 
-func mergeQual(outer, inner policy.Qualifiers) policy.Qualifiers {
-	outer.Audit = outer.Audit || inner.Audit
-	outer.Deny = outer.Deny || inner.Deny
-	outer.Allow = outer.Allow || inner.Allow
-	outer.Owner = outer.Owner || inner.Owner
-	return outer
-}
-
-// qualOf returns the effective qualifiers of a rule in its block.
-func qualOf(ri ruleIn) policy.Qualifiers {
-	if q, ok := ri.rule.(policy.Qualified); ok {
-		return mergeQual(ri.qual, *q.Qualifiers())
-	}
-	return ri.qual
+// rules are the rules of f, with the profile that holds them (nil at
+// file level) and their effective qualifiers. Rules of included files are
+// not visited: a finding belongs to the file that has the rule, and
+// abstractions are linted on their own.
+func rules(f *policy.File) func(func(policy.ScopedRule) bool) {
+	return policy.Rules(f.Rules, nil, nil)
 }
 
 // fileAccess reduces a file rule's permissions to the sensitive table's kinds.
@@ -174,4 +177,10 @@ func compile(p *Pass, w *policy.Word) []*aare.Pattern {
 		out = append(out, pat)
 	}
 	return out
+}
+
+// reportSeverity reports a finding on n whose severity comes from the
+// sensitive table rather than from the analyzer.
+func reportSeverity(p *Pass, n policy.Node, sev Severity, format string, args ...any) {
+	p.Report(Diagnostic{Pos: n.Pos(), End: n.End(), Severity: sev, Message: fmt.Sprintf(format, args...)})
 }

@@ -11,7 +11,7 @@ import (
 // of them is a whole-filesystem glob such as /** or /{,**}.
 var spread = []string{"/etc/passwd", "/usr/bin/env", "/var/lib/x", "/home/u/.profile", "/root/.bashrc", "/proc/1/mem", "/boot/vmlinuz"}
 
-var broadGlob = &Check{
+var broadGlob = &Analyzer{
 	ID: "L007", Name: "broad-glob", Severity: SeverityHigh,
 	Doc: `A glob that spans the whole filesystem (/** rw, /{,**} w, @{HOME}/../** …) with write or
 exec permission makes the profile meaningless for that access. Name the directories the
@@ -27,7 +27,7 @@ program really uses.`,
 			}
 			for _, pat := range compile(p, fr.Path) {
 				if matchesAll(pat, spread) {
-					p.Reportf(fr.Pos(), "%s %s grants %s on the whole filesystem", fr.Path.Raw, fr.Perms.Raw, a&(AccessWrite|AccessExec))
+					p.ReportRangef(fr, "%s %s grants %s on the whole filesystem", fr.Path.Raw, fr.Perms.Raw, a&(AccessWrite|AccessExec))
 					break
 				}
 			}
@@ -35,7 +35,7 @@ program really uses.`,
 	},
 }
 
-var sensitivePath = &Check{
+var sensitivePath = &Analyzer{
 	ID: "L008", Name: "sensitive-path", Severity: SeverityHigh,
 	Doc: `The rule reaches a path on armorer's sensitive list (writes under /etc, /boot, /usr; reads of
 /etc/shadow, private keys, ~/.ssh, /proc/*/mem, …): a human should confirm the program needs
@@ -48,13 +48,13 @@ it. learn never adds such rules on its own.`,
 			}
 			for _, alt := range expandPath(p, fr.Path) {
 				if sp, ok := Path(alt, a); ok && isLiteral(alt) {
-					p.ReportSeverity(fr.Pos(), sp.Severity, "%s %s: %s (%s): %s", fr.Path.Raw, fr.Perms.Raw, alt, sp.ID, sp.Why)
+					reportSeverity(p, fr, sp.Severity, "%s %s: %s (%s): %s", fr.Path.Raw, fr.Perms.Raw, alt, sp.ID, sp.Why)
 					break
 				}
 			}
 			for _, pat := range compile(p, fr.Path) {
 				if sp, ok := Reached(pat.Match, a); ok && !isLiteral(fr.Path.Value()) {
-					p.ReportSeverity(fr.Pos(), sp.Severity, "%s %s reaches %s (%s): %s", fr.Path.Raw, fr.Perms.Raw, sp.Example, sp.ID, sp.Why)
+					reportSeverity(p, fr, sp.Severity, "%s %s reaches %s (%s): %s", fr.Path.Raw, fr.Perms.Raw, sp.Example, sp.ID, sp.Why)
 					break
 				}
 			}
@@ -74,9 +74,9 @@ func matchesAll(pat *aare.Pattern, paths []string) bool {
 // allowFileRules returns the allow file rules with a path and permissions.
 func allowFileRules(p *Pass) []*policy.FileRule {
 	var out []*policy.FileRule
-	for _, ri := range rules(p.File) {
-		fr, ok := ri.rule.(*policy.FileRule)
-		if ok && fr.Path != nil && fr.Perms != nil && !qualOf(ri).Deny {
+	for ri := range rules(p.File) {
+		fr, ok := ri.Rule.(*policy.FileRule)
+		if ok && fr.Path != nil && fr.Perms != nil && !ri.Qual.Deny {
 			out = append(out, fr)
 		}
 	}

@@ -4,6 +4,7 @@
 package lint
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -35,13 +36,27 @@ func (a Access) String() string {
 	return strings.Join(parts, "+")
 }
 
-// Severity ranks a sensitive entry.
+// Severity ranks a finding or a sensitive entry; a higher value is more
+// severe, so severities compare with < and sort.
 type Severity uint8
 
 const (
-	SeverityMedium Severity = iota + 1
+	// SeverityLow is for findings that weaken observability or hygiene,
+	// not confinement itself.
+	SeverityLow Severity = iota + 1
+	SeverityMedium
 	SeverityHigh
 )
+
+// ParseSeverity parses "low", "medium" or "high".
+func ParseSeverity(s string) (Severity, error) {
+	for _, v := range []Severity{SeverityLow, SeverityMedium, SeverityHigh} {
+		if strings.EqualFold(s, v.String()) {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q: use low, medium or high", s)
+}
 
 func (s Severity) String() string {
 	switch s {

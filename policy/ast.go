@@ -39,7 +39,10 @@ type Meta struct {
 	Doc  *CommentGroup // whole-line comments just before the rule, and comments inside it
 	Line *CommentGroup // comment after the rule on its last line
 	Hint Layout        // NewSection: a blank line before (set by the parser from the source)
-	dead bool          // marked by DropRule, removed by Cleanup
+	// Comma is the ',' that ends the rule (To-1), NoPos for rules that
+	// end without one: blocks, includes, variables, booleans.
+	Comma token.Pos
+	dead  bool // marked by DropRule, removed by Cleanup
 }
 
 func (m *Meta) meta() *Meta { return m }
@@ -257,6 +260,7 @@ type File struct {
 	Rules []Rule
 	Start token.Pos // position of the first byte of the file
 	EOF   token.Pos // position of the end of the file
+	mode  Mode      // how ParseFile parsed it
 }
 
 func (f *File) Pos() token.Pos { return f.Start }
@@ -303,8 +307,9 @@ type Boolean struct {
 // Alias is `alias /from -> /to,`.
 type Alias struct {
 	Meta
-	Path   *Word
-	Target *Word
+	Path     *Word
+	ArrowPos token.Pos // the "->"
+	Target   *Word
 }
 
 // If is `if COND { ... } [else if COND { ... }] [else { ... }]`. Cond holds
@@ -318,17 +323,21 @@ type If struct {
 	Else   Rule // nil, *If (else if) or *Block (else)
 }
 
-// Block is the `{ ... }` of an else branch.
+// Block is the `else { ... }` branch of an If; From is the "else".
 type Block struct {
 	Meta
-	Body []Rule
+	Lbrace token.Pos
+	Body   []Rule
+	Rbrace token.Pos
 }
 
 // QualBlock is a qualifier applied to a block of rules: `owner { ... }`.
 type QualBlock struct {
 	Meta
-	Qual Qualifiers
-	Body []Rule
+	Qual   Qualifiers
+	Lbrace token.Pos
+	Body   []Rule
+	Rbrace token.Pos
 }
 
 // Profile is a profile, child profile or hat:
@@ -361,20 +370,22 @@ func (p *Profile) IsHat() bool {
 type FileRule struct {
 	Meta
 	Qual       Qualifiers
-	Keyword    bool  // spelled with "file"
-	Path       *Word // nil for the bare "file,"
-	Perms      *Word // permission letters, e.g. "rw", "mrix", "Px"
-	PermsFirst bool  // leading-permission form
-	Target     *Word // exec target after "->", or nil
+	Keyword    bool      // spelled with "file"
+	Path       *Word     // nil for the bare "file,"
+	Perms      *Word     // permission letters, e.g. "rw", "mrix", "Px"
+	PermsFirst bool      // leading-permission form
+	ArrowPos   token.Pos // the "->" before Target
+	Target     *Word     // exec target after "->", or nil
 }
 
 // LinkRule is `[qual] link [subset] PATH -> TARGET,`.
 type LinkRule struct {
 	Meta
-	Qual   Qualifiers
-	Subset bool
-	Path   *Word
-	Target *Word
+	Qual     Qualifiers
+	Subset   bool
+	Path     *Word
+	ArrowPos token.Pos // the "->"
+	Target   *Word
 }
 
 // CapabilityRule is `capability [NAME...],`.
@@ -438,18 +449,20 @@ type MountRule struct {
 	Kind       Token // MOUNT, REMOUNT or UMOUNT
 	Keyword    *Word // the keyword as spelled ("umount" or "unmount")
 	Conds      []*Cond
-	Source     *Word // mount only
-	Arrow      bool  // mount only: "->" present
+	Source     *Word     // mount only
+	Arrow      bool      // mount only: "->" present
+	ArrowPos   token.Pos // the "->", when parsed
 	MountPoint *Word
 }
 
 // PivotRootRule is `pivot_root [oldroot=PATH] [NEWROOT] [-> PROFILE],`.
 type PivotRootRule struct {
 	Meta
-	Qual    Qualifiers
-	Conds   []*Cond
-	NewRoot *Word
-	Profile *Word
+	Qual     Qualifiers
+	Conds    []*Cond
+	NewRoot  *Word
+	ArrowPos token.Pos // the "->" before Profile
+	Profile  *Word
 }
 
 // ChangeProfileRule is `change_profile [safe|unsafe] [EXEC] [-> PROFILE],`.
@@ -458,6 +471,7 @@ type ChangeProfileRule struct {
 	Qual     Qualifiers
 	ExecMode *Word // safe or unsafe, or nil
 	Exec     *Word
+	ArrowPos token.Pos // the "->" before Profile
 	Profile  *Word
 }
 

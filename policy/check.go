@@ -618,17 +618,7 @@ func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
 	}
 }
 
-func mergeQual(outer, inner Qualifiers) Qualifiers {
-	q := inner
-	q.Audit = q.Audit || outer.Audit
-	q.Deny = q.Deny || outer.Deny
-	q.Allow = q.Allow || outer.Allow
-	q.Owner = q.Owner || outer.Owner
-	if q.Priority == nil {
-		q.Priority = outer.Priority
-	}
-	return q
-}
+func mergeQual(outer, inner Qualifiers) Qualifiers { return inner.Inherit(outer) }
 
 func (c *checker) ifRule(r *If, ctx *profileCtx, q Qualifiers, depth int) {
 	c.condition(r)

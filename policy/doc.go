@@ -80,4 +80,14 @@
 // Meta.Hint says whether a blank line comes before them. A built rule must
 // be what the parser would produce: e.g. a file rule's path cannot start
 // with '{', which apparmor_parser reads as a block.
+//
+// Edits turns an edited tree into minimal TextEdits of the text it was
+// parsed from, and ApplyEdits applies them: rules the program did not touch
+// keep every byte (odd spacing, tabs, #include spellings), a changed rule or
+// profile header is printed in the canonical style in its place, new rules
+// go on their own lines next to their neighbours. That is how learn adds
+// rules to a hand-written profile and how a mode change rewrites only the
+// flags of a header. The parser records what this needs: each rule's span,
+// the ',' that ends it (Meta.Comma), each "->" (ArrowPos) and each block's
+// braces.
 package policy

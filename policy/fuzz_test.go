@@ -69,6 +69,21 @@ func FuzzParse(f *testing.F) {
 			if !e.IsValid() || p > e || p < lo || e > hi {
 				t.Fatalf("%T spans %d..%d, outside the file %d..%d or reversed", n, p, e, lo, hi)
 			}
+			// Recorded separators are where the source has them.
+			at := func(pos token.Pos, s string) bool {
+				off := int(pos - lo)
+				return off >= 0 && off+len(s) <= len(src) && string(src[off:off+len(s)]) == s
+			}
+			if r, ok := n.(policy.Rule); ok {
+				if c := r.RuleMeta().Comma; c.IsValid() && (!at(c, ",") || c+1 != r.End()) {
+					t.Fatalf("%T: Comma %d is not the ',' that ends it", n, c)
+				}
+			}
+			for _, a := range arrows(n) {
+				if a.IsValid() && !at(a, "->") {
+					t.Fatalf("%T: ArrowPos %d is not a '->'", n, a)
+				}
+			}
 		}
 		var list scanner.ErrorList
 		if err != nil && !errors.As(err, &list) {
@@ -110,4 +125,23 @@ func FuzzFormat(f *testing.F) {
 			t.Fatalf("format is not idempotent\ninput:\n%q\nfirst:\n%q\nsecond:\n%q", src, out, again)
 		}
 	})
+}
+
+// arrows returns the recorded "->" positions of a node.
+func arrows(n policy.Node) []token.Pos {
+	switch n := n.(type) {
+	case *policy.Alias:
+		return []token.Pos{n.ArrowPos}
+	case *policy.FileRule:
+		return []token.Pos{n.ArrowPos}
+	case *policy.LinkRule:
+		return []token.Pos{n.ArrowPos}
+	case *policy.MountRule:
+		return []token.Pos{n.ArrowPos}
+	case *policy.PivotRootRule:
+		return []token.Pos{n.ArrowPos}
+	case *policy.ChangeProfileRule:
+		return []token.Pos{n.ArrowPos}
+	}
+	return nil
 }

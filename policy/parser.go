@@ -62,7 +62,7 @@ func ParseFile(fset *token.FileSet, filename string, src []byte, mode Mode) (f *
 		p.error(pos, msg)
 		p.tokBad = true
 	})
-	f = &File{Name: filename, Start: tf.Pos(0), EOF: tf.Pos(len(src))}
+	f = &File{Name: filename, Start: tf.Pos(0), EOF: tf.Pos(len(src)), mode: mode}
 	defer func() {
 		if e := recover(); e != nil {
 			if _, ok := e.(bailout); !ok {
@@ -465,7 +465,12 @@ func (p *parser) endRule(m *Meta) {
 		p.fail(p.prevEnd, "missing ',' at the end of the rule (found %s next)", p.found())
 		return
 	}
+	if p.lineComment != nil { // after the rule's last word, before its ',': inside the rule
+		p.pending = append(p.pending, p.lineComment)
+		p.lineComment = nil
+	}
 	p.innerComments(m)
+	m.Comma = p.pos
 	m.To = p.pos + 1
 	p.glob = false
 	p.next()
@@ -515,7 +520,7 @@ func (p *parser) parseRuleInner() Rule {
 		p.next()
 		r := &Alias{Meta: Meta{From: start}}
 		r.Path = p.word()
-		p.expect(ARROW)
+		r.ArrowPos = p.expect(ARROW)
 		r.Target = p.word()
 		p.endRule(&r.Meta)
 		return r
@@ -560,9 +565,10 @@ func (p *parser) parseRuleInner() Rule {
 			return nil
 		}
 		p.innerComments(&Meta{})
+		r := &QualBlock{Meta: Meta{From: start}, Qual: q, Lbrace: p.pos}
 		p.next()
-		r := &QualBlock{Meta: Meta{From: start}, Qual: q}
 		r.Body = p.parseBody(false)
+		r.Rbrace = p.pos
 		r.To = p.pos + 1
 		p.expect(RBRACE)
 		r.Line = p.takeLine()
@@ -634,7 +640,7 @@ func (p *parser) parseRuleInner() Rule {
 	case PIVOT_ROOT:
 		p.next()
 		c := p.parseCondParts(false)
-		r := &PivotRootRule{Meta: Meta{From: start}, Qual: q, Conds: c.conds, Profile: c.target}
+		r := &PivotRootRule{Meta: Meta{From: start}, Qual: q, Conds: c.conds, ArrowPos: c.arrowPos, Profile: c.target}
 		if len(c.args) > 0 {
 			r.NewRoot = c.args[0]
 		}
@@ -683,7 +689,7 @@ func (p *parser) parseRaw(start token.Pos) Rule {
 			depth--
 		case COMMA:
 			if depth <= 0 {
-				r := &RawRule{Meta: Meta{From: start, To: p.pos + 1}}
+				r := &RawRule{Meta: Meta{From: start, To: p.pos + 1, Comma: p.pos}}
 				r.Text = p.text(start, r.To)
 				p.pending, p.lineComment = nil, nil // comments inside are part of Text
 				p.next()
@@ -796,6 +802,7 @@ func (p *parser) parseInclude(hash bool) Rule {
 // values run to the end of the line.
 func (p *parser) parseAssign(start token.Pos, name *Word) Rule {
 	add := p.tok == ADD
+	opEnd := p.pos + token.Pos(len(p.lit)) // "=" or "+="
 	p.nextMode(scanLines)
 	var vals []*Word
 	for p.tok == WORD {
@@ -813,7 +820,7 @@ func (p *parser) parseAssign(start token.Pos, name *Word) Rule {
 		p.skipLine()
 		return nil
 	}
-	end := name.End()
+	end := opEnd
 	if len(vals) > 0 {
 		end = vals[len(vals)-1].End()
 	}
@@ -893,11 +900,12 @@ func (p *parser) parseIf() Rule {
 			e.meta().Line = nil
 			return r
 		}
-		b := &Block{Meta: Meta{From: elsePos}}
+		b := &Block{Meta: Meta{From: elsePos}, Lbrace: p.pos}
 		if p.expect(LBRACE); p.failed {
 			return r
 		}
 		b.Body = p.parseBody(false)
+		b.Rbrace = p.pos
 		b.To = p.pos + 1
 		p.expect(RBRACE)
 		r.Else = b
@@ -1033,6 +1041,7 @@ func (p *parser) parsePathFirst(start token.Pos, q Qualifiers, path *Word) Rule 
 
 func (p *parser) parseExecTarget(r *FileRule) {
 	if p.tok == ARROW {
+		r.ArrowPos = p.pos
 		p.nextMode(scanGlob)
 		r.Target = p.word()
 	}
@@ -1069,7 +1078,7 @@ func (p *parser) parseLink(start token.Pos, q Qualifiers) Rule {
 	}
 	r.Path = p.word()
 	p.glob = true
-	p.expect(ARROW)
+	r.ArrowPos = p.expect(ARROW)
 	r.Target = p.word()
 	p.endRule(&r.Meta)
 	return r
@@ -1107,6 +1116,7 @@ func (p *parser) parseChangeProfile(start token.Pos, q Qualifiers) Rule {
 		r.Exec = p.word()
 	}
 	if p.tok == ARROW {
+		r.ArrowPos = p.pos
 		p.nextMode(scanGlob)
 		r.Profile = p.word()
 	}
@@ -1171,7 +1181,7 @@ func (p *parser) parseMount(start token.Pos, q Qualifiers, kind Token) Rule {
 			r.Source = args[0]
 			args = args[1:]
 		}
-		r.Arrow = c.arrow
+		r.Arrow, r.ArrowPos = c.arrow, c.arrowPos
 		r.MountPoint = c.target
 	} else {
 		if c.arrow {

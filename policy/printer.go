@@ -30,9 +30,10 @@ func FormatFile(fset *token.FileSet, f *File) []byte {
 }
 
 type printer struct {
-	cfg  *Config
-	fset *token.FileSet
-	buf  bytes.Buffer
+	cfg    *Config
+	fset   *token.FileSet
+	buf    bytes.Buffer
+	header bool // print blocks without their body: "profile x flags=(complain)"
 }
 
 var printerPool = sync.Pool{New: func() any { return new(printer) }}
@@ -285,6 +286,9 @@ func (p *printer) access(l *List) {
 func (p *printer) comma() { p.buf.WriteByte(',') }
 
 func (p *printer) block(body []Rule, open *CommentGroup, level int) {
+	if p.header {
+		return
+	}
 	p.sp()
 	p.buf.WriteByte('{')
 	p.lineComment(open)
@@ -344,7 +348,7 @@ func (p *printer) rule(r Rule, level int) {
 		p.kw("if")
 		p.words(r.Cond...)
 		p.block(r.Body, nil, level)
-		if r.Else != nil && r.Else.meta().dead {
+		if p.header || r.Else != nil && r.Else.meta().dead {
 			break
 		}
 		switch e := r.Else.(type) {

@@ -1,9 +1,30 @@
-// Package source reads raw audit records from files and from the kernel's
-// live log sources, for package auditlog to parse.
+// Package source is armorer's one event pipeline: it reads AppArmor events
+// from files and from the kernel's live log sources, parses them (package
+// auditlog), removes duplicates across sources, counts what was lost,
+// follows and resumes.
+//
+// # The pipeline
+//
+// Open takes SOURCEs, the same strings everywhere in the CLI, and
+// Events iterates over the parsed events with their source and position:
+//
+//	p, err := source.Open(ctx, []string{"auditd:", "kmsg:"}, source.Options{Follow: true})
+//	if err != nil { … }
+//	for ev := range p.Events() { … ev.Event, ev.Source, ev.Line() }
+//	err = p.Err()
+//	st := p.Stats() // lines, events, duplicates, unreadable, rejected, lost
+//
+// Besides the SOURCEs below, state:NAME reads the events armorer kept for
+// profile NAME; the event store belongs to the program above this package,
+// which resolves it through Options.State. Options.FirstOf reads the first
+// SOURCE that opens (netlink:, else kmsg:); Options.Retry keeps a followed
+// pipeline alive across source failures, resuming each source after its
+// last record. Every command and the node agent read events this way.
 //
 // # Sources
 //
-// Open takes a source spec, the same string everywhere in the CLI:
+// OpenSource opens one raw source, the building block under the pipeline,
+// for programs that want the records themselves:
 //
 //	PATH            a log file (any format auditlog detects); with Follow it is
 //	                followed across rotation (rename, then a new file: the old

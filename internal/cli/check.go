@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,7 +26,7 @@ type checkOptions struct {
 	Ctx      context.Context
 	JSON     bool
 	Oracle   bool
-	Strict   bool
+	Strict   lint.Severity // fail on lint findings of at least this severity; 0: never
 	Target   string
 	Includes []string
 	Base     string
@@ -34,13 +36,13 @@ type checkOptions struct {
 	Disable []string
 	Explain bool
 
-	lint []*lint.Check
+	lint []*lint.Analyzer
 }
 
 func newCheckCmd(f *Factory, runF func(*checkOptions) error) *cobra.Command {
 	o := &checkOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "check [--json] [--oracle] [--target 3.0|4.1] [-I DIR] [--strict] FILE|DIR...",
+		Use:   "check [--json] [--oracle] [--target 3.0|4.1] [-I DIR] [--strict[=LEVEL]] FILE|DIR...",
 		Short: "Parse profiles, resolve includes and report every error",
 		Long: `check parses each profile file, resolves its includes (search path like
 apparmor_parser -I, then /etc/apparmor.d), expands variables and reports what
@@ -56,7 +58,10 @@ executable paths, L003 ux, L004 px without environment scrubbing, L005
 dangerous capabilities, L006 raw and packet sockets, L007 whole-filesystem
 globs, L008 sensitive paths, L009 ptrace/signal to unconfined, L010 deny without
 audit, L011 rules newer than the file's abi) are warnings: they change the exit
-status only with --strict. --explain says why each matters.
+status only with --strict, or with --strict=medium or --strict=high only the
+findings at least that severe. --explain says why each matters; --json gives
+each finding's severity (low, medium, high), its span and, where one is
+clear, a suggested fix as text edits.
 
 Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 --strict, or a disagreement with --oracle), 2 usage error or unreadable file,
@@ -85,7 +90,8 @@ Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 	fl := cmd.Flags()
 	fl.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fl.BoolVar(&o.Oracle, "oracle", false, "also validate with apparmor_parser -QK and report disagreements")
-	fl.BoolVar(&o.Strict, "strict", false, "treat lint warnings as failures")
+	fl.Var((*strictFlag)(&o.Strict), "strict", "treat lint warnings as failures; `=LEVEL` (low, medium, high) only those at least that severe")
+	fl.Lookup("strict").NoOptDefVal = lint.SeverityLow.String()
 	fl.BoolVar(&o.NoLint, "no-lint", false, "skip the lint checks")
 	fl.StringSliceVar(&o.Disable, "disable", nil, "skip these lint checks (`IDs` or names, comma-separated)")
 	fl.BoolVar(&o.Explain, "explain", false, "after each file's findings, explain each lint check that fired")
@@ -104,14 +110,56 @@ type checkFileResult struct {
 	Oracle      *checkOracle      `json:"oracle,omitempty"`
 }
 
+// checkDiagnostic is a diagnostic of check or a lint finding. Severity is
+// "error" or "warning" for check's own, the lint severity (low, medium,
+// high) for a finding, which also has a name, an end and maybe fixes.
 type checkDiagnostic struct {
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-	Column   int    `json:"column"`
-	Severity string `json:"severity"`
-	Category string `json:"category"`
-	Message  string `json:"message"`
+	File      string     `json:"file"`
+	Line      int        `json:"line"`
+	Column    int        `json:"column"`
+	EndLine   int        `json:"end_line,omitempty"`
+	EndColumn int        `json:"end_column,omitempty"`
+	Severity  string     `json:"severity"`
+	Category  string     `json:"category"`
+	Name      string     `json:"name,omitempty"`
+	Message   string     `json:"message"`
+	Fixes     []checkFix `json:"fixes,omitempty"`
+
+	offset int           // for sorting
+	lint   lint.Severity // a lint finding's severity, low for check's warnings
 }
+
+type checkFix struct {
+	Message string      `json:"message"`
+	Edits   []checkEdit `json:"edits"`
+}
+
+// checkEdit replaces the text from line:column to end_line:end_column.
+type checkEdit struct {
+	Line      int    `json:"line"`
+	Column    int    `json:"column"`
+	EndLine   int    `json:"end_line"`
+	EndColumn int    `json:"end_column"`
+	NewText   string `json:"new_text"`
+}
+
+// strictFlag is --strict (every finding fails) or --strict=LEVEL.
+type strictFlag lint.Severity
+
+func (s *strictFlag) String() string {
+	if *s == 0 {
+		return ""
+	}
+	return lint.Severity(*s).String()
+}
+
+func (s *strictFlag) Set(v string) error {
+	sev, err := lint.ParseSeverity(v)
+	*s = strictFlag(sev)
+	return err
+}
+
+func (s *strictFlag) Type() string { return "level" }
 
 type checkOracle struct {
 	Parser   string `json:"parser"`
@@ -167,15 +215,12 @@ func checkRun(o *checkOptions) error {
 			fmt.Fprintf(o.IO.ErrOut, "%s: cannot read: %s\n", name, msg)
 			continue
 		}
-		res := policy.CheckFile(l, name, src, policy.CheckConfig{Target: target, MinTarget: minTarget, Lint: lint.PolicyChecks(o.lint)})
-		r := checkFileResult{File: name, Target: res.Target.String(), Valid: res.Valid(), Diagnostics: []checkDiagnostic{}}
+		res := policy.CheckFile(l, name, src, policy.CheckConfig{Target: target, MinTarget: minTarget})
+		r := checkFileResult{File: name, Target: res.Target.String(), Valid: res.Valid(),
+			Diagnostics: checkDiagnostics(l.Fset, res, lint.Run(l, res, o.lint))}
 		ok := res.Valid()
-		for _, d := range res.Diagnostics {
-			r.Diagnostics = append(r.Diagnostics, checkDiagnostic{
-				File: d.Pos.Filename, Line: d.Pos.Line, Column: d.Pos.Column,
-				Severity: d.Severity.String(), Category: d.Category, Message: d.Message,
-			})
-			if d.Severity == policy.SeverityWarning && o.Strict {
+		for _, d := range r.Diagnostics {
+			if d.lint != 0 && o.Strict != 0 && d.lint >= o.Strict {
 				ok = false
 			}
 		}
@@ -211,6 +256,43 @@ func checkRun(o *checkOptions) error {
 		return &FoundError{Msg: fmt.Sprintf("%d of %d files invalid", failed, total)}
 	}
 	return nil
+}
+
+// checkDiagnostics lists check's diagnostics and the lint findings in one
+// order: by file and position, check's first at one position.
+func checkDiagnostics(fset *token.FileSet, res *policy.CheckResult, findings []lint.Diagnostic) []checkDiagnostic {
+	out := []checkDiagnostic{}
+	for _, d := range res.Diagnostics {
+		cd := checkDiagnostic{
+			File: d.Pos.Filename, Line: d.Pos.Line, Column: d.Pos.Column,
+			Severity: d.Severity.String(), Category: d.Category, Message: d.Message, offset: d.Pos.Offset,
+		}
+		if d.Severity == policy.SeverityWarning {
+			cd.lint = lint.SeverityLow
+		}
+		out = append(out, cd)
+	}
+	for _, d := range findings {
+		pos, end := fset.Position(d.Pos), fset.Position(d.End)
+		cd := checkDiagnostic{
+			File: pos.Filename, Line: pos.Line, Column: pos.Column, EndLine: end.Line, EndColumn: end.Column,
+			Severity: d.Severity.String(), Category: d.Category, Name: d.Name, Message: d.Text(),
+			offset: pos.Offset, lint: d.Severity,
+		}
+		for _, f := range d.SuggestedFixes {
+			fix := checkFix{Message: f.Message, Edits: []checkEdit{}}
+			for _, e := range f.TextEdits {
+				from, to := fset.Position(e.Pos), fset.Position(e.End)
+				fix.Edits = append(fix.Edits, checkEdit{Line: from.Line, Column: from.Column, EndLine: to.Line, EndColumn: to.Column, NewText: string(e.NewText)})
+			}
+			cd.Fixes = append(cd.Fixes, fix)
+		}
+		out = append(out, cd)
+	}
+	slices.SortStableFunc(out, func(a, b checkDiagnostic) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.offset, b.offset))
+	})
+	return out
 }
 
 // expandCheckArgs replaces each directory argument by the files
@@ -249,7 +331,7 @@ func printCheckText(io *IOStreams, r checkFileResult, explain bool) {
 			fired = append(fired, c.ID)
 		}
 		prefix := ""
-		if d.Severity == "warning" {
+		if d.Severity != "error" {
 			prefix = "warning: "
 		}
 		fmt.Fprintf(io.Out, "%s:%d:%d: %s%s\n", d.File, d.Line, d.Column, prefix, d.Message)
@@ -270,17 +352,17 @@ func printCheckText(io *IOStreams, r checkFileResult, explain bool) {
 }
 
 // enabledChecks returns every lint check except the disabled ones.
-func enabledChecks(disable []string) ([]*lint.Check, error) {
-	off := map[*lint.Check]bool{}
+func enabledChecks(disable []string) ([]*lint.Analyzer, error) {
+	off := map[*lint.Analyzer]bool{}
 	for _, d := range disable {
 		c, ok := lint.Lookup(strings.TrimSpace(d))
 		if !ok {
-			return nil, usageErrorf("--disable: no lint check %q (IDs are L001 to L%03d)", d, len(lint.Checks))
+			return nil, usageErrorf("--disable: no lint check %q (IDs are L001 to L%03d)", d, len(lint.Analyzers))
 		}
 		off[c] = true
 	}
-	var out []*lint.Check
-	for _, c := range lint.Checks {
+	var out []*lint.Analyzer
+	for _, c := range lint.Analyzers {
 		if !off[c] {
 			out = append(out, c)
 		}

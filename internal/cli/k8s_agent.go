@@ -31,20 +31,6 @@ type k8sAgentOptions struct {
 	listening func(addr string)
 }
 
-// newK8sCmd is the parent of the Kubernetes verbs.
-// TODO(kubeapi): k8s.go owns this parent with manifests, patch and check;
-// when it lands, this function goes and k8s.go adds newK8sAgentCmd.
-func newK8sCmd(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "k8s",
-		Short: "Kubernetes: the node agent that loads a ConfigMap's profiles",
-		Args:  exactArgs(0),
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
-	}
-	cmd.AddCommand(newK8sAgentCmd(f, nil))
-	return cmd
-}
-
 func newK8sAgentCmd(f *Factory, runF func(*k8sAgentOptions) error) *cobra.Command {
 	o := &k8sAgentOptions{IO: f.IO}
 	cmd := &cobra.Command{

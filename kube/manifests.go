@@ -1,0 +1,364 @@
+package kube
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+)
+
+// Defaults of ManifestOptions.
+const (
+	DefaultNamespace = "armorer-system"
+	DefaultImage     = "ghcr.io/armorer-dev/armorer:latest"
+	DefaultPort      = 9779
+)
+
+// Names of the objects the manifests create.
+const (
+	AgentName     = "armorer-agent"
+	ProfilesName  = "armorer-profiles"
+	NodeLabelKey  = "armorer.dev/profiles" // the agent's node label: a hash of the loaded set
+	agentBinary   = "/usr/local/bin/armorer"
+	profilesMount = "/profiles"
+	stateDir      = "/var/lib/armorer"
+	hostIncludes  = "/host/etc/apparmor.d"
+	runtimeRoot   = "/host"
+)
+
+// ManifestOptions says what to deploy.
+type ManifestOptions struct {
+	Namespace string
+	Image     string
+	Port      int32
+	Profiles  []ProfileSource // the ConfigMap's content, from ReadProfiles
+	// NodeLabel lets the agent label its Node with a hash of the loaded
+	// set (a ClusterRole to get and patch nodes).
+	NodeLabel bool
+	// PublishEvents lets the agent publish the accesses of complain-mode
+	// profiles in ConfigMaps of its namespace (a Role for configmaps).
+	PublishEvents bool
+	// Attribution has the agent read denials and attribute them to pods:
+	// hostPID, the host network (audit netlink), CAP_AUDIT_READ and the
+	// runtimes' container state read-only.
+	Attribution bool
+	// ServiceMonitor adds a headless Service and a prometheus-operator
+	// ServiceMonitor for the agents' /metrics.
+	ServiceMonitor bool
+}
+
+func (o *ManifestOptions) defaults() {
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if o.Image == "" {
+		o.Image = DefaultImage
+	}
+	if o.Port == 0 {
+		o.Port = DefaultPort
+	}
+}
+
+func labels() map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":      AgentName,
+		"app.kubernetes.io/part-of":   "armorer",
+		"app.kubernetes.io/component": "node-agent",
+	}
+}
+
+func selector() map[string]string { return map[string]string{"app.kubernetes.io/name": AgentName} }
+
+func (o *ManifestOptions) meta(name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: o.Namespace, Labels: labels()}
+}
+
+// Objects returns the objects that deploy the agent, in the order to
+// apply them (the namespace first, the DaemonSet after what it mounts).
+func Objects(o ManifestOptions) []runtime.Object {
+	o.defaults()
+	ns := &corev1.Namespace{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.Namespace, Labels: map[string]string{
+			// The agent's pod needs hostPath volumes, MAC_ADMIN and an
+			// unconfined AppArmor profile: no Pod Security level but
+			// privileged admits that, so the namespace holds nothing else.
+			"pod-security.kubernetes.io/enforce": "privileged",
+			"app.kubernetes.io/part-of":          "armorer",
+		}},
+	}
+	sa := &corev1.ServiceAccount{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta: o.meta(AgentName),
+		// No API access unless a feature below needs it.
+		AutomountServiceAccountToken: new(o.NodeLabel || o.PublishEvents),
+	}
+	objs := []runtime.Object{ns, sa}
+	if o.NodeLabel {
+		cr := &rbacv1.ClusterRole{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+			ObjectMeta: metav1.ObjectMeta{Name: AgentName, Labels: labels()},
+			// Nodes are cluster-scoped and RBAC cannot say "only my own
+			// node"; the NodeRestriction admission plugin does not cover
+			// service accounts, so this is get and patch on nodes.
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "patch"}}},
+		}
+		crb := &rbacv1.ClusterRoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+			ObjectMeta: metav1.ObjectMeta{Name: AgentName, Labels: labels()},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: AgentName},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: AgentName, Namespace: o.Namespace}},
+		}
+		objs = append(objs, cr, crb)
+	}
+	if o.PublishEvents {
+		role := &rbacv1.Role{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+			ObjectMeta: o.meta(AgentName),
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"},
+				Verbs: []string{"get", "list", "create", "update", "patch"}}},
+		}
+		rb := &rbacv1.RoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+			ObjectMeta: o.meta(AgentName),
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: AgentName},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: AgentName, Namespace: o.Namespace}},
+		}
+		objs = append(objs, role, rb)
+	}
+	cm := &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: o.meta(ProfilesName),
+		Data:       map[string]string{},
+	}
+	for _, p := range o.Profiles {
+		cm.Data[p.Name] = string(p.Content)
+	}
+	objs = append(objs, cm, o.daemonSet())
+	if o.ServiceMonitor {
+		objs = append(objs, o.service(), o.serviceMonitor())
+	}
+	return objs
+}
+
+func (o *ManifestOptions) agentArgs() []string {
+	args := []string{"k8s", "agent",
+		"--profiles=" + profilesMount,
+		"--state-dir=" + stateDir,
+		"--includes=" + hostIncludes,
+		"--listen=:" + strconv.Itoa(int(o.Port)),
+	}
+	if o.Attribution {
+		args = append(args, "--attribution", "--runtime-root="+runtimeRoot)
+	}
+	if o.NodeLabel {
+		args = append(args, "--node-label")
+	}
+	if o.PublishEvents {
+		args = append(args, "--publish-events")
+	}
+	return args
+}
+
+type hostMount struct {
+	name, hostPath, mountPath string
+	typ                       corev1.HostPathType
+	readOnly                  bool
+}
+
+func (o *ManifestOptions) hostMounts() []hostMount {
+	m := []hostMount{
+		// The kernel's AppArmor interface: loading and replacing
+		// profiles writes .replace and .remove here.
+		{"securityfs", "/sys/kernel/security", "/sys/kernel/security", corev1.HostPathDirectory, false},
+		// The agent's own state (ownership record, accepted profiles,
+		// backups): never a directory AppArmor loads at boot.
+		{"state", stateDir, stateDir, corev1.HostPathDirectoryOrCreate, false},
+		// The node's tunables and abstractions, so profiles compile
+		// against what the node has; its profiles are the
+		// distribution's, which the agent refuses to replace.
+		{"host-apparmor", "/etc/apparmor.d", hostIncludes, corev1.HostPathDirectory, true},
+	}
+	if o.Attribution {
+		// Each container's OCI config.json, whose annotations name its
+		// pod: only the per-container directories, never the runtime's
+		// socket (/run/containerd/containerd.sock would be root).
+		m = append(m,
+			hostMount{"containerd-tasks", "/run/containerd/io.containerd.runtime.v2.task/k8s.io", runtimeRoot + "/run/containerd/io.containerd.runtime.v2.task/k8s.io", corev1.HostPathDirectoryOrCreate, true},
+			hostMount{"crio-containers", "/run/containers/storage/overlay-containers", runtimeRoot + "/run/containers/storage/overlay-containers", corev1.HostPathDirectoryOrCreate, true},
+		)
+	}
+	return m
+}
+
+func (o *ManifestOptions) daemonSet() *appsv1.DaemonSet {
+	caps := []corev1.Capability{"MAC_ADMIN"}
+	if o.Attribution {
+		caps = append(caps, "AUDIT_READ") // the audit netlink multicast group
+	}
+	volumes := []corev1.Volume{{
+		Name:         "profiles",
+		VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: ProfilesName}}},
+	}, {
+		Name:         "tmp",
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: new(resource.MustParse("64Mi"))}},
+	}}
+	mounts := []corev1.VolumeMount{
+		{Name: "profiles", MountPath: profilesMount, ReadOnly: true},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+	for _, h := range o.hostMounts() {
+		volumes = append(volumes, corev1.Volume{Name: h.name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: h.hostPath, Type: new(h.typ)}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: h.name, MountPath: h.mountPath, ReadOnly: h.readOnly})
+	}
+	probe := func(path string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("metrics")}},
+			PeriodSeconds: period, TimeoutSeconds: 5, FailureThreshold: 3,
+		}
+	}
+	c := corev1.Container{
+		Name:            "agent",
+		Image:           o.Image,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Command:         []string{agentBinary},
+		Args:            o.agentArgs(),
+		Env: []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "spec.nodeName"}}}},
+		Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: o.Port, Protocol: corev1.ProtocolTCP}},
+		// Ready only when the whole desired set is loaded; alive as
+		// soon as it serves, so a slow first load is not a restart loop.
+		ReadinessProbe: probe("/readyz", 5),
+		LivenessProbe:  probe("/healthz", 20),
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+			// apparmor_parser compiling a large profile is the peak.
+			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+		},
+		VolumeMounts: mounts,
+		SecurityContext: &corev1.SecurityContext{
+			// Root with one capability, not privileged: MAC_ADMIN is
+			// what the kernel asks of a policy load.
+			Privileged:               new(false),
+			AllowPrivilegeEscalation: new(false),
+			RunAsUser:                new(int64(0)),
+			RunAsNonRoot:             new(false),
+			ReadOnlyRootFilesystem:   new(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: caps},
+			// The runtime's default profile denies writes to
+			// securityfs; the loader of every profile cannot be
+			// confined by one of them.
+			AppArmorProfile: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined},
+			SeccompProfile:  &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	}
+	spec := corev1.PodSpec{
+		ServiceAccountName:           AgentName,
+		AutomountServiceAccountToken: new(o.NodeLabel || o.PublishEvents),
+		PriorityClassName:            "system-node-critical",
+		NodeSelector:                 map[string]string{"kubernetes.io/os": "linux"},
+		// Every node that runs pods needs their profiles, whatever its taints.
+		Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+		Containers:                    []corev1.Container{c},
+		Volumes:                       volumes,
+		TerminationGracePeriodSeconds: new(int64(30)),
+	}
+	if o.Attribution {
+		spec.HostPID = true     // /proc/PID/cgroup of every pod's processes
+		spec.HostNetwork = true // the kernel sends audit records to the initial network namespace only
+		spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet
+	}
+	return &appsv1.DaemonSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
+		ObjectMeta: o.meta(AgentName),
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: selector()},
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{
+				Type:          appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: new(intstr.FromInt32(1))},
+			},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels()}, Spec: spec},
+		},
+	}
+}
+
+func (o *ManifestOptions) service() *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: o.meta(AgentName),
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone, // one endpoint per node's agent
+			Selector:  selector(),
+			Ports:     []corev1.ServicePort{{Name: "metrics", Port: o.Port, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP}},
+		},
+	}
+}
+
+// serviceMonitor is prometheus-operator's monitoring.coreos.com/v1
+// ServiceMonitor, built as an unstructured object: armorer does not
+// depend on the operator's Go types for one small object.
+func (o *ManifestOptions) serviceMonitor() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "monitoring.coreos.com/v1",
+		"kind":       "ServiceMonitor",
+		"metadata": map[string]any{
+			"name": AgentName, "namespace": o.Namespace, "labels": toAny(labels()),
+		},
+		"spec": map[string]any{
+			"selector":  map[string]any{"matchLabels": toAny(selector())},
+			"endpoints": []any{map[string]any{"port": "metrics", "path": "/metrics", "interval": "30s"}},
+		},
+	}}
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// MarshalYAML serialises objects as one multi-document YAML stream,
+// leaving out what the API server fills in (status, creationTimestamp).
+func MarshalYAML(objs []runtime.Object) ([]byte, error) {
+	var buf bytes.Buffer
+	for i, obj := range objs {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			return nil, fmt.Errorf("convert %T: %w", obj, err)
+		}
+		delete(m, "status")
+		if md, ok := m["metadata"].(map[string]any); ok {
+			delete(md, "creationTimestamp")
+		}
+		if spec, ok := m["spec"].(map[string]any); ok && len(spec) == 0 {
+			delete(m, "spec") // a Namespace's
+		}
+		if spec, ok := m["spec"].(map[string]any); ok {
+			if tmpl, ok := spec["template"].(map[string]any); ok {
+				if md, ok := tmpl["metadata"].(map[string]any); ok {
+					delete(md, "creationTimestamp")
+				}
+			}
+		}
+		b, err := yaml.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("marshal %T: %w", obj, err)
+		}
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(b)
+	}
+	return buf.Bytes(), nil
+}
