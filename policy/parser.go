@@ -323,7 +323,7 @@ func isPerms(lit string) bool {
 		return false
 	}
 	for i := 0; i < len(lit); i++ {
-		if !strings.ContainsRune("rwaxlkmiuUpPcCbBI", rune(lit[i])) {
+		if !strings.ContainsRune("rwaxlkmiuUpPcCbBIRWLMX", rune(lit[i])) {
 			return false
 		}
 	}
@@ -500,9 +500,19 @@ func (p *parser) parseRuleInner() Rule {
 	switch p.tok {
 	case INCLUDE:
 		return p.parseInclude(true)
-	case LBRACE:
-		p.fail(p.pos, "unexpected '{': a block needs a profile header or a qualifier before it")
-		return nil
+	case LBRACE: // a bare block: apparmor_parser takes { rules } inside a profile
+		if p.depth <= 1 {
+			p.fail(p.pos, "unexpected '{': a block needs a profile header or a qualifier before it")
+			return nil
+		}
+		p.innerComments(&Meta{})
+		p.next()
+		b := &Block{Meta: Meta{From: start}}
+		b.Body = p.parseBody(false)
+		b.To = p.pos + 1
+		p.expect(RBRACE)
+		b.Line = p.takeLine()
+		return b
 	case WORD:
 	default:
 		p.fail(p.pos, "expected a rule, found %s", p.found())
@@ -531,7 +541,7 @@ func (p *parser) parseRuleInner() Rule {
 	case SET:
 		return p.parseRlimit(start)
 	}
-	if strings.HasPrefix(p.lit, "@{") || strings.HasPrefix(p.lit, "$") {
+	if strings.HasPrefix(p.lit, "@") || strings.HasPrefix(p.lit, "$") {
 		name := &Word{ValuePos: p.pos, Raw: p.lit}
 		p.next()
 		if p.tok == ASSIGN || p.tok == ADD {
@@ -704,7 +714,7 @@ func (p *parser) parseRaw(start token.Pos) Rule {
 	}
 }
 
-var varNameRx = regexp.MustCompile(`^(@\{[^{}\s,=]*\}|\$[^{}\s,=()]+)$`)
+var varNameRx = regexp.MustCompile(`^(@\{[^{}\s,=]*\}|@[A-Za-z][A-Za-z0-9_]*|\$[^{}\s,=()]+|\$\{[^{}\s,=()]+\})$`)
 
 // condKeyRx matches the key of a conditional: peer, set, addr,
 // security.apparmor (xattrs), attach_disconnected.path (flags).
@@ -955,7 +965,7 @@ func (p *parser) parseProfileRest(r *Profile) Rule {
 				return nil
 			}
 			r.Flags = p.parseFlags(nil, token.NoPos)
-		case p.tok == WORD && r.Keyword == PROFILE && r.Attach == nil && r.Flags == nil && r.Xattrs == nil:
+		case p.tok == WORD && (r.Keyword == PROFILE || r.IsHat()) && r.Attach == nil && r.Flags == nil && r.Xattrs == nil:
 			r.Attach = p.word()
 		case p.tok == LBRACE:
 			r.Lbrace = p.pos
@@ -1128,7 +1138,7 @@ var (
 	netTypes  = map[string]bool{"stream": true, "dgram": true, "seqpacket": true, "rdm": true, "raw": true, "packet": true}
 	netAccess = map[string]bool{"create": true, "bind": true, "listen": true, "accept": true, "connect": true,
 		"shutdown": true, "getattr": true, "setattr": true, "getopt": true, "setopt": true, "send": true,
-		"receive": true, "r": true, "w": true, "rw": true}
+		"receive": true, "r": true, "w": true, "rw": true, "read": true, "write": true}
 )
 
 func (p *parser) parseNetwork(start token.Pos, q Qualifiers) Rule {

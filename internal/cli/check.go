@@ -165,7 +165,10 @@ type checkOracle struct {
 	Parser   string `json:"parser"`
 	Accepted bool   `json:"accepted"`
 	Agrees   bool   `json:"agrees"`
-	Stderr   string `json:"stderr,omitempty"`
+	// ArmorerBug: the parser of the target's version disagrees with
+	// armorer, which is a bug in armorer's checker.
+	ArmorerBug bool   `json:"armorer_bug,omitempty"`
+	Stderr     string `json:"stderr,omitempty"`
 }
 
 func checkRun(o *checkOptions) error {
@@ -230,6 +233,7 @@ func checkRun(o *checkOptions) error {
 				return &EnvError{Err: err}
 			}
 			r.Oracle = &checkOracle{Parser: parser.Version, Accepted: accepted, Agrees: accepted == res.Valid(), Stderr: stderr}
+			r.Oracle.ArmorerBug = !r.Oracle.Agrees && strings.HasPrefix(parser.Version, strings.SplitN(r.Target, ".", 2)[0]+".")
 			if !r.Oracle.Agrees {
 				ok = false
 			}
@@ -337,17 +341,34 @@ func printCheckText(io *IOStreams, r checkFileResult, explain bool) {
 		fmt.Fprintf(io.Out, "%s:%d:%d: %s%s\n", d.File, d.Line, d.Column, prefix, d.Message)
 	}
 	if r.Oracle != nil && !r.Oracle.Agrees {
-		verdict := map[bool]string{true: "accepts", false: "rejects"}
-		armorer := map[bool]string{true: "armorer accepts it", false: "armorer rejects it"}
-		fmt.Fprintf(io.Out, "%s: apparmor_parser %s %s this file but %s (target %s)", r.File, r.Oracle.Parser, verdict[r.Oracle.Accepted], armorer[r.Valid], r.Target)
-		if r.Oracle.Stderr != "" {
-			fmt.Fprintf(io.Out, ": %s", r.Oracle.Stderr)
-		}
-		fmt.Fprintln(io.Out)
+		printOracleDisagreement(io, r)
 	}
 	for _, id := range fired {
 		c, _ := lint.Lookup(id)
 		fmt.Fprintf(io.Out, "\n%s %s (%s):\n  %s\n", c.ID, c.Name, c.Severity, strings.ReplaceAll(c.Doc, "\n", "\n  "))
+	}
+}
+
+// printOracleDisagreement reports a file on which armorer and the
+// installed apparmor_parser disagree. For the parser's own language version
+// that is a bug in armorer, and the file is the case that shows it.
+func printOracleDisagreement(io *IOStreams, r checkFileResult) {
+	verdict := map[bool]string{true: "accepts", false: "rejects"}
+	o := r.Oracle
+	sameVersion := strings.HasPrefix(o.Parser, strings.SplitN(r.Target, ".", 2)[0]+".")
+	if sameVersion {
+		fmt.Fprintf(io.Out, "%s: armorer bug: apparmor_parser %s %s this file but armorer %s it (target %s)",
+			r.File, o.Parser, verdict[o.Accepted], verdict[r.Valid], r.Target)
+	} else {
+		fmt.Fprintf(io.Out, "%s: apparmor_parser %s %s this file but armorer %s it for target %s (the parser's language differs: use --target %s to compare)",
+			r.File, o.Parser, verdict[o.Accepted], verdict[r.Valid], r.Target, strings.Join(strings.SplitN(o.Parser, ".", 3)[:2], "."))
+	}
+	if o.Stderr != "" {
+		fmt.Fprintf(io.Out, ": %s", o.Stderr)
+	}
+	fmt.Fprintln(io.Out)
+	if sameVersion {
+		fmt.Fprintf(io.Out, "%s: please report it with this file: it becomes a case of armorer's differential corpus (policy/testdata/corpus)\n", r.File)
 	}
 }
 
