@@ -13,7 +13,9 @@ import (
 //	safe        (default) the rewrites below, each of which only replaces
 //	            parts of a path that are known to vary between runs:
 //	              /proc/1234/...            → @{PROC}/@{pid}/... (task/5678 → task/@{tid})
-//	              /home/alice/...           → @{HOME}/...
+//	              /home/alice/...           → @{HOME}/..., or @{HOMEDIRS}/*/...
+//	                                          when @{HOME} (which has /root/) would
+//	                                          reach a sensitive path
 //	              (owner, when every event on a path had fsuid == ouid, under
 //	              @{HOME}, @{PROC}/@{pid} and the temp directories)
 //	              a component of digits      → [0-9]*
@@ -28,8 +30,9 @@ import (
 //	aggressive  safe, and also dir/** when at least Siblings paths in at
 //	            least two subdirectories of dir have the same permissions.
 //
-// In every mode a pattern is rejected (the concrete paths are kept) when it
-// would match a sensitive path (lint's table) that the events did not name,
+// In every mode a pattern is rejected (the concrete paths are kept) when its
+// language, decided on the automata, has a sensitive path (lint's table)
+// that the events did not name,
 // and learn never writes /**, /* or @{HOME}/**.
 type GlobMode uint8
 

@@ -1,6 +1,7 @@
 package learn
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/armorer-dev/armorer/policy/aare"
@@ -68,12 +69,15 @@ func TestMatcher(t *testing.T) {
 		{"@{HOME}/.ssh/*", "/home/bob/.ssh/id_rsa", true},
 		{"@{HOME}/.ssh/*", "/root/.ssh/id_rsa", true},
 		{"@{HOME}/*", "/home/bob/.ssh/id_rsa", false},
-		{"@{unknown}/x", "/anything/x", true}, // does not compile: conservative
+		{"@{unknown}/x", "/anything/x", false}, // does not compile: matches nothing
 	}
 	for _, tt := range tests {
 		if got := m.match(tt.pattern, tt.path); got != tt.want {
 			t.Errorf("match(%q, %q) = %v, want %v", tt.pattern, tt.path, got, tt.want)
 		}
+	}
+	if errs := m.problems(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "@{unknown}") {
+		t.Errorf("problems() = %v, want the pattern that did not compile", errs)
 	}
 }
 

@@ -847,17 +847,33 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		entries = append(entries, fe)
 	}
+	except := namedSensitive(touched)
+	// guard decides on the automata: a generalised pattern is kept only
+	// when no path it adds (beyond those the events named) is sensitive for
+	// its permissions, whichever generalisation made it (variables such as
+	// @{HOME}, which include /root/, globs, siblings, subtrees).
 	guard := func(pattern string, perms aare.Perm) bool {
-		_, reached := lint.Reached(func(ex string) bool {
-			return !touched[ex] && l.m.match(pattern, ex)
-		}, perms)
-		return !reached && !forbiddenPattern(pattern)
+		if forbiddenPattern(pattern) {
+			return false
+		}
+		pat, err := l.m.compile(pattern)
+		if err != nil {
+			return false
+		}
+		_, _, reached := lint.Reaches(pat, perms, except)
+		return !reached
 	}
 	// Undo generalisations that reach a sensitive path.
 	for _, e := range entries {
-		if e.pattern != e.members[0] && !guard(e.pattern, e.perms) {
-			e.pattern, e.owner = e.members[0], false
+		if e.pattern == e.members[0] || guard(e.pattern, e.perms) {
+			continue
 		}
+		// @{HOME} includes /root/: the users' homes alone may still do.
+		if rest, ok := strings.CutPrefix(e.pattern, "@{HOME}/"); ok && guard(homeDirsPattern+rest, e.perms) {
+			e.pattern = homeDirsPattern + rest
+			continue
+		}
+		e.pattern, e.owner = e.members[0], false
 	}
 	entries, err := mergeEntries(entries)
 	if err == nil && l.opts.Glob != GlobNone && l.opts.siblings() > 0 {
@@ -897,13 +913,16 @@ func (r *resolver) targetOf(profile, bin string, mode aare.ExecKind) string {
 	return ""
 }
 
+// homeDirsPattern is @{HOME} without /root/ (tunables/home).
+const homeDirsPattern = "@{HOMEDIRS}/*/"
+
 // forbiddenPattern: patterns learn never writes, whatever the events.
 func forbiddenPattern(p string) bool {
 	for strings.Contains(p, "//") {
 		p = strings.ReplaceAll(p, "//", "/")
 	}
 	switch p {
-	case "/**", "/*", "@{HOME}/**", "@{HOME}/*/**", "/home/**", "/home/*/**", "@{PROC}/**", "/proc/**":
+	case "/**", "/*", "@{HOME}/**", homeDirsPattern + "**", "@{HOME}/*/**", "/home/**", "/home/*/**", "@{PROC}/**", "/proc/**":
 		return true
 	}
 	return false

@@ -86,8 +86,8 @@ func TestLearn(t *testing.T) {
 				file("app", "/home/bob/.cache/app/x", "w"),
 			},
 			want: `profile app
-  @{HOME}/.cache/app/x w,
-  owner @{HOME}/.config/app/a.json r,
+  @{HOMEDIRS}/*/.cache/app/x w,
+  owner @{HOMEDIRS}/*/.config/app/a.json r,
   @{PROC}/@{pid}/stat r,
 `,
 		},
@@ -177,8 +177,8 @@ func TestLearn(t *testing.T) {
 			want: `profile app
   /a/x r,
   /b/y r,
-  owner @{HOME}/a/x r,
-  owner @{HOME}/b/y r,
+  owner @{HOMEDIRS}/*/a/x r,
+  owner @{HOMEDIRS}/*/b/y r,
 `,
 		},
 		{

@@ -1,7 +1,13 @@
 package learn
 
 import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
+
+	"github.com/armorer-dev/armorer/lint"
 
 	"github.com/armorer-dev/armorer/policy/aare"
 )
@@ -23,13 +29,13 @@ var defaultVars = map[string][]string{
 }
 
 // matcher reports whether an AppArmor pattern matches a concrete path,
-// with policy/aare's semantics. It is used for the guard "a glob never
-// reaches a sensitive path the events did not name": a pattern that does
-// not compile (an unknown variable) matches everything, which only keeps
-// a rule narrower.
+// with policy/aare's semantics. A pattern that does not compile (an
+// unknown variable, bad syntax) matches nothing: treating it as "matches
+// everything" would let a broken rule allow any peer or path. Such
+// patterns are remembered for Problems.
 type matcher struct {
 	vars  aare.Vars
-	cache sync.Map // pattern → *aare.Pattern (nil when it does not compile)
+	cache sync.Map // pattern → *aare.Pattern, or error when it does not compile
 }
 
 func newMatcher(vars map[string][]string) *matcher {
@@ -39,15 +45,65 @@ func newMatcher(vars map[string][]string) *matcher {
 	return &matcher{vars: aare.VarMap(vars)}
 }
 
-func (m *matcher) match(pattern, path string) bool {
+func (m *matcher) compile(pattern string) (*aare.Pattern, error) {
 	v, ok := m.cache.Load(pattern)
 	if !ok {
 		p, err := aare.Compile(pattern, m.vars)
 		if err != nil {
-			p = nil
+			v, _ = m.cache.LoadOrStore(pattern, err)
+		} else {
+			v, _ = m.cache.LoadOrStore(pattern, p)
 		}
-		v, _ = m.cache.LoadOrStore(pattern, p)
 	}
-	p := v.(*aare.Pattern)
-	return p == nil || p.Match(path)
+	switch v := v.(type) {
+	case *aare.Pattern:
+		return v, nil
+	case error:
+		return nil, v
+	}
+	return nil, nil
+}
+
+func (m *matcher) match(pattern, path string) bool {
+	p, err := m.compile(pattern)
+	return err == nil && p.Match(path)
+}
+
+// problems lists the patterns that did not compile, sorted.
+func (m *matcher) problems() []error {
+	var errs []error
+	m.cache.Range(func(k, v any) bool {
+		if err, ok := v.(error); ok {
+			errs = append(errs, fmt.Errorf("pattern %q never matches: %w", k, err))
+		}
+		return true
+	})
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errs
+}
+
+// namedSensitive is a pattern matching exactly the concrete paths that are
+// in the sensitive table's language (nil when there are none): what the
+// events named, which a generalisation may cover without widening.
+func namedSensitive(paths map[string]bool) *aare.Pattern {
+	var alts []string
+	for _, p := range slices.Sorted(maps.Keys(paths)) {
+		if lint.AnyPath(p) {
+			alts = append(alts, strings.ReplaceAll(EscapeLiteral(p), ",", "\\,"))
+		}
+	}
+	var src string
+	switch len(alts) {
+	case 0:
+		return nil
+	case 1:
+		src = alts[0]
+	default:
+		src = "{" + strings.Join(alts, ",") + "}"
+	}
+	p, err := aare.Compile(src, nil)
+	if err != nil {
+		return nil // hold back more, never less
+	}
+	return p
 }

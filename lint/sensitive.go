@@ -6,6 +6,7 @@ package lint
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/armorer-dev/armorer/policy/aare"
 )
@@ -332,6 +333,82 @@ var SensitiveRuleKinds = map[string]string{
 // change another's memory.
 func Ptrace(profile, peer string) bool {
 	return peer != profile && !strings.HasPrefix(peer, profile+"//")
+}
+
+// Pattern is the entry as an AppArmor pattern: the language of concrete
+// paths it matches (matches, below, decides the same on one path).
+func (e SensitivePath) Pattern() string {
+	switch e.Match {
+	case MatchExact:
+		return escape(e.Path)
+	case MatchTree:
+		return escape(strings.TrimSuffix(e.Path, "/")) + "{,/,/**}"
+	case MatchHomeTree:
+		var homes []string
+		for _, h := range homeDirs {
+			homes = append(homes, escape(h)+"*/")
+		}
+		homes = append(homes, "/root/")
+		return "{" + strings.Join(homes, ",") + "}" + escape(strings.TrimSuffix(e.Path, "/")) + "{,/,/**}"
+	case MatchProcPid:
+		return "/proc/{[0-9]*,self,thread-self}/{,task/[0-9]*/}" + escape(e.Path)
+	}
+	return ""
+}
+
+// escape quotes AppArmor glob syntax (and the comma, which separates
+// alternatives) so that s matches only itself.
+func escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\', '*', '?', '[', ']', '{', '}', ',', '@':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// compiled holds the table's patterns, compiled once.
+var compiled = sync.OnceValue(func() []*aare.Pattern {
+	ps := make([]*aare.Pattern, len(SensitivePaths))
+	for i, e := range SensitivePaths {
+		ps[i] = aare.MustCompile(e.Pattern())
+	}
+	return ps
+})
+
+// Reaches decides on the automata whether a pattern (compiled by the
+// caller, with its variables) matches a path that a table entry, sensitive
+// for a permission in a, also matches, other than the paths except matches
+// (nil: none): the paths the caller was told about. It returns the first
+// such entry and a shortest such path. A comparison too large to finish
+// counts as reaching: a guard must err towards holding back.
+func Reaches(p *aare.Pattern, a aare.Perm, except *aare.Pattern) (SensitivePath, string, bool) {
+	for i, e := range SensitivePaths {
+		if e.Access&a == 0 {
+			continue
+		}
+		switch w, r := aare.Intersect(p, compiled()[i], except); r {
+		case aare.Yes:
+			return e, w, true
+		case aare.Unknown:
+			return e, e.Example, true
+		}
+	}
+	return SensitivePath{}, "", false
+}
+
+// AnyPath reports whether a concrete path is in some entry's language,
+// whatever the permission.
+func AnyPath(p string) bool {
+	for _, e := range SensitivePaths {
+		if e.matches(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Reached returns the first table entry, sensitive for a permission in a,

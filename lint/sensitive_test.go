@@ -135,3 +135,45 @@ func TestPtrace(t *testing.T) {
 		t.Error("ptrace of another profile is not sensitive")
 	}
 }
+
+// Each entry's pattern and its concrete matcher agree, on the example and
+// on near misses around it.
+func TestSensitivePatterns(t *testing.T) {
+	for i, e := range SensitivePaths {
+		p := compiled()[i]
+		for _, path := range []string{e.Example, e.Example + "x", e.Example + "/x", "/x" + e.Example, "/tmp/x"} {
+			if got, want := p.Match(path), e.matches(path); got != want {
+				t.Errorf("%s: pattern %q matches %q = %v, concrete matcher says %v", e.ID, e.Pattern(), path, got, want)
+			}
+		}
+	}
+}
+
+func TestReaches(t *testing.T) {
+	vars := aare.VarMap(map[string][]string{"HOME": {"/home/*/", "/root/"}, "HOMEDIRS": {"/home/"}})
+	for _, tt := range []struct {
+		pattern, except string
+		perms           aare.Perm
+		id, witness     string
+	}{
+		{"@{HOME}/.cache/x", "", ReadPerms, "root-home", "/root/.cache/x"},
+		{"/home/*/.cache/x", "", ReadPerms, "", ""},
+		{"/etc/myapp/*", "", WritePerms, "etc-write", "/etc/myapp/\x01"},
+		{"/etc/myapp/*", "", ReadPerms, "", ""},
+		{"/root/a", "/root/a", ReadPerms, "", ""},
+		{"/root/[ab]", "/root/a", ReadPerms, "root-home", "/root/b"},
+	} {
+		p, err := aare.Compile(tt.pattern, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ex *aare.Pattern
+		if tt.except != "" {
+			ex = aare.MustCompile(tt.except)
+		}
+		e, w, ok := Reaches(p, tt.perms, ex)
+		if e.ID != tt.id || ok != (tt.id != "") || tt.id != "" && w != tt.witness {
+			t.Errorf("Reaches(%q, %s) = %s, %q, %v; want %s, %q", tt.pattern, Kinds(tt.perms), e.ID, w, ok, tt.id, tt.witness)
+		}
+	}
+}

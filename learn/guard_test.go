@@ -1,0 +1,55 @@
+package learn
+
+import (
+	"strings"
+	"testing"
+)
+
+// The sensitive guard decides on the automata: a generalisation whose
+// language reaches a sensitive path the events did not name is undone,
+// whichever rewrite made it. @{HOME} includes /root/, so /home/alice/.profile
+// must not become @{HOME}/.profile (which grants /root/.profile).
+func TestGuardGeneralisations(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts Options
+		in   []*Access
+		want []string // rules the output must contain
+		not  []string // rules it must not contain
+	}{
+		{name: "home variable reaches root's home",
+			in:  []*Access{file("myapp", "/home/alice/.profile", "w")},
+			not: []string{"@{HOME}/"}},
+		{name: "home variable elsewhere stays",
+			in:   []*Access{file("myapp", "/home/alice/.cache/myapp/x", "r")},
+			want: []string{"@{HOMEDIRS}/*/.cache/myapp/x r,"}},
+		{name: "siblings reach a sensitive file",
+			in: []*Access{file("myapp", "/etc/myapp.d/../a", "w"), file("myapp", "/var/lib/x/a", "w"),
+				file("myapp", "/root/a", "w"), file("myapp", "/root/b", "w"), file("myapp", "/root/c", "w"), file("myapp", "/root/d", "w")},
+			not: []string{"/root/* w"}},
+		{name: "siblings that reach only named sensitive paths",
+			opts: Options{AllowSensitive: true},
+			in: []*Access{file("myapp", "/root/a", "w"), file("myapp", "/root/b", "w"),
+				file("myapp", "/root/c", "w"), file("myapp", "/root/d", "w")},
+			not: []string{"/root/* w"}},
+		{name: "digits glob into a sensitive tree",
+			in:   []*Access{file("myapp", "/proc/sys/kernel/12345678", "w")},
+			want: []string{}, not: []string{"[0-9]*"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := learnAll(t, tt.opts, tt.in...)
+			for _, w := range tt.want {
+				if !strings.Contains(got, "  "+w+"\n") {
+					t.Errorf("want %q in\n%s", w, got)
+				}
+			}
+			for _, n := range tt.not {
+				for _, line := range strings.Split(got, "\n") {
+					if strings.Contains(line, n) && !strings.HasPrefix(strings.TrimSpace(line), "!") {
+						t.Errorf("rule %q must not be learned:\n%s", line, got)
+					}
+				}
+			}
+		})
+	}
+}
