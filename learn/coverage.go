@@ -41,6 +41,7 @@ type Coverage struct {
 	all    bool // an `all,` rule
 	vars   aare.Vars
 	m      *matcher
+	name   string // the profile's full name: @{profile_name}; "" for an abstraction
 }
 
 // ProfileCoverage returns what the named profile of set already allows.
@@ -49,7 +50,7 @@ func ProfileCoverage(set *host.ProfileSet, name string) (*Coverage, error) {
 	if e == nil {
 		return nil, fmt.Errorf("no profile %q in %s", name, set.Dir)
 	}
-	return coverageOf(set, set.Vars(e.File), e.Decl.Body, e.Decl)
+	return coverageOf(set, set.Vars(e.File), name, e.Decl.Body, e.Decl)
 }
 
 // AbstractionCoverage returns what an include target such as
@@ -65,11 +66,11 @@ func AbstractionCoverage(set *host.ProfileSet, name string) (*Coverage, error) {
 		body = append(body, f.Rules...)
 	}
 	// An abstraction alone sees the tunables every profile includes.
-	return coverageOf(set, set.GlobalVars(), body, nil)
+	return coverageOf(set, set.GlobalVars(), "", body, nil)
 }
 
-func coverageOf(ps *host.ProfileSet, v *policy.Vars, body []policy.Rule, profile *policy.Profile) (*Coverage, error) {
-	c := &Coverage{vars: host.AareVars(v)}
+func coverageOf(ps *host.ProfileSet, v *policy.Vars, name string, body []policy.Rule, profile *policy.Profile) (*Coverage, error) {
+	c := &Coverage{vars: withBuiltins(host.AareVars(v), name), name: name}
 	var files []aare.Rule
 	var errs []error
 	collect(ps.Loader, c, &files, body, profile, &errs)
@@ -92,6 +93,27 @@ func coverageOf(ps *host.ProfileSet, v *policy.Vars, body []policy.Rule, profile
 	c.m = &matcher{vars: c.vars}
 	return c, errors.Join(errs...)
 }
+
+// withBuiltins adds the variables apparmor_parser defines itself. 3.0.8 and
+// 4.1 define only @{profile_name} (apparmor.d(5); the 4.1 binary names no
+// other), set for each profile to its full name ("myapp//helper" for a
+// child). An abstraction alone (profile "") has no name: rules that use it
+// then match nothing rather than everything.
+func withBuiltins(vars aare.Vars, profile string) aare.Vars {
+	return func(name string) ([]string, bool) {
+		if name == "profile_name" {
+			if profile == "" {
+				return nil, false
+			}
+			return []string{profile}, true
+		}
+		return vars(name)
+	}
+}
+
+// Problems lists the patterns of the profile that never match because
+// they do not compile (an undefined variable, bad syntax).
+func (c *Coverage) Problems() []error { return c.m.problems() }
 
 // collect gathers the rules of a profile body (and of the files it
 // includes) that allow something: file rules into files, the others into
@@ -284,6 +306,10 @@ func (c *Coverage) ruleCovers(x policy.Rule, r rule) bool {
 // equal text, or an AppArmor glob. Labels are not paths: "a//b" must not
 // lose a slash.
 func (c *Coverage) matchName(pattern, val string) bool {
+	if c.name != "" {
+		// Expanded here too, as text: aare would fold "a//b" to "a/b".
+		pattern = strings.ReplaceAll(pattern, "@{profile_name}", c.name)
+	}
 	if pattern == val {
 		return true
 	}

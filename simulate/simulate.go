@@ -101,6 +101,18 @@ func (s *Simulator) coverage(name string) (*learn.Coverage, error) {
 	return c, nil
 }
 
+// Problems lists, per profile checked, the patterns that never match
+// because they do not compile: a rule that allows nothing it seems to.
+func (s *Simulator) Problems() []error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(s.covs)) {
+		for _, err := range s.covs[name].Problems() {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	return errs
+}
+
 func (s *Simulator) wanted(label string) bool {
 	if s.only == nil {
 		return true

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/armorer-dev/armorer/host"
@@ -61,5 +62,56 @@ func TestSimulator(t *testing.T) {
 	}
 	if s.Replayed != 7 || s.Skipped != 0 {
 		t.Errorf("replayed %d, skipped %d", s.Replayed, s.Skipped)
+	}
+}
+
+// @{profile_name} is the profile's own name, as apparmor_parser defines it:
+// abstractions/base's `signal peer=@{profile_name},` allows signalling
+// itself, not every peer. A pattern that does not compile allows nothing
+// and is reported.
+func TestProfileNameVariable(t *testing.T) {
+	dir := t.TempDir()
+	prof := `profile app /opt/app/bin/app {
+  signal peer=@{profile_name},
+  ptrace (read) peer=@{profile_name},
+  ptrace (read) peer=@{undefined},
+
+  profile child {
+    signal peer=@{profile_name},
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "app"), []byte(prof), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := host.LoadProfileSet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(set, "app")
+	for i, a := range []*learn.Access{
+		{Profile: "app", Class: learn.ClassSignal, Mask: []string{"send"}, Signal: "term", Peer: "app"},               // allowed
+		{Profile: "app", Class: learn.ClassSignal, Mask: []string{"send"}, Signal: "term", Peer: "unconfined"},        // denied
+		{Profile: "app", Class: learn.ClassPtrace, Mask: []string{"read"}, Peer: "app"},                               // allowed
+		{Profile: "app", Class: learn.ClassPtrace, Mask: []string{"read"}, Peer: "unconfined"},                        // denied
+		{Profile: "app//child", Class: learn.ClassSignal, Mask: []string{"send"}, Signal: "term", Peer: "app//child"}, // allowed
+		{Profile: "app//child", Class: learn.ClassSignal, Mask: []string{"send"}, Signal: "term", Peer: "app"},        // denied
+	} {
+		a.Loc = learn.Location{Source: "log", Line: int64(i + 1)}
+		if err := s.Add(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int64
+	for _, d := range s.Denials() {
+		got = append(got, d.Lines[0].Line)
+	}
+	slices.Sort(got)
+	if want := []int64{2, 4, 6}; !slices.Equal(got, want) {
+		t.Errorf("denied lines %v, want %v; denials: %v", got, want, s.Denials())
+	}
+	probs := s.Problems()
+	if len(probs) != 1 || !strings.Contains(probs[0].Error(), "@{undefined}") {
+		t.Errorf("problems %v, want the pattern using @{undefined}", probs)
 	}
 }
