@@ -53,3 +53,30 @@ func TestGuardGeneralisations(t *testing.T) {
 		})
 	}
 }
+
+// The sensitive table's additions reach learn: each access is held back as
+// a finding, not written as a rule.
+func TestSensitiveAdditions(t *testing.T) {
+	got := learnAll(t, Options{},
+		file("myapp", "/home/alice/.profile", "w"),
+		file("myapp", "/home/bob/.bashrc", "a"),
+		file("myapp", "/dev/sda1", "w"),
+		file("myapp", "/dev/nvme0n1", "w"),
+		file("myapp", "/run/containerd/containerd.sock", "rw"),
+		file("myapp", "/var/run/docker.sock", "w"),
+		file("myapp", "/var/spool/cron/crontabs/root", "w"),
+		&Access{Profile: "myapp", Class: ClassCapability, Capability: "mknod"},
+		&Access{Profile: "myapp", Class: ClassCapability, Capability: "setuid"},
+		&Access{Profile: "myapp", Class: ClassCapability, Capability: "fowner"},
+		file("myapp", "/home/alice/.cache/myapp/x", "w"),
+	)
+	for _, line := range strings.Split(strings.TrimSpace(got), "\n")[1:] {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "! ") && !strings.Contains(line, ".cache/myapp/x") {
+			t.Errorf("learned %q; want it held back as a finding:\n%s", line, got)
+		}
+	}
+	if n := strings.Count(got, "\n  ! "); n != 10 {
+		t.Errorf("%d findings, want 10:\n%s", n, got)
+	}
+}

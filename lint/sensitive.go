@@ -86,6 +86,12 @@ const (
 	// MatchProcPid: Path is relative to /proc/PID/ (or /proc/self/,
 	// /proc/thread-self/, /proc/PID/task/TID/).
 	MatchProcPid
+	// MatchHomeFile: Path is a file relative to a home directory; the path
+	// is exactly that file.
+	MatchHomeFile
+	// MatchNamePrefix: the path is Path followed by anything but "/"
+	// (/dev/sd matches /dev/sda1): device names in one directory.
+	MatchNamePrefix
 )
 
 // SensitivePath is one entry of the sensitive path table.
@@ -163,6 +169,39 @@ var SensitivePaths = []SensitivePath{
 		Why: "the Docker socket is root on the host", Example: "/run/docker.sock"},
 	{ID: "container-socket-var", Match: MatchExact, Path: "/var/run/docker.sock", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "the Docker socket is root on the host", Example: "/var/run/docker.sock"},
+	{ID: "containerd-socket", Match: MatchExact, Path: "/run/containerd/containerd.sock", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
+		Why: "the containerd socket is root on the host", Example: "/run/containerd/containerd.sock"},
+	{ID: "containerd-socket-var", Match: MatchExact, Path: "/var/run/containerd/containerd.sock", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
+		Why: "the containerd socket is root on the host", Example: "/var/run/containerd/containerd.sock"},
+	{ID: "cron-spool", Match: MatchTree, Path: "/var/spool/cron/", Access: WritePerms, Severity: SeverityHigh,
+		Why: "crontabs run commands as their owner, root included", Example: "/var/spool/cron/crontabs/root"},
+	{ID: "dev-disk-links", Match: MatchTree, Path: "/dev/disk/", Access: WritePerms, Severity: SeverityHigh,
+		Why: "raw block devices: writing bypasses every file permission", Example: "/dev/disk/by-uuid/1234"},
+	{ID: "dev-mapper", Match: MatchTree, Path: "/dev/mapper/", Access: WritePerms, Severity: SeverityHigh,
+		Why: "raw block devices: writing bypasses every file permission", Example: "/dev/mapper/root"},
+}
+
+func init() {
+	// Block devices: writing one rewrites a filesystem under every check.
+	for _, d := range []string{"sd", "hd", "vd", "xvd", "nvme", "mmcblk", "dm-", "md", "loop", "sr", "nbd", "rbd", "zd"} {
+		SensitivePaths = append(SensitivePaths, SensitivePath{ID: "block-device-" + strings.TrimSuffix(d, "-"), Match: MatchNamePrefix, Path: "/dev/" + d,
+			Access: WritePerms, Severity: SeverityHigh, Why: "raw block device: writing bypasses every file permission",
+			Example: "/dev/" + d + "0"})
+	}
+	// Shell start-up files run their content as the home's owner at the
+	// next login; root's are under root-home already.
+	for _, f := range shellStartup {
+		SensitivePaths = append(SensitivePaths, SensitivePath{ID: "home-startup-" + strings.NewReplacer(".", "", "/", "-").Replace(f), Match: MatchHomeFile, Path: f,
+			Access: WritePerms, Severity: SeverityHigh, Why: "shell start-up file: runs as the user at the next login",
+			Example: "/home/user/" + f})
+	}
+}
+
+// shellStartup are the files shells read at start-up, relative to a home.
+var shellStartup = []string{
+	".profile", ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".bash_aliases",
+	".zshrc", ".zprofile", ".zshenv", ".zlogin", ".zlogout",
+	".cshrc", ".tcshrc", ".login", ".kshrc", ".mkshrc", ".config/fish/config.fish", ".pam_environment",
 }
 
 // homeDirs are the directories whose children are home directories, as in
@@ -192,6 +231,12 @@ func (e SensitivePath) matches(p string) bool {
 	case MatchProcPid:
 		rest, ok := underProcPid(p)
 		return ok && rest == e.Path
+	case MatchHomeFile:
+		rest, ok := underHome(p)
+		return ok && rest == e.Path
+	case MatchNamePrefix:
+		rest, ok := strings.CutPrefix(p, e.Path)
+		return ok && !strings.Contains(rest, "/")
 	}
 	return false
 }
@@ -272,6 +317,13 @@ var SensitiveCapabilities = []SensitiveCapability{
 	{"syslog", SeverityMedium, "reads and clears the kernel log"},
 	{"audit_control", SeverityMedium, "changes or disables auditing"},
 	{"linux_immutable", SeverityMedium, "clears the immutable and append-only flags"},
+	{"mknod", SeverityHigh, "creates device nodes: raw access to disks and memory"},
+	{"setfcap", SeverityHigh, "sets file capabilities: makes any program privileged"},
+	{"setpcap", SeverityHigh, "changes capability sets and the bounding set"},
+	{"setuid", SeverityHigh, "becomes any user, root included"},
+	{"setgid", SeverityHigh, "joins any group"},
+	{"chown", SeverityMedium, "gives any file to any owner"},
+	{"fowner", SeverityMedium, "bypasses owner checks: chmod, utimes and more on any file"},
 }
 
 // Capability reports whether the capability name is sensitive.
@@ -344,16 +396,24 @@ func (e SensitivePath) Pattern() string {
 	case MatchTree:
 		return escape(strings.TrimSuffix(e.Path, "/")) + "{,/,/**}"
 	case MatchHomeTree:
-		var homes []string
-		for _, h := range homeDirs {
-			homes = append(homes, escape(h)+"*/")
-		}
-		homes = append(homes, "/root/")
-		return "{" + strings.Join(homes, ",") + "}" + escape(strings.TrimSuffix(e.Path, "/")) + "{,/,/**}"
+		return homesPattern() + escape(strings.TrimSuffix(e.Path, "/")) + "{,/,/**}"
 	case MatchProcPid:
 		return "/proc/{[0-9]*,self,thread-self}/{,task/[0-9]*/}" + escape(e.Path)
+	case MatchHomeFile:
+		return homesPattern() + escape(e.Path)
+	case MatchNamePrefix:
+		return escape(e.Path) + "*"
 	}
 	return ""
+}
+
+// homesPattern matches every home directory: /home/USER/ and /root/.
+func homesPattern() string {
+	homes := []string{"/root/"}
+	for _, h := range homeDirs {
+		homes = append(homes, escape(h)+"*/")
+	}
+	return "{" + strings.Join(homes, ",") + "}"
 }
 
 // escape quotes AppArmor glob syntax (and the comma, which separates

@@ -46,6 +46,27 @@ func TestPath(t *testing.T) {
 		{"/var/lib/myapp/data.db", WritePerms, ""},
 		{"/tmp/x", WritePerms, ""},
 		{"/run/docker.sock", WritePerms, "container-socket"},
+		{"/var/run/docker.sock", WritePerms, "container-socket-var"},
+		{"/run/containerd/containerd.sock", WritePerms, "containerd-socket"},
+		{"/var/run/containerd/containerd.sock", WritePerms, "containerd-socket-var"},
+		{"/var/spool/cron/crontabs/root", WritePerms, "cron-spool"},
+		{"/var/spool/cron/crontabs/root", ReadPerms, ""},
+		{"/dev/sda", WritePerms, "block-device-sd"},
+		{"/dev/sda1", WritePerms, "block-device-sd"},
+		{"/dev/sda", ReadPerms, ""},
+		{"/dev/nvme0n1p2", WritePerms, "block-device-nvme"},
+		{"/dev/dm-0", WritePerms, "block-device-dm"},
+		{"/dev/mapper/vg-root", WritePerms, "dev-mapper"},
+		{"/dev/disk/by-uuid/x", WritePerms, "dev-disk-links"},
+		{"/dev/null", WritePerms, ""},
+		{"/dev/shm/x", WritePerms, ""},
+		{"/home/alice/.profile", WritePerms, "home-startup-profile"},
+		{"/home/alice/.bashrc", WritePerms, "home-startup-bashrc"},
+		{"/home/alice/.zshrc", WritePerms, "home-startup-zshrc"},
+		{"/home/alice/.config/fish/config.fish", WritePerms, "home-startup-config-fish-configfish"},
+		{"/home/alice/.bashrc", ReadPerms, ""},
+		{"/home/alice/.bashrc.bak", WritePerms, ""},
+		{"/root/.profile", WritePerms, "root-home"},
 	}
 	for _, tt := range tests {
 		e, ok := Path(tt.path, tt.access)
@@ -92,12 +113,13 @@ func TestReached(t *testing.T) {
 }
 
 func TestCapability(t *testing.T) {
-	for _, c := range []string{"sys_admin", "sys_module", "dac_override", "sys_ptrace"} {
+	for _, c := range []string{"sys_admin", "sys_module", "dac_override", "sys_ptrace",
+		"mknod", "setfcap", "setpcap", "setuid", "setgid", "chown", "fowner"} {
 		if _, ok := Capability(c); !ok {
 			t.Errorf("Capability(%q) not sensitive", c)
 		}
 	}
-	for _, c := range []string{"net_bind_service", "setuid", "setgid", "chown", "kill"} {
+	for _, c := range []string{"net_bind_service", "kill", "ipc_lock"} {
 		if _, ok := Capability(c); ok {
 			t.Errorf("Capability(%q) sensitive", c)
 		}

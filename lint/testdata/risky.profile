@@ -14,7 +14,7 @@ profile risky /opt/app/bin/risky {
   /usr/bin/clean Px,
   /usr/bin/child cix, # want "L004"
   capability net_bind_service,
-  capability setuid sys_admin, # want "L005"
+  capability setuid sys_admin, # want "L005" "L005"
   capability, # want "L005"
   network inet stream,
   network inet raw, # want "L006"
