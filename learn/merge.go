@@ -91,7 +91,9 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 	done := map[string]bool{}
 	var fresh []*Profile // top-level profiles the policy does not define
 	for _, p := range learned {
-		if len(p.Rules) == 0 && len(p.Abstractions) == 0 {
+		// An empty child the policy lacks is still written: its parent's
+		// Cx rule names it, and a Cx into a missing profile fails the exec.
+		if len(p.Rules) == 0 && len(p.Abstractions) == 0 && (p.Parent == "" || pol.Profiles[p.Name] != nil) {
 			continue
 		}
 		e := pol.Profiles[p.Name]

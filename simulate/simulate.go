@@ -139,6 +139,14 @@ func (s *Simulator) Add(a *learn.Access) error {
 	}
 	name, why := s.resolve(a.Profile, 0)
 	if name == "" {
+		if i := strings.LastIndex(a.Profile, "//null-"); i >= 0 && strings.HasPrefix(why, "the exec fails") {
+			// The child's accesses show the exec happened; it would fail.
+			parent, _ := s.resolve(a.Profile[:i], 0)
+			bin := a.Profile[i+len("//null-"):]
+			ex := learn.Access{Profile: parent, Class: learn.ClassFile, Operation: "exec", Path: bin, Perms: aare.PermExec, Loc: a.Loc}
+			s.deny(parent, learn.AccessRule(&ex), "", why, "", &ex)
+			return nil
+		}
 		if why != "" {
 			// The exec into this learning child is itself denied; the
 			// exec event reports it.
@@ -172,6 +180,15 @@ func (s *Simulator) Add(a *learn.Access) error {
 			return nil
 		}
 		d := cov.Decide(a.Path, a.Perms, a.Owner)
+		if d.Allowed && a.Perms&aare.PermExec != 0 {
+			if _, why := s.execTarget(name, a.Path); strings.HasPrefix(why, "the exec fails") {
+				d0 := s.deny(name, learn.AccessRule(a), "", why, "", a)
+				if memo {
+					s.memo[key] = d0
+				}
+				return nil
+			}
+		}
 		if d.Allowed {
 			return nil
 		}
@@ -263,7 +280,13 @@ func (s *Simulator) resolve(label string, depth int) (string, string) {
 	if parent == "" {
 		return "", why
 	}
-	bin := label[i+len("//null-"):]
+	return s.execTarget(parent, label[i+len("//null-"):])
+}
+
+// execTarget is the profile an exec of bin from parent runs under, or ""
+// and why the exec fails (or leaves confinement). A Cx or Px whose
+// target profile does not exist fails the exec in enforce mode.
+func (s *Simulator) execTarget(parent, bin string) (string, string) {
 	cov, _ := s.coverage(parent)
 	if cov == nil {
 		return "", ""
@@ -272,6 +295,14 @@ func (s *Simulator) resolve(label string, depth int) (string, string) {
 	if !d.Allowed {
 		return "", "exec not allowed"
 	}
+	name, why := s.transition(parent, bin, d)
+	if name != "" && s.set.Profiles[name] == nil {
+		return "", fmt.Sprintf("the exec fails: its target profile %s does not exist", name)
+	}
+	return name, why
+}
+
+func (s *Simulator) transition(parent, bin string, d aare.Decision) (string, string) {
 	switch d.Exec.Kind {
 	case aare.ExecInherit:
 		return parent, ""

@@ -115,3 +115,55 @@ func TestProfileNameVariable(t *testing.T) {
 		t.Errorf("problems %v, want the pattern using @{undefined}", probs)
 	}
 }
+
+// An exec into a Cx (or Px) target that does not exist fails in enforce
+// mode: a predicted denial, whether the exec or only the child's accesses
+// were logged.
+func TestMissingExecTarget(t *testing.T) {
+	dir := t.TempDir()
+	prof := `profile app /opt/app/bin/app {
+  /bin/sh Cx -> sh,
+  /bin/ls Px -> nowhere,
+  /usr/bin/ok Cx -> ok,
+
+  profile ok { /etc/hosts r, }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "app"), []byte(prof), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := host.LoadProfileSet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		in   []*learn.Access
+		want int
+	}{
+		{"exec logged", []*learn.Access{{Profile: "app", Class: learn.ClassFile, Operation: "exec", Path: "/bin/sh", Perms: aare.PermExec}}, 1},
+		{"px logged", []*learn.Access{{Profile: "app", Class: learn.ClassFile, Operation: "exec", Path: "/bin/ls", Perms: aare.PermExec}}, 1},
+		{"child only", []*learn.Access{{Profile: "app//null-/bin/sh", Class: learn.ClassFile, Path: "/etc/hosts", Perms: aare.PermRead}}, 1},
+		{"existing child", []*learn.Access{
+			{Profile: "app", Class: learn.ClassFile, Operation: "exec", Path: "/usr/bin/ok", Perms: aare.PermExec},
+			{Profile: "app//null-/usr/bin/ok", Class: learn.ClassFile, Path: "/etc/hosts", Perms: aare.PermRead}}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(set, "app")
+			for _, a := range tt.in {
+				if err := s.Add(a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ds := s.Denials()
+			if len(ds) != tt.want {
+				t.Fatalf("denials %v, want %d", ds, tt.want)
+			}
+			for _, d := range ds {
+				if !strings.Contains(d.Why, "does not exist") {
+					t.Errorf("denial %v does not say the target is missing", d)
+				}
+			}
+		})
+	}
+}
