@@ -29,8 +29,13 @@ var (
 		nil, nil)
 )
 
-// denialsConcern exposes the event counters.
-type denialsConcern struct{ s *state }
+// denialsConcern exposes the event counters. With the host's profiles, it
+// also starts the denial series of every loaded profile at zero, so that
+// dashboards and rate() see a 0 before the first denial instead of no data.
+type denialsConcern struct {
+	s        *state
+	profiles *snapshots // nil when reading offline
+}
 
 func (denialsConcern) describe(ch chan<- *prometheus.Desc) {
 	ch <- eventsDesc
@@ -40,7 +45,14 @@ func (denialsConcern) describe(ch chan<- *prometheus.Desc) {
 	ch <- parseErrorsDesc
 }
 
-func (c denialsConcern) update(_ context.Context, ch chan<- prometheus.Metric) error {
+func (c denialsConcern) update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	var declared []string
+	if c.profiles != nil {
+		// A failed read is the profiles concern's to report; the counters stand.
+		if snap, err := c.profiles.get(ctx); err == nil {
+			declared = snap.declaredProfiles(c.s.opts.MaxProfiles)
+		}
+	}
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -52,6 +64,16 @@ func (c denialsConcern) update(_ context.Context, ch chan<- prometheus.Metric) e
 	}
 	for p, v := range s.newDenials {
 		ch <- prometheus.MustNewConstMetric(newDenialsDesc, prometheus.CounterValue, v, p)
+	}
+	for _, p := range declared {
+		// operation and class are unknown before a denial: empty labels,
+		// which PromQL treats as absent (sum by (profile) sees a 0).
+		if _, ok := s.denials[denialKey{p, "", ""}]; !ok {
+			ch <- prometheus.MustNewConstMetric(denialsDesc, prometheus.CounterValue, 0, p, "", "")
+		}
+		if _, ok := s.newDenials[p]; !ok {
+			ch <- prometheus.MustNewConstMetric(newDenialsDesc, prometheus.CounterValue, 0, p)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(lostDesc, prometheus.CounterValue, s.lost)
 	ch <- prometheus.MustNewConstMetric(parseErrorsDesc, prometheus.CounterValue, s.parseErrors)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,7 +17,8 @@ import (
 type Monitor struct {
 	state   *state
 	sources *sourceState
-	reg     *prometheus.Registry
+	reg     *prometheus.Registry // what /metrics serves: own, plus process metrics and callers' collectors
+	own     *prometheus.Registry // armorer's own metrics only: the textfile
 	logger  *slog.Logger
 
 	// OnNewDenial, when set, is called (outside any lock) for each denial
@@ -32,32 +34,44 @@ func New(opts Options, profiles ProfileSource, logger *slog.Logger) *Monitor {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Monitor{state: newState(opts), sources: newSourceState(), logger: logger}
+	var snaps *snapshots
+	if profiles != nil {
+		// One read of the host per scrape, shared by the concerns that need it.
+		snaps = &snapshots{src: profiles, maxAge: time.Second}
+	}
 	concerns := map[string]concern{
-		"denials": denialsConcern{m.state},
+		"denials": denialsConcern{s: m.state, profiles: snaps},
 		"sources": sourcesConcern{m.sources},
 	}
-	if profiles != nil {
-		concerns["profiles"] = profilesConcern{src: profiles, maxProfiles: m.state.opts.MaxProfiles}
+	if snaps != nil {
+		concerns["profiles"] = profilesConcern{snaps: snaps, maxProfiles: m.state.opts.MaxProfiles}
 	}
-	m.reg = prometheus.NewRegistry()
-	m.reg.MustRegister(&multiCollector{concerns: concerns, logger: logger, timeout: 10 * time.Second})
+	own := []prometheus.Collector{
+		&multiCollector{concerns: concerns, logger: logger, timeout: 10 * time.Second},
+		newBuildInfoCollector(opts.Build),
+	}
+	m.reg, m.own = prometheus.NewRegistry(), prometheus.NewRegistry()
+	m.reg.MustRegister(own...)
+	m.own.MustRegister(own...)
 	return m
 }
 
-// RegisterProcessMetrics adds the Go runtime and process collectors, for the
-// long-running daemon (not for textfile output, where they would describe a
-// short-lived writer).
+// RegisterProcessMetrics adds the Go runtime and process collectors to
+// /metrics, for the long-running daemon. The textfile never carries them:
+// node_exporter exports its own go_* and process_* series, and the same
+// names from a textfile make every scrape log "was collected before".
 func (m *Monitor) RegisterProcessMetrics() {
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
-// Registry is the monitor's registry.
+// Registry is the registry /metrics serves; a caller may register its own
+// collectors on it. The textfile holds only the monitor's own metrics.
 func (m *Monitor) Registry() *prometheus.Registry { return m.reg }
 
 // Observe counts one event.
 func (m *Monitor) Observe(o Observation) {
 	isNew := m.state.observe(o)
-	if o.Outcome == "DENIED" && m.OnDenial != nil {
+	if o.Outcome == auditlog.OutcomeDenied && m.OnDenial != nil {
 		m.OnDenial(o, isNew)
 	}
 }
@@ -100,10 +114,11 @@ func (m *Monitor) Recent() []Denial {
 	return out
 }
 
-// WriteTextfile writes the metrics in the node_exporter textfile format,
-// atomically (a temporary file beside path, then rename).
+// WriteTextfile writes armorer's own metrics (never go_* or process_*) in
+// the node_exporter textfile format, atomically: a temporary file beside
+// path, whose name does not end in .prom, then rename.
 func (m *Monitor) WriteTextfile(path string) error {
-	return prometheus.WriteToTextfile(path, m.reg)
+	return prometheus.WriteToTextfile(path, m.own)
 }
 
 // Handler serves /metrics, /healthz, /readyz and /denials.

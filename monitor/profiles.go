@@ -3,6 +3,9 @@ package monitor
 import (
 	"context"
 	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -34,8 +37,49 @@ var (
 		nil, nil)
 )
 
+// snapshots shares one ProfileSnapshot between the concerns of a scrape
+// (the profiles concern and the denials concern's pre-declared series), so
+// the host is read once per scrape and both see the same profiles.
+type snapshots struct {
+	src    ProfileSource
+	maxAge time.Duration
+
+	mu   sync.Mutex
+	at   time.Time
+	snap ProfileSnapshot
+	err  error
+}
+
+func (s *snapshots) get(ctx context.Context) (ProfileSnapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.at.IsZero() || time.Since(s.at) > s.maxAge {
+		s.snap, s.err = s.src.ProfileSnapshot(ctx)
+		s.at = time.Now()
+	}
+	return s.snap, s.err
+}
+
+// declaredProfiles are the loaded top-level profiles whose denial series
+// start at zero, sorted, at most max of them. Children and hats (P//hat)
+// get series only when they deny.
+func (snap ProfileSnapshot) declaredProfiles(max int) []string {
+	var names []string
+	for name, mode := range snap.Loaded {
+		if mode == "unconfined" || strings.Contains(name, "//") {
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if len(names) > max {
+		names = names[:max]
+	}
+	return names
+}
+
 type profilesConcern struct {
-	src         ProfileSource
+	snaps       *snapshots
 	maxProfiles int
 }
 
@@ -46,7 +90,7 @@ func (profilesConcern) describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c profilesConcern) update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	snap, err := c.src.ProfileSnapshot(ctx)
+	snap, err := c.snaps.get(ctx)
 	if err != nil {
 		return err
 	}

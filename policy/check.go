@@ -1,10 +1,12 @@
 package policy
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
 	"go/token"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -221,6 +223,8 @@ type checker struct {
 	reached map[*File]bool  // files whose syntax errors were reported
 
 	topScope     map[string]bool // files included at the top level
+	eofChecked   map[*token.File]bool
+	mainReread   bool // the checked file included itself once
 	seenProfile  bool
 	topProfiles  map[string]token.Pos
 	includeStack []string
@@ -244,7 +248,7 @@ func newChecker(l *Loader, f *File, cfg CheckConfig) *checker {
 	return &checker{
 		l: l, fset: l.Fset, file: f, target: target, vars: NewVars(), lint: cfg.Lint,
 		seen: map[string]bool{}, reached: map[*File]bool{f: true},
-		topScope: map[string]bool{}, topProfiles: map[string]token.Pos{},
+		topScope: map[string]bool{}, topProfiles: map[string]token.Pos{}, eofChecked: map[*token.File]bool{},
 	}
 }
 
@@ -323,7 +327,7 @@ const maxIncludeDepth = 64
 // scope already read: apparmor_parser includes a file once per profile
 // (and once at the top level), which also breaks include cycles. A cycle
 // is reported as a warning naming the chain.
-func (c *checker) include(inc *Include, scope map[string]bool, depth int) []*File {
+func (c *checker) include(inc *Include, scope map[string]bool, depth int, inProfile bool) []*File {
 	if depth >= maxIncludeDepth {
 		c.errorf(inc.Pos(), "include", "includes nested more than %d deep (through %s)", maxIncludeDepth, inc.Path.Raw)
 		return nil
@@ -335,7 +339,17 @@ func (c *checker) include(inc *Include, scope map[string]bool, depth int) []*Fil
 	}
 	var files []*File
 	for _, p := range paths {
-		if i := slices.Index(c.includeStack, p); i >= 0 {
+		// The file being checked is not in apparmor_parser's include cache:
+		// including it reads it once more (its profiles are then defined
+		// twice), and only its includes of itself after that are skipped.
+		i := slices.IndexFunc(c.includeStack, func(s string) bool { return samePath(s, p) })
+		switch {
+		case i == 0 && inProfile:
+			c.errorf(inc.Pos(), "include", "include %s: a profile that includes the file it is in makes apparmor_parser recurse until it runs out of memory", inc.Path.Raw)
+			continue
+		case i == 0 && !c.mainReread && !scope[p]:
+			c.mainReread = true
+		case i >= 0:
 			chain := append(slices.Clone(c.includeStack[i:]), p)
 			c.warnf(inc.Pos(), "include", "include cycle: %s (apparmor_parser skips the repeated include)", strings.Join(chain, " → "))
 			continue
@@ -358,11 +372,68 @@ func (c *checker) include(inc *Include, scope map[string]bool, depth int) []*Fil
 	return files
 }
 
+// samePath reports whether two paths name one file (as absolute, clean paths).
+func samePath(a, b string) bool {
+	if a == b {
+		return true
+	}
+	x, err1 := filepath.Abs(a)
+	y, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && x == y
+}
+
 // within runs fn with file path pushed on the include stack.
 func (c *checker) within(f *File, fn func()) {
+	c.eofComment(f)
 	c.includeStack = append(c.includeStack, f.Name)
 	fn()
 	c.includeStack = c.includeStack[:len(c.includeStack)-1]
+}
+
+// eofComment reports a comment on the last line of a file that does not
+// end in a newline: apparmor_parser's lexer only takes a comment that a
+// newline ends (and #include is a comment there too).
+func (c *checker) eofComment(f *File) {
+	tf := c.fset.File(f.Pos())
+	if tf == nil || c.eofChecked[tf] {
+		return
+	}
+	c.eofChecked[tf] = true
+	src := c.l.source(tf.Name())
+	if len(src) == 0 || src[len(src)-1] == '\n' {
+		return
+	}
+	start := bytes.LastIndexByte(src, '\n') + 1
+	if off := lastLineComment(src[start:]); off >= 0 {
+		c.errorf(tf.Pos(start+off), "syntax", "apparmor_parser does not read a comment that ends the file without a newline: add a newline at the end")
+	}
+	// An include with no name before the end of the file includes nothing
+	// in the file being checked; in an included file, the lexer reads the
+	// including file's next word as the name.
+	if end := src[len(src)-1]; f != c.file && (end == ' ' || end == '\t') {
+		switch strings.Join(strings.Fields(string(src[start:])), " ") {
+		case "include", "include if exists", "#include", "#include if exists":
+			c.errorf(tf.Pos(start), "include", "include without a file name at the end of an included file: apparmor_parser reads the next word of the including file as the name")
+		}
+	}
+}
+
+// lastLineComment returns the offset of a comment in line, or -1: a '#'
+// outside quotes where a token can start (after a blank or a ',', '{',
+// '}', ')' or an include's '>'), not inside a word such as /tmp/a#b.
+func lastLineComment(line []byte) int {
+	inQuote := false
+	for i := 0; i < len(line); i++ {
+		switch ch := line[i]; {
+		case ch == '\\' && inQuote:
+			i++
+		case ch == '"':
+			inQuote = !inQuote
+		case ch == '#' && !inQuote && (i == 0 || bytes.IndexByte([]byte(" \t,{}>)"), line[i-1]) >= 0):
+			return i
+		}
+	}
+	return -1
 }
 
 // top checks the top level of a file: the preamble and its profiles.
@@ -378,9 +449,12 @@ func (c *checker) topRule(r Rule, depth int) {
 	switch r := r.(type) {
 	case *CommentBlock, *BadRule:
 	case *Abi:
+		if c.seenProfile {
+			c.errorf(r.Pos(), "syntax", "abi after a profile: the abi line comes first in the file")
+		}
 		c.abi(r)
 	case *Include:
-		for _, f := range c.include(r, c.topScope, depth) {
+		for _, f := range c.include(r, c.topScope, depth, false) {
 			c.top(f, depth+1)
 		}
 	case *Variable:
@@ -390,12 +464,23 @@ func (c *checker) topRule(r Rule, depth int) {
 		if err := c.vars.Define(r); err != nil {
 			c.varError(r.Pos(), err)
 		}
+		// A '\' continues the value only after a space: glued to a value it
+		// is part of it, and the next line is a rule of its own.
+		if text, off := c.span(r.Pos(), r.End()); text != nil {
+			if i := bytes.Index(text, []byte("\\\n")); i > 0 && !isSpace(text[i-1]) {
+				c.errorf(r.Pos()+token.Pos(i), "syntax", "apparmor_parser reads this '\\' as part of the value, not as a line continuation: put a space before it")
+			}
+			_ = off
+		}
 	case *Boolean:
 		if c.seenProfile {
 			c.errorf(r.Pos(), "variable", "boolean %s is defined after a profile: move it to the preamble", r.Name.Raw)
 		}
 		if err := c.vars.DefineBool(r); err != nil {
 			c.varError(r.Pos(), err)
+		}
+		if r.Line != nil && !c.target.atLeast4() { // 3.0's boolean lexer mode takes no comment
+			c.errorf(r.Line.Pos(), "syntax", "apparmor_parser does not read a comment after a boolean's value: put it on its own line")
 		}
 	case *Alias:
 		c.alias(r)
@@ -435,6 +520,10 @@ func (c *checker) abi(a *Abi) {
 			return
 		}
 	}
+	if !a.Path.Magic() && !strings.HasPrefix(a.Path.Value(), "/") {
+		c.errorf(a.Path.Pos(), "include", "abi %s: a quoted or bare abi path is opened as given (relative to the working directory): write abi <%s>,", a.Path.Raw, a.Path.Value())
+		return
+	}
 	paths, err := c.l.Resolve(&Include{Meta: a.Meta, Path: a.Path})
 	if err != nil {
 		c.errorf(a.Path.Pos(), "include", "abi %s: no such ABI file in the search path (apparmor_parser %s ships %s)", a.Path.Raw, c.target, abiFor(c.target))
@@ -473,13 +562,10 @@ type profileCtx struct {
 	p        *Profile
 	scope    map[string]bool      // files included in this profile
 	children map[string]token.Pos // child profile and hat names
-	exec     map[string]execUse   // exec mode per path, for conflicts
+	execs    []execUse            // file rules with an exec permission, for conflicts
+	changes  []execUse            // change_profile rules, for safe/unsafe conflicts
+	dead     int                  // inside a conditional branch the parser does not take
 	depth    int
-}
-
-type execUse struct {
-	mode string
-	pos  token.Pos
 }
 
 func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]token.Pos, depth int) {
@@ -492,12 +578,13 @@ func (c *checker) profile(p *Profile, parent *profileCtx, siblings map[string]to
 			siblings[name] = p.Name.Pos()
 		}
 	}
-	ctx := &profileCtx{p: p, scope: map[string]bool{}, children: map[string]token.Pos{}, exec: map[string]execUse{}}
+	ctx := &profileCtx{p: p, scope: map[string]bool{}, children: map[string]token.Pos{}}
 	prev := c.vars.profileName
 	if p.Name != nil {
 		c.vars.SetProfileName(p.Name.Value())
 	}
 	c.body(p.Body, ctx, Qualifiers{}, depth)
+	c.execConflicts(ctx)
 	c.vars.SetProfileName(prev)
 }
 
@@ -531,6 +618,15 @@ func (c *checker) profileHeader(p *Profile, parent *profileCtx) {
 	}
 	if p.Flags != nil {
 		c.flags(p.Flags)
+		if p.Xattrs != nil && p.Xattrs.Pos() > p.Flags.Pos() {
+			c.errorf(p.Xattrs.Pos(), "syntax", "xattrs=(…) comes before flags=(…)")
+		}
+	}
+	if p.Xattrs != nil && p.IsHat() {
+		c.errorf(p.Xattrs.Pos(), "profile", "hats cannot match on xattrs")
+	}
+	if strings.HasPrefix(name, ":") && strings.Count(name, ":") < 2 {
+		c.errorf(p.Name.Pos(), "profile", "namespace not terminated in %s: write :ns:name", name)
 	}
 }
 
@@ -539,23 +635,67 @@ func (c *checker) flags(f *Cond) {
 		c.errorf(f.Pos(), "profile", "empty flags=(): remove it or name a flag such as complain")
 		return
 	}
+	if !f.Value.Paren {
+		c.errorf(f.Pos(), "syntax", "flags take parentheses: flags=(%s)", f.Value.Words[0].Raw)
+	}
 	modes := map[string]bool{}
+	set := map[string]*Word{}
 	for _, w := range f.Value.Words {
 		v := w.Value()
-		key, _, hasVal := strings.Cut(v, "=")
+		key, val, hasVal := strings.Cut(v, "=")
+		set[key] = w
 		switch {
 		case profileModes[v]:
 			modes[v] = true // repeating one mode is fine
 		case profileFlags3[v]:
 		case !c.target.atLeast4() && (profileFlags4[v] || hasVal && profileFlags4[key+"="]):
 			c.errorf(w.Pos(), "version", "profile flag %s needs AppArmor 4 (target %s)", v, c.target)
-		case profileFlags4[v] || hasVal && profileFlags4[key+"="]:
+		case profileFlags4[v]:
+		case hasVal && profileFlags4[key+"="]:
+			c.flagValue(w, key, val)
 		default:
 			c.errorf(w.Pos(), "profile", "unknown profile flag %q (known: complain, enforce, kill, unconfined, audit, attach_disconnected, mediate_deleted, chroot_relative, …)", v)
 		}
 	}
 	if len(modes) > 1 {
 		c.errorf(f.Pos(), "profile", "conflicting profile modes in flags: use only one of enforce, complain, kill, unconfined")
+	}
+	for _, pair := range profileFlagConflicts {
+		if a, b := set[pair[0]], set[pair[1]]; a != nil && b != nil && (pair[2] == "" || c.target.atLeast4()) {
+			c.errorf(b.Pos(), "profile", "profile flag %s conflicts with %s: keep one", pair[1], pair[0])
+		}
+	}
+}
+
+// profileFlagConflicts are the flags apparmor_parser refuses together; a
+// third field "4" marks a conflict only AppArmor 4 has (3.0 lacks the flag).
+var profileFlagConflicts = [][3]string{
+	{"mediate_deleted", "delegate_deleted", ""}, {"chroot_relative", "namespace_relative", ""},
+	{"attach_disconnected", "no_attach_disconnected", ""}, {"chroot_attach", "chroot_no_attach", ""},
+	{"prompt", "complain", "4"}, {"default_allow", "enforce", "4"},
+}
+
+// errnoNames are the error= values apparmor_parser 4 knows.
+var errnoNames = set("EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD",
+	"EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV", "ENODEV", "ENOTDIR", "EISDIR",
+	"EINVAL", "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE",
+	"EDOM", "ERANGE")
+
+// flagValue checks error=, kill.signal= and attach_disconnected.path=.
+func (c *checker) flagValue(w *Word, key, val string) {
+	switch key {
+	case "error":
+		if !errnoNames[val] {
+			c.errorf(w.Pos(), "profile", "error=%s: not an error name such as EPERM or EACCES", val)
+		}
+	case "kill.signal":
+		if !signalNames[val] || val == "exists" {
+			c.errorf(w.Pos(), "profile", "kill.signal=%s: not a signal name such as hup or kill", val)
+		}
+	case "attach_disconnected.path":
+		if val != "" && !strings.HasPrefix(val, "/") && !strings.HasPrefix(val, "@{") {
+			c.errorf(w.Pos(), "profile", "attach_disconnected.path=%s must begin with /", val)
+		}
 	}
 }
 
@@ -583,7 +723,7 @@ func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
 	case *Abi:
 		c.abi(r)
 	case *Include:
-		for _, f := range c.include(r, ctx.scope, depth) {
+		for _, f := range c.include(r, ctx.scope, depth, true) {
 			c.within(f, func() { c.body(f.Rules, ctx, q, depth+1) })
 		}
 	case *Variable:
@@ -621,17 +761,34 @@ func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
 func mergeQual(outer, inner Qualifiers) Qualifiers { return inner.Inherit(outer) }
 
 func (c *checker) ifRule(r *If, ctx *profileCtx, q Qualifiers, depth int) {
-	c.condition(r)
+	taken, known := c.condition(r)
+	if known && !taken {
+		ctx.dead++
+	}
 	c.body(r.Body, ctx, q, depth)
+	if known && !taken {
+		ctx.dead--
+	}
 	if r.Else != nil {
+		if known && taken {
+			ctx.dead++
+		}
 		c.bodyRule(r.Else, ctx, q, depth)
+		if known && taken {
+			ctx.dead--
+		}
 	}
 }
 
-// condition checks `if [not] $BOOL` and `if [not] defined @{VAR}|$BOOL`.
-func (c *checker) condition(r *If) {
+// condition checks a condition as apparmor_parser 3.0 and 4.1 read it:
+// any number of "not", then $BOOL (also ${BOOL}) or defined @{VAR} or
+// defined $BOOL; "and", "or" and parentheses are syntax errors in both.
+// It returns the condition's value, when known.
+func (c *checker) condition(r *If) (value, known bool) {
 	ws := r.Cond
-	if len(ws) > 0 && ws[0].Raw == "not" {
+	neg := false
+	for len(ws) > 0 && ws[0].Raw == "not" {
+		neg = !neg
 		ws = ws[1:]
 	}
 	defined := false
@@ -640,24 +797,34 @@ func (c *checker) condition(r *If) {
 		ws = ws[1:]
 	}
 	if len(ws) != 1 {
-		c.errorf(r.Pos(), "rule", "unsupported condition: write if $BOOL, if not $BOOL or if defined @{VAR}")
-		return
+		c.errorf(r.Pos(), "rule", "unsupported condition: write if $BOOL, if not $BOOL or if defined @{VAR} (apparmor_parser %s has no and, or or parentheses)", c.target)
+		return false, false
 	}
 	w := ws[0]
 	switch {
 	case strings.HasPrefix(w.Raw, "$"):
 		name := w.Raw[1:]
+		if n, ok := strings.CutPrefix(name, "{"); ok && strings.HasSuffix(n, "}") {
+			name = n[:len(n)-1]
+		}
+		v, ok := c.vars.Bool(name)
 		if defined {
-			if c.target.atLeast4() {
-				c.errorf(w.Pos(), "version", "if defined $%s: AppArmor %s tests only variables with defined (write if defined @{VAR})", name, c.target)
+			if !ok && c.target.atLeast4() {
+				c.errorf(w.Pos(), "variable", "if defined %s: boolean %s is not defined, which apparmor_parser %s refuses", w.Raw, w.Raw, c.target)
+				return false, false
 			}
-			return
+			return ok != neg, true
 		}
-		if _, ok := c.vars.Bool(name); !ok {
+		if !ok {
 			c.errorf(w.Pos(), "variable", "boolean %s is not defined: define it in the preamble ($%s = true)", w.Raw, name)
+			return false, false
 		}
+		return v != neg, true
 	case strings.HasPrefix(w.Raw, "@{") && defined:
+		name := strings.TrimSuffix(strings.TrimPrefix(w.Raw, "@{"), "}")
+		return c.vars.Defined(name) != neg, true
 	default:
 		c.errorf(w.Pos(), "rule", "unsupported condition %q: write if $BOOL or if defined @{VAR}", w.Raw)
 	}
+	return false, false
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"cmp"
 	"net/netip"
 	"slices"
@@ -31,29 +32,29 @@ var (
 
 	profileModes  = set("enforce", "complain", "kill", "unconfined")
 	profileFlags3 = set("audit", "mediate_deleted", "attach_disconnected", "chroot_relative",
-		"namespace_relative", "delegate_deleted", "no_attach_disconnected")
+		"namespace_relative", "delegate_deleted", "no_attach_disconnected", "chroot_attach", "chroot_no_attach")
 	// profileFlags4 are the flags AppArmor 4 added; "key=" entries take a value.
-	profileFlags4 = set("prompt", "default_allow", "interruptible", "error=",
-		"attach_disconnected.path=", "attach_disconnected.ipc=", "kill.signal=")
+	profileFlags4 = set("prompt", "default_allow", "interruptible", "error=", "debug",
+		"attach_disconnected.path=", "kill.signal=")
 
 	networkFamilies = set("unix", "inet", "ax25", "ipx", "appletalk", "netrom", "bridge",
 		"atmpvc", "x25", "inet6", "rose", "netbeui", "security", "key", "netlink", "packet",
 		"ash", "econet", "atmsvc", "rds", "sna", "irda", "pppox", "wanpipe", "llc", "ib",
 		"mpls", "can", "tipc", "bluetooth", "iucv", "rxrpc", "isdn", "phonet", "ieee802154",
-		"caif", "alg", "nfc", "vsock", "kcm", "qipcrtr", "smc", "xdp", "mctp")
+		"caif", "alg", "nfc", "vsock", "kcm", "qipcrtr", "smc", "xdp", "mctp", "unspec")
 	networkTypes     = set("stream", "dgram", "seqpacket", "rdm", "raw", "packet")
 	networkProtocols = set("tcp", "udp", "icmp")
 	networkAccess    = set("create", "bind", "listen", "accept", "connect", "shutdown",
-		"getattr", "setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw")
+		"getattr", "setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw", "read", "write")
 
 	signalAccess = set("r", "w", "rw", "read", "write", "send", "receive")
 	signalNames  = set("hup", "int", "quit", "ill", "trap", "abrt", "bus", "fpe", "kill",
 		"usr1", "segv", "usr2", "pipe", "alrm", "term", "stkflt", "chld", "cont", "stop",
 		"stp", "ttin", "ttou", "urg", "xcpu", "xfsz", "vtalrm", "prof", "winch", "io", "pwr",
 		"sys", "emt", "exists")
-	ptraceAccess = set("r", "w", "rw", "read", "readby", "trace", "tracedby")
+	ptraceAccess = set("r", "w", "rw", "read", "write", "readby", "trace", "tracedby")
 	unixAccess   = set("create", "bind", "listen", "accept", "connect", "shutdown", "getattr",
-		"setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw")
+		"setattr", "getopt", "setopt", "send", "receive", "r", "w", "rw", "read", "write")
 	dbusAccess    = set("send", "receive", "bind", "eavesdrop", "r", "read", "w", "write", "rw")
 	dbusConds     = set("bus", "path", "interface", "member", "name", "peer")
 	dbusPeerConds = set("name", "label", "path", "interface", "member", "bus")
@@ -77,10 +78,6 @@ var (
 	rlimitTime   = set("cpu", "rttime")
 )
 
-// execModes are the exec transitions of file rules (x alone only with deny).
-var execModes = set("ix", "px", "Px", "ux", "Ux", "cx", "Cx", "pix", "Pix", "cix", "Cix",
-	"pux", "PUx", "cux", "CUx")
-
 func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 	if qr, ok := r.(Qualified); ok {
 		q := mergeQual(outer, *qr.Qualifiers())
@@ -93,7 +90,12 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 	case *LinkRule:
 		c.absPath(r.Path, "link")
 		if r.Target != nil { // apparmor_parser takes a relative link target
-			c.expand(r.Target)
+			for _, v := range c.expand(r.Target) {
+				if err := checkGlob(v); err != "" {
+					c.errorf(r.Target.Pos(), "rule", "link target %s: %s", r.Target.Raw, err)
+					break
+				}
+			}
 		}
 	case *CapabilityRule:
 		for _, w := range r.Names {
@@ -109,12 +111,16 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 		c.network(r)
 	case *SignalRule:
 		c.access(r.Access, signalAccess, "signal")
-		c.conds(r.Conds, "signal", func(cd *Cond) bool {
+		peers := 0
+		c.condsRepeat(r.Conds, "signal", true, func(cd *Cond) bool {
 			switch cd.KeyName() {
-			case "set":
+			case "set": // sets add up
 				c.signalSet(cd)
 				return true
 			case "peer":
+				if peers++; peers > 1 {
+					c.errorf(cd.Pos(), "rule", "signal peer= given twice")
+				}
 				return c.singleValue(cd)
 			}
 			return false
@@ -129,7 +135,10 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 	case *MountRule:
 		c.mount(r)
 	case *PivotRootRule:
-		c.conds(r.Conds, "pivot_root", func(cd *Cond) bool { return cd.KeyName() == "oldroot" && c.singleValue(cd) })
+		c.condsRepeat(r.Conds, "pivot_root", true, func(cd *Cond) bool { return cd.KeyName() == "oldroot" && c.listValue(cd) })
+		if text, _ := c.span(r.Pos(), r.End()); r.Profile == nil && bytes.Contains(text, []byte("->")) {
+			c.errorf(r.Pos(), "syntax", "pivot_root ... -> needs a profile name after '->'")
+		}
 		for _, cd := range r.Conds {
 			if r.NewRoot != nil && cd.Pos() > r.NewRoot.Pos() {
 				c.errorf(cd.Pos(), "rule", "pivot_root: oldroot= comes before the new root")
@@ -144,6 +153,7 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 			}
 		}
 	case *ChangeProfileRule:
+		c.changeProfile(r, ctx, mergeQual(outer, r.Qual))
 		if r.ExecMode != nil && r.ExecMode.Raw != "safe" && r.ExecMode.Raw != "unsafe" {
 			c.errorf(r.ExecMode.Pos(), "rule", "change_profile exec mode must be safe or unsafe, not %q", r.ExecMode.Raw)
 		}
@@ -159,27 +169,55 @@ func (c *checker) rule(r Rule, ctx *profileCtx, outer Qualifiers) {
 	case *RlimitRule:
 		c.rlimit(r)
 	case *UsernsRule:
+		if c.fileLike(r.Access, true) {
+			break
+		}
 		c.v4(r, "userns")
 		c.access(r.Access, usernsAccess, "userns")
+		if r.Access != nil && r.Access.Paren && c.target.atLeast4() {
+			c.errorf(r.Access.Pos(), "syntax", "userns takes no parentheses: write userns create,")
+		}
 	case *IOUringRule:
 		c.v4(r, "io_uring")
 		c.access(r.Access, ioUringAccess, "io_uring")
-		c.conds(r.Conds, "io_uring", func(cd *Cond) bool { return cd.KeyName() == "label" && c.singleValue(cd) })
+		c.conds(r.Conds, "io_uring", func(cd *Cond) bool { return cd.KeyName() == "label" && c.listValue(cd) })
 	case *MqueueRule:
+		if c.fileLike(r.Access, len(r.Conds) == 0 && r.Name == nil) {
+			break
+		}
 		c.v4(r, "mqueue")
-		c.access(r.Access, mqueueAccess, "mqueue")
-		c.conds(r.Conds, "mqueue", func(cd *Cond) bool {
+		access, name := r.Access, r.Name
+		if access != nil && !access.Paren && len(access.Words) == 1 && !mqueueAccess[access.Words[0].Value()] && name == nil {
+			access, name = nil, access.Words[0] // mqueue NAME,
+		}
+		c.access(access, mqueueAccess, "mqueue")
+		mtype := ""
+		c.condsRepeat(r.Conds, "mqueue", true, func(cd *Cond) bool {
 			switch cd.KeyName() {
 			case "type":
-				if v := condValue(cd); v != "posix" && v != "sysv" {
+				v := condValue(cd)
+				if v != "posix" && v != "sysv" {
 					c.errorf(cd.Pos(), "rule", "mqueue type must be posix or sysv, not %q", v)
 				}
+				mtype = v
 				return true
 			case "label":
-				return c.singleValue(cd)
+				return c.listValue(cd)
 			}
 			return false
 		})
+		if name != nil && c.target.atLeast4() {
+			v := name.Value()
+			if _, err := strconv.ParseUint(v, 10, 32); mtype == "" && err != nil && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@") {
+				c.errorf(name.Pos(), "rule", "mqueue %s: a queue name begins with / (POSIX) or is a positive integer (System V)", name.Raw)
+			}
+			if _, err := strconv.ParseUint(v, 10, 32); mtype == "sysv" && err != nil {
+				c.errorf(name.Pos(), "rule", "mqueue type=sysv %s: a System V queue is named by a positive integer", name.Raw)
+			}
+			if mtype == "posix" && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@") {
+				c.errorf(name.Pos(), "rule", "mqueue type=posix %s: a POSIX queue name begins with /", name.Raw)
+			}
+		}
 	case *AllRule:
 		c.v4(r, "all")
 	}
@@ -258,6 +296,13 @@ func (c *checker) priority(w *Word) {
 	}
 }
 
+// fileLike reports a rule that apparmor_parser 3.0 reads as a file rule
+// for a bare name: its keyword is no keyword there, so "mqueue r," is
+// the name mqueue with the permission r.
+func (c *checker) fileLike(access *List, alone bool) bool {
+	return !c.target.atLeast4() && alone && access != nil && !access.Paren && len(access.Words) == 1 && isModeWord(access.Words[0].Raw)
+}
+
 func (c *checker) v4(r Rule, kind string) {
 	if !c.target.atLeast4() {
 		c.errorf(r.Pos(), "version", "%s rules need AppArmor 4 (target %s): raise the target with abi <abi/4.0>, or drop the rule", kind, c.target)
@@ -268,7 +313,7 @@ func (c *checker) access(l *List, known map[string]bool, kind string) {
 	if l == nil {
 		return
 	}
-	if l.Paren && len(l.Words) == 0 {
+	if l.Paren && len(l.Words) == 0 && kind == "userns" {
 		c.errorf(l.Pos(), "permission", "empty %s access list", kind)
 	}
 	for _, w := range l.Words {
@@ -319,6 +364,23 @@ func (c *checker) singleValue(cd *Cond) bool {
 	return true
 }
 
+// listValue accepts key=VALUE and key=(VALUE): one value, in parentheses or not.
+func (c *checker) listValue(cd *Cond) bool {
+	if cd.Value == nil || cd.Conds != nil || len(cd.Value.Words) != 1 {
+		c.errorf(cd.Pos(), "rule", "%s= takes one value", cd.KeyName())
+		return true
+	}
+	if cd.In {
+		c.errorf(cd.Pos(), "rule", "%s takes =, not in", cd.KeyName())
+	}
+	return true
+}
+
+// emptyParen reports key=().
+func emptyParen(cd *Cond) bool {
+	return cd.Conds == nil && cd.Value != nil && cd.Value.Paren && len(cd.Value.Words) == 0
+}
+
 func condValue(cd *Cond) string {
 	if cd.Value == nil || len(cd.Value.Words) == 0 {
 		return ""
@@ -345,18 +407,51 @@ func (c *checker) signalSet(cd *Cond) {
 	}
 }
 
-// pathWord checks that a path expands to absolute paths (or a glob).
+// pathWord checks a path as apparmor_parser reads it. Its lexer takes a
+// path that starts with '/', a variable or a quote, or a bare name of
+// letters and '_' (which it does not require to be absolute); after
+// variable expansion, every alternative must be a well-formed glob.
 func (c *checker) pathWord(w *Word, what string) {
+	raw := w.Raw
+	switch {
+	case raw == "":
+	case raw[0] == '"':
+		if len(raw) < 3 {
+			c.errorf(w.Pos(), "rule", "%s %s is empty", what, raw)
+			return
+		}
+	case raw[0] == '/' || raw[0] == '@':
+		if strings.ContainsRune(raw, '"') {
+			c.errorf(w.Pos(), "syntax", "%s %s: a quote inside a path: quote the whole path", what, raw)
+			return
+		}
+	case isBareName(raw) && !isModeWord(raw):
+	default:
+		c.errorf(w.Pos(), "rule", "%s %s is not absolute: paths start with / (after variable expansion)", what, raw)
+		return
+	}
 	vals := c.expand(w)
 	for _, v := range vals {
-		if !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "{") && !strings.HasPrefix(v, "*") {
-			c.errorf(w.Pos(), "rule", "%s %s is not absolute: paths start with / (after variable expansion)", what, w.Raw)
+		if raw[0] == '"' && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@") {
+			c.errorf(w.Pos(), "rule", "%s %s is not absolute: paths start with / (after variable expansion)", what, raw)
+			return
+		}
+		if err := checkGlob(v); err != "" {
+			c.errorf(w.Pos(), "rule", "%s %s: %s", what, raw, err)
 			return
 		}
 	}
-	if err := checkGlob(w.Value()); err != "" {
-		c.errorf(w.Pos(), "rule", "%s %s: %s", what, w.Raw, err)
+}
+
+// isBareName reports a word of letters and '_' only: apparmor_parser's
+// lexer reads it as one name.
+func isBareName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlpha(s[i]) && s[i] != '_' {
+			return false
+		}
 	}
+	return s != ""
 }
 
 func (c *checker) absPath(w *Word, what string) {
@@ -366,27 +461,38 @@ func (c *checker) absPath(w *Word, what string) {
 	c.pathWord(w, what)
 }
 
-// checkGlob checks AARE bracket balance: {…} alternations and […] classes.
+// checkGlob checks an AARE as apparmor_parser does: balanced {…}
+// alternations of at least two items ({a,} is two), and […] classes that
+// are closed and not empty (a ']' right after '[' or '[^' closes it).
 func checkGlob(s string) string {
-	depth := 0
+	var alts []int // commas seen in each open alternation
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
 			i++
 		case '{':
-			depth++
+			alts = append(alts, 0)
+		case ',':
+			if len(alts) > 0 {
+				alts[len(alts)-1]++
+			}
 		case '}':
-			if depth == 0 {
+			if len(alts) == 0 {
 				return "unbalanced '}' (escape it as \\})"
 			}
-			depth--
+			if alts[len(alts)-1] == 0 {
+				return "an alternation needs at least two items: {a,b}, or {a,} for an optional part"
+			}
+			alts = alts[:len(alts)-1]
+		case ']':
+			return "']' without '[' (escape it as \\])"
 		case '[':
 			j := i + 1
 			if j < len(s) && s[j] == '^' {
 				j++
 			}
 			if j < len(s) && s[j] == ']' {
-				j++
+				return "empty character class []"
 			}
 			for j < len(s) && s[j] != ']' {
 				if s[j] == '\\' {
@@ -400,133 +506,41 @@ func checkGlob(s string) string {
 			i = j
 		}
 	}
-	if depth != 0 {
+	if len(alts) != 0 {
 		return "unbalanced '{' (escape it as \\{)"
 	}
 	return ""
-}
-
-// fileRule checks a file rule's path, permissions and exec transition.
-func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
-	if r.Path == nil {
-		if r.Perms != nil {
-			c.errorf(r.Pos(), "rule", "file rule without a path")
-		}
-		if q.Deny {
-			c.errorf(r.Pos(), "exec", "deny file, denies exec transitions, which apparmor_parser rejects: deny specific permissions (deny /** w,)")
-		}
-		return
-	}
-	if r.Path.Value() == "" {
-		c.errorf(r.Path.Pos(), "rule", "empty path")
-		return
-	}
-	c.pathWord(r.Path, "path")
-	if r.Perms == nil {
-		c.errorf(r.Pos(), "permission", "file rule %s has no permissions: add r, w, … before the comma", r.Path.Raw)
-		return
-	}
-	if r.Perms.Raw == "all" && c.target.atLeast4() {
-		c.errorf(r.Perms.Pos(), "permission", "AppArmor %s reads \"all\" as the all rule, not as permissions a, l, l: write al", c.target)
-		return
-	}
-	mode, ok := c.perms(r.Perms, q)
-	if !ok || mode == "" || q.Deny {
-		return
-	}
-	// apparmor_parser rejects one path with two different exec transitions.
-	vals, err := c.vars.Expand(r.Path.Value())
-	if err != nil {
-		return
-	}
-	for _, v := range vals {
-		key := v // owner and other rules on one path still conflict
-		if prev, dup := ctx.exec[key]; dup && prev.mode != mode {
-			c.errorf(r.Perms.Pos(), "exec", "conflicting exec modes for %s: %s here, %s at %s; pick one", v, mode, prev.mode, c.fset.Position(prev.pos))
-			continue
-		}
-		ctx.exec[key] = execUse{mode: mode, pos: r.Perms.Pos()}
-	}
-}
-
-// perms parses file permission letters; it returns the exec transition
-// (e.g. "Px"), if any, with "i" fallbacks kept, and whether they are valid.
-func (c *checker) perms(w *Word, q Qualifiers) (exec string, ok bool) {
-	s := w.Raw
-	var write, appnd bool
-	execs := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case 'r', 'R', 'l', 'L', 'k', 'K', 'm', 'M':
-		case 'w', 'W':
-			write = true
-		case 'a', 'A':
-			appnd = true
-		case 'x':
-			execs++
-			exec = "x"
-		case 'i', 'p', 'P', 'c', 'C', 'u', 'U':
-			j := i
-			for j < len(s) && strings.IndexByte("ipPcCuU", s[j]) >= 0 {
-				j++
-			}
-			if j >= len(s) || s[j] != 'x' || !execModes[s[i:j+1]] {
-				c.errorf(w.Pos(), "permission", "invalid permissions %q: %q is not an exec mode (ix, px, Px, cx, Cx, ux, Ux, pix, Pix, cix, Cix, pux, PUx, cux, CUx)", s, s[i:min(j+1, len(s))])
-				return "", false
-			}
-			execs++
-			exec = s[i : j+1]
-			i = j
-		default:
-			c.errorf(w.Pos(), "permission", "invalid permission %q in %q (file permissions are r w a l k m and an exec mode)", s[i], s)
-			return "", false
-		}
-	}
-	switch {
-	case write && appnd:
-		c.errorf(w.Pos(), "permission", "permissions %q: w and a conflict (a is append-only write); keep one", s)
-		return "", false
-	case execs > 1:
-		c.errorf(w.Pos(), "exec", "permissions %q: more than one exec mode", s)
-		return "", false
-	case exec == "x" && !q.Deny:
-		c.errorf(w.Pos(), "exec", "permissions %q: a bare x needs an exec mode (ix, px, cx, ux, …); only deny rules use x alone", s)
-		return "", false
-	case exec != "" && exec != "x" && q.Deny:
-		c.errorf(w.Pos(), "exec", "permissions %q: deny rules take x, not an exec mode such as %s", s, exec)
-		return "", false
-	}
-	return exec, true
 }
 
 func (c *checker) network(r *NetworkRule) {
 	if (r.Access != nil || len(r.Conds) > 0) && !c.target.atLeast4() {
 		c.errorf(r.Pos(), "version", "network access lists and ip=/port=/peer= need AppArmor 4 (target %s)", c.target)
 	}
-	if r.Access != nil {
+	if r.Access != nil && (!r.Access.Paren || len(r.Access.Words) > 0) { // network () is every access
 		c.access(r.Access, networkAccess, "network")
 	}
-	c.networkWords(r)
+	family := c.networkWords(r)
 	var ipPort func(cs []*Cond, kind string)
 	ipPort = func(cs []*Cond, kind string) {
 		c.conds(cs, kind, func(cd *Cond) bool {
 			switch cd.KeyName() {
 			case "ip":
-				c.singleValue(cd)
+				c.listValue(cd)
 				if v := condValue(cd); v != "none" {
-					if _, err := netip.ParseAddr(v); err != nil {
+					if a, err := netip.ParseAddr(v); err != nil || a.Zone() != "" {
 						c.errorf(cd.Pos(), "rule", "ip=%s is not an IP address", v)
 					}
 				}
 				return true
 			case "port":
-				c.singleValue(cd)
-				if n, err := strconv.Atoi(condValue(cd)); err != nil || n < 0 || n > 65535 {
-					c.errorf(cd.Pos(), "rule", "port=%s is not a port number", condValue(cd))
+				c.listValue(cd)
+				lo, hi, isRange := strings.Cut(condValue(cd), "-")
+				if !validPort(lo) || isRange && !validPort(hi) {
+					c.errorf(cd.Pos(), "rule", "port=%s is not a port number or range", condValue(cd))
 				}
 				return true
 			case "peer":
-				if kind == "network" && cd.Conds != nil {
+				if kind == "network" && (cd.Conds != nil || emptyParen(cd)) {
 					ipPort(cd.Conds, "network peer")
 					return true
 				}
@@ -535,15 +549,22 @@ func (c *checker) network(r *NetworkRule) {
 		})
 	}
 	ipPort(r.Conds, "network")
-	if f := r.Family; f != nil && networkFamilies[f.Raw] && len(r.Conds) > 0 && f.Raw != "inet" && f.Raw != "inet6" {
-		c.errorf(r.Conds[0].Pos(), "rule", "network family %s does not take ip=, port= or peer= (only inet and inet6 do)", f.Raw)
+	if len(r.Conds) > 0 && family != "" && family != "inet" && family != "inet6" {
+		c.errorf(r.Conds[0].Pos(), "rule", "network family %s does not take ip=, port= or peer= (only inet and inet6 do)", family)
 	}
 }
 
-// networkWords checks "[FAMILY] [TYPE|PROTOCOL]". The parser files the
-// words by position; some names are both a family and a type (packet), so
-// they are classified here, in order, as apparmor_parser does.
-func (c *checker) networkWords(r *NetworkRule) {
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+// networkWords checks "[FAMILY] [TYPE|PROTOCOL]" and returns the family.
+// The parser files the words by position; some names are both a family
+// and a type (packet), so they are classified here, in order, as
+// apparmor_parser does. A protocol needs no family, or inet (tcp, udp,
+// icmp) or inet6 (tcp, udp).
+func (c *checker) networkWords(r *NetworkRule) string {
 	var ws []*Word
 	for _, w := range []*Word{r.Family, r.Type, r.Protocol} {
 		if w != nil {
@@ -551,43 +572,71 @@ func (c *checker) networkWords(r *NetworkRule) {
 		}
 	}
 	slices.SortFunc(ws, func(a, b *Word) int { return cmp.Compare(a.Pos(), b.Pos()) })
-	if len(ws) > 0 && networkFamilies[ws[0].Raw] && (len(ws) > 1 || !networkTypes[ws[0].Raw]) {
+	family := ""
+	if len(ws) > 0 && networkFamilies[ws[0].Raw] {
+		family = ws[0].Raw
 		ws = ws[1:]
 	}
 	if len(ws) == 0 {
-		return
+		return family
 	}
 	w := ws[0]
 	if !networkTypes[w.Raw] && !networkProtocols[w.Raw] {
 		c.errorf(w.Pos(), "rule", "unknown network family, type or protocol %q", w.Raw)
-		return
+		return family
 	}
 	if len(ws) > 1 {
 		c.errorf(ws[1].Pos(), "rule", "network takes a family and then a type or a protocol, not both: remove %q", ws[1].Raw)
 	}
+	if networkProtocols[w.Raw] && family != "" && family != "inet" && (family != "inet6" || w.Raw == "icmp") {
+		c.errorf(w.Pos(), "rule", "network family %s has no protocol %s", family, w.Raw)
+	}
+	return family
 }
 
+// unixLocalOnly are the unix accesses that involve no peer.
+var unixLocalOnly = set("create", "bind", "listen", "shutdown", "getattr", "setattr", "getopt", "setopt")
+
 func (c *checker) unix(r *UnixRule) {
-	c.access(r.Access, unixAccess, "unix")
+	if r.Access == nil || !r.Access.Paren || len(r.Access.Words) > 0 { // unix () is every access
+		c.access(r.Access, unixAccess, "unix")
+	}
+	unixAddr := func(cd *Cond) {
+		if v := condValue(cd); v != "none" && !strings.HasPrefix(v, "@") && !strings.HasPrefix(v, "\"") {
+			c.errorf(cd.Pos(), "rule", "unix addr=%s: an address is @NAME (abstract) or none; a path socket is a file rule", v)
+		}
+	}
+	var peer *Cond
 	c.conds(r.Conds, "unix", func(cd *Cond) bool {
+		if peer != nil {
+			c.errorf(cd.Pos(), "rule", "unix %s= after peer=(…): the peer comes last", cd.KeyName())
+			return true
+		}
 		switch cd.KeyName() {
 		case "type":
-			c.singleValue(cd)
+			c.listValue(cd)
 			if v := condValue(cd); !networkTypes[v] {
 				c.errorf(cd.Pos(), "rule", "unknown unix socket type %q (stream, dgram, seqpacket)", v)
 			}
 			return true
 		case "addr":
-			return c.singleValue(cd)
+			c.listValue(cd)
+			unixAddr(cd)
+			return true
 		case "peer":
+			peer = cd
 			if cd.Conds == nil && (cd.Value == nil || !cd.Value.Paren || len(cd.Value.Words) > 0) {
 				c.errorf(cd.Pos(), "rule", "unix peer takes conditionals in parentheses: peer=(label=… addr=…)")
 				return true
 			}
 			c.conds(cd.Conds, "unix peer", func(p *Cond) bool {
 				switch p.KeyName() {
-				case "label", "addr":
-					return c.singleValue(p)
+				case "label":
+					return c.listValue(p)
+				case "addr":
+					c.listValue(p)
+					unixAddr(p)
+					return true
 				}
 				return false
 			})
@@ -595,29 +644,42 @@ func (c *checker) unix(r *UnixRule) {
 		}
 		return false
 	})
+	if peer != nil && r.Access != nil {
+		for _, w := range r.Access.Words {
+			if unixLocalOnly[w.Value()] {
+				c.errorf(w.Pos(), "rule", "unix %s involves no peer: drop peer=(…) or the access", w.Value())
+				break
+			}
+		}
+	}
 }
 
 func (c *checker) dbus(r *DbusRule) {
-	c.access(r.Access, dbusAccess, "dbus")
+	if r.Access == nil || len(r.Access.Words) > 0 { // dbus () is every access
+		c.access(r.Access, dbusAccess, "dbus")
+	}
 	c.conds(r.Conds, "dbus", func(cd *Cond) bool {
 		k := cd.KeyName()
 		if !dbusConds[k] {
 			return false
 		}
 		if k == "peer" {
+			if emptyParen(cd) {
+				return true
+			}
 			if cd.Conds == nil {
 				c.errorf(cd.Pos(), "rule", "dbus peer takes conditionals in parentheses: peer=(name=… label=…)")
 				return true
 			}
-			c.conds(cd.Conds, "dbus peer", func(p *Cond) bool { return dbusPeerConds[p.KeyName()] && c.singleValue(p) })
+			c.conds(cd.Conds, "dbus peer", func(p *Cond) bool { return dbusPeerConds[p.KeyName()] && c.listValue(p) })
 			return true
 		}
-		return c.singleValue(cd)
+		return c.listValue(cd)
 	})
 	if r.Access == nil {
 		return
 	}
-	has := func(k string) bool { return FindCond(r.Conds, k) != nil }
+	has := func(k string) bool { cd := FindCond(r.Conds, k); return cd != nil && !emptyParen(cd) }
 	for _, w := range r.Access.Words {
 		switch w.Value() {
 		case "bind":
@@ -656,16 +718,33 @@ func (c *checker) mount(r *MountRule) {
 		}
 	}
 	c.condsRepeat(r.Conds, kind, true, func(cd *Cond) bool {
+		if emptyParen(cd) {
+			c.errorf(cd.Pos(), "syntax", "%s=() is empty: name at least one value", cd.KeyName())
+			return true
+		}
 		switch cd.KeyName() {
 		case "fstype", "vfstype":
 			return true
-		case "options":
+		case "options", "option":
 			if cd.Value == nil {
 				return false
 			}
+			seen := map[string]*Word{}
 			for _, w := range cd.Value.Words {
-				if !mountFlags[w.Value()] {
-					c.errorf(w.Pos(), "rule", "unknown mount option %q", w.Value())
+				v := w.Value()
+				switch {
+				case !mountFlags[v]:
+					c.errorf(w.Pos(), "rule", "unknown mount option %q", v)
+				case mountFlags4[v] && !c.target.atLeast4():
+					c.errorf(w.Pos(), "version", "mount option %s needs AppArmor 4 (target %s)", v, c.target)
+				}
+				// 4.x refuses an option and its inverse in one options= set.
+				if ms, ok := mountSense[v]; ok && c.target.atLeast4() && !cd.In {
+					key := ms.group + map[bool]string{true: "+", false: "-"}[!ms.on]
+					if prev, both := seen[key]; both {
+						c.errorf(w.Pos(), "rule", "mount options %s and %s contradict each other", prev.Raw, w.Raw)
+					}
+					seen[ms.group+map[bool]string{true: "+", false: "-"}[ms.on]] = w
 				}
 			}
 			return true
@@ -673,6 +752,41 @@ func (c *checker) mount(r *MountRule) {
 		return false
 	})
 }
+
+// mountFlags4 are the mount options apparmor_parser 3.0 does not know.
+var mountFlags4 = set("symfollow", "nosymfollow", "nostrictatime", "lazytime", "nolazytime")
+
+// mountSense files each mount option that has an inverse under one
+// name, with true for setting it and false for clearing it.
+var mountSense = func() map[string]struct {
+	group string
+	on    bool
+} {
+	m := map[string]struct {
+		group string
+		on    bool
+	}{}
+	for _, g := range [][2][]string{
+		{{"ro", "r", "read-only"}, {"rw", "w"}}, {{"nosuid"}, {"suid"}}, {{"nodev"}, {"dev"}}, {{"noexec"}, {"exec"}},
+		{{"sync"}, {"async"}}, {{"mand"}, {"nomand"}}, {{"symfollow"}, {"nosymfollow"}}, {{"atime"}, {"noatime"}},
+		{{"diratime"}, {"nodiratime"}}, {{"acl"}, {"noacl"}}, {{"relatime"}, {"norelatime"}}, {{"iversion"}, {"noiversion"}},
+		{{"strictatime"}, {"nostrictatime"}}, {{"lazytime"}, {"nolazytime"}}, {{"user"}, {"nouser"}},
+	} {
+		for _, o := range g[0] {
+			m[o] = struct {
+				group string
+				on    bool
+			}{g[0][0], true}
+		}
+		for _, o := range g[1] {
+			m[o] = struct {
+				group string
+				on    bool
+			}{g[0][0], false}
+		}
+	}
+	return m
+}()
 
 func (c *checker) rlimit(r *RlimitRule) {
 	if r.Resource == nil || r.Value == nil {
@@ -687,6 +801,7 @@ func (c *checker) rlimit(r *RlimitRule) {
 		return
 	}
 	num, unit := splitNumber(val)
+	unit = strings.TrimLeft(unit, " \t") // "1 s" is "1s"
 	bad := func(want string) {
 		c.errorf(r.Value.Pos(), "rule", "rlimit %s: invalid value %q (%s)", res, val, want)
 	}

@@ -1,10 +1,10 @@
 package policy_test
 
-// The differential corpus (proof 3 of issue 2): every case in
+// The differential corpus (proof 3 of issue 2, and issue 11): every case in
 // testdata/corpus/*.txtar goes through armorer's Check with --target 3.0 and
-// 4.1 and through both real parsers (Debian 12's 3.0.8 and Debian 13's 4.1);
-// armorer must agree with the matching parser on accept/reject, for every
-// case. There is no skip list.
+// 4.1 (TestCorpusArmorer) and through both real parsers, Debian 12's 3.0.8
+// and Debian 13's 4.1 (TestCorpusVerdicts); armorer must agree with the
+// matching parser on accept/reject, for every case. There is no skip list.
 //
 // A case is one file of a txtar archive:
 //   - NAME.rules is the body of a profile; the harness wraps it as
@@ -16,23 +16,26 @@ package policy_test
 // on the search path (-I) of both armorer and the parsers.
 //
 // testdata/corpus/verdicts.golden records the parsers' verdicts; -update
-// rewrites it. It shows at a glance what each case tests and lets the
-// corpus be reviewed without running the parsers.
+// rewrites it. TestCorpusArmorer judges armorer by this record, and
+// TestCorpusVerdicts confirms the record with the real parsers.
+// The gen-*.txtar archives are written by TestCorpusGenerate from the
+// tables in corpus_gen_test.go.
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/armorer-dev/armorer/internal/oracle"
+	"github.com/armorer-dev/armorer/policy"
 )
 
 type corpusCase struct {
@@ -99,10 +102,7 @@ func corpusIncludeDir(t testing.TB) string {
 	return d
 }
 
-type verdict struct {
-	accept bool
-	msg    string
-}
+type verdict struct{ accept bool }
 
 func (v verdict) String() string {
 	if v.accept {
@@ -111,76 +111,211 @@ func (v verdict) String() string {
 	return "reject"
 }
 
-// parserVerdicts runs every case through one parser with two workers.
-func parserVerdicts(t *testing.T, p *oracle.Parser, cases []corpusCase, inc string) []verdict {
-	out := make([]verdict, len(cases))
-	var wg sync.WaitGroup
-	work := make(chan int)
-	errs := make(chan error, len(cases))
-	for range 2 {
-		wg.Go(func() {
-			for i := range work {
-				ok, stderr, err := p.Validate(context.Background(), cases[i].Text(p.ABI), []string{inc})
-				if err != nil {
-					errs <- fmt.Errorf("%s: %w", cases[i].Name, err)
-				}
-				out[i] = verdict{ok, stderr}
+// corpusVerdicts reads testdata/corpus/verdicts.golden: for each case, the
+// verdict of each parser in corpusTargets' order.
+func corpusVerdicts(t testing.TB) map[string][]bool {
+	t.Helper()
+	data, err := os.ReadFile(verdictsGolden)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestCorpusVerdicts -update)", err)
+	}
+	out := map[string][]bool{}
+	for i, l := range strings.Split(string(data), "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) != 1+len(corpusTargets) {
+			t.Fatalf("%s:%d: want NAME and %d verdicts", verdictsGolden, i+1, len(corpusTargets))
+		}
+		vs := make([]bool, len(corpusTargets))
+		for ti, target := range corpusTargets {
+			switch f[1+ti] {
+			case target + "=accept":
+				vs[ti] = true
+			case target + "=reject":
+			default:
+				t.Fatalf("%s:%d: %q is not %s=accept or %s=reject", verdictsGolden, i+1, f[1+ti], target, target)
 			}
-		})
-	}
-	for i := range cases {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
+		}
+		out[f[0]] = vs
 	}
 	return out
 }
 
-func TestCorpusDifferential(t *testing.T) {
-	cases := loadCorpus(t)
+const verdictsGolden = "testdata/corpus/verdicts.golden"
+
+// corpusIncludeDirs returns, per target, armorer's search path for a case:
+// the corpus includes, then the matching parser's own tree.
+func corpusIncludeDirs(t testing.TB) ([][]string, []*oracle.Parser) {
 	inc := corpusIncludeDir(t)
-	parsers := make([]*oracle.Parser, len(corpusTargets))
-	for i, v := range corpusTargets {
-		parsers[i] = oracle.Require(t, v)
+	var dirs [][]string
+	var ps []*oracle.Parser
+	for _, v := range corpusTargets {
+		p := oracle.Require(t, v)
+		ps = append(ps, p)
+		dirs = append(dirs, []string{inc, p.IncludeDir})
 	}
-	verdicts := make([][]verdict, len(corpusTargets))
-	for i, p := range parsers {
-		verdicts[i] = parserVerdicts(t, p, cases, inc)
+	return dirs, ps
+}
+
+// TestCorpusArmorer is the differential corpus's verdict on armorer:
+// check --target 3.0 must give apparmor_parser 3.0.8's recorded verdict on
+// every case, and --target 4.1 parser 4.1's. No parser runs here
+// (TestCorpusVerdicts confirms the record); only their include trees are read.
+func TestCorpusArmorer(t *testing.T) {
+	cases := loadCorpus(t)
+	want := corpusVerdicts(t)
+	dirs, ps := corpusIncludeDirs(t)
+	type tally struct{ accepted, valid, rejected, invalid int }
+	counts := make([]tally, len(corpusTargets))
+	for _, c := range cases {
+		vs, ok := want[c.Name]
+		if !ok {
+			t.Errorf("%s has no recorded verdict: run go test -run TestCorpusVerdicts -update", c.Name)
+			continue
+		}
+		for ti, target := range corpusTargets {
+			text := c.Text(ps[ti].ABI)
+			got, msg := armorerVerdict(text, target, dirs[ti])
+			n := &counts[ti]
+			if vs[ti] {
+				n.valid++
+			} else {
+				n.invalid++
+			}
+			if got != vs[ti] {
+				t.Errorf("%s --target %s: armorer %s, apparmor_parser %s %s\n  armorer: %s\n%s",
+					c.Name, target, verdict{accept: got}, ps[ti].Version, verdict{accept: vs[ti]}, msg, indent(text))
+				continue
+			}
+			if got {
+				n.accepted++
+			} else {
+				n.rejected++
+			}
+		}
+	}
+	for ti, p := range ps {
+		n := counts[ti]
+		t.Logf("armorer --target %s against apparmor_parser %s: %d of %d valid cases accepted, %d of %d invalid cases rejected",
+			corpusTargets[ti], p.Version, n.accepted, n.valid, n.rejected, n.invalid)
+	}
+}
+
+// TestCorpusVerdicts runs every case through both real parsers and checks
+// the recorded verdicts (-update rewrites them). The parsers compile many
+// cases per run (oracle.CompileTexts); the cases recorded as accepted go
+// first, so their batches pass in one run each.
+//
+// It also checks fmt on every case a parser accepts: the formatted text
+// compiles to the same policy, byte for byte.
+func TestCorpusVerdicts(t *testing.T) {
+	cases := loadCorpus(t)
+	recorded := map[string][]bool{}
+	if !*update {
+		recorded = corpusVerdicts(t)
+	}
+	inc := corpusIncludeDir(t)
+	ctx := context.Background()
+	got := make([][]bool, len(corpusTargets))
+	var ps []*oracle.Parser
+	for ti, v := range corpusTargets {
+		p := oracle.Require(t, v)
+		ps = append(ps, p)
+		order := make([]int, len(cases))
+		for i := range order {
+			order[i] = i
+		}
+		// Recorded accepts first, then everything else.
+		slices.SortStableFunc(order, func(a, b int) int {
+			ra, rb := recorded[cases[a].Name], recorded[cases[b].Name]
+			return boolRank(len(rb) > ti && rb[ti]) - boolRank(len(ra) > ti && ra[ti])
+		})
+		texts := make([][]byte, len(cases))
+		for i, ci := range order {
+			texts[i] = cases[ci].Text(p.ABI)
+		}
+		res, err := p.CompileTexts(ctx, texts, []string{inc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[ti] = make([]bool, len(cases))
+		var fmtIdx []int
+		var fmtTexts [][]byte
+		for i, ci := range order {
+			r := res[i]
+			if r.Hung {
+				t.Errorf("%s: apparmor_parser %s hangs on it: a corpus case must finish", cases[ci].Name, p.Version)
+			}
+			got[ti][ci] = r.Accepted()
+			if r.Accepted() {
+				out, ok := formatCase(texts[i])
+				if !ok {
+					t.Errorf("%s: apparmor_parser %s accepts it, armorer's parser does not:\n%s", cases[ci].Name, p.Version, indent(texts[i]))
+					continue
+				}
+				fmtIdx = append(fmtIdx, i)
+				fmtTexts = append(fmtTexts, out)
+			}
+		}
+		// fmt changes no compiled policy.
+		fres, err := p.CompileTexts(ctx, fmtTexts, []string{inc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, i := range fmtIdx {
+			name := cases[order[i]].Name
+			switch {
+			case !fres[j].Accepted():
+				t.Errorf("%s: apparmor_parser %s rejects the formatted case: %s\n%s", name, p.Version, fres[j].Stderr, indent(fmtTexts[j]))
+			case sortedBlobs(fres[j].Policy) != sortedBlobs(res[i].Policy):
+				t.Errorf("%s: formatting changed the policy apparmor_parser %s compiles:\n%s", name, p.Version, indent(fmtTexts[j]))
+			}
+		}
+		t.Logf("apparmor_parser %s: %d cases, %d accepted (each also compiled after fmt)", p.Version, len(cases), len(fmtIdx))
 	}
 
-	// The golden file: one line per case with both parsers' verdicts.
+	// The record: one line per case with both parsers' verdicts.
 	var golden bytes.Buffer
-	fmt.Fprintf(&golden, "# apparmor_parser verdicts per corpus case: %s\n", strings.Join(versions(parsers), " | "))
+	fmt.Fprintf(&golden, "# apparmor_parser verdicts per corpus case: %s\n", strings.Join(versions(ps), " | "))
 	for ci, c := range cases {
 		fmt.Fprintf(&golden, "%s", c.Name)
 		for ti := range corpusTargets {
-			fmt.Fprintf(&golden, " %s=%s", corpusTargets[ti], verdicts[ti][ci])
+			fmt.Fprintf(&golden, " %s=%s", corpusTargets[ti], verdict{accept: got[ti][ci]})
 		}
 		golden.WriteByte('\n')
 	}
-	checkGolden(t, "testdata/corpus/verdicts.golden", golden.Bytes())
-
-	agree := make([]int, len(corpusTargets))
+	if *update {
+		checkGolden(t, verdictsGolden, golden.Bytes())
+		return
+	}
 	for ci, c := range cases {
 		for ti, target := range corpusTargets {
-			p := parsers[ti]
-			got, msg := armorerVerdict(c.Text(p.ABI), target, []string{inc, p.IncludeDir})
-			want := verdicts[ti][ci]
-			if got != want.accept {
-				t.Errorf("%s --target %s: armorer %s, apparmor_parser %s %s\n  armorer: %s\n  parser:  %s\n%s",
-					c.Name, target, verdict{accept: got}, p.Version, want, msg, want.msg, indent(c.Text(p.ABI)))
-				continue
+			if rv, ok := recorded[c.Name]; !ok || rv[ti] != got[ti][ci] {
+				t.Errorf("%s: apparmor_parser %s now says %s, the record says otherwise (run -update and review)", c.Name, target, verdict{accept: got[ti][ci]})
 			}
-			agree[ti]++
 		}
 	}
-	for ti, p := range parsers {
-		t.Logf("armorer --target %s agrees with apparmor_parser %s on %d of %d cases", corpusTargets[ti], p.Version, agree[ti], len(cases))
+	checkGolden(t, verdictsGolden, golden.Bytes())
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
 	}
+	return 0
+}
+
+// formatCase formats a case as armorer fmt does; ok is false when it does
+// not parse.
+func formatCase(src []byte) ([]byte, bool) {
+	fset := token.NewFileSet()
+	f, err := policy.ParseFile(fset, "case", src, policy.ParseComments)
+	if err != nil {
+		return nil, false
+	}
+	return policy.FormatFile(fset, f), true
 }
 
 // TestCorpusShape keeps the corpus honest: enough cases, and both verdicts
@@ -190,7 +325,7 @@ func TestCorpusShape(t *testing.T) {
 	if len(cases) < 300 {
 		t.Errorf("corpus has %d cases, want at least 300", len(cases))
 	}
-	data, err := os.ReadFile("testdata/corpus/verdicts.golden")
+	data, err := os.ReadFile(verdictsGolden)
 	if err != nil {
 		t.Fatal(err)
 	}

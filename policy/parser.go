@@ -323,7 +323,7 @@ func isPerms(lit string) bool {
 		return false
 	}
 	for i := 0; i < len(lit); i++ {
-		if !strings.ContainsRune("rwaxlkmiuUpPcCbBI", rune(lit[i])) {
+		if !strings.ContainsRune("rwaxlkmiuUpPcCbBIRWLMX", rune(lit[i])) {
 			return false
 		}
 	}
@@ -500,9 +500,19 @@ func (p *parser) parseRuleInner() Rule {
 	switch p.tok {
 	case INCLUDE:
 		return p.parseInclude(true)
-	case LBRACE:
-		p.fail(p.pos, "unexpected '{': a block needs a profile header or a qualifier before it")
-		return nil
+	case LBRACE: // a bare block: apparmor_parser takes { rules } inside a profile
+		if p.depth <= 1 {
+			p.fail(p.pos, "unexpected '{': a block needs a profile header or a qualifier before it")
+			return nil
+		}
+		p.innerComments(&Meta{})
+		p.next()
+		b := &Block{Meta: Meta{From: start}}
+		b.Body = p.parseBody(false)
+		b.To = p.pos + 1
+		p.expect(RBRACE)
+		b.Line = p.takeLine()
+		return b
 	case WORD:
 	default:
 		p.fail(p.pos, "expected a rule, found %s", p.found())
@@ -531,7 +541,7 @@ func (p *parser) parseRuleInner() Rule {
 	case SET:
 		return p.parseRlimit(start)
 	}
-	if strings.HasPrefix(p.lit, "@{") || strings.HasPrefix(p.lit, "$") {
+	if strings.HasPrefix(p.lit, "@") || strings.HasPrefix(p.lit, "$") {
 		name := &Word{ValuePos: p.pos, Raw: p.lit}
 		p.next()
 		if p.tok == ASSIGN || p.tok == ADD {
@@ -704,7 +714,7 @@ func (p *parser) parseRaw(start token.Pos) Rule {
 	}
 }
 
-var varNameRx = regexp.MustCompile(`^(@\{[^{}\s,=]*\}|\$[^{}\s,=()]+)$`)
+var varNameRx = regexp.MustCompile(`^(@\{[^{}\s,=]*\}|@[A-Za-z][A-Za-z0-9_]*|\$[^{}\s,=()]+|\$\{[^{}\s,=()]+\})$`)
 
 // condKeyRx matches the key of a conditional: peer, set, addr,
 // security.apparmor (xattrs), attach_disconnected.path (flags).
@@ -776,6 +786,7 @@ func (p *parser) parseQualifiers() Qualifiers {
 
 func (p *parser) parseInclude(hash bool) Rule {
 	r := &Include{Meta: Meta{From: p.pos}, Hash: hash}
+	kwEnd := p.pos + token.Pos(len(p.lit))
 	p.next()
 	if p.tok == WORD && p.lit == "if" {
 		p.next()
@@ -783,8 +794,14 @@ func (p *parser) parseInclude(hash bool) Rule {
 			p.fail(p.pos, "expected 'exists' after 'include if', found %s", p.found())
 			return nil
 		}
+		kwEnd = p.pos + token.Pos(len(p.lit))
 		p.next()
 		r.IfExists = true
+	}
+	// apparmor_parser's lexer ends an include that only blanks separate
+	// from the end of the file without a complaint: it includes nothing.
+	if t := p.text(kwEnd, p.pos); p.tok == EOF && t != "" && strings.Trim(t, " \t") == "" {
+		return nil
 	}
 	if p.tok != WORD {
 		p.fail(p.pos, "expected the included file as <name> or \"/path\", found %s", p.found())
@@ -955,7 +972,7 @@ func (p *parser) parseProfileRest(r *Profile) Rule {
 				return nil
 			}
 			r.Flags = p.parseFlags(nil, token.NoPos)
-		case p.tok == WORD && r.Keyword == PROFILE && r.Attach == nil && r.Flags == nil && r.Xattrs == nil:
+		case p.tok == WORD && (r.Keyword == PROFILE || r.IsHat()) && r.Attach == nil && r.Flags == nil && r.Xattrs == nil:
 			r.Attach = p.word()
 		case p.tok == LBRACE:
 			r.Lbrace = p.pos
@@ -1095,8 +1112,34 @@ func (p *parser) parseRlimit(start token.Pos) Rule {
 	r.Resource = p.word()
 	p.expect(LEQ)
 	r.Value = p.word()
+	// apparmor_parser lexes "1s" as a number and a unit, so a blank may
+	// separate them: keep "1 s" as written, one word.
+	if r.Value != nil && p.tok == WORD && isNumber(r.Value.Raw) && isLetters(p.lit) {
+		end := p.pos + token.Pos(len(p.lit))
+		r.Value = &Word{ValuePos: r.Value.ValuePos, Raw: p.text(r.Value.ValuePos, end)}
+		p.next()
+	}
 	p.endRule(&r.Meta)
 	return r
+}
+
+func isNumber(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (p *parser) parseChangeProfile(start token.Pos, q Qualifiers) Rule {
@@ -1128,7 +1171,7 @@ var (
 	netTypes  = map[string]bool{"stream": true, "dgram": true, "seqpacket": true, "rdm": true, "raw": true, "packet": true}
 	netAccess = map[string]bool{"create": true, "bind": true, "listen": true, "accept": true, "connect": true,
 		"shutdown": true, "getattr": true, "setattr": true, "getopt": true, "setopt": true, "send": true,
-		"receive": true, "r": true, "w": true, "rw": true}
+		"receive": true, "r": true, "w": true, "rw": true, "read": true, "write": true}
 )
 
 func (p *parser) parseNetwork(start token.Pos, q Qualifiers) Rule {

@@ -90,6 +90,9 @@ func setName(raw string) (string, bool) {
 	if strings.HasPrefix(raw, "@{") && strings.HasSuffix(raw, "}") {
 		return raw[2 : len(raw)-1], true
 	}
+	if n, ok := strings.CutPrefix(raw, "@"); ok && ValidVarName(n) {
+		return n, true // @NAME, which apparmor_parser also takes
+	}
 	return "", false
 }
 
@@ -127,6 +130,9 @@ func (v *Vars) Define(st *Variable) error {
 // DefineBool records a Boolean statement ($NAME = true|false).
 func (v *Vars) DefineBool(st *Boolean) error {
 	name := strings.TrimPrefix(st.Name.Raw, "$")
+	if n, ok := strings.CutPrefix(name, "{"); ok && strings.HasSuffix(n, "}") {
+		name = n[:len(n)-1] // ${NAME}, as apparmor_parser also spells it
+	}
 	if !ValidVarName(name) {
 		return &VarError{Name: st.Name.Raw, Pos: st.Name.Pos(), Msg: fmt.Sprintf("invalid boolean name %s: use $NAME, NAME starting with a letter", st.Name.Raw)}
 	}

@@ -5,6 +5,11 @@
 #   qemu-system-x86, busybox-static: the VM harness for end-to-end tests on a real AppArmor kernel
 #   systemd-journal-remote: builds real journal files for the journald source tests
 #   logrotate: rotates followed log files for real in the file source tests
+#   bash-completion, zsh, fish: the completion scripts run in the real shells
+#   debootstrap: the Debian rootfs the .deb is installed into and the agent image is built on
+#   lintian: checks the .deb as Debian's archive would
+#   umoci: reads the agent image back as an independent OCI implementation
+#   prometheus-node-exporter: reads the monitor's textfile for real (its service is not started)
 set -eu
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: run as root (apt-get install needs it)" >&2
@@ -17,4 +22,6 @@ apt-get install -y -q --no-install-recommends \
 	libapparmor-dev gcc \
 	qemu-system-x86 busybox-static \
 	systemd-journal-remote logrotate \
+	bash-completion zsh fish \
+	debootstrap lintian umoci prometheus-node-exporter \
 	ca-certificates

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/armorer-dev/armorer/host"
-	"github.com/armorer-dev/armorer/kube"
 	"github.com/armorer-dev/armorer/kube/agent"
 )
 
@@ -88,7 +87,7 @@ with the loaded set's hash while ready, and removes the label while not.`,
 	fl.StringArrayVar(&o.Sources, "source", nil, "with --attribution, read this `SOURCE` (repeatable): kmsg:, netlink:, auditd:[PATH], journal:[PATH]")
 	fl.StringVar(&o.RuntimeRoot, "runtime-root", "/", "with --attribution, the `DIR` under which /run/containerd, /run/containers and /run/runc are found")
 	fl.DurationVar(&o.Resync, "resync", agent.DefaultResync, "reconcile at least this often, even without a change of the volume")
-	fl.BoolVar(&o.NodeLabel, "node-label", false, "label the node $NODE_NAME with "+kube.NodeLabelKey+"=<hash of the loaded set> while ready (RBAC: get, patch nodes)")
+	fl.BoolVar(&o.NodeLabel, "node-label", false, "label the node $NODE_NAME with "+agent.NodeLabelKey+"=<hash of the loaded set> while ready (RBAC: get, patch nodes)")
 	return cmd
 }
 

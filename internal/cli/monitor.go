@@ -97,7 +97,7 @@ func monitorRun(o *monitorOptions) error {
 	if o.Host != nil {
 		profiles = hostProfiles{o.Host}
 	}
-	m := monitor.New(monitor.Options{MaxProfiles: o.MaxProfiles}, profiles, logger)
+	m := monitor.New(monitor.Options{MaxProfiles: o.MaxProfiles, Build: monitorBuild()}, profiles, logger)
 	if o.OnDenial != "" {
 		argv := strings.Fields(o.OnDenial)
 		if len(argv) == 0 {

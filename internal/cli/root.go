@@ -80,9 +80,11 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newSimulateCmd(f, nil),
 		newRecordCmd(f, nil),
 		newK8sCmd(f),
+		newVersionCmd(f, nil),
 	} {
 		root.AddCommand(c)
 	}
+	registerCompletions(root, f)
 	return root
 }
 

@@ -10,9 +10,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-
-	"github.com/armorer-dev/armorer/kube"
 )
+
+// NodeLabelKey is the label the agent keeps on its Node.
+const NodeLabelKey = "armorer.dev/profiles"
 
 var nodes = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
 
@@ -20,7 +21,7 @@ var nodes = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
 // label value holds at most 63 characters.
 const nodeLabelLen = 32
 
-// NodeLabeler keeps kube.NodeLabelKey on the agent's Node: the loaded
+// NodeLabeler keeps NodeLabelKey on the agent's Node: the loaded
 // set's hash while the agent is ready, no label while it is not, so a
 // workload that selects the label never lands on a node without its
 // profiles. It needs get and patch on nodes (the manifests' ClusterRole).
@@ -67,7 +68,7 @@ func (l *NodeLabeler) Update(ctx context.Context, st Status) error {
 	if value != "" {
 		v = value
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{kube.NodeLabelKey: v}}})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{NodeLabelKey: v}}})
 	if err != nil {
 		return err
 	}

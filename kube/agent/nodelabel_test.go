@@ -10,8 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic/fake"
 	k8stesting "k8s.io/client-go/testing"
-
-	"github.com/armorer-dev/armorer/kube"
 )
 
 // TestNodeLabeler: the label carries the loaded set's hash while ready,
@@ -41,7 +39,7 @@ func TestNodeLabeler(t *testing.T) {
 	}
 	ready := Status{Ready: true, LoadedSetHash: Hash([]byte("web abc enforce\n"))}
 	must(t, l.Update(ctx, ready))
-	if got := labels()[kube.NodeLabelKey]; got != ready.LoadedSetHash[:32] || labels()["kubernetes.io/os"] != "linux" {
+	if got := labels()[NodeLabelKey]; got != ready.LoadedSetHash[:32] || labels()["kubernetes.io/os"] != "linux" {
 		t.Errorf("labels when ready: %v", labels())
 	}
 	must(t, l.Update(ctx, ready))
@@ -49,7 +47,7 @@ func TestNodeLabeler(t *testing.T) {
 		t.Errorf("%d patches for an unchanged set, want 1", n)
 	}
 	must(t, l.Update(ctx, Status{Ready: false, LoadedSetHash: ready.LoadedSetHash}))
-	if _, ok := labels()[kube.NodeLabelKey]; ok || labels()["kubernetes.io/os"] != "linux" {
+	if _, ok := labels()[NodeLabelKey]; ok || labels()["kubernetes.io/os"] != "linux" {
 		t.Errorf("labels when not ready: %v", labels())
 	}
 	if err := (&NodeLabeler{Client: cs, Node: "missing"}).Update(ctx, ready); err == nil {

@@ -12,7 +12,23 @@ import (
 func simplify(n *Node) *Node {
 	switch n.Op {
 	case OpConcat:
-		var out []*Node
+		var out, lits []*Node // lits: the run of literals not yet merged
+		var b strings.Builder
+		flush := func() { // merge the run in one pass: linear in its length
+			switch len(lits) {
+			case 0:
+				return
+			case 1:
+				out = append(out, lits[0])
+			default:
+				b.Reset()
+				for _, l := range lits {
+					b.WriteString(l.Lit)
+				}
+				out = append(out, &Node{Op: OpLiteral, Lit: b.String()})
+			}
+			lits = lits[:0]
+		}
 		for _, s := range n.Sub {
 			s = simplify(s)
 			parts := []*Node{s}
@@ -20,34 +36,24 @@ func simplify(n *Node) *Node {
 				parts = s.Sub
 			}
 			for _, s := range parts {
-				if s.Op == OpEmpty {
+				switch {
+				case s.Op == OpEmpty:
+					continue
+				case s.Op == OpLiteral:
+					lits = append(lits, s)
 					continue
 				}
-				if k := len(out); k > 0 {
-					prev := out[k-1]
-					if prev.Op == OpLiteral && s.Op == OpLiteral {
-						if prev.Sub == nil { // not yet copied: never modify a shared node
-							prev = &Node{Op: OpLiteral, Lit: prev.Lit, Sub: []*Node{}}
-							out[k-1] = prev
-						}
-						prev.Lit += s.Lit
-						continue
+				flush()
+				if k := len(out); k > 0 && isStar(out[k-1]) && isStar(s) {
+					if s.Op == OpDoubleStar {
+						out[k-1] = s
 					}
-					if isStar(prev) && isStar(s) {
-						if s.Op == OpDoubleStar {
-							out[k-1] = s
-						}
-						continue
-					}
+					continue
 				}
 				out = append(out, s)
 			}
 		}
-		for _, s := range out {
-			if s.Op == OpLiteral {
-				s.Sub = nil
-			}
-		}
+		flush()
 		switch len(out) {
 		case 0:
 			return &Node{Op: OpEmpty}

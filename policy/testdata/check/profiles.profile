@@ -3,7 +3,7 @@
 @{ROOT}=/srv # ERROR "variable @\\{ROOT\\} is already defined; use \\+= to add values"
 @{NEW}+=/x # ERROR "appends to a variable that is not defined"
 @{SELF}=@{SELF}/a
-$B=maybe # ERROR "boolean \\$B must be true or false"
+$B=maybe # ERROR "boolean \\$B must be true or false|comment after a boolean"
 alias usr/ -> /mnt/usr/, # ERROR "alias path usr/ must be absolute"
 
 foo { # ERROR "unknown rule \"foo\""

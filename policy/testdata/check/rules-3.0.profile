@@ -5,7 +5,7 @@ profile rules /usr/bin/rules {
   capability chown bogus, # ERROR "unknown capability \"bogus\""
   capability CAP_CHOWN, # ERROR "unknown capability \"CAP_CHOWN\".*write chown"
   /bin/a ix,
-  /bin/a Px, # ERROR "conflicting exec modes for /bin/a: Px here, ix at"
+  /bin/a Px, # ERROR "conflicting exec modes for /bin/a: ix at .* and Px here"
   /bin/b rix,
   /bin/b mix,
   /bin/c x, # ERROR "a bare x needs an exec mode"

@@ -22,6 +22,6 @@ profile rules4 {
   deny {
     /etc/shadow r,
   }
-  if defined $X { # ERROR "tests only variables with defined"
+  if defined $X { # ERROR "boolean \\$X is not defined"
   }
 }
