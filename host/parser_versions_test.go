@@ -1,8 +1,9 @@
-package host
+package host_test
 
 import (
 	"context"
 	"errors"
+	"github.com/armorer-dev/armorer/host"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,13 +17,13 @@ import (
 // hostParser runs an oracle parser (3.0.8 from the host, 4.1 unpacked from
 // Debian 13) through host.Parser, with its own include tree and an empty
 // configuration, as Paths.Parser and Paths.ParserArgs would.
-func hostParser(t *testing.T, version string) (*Parser, *oracle.Parser) {
+func hostParser(t *testing.T, version string) (*host.Parser, *oracle.Parser) {
 	t.Helper()
 	o := oracle.Require(t, version)
 	conf := filepath.Join(t.TempDir(), "parser.conf")
 	os.WriteFile(conf, nil, 0o644)
 	args := append(slices.Clone(o.Argv[1:]), "--config-file", conf, "-I", o.IncludeDir, "--base", o.IncludeDir)
-	return &Parser{Program: o.Argv[0], Args: args}, o
+	return &host.Parser{Program: o.Argv[0], Args: args}, o
 }
 
 // Both parser generations: validation, names, version, and the mode
@@ -42,8 +43,8 @@ func TestParserVersions(t *testing.T) {
 			}
 			src := "abi <" + o.ABI + ">,\ninclude <tunables/global>\n\nprofile myapp /opt/myapp/bin/myapp flags=(attach_disconnected) {\n  include <abstractions/base>\n" + extra + "  /opt/myapp/** r,\n\n  profile child {\n  }\n}\n"
 			dir := t.TempDir()
-			for _, mode := range []Mode{Complain, Enforce} {
-				out, err := SetModeFlags("myapp", []byte(src), mode)
+			for _, mode := range []host.Mode{host.Complain, host.Enforce} {
+				out, err := host.SetModeFlags("myapp", []byte(src), mode)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -60,7 +61,7 @@ func TestParserVersions(t *testing.T) {
 			bad := filepath.Join(dir, "bad")
 			os.WriteFile(bad, []byte("abi <"+o.ABI+">,\nprofile bad {\n  /etc/passwd rz,\n}\n"), 0o644)
 			err = p.Validate(ctx, bad)
-			var ie *InvalidProfileError
+			var ie *host.InvalidProfileError
 			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "line 3") || strings.Contains(err.Error(), parsernoise.Line) {
 				t.Errorf("bad profile: %v", err)
 			}
