@@ -1,9 +1,8 @@
-package host_test
+package host
 
 import (
 	"context"
 	"errors"
-	"github.com/armorer-dev/armorer/host"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,12 +32,12 @@ func TestSetModeFlags(t *testing.T) {
 				parts[f.Name] = string(f.Data)
 			}
 			in := parts["in"]
-			for _, mode := range []host.Mode{host.Complain, host.Enforce} {
+			for _, mode := range []Mode{Complain, Enforce} {
 				want, ok := parts[string(mode)]
 				if !ok {
 					t.Fatalf("no %q section", mode)
 				}
-				got, err := host.SetModeFlags("in", []byte(in), mode)
+				got, err := SetModeFlags("in", []byte(in), mode)
 				if err != nil {
 					t.Fatalf("%s: %v", mode, err)
 				}
@@ -46,7 +45,7 @@ func TestSetModeFlags(t *testing.T) {
 					t.Errorf("%s:\n--- got ---\n%s--- want ---\n%s", mode, got, want)
 				}
 				// Idempotent: setting the mode again changes nothing.
-				again, err := host.SetModeFlags("in", got, mode)
+				again, err := SetModeFlags("in", got, mode)
 				if err != nil || string(again) != string(got) {
 					t.Errorf("%s twice: %v\n%s", mode, err, again)
 				}
@@ -79,11 +78,11 @@ func TestSetModeFlagsCompiledPolicyUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := host.SetModeFlags("myapp", src, host.Complain)
+	c, err := SetModeFlags("myapp", src, Complain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := host.SetModeFlags("myapp", c, host.Enforce)
+	e, err := SetModeFlags("myapp", c, Enforce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,16 +105,16 @@ func TestSetModeFlagsCompiledPolicyUnchanged(t *testing.T) {
 }
 
 func TestSetModeFlagsErrors(t *testing.T) {
-	_, err := host.SetModeFlags("broken", []byte("profile x {\n  /etc/passwd r\n"), host.Complain)
-	var ie *host.InvalidProfileError
+	_, err := SetModeFlags("broken", []byte("profile x {\n  /etc/passwd r\n"), Complain)
+	var ie *InvalidProfileError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "broken:") {
 		t.Errorf("syntax error: err = %v, want *InvalidProfileError naming broken:line:col", err)
 	}
-	_, err = host.SetModeFlags("empty", []byte("# nothing\ninclude <tunables/global>\n"), host.Complain)
+	_, err = SetModeFlags("empty", []byte("# nothing\ninclude <tunables/global>\n"), Complain)
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "defines no profile") {
 		t.Errorf("no profile: err = %v", err)
 	}
-	if _, err := host.SetModeFlags("x", []byte("profile x {}\n"), host.Kill); err == nil {
+	if _, err := SetModeFlags("x", []byte("profile x {}\n"), Kill); err == nil {
 		t.Errorf("SetModeFlags(kill) succeeded")
 	}
 }
@@ -139,8 +138,8 @@ func TestSetModeFlagsDebianProfiles(t *testing.T) {
 	checked := 0
 	for _, file := range files {
 		src, _ := os.ReadFile(file)
-		got, err := host.SetModeFlags(file, src, host.Complain)
-		var ie *host.InvalidProfileError
+		got, err := SetModeFlags(file, src, Complain)
+		var ie *InvalidProfileError
 		if errors.As(err, &ie) && strings.Contains(err.Error(), "defines no profile") {
 			continue
 		}
@@ -159,7 +158,7 @@ func TestSetModeFlagsDebianProfiles(t *testing.T) {
 				t.Errorf("%s:%d: changed a line that is no profile header:\n  %q\n  %q", file, i+1, a[i], b[i])
 			}
 		}
-		if _, err := host.SetModeFlags(file, got, host.Enforce); err != nil {
+		if _, err := SetModeFlags(file, got, Enforce); err != nil {
 			t.Errorf("%s: enforce after complain: %v", file, err)
 		}
 	}

@@ -54,13 +54,6 @@ func (e *ParserError) Error() string {
 
 func (e *ParserError) Unwrap() error { return e.Err }
 
-// Exited reports whether the parser ran and exited non-zero: its verdict,
-// not a failure to run it (nor a kill by a signal or a cancelled context).
-func (e *ParserError) Exited() bool {
-	var ee *exec.ExitError
-	return errors.As(e.Err, &ee) && ee.Exited()
-}
-
 // InvalidProfileError is a profile apparmor_parser refused to compile
 // (validation with -QK failed): the input is wrong, not the environment.
 type InvalidProfileError struct{ *ParserError }
@@ -124,14 +117,6 @@ func (p *Parser) run(ctx context.Context, op, file string, kernel bool, args ...
 		return stdout.String(), &ParserError{Op: op, File: file, Argv: append([]string{prog}, argv...), Stderr: parsernoise.Filter(stderr.String()), Err: err}
 	}
 	return stdout.String(), nil
-}
-
-// Run runs the parser with Args and then args, and returns what it wrote on
-// stdout. A non-zero exit or a failure to start is a *ParserError (with
-// the parser's stderr, without its no-kernel noise); Exited tells them
-// apart. Callers with their own verbs (tests' oracle) build on it.
-func (p *Parser) Run(ctx context.Context, args ...string) (string, error) {
-	return p.run(ctx, "run", "", false, args...)
 }
 
 // Version returns the parser's version ("3.0.8").

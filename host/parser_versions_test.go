@@ -1,9 +1,8 @@
-package host_test
+package host
 
 import (
 	"context"
 	"errors"
-	"github.com/armorer-dev/armorer/host"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,13 +16,13 @@ import (
 // hostParser runs an oracle parser (3.0.8 from the host, 4.1 unpacked from
 // Debian 13) through host.Parser, with its own include tree and an empty
 // configuration, as Paths.Parser and Paths.ParserArgs would.
-func hostParser(t *testing.T, version string) (*host.Parser, *oracle.Parser) {
+func hostParser(t *testing.T, version string) (*Parser, *oracle.Parser) {
 	t.Helper()
 	o := oracle.Require(t, version)
 	conf := filepath.Join(t.TempDir(), "parser.conf")
 	os.WriteFile(conf, nil, 0o644)
 	args := append(slices.Clone(o.Argv[1:]), "--config-file", conf, "-I", o.IncludeDir, "--base", o.IncludeDir)
-	return &host.Parser{Program: o.Argv[0], Args: args}, o
+	return &Parser{Program: o.Argv[0], Args: args}, o
 }
 
 // Both parser generations: validation, names, version, and the mode
@@ -43,8 +42,8 @@ func TestParserVersions(t *testing.T) {
 			}
 			src := "abi <" + o.ABI + ">,\ninclude <tunables/global>\n\nprofile myapp /opt/myapp/bin/myapp flags=(attach_disconnected) {\n  include <abstractions/base>\n" + extra + "  /opt/myapp/** r,\n\n  profile child {\n  }\n}\n"
 			dir := t.TempDir()
-			for _, mode := range []host.Mode{host.Complain, host.Enforce} {
-				out, err := host.SetModeFlags("myapp", []byte(src), mode)
+			for _, mode := range []Mode{Complain, Enforce} {
+				out, err := SetModeFlags("myapp", []byte(src), mode)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -61,7 +60,7 @@ func TestParserVersions(t *testing.T) {
 			bad := filepath.Join(dir, "bad")
 			os.WriteFile(bad, []byte("abi <"+o.ABI+">,\nprofile bad {\n  /etc/passwd rz,\n}\n"), 0o644)
 			err = p.Validate(ctx, bad)
-			var ie *host.InvalidProfileError
+			var ie *InvalidProfileError
 			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "line 3") || strings.Contains(err.Error(), parsernoise.Line) {
 				t.Errorf("bad profile: %v", err)
 			}

@@ -15,6 +15,7 @@
 package oracle
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,13 +24,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
-	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/parsernoise"
 )
 
-// Parser is one runnable apparmor_parser: production's host.Parser, with
-// the fixed test options and the verdict-shaped calls tests want.
+// Parser is one runnable apparmor_parser.
 type Parser struct {
 	// Version is the full version the parser reports, e.g. "3.0.8" or "4.1.0".
 	Version string
@@ -103,13 +104,13 @@ func Installed(ctx context.Context, includeDir string) (*Parser, error) {
 }
 
 func (p *Parser) init(ctx context.Context, want string) error {
-	out, err := p.host().Run(ctx, "--version")
+	out, err := p.command(ctx, "--version").Output()
 	if err != nil {
 		return fmt.Errorf("oracle: %s --version: %w", strings.Join(p.Argv, " "), err)
 	}
-	v, ok := parseVersion(out)
+	v, ok := parseVersion(string(out))
 	if !ok {
-		return fmt.Errorf("oracle: %s --version printed %q, not a version", p.Argv[len(p.Argv)-1], firstLine(out))
+		return fmt.Errorf("oracle: %s --version printed %q, not a version", p.Argv[len(p.Argv)-1], firstLine(string(out)))
 	}
 	if want != "" && v != want && !strings.HasPrefix(v, want+".") {
 		return fmt.Errorf("oracle: %s is apparmor_parser %s, want %s", p.Argv[len(p.Argv)-1], v, want)
@@ -151,11 +152,16 @@ func firstLine(s string) string {
 	return l
 }
 
-// host is the production wrapper that runs this parser: it never uses a
-// shell, and when ctx ends it kills the parser's whole process group (the
-// parser forks workers, and on some patterns 3.0.8 loops forever).
-func (p *Parser) host() *host.Parser {
-	return &host.Parser{Program: p.Argv[0], Args: p.Argv[1:]}
+// command starts the parser in its own process group and, when ctx ends,
+// kills the whole group: the parser forks workers, and on some patterns
+// (3.0.8 on "/{,{,a,},}") a worker loops forever and would outlive the test.
+func (p *Parser) command(ctx context.Context, args ...string) *exec.Cmd {
+	argv := append(append([]string{}, p.Argv[1:]...), args...)
+	cmd := exec.CommandContext(ctx, p.Argv[0], argv...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	return cmd
 }
 
 // args returns the fixed options of every run: config, search path, base.
@@ -172,18 +178,22 @@ func (p *Parser) args(includeDirs []string) []string {
 // stdout and the filtered stderr. A non-zero exit is not an error: it is
 // reported through ok. err is set only when the parser could not run.
 func (p *Parser) Run(ctx context.Context, includeDirs []string, extra ...string) (ok bool, stdout []byte, stderr string, err error) {
-	out, err := p.host().Run(ctx, append(p.args(includeDirs), extra...)...)
-	var pe *host.ParserError
+	cmd := p.command(ctx, append(p.args(includeDirs), extra...)...)
+	var out, eb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &eb
+	err = cmd.Run()
+	stderr = FilterStderr(eb.String())
+	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return true, []byte(out), "", nil
-	case ctx.Err() == nil && errors.As(err, &pe) && pe.Exited():
-		return false, []byte(out), strings.TrimSpace(pe.Stderr), nil
+		return true, out.Bytes(), stderr, nil
+	case errors.As(err, &ee) && ee.Exited():
+		return false, out.Bytes(), stderr, nil
 	default:
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return false, []byte(out), "", fmt.Errorf("apparmor_parser %s: %w", p.Version, err)
+		return false, out.Bytes(), stderr, fmt.Errorf("apparmor_parser %s: %w: %s", p.Version, err, stderr)
 	}
 }
 
