@@ -28,10 +28,10 @@ const (
 	// rejects the pod.
 	Mismatch FindingKind = "mismatch"
 	// BadAnnotation: an annotation value that is none of runtime/default,
-	// unconfined, localhost/NAME.
+	// unconfined, localhost/NAME; the API server rejects it.
 	BadAnnotation FindingKind = "bad-annotation"
 	// UnknownContainer: an annotation for a container the pod does not
-	// have.
+	// have; the API server rejects it.
 	UnknownContainer FindingKind = "unknown-container"
 )
 
@@ -134,12 +134,12 @@ func (e *editor) checkTemplate(t podTemplate, profiles []string) []Finding {
 			check(field, name)
 		}
 		annNode := get(annotations, LegacyAnnotationPrefix+name)
-		if annNode == nil {
-			continue
+		if annNode == nil || annNode.Kind != yaml.ScalarNode || annNode.Value == "" {
+			continue // the API server takes an empty value as none
 		}
 		ann, ok := annotationRef(annNode)
 		if !ok {
-			add(annNode, BadAnnotation, name, "", "annotation %s%s: %q is none of runtime/default, unconfined, localhost/NAME", LegacyAnnotationPrefix, name, annNode.Value)
+			add(annNode, BadAnnotation, name, "", "annotation %s%s: %q is none of runtime/default, unconfined, localhost/NAME: the API server rejects it", LegacyAnnotationPrefix, name, annNode.Value)
 			continue
 		}
 		effective, hasEffective := field, hasField
@@ -158,7 +158,7 @@ func (e *editor) checkTemplate(t podTemplate, profiles []string) []Finding {
 		for i := 0; i+1 < len(annotations.Content); i += 2 {
 			k := annotations.Content[i]
 			if c, ok := strings.CutPrefix(k.Value, LegacyAnnotationPrefix); ok && !names[c] {
-				add(k, UnknownContainer, c, "", "annotation %s names no container of this pod", k.Value)
+				add(k, UnknownContainer, c, "", "annotation %s names no container of this pod: the API server rejects it", k.Value)
 			}
 		}
 	}

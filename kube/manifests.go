@@ -7,7 +7,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -27,7 +26,6 @@ const (
 const (
 	AgentName     = "armorer-agent"
 	ProfilesName  = "armorer-profiles"
-	NodeLabelKey  = "armorer.dev/profiles" // the agent's node label: a hash of the loaded set
 	agentBinary   = "/usr/local/bin/armorer"
 	profilesMount = "/profiles"
 	stateDir      = "/var/lib/armorer"
@@ -41,12 +39,6 @@ type ManifestOptions struct {
 	Image     string
 	Port      int32
 	Profiles  []ProfileSource // the ConfigMap's content, from ReadProfiles
-	// NodeLabel lets the agent label its Node with a hash of the loaded
-	// set (a ClusterRole to get and patch nodes).
-	NodeLabel bool
-	// PublishEvents lets the agent publish the accesses of complain-mode
-	// profiles in ConfigMaps of its namespace (a Role for configmaps).
-	PublishEvents bool
 	// Attribution has the agent read denials and attribute them to pods:
 	// hostPID, the host network (audit netlink), CAP_AUDIT_READ and the
 	// runtimes' container state read-only.
@@ -99,42 +91,11 @@ func Objects(o ManifestOptions) []runtime.Object {
 	sa := &corev1.ServiceAccount{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta: o.meta(AgentName),
-		// No API access unless a feature below needs it.
-		AutomountServiceAccountToken: new(o.NodeLabel || o.PublishEvents),
+		// The agent needs no API access: it reads its ConfigMap as a
+		// volume and pod metadata from the node.
+		AutomountServiceAccountToken: new(false),
 	}
 	objs := []runtime.Object{ns, sa}
-	if o.NodeLabel {
-		cr := &rbacv1.ClusterRole{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
-			ObjectMeta: metav1.ObjectMeta{Name: AgentName, Labels: labels()},
-			// Nodes are cluster-scoped and RBAC cannot say "only my own
-			// node"; the NodeRestriction admission plugin does not cover
-			// service accounts, so this is get and patch on nodes.
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "patch"}}},
-		}
-		crb := &rbacv1.ClusterRoleBinding{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
-			ObjectMeta: metav1.ObjectMeta{Name: AgentName, Labels: labels()},
-			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: AgentName},
-			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: AgentName, Namespace: o.Namespace}},
-		}
-		objs = append(objs, cr, crb)
-	}
-	if o.PublishEvents {
-		role := &rbacv1.Role{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
-			ObjectMeta: o.meta(AgentName),
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"},
-				Verbs: []string{"get", "list", "create", "update", "patch"}}},
-		}
-		rb := &rbacv1.RoleBinding{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-			ObjectMeta: o.meta(AgentName),
-			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: AgentName},
-			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: AgentName, Namespace: o.Namespace}},
-		}
-		objs = append(objs, role, rb)
-	}
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: o.meta(ProfilesName),
@@ -160,12 +121,6 @@ func (o *ManifestOptions) agentArgs() []string {
 	if o.Attribution {
 		args = append(args, "--attribution", "--runtime-root="+runtimeRoot)
 	}
-	if o.NodeLabel {
-		args = append(args, "--node-label")
-	}
-	if o.PublishEvents {
-		args = append(args, "--publish-events")
-	}
 	return args
 }
 
@@ -190,12 +145,18 @@ func (o *ManifestOptions) hostMounts() []hostMount {
 	}
 	if o.Attribution {
 		// Each container's OCI config.json, whose annotations name its
-		// pod: only the per-container directories, never the runtime's
-		// socket (/run/containerd/containerd.sock would be root).
-		m = append(m,
-			hostMount{"containerd-tasks", "/run/containerd/io.containerd.runtime.v2.task/k8s.io", runtimeRoot + "/run/containerd/io.containerd.runtime.v2.task/k8s.io", corev1.HostPathDirectoryOrCreate, true},
-			hostMount{"crio-containers", "/run/containers/storage/overlay-containers", runtimeRoot + "/run/containers/storage/overlay-containers", corev1.HostPathDirectoryOrCreate, true},
-		)
+		// pod, and runc's state, which names the bundle: only these
+		// per-container directories, never the runtime's socket
+		// (/run/containerd/containerd.sock would be root on the node).
+		for _, d := range []struct{ name, path string }{
+			{"containerd-tasks", "/run/containerd/io.containerd.runtime.v2.task/k8s.io"},
+			{"containerd-runc", "/run/containerd/runc/k8s.io"},
+			{"crio-containers", "/run/containers/storage/overlay-containers"},
+			{"crio-runc", "/run/crio/runc"},
+			{"runc", "/run/runc"},
+		} {
+			m = append(m, hostMount{d.name, d.path, runtimeRoot + d.path, corev1.HostPathDirectoryOrCreate, true})
+		}
 	}
 	return m
 }
@@ -263,7 +224,7 @@ func (o *ManifestOptions) daemonSet() *appsv1.DaemonSet {
 	}
 	spec := corev1.PodSpec{
 		ServiceAccountName:           AgentName,
-		AutomountServiceAccountToken: new(o.NodeLabel || o.PublishEvents),
+		AutomountServiceAccountToken: new(false),
 		PriorityClassName:            "system-node-critical",
 		NodeSelector:                 map[string]string{"kubernetes.io/os": "linux"},
 		// Every node that runs pods needs their profiles, whatever its taints.

@@ -46,7 +46,7 @@ func golden(t *testing.T, path string, got []byte) {
 func TestManifestsGolden(t *testing.T) {
 	for name, o := range map[string]ManifestOptions{
 		"defaults": {},
-		"full":     {Namespace: "kube-armor", Image: "registry.example/armorer:v1", Port: 9800, Attribution: true, NodeLabel: true, PublishEvents: true, ServiceMonitor: true},
+		"full":     {Namespace: "kube-armor", Image: "registry.example/armorer:v1", Port: 9800, Attribution: true, ServiceMonitor: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			o.Profiles = testProfiles(t)
@@ -70,7 +70,8 @@ func TestManifestsGolden(t *testing.T) {
 }
 
 // TestManifestsPrivileges pins the privilege of each feature: nothing
-// beyond MAC_ADMIN and the three host directories unless asked for.
+// beyond MAC_ADMIN and the three host directories unless asked for, and
+// no API access ever.
 func TestManifestsPrivileges(t *testing.T) {
 	ds := func(o ManifestOptions) (caps []string, hostPID, hostNet bool, paths []string, rbac int) {
 		var d *appsv1.DaemonSet
@@ -104,10 +105,7 @@ func TestManifestsPrivileges(t *testing.T) {
 	if d := cmp.Diff([]string{"MAC_ADMIN", "AUDIT_READ"}, caps); d != "" || !pid || !net {
 		t.Errorf("attribution: caps %v hostPID %v hostNetwork %v", caps, pid, net)
 	}
-	if _, _, _, _, rbac := ds(ManifestOptions{NodeLabel: true}); rbac != 2 {
-		t.Errorf("node label: %d RBAC objects, want ClusterRole and its binding", rbac)
-	}
-	if _, _, _, _, rbac := ds(ManifestOptions{PublishEvents: true}); rbac != 2 {
-		t.Errorf("publish events: %d RBAC objects, want Role and its binding", rbac)
+	if _, _, _, _, rbac := ds(ManifestOptions{Attribution: true, ServiceMonitor: true}); rbac != 0 {
+		t.Errorf("%d RBAC objects: the agent needs no API access", rbac)
 	}
 }

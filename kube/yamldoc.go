@@ -3,6 +3,7 @@ package kube
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -75,21 +76,16 @@ func isMarker(l []byte) bool {
 	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
 }
 
-// yamlError turns a yaml.v3 error ("yaml: line N: msg") into one with
-// the stream's line.
+// yamlError turns a yaml.v3 error ("yaml: line N: msg") into one at the
+// stream's line.
 func yamlError(file string, offset int, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	var line int
-	var msg string
-	if _, scanErr := fmt.Sscanf(err.Error(), "yaml: line %d:", &line); scanErr == nil {
-		if k := bytes.IndexByte([]byte(err.Error()), ':'); k >= 0 {
-			msg = err.Error()
-			if k2 := bytes.IndexByte([]byte(msg[k+1:]), ':'); k2 >= 0 {
-				msg = msg[k+1+k2+1:]
-			}
-		}
-		return &PositionError{File: file, Line: offset + line - 1, Col: 1, Msg: "invalid YAML:" + msg}
+	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
+		_, rest, _ := strings.Cut(msg, ":")
+		return &PositionError{File: file, Line: offset + line - 1, Col: 1, Msg: "invalid YAML:" + rest}
 	}
-	return &PositionError{File: file, Line: offset, Col: 1, Msg: "invalid YAML: " + err.Error()}
+	return &PositionError{File: file, Line: offset, Col: 1, Msg: "invalid YAML: " + msg}
 }
 
 // resolve follows an alias to the node it names.

@@ -22,13 +22,14 @@ type k8sManifestsOptions struct {
 func newK8sManifestsCmd(f *Factory, runF func(*k8sManifestsOptions) error) *cobra.Command {
 	o := &k8sManifestsOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "manifests --profiles DIR [--namespace NS] [--image IMG] [--attribution] [--node-label] [--publish-events] [--service-monitor]",
+		Use:   "manifests --profiles DIR [--namespace NS] [--image IMG] [--attribution] [--service-monitor]",
 		Short: "Print the manifests that run the agent on every node, with DIR's profiles",
 		Long: `manifests prints, as multi-document YAML for kubectl apply, what runs
 armorer's agent on every Linux node: a Namespace (Pod Security level
-privileged, for the agent alone), a ServiceAccount, the ConfigMap of
-profiles (one key per profile, the key being the profile's name), the
-DaemonSet, and RBAC only for the features that need it.
+privileged, for the agent alone), a ServiceAccount without API access (the
+agent needs none), the ConfigMap of profiles (one key per profile, the key
+being the profile's name) and the DaemonSet; --service-monitor adds a
+headless Service and a prometheus-operator ServiceMonitor.
 
 Every profile file in DIR is checked first (syntax, includes resolved with
 -I and /etc/apparmor.d, what apparmor_parser would reject), must define
@@ -64,8 +65,6 @@ Exit status: 0 printed, 1 a profile is refused, 2 usage error or DIR unreadable.
 	fl.StringVar(&o.Image, "image", kube.DefaultImage, "the agent's container `image`")
 	fl.Int32Var(&o.Port, "port", kube.DefaultPort, "the agent's HTTP `port` (probes, /status, /metrics)")
 	fl.BoolVar(&o.Attribution, "attribution", false, "attribute denials to pods (hostPID, host network, CAP_AUDIT_READ)")
-	fl.BoolVar(&o.NodeLabel, "node-label", false, "let the agent label its node with a hash of the loaded set (ClusterRole on nodes)")
-	fl.BoolVar(&o.PublishEvents, "publish-events", false, "let the agent publish complain-mode accesses in ConfigMaps (Role on configmaps)")
 	fl.BoolVar(&o.ServiceMonitor, "service-monitor", false, "add a headless Service and a prometheus-operator ServiceMonitor")
 	return cmd
 }

@@ -93,7 +93,7 @@ func TestManifestsAccepted(t *testing.T) {
 	createBoth(t, s, serviceMonitorCRD, "")
 	for _, tc := range []kube.ManifestOptions{
 		{Namespace: "armorer-defaults"},
-		{Namespace: "armorer-full", Attribution: true, NodeLabel: true, PublishEvents: true, ServiceMonitor: true, Port: 9800},
+		{Namespace: "armorer-full", Attribution: true, ServiceMonitor: true, Port: 9800},
 	} {
 		t.Run(tc.Namespace, func(t *testing.T) {
 			tc.Profiles = profiles(t)
@@ -116,6 +116,22 @@ func TestManifestsAccepted(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKustomizeBaseAccepted: contrib's kustomize base (the default
+// manifests, which the Helm chart renders too) is accepted as it is.
+func TestKustomizeBaseAccepted(t *testing.T) {
+	s := server(t)
+	src, err := os.ReadFile("../../contrib/k8s/kustomize/armorer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range documents(t, src) {
+		c := createBoth(t, s, obj, "")
+		for _, w := range c.Warnings {
+			t.Errorf("%s: API warning: %s", name(obj), w)
+		}
 	}
 }
 
@@ -242,7 +258,14 @@ func TestAPIRefusals(t *testing.T) {
 			kube.LocalhostWithoutName, "spec.containers[0].securityContext.appArmorProfile.localhostProfile", "must be set when AppArmor type is Localhost"},
 		{"field and annotation disagree",
 			pod(map[string]any{kube.LegacyAnnotationPrefix + "app": "localhost/other"}, map[string]any{"type": "Localhost", "localhostProfile": "myapp"}),
-			kube.Mismatch, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]", "must match"},
+			kube.Mismatch, "spec.containers[0].securityContext.appArmorProfile.localhostProfile", "apparmor profile in annotation and field must match"},
+		{"field and annotation types disagree",
+			pod(map[string]any{kube.LegacyAnnotationPrefix + "app": "unconfined"}, map[string]any{"type": "Localhost", "localhostProfile": "myapp"}),
+			kube.Mismatch, "spec.containers[0].securityContext.appArmorProfile.type", "apparmor type in annotation and field must match"},
+		{"annotation that is no profile reference", pod(map[string]any{kube.LegacyAnnotationPrefix + "app": "myapp"}, nil),
+			kube.BadAnnotation, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]", "invalid AppArmor profile name"},
+		{"annotation for no container", pod(map[string]any{kube.LegacyAnnotationPrefix + "ghost": "localhost/myapp"}, nil),
+			kube.UnknownContainer, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/ghost]", "container not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, _ := yaml.Marshal(tc.pod)
@@ -312,8 +335,13 @@ func TestAnnotationOnlyPod(t *testing.T) {
 	}
 	tmpl, _ := yaml.Marshal(c.Object["spec"].(map[string]any)["template"])
 	t.Logf("Deployment warnings: %q\nstored template:\n%s", c.Warnings, tmpl)
+	// A template is stored as written: only a warning says the
+	// annotation is deprecated (the pods get the field when created).
 	if bytes.Contains(tmpl, []byte("appArmorProfile")) {
-		t.Logf("v1.37 also copies the annotation into a template's field")
+		t.Errorf("v1.37 copied the annotation into the template's field:\n%s", tmpl)
+	}
+	if !hasWarning(c.Warnings, "deprecated") {
+		t.Errorf("no deprecation warning for the template: %q", c.Warnings)
 	}
 	src, _ := yaml.Marshal(deploy)
 	f, _ := kube.CheckWorkloads("deploy.yaml", src, []string{"myapp"})
