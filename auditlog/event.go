@@ -222,15 +222,28 @@ func (e *Event) decode(f *Field) []byte {
 	return f.Value
 }
 
-// Outcome returns the apparmor= value: "DENIED", "ALLOWED", "AUDIT",
-// "STATUS", "HINT", "ERROR", "KILL" (interned, no allocation).
-func (e *Event) Outcome() string { return e.String(KeyApparmor) }
+// Outcome is an event's apparmor= value.
+type Outcome string
+
+// The outcomes the kernel writes.
+const (
+	OutcomeAudit   Outcome = "AUDIT"   // an audit rule allowed it
+	OutcomeAllowed Outcome = "ALLOWED" // complain mode allowed it
+	OutcomeDenied  Outcome = "DENIED"
+	OutcomeHint    Outcome = "HINT"
+	OutcomeStatus  Outcome = "STATUS" // a profile was loaded, replaced, removed
+	OutcomeError   Outcome = "ERROR"
+	OutcomeKill    Outcome = "KILL" // denied, and the task killed
+)
+
+// Outcome returns the apparmor= value (interned, no allocation).
+func (e *Event) Outcome() Outcome { return Outcome(e.String(KeyApparmor)) }
 
 // Denied reports whether the event is a denial (apparmor="DENIED" or
 // "KILL"; complain mode's "ALLOWED" is not).
 func (e *Event) Denied() bool {
-	v := e.Value(KeyApparmor)
-	return string(v) == "DENIED" || string(v) == "KILL"
+	v := Outcome(e.Value(KeyApparmor))
+	return v == OutcomeDenied || v == OutcomeKill
 }
 
 // Label returns the subject's label: profile= on kernel events, label= on
@@ -242,15 +255,35 @@ func (e *Event) Label() []byte {
 	return e.Value(KeyLabel)
 }
 
+// Class is an event's class, as class= spells it.
+type Class string
+
+// The classes: those kernels write in class= (6.8+), which Class infers
+// for older kernels too.
+const (
+	ClassFile      Class = "file"
+	ClassCap       Class = "cap"
+	ClassNet       Class = "net" // 6.12 writes net for unix sockets too
+	ClassUnix      Class = "unix"
+	ClassSignal    Class = "signal"
+	ClassPtrace    Class = "ptrace"
+	ClassDBus      Class = "dbus"
+	ClassMount     Class = "mount"
+	ClassNamespace Class = "namespace" // userns_create
+	ClassIOUring   Class = "io_uring"
+	ClassMqueue    Class = "posix_mqueue"
+	ClassRlimits   Class = "rlimits"
+	ClassStatus    Class = "status"
+)
+
 // Class returns the event class: class= when the kernel wrote it (6.8+),
 // otherwise inferred from the operation and the fields present, as
-// libapparmor and aa-logprof do ("file", "net", "cap", "signal", "ptrace",
-// "dbus", "mount", "unix", "userns", "io_uring", "mqueue", "status", …).
-func (e *Event) Class() string {
+// libapparmor and aa-logprof do.
+func (e *Event) Class() Class {
 	if e.Has(KeyClass) {
-		return e.String(KeyClass)
+		return Class(e.String(KeyClass))
 	}
-	return inferClass(e)
+	return Class(inferClass(e))
 }
 
 // DecodeAll decodes every hex-encoded value, so that later reads do not

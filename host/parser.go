@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/armorer-dev/armorer/internal/parsernoise"
 )
@@ -103,6 +105,11 @@ func (p *Parser) run(ctx context.Context, op, file string, kernel bool, args ...
 	}
 	argv = append(argv, args...)
 	cmd := exec.CommandContext(ctx, prog, argv...)
+	// The parser forks workers, and on some patterns (3.0.8 on
+	// "/{,{,a,},}") a worker loops forever: when ctx ends, kill the group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
@@ -135,6 +142,21 @@ func (p *Parser) Validate(ctx context.Context, file string) error {
 		return &InvalidProfileError{pe}
 	}
 	return err
+}
+
+// Check validates file like Validate and returns the parser's verdict:
+// accepted, and what it printed when it rejected file. err is set only
+// when the parser could not run.
+func (p *Parser) Check(ctx context.Context, file string) (accepted bool, stderr string, err error) {
+	err = p.Validate(ctx, file)
+	var ie *InvalidProfileError
+	switch {
+	case err == nil:
+		return true, "", nil
+	case errors.As(err, &ie):
+		return false, strings.TrimSpace(ie.Stderr), nil
+	}
+	return false, "", err
 }
 
 // Names lists the profiles file defines, children as parent//child.

@@ -92,9 +92,11 @@ func (h *Host) Resolve(arg string) (ProfileFile, error) {
 	// A profile name (what Kubernetes and the kernel call it), defined in
 	// a file named otherwise: "myapp" in opt.myapp.bin.myapp. Disabled
 	// files count: load and enforce re-enable them.
-	for file, p := range h.dirProfiles(true) {
-		if p.Name.Value() == arg {
-			return ProfileFile{Name: file}, nil
+	if set, err := h.ProfileSet(); err == nil {
+		if p := set.Profiles[arg]; p != nil && !strings.Contains(arg, "//") {
+			if rel, err := filepath.Rel(set.Dir, p.File); err == nil {
+				return ProfileFile{Name: filepath.ToSlash(rel)}, nil
+			}
 		}
 	}
 	return ProfileFile{}, &NotFoundError{Arg: arg, Dir: h.Paths.ProfileDir}

@@ -3,9 +3,11 @@
 // policy, chooses exec transitions and abstractions, keeps evidence for
 // every rule, and holds back sensitive accesses as findings for a human.
 //
-// The input is a stream of Access values (one per event; FromEvent builds
-// them from auditlog events); the output is a Result per profile, which
-// the caller turns into policy AST nodes and merges into a profile.
+// The input is a stream of Access values (one per event; a Mapper builds
+// them from auditlog events); the output is a Profile per profile label:
+// policy AST nodes with their evidence (Learned) and the findings held
+// back, which Merge adds to the files of a host.ProfileSet. Session does
+// all of it for a profile directory.
 package learn
 
 import (
@@ -13,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // Class is the kind of access an event records, which decides the rule
@@ -47,61 +51,48 @@ func (c Class) String() string {
 	return "unknown"
 }
 
-// Perms are file permissions.
-type Perms uint8
-
-const (
-	PermRead   Perms = 1 << iota // r
-	PermWrite                    // w (also the kernel's c and d: create, delete)
-	PermAppend                   // a
-	PermLink                     // l
-	PermLock                     // k
-	PermMap                      // m (mmap PROT_EXEC)
-	PermExec                     // x, in some exec mode
-)
-
-// ParsePerms reads a kernel mask such as "rw", "wc", "d", "::r" or
+// kernelPerms reads a kernel mask such as "rw", "wc", "d", "::r" or
 // "r::". Letters that are not file permissions are ignored; c and d
 // (create, delete) become w, as AppArmor's rules spell them.
-func ParsePerms(mask string) Perms {
-	var p Perms
+func kernelPerms(mask string) aare.Perm {
+	var p aare.Perm
 	for i := 0; i < len(mask); i++ {
 		switch mask[i] {
 		case 'r':
-			p |= PermRead
+			p |= aare.PermRead
 		case 'w', 'c', 'd':
-			p |= PermWrite
+			p |= aare.PermWrite
 		case 'a':
-			p |= PermAppend
+			p |= aare.PermAppend
 		case 'l':
-			p |= PermLink
+			p |= aare.PermLink
 		case 'k':
-			p |= PermLock
+			p |= aare.PermLock
 		case 'm':
-			p |= PermMap
+			p |= aare.PermMmap
 		case 'x':
-			p |= PermExec
+			p |= aare.PermExec
 		}
 	}
-	return p.normal()
+	return normal(p)
 }
 
 // normal drops a when w is present: a rule cannot say both, and w implies a.
-func (p Perms) normal() Perms {
-	if p&PermWrite != 0 {
-		p &^= PermAppend
+func normal(p aare.Perm) aare.Perm {
+	if p&aare.PermWrite != 0 {
+		p &^= aare.PermAppend
 	}
 	return p
 }
 
-// String spells the permissions in the order profiles usually use:
+// permString spells permissions in the order profiles usually use:
 // m r w a l k (the exec mode is added by the rule, not here).
-func (p Perms) String() string {
+func permString(p aare.Perm) string {
 	var b strings.Builder
 	for _, c := range []struct {
-		bit Perms
+		bit aare.Perm
 		ch  byte
-	}{{PermMap, 'm'}, {PermRead, 'r'}, {PermWrite, 'w'}, {PermAppend, 'a'}, {PermLink, 'l'}, {PermLock, 'k'}} {
+	}{{aare.PermMmap, 'm'}, {aare.PermRead, 'r'}, {aare.PermWrite, 'w'}, {aare.PermAppend, 'a'}, {aare.PermLink, 'l'}, {aare.PermLock, 'k'}} {
 		if p&c.bit != 0 {
 			b.WriteByte(c.ch)
 		}
@@ -123,7 +114,7 @@ type Access struct {
 	// file (fsuid == ouid). For exec, Target is the label the kernel
 	// moved to; for link, Target is the link's target path.
 	Path   string
-	Perms  Perms
+	Perms  aare.Perm
 	Owner  bool
 	Target string
 

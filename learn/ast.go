@@ -1,50 +1,23 @@
 package learn
 
 import (
-	"reflect"
 	"strings"
 
 	"github.com/armorer-dev/armorer/policy"
 )
 
-// Node converts the rule to a policy AST rule, the form profiles are
-// printed and merged from. With explain, the evidence becomes the rule's
-// doc comment.
-func (r Rule) Node(explain bool) policy.Rule {
-	n := r.node()
-	if explain && r.Evidence.Count > 0 {
-		setDoc(n, r.Evidence.Comment())
-	}
-	return n
-}
+// learned converts the rule to its policy AST node with its evidence.
+func (r rule) learned() Learned { return Learned{Node: r.node(), Evidence: r.Evidence} }
 
 // setDoc attaches a one-line comment above a built rule.
 func setDoc(n policy.Rule, text string) {
-	m := metaOf(n)
-	if m == nil {
-		return
-	}
-	m.Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + text}}}
+	n.RuleMeta().Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + text}}}
 }
 
-// metaOf returns the Meta every policy rule type embeds.
-func metaOf(n policy.Rule) *policy.Meta {
-	v := reflect.ValueOf(n)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return nil
-	}
-	f := v.Elem().FieldByName("Meta")
-	if !f.IsValid() || !f.CanAddr() {
-		return nil
-	}
-	m, _ := f.Addr().Interface().(*policy.Meta)
-	return m
-}
-
-func (r Rule) node() policy.Rule {
+func (r rule) node() policy.Rule {
 	switch r.Class {
 	case ClassFile:
-		n := &policy.FileRule{Qual: policy.Qualifiers{Owner: r.Owner}, Path: word(r.Path), Perms: policy.NewWord(r.FilePerms())}
+		n := &policy.FileRule{Qual: policy.Qualifiers{Owner: r.Owner}, Path: word(r.Path), Perms: policy.NewWord(r.filePerms())}
 		if r.ExecTarget != "" {
 			n.Target = word(r.ExecTarget)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/armorer-dev/armorer/auditlog"
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/policy"
 )
 
@@ -47,7 +48,7 @@ func millionEvents(tb testing.TB) []byte {
 func BenchmarkLearn1M(b *testing.B) {
 	data := millionEvents(b)
 	n := bytes.Count(data, []byte("\n"))
-	pol, err := LoadPolicy(bundled)
+	pol, err := host.LoadProfileSet(bundled)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func BenchmarkLearn1M(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		l := New(pol.WithPolicy(Options{}, nil, nil))
+		l := New(WithProfiles(Options{}, pol, nil, nil))
 		r := auditlog.NewReader(bytes.NewReader(data), auditlog.ReaderOptions{Name: "audit.log"})
 		var a Access
 		var m Mapper
@@ -72,7 +73,7 @@ func BenchmarkLearn1M(b *testing.B) {
 		for _, p := range ps {
 			pf := ProfileFile{Name: p.Name, Abstractions: p.Abstractions}
 			for _, r := range p.Rules {
-				pf.Rules = append(pf.Rules, r.Node(true))
+				pf.Rules = append(pf.Rules, r.Explained())
 			}
 			policy.Format(&out, nil, pf.File())
 		}

@@ -5,22 +5,24 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/auditlog"
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// FromEvent fills a with the access an AppArmor event records and reports
-// whether there is one to learn from. Only ALLOWED (complain mode) and
+// fromEvent is Mapper.Map without interning: it fills a with the access
+// an AppArmor event records and reports whether there is one to learn from. Only ALLOWED (complain mode) and
 // DENIED/KILL events are; STATUS, HINT and AUDIT lines are not, nor
 // capability checks the kernel marks "optional: no audit" (the program
 // copes without them), nor events of classes learn has no rule for.
 // source and line say where the event was read, for evidence.
 //
 // a's strings are copies: a outlives the event.
-func FromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
+func fromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 	var m *Mapper
 	return m.Map(ev, source, line, a)
 }
 
-// Mapper is FromEvent with memory: it shares one copy of each profile
+// Mapper maps events to accesses (see fromEvent for which events count)
+// with memory: it shares one copy of each profile
 // label and path among the accesses it fills, so mapping a long log does
 // not allocate a string per event. It is not safe for concurrent use.
 type Mapper struct {
@@ -43,15 +45,15 @@ func (m *Mapper) intern(b []byte) string {
 	return s
 }
 
-// Map is FromEvent, with interning.
+// Map is fromEvent, with interning.
 func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) bool {
-	keep := a.Mask[:0] // reused: Add and Simulator.Add copy what they keep
+	keep := a.Mask[:0] // reused: Add and Simulator.Add (learn.Learner, simulate.Simulator) copy what they keep
 	*a = Access{Mask: keep}
 	if ev.Kind != auditlog.KindEvent {
 		return false
 	}
 	switch ev.Outcome() {
-	case "ALLOWED", "DENIED", "KILL":
+	case auditlog.OutcomeAllowed, auditlog.OutcomeDenied, auditlog.OutcomeKill:
 	default:
 		return false
 	}
@@ -66,7 +68,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		mask = ev.String(auditlog.KeyDeniedMask)
 	}
 	switch ev.Class() {
-	case "file":
+	case auditlog.ClassFile:
 		switch a.Operation {
 		case "change_profile", "change_onexec":
 			a.Class = ClassChangeProfile
@@ -80,21 +82,21 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		}
 		a.Class = ClassFile
 		a.Path = m.intern(ev.Value(auditlog.KeyName))
-		a.Perms = ParsePerms(mask)
+		a.Perms = kernelPerms(mask)
 		if a.Operation == "exec" {
-			a.Perms |= PermExec
+			a.Perms |= aare.PermExec
 		}
 		if a.Operation == "link" {
-			a.Perms |= PermLink
+			a.Perms |= aare.PermLink
 		}
-		if a.Perms&PermExec != 0 {
+		if a.Perms&aare.PermExec != 0 {
 			a.Target = ev.String(auditlog.KeyTarget)
 		}
 		fsuid, ok1 := ev.Int(auditlog.KeyFSUID)
 		ouid, ok2 := ev.Int(auditlog.KeyOUID)
 		a.Owner = ok1 && ok2 && fsuid == ouid
 		return a.Path != "" && a.Perms != 0
-	case "cap":
+	case auditlog.ClassCap:
 		if strings.HasPrefix(ev.String(auditlog.KeyInfo), "optional") {
 			return false
 		}
@@ -106,7 +108,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 			}
 		}
 		return a.Capability != ""
-	case "net", "unix":
+	case auditlog.ClassNet, auditlog.ClassUnix:
 		a.Family = ev.String(auditlog.KeyFamily)
 		a.SockType = ev.String(auditlog.KeySockType)
 		a.Protocol = ev.String(auditlog.KeyProtocol)
@@ -121,18 +123,18 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		}
 		a.Class = ClassNetwork
 		return a.Family != ""
-	case "signal":
+	case auditlog.ClassSignal:
 		a.Class = ClassSignal
 		a.Mask = splitMask(a.Mask, mask)
 		a.Signal = ev.String(auditlog.KeySignal)
 		a.Peer = peerOf(ev)
 		return true
-	case "ptrace":
+	case auditlog.ClassPtrace:
 		a.Class = ClassPtrace
 		a.Mask = splitMask(a.Mask, mask)
 		a.Peer = peerOf(ev)
 		return true
-	case "dbus":
+	case auditlog.ClassDBus:
 		a.Class = ClassDBus
 		m := ev.String(auditlog.KeyMask)
 		if m == "" {
@@ -145,7 +147,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		a.Member = ev.String(auditlog.KeyMember)
 		a.PeerName = ev.String(auditlog.KeyName)
 		return true
-	case "mount":
+	case auditlog.ClassMount:
 		a.Path = ev.String(auditlog.KeyName)
 		switch a.Operation {
 		case "umount":
@@ -159,15 +161,15 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 			a.Flags = strings.ReplaceAll(ev.String(auditlog.KeyFlags), " ", "")
 		}
 		return a.Path != ""
-	case "namespace", "userns":
+	case auditlog.ClassNamespace, "userns":
 		a.Class = ClassUserns
 		a.Mask = append(a.Mask, "create")
 		return true
-	case "io_uring":
+	case auditlog.ClassIOUring:
 		a.Class = ClassIOUring
 		a.Mask = splitMask(a.Mask, mask)
 		return true
-	case "posix_mqueue", "mqueue":
+	case auditlog.ClassMqueue, "mqueue":
 		a.Class = ClassMqueue
 		a.Mask = splitMask(a.Mask, mask)
 		a.Path = ev.String(auditlog.KeyName)

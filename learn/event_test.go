@@ -24,7 +24,7 @@ func readAccesses(t testing.TB, path string) []*Access {
 	var out []*Access
 	for r.Next() {
 		a := new(Access)
-		if FromEvent(r.Event(), filepath.Base(path), r.Line(), a) {
+		if fromEvent(r.Event(), filepath.Base(path), r.Line(), a) {
 			out = append(out, a)
 		}
 	}
@@ -94,14 +94,14 @@ func compileLearned(t *testing.T, ps []*Profile, abi string) {
 		}
 		pf := ProfileFile{Name: p.Name, ABI: abi, Abstractions: p.Abstractions}
 		for _, r := range p.Rules {
-			pf.Rules = append(pf.Rules, r.Node(true))
+			pf.Rules = append(pf.Rules, r.Explained())
 		}
 		for _, c := range ps {
 			if c.Parent == p.Name {
 				pf.Children = append(pf.Children, newChild(c, MergeOptions{}))
 			}
 		}
-		path := filepath.Join(dir, LocalName(p.Name))
+		path := filepath.Join(dir, localName(p.Name))
 		if err := os.WriteFile(path, []byte(printFile(t, pf.File())), 0o644); err != nil {
 			t.Fatal(err)
 		}

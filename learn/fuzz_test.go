@@ -23,12 +23,12 @@ func FuzzGeneralise(f *testing.F) {
 		`/back\slash`, "/at@{x}", "/tmp/"} {
 		f.Add(s)
 	}
-	vars := aare.VarMap(DefaultVars)
+	vars := aare.VarMap(defaultVars)
 	f.Fuzz(func(t *testing.T, p string) {
 		if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || strings.ContainsRune(p, 0) || !utf8.ValidString(p) {
 			return
 		}
-		for _, perms := range []Perms{PermRead, PermWrite, PermMap | PermRead} {
+		for _, perms := range []aare.Perm{aare.PermRead, aare.PermWrite, aare.PermMmap | aare.PermRead} {
 			pat, _ := generalise(p, perms)
 			c, err := aare.Compile(pat, vars)
 			if err != nil {
@@ -67,7 +67,7 @@ func FuzzLearnLog(f *testing.F) {
 		r := auditlog.NewReader(bytes.NewReader(data), auditlog.ReaderOptions{Name: "fuzz"})
 		var a Access
 		for r.Next() {
-			if FromEvent(r.Event(), "fuzz", r.Line(), &a) {
+			if fromEvent(r.Event(), "fuzz", r.Line(), &a) {
 				l.Add(&a)
 			}
 		}
@@ -81,7 +81,7 @@ func FuzzLearnLog(f *testing.F) {
 			}
 			pf := ProfileFile{Name: p.Name, Abstractions: p.Abstractions}
 			for _, r := range p.Rules {
-				pf.Rules = append(pf.Rules, r.Node(true))
+				pf.Rules = append(pf.Rules, r.Explained())
 			}
 			for _, c := range ps {
 				if c.Parent == p.Name {

@@ -3,6 +3,8 @@ package learn
 import (
 	"fmt"
 	"strings"
+
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // GlobMode is how far learn generalises concrete paths into patterns.
@@ -71,7 +73,7 @@ var tempDirs = []string{"/tmp/", "/var/tmp/", "/dev/shm/"}
 // directory replaced by @{HOME}, a process directory replaced by
 // @{PROC}/@{pid}, or a temp directory. perms decides whether the shared
 // library rule applies.
-func generalise(p string, perms Perms) (pattern string, ownable bool) {
+func generalise(p string, perms aare.Perm) (pattern string, ownable bool) {
 	return generaliseWith(p, perms, thresholds{})
 }
 
@@ -99,7 +101,7 @@ func (t thresholds) hex() int {
 	return DefaultMinHex
 }
 
-func generaliseWith(p string, perms Perms, th thresholds) (pattern string, ownable bool) {
+func generaliseWith(p string, perms aare.Perm, th thresholds) (pattern string, ownable bool) {
 	pattern, ownable = generaliseRules(p, perms, th)
 	for _, t := range tempDirs {
 		if strings.HasPrefix(p, t) {
@@ -109,7 +111,7 @@ func generaliseWith(p string, perms Perms, th thresholds) (pattern string, ownab
 	return pattern, ownable || strings.HasPrefix(pattern, "@{PROC}/@{pid}/")
 }
 
-func generaliseRules(p string, perms Perms, th thresholds) (pattern string, home bool) {
+func generaliseRules(p string, perms aare.Perm, th thresholds) (pattern string, home bool) {
 	var b strings.Builder
 	rest := p
 	switch {
@@ -150,7 +152,7 @@ func generaliseRules(p string, perms Perms, th thresholds) (pattern string, home
 			b.WriteByte('/')
 		}
 		last := i == len(comps)-1
-		b.WriteString(generaliseComponent(c, temp, last && perms&^(PermRead|PermMap) == 0, th))
+		b.WriteString(generaliseComponent(c, temp, last && perms&^(aare.PermRead|aare.PermMmap) == 0, th))
 		if !last {
 			temp = temp || isTempName(c) || isTempDir(b.String()+"/")
 		}

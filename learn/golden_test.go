@@ -1,8 +1,7 @@
-package learn
+package learn_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -13,16 +12,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/armorer-dev/armorer/auditlog"
-	"github.com/armorer-dev/armorer/internal/oracle"
+	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/simulate"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/txtar"
 )
 
-// bundled is the example's profile tree (Debian 12's tunables, abi and
+// learn.Bundled is the example's profile tree (Debian 12's tunables, abi and
 // the abstractions it needs): every golden case can include them, so the
 // tests do not depend on the host's /etc/apparmor.d.
-var bundled, _ = filepath.Abs("../examples/myapp/apparmor.d")
 
 // TestGolden runs each testdata/learn/*.txtar: events (audit.log) and a
 // profile directory (apparmor.d/…) in, the changed files (want/…) and the
@@ -44,9 +44,9 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func goldenOptions(t *testing.T, comment string) (Options, MergeOptions) {
-	var o Options
-	var m MergeOptions
+func goldenOptions(t *testing.T, comment string) (learn.Options, learn.MergeOptions) {
+	var o learn.Options
+	var m learn.MergeOptions
 	for _, line := range strings.Split(comment, "\n") {
 		args, ok := strings.CutPrefix(strings.TrimSpace(line), "args:")
 		if !ok {
@@ -64,20 +64,20 @@ func goldenOptions(t *testing.T, comment string) (Options, MergeOptions) {
 			var err error
 			switch fs[i] {
 			case "--glob":
-				o.Glob, err = ParseGlobMode(val())
+				o.Glob, err = learn.ParseGlobMode(val())
 			case "--siblings":
 				o.Siblings, err = strconv.Atoi(val())
 			case "--abi":
 				o.ABI = val()
 				m.ABI = o.ABI
 			case "--exec":
-				o.DefaultExec, err = ParseExecMode(val())
+				o.DefaultExec, err = learn.ParseExecMode(val())
 			case "--explain":
 				m.Explain = true
 			case "--allow-sensitive":
 				o.AllowSensitive = true
 			case "--local":
-				m.UseLocal = func(*Existing) bool { return true }
+				m.Local = learn.LocalAlways
 			default:
 				t.Fatalf("args: unknown %s", fs[i])
 			}
@@ -114,15 +114,15 @@ func runGolden(t *testing.T, file string) {
 		}
 	}
 	opts, mopts := goldenOptions(t, string(ar.Comment))
-	pol, err := LoadPolicy(profDir, profDir, bundled)
+	pol, err := host.LoadProfileSet(profDir, profDir, learn.Bundled)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(pol.Problems) > 0 {
 		t.Fatalf("profile directory: %v", pol.Problems)
 	}
-	accs := logAccesses(t, log)
-	l := New(pol.WithPolicy(opts, nil, func(err error) { t.Errorf("warning: %v", err) }))
+	accs := learn.LogAccesses(t, log)
+	l := learn.New(learn.WithProfiles(opts, pol, nil, func(err error) { t.Errorf("warning: %v", err) }))
 	for _, a := range accs {
 		l.Add(a)
 	}
@@ -130,7 +130,7 @@ func runGolden(t *testing.T, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changes, err := Merge(pol, profiles, mopts)
+	changes, err := learn.Merge(pol, profiles, mopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func runGolden(t *testing.T, file string) {
 	}
 	got["findings"] = findings.String()
 
-	if *update {
+	if *learn.Update {
 		var files []txtar.File
 		for _, f := range ar.Files {
 			if !strings.HasPrefix(f.Name, "want/") {
@@ -178,14 +178,14 @@ func runGolden(t *testing.T, file string) {
 	}
 	for _, c := range changes {
 		if rel, _ := filepath.Rel(profDir, c.Path); !strings.HasPrefix(rel, "local/") {
-			compiles(t, c.Path, opts.ABI, profDir)
+			learn.Compiles(t, c.Path, opts.ABI, profDir)
 		}
 	}
-	pol2, err := LoadPolicy(profDir, profDir, bundled)
+	pol2, err := host.LoadProfileSet(profDir, profDir, learn.Bundled)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := NewSimulator(pol2)
+	sim := simulate.New(pol2)
 	for _, a := range accs {
 		if err := sim.Add(a); err != nil {
 			t.Error(err)
@@ -199,14 +199,15 @@ func runGolden(t *testing.T, file string) {
 }
 
 // reported says whether a denial matches a finding (same profile, same
-// path for files, same class otherwise).
-func reported(profiles []*Profile, d Denial) bool {
+// path for files, same kind of rule otherwise).
+func reported(profiles []*learn.Profile, d simulate.Denial) bool {
 	for _, p := range profiles {
 		for _, f := range p.Findings {
-			if f.Profile != d.Profile || f.Rule.Class != d.Rule.Class {
+			if f.Profile != d.Profile || fmt.Sprintf("%T", f.Rule) != fmt.Sprintf("%T", d.Rule) {
 				continue
 			}
-			if f.Rule.Class != ClassFile || EscapeLiteral(f.Rule.Path) == d.Rule.Path {
+			ff, ok := f.Rule.(*policy.FileRule)
+			if !ok || learn.EscapeLiteral(ff.Path.Value()) == d.Rule.(*policy.FileRule).Path.Value() {
 				return true
 			}
 		}
@@ -214,44 +215,7 @@ func reported(profiles []*Profile, d Denial) bool {
 	return false
 }
 
-// compiles runs the real apparmor_parser on a profile file.
-func compiles(t *testing.T, path, abi, profDir string) {
-	t.Helper()
-	version, inc := "3.0", []string{profDir, bundled}
-	p := oracle.Require(t, version)
-	if abi == "4.0" {
-		p = oracle.Require(t, "4.1")
-		inc = []string{profDir, p.IncludeDir}
-	}
-	ok, stderr, err := p.ValidateFile(context.Background(), path, inc)
-	if err != nil {
-		t.Fatalf("apparmor_parser %s: %v", p.Version, err)
-	}
-	if !ok {
-		text, _ := os.ReadFile(path)
-		t.Errorf("apparmor_parser %s rejects %s:\n%s\n%s", p.Version, filepath.Base(path), text, stderr)
-	}
-}
-
-func logAccesses(t testing.TB, log []byte) []*Access {
-	r := auditlog.NewReader(bytes.NewReader(log), auditlog.ReaderOptions{Name: "audit.log"})
-	var out []*Access
-	for r.Next() {
-		a := new(Access)
-		if FromEvent(r.Event(), "audit.log", r.Line(), a) {
-			out = append(out, a)
-		}
-	}
-	if err := r.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if st := r.Stats(); st.Bad > 0 {
-		t.Fatalf("audit.log: %d bad lines", st.Bad)
-	}
-	return out
-}
-
-// TestExample learns the bundled example (a real Debian 12 kernel's
+// TestExample learns the learn.Bundled example (a real Debian 12 kernel's
 // complain-mode log of myapp) in shuffled orders: the output is the same
 // each time, apparmor_parser accepts it, and replaying the log against it
 // denies nothing.
@@ -260,13 +224,13 @@ func TestExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accs := logAccesses(t, log)
-	learnOnce := func(accs []*Access) Change {
-		pol, err := LoadPolicy(bundled)
+	accs := learn.LogAccesses(t, log)
+	learnOnce := func(accs []*learn.Access) learn.Change {
+		pol, err := host.LoadProfileSet(learn.Bundled)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := New(pol.WithPolicy(Options{}, nil, func(err error) { t.Error(err) }))
+		l := learn.New(learn.WithProfiles(learn.Options{}, pol, nil, func(err error) { t.Error(err) }))
 		for _, a := range accs {
 			l.Add(a)
 		}
@@ -279,7 +243,7 @@ func TestExample(t *testing.T) {
 				t.Errorf("findings: %v", p.Findings)
 			}
 		}
-		cs, err := Merge(pol, ps, MergeOptions{})
+		cs, err := learn.Merge(pol, ps, learn.MergeOptions{})
 		if err != nil || len(cs) != 1 {
 			t.Fatalf("changes %v, %v", cs, err)
 		}
@@ -294,19 +258,19 @@ func TestExample(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(bundled)); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(learn.Bundled)); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, filepath.Base(want.Path))
 	if err := os.WriteFile(path, want.New, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	compiles(t, path, "3.0", dir)
-	pol, err := LoadPolicy(dir)
+	learn.Compiles(t, path, "3.0", dir)
+	pol, err := host.LoadProfileSet(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := NewSimulator(pol, "myapp")
+	sim := simulate.New(pol, "myapp")
 	for _, a := range accs {
 		sim.Add(a)
 	}

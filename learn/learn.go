@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/lint"
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // DefaultSiblings is how many distinct names in one directory, with the
@@ -35,9 +37,9 @@ type Options struct {
 	// as findings.
 	AllowSensitive bool
 	// DefaultExec is the transition for an executable that is neither in
-	// the application's own tree nor has a profile: ExecChild (default)
-	// or ExecInherit. Never unconfined.
-	DefaultExec ExecMode
+	// the application's own tree nor has a profile: aare.ExecChild (default)
+	// or aare.ExecInherit. Never unconfined.
+	DefaultExec aare.ExecKind
 	// AppTree returns the application's own directory for a profile (for
 	// example /opt/myapp/ for /opt/myapp/bin/myapp); helpers inside it
 	// inherit (ix). nil or "" means none.
@@ -46,28 +48,28 @@ type Options struct {
 	// an executable; execs of it become Px.
 	ProfileFor func(executable string) (string, bool)
 
-	// Vars are the variables patterns may use (DefaultVars when nil).
+	// Vars are the variables patterns may use (defaultVars when nil).
 	Vars map[string][]string
 
-	// Existing returns what a profile already allows (nil: nothing, a
-	// new profile). Only accesses it does not cover are learned.
-	Existing func(profile string) Coverer
-	// Abstractions are the includes learn may choose from; one is chosen
-	// when it covers at least MinAbstraction distinct observed accesses
-	// (0: DefaultMinAbstraction). Candidates must grant nothing sensitive
-	// (Policy.Candidates checks that).
-	Abstractions   []Candidate
+	// MinAbstraction is how many distinct observed accesses a candidate
+	// abstraction must cover to be included (0: DefaultMinAbstraction).
 	MinAbstraction int
+
+	// Filled by WithProfiles: what a profile already allows (nil:
+	// nothing, a new profile), and the abstractions learn may choose
+	// from (those that grant nothing sensitive).
+	existing     func(profile string) coverer
+	abstractions []candidate
 }
 
 // DefaultMinAbstraction is how many distinct observed accesses an
 // abstraction must cover to be included (--abstraction-min).
 const DefaultMinAbstraction = 3
 
-// Candidate is an abstraction learn may include.
-type Candidate struct {
+// candidate is an abstraction learn may include.
+type candidate struct {
 	Name string // "abstractions/nameservice"
-	Cov  Coverer
+	Cov  coverer
 	// Unsafe, if set, says what sensitive thing the abstraction grants;
 	// such a candidate is never chosen.
 	Unsafe func() (string, bool)
@@ -88,15 +90,22 @@ func (o *Options) siblings() int {
 // has to decide (sensitive), or the target ABI cannot say it.
 type Finding struct {
 	Profile  string
-	Rule     Rule   // the rule that would allow the access
+	Rule     policy.Rule // the rule that would allow the access
+	Evidence Evidence
 	ID       string // the lint table's ID ("etc-shadow", "capability", "abi", …)
 	Severity lint.Severity
 	Reason   string
+
+	r rule // for ordering
+}
+
+func newFinding(profile string, r rule, id string, sev lint.Severity, why string) Finding {
+	return Finding{Profile: profile, Rule: r.node(), Evidence: r.Evidence, ID: id, Severity: sev, Reason: why, r: r}
 }
 
 func (f Finding) String() string {
-	s := fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, f.Rule, f.ID, f.Severity, f.Reason)
-	if ev := f.Rule.Evidence; ev.Count > 0 {
+	s := fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, ruleText(f.Rule), f.ID, f.Severity, f.Reason)
+	if ev := f.Evidence; ev.Count > 0 {
 		s += fmt.Sprintf(" (%d event", ev.Count)
 		if ev.Count != 1 {
 			s += "s"
@@ -116,7 +125,7 @@ type Profile struct {
 	Name         string
 	Parent       string
 	Abstractions []Abstraction // chosen includes, in the order chosen
-	Rules        []Rule
+	Rules        []Learned
 	Findings     []Finding
 }
 
@@ -151,22 +160,22 @@ type labelAcc struct {
 }
 
 type fileAcc struct {
-	perms    Perms
+	perms    aare.Perm
 	owned    bool // every event had fsuid == ouid
-	exec     ExecMode
+	exec     aare.ExecKind
 	evidence Evidence
 }
 
 type otherAcc struct {
-	rule Rule
+	rule rule
 	mask map[string]bool
 	sigs map[string]bool
 }
 
 // New returns a Learner with the given options.
 func New(opts Options) *Learner {
-	if opts.DefaultExec == ExecNone {
-		opts.DefaultExec = ExecChild
+	if opts.DefaultExec == aare.ExecNone {
+		opts.DefaultExec = aare.ExecChild
 	}
 	if opts.ABI == "" {
 		opts.ABI = "3.0"
@@ -204,10 +213,10 @@ func (l *Learner) Add(a *Access) {
 			f = &fileAcc{owned: true}
 			la.files[a.Path] = f
 		}
-		f.perms = (f.perms | a.Perms).normal()
+		f.perms = normal(f.perms | a.Perms)
 		f.owned = f.owned && a.Owner
-		f.evidence.add(a, a.Path)
-		if a.Perms&PermExec != 0 && a.Target != "" && !strings.Contains(a.Target, "//null-") {
+		f.evidence.Add(a, a.Path)
+		if a.Perms&aare.PermExec != 0 && a.Target != "" && !strings.Contains(a.Target, "//null-") {
 			t := la.execTargets[a.Path]
 			if t == nil {
 				t = map[string]bool{}
@@ -230,7 +239,7 @@ func (l *Learner) Add(a *Access) {
 	if a.Signal != "" {
 		o.sigs[a.Signal] = true
 	}
-	o.rule.Evidence.add(a, exampleFor(a))
+	o.rule.Evidence.Add(a, exampleFor(a))
 }
 
 // otherKey identifies a non-file rule without its mask and signals (which
@@ -242,7 +251,7 @@ type otherKey struct {
 	fsType, options, source, path, target        string
 }
 
-func keyOf(r *Rule) otherKey {
+func keyOf(r *rule) otherKey {
 	return otherKey{r.Class, r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
 		r.Interface, r.Member, r.PeerName, r.FSType, r.Options, r.Source, r.Path, r.Target}
 }
@@ -256,8 +265,8 @@ func sortedOthers(m map[otherKey]*otherAcc) []*otherAcc {
 
 // ruleFor builds the rule for a non-file access, without its mask and
 // signal (which are merged across events with the same key).
-func ruleFor(a *Access) Rule {
-	r := Rule{Class: a.Class}
+func ruleFor(a *Access) rule {
+	r := rule{Class: a.Class}
 	switch a.Class {
 	case ClassCapability:
 		r.Capability = a.Capability
@@ -278,6 +287,30 @@ func ruleFor(a *Access) Rule {
 	}
 	return r
 }
+
+// accessRule is the rule that allows exactly one access: a file path as
+// logged (exec as ix), or the non-file rule with the access's permissions
+// and signal.
+func accessRule(a *Access) rule {
+	if a.Class == ClassFile {
+		r := rule{Class: ClassFile, Path: EscapeLiteral(a.Path), Perms: a.Perms}
+		if a.Perms&aare.PermExec != 0 {
+			r.Exec = aare.ExecInherit
+		}
+		return r
+	}
+	r := ruleFor(a)
+	r.Mask = slices.Clone(a.Mask)
+	slices.Sort(r.Mask)
+	if a.Signal != "" {
+		r.Signals = []string{a.Signal}
+	}
+	return r
+}
+
+// AccessRule is the policy rule that allows exactly one access (what
+// simulate reports for a denial).
+func AccessRule(a *Access) policy.Rule { return accessRule(a).node() }
 
 // unixAddr keeps abstract addresses (@name) for a unix rule. The kernel's
 // "none" (unnamed) and filesystem paths are dropped: a unix rule's addr
@@ -326,7 +359,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 		}
 		for _, p := range slices.Sorted(maps.Keys(la.files)) {
 			f := *la.files[p]
-			if f.perms&PermExec != 0 {
+			if f.perms&aare.PermExec != 0 {
 				d, err := r.decide(label, p)
 				if err != nil {
 					return nil, err
@@ -334,10 +367,10 @@ func (l *Learner) Result() ([]*Profile, error) {
 				f.exec = d.mode
 			}
 			if g := ep.files[p]; g != nil {
-				if g.exec != f.exec && g.exec != ExecNone && f.exec != ExecNone {
-					return nil, &ExecConflictError{Profile: name, Path: p, Modes: []string{g.exec.String(), f.exec.String()}}
+				if g.exec != f.exec && g.exec != aare.ExecNone && f.exec != aare.ExecNone {
+					return nil, &ExecConflictError{Profile: name, Path: p, Modes: []string{execString(g.exec), execString(f.exec)}}
 				}
-				g.perms = (g.perms | f.perms).normal()
+				g.perms = normal(g.perms | f.perms)
 				g.owned = g.owned && f.owned
 				g.exec = max(g.exec, f.exec)
 				g.evidence.merge(f.evidence)
@@ -367,7 +400,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 	// Cx children get an exec rule's target name even when they logged
 	// nothing themselves; make sure the child profile exists.
 	for key, d := range r.decided {
-		if d.mode == ExecChild {
+		if d.mode == aare.ExecChild {
 			parent, _, _ := r.resolve(key[0])
 			name := parent + "//" + d.target
 			if effs[name] == nil {
@@ -381,19 +414,23 @@ func (l *Learner) Result() ([]*Profile, error) {
 		ep := effs[name]
 		p := &Profile{Name: name, Parent: ep.parent}
 		others := l.otherRulesOf(ep.others)
-		var cov Coverer
-		if l.opts.Existing != nil {
-			cov = l.opts.Existing(name)
+		var cov coverer
+		if l.opts.existing != nil {
+			cov = l.opts.existing(name)
 		}
 		files := l.uncovered(cov, ep.files, &others)
 		l.chooseAbstractions(p, files, &others)
-		if err := l.fileRules(p, files, r); err != nil {
+		var rules []rule
+		if err := l.fileRules(p, &rules, files, r); err != nil {
 			return nil, err
 		}
-		l.otherRules(p, others)
-		slices.SortFunc(p.Rules, compareRules)
+		l.otherRules(p, &rules, others)
+		slices.SortFunc(rules, compareRules)
+		for _, x := range rules {
+			p.Rules = append(p.Rules, x.learned())
+		}
 		slices.SortFunc(p.Findings, func(a, b Finding) int {
-			return cmp.Or(compareRules(a.Rule, b.Rule), strings.Compare(a.ID, b.ID))
+			return cmp.Or(compareRules(a.r, b.r), strings.Compare(a.ID, b.ID))
 		})
 		out = append(out, p)
 	}
@@ -402,7 +439,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 
 // decision is the exec transition chosen for one executable.
 type decision struct {
-	mode   ExecMode
+	mode   aare.ExecKind
 	target string // child name for Cx, profile name for Px
 }
 
@@ -439,11 +476,11 @@ func (r *resolver) resolve(label string) (name, parent string, err error) {
 		return "", "", err
 	}
 	switch d.mode {
-	case ExecInherit:
+	case aare.ExecInherit:
 		return effParent, effGrand, nil
-	case ExecChild:
+	case aare.ExecChild:
 		return effParent + "//" + d.target, effParent, nil
-	default: // ExecProfile
+	default: // aare.ExecProfile
 		return d.target, "", nil
 	}
 }
@@ -466,14 +503,14 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 		for _, t := range slices.Sorted(maps.Keys(la.execTargets[bin])) {
 			switch {
 			case t == rawLabel || t == effParent:
-				observed = append(observed, decision{mode: ExecInherit})
+				observed = append(observed, decision{mode: aare.ExecInherit})
 			case strings.HasPrefix(t, effParent+"//"):
-				observed = append(observed, decision{mode: ExecChild, target: t[len(effParent)+2:]})
+				observed = append(observed, decision{mode: aare.ExecChild, target: t[len(effParent)+2:]})
 			case t == "unconfined":
 				return decision{}, &ExecConflictError{Profile: effParent, Path: bin,
 					Modes: []string{"unconfined (ux) in the events", "never ux by policy"}}
 			default:
-				observed = append(observed, decision{mode: ExecProfile, target: t})
+				observed = append(observed, decision{mode: aare.ExecProfile, target: t})
 			}
 		}
 	}
@@ -483,7 +520,7 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 		if len(observed) > 1 {
 			var modes []string
 			for _, o := range observed {
-				modes = append(modes, strings.TrimSpace(o.mode.String()+" "+o.target))
+				modes = append(modes, strings.TrimSpace(execString(o.mode)+" "+o.target))
 			}
 			return decision{}, &ExecConflictError{Profile: effParent, Path: bin,
 				Modes: append(modes[:len(modes)-1], modes[len(modes)-1]+" (the profile's rule)")}
@@ -494,7 +531,7 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 	case len(observed) > 1:
 		var modes []string
 		for _, o := range observed {
-			modes = append(modes, strings.TrimSpace(o.mode.String()+" "+o.target))
+			modes = append(modes, strings.TrimSpace(execString(o.mode)+" "+o.target))
 		}
 		return decision{}, &ExecConflictError{Profile: effParent, Path: bin, Modes: modes}
 	case len(observed) == 1:
@@ -506,31 +543,31 @@ func (r *resolver) decide(rawLabel, bin string) (decision, error) {
 	return d, nil
 }
 
-// ExecRuler is implemented by a Coverer that knows the exec transition
+// execRuler is implemented by a coverer that knows the exec transition
 // its rules give an executable; learn follows it rather than its policy.
-type ExecRuler interface {
-	ExecFor(executable string) (mode ExecMode, target string, ok bool)
+type execRuler interface {
+	execFor(executable string) (mode aare.ExecKind, target string, ok bool)
 }
 
 // existingExec is the transition the existing profile already gives bin.
 func (l *Learner) existingExec(profile, bin string) (decision, bool) {
-	if l.opts.Existing == nil {
+	if l.opts.existing == nil {
 		return decision{}, false
 	}
-	er, ok := l.opts.Existing(profile).(ExecRuler)
+	er, ok := l.opts.existing(profile).(execRuler)
 	if !ok {
 		return decision{}, false
 	}
-	mode, target, ok := er.ExecFor(bin)
+	mode, target, ok := er.execFor(bin)
 	if !ok {
 		return decision{}, false
 	}
 	switch mode {
-	case ExecChild:
+	case aare.ExecChild:
 		if target == "" {
 			target = childName(bin)
 		}
-	case ExecProfile:
+	case aare.ExecProfile:
 		if target == "" {
 			if l.opts.ProfileFor != nil {
 				if name, ok := l.opts.ProfileFor(bin); ok {
@@ -545,19 +582,19 @@ func (l *Learner) existingExec(profile, bin string) (decision, bool) {
 func (l *Learner) policyExec(profile, bin string) decision {
 	if l.opts.ProfileFor != nil {
 		if name, ok := l.opts.ProfileFor(bin); ok && name != profile {
-			return decision{mode: ExecProfile, target: name}
+			return decision{mode: aare.ExecProfile, target: name}
 		}
 	}
 	if l.opts.AppTree != nil {
 		root := strings.SplitN(profile, "//", 2)[0]
 		if tree := l.opts.AppTree(root); tree != "" && strings.HasPrefix(bin, strings.TrimSuffix(tree, "/")+"/") {
-			return decision{mode: ExecInherit}
+			return decision{mode: aare.ExecInherit}
 		}
 	}
-	if l.opts.DefaultExec == ExecInherit {
-		return decision{mode: ExecInherit}
+	if l.opts.DefaultExec == aare.ExecInherit {
+		return decision{mode: aare.ExecInherit}
 	}
-	return decision{mode: ExecChild, target: childName(bin)}
+	return decision{mode: aare.ExecChild, target: childName(bin)}
 }
 
 // childName names the child profile for an executable: its base name.
@@ -569,39 +606,9 @@ func childName(bin string) string {
 	return b
 }
 
-// fileAccess reduces permissions to the sensitive table's categories.
-func fileAccess(p Perms) lint.Access {
-	var a lint.Access
-	if p&(PermRead|PermMap) != 0 {
-		a |= lint.AccessRead
-	}
-	if p&(PermWrite|PermAppend|PermLink|PermLock) != 0 {
-		a |= lint.AccessWrite
-	}
-	if p&PermExec != 0 {
-		a |= lint.AccessExec
-	}
-	return a
-}
-
-// permsFor is the inverse of fileAccess for the permissions in p.
-func permsFor(a lint.Access, p Perms) Perms {
-	var out Perms
-	if a&lint.AccessRead != 0 {
-		out |= p & (PermRead | PermMap)
-	}
-	if a&lint.AccessWrite != 0 {
-		out |= p & (PermWrite | PermAppend | PermLink | PermLock)
-	}
-	if a&lint.AccessExec != 0 {
-		out |= p & PermExec
-	}
-	return out
-}
-
 // otherRulesOf finishes the non-file rules: masks and signals sorted.
-func (l *Learner) otherRulesOf(others map[string]*otherAcc) []Rule {
-	var out []Rule
+func (l *Learner) otherRulesOf(others map[string]*otherAcc) []rule {
+	var out []rule
 	for _, k := range slices.Sorted(maps.Keys(others)) {
 		o := others[k]
 		rule := o.rule
@@ -614,11 +621,11 @@ func (l *Learner) otherRulesOf(others map[string]*otherAcc) []Rule {
 
 // uncovered drops what the existing profile already allows: whole
 // non-file rules, and file permissions per path.
-func (l *Learner) uncovered(cov Coverer, files map[string]*fileAcc, others *[]Rule) map[string]*fileAcc {
+func (l *Learner) uncovered(cov coverer, files map[string]*fileAcc, others *[]rule) map[string]*fileAcc {
 	if cov == nil {
 		return files
 	}
-	*others = slices.DeleteFunc(*others, cov.CoversRule)
+	*others = slices.DeleteFunc(*others, cov.coversRule)
 	out := map[string]*fileAcc{}
 	for p, f := range files {
 		missing := cov.MissingFile(p, f.perms, f.owned)
@@ -638,12 +645,12 @@ func (l *Learner) uncovered(cov Coverer, files map[string]*fileAcc, others *[]Ru
 // concrete paths it stands for (a thousand temp files are one rule), so an
 // abstraction is chosen for the variety of what it covers. A candidate
 // that grants something sensitive is skipped when it would be chosen.
-func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, others *[]Rule) {
+func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, others *[]rule) {
 	min := l.opts.MinAbstraction
 	if min <= 0 {
 		min = DefaultMinAbstraction
 	}
-	if len(l.opts.Abstractions) == 0 {
+	if len(l.opts.abstractions) == 0 {
 		return
 	}
 	// The rule each access would become, and what each candidate covers
@@ -660,24 +667,24 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 		files  []bool
 		others []bool
 	}
-	covers := make([]cover, len(l.opts.Abstractions))
-	for ci, c := range l.opts.Abstractions {
+	covers := make([]cover, len(l.opts.abstractions))
+	for ci, c := range l.opts.abstractions {
 		cv := cover{files: make([]bool, len(paths)), others: make([]bool, len(*others))}
 		for i, path := range paths {
 			f := files[path]
 			cv.files[i] = c.Cov.MissingFile(path, f.perms, f.owned) == 0
 		}
 		for i, r := range *others {
-			cv.others[i] = c.Cov.CoversRule(r)
+			cv.others[i] = c.Cov.coversRule(r)
 		}
 		covers[ci] = cv
 	}
 	removedF := make([]bool, len(paths))
 	removedO := make([]bool, len(*others))
-	used := make([]bool, len(l.opts.Abstractions))
+	used := make([]bool, len(l.opts.abstractions))
 	for {
 		best, bestN := -1, 0
-		for ci, c := range l.opts.Abstractions {
+		for ci, c := range l.opts.abstractions {
 			if used[ci] {
 				continue
 			}
@@ -702,7 +709,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 					n++
 				}
 			}
-			if n > bestN || (n == bestN && best >= 0 && c.Name < l.opts.Abstractions[best].Name) {
+			if n > bestN || (n == bestN && best >= 0 && c.Name < l.opts.abstractions[best].Name) {
 				best, bestN = ci, n
 			}
 		}
@@ -710,7 +717,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 			break
 		}
 		used[best] = true
-		c := l.opts.Abstractions[best]
+		c := l.opts.abstractions[best]
 		if l.unsafe(c) {
 			continue
 		}
@@ -741,7 +748,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 }
 
 // unsafe reports (once per candidate) whether it grants something sensitive.
-func (l *Learner) unsafe(c Candidate) bool {
+func (l *Learner) unsafe(c candidate) bool {
 	if c.Unsafe == nil {
 		return false
 	}
@@ -753,20 +760,20 @@ func (l *Learner) unsafe(c Candidate) bool {
 	return bad
 }
 
-func (l *Learner) otherRules(p *Profile, others []Rule) {
-	for _, rule := range others {
-		if id, sev, why, ok := l.sensitiveRule(p.Name, rule); ok {
-			p.Findings = append(p.Findings, Finding{Profile: p.Name, Rule: rule, ID: id, Severity: sev, Reason: why})
+func (l *Learner) otherRules(p *Profile, rules *[]rule, others []rule) {
+	for _, r := range others {
+		if id, sev, why, ok := l.sensitiveRule(p.Name, r); ok {
+			p.Findings = append(p.Findings, newFinding(p.Name, r, id, sev, why))
 			if !l.opts.AllowSensitive || id == "abi" {
 				continue
 			}
 		}
-		p.Rules = append(p.Rules, rule)
+		*rules = append(*rules, r)
 	}
 }
 
 // sensitiveRule checks a non-file rule against lint's table and the ABI.
-func (l *Learner) sensitiveRule(profile string, r Rule) (id string, sev lint.Severity, why string, ok bool) {
+func (l *Learner) sensitiveRule(profile string, r rule) (id string, sev lint.Severity, why string, ok bool) {
 	switch r.Class {
 	case ClassUserns, ClassIOUring, ClassMqueue:
 		if l.opts.ABI < "4.0" {
@@ -800,25 +807,25 @@ func (l *Learner) sensitiveRule(profile string, r Rule) (id string, sev lint.Sev
 type fileEntry struct {
 	pattern string
 	owner   bool
-	perms   Perms
-	exec    ExecMode
+	perms   aare.Perm
+	exec    aare.ExecKind
 	target  string
 	home    bool
 	ev      Evidence
 	members []string
 }
 
-func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) error {
+func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc, r *resolver) error {
 	touched := map[string]bool{}
 	var entries []*fileEntry
 	for _, fp := range slices.Sorted(maps.Keys(files)) {
 		f := files[fp]
 		perms := f.perms
 		// The sensitive guard works on concrete paths, before any glob.
-		if e, ok := lint.Path(fp, fileAccess(perms)); ok {
-			bad := permsFor(e.Access, perms)
-			rule := Rule{Class: ClassFile, Path: fp, Perms: bad, Exec: f.exec, Evidence: f.evidence}
-			p.Findings = append(p.Findings, Finding{Profile: p.Name, Rule: rule, ID: e.ID, Severity: e.Severity, Reason: e.Why})
+		if e, ok := lint.Path(fp, perms); ok {
+			bad := perms & e.Access
+			r := rule{Class: ClassFile, Path: fp, Perms: bad, Exec: f.exec, Evidence: f.evidence}
+			p.Findings = append(p.Findings, newFinding(p.Name, r, e.ID, e.Severity, e.Why))
 			if !l.opts.AllowSensitive {
 				perms &^= bad
 			}
@@ -829,7 +836,7 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 		touched[fp] = true
 		lit := EscapeLiteral(fp)
 		fe := &fileEntry{pattern: lit, perms: perms, ev: f.evidence, members: []string{lit}}
-		if perms&PermExec != 0 {
+		if perms&aare.PermExec != 0 {
 			fe.exec = f.exec
 			fe.target = r.targetOf(p.Name, fp, f.exec)
 		}
@@ -840,10 +847,10 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 		}
 		entries = append(entries, fe)
 	}
-	guard := func(pattern string, perms Perms) bool {
+	guard := func(pattern string, perms aare.Perm) bool {
 		_, reached := lint.Reached(func(ex string) bool {
 			return !touched[ex] && l.m.match(pattern, ex)
-		}, fileAccess(perms))
+		}, perms)
 		return !reached && !forbiddenPattern(pattern)
 	}
 	// Undo generalisations that reach a sensitive path.
@@ -867,7 +874,7 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 		return err
 	}
 	for _, e := range entries {
-		p.Rules = append(p.Rules, Rule{Class: ClassFile, Path: e.pattern, Owner: e.owner, Perms: e.perms,
+		*rules = append(*rules, rule{Class: ClassFile, Path: e.pattern, Owner: e.owner, Perms: e.perms,
 			Exec: e.exec, ExecTarget: e.target, Evidence: e.ev})
 	}
 	return nil
@@ -875,7 +882,7 @@ func (l *Learner) fileRules(p *Profile, files map[string]*fileAcc, r *resolver) 
 
 // targetOf names the exec target a file rule needs: Cx needs the child's
 // name; Px needs one only when the profile's name is not the path.
-func (r *resolver) targetOf(profile, bin string, mode ExecMode) string {
+func (r *resolver) targetOf(profile, bin string, mode aare.ExecKind) string {
 	for key, d := range r.decided {
 		if key[1] != bin || d.mode != mode {
 			continue
@@ -883,7 +890,7 @@ func (r *resolver) targetOf(profile, bin string, mode ExecMode) string {
 		if eff, _, err := r.resolve(key[0]); err != nil || eff != profile {
 			continue
 		}
-		if mode == ExecChild || (mode == ExecProfile && d.target != bin) {
+		if mode == aare.ExecChild || (mode == aare.ExecProfile && d.target != bin) {
 			return d.target
 		}
 	}
@@ -913,11 +920,11 @@ func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
 			byKey[k] = e
 			continue
 		}
-		if g.exec != e.exec && g.exec != ExecNone && e.exec != ExecNone || g.target != e.target && g.target != "" && e.target != "" {
+		if g.exec != e.exec && g.exec != aare.ExecNone && e.exec != aare.ExecNone || g.target != e.target && g.target != "" && e.target != "" {
 			return nil, &ExecConflictError{Path: k, Modes: []string{
-				strings.TrimSpace(g.exec.String() + " " + g.target), strings.TrimSpace(e.exec.String() + " " + e.target)}}
+				strings.TrimSpace(execString(g.exec) + " " + g.target), strings.TrimSpace(execString(e.exec) + " " + e.target)}}
 		}
-		g.perms = (g.perms | e.perms).normal()
+		g.perms = normal(g.perms | e.perms)
 		g.owner = g.owner && e.owner
 		g.exec = max(g.exec, e.exec)
 		if g.target == "" {
@@ -935,7 +942,7 @@ func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
 
 // globSiblings replaces n or more entries in one directory with the same
 // permissions, owner and exec mode by dir/*.
-func globSiblings(entries []*fileEntry, n int, guard func(string, Perms) bool) []*fileEntry {
+func globSiblings(entries []*fileEntry, n int, guard func(string, aare.Perm) bool) []*fileEntry {
 	groups := map[string][]*fileEntry{}
 	for _, e := range entries {
 		if strings.HasSuffix(e.pattern, "/") || strings.Contains(e.pattern, "**") {
@@ -968,7 +975,7 @@ func globSiblings(entries []*fileEntry, n int, guard func(string, Perms) bool) [
 // globSubtrees (aggressive) replaces n or more entries below a directory,
 // spread over at least two of its subdirectories, by dir/**. The
 // directory must have at least two components.
-func globSubtrees(entries []*fileEntry, n int, guard func(string, Perms) bool) []*fileEntry {
+func globSubtrees(entries []*fileEntry, n int, guard func(string, aare.Perm) bool) []*fileEntry {
 	type cand struct {
 		subdirs map[string]bool
 		members []*fileEntry

@@ -7,16 +7,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 func file(profile, path, mask string) *Access {
-	return &Access{Profile: profile, Class: ClassFile, Path: path, Perms: ParsePerms(mask)}
+	return &Access{Profile: profile, Class: ClassFile, Path: path, Perms: kernelPerms(mask)}
 }
 
 func owned(a *Access) *Access { a.Owner = true; return a }
 
 func execAt(profile, path, target string) *Access {
-	return &Access{Profile: profile, Class: ClassFile, Operation: "exec", Path: path, Perms: PermExec, Target: target}
+	return &Access{Profile: profile, Class: ClassFile, Operation: "exec", Path: path, Perms: aare.PermExec, Target: target}
 }
 
 // render lists a result compactly: one line per rule, "! " before findings.
@@ -25,10 +27,10 @@ func render(ps []*Profile) string {
 	for _, p := range ps {
 		b.WriteString("profile " + p.Name + "\n")
 		for _, r := range p.Rules {
-			b.WriteString("  " + r.String() + "\n")
+			b.WriteString("  " + ruleText(r.Node) + "\n")
 		}
 		for _, f := range p.Findings {
-			b.WriteString("  ! " + f.Rule.String() + " [" + f.ID + "]\n")
+			b.WriteString("  ! " + ruleText(f.Rule) + " [" + f.ID + "]\n")
 		}
 	}
 	return b.String()
@@ -327,7 +329,7 @@ profile myapp//gzip
 		},
 		{
 			name: "exec: Px when a profile exists; nested null children",
-			opts: Options{ProfileFor: func(p string) (string, bool) { return "helperd", p == "/usr/sbin/helperd" }, DefaultExec: ExecInherit},
+			opts: Options{ProfileFor: func(p string) (string, bool) { return "helperd", p == "/usr/sbin/helperd" }, DefaultExec: aare.ExecInherit},
 			in: []*Access{
 				execAt("myapp", "/usr/sbin/helperd", "myapp//null-/usr/sbin/helperd"),
 				file("myapp//null-/usr/sbin/helperd", "/run/helperd.pid", "w"),
@@ -417,16 +419,16 @@ func TestExecConflictByGlob(t *testing.T) {
 }
 
 // fakeExisting is a profile that allows nothing but gives execs a mode.
-type fakeExisting map[string]ExecMode
+type fakeExisting map[string]aare.ExecKind
 
-func (f fakeExisting) MissingFile(path string, perms Perms, owned bool) Perms {
+func (f fakeExisting) MissingFile(path string, perms aare.Perm, owned bool) aare.Perm {
 	if _, ok := f[path]; ok {
-		return perms &^ PermExec
+		return perms &^ aare.PermExec
 	}
 	return perms
 }
-func (f fakeExisting) CoversRule(Rule) bool { return false }
-func (f fakeExisting) ExecFor(p string) (ExecMode, string, bool) {
+func (f fakeExisting) coversRule(rule) bool { return false }
+func (f fakeExisting) execFor(p string) (aare.ExecKind, string, bool) {
 	m, ok := f[p]
 	return m, "", ok
 }
@@ -434,9 +436,9 @@ func (f fakeExisting) ExecFor(p string) (ExecMode, string, bool) {
 // The existing profile's exec rule decides how a learning child folds; an
 // event showing another transition is a conflict.
 func TestExistingExecMode(t *testing.T) {
-	opts := Options{Existing: func(p string) Coverer {
+	opts := Options{existing: func(p string) coverer {
 		if p == "app" {
-			return fakeExisting{"/usr/bin/gzip": ExecInherit}
+			return fakeExisting{"/usr/bin/gzip": aare.ExecInherit}
 		}
 		return nil
 	}}

@@ -6,11 +6,11 @@ import (
 	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// DefaultVars are the values of the variables learn writes, as Debian's
+// defaultVars are the values of the variables learn writes, as Debian's
 // tunables define them (tunables/home, proc, kernelvars, multiarch, run).
 // The CLI replaces them with the values of the profile directory's
 // tunables when it has them.
-var DefaultVars = map[string][]string{
+var defaultVars = map[string][]string{
 	"PROC":      {"/proc/"},
 	"pid":       {"{[1-9],[1-9][0-9],[1-9][0-9][0-9],[1-9][0-9][0-9][0-9],[1-9][0-9][0-9][0-9][0-9],[1-9][0-9][0-9][0-9][0-9][0-9],[1-4][0-9][0-9][0-9][0-9][0-9][0-9]}"},
 	"pids":      {"@{pid}"},
@@ -34,7 +34,7 @@ type matcher struct {
 
 func newMatcher(vars map[string][]string) *matcher {
 	if vars == nil {
-		vars = DefaultVars
+		vars = defaultVars
 	}
 	return &matcher{vars: aare.VarMap(vars)}
 }

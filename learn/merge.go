@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/policy"
 )
 
@@ -17,10 +18,41 @@ import (
 type MergeOptions struct {
 	Explain bool   // evidence comments above each learned rule
 	ABI     string // for profiles created from scratch
-	// UseLocal reports whether additions to a profile go into its
-	// `include if exists <local/NAME>` file (packaged profiles) rather
-	// than into the profile itself.
-	UseLocal func(e *Existing) bool
+	// Local says when additions to a profile go into its `include if
+	// exists <local/NAME>` file rather than into the profile itself.
+	Local Local
+}
+
+// Local says where additions to a profile with a local/NAME include go.
+type Local uint8
+
+const (
+	LocalNever    Local = iota // into the profile itself
+	LocalPackaged              // into local/NAME when a package installed the profile (--local auto)
+	LocalAlways                // into local/NAME
+)
+
+// ParseLocal reads --local: auto, always or never.
+func ParseLocal(s string) (Local, error) {
+	switch s {
+	case "auto":
+		return LocalPackaged, nil
+	case "always":
+		return LocalAlways, nil
+	case "never":
+		return LocalNever, nil
+	}
+	return LocalNever, fmt.Errorf("--local %q: want auto, always or never", s)
+}
+
+func (o MergeOptions) useLocal(set *host.ProfileSet, e *host.Profile) bool {
+	switch o.Local {
+	case LocalAlways:
+		return true
+	case LocalPackaged:
+		return set.Packaged(e.File)
+	}
+	return false
 }
 
 // Change is one file learn changes or creates.
@@ -35,7 +67,7 @@ type Change struct {
 // comments and order of the existing file stay. Profiles the policy does
 // not define get a new file in the policy directory. The result is sorted
 // by path; files whose text would not change are left out.
-func Merge(pol *Policy, learned []*Profile, opts MergeOptions) ([]Change, error) {
+func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Change, error) {
 	files := map[string]*fileState{}
 	state := func(path string, f *policy.File) (*fileState, error) {
 		if st := files[path]; st != nil {
@@ -82,12 +114,12 @@ func Merge(pol *Policy, learned []*Profile, opts MergeOptions) ([]Change, error)
 			}
 			child := newChild(p, opts)
 			parent.Decl.AddRule(nil, child)
-			pol.Profiles[p.Name] = &Existing{Name: p.Name, File: parent.File, Decl: child}
+			pol.Profiles[p.Name] = &host.Profile{Name: p.Name, File: parent.File, Decl: child}
 			st.profiles = append(st.profiles, p.Name)
 			done[p.Name] = true
 			continue
 		}
-		if opts.UseLocal != nil && e.Local != nil && opts.UseLocal(e) {
+		if e.Local != nil && opts.useLocal(pol, e) {
 			if err := mergeLocal(pol, e, p, opts, state); err != nil {
 				return nil, err
 			}
@@ -108,14 +140,14 @@ func Merge(pol *Policy, learned []*Profile, opts MergeOptions) ([]Change, error)
 			pf.Name, pf.Attach = filepath.Base(p.Name), p.Name
 		}
 		for _, r := range p.Rules {
-			pf.Rules = append(pf.Rules, r.Node(opts.Explain))
+			pf.Rules = append(pf.Rules, r.node(opts.Explain))
 		}
 		for _, c := range learned {
 			if c.Parent == p.Name && !done[c.Name] {
 				pf.Children = append(pf.Children, newChild(c, opts))
 			}
 		}
-		name := LocalName(p.Name)
+		name := localName(p.Name)
 		if pf.Attach != "" {
 			name = ProfileFileName(pf.Attach)
 		}
@@ -173,7 +205,7 @@ func addTo(decl *policy.Profile, p *Profile, opts MergeOptions) {
 		decl.AddRule(lastInclude(decl.Body), includeNode(a))
 	}
 	for _, r := range p.Rules {
-		decl.AddRule(nil, r.Node(opts.Explain))
+		decl.AddRule(nil, r.node(opts.Explain))
 	}
 }
 
@@ -207,9 +239,9 @@ func newChild(p *Profile, opts MergeOptions) *policy.Profile {
 		c.Body = append(c.Body, includeNode(a))
 	}
 	for i, r := range p.Rules {
-		n := r.Node(opts.Explain)
+		n := r.node(opts.Explain)
 		if i == 0 {
-			metaOf(n).Hint = policy.NewSection
+			n.RuleMeta().Hint = policy.NewSection
 		}
 		c.Body = append(c.Body, n)
 	}
@@ -225,7 +257,7 @@ type fileState struct {
 // mergeLocal puts additions into the profile's local/NAME file (top-level
 // rules, as apparmor_parser reads it inside the profile), creating it
 // when it does not exist.
-func mergeLocal(pol *Policy, e *Existing, p *Profile, opts MergeOptions, state func(string, *policy.File) (*fileState, error)) error {
+func mergeLocal(pol *host.ProfileSet, e *host.Profile, p *Profile, opts MergeOptions, state func(string, *policy.File) (*fileState, error)) error {
 	paths, err := pol.Loader.Resolve(e.Local)
 	if err != nil {
 		return err
@@ -251,7 +283,7 @@ func mergeLocal(pol *Policy, e *Existing, p *Profile, opts MergeOptions, state f
 		st.f.AddRule(lastInclude(st.f.Rules), includeNode(a))
 	}
 	for _, r := range p.Rules {
-		st.f.AddRule(nil, r.Node(opts.Explain))
+		st.f.AddRule(nil, r.node(opts.Explain))
 	}
 	st.profiles = append(st.profiles, p.Name)
 	return nil

@@ -1,59 +1,55 @@
 package learn
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// ExecMode is how a learned exec rule transitions.
-type ExecMode uint8
-
-const (
-	ExecNone    ExecMode = iota
-	ExecInherit          // ix: stay in the profile
-	ExecProfile          // Px: the target's own profile
-	ExecChild            // Cx: a child profile of this one
-)
-
-// String spells the mode as a rule does ("ix", "Px", "Cx").
-func (m ExecMode) String() string {
-	switch m {
-	case ExecInherit:
+// execString spells a learned exec transition as a rule does ("ix",
+// "Px", "Cx"): learn writes only these, with the environment scrubbed.
+func execString(k aare.ExecKind) string {
+	switch k {
+	case aare.ExecInherit:
 		return "ix"
-	case ExecProfile:
+	case aare.ExecProfile:
 		return "Px"
-	case ExecChild:
+	case aare.ExecChild:
 		return "Cx"
 	}
 	return ""
 }
 
 // ParseExecMode reads "ix", "px"/"Px", "cx"/"Cx".
-func ParseExecMode(s string) (ExecMode, error) {
+func ParseExecMode(s string) (aare.ExecKind, error) {
 	switch strings.ToLower(s) {
 	case "ix", "inherit":
-		return ExecInherit, nil
+		return aare.ExecInherit, nil
 	case "px", "profile":
-		return ExecProfile, nil
+		return aare.ExecProfile, nil
 	case "cx", "child":
-		return ExecChild, nil
+		return aare.ExecChild, nil
 	}
-	return ExecNone, fmt.Errorf("exec mode %q: want ix, px or cx (never ux)", s)
+	return aare.ExecNone, fmt.Errorf("exec mode %q: want ix, px or cx (never ux)", s)
 }
 
-// Rule is one learned rule, in a form independent of the policy AST (the
-// caller converts it). Only the fields of its Class are set.
-type Rule struct {
+// rule is a rule being learned, flat so that accesses merge cheaply; it
+// leaves learn as a policy AST node (node). Only the fields of its Class
+// are set.
+type rule struct {
 	Class Class
 
 	// File rules.
 	Owner      bool
 	Path       string // an AppArmor pattern
-	Perms      Perms
-	Exec       ExecMode // when Perms has PermExec
-	ExecTarget string   // Cx/Px -> target name, "" for the default
+	Perms      aare.Perm
+	Exec       aare.ExecKind // when Perms has PermExec
+	ExecTarget string        // Cx/Px -> target name, "" for the default
 
 	Capability string
 
@@ -79,6 +75,29 @@ type Rule struct {
 	Evidence Evidence
 }
 
+// Learned is a learned rule: the policy AST node that allows what was
+// observed, and the events it stands for.
+type Learned struct {
+	Node     policy.Rule
+	Evidence Evidence
+}
+
+// Explained returns the node with its evidence as the doc comment (what
+// --explain writes above each learned rule).
+func (l Learned) Explained() policy.Rule {
+	if l.Evidence.Count > 0 {
+		setDoc(l.Node, l.Evidence.Comment())
+	}
+	return l.Node
+}
+
+func (l Learned) node(explain bool) policy.Rule {
+	if explain {
+		return l.Explained()
+	}
+	return l.Node
+}
+
 // Evidence says which events a rule stands for.
 type Evidence struct {
 	Count       int
@@ -93,7 +112,9 @@ type Evidence struct {
 // MaxExamples bounds Evidence.Examples and Evidence.Lines.
 const MaxExamples = 3
 
-func (e *Evidence) add(a *Access, example string) {
+// Add counts one more access; example is the concrete object it names
+// ("" for none).
+func (e *Evidence) Add(a *Access, example string) {
 	e.Count++
 	if !a.Time.IsZero() {
 		if e.First.IsZero() || a.Time.Before(e.First) {
@@ -166,138 +187,25 @@ func (e Evidence) Comment() string {
 	return b.String()
 }
 
-// String renders the rule in profile syntax, for messages and tests.
-// Profiles themselves are printed from policy AST nodes, never from this.
-func (r Rule) String() string {
-	var b strings.Builder
-	switch r.Class {
-	case ClassFile:
-		if r.Owner {
-			b.WriteString("owner ")
-		}
-		b.WriteString(quoteIfNeeded(r.Path))
-		b.WriteByte(' ')
-		b.WriteString(r.FilePerms())
-		if r.ExecTarget != "" {
-			b.WriteString(" -> ")
-			b.WriteString(r.ExecTarget)
-		}
-	case ClassCapability:
-		b.WriteString("capability " + r.Capability)
-	case ClassNetwork:
-		b.WriteString("network")
-		for _, s := range []string{r.Family, r.SockType} {
-			if s != "" {
-				b.WriteString(" " + s)
-			}
-		}
-	case ClassUnix:
-		b.WriteString("unix")
-		writeMask(&b, r.Mask)
-		if r.SockType != "" {
-			b.WriteString(" type=" + r.SockType)
-		}
-		if r.Addr != "" {
-			b.WriteString(" addr=" + quoteIfNeeded(r.Addr))
-		}
-		if r.PeerAddr != "" {
-			b.WriteString(" peer=(addr=" + quoteIfNeeded(r.PeerAddr) + ")")
-		}
-	case ClassSignal:
-		b.WriteString("signal")
-		writeMask(&b, r.Mask)
-		if len(r.Signals) > 0 {
-			b.WriteString(" set=(" + strings.Join(r.Signals, ", ") + ")")
-		}
-		if r.Peer != "" {
-			b.WriteString(" peer=" + quoteIfNeeded(r.Peer))
-		}
-	case ClassPtrace:
-		b.WriteString("ptrace")
-		writeMask(&b, r.Mask)
-		if r.Peer != "" {
-			b.WriteString(" peer=" + quoteIfNeeded(r.Peer))
-		}
-	case ClassDBus:
-		b.WriteString("dbus")
-		writeMask(&b, r.Mask)
-		for _, kv := range [][2]string{{"bus", r.Bus}, {"path", r.DBusPath}, {"interface", r.Interface}, {"member", r.Member}} {
-			if kv[1] != "" {
-				b.WriteString(" " + kv[0] + "=" + quoteIfNeeded(kv[1]))
-			}
-		}
-		if r.PeerName != "" || r.Peer != "" {
-			var parts []string
-			if r.PeerName != "" {
-				parts = append(parts, "name="+quoteIfNeeded(r.PeerName))
-			}
-			if r.Peer != "" {
-				parts = append(parts, "label="+quoteIfNeeded(r.Peer))
-			}
-			b.WriteString(" peer=(" + strings.Join(parts, ", ") + ")")
-		}
-	case ClassMount:
-		b.WriteString("mount")
-		if r.FSType != "" {
-			b.WriteString(" fstype=" + r.FSType)
-		}
-		if r.Options != "" {
-			b.WriteString(" options=(" + r.Options + ")")
-		}
-		if r.Source != "" {
-			b.WriteString(" " + quoteIfNeeded(r.Source))
-		}
-		b.WriteString(" -> " + quoteIfNeeded(r.Path))
-	case ClassUmount:
-		b.WriteString("umount " + quoteIfNeeded(r.Path))
-	case ClassPivotRoot:
-		b.WriteString("pivot_root " + quoteIfNeeded(r.Path))
-	case ClassChangeProfile:
-		b.WriteString("change_profile -> " + quoteIfNeeded(r.Target))
-	case ClassUserns:
-		b.WriteString("userns")
-		writeMask(&b, r.Mask)
-	case ClassIOUring:
-		b.WriteString("io_uring")
-		writeMask(&b, r.Mask)
-	case ClassMqueue:
-		b.WriteString("mqueue")
-		writeMask(&b, r.Mask)
-		if r.Path != "" {
-			b.WriteString(" " + quoteIfNeeded(r.Path))
-		}
-	default:
-		b.WriteString("# unknown rule")
+// String is the rule in profile syntax, as the printer writes it: for
+// messages, keys and ordering.
+func (r rule) String() string { return ruleText(r.node()) }
+
+// ruleText prints one rule node on one line.
+func ruleText(n policy.Rule) string {
+	var b bytes.Buffer
+	if err := policy.Format(&b, nil, n); err != nil {
+		return fmt.Sprintf("# %v", err)
 	}
-	b.WriteByte(',')
-	return b.String()
+	return strings.TrimSpace(b.String())
 }
 
-// FilePerms spells a file rule's permissions with its exec mode: "mr",
+// filePerms spells a file rule's permissions with its exec mode: "mr",
 // "rw", "mrix", "Px".
-func (r Rule) FilePerms() string {
-	s := (r.Perms &^ PermExec).String()
-	if r.Perms&PermExec != 0 {
-		s += r.Exec.String()
-	}
-	return s
-}
-
-func writeMask(b *strings.Builder, mask []string) {
-	switch len(mask) {
-	case 0:
-	case 1:
-		b.WriteString(" " + mask[0])
-	default:
-		b.WriteString(" (" + strings.Join(mask, ", ") + ")")
-	}
-}
-
-// quoteIfNeeded quotes a value with spaces or characters the policy
-// lexer would split on.
-func quoteIfNeeded(s string) string {
-	if s == "" || strings.ContainsAny(s, " \t\n,=()\"#") {
-		return fmt.Sprintf("%q", s)
+func (r rule) filePerms() string {
+	s := permString(r.Perms &^ aare.PermExec)
+	if r.Perms&aare.PermExec != 0 {
+		s += execString(r.Exec)
 	}
 	return s
 }
@@ -310,7 +218,7 @@ var classOrder = map[Class]int{
 }
 
 // compareRules orders rules for output: by class, then by their text.
-func compareRules(a, b Rule) int {
+func compareRules(a, b rule) int {
 	if c := classOrder[a.Class] - classOrder[b.Class]; c != 0 {
 		return c
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/armorer-dev/armorer/auditlog/source"
+	"github.com/armorer-dev/armorer/host"
 )
 
 // SessionOptions configure one learning run over a profile directory:
@@ -15,8 +16,8 @@ type SessionOptions struct {
 	// (default: Dir).
 	Dir     string
 	Include []string
-	// Options are the learning knobs; WithPolicy completes them from the
-	// profile directory.
+	// Options are the learning knobs; WithProfiles completes them from
+	// the profile directory.
 	Options Options
 	// Abstractions names the candidate abstractions (nil:
 	// DefaultAbstractions; "all": every abstraction of the search path).
@@ -33,8 +34,8 @@ type SessionOptions struct {
 
 // Session is a profile directory loaded for learning.
 type Session struct {
-	opts   SessionOptions
-	Policy *Policy
+	opts     SessionOptions
+	Profiles *host.ProfileSet
 }
 
 // OpenSession loads the profile directory (its problems go to Warn).
@@ -42,14 +43,14 @@ func OpenSession(opts SessionOptions) (*Session, error) {
 	if opts.Warn == nil {
 		opts.Warn = func(error) {}
 	}
-	pol, err := LoadPolicy(opts.Dir, opts.Include...)
+	pol, err := host.LoadProfileSet(opts.Dir, opts.Include...)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pol.Problems {
 		opts.Warn(p)
 	}
-	return &Session{opts: opts, Policy: pol}, nil
+	return &Session{opts: opts, Profiles: pol}, nil
 }
 
 // SessionResult is what a session learned.
@@ -65,9 +66,9 @@ type SessionResult struct {
 func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) {
 	abstractions := s.opts.Abstractions
 	if len(abstractions) == 1 && abstractions[0] == "all" {
-		abstractions = s.Policy.AbstractionNames()
+		abstractions = s.Profiles.AbstractionNames()
 	}
-	l := New(s.Policy.WithPolicy(s.opts.Options, abstractions, s.opts.Warn))
+	l := New(WithProfiles(s.opts.Options, s.Profiles, abstractions, s.opts.Warn))
 	res := &SessionResult{}
 	var a Access
 	var m Mapper
@@ -88,7 +89,7 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 	for _, p := range profiles {
 		res.Findings = append(res.Findings, p.Findings...)
 	}
-	if res.Changes, err = Merge(s.Policy, profiles, s.opts.Merge); err != nil {
+	if res.Changes, err = Merge(s.Profiles, profiles, s.opts.Merge); err != nil {
 		return nil, err
 	}
 	return res, nil

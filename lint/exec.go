@@ -30,15 +30,15 @@ profile. Keep code and data in different paths.`,
 				continue
 			}
 			// Only content writes count: l (link) and k (lock) write no code.
-			var a Access
+			var a aare.Perm
 			if perm&(aare.PermWrite|aare.PermAppend) != 0 {
-				a |= AccessWrite
+				a |= WritePerms
 			}
 			if perm&(aare.PermMmap|aare.PermExec) != 0 || mode.Kind != aare.ExecNone {
-				a |= AccessExec // mapping executable is running code
+				a |= ExecPerms // mapping executable is running code
 			}
 			g := grant{fr, compile(p, fr.Path)}
-			if a&(AccessWrite|AccessExec) == AccessWrite|AccessExec {
+			if a&(WritePerms|ExecPerms) == WritePerms|ExecPerms {
 				p.ReportRangef(fr, "%s %s is both writable and executable (w + m/x): code written there can be run", fr.Path.Raw, fr.Perms.Raw)
 				continue
 			}
@@ -46,10 +46,10 @@ profile. Keep code and data in different paths.`,
 			// covers its own, or its pattern covers the earlier one's.
 			var others []grant
 			switch {
-			case a&AccessWrite != 0:
+			case a&WritePerms != 0:
 				others = runnable[ri.Profile]
 				writable[ri.Profile] = append(writable[ri.Profile], g)
-			case a&AccessExec != 0:
+			case a&ExecPerms != 0:
 				others = writable[ri.Profile]
 				runnable[ri.Profile] = append(runnable[ri.Profile], g)
 			default:

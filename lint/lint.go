@@ -122,24 +122,18 @@ func rules(f *policy.File) func(func(policy.ScopedRule) bool) {
 	return policy.Rules(f.Rules, nil, nil)
 }
 
-// fileAccess reduces a file rule's permissions to the sensitive table's kinds.
-func fileAccess(perm aare.Perm, exec aare.ExecMode) Access {
-	var a Access
-	if perm&(aare.PermRead|aare.PermMmap) != 0 {
-		a |= AccessRead
+// fileAccess is a file rule's permissions, with x for an exec mode
+// written without it.
+func fileAccess(perm aare.Perm, exec aare.ExecMode) aare.Perm {
+	if exec.Kind != aare.ExecNone {
+		perm |= aare.PermExec
 	}
-	if perm&(aare.PermWrite|aare.PermAppend|aare.PermLink|aare.PermLock) != 0 {
-		a |= AccessWrite
-	}
-	if perm&aare.PermExec != 0 || exec.Kind != aare.ExecNone {
-		a |= AccessExec
-	}
-	return a
+	return perm
 }
 
 // ruleAccess is fileAccess of a file rule's permissions; false when they do
 // not parse (check reports that, not lint).
-func ruleAccess(fr *policy.FileRule) (Access, bool) {
+func ruleAccess(fr *policy.FileRule) (aare.Perm, bool) {
 	perm, mode, err := aare.ParsePerms(fr.Perms.Value())
 	if err != nil {
 		return 0, false

@@ -22,12 +22,12 @@ program really uses.`,
 			if !ok {
 				continue
 			}
-			if a&(AccessWrite|AccessExec) == 0 {
+			if a&(WritePerms|ExecPerms) == 0 {
 				continue
 			}
 			for _, pat := range compile(p, fr.Path) {
 				if matchesAll(pat, spread) {
-					p.ReportRangef(fr, "%s %s grants %s on the whole filesystem", fr.Path.Raw, fr.Perms.Raw, a&(AccessWrite|AccessExec))
+					p.ReportRangef(fr, "%s %s grants %s on the whole filesystem", fr.Path.Raw, fr.Perms.Raw, Kinds(a&(WritePerms|ExecPerms)))
 					break
 				}
 			}

@@ -6,28 +6,29 @@ package lint
 import (
 	"fmt"
 	"strings"
+
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// Access is what a rule grants on a path, reduced to the three kinds the
-// sensitive table distinguishes.
-type Access uint8
-
+// The permissions the sensitive table tells apart, as sets of aare's
+// file permissions: reading (r, and m, which maps a file), writing (w, a,
+// l, k, and the kernel's create/delete) and executing (x in any mode).
 const (
-	AccessRead  Access = 1 << iota // r (and m, which maps a file)
-	AccessWrite                    // w, a, l, k, and create/delete
-	AccessExec                     // x in any mode
+	ReadPerms  = aare.PermRead | aare.PermMmap
+	WritePerms = aare.PermWrite | aare.PermAppend | aare.PermLink | aare.PermLock
+	ExecPerms  = aare.PermExec
 )
 
-// String spells an Access as "read", "write", "exec" joined with "+".
-func (a Access) String() string {
+// Kinds spells permissions as "read", "write", "exec" joined with "+".
+func Kinds(p aare.Perm) string {
 	var parts []string
-	if a&AccessRead != 0 {
+	if p&ReadPerms != 0 {
 		parts = append(parts, "read")
 	}
-	if a&AccessWrite != 0 {
+	if p&WritePerms != 0 {
 		parts = append(parts, "write")
 	}
-	if a&AccessExec != 0 {
+	if p&ExecPerms != 0 {
 		parts = append(parts, "exec")
 	}
 	if len(parts) == 0 {
@@ -91,7 +92,7 @@ type SensitivePath struct {
 	ID       string    // stable identifier, e.g. "etc-shadow"
 	Match    PathMatch // how Path is compared
 	Path     string    // absolute, or relative for MatchHomeTree/MatchProcPid
-	Access   Access    // which accesses make it sensitive
+	Access   aare.Perm // the permissions that make it sensitive
 	Severity Severity
 	Why      string // one sentence for a reviewer
 	// Example is a concrete path this entry matches, for checks that test
@@ -103,63 +104,63 @@ type SensitivePath struct {
 // Order matters only for which entry Path reports first: more specific
 // entries come before broader ones.
 var SensitivePaths = []SensitivePath{
-	{ID: "etc-shadow", Match: MatchExact, Path: "/etc/shadow", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "etc-shadow", Match: MatchExact, Path: "/etc/shadow", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "password hashes", Example: "/etc/shadow"},
-	{ID: "etc-gshadow", Match: MatchExact, Path: "/etc/gshadow", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "etc-gshadow", Match: MatchExact, Path: "/etc/gshadow", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "group password hashes", Example: "/etc/gshadow"},
-	{ID: "etc-shadow-backup", Match: MatchExact, Path: "/etc/shadow-", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "etc-shadow-backup", Match: MatchExact, Path: "/etc/shadow-", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "backup of the password hashes", Example: "/etc/shadow-"},
-	{ID: "etc-sudoers", Match: MatchExact, Path: "/etc/sudoers", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "etc-sudoers", Match: MatchExact, Path: "/etc/sudoers", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "who may become root", Example: "/etc/sudoers"},
-	{ID: "etc-sudoers-d", Match: MatchTree, Path: "/etc/sudoers.d/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "etc-sudoers-d", Match: MatchTree, Path: "/etc/sudoers.d/", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "who may become root", Example: "/etc/sudoers.d/local"},
-	{ID: "ssl-private", Match: MatchTree, Path: "/etc/ssl/private/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "ssl-private", Match: MatchTree, Path: "/etc/ssl/private/", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "TLS private keys", Example: "/etc/ssl/private/ssl-cert-snakeoil.key"},
-	{ID: "ssh-host-keys", Match: MatchTree, Path: "/etc/ssh/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "ssh-host-keys", Match: MatchTree, Path: "/etc/ssh/", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "SSH host keys and server configuration", Example: "/etc/ssh/ssh_host_ed25519_key"},
-	{ID: "apparmor-policy", Match: MatchTree, Path: "/etc/apparmor.d/", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "apparmor-policy", Match: MatchTree, Path: "/etc/apparmor.d/", Access: WritePerms, Severity: SeverityHigh,
 		Why: "writing policy lets the process rewrite its own confinement", Example: "/etc/apparmor.d/usr.bin.app"},
-	{ID: "etc-write", Match: MatchTree, Path: "/etc/", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "etc-write", Match: MatchTree, Path: "/etc/", Access: WritePerms, Severity: SeverityHigh,
 		Why: "system configuration", Example: "/etc/passwd"},
-	{ID: "boot-write", Match: MatchTree, Path: "/boot/", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "boot-write", Match: MatchTree, Path: "/boot/", Access: WritePerms, Severity: SeverityHigh,
 		Why: "kernels and boot loader", Example: "/boot/vmlinuz"},
-	{ID: "usr-write", Match: MatchTree, Path: "/usr/", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "usr-write", Match: MatchTree, Path: "/usr/", Access: WritePerms, Severity: SeverityHigh,
 		Why: "installed programs and libraries", Example: "/usr/bin/sudo"},
-	{ID: "bin-write", Match: MatchTree, Path: "/bin/", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "bin-write", Match: MatchTree, Path: "/bin/", Access: WritePerms, Severity: SeverityHigh,
 		Why: "installed programs", Example: "/bin/sh"},
-	{ID: "sbin-write", Match: MatchTree, Path: "/sbin/", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "sbin-write", Match: MatchTree, Path: "/sbin/", Access: WritePerms, Severity: SeverityHigh,
 		Why: "installed programs", Example: "/sbin/init"},
-	{ID: "lib-write", Match: MatchTree, Path: "/lib/", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "lib-write", Match: MatchTree, Path: "/lib/", Access: WritePerms, Severity: SeverityHigh,
 		Why: "installed libraries and kernel modules", Example: "/lib/modules/6.1.0/modules.dep"},
-	{ID: "lib64-write", Match: MatchTree, Path: "/lib64/", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "lib64-write", Match: MatchTree, Path: "/lib64/", Access: WritePerms, Severity: SeverityHigh,
 		Why: "installed libraries", Example: "/lib64/ld-linux-x86-64.so.2"},
-	{ID: "root-home", Match: MatchTree, Path: "/root/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "root-home", Match: MatchTree, Path: "/root/", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "root's home directory", Example: "/root/.bashrc"},
-	{ID: "home-ssh", Match: MatchHomeTree, Path: ".ssh/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "home-ssh", Match: MatchHomeTree, Path: ".ssh/", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "SSH keys and authorized_keys", Example: "/home/user/.ssh/id_ed25519"},
-	{ID: "home-gnupg", Match: MatchHomeTree, Path: ".gnupg/", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "home-gnupg", Match: MatchHomeTree, Path: ".gnupg/", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "GnuPG private keys", Example: "/home/user/.gnupg/private-keys-v1.d/key"},
-	{ID: "proc-mem", Match: MatchProcPid, Path: "mem", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "proc-mem", Match: MatchProcPid, Path: "mem", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "another process's memory", Example: "/proc/1/mem"},
-	{ID: "proc-environ", Match: MatchProcPid, Path: "environ", Access: AccessRead, Severity: SeverityMedium,
+	{ID: "proc-environ", Match: MatchProcPid, Path: "environ", Access: ReadPerms, Severity: SeverityMedium,
 		Why: "environment variables often hold secrets", Example: "/proc/1/environ"},
-	{ID: "proc-kcore", Match: MatchExact, Path: "/proc/kcore", Access: AccessRead, Severity: SeverityHigh,
+	{ID: "proc-kcore", Match: MatchExact, Path: "/proc/kcore", Access: ReadPerms, Severity: SeverityHigh,
 		Why: "kernel memory", Example: "/proc/kcore"},
-	{ID: "proc-sys-write", Match: MatchTree, Path: "/proc/sys/", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "proc-sys-write", Match: MatchTree, Path: "/proc/sys/", Access: WritePerms, Severity: SeverityHigh,
 		Why: "kernel tunables", Example: "/proc/sys/kernel/modprobe"},
-	{ID: "proc-sysrq", Match: MatchExact, Path: "/proc/sysrq-trigger", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "proc-sysrq", Match: MatchExact, Path: "/proc/sysrq-trigger", Access: WritePerms, Severity: SeverityHigh,
 		Why: "reboots, crashes or freezes the machine", Example: "/proc/sysrq-trigger"},
-	{ID: "dev-mem", Match: MatchExact, Path: "/dev/mem", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "dev-mem", Match: MatchExact, Path: "/dev/mem", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "physical memory", Example: "/dev/mem"},
-	{ID: "dev-kmem", Match: MatchExact, Path: "/dev/kmem", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "dev-kmem", Match: MatchExact, Path: "/dev/kmem", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "kernel memory", Example: "/dev/kmem"},
-	{ID: "dev-port", Match: MatchExact, Path: "/dev/port", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "dev-port", Match: MatchExact, Path: "/dev/port", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "I/O ports", Example: "/dev/port"},
-	{ID: "securityfs-write", Match: MatchTree, Path: "/sys/kernel/security/", Access: AccessWrite, Severity: SeverityHigh,
+	{ID: "securityfs-write", Match: MatchTree, Path: "/sys/kernel/security/", Access: WritePerms, Severity: SeverityHigh,
 		Why: "loads or removes security policy", Example: "/sys/kernel/security/apparmor/.replace"},
-	{ID: "container-socket", Match: MatchExact, Path: "/run/docker.sock", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "container-socket", Match: MatchExact, Path: "/run/docker.sock", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "the Docker socket is root on the host", Example: "/run/docker.sock"},
-	{ID: "container-socket-var", Match: MatchExact, Path: "/var/run/docker.sock", Access: AccessRead | AccessWrite, Severity: SeverityHigh,
+	{ID: "container-socket-var", Match: MatchExact, Path: "/var/run/docker.sock", Access: ReadPerms | WritePerms, Severity: SeverityHigh,
 		Why: "the Docker socket is root on the host", Example: "/var/run/docker.sock"},
 }
 
@@ -168,8 +169,8 @@ var SensitivePaths = []SensitivePath{
 var homeDirs = []string{"/home/"}
 
 // Path returns the first table entry that matches the concrete path p for
-// any of the accesses in a.
-func Path(p string, a Access) (SensitivePath, bool) {
+// any of the permissions in a.
+func Path(p string, a aare.Perm) (SensitivePath, bool) {
 	for _, e := range SensitivePaths {
 		if e.Access&a != 0 && e.matches(p) {
 			return e, true
@@ -333,11 +334,11 @@ func Ptrace(profile, peer string) bool {
 	return peer != profile && !strings.HasPrefix(peer, profile+"//")
 }
 
-// Reached returns the first table entry, sensitive for an access in a,
+// Reached returns the first table entry, sensitive for a permission in a,
 // whose Example the pattern matches. match reports whether the pattern
 // (a glob the caller compiled) matches a concrete path; the table stays
 // independent of any one glob engine.
-func Reached(match func(path string) bool, a Access) (SensitivePath, bool) {
+func Reached(match func(path string) bool, a aare.Perm) (SensitivePath, bool) {
 	for _, e := range SensitivePaths {
 		if e.Access&a != 0 && match(e.Example) {
 			return e, true

@@ -3,47 +3,49 @@ package lint
 import (
 	"strings"
 	"testing"
+
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 func TestPath(t *testing.T) {
 	tests := []struct {
 		path   string
-		access Access
+		access aare.Perm
 		want   string // entry ID, "" for not sensitive
 	}{
-		{"/etc/shadow", AccessRead, "etc-shadow"},
-		{"/etc/shadow", AccessWrite, "etc-shadow"},
-		{"/etc/passwd", AccessRead, ""},
-		{"/etc/passwd", AccessWrite, "etc-write"},
-		{"/etc/myapp/app.conf", AccessRead, ""},
-		{"/etc/myapp/app.conf", AccessWrite, "etc-write"},
-		{"/etc/ssl/certs/ca-certificates.crt", AccessRead, ""},
-		{"/etc/ssl/private/key.pem", AccessRead, "ssl-private"},
-		{"/etc/sudoers.d/x", AccessRead, "etc-sudoers-d"},
-		{"/etc/sudoers.d", AccessRead, "etc-sudoers-d"},
-		{"/usr/lib/x86_64-linux-gnu/libc.so.6", AccessRead, ""},
-		{"/usr/lib/x86_64-linux-gnu/libc.so.6", AccessWrite, "usr-write"},
-		{"/usr/bin/helper", AccessExec, ""},
-		{"/boot/grub/grub.cfg", AccessWrite, "boot-write"},
-		{"/root/.bashrc", AccessRead, "root-home"},
-		{"/root", AccessRead, "root-home"},
-		{"/rootfs/x", AccessRead, ""},
-		{"/home/alice/.ssh/id_rsa", AccessRead, "home-ssh"},
-		{"/home/alice/.ssh", AccessRead, "home-ssh"},
-		{"/home/alice/.sshrc", AccessRead, ""},
-		{"/home/alice/data/file", AccessWrite, ""},
-		{"/home/.ssh/x", AccessRead, ""},
-		{"/proc/1234/mem", AccessRead, "proc-mem"},
-		{"/proc/self/mem", AccessWrite, "proc-mem"},
-		{"/proc/1234/task/1235/mem", AccessRead, "proc-mem"},
-		{"/proc/1234/maps", AccessRead, ""},
-		{"/proc/abc/mem", AccessRead, ""},
-		{"/proc/1234/environ", AccessRead, "proc-environ"},
-		{"/proc/sys/kernel/hostname", AccessRead, ""},
-		{"/proc/sys/kernel/hostname", AccessWrite, "proc-sys-write"},
-		{"/var/lib/myapp/data.db", AccessWrite, ""},
-		{"/tmp/x", AccessWrite, ""},
-		{"/run/docker.sock", AccessWrite, "container-socket"},
+		{"/etc/shadow", ReadPerms, "etc-shadow"},
+		{"/etc/shadow", WritePerms, "etc-shadow"},
+		{"/etc/passwd", ReadPerms, ""},
+		{"/etc/passwd", WritePerms, "etc-write"},
+		{"/etc/myapp/app.conf", ReadPerms, ""},
+		{"/etc/myapp/app.conf", WritePerms, "etc-write"},
+		{"/etc/ssl/certs/ca-certificates.crt", ReadPerms, ""},
+		{"/etc/ssl/private/key.pem", ReadPerms, "ssl-private"},
+		{"/etc/sudoers.d/x", ReadPerms, "etc-sudoers-d"},
+		{"/etc/sudoers.d", ReadPerms, "etc-sudoers-d"},
+		{"/usr/lib/x86_64-linux-gnu/libc.so.6", ReadPerms, ""},
+		{"/usr/lib/x86_64-linux-gnu/libc.so.6", WritePerms, "usr-write"},
+		{"/usr/bin/helper", ExecPerms, ""},
+		{"/boot/grub/grub.cfg", WritePerms, "boot-write"},
+		{"/root/.bashrc", ReadPerms, "root-home"},
+		{"/root", ReadPerms, "root-home"},
+		{"/rootfs/x", ReadPerms, ""},
+		{"/home/alice/.ssh/id_rsa", ReadPerms, "home-ssh"},
+		{"/home/alice/.ssh", ReadPerms, "home-ssh"},
+		{"/home/alice/.sshrc", ReadPerms, ""},
+		{"/home/alice/data/file", WritePerms, ""},
+		{"/home/.ssh/x", ReadPerms, ""},
+		{"/proc/1234/mem", ReadPerms, "proc-mem"},
+		{"/proc/self/mem", WritePerms, "proc-mem"},
+		{"/proc/1234/task/1235/mem", ReadPerms, "proc-mem"},
+		{"/proc/1234/maps", ReadPerms, ""},
+		{"/proc/abc/mem", ReadPerms, ""},
+		{"/proc/1234/environ", ReadPerms, "proc-environ"},
+		{"/proc/sys/kernel/hostname", ReadPerms, ""},
+		{"/proc/sys/kernel/hostname", WritePerms, "proc-sys-write"},
+		{"/var/lib/myapp/data.db", WritePerms, ""},
+		{"/tmp/x", WritePerms, ""},
+		{"/run/docker.sock", WritePerms, "container-socket"},
 	}
 	for _, tt := range tests {
 		e, ok := Path(tt.path, tt.access)
@@ -78,13 +80,13 @@ func TestReached(t *testing.T) {
 	prefix := func(p string) func(string) bool {
 		return func(s string) bool { return strings.HasPrefix(s, p) }
 	}
-	if e, ok := Reached(prefix("/home/"), AccessRead); !ok || e.ID != "home-ssh" {
+	if e, ok := Reached(prefix("/home/"), ReadPerms); !ok || e.ID != "home-ssh" {
 		t.Errorf("Reached(/home/**) = %v, %v; want home-ssh", e.ID, ok)
 	}
-	if _, ok := Reached(prefix("/var/lib/myapp/"), AccessRead|AccessWrite); ok {
+	if _, ok := Reached(prefix("/var/lib/myapp/"), ReadPerms|WritePerms); ok {
 		t.Errorf("Reached(/var/lib/myapp/**) is sensitive")
 	}
-	if e, ok := Reached(prefix("/etc/"), AccessWrite); !ok || e.ID != "etc-shadow" {
+	if e, ok := Reached(prefix("/etc/"), WritePerms); !ok || e.ID != "etc-shadow" {
 		t.Errorf("Reached(/etc/**, write) = %v; want etc-shadow", e.ID)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -70,7 +71,7 @@ func (m *Monitor) Registry() *prometheus.Registry { return m.reg }
 // Observe counts one event.
 func (m *Monitor) Observe(o Observation) {
 	isNew := m.state.observe(o)
-	if o.Outcome == "DENIED" && m.OnDenial != nil {
+	if o.Outcome == auditlog.OutcomeDenied && m.OnDenial != nil {
 		m.OnDenial(o, isNew)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
@@ -20,7 +21,7 @@ import (
 )
 
 func denied(profile, op, class, name string) Observation {
-	return Observation{Outcome: "DENIED", Profile: profile, Operation: op, Class: class, Name: name, PID: 42, Comm: "app"}
+	return Observation{Outcome: "DENIED", Profile: profile, Operation: op, Class: auditlog.Class(class), Name: name, PID: 42, Comm: "app"}
 }
 
 func TestCounting(t *testing.T) {

@@ -46,7 +46,7 @@ type Denial struct {
 }
 
 func denialOf(o Observation) Denial {
-	d := Denial{Profile: o.Profile, Operation: o.Operation, Class: o.Class, Name: o.Name,
+	d := Denial{Profile: o.Profile, Operation: o.Operation, Class: string(o.Class), Name: o.Name,
 		Requested: o.Requested, Denied: o.Denied, PID: o.PID, Comm: o.Comm}
 	if !o.Time.IsZero() {
 		t := o.Time.UTC()

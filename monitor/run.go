@@ -33,6 +33,10 @@ type Runner struct {
 	// by default only new events are counted, so that a restart does not
 	// count old denials again.
 	FromStart bool
+	// OnEvent, when set, sees every event before it is counted (the node
+	// agent keeps the events of its complain-mode profiles). ev is valid
+	// only during the call.
+	OnEvent func(ev *source.Event)
 }
 
 func (r *Runner) defaults() {
@@ -95,6 +99,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}()
 	for ev := range p.Events() {
+		if r.OnEvent != nil {
+			r.OnEvent(ev)
+		}
 		m.Observe(observationOf(ev.Event))
 		acc.account(m, p.Stats())
 	}

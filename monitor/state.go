@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/armorer-dev/armorer/auditlog"
 )
 
 // Observation is what the monitor needs from one AppArmor event.
@@ -11,11 +13,11 @@ import (
 // buffers the caller reuses.
 type Observation struct {
 	Time      time.Time
-	Outcome   string // the apparmor= value: ALLOWED, DENIED, AUDIT, STATUS, …
+	Outcome   auditlog.Outcome
 	Operation string
-	Class     string // file, net, cap, …; derived by the caller when the kernel omits it
-	Profile   string // the label
-	Name      string // path or other object; never a label value
+	Class     auditlog.Class // derived by the caller when the kernel omits class=
+	Profile   string         // the label
+	Name      string         // path or other object; never a label value
 	Requested string
 	Denied    string
 	PID       int64
@@ -98,16 +100,16 @@ func (s *state) observe(o Observation) (isNew bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	profile := s.profileLabel(o.Profile)
-	outcome := o.Outcome
+	outcome := string(o.Outcome)
 	if outcome == "" {
 		outcome = "unknown"
 	}
-	class := o.Class
+	class := string(o.Class)
 	if class == "" {
 		class = "unknown"
 	}
 	s.events[eventKey{profile, class, outcome}]++
-	if outcome != "DENIED" {
+	if o.Outcome != auditlog.OutcomeDenied {
 		return false
 	}
 	s.denials[denialKey{profile, o.Operation, class}]++

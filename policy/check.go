@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"go/token"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -223,6 +224,7 @@ type checker struct {
 
 	topScope     map[string]bool // files included at the top level
 	eofChecked   map[*token.File]bool
+	mainReread   bool // the checked file included itself once
 	seenProfile  bool
 	topProfiles  map[string]token.Pos
 	includeStack []string
@@ -325,7 +327,7 @@ const maxIncludeDepth = 64
 // scope already read: apparmor_parser includes a file once per profile
 // (and once at the top level), which also breaks include cycles. A cycle
 // is reported as a warning naming the chain.
-func (c *checker) include(inc *Include, scope map[string]bool, depth int) []*File {
+func (c *checker) include(inc *Include, scope map[string]bool, depth int, inProfile bool) []*File {
 	if depth >= maxIncludeDepth {
 		c.errorf(inc.Pos(), "include", "includes nested more than %d deep (through %s)", maxIncludeDepth, inc.Path.Raw)
 		return nil
@@ -337,7 +339,17 @@ func (c *checker) include(inc *Include, scope map[string]bool, depth int) []*Fil
 	}
 	var files []*File
 	for _, p := range paths {
-		if i := slices.Index(c.includeStack, p); i >= 0 {
+		// The file being checked is not in apparmor_parser's include cache:
+		// including it reads it once more (its profiles are then defined
+		// twice), and only its includes of itself after that are skipped.
+		i := slices.IndexFunc(c.includeStack, func(s string) bool { return samePath(s, p) })
+		switch {
+		case i == 0 && inProfile:
+			c.errorf(inc.Pos(), "include", "include %s: a profile that includes the file it is in makes apparmor_parser recurse until it runs out of memory", inc.Path.Raw)
+			continue
+		case i == 0 && !c.mainReread && !scope[p]:
+			c.mainReread = true
+		case i >= 0:
 			chain := append(slices.Clone(c.includeStack[i:]), p)
 			c.warnf(inc.Pos(), "include", "include cycle: %s (apparmor_parser skips the repeated include)", strings.Join(chain, " → "))
 			continue
@@ -358,6 +370,16 @@ func (c *checker) include(inc *Include, scope map[string]bool, depth int) []*Fil
 		files = append(files, f)
 	}
 	return files
+}
+
+// samePath reports whether two paths name one file (as absolute, clean paths).
+func samePath(a, b string) bool {
+	if a == b {
+		return true
+	}
+	x, err1 := filepath.Abs(a)
+	y, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && x == y
 }
 
 // within runs fn with file path pushed on the include stack.
@@ -382,9 +404,36 @@ func (c *checker) eofComment(f *File) {
 		return
 	}
 	start := bytes.LastIndexByte(src, '\n') + 1
-	if offs := commentsIn(src[start:]); len(offs) > 0 {
-		c.errorf(tf.Pos(start+offs[0]), "syntax", "apparmor_parser does not read a comment that ends the file without a newline: add a newline at the end")
+	if off := lastLineComment(src[start:]); off >= 0 {
+		c.errorf(tf.Pos(start+off), "syntax", "apparmor_parser does not read a comment that ends the file without a newline: add a newline at the end")
 	}
+	// An include with no name before the end of the file includes nothing
+	// in the file being checked; in an included file, the lexer reads the
+	// including file's next word as the name.
+	if end := src[len(src)-1]; f != c.file && (end == ' ' || end == '\t') {
+		switch strings.Join(strings.Fields(string(src[start:])), " ") {
+		case "include", "include if exists", "#include", "#include if exists":
+			c.errorf(tf.Pos(start), "include", "include without a file name at the end of an included file: apparmor_parser reads the next word of the including file as the name")
+		}
+	}
+}
+
+// lastLineComment returns the offset of a comment in line, or -1: a '#'
+// outside quotes where a token can start (after a blank or a ',', '{',
+// '}', ')' or an include's '>'), not inside a word such as /tmp/a#b.
+func lastLineComment(line []byte) int {
+	inQuote := false
+	for i := 0; i < len(line); i++ {
+		switch ch := line[i]; {
+		case ch == '\\' && inQuote:
+			i++
+		case ch == '"':
+			inQuote = !inQuote
+		case ch == '#' && !inQuote && (i == 0 || bytes.IndexByte([]byte(" \t,{}>)"), line[i-1]) >= 0):
+			return i
+		}
+	}
+	return -1
 }
 
 // top checks the top level of a file: the preamble and its profiles.
@@ -405,7 +454,7 @@ func (c *checker) topRule(r Rule, depth int) {
 		}
 		c.abi(r)
 	case *Include:
-		for _, f := range c.include(r, c.topScope, depth) {
+		for _, f := range c.include(r, c.topScope, depth, false) {
 			c.top(f, depth+1)
 		}
 	case *Variable:
@@ -674,7 +723,7 @@ func (c *checker) bodyRule(r Rule, ctx *profileCtx, q Qualifiers, depth int) {
 	case *Abi:
 		c.abi(r)
 	case *Include:
-		for _, f := range c.include(r, ctx.scope, depth) {
+		for _, f := range c.include(r, ctx.scope, depth, true) {
 			c.within(f, func() { c.body(f.Rules, ctx, q, depth+1) })
 		}
 	case *Variable:

@@ -85,3 +85,35 @@ func TestCheckAgreesOnShippedProfiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckSelfInclude: a profile file that includes itself (issue 13, item
+// 16). apparmor_parser does not put the file it compiles in its include
+// cache, so the first include reads the file once more: its profiles are
+// defined twice at the top level, and inside a profile the includes nest
+// until the parser gives up. Both parsers refuse every variant, and so must
+// check.
+func TestCheckSelfInclude(t *testing.T) {
+	dir := t.TempDir()
+	self := filepath.Join(dir, "self")
+	for _, tc := range []struct{ name, text string }{
+		{"top-quoted", "include \"" + self + "\"\nprofile selfy { /a r, }\n"},
+		{"top-magic", "include <self>\nprofile selfy { /a r, }\n"},
+		{"in-profile", "profile selfy {\n  include \"" + self + "\"\n  /a r,\n}\n"},
+	} {
+		if err := os.WriteFile(self, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, version := range corpusTargets {
+			p := oracle.Require(t, version)
+			accepted, stderr, err := p.ValidateFile(context.Background(), self, []string{dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, msg := armorerVerdict(nil, version, []string{dir, p.IncludeDir}, self)
+			if got != accepted || got {
+				t.Errorf("%s, target %s: armorer %s (%s), apparmor_parser %s %s (%s)", tc.name, version,
+					verdict{accept: got}, msg, p.Version, verdict{accept: accepted}, stderr)
+			}
+		}
+	}
+}

@@ -801,6 +801,7 @@ func (c *checker) rlimit(r *RlimitRule) {
 		return
 	}
 	num, unit := splitNumber(val)
+	unit = strings.TrimLeft(unit, " \t") // "1 s" is "1s"
 	bad := func(want string) {
 		c.errorf(r.Value.Pos(), "rule", "rlimit %s: invalid value %q (%s)", res, val, want)
 	}

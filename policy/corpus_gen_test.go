@@ -27,7 +27,6 @@ type genArea struct {
 // both parsers accept these and armorer refuses them (the safe direction).
 //   - parentheses inside a path: /tmp/f( r,  /tmp/f) r,
 //   - an assignment value that starts with '=' or '(': @{X} == /a, @{X}=(/a)
-//   - an rlimit value with a space before its unit: set rlimit cpu <= 1 s,
 //   - 3.0 reading "all foo," as permissions all on the bare name foo
 //
 // genProfile marks a case whose text is a whole file rather than rules.
@@ -558,7 +557,7 @@ func genRlimit(add func(string, string)) {
 	}
 	for _, r := range []string{"set rlimit nofile,", "set rlimit,", "set rlimit nofile < 10,", "set rlimit nofile = 10,", "set rlimit nofile<=10,",
 		"rlimit nofile <= 10,", "set nofile <= 10,", "deny set rlimit nofile <= 10,", "audit set rlimit nofile <= 10,", "owner set rlimit nofile <= 10,",
-		"set rlimit nofile <= 10 20,", "set rlimit nofile <= @{n},", "set rlimit NOFILE <= 10,", "set rlimit nofile <= 10"} {
+		"set rlimit nofile <= 10 20,", "set rlimit nofile <= @{n},", "set rlimit NOFILE <= 10,", "set rlimit nofile <= 10", "set rlimit cpu <= 1 s,", "set rlimit cpu <= 1  minutes,", "set rlimit nofile <= 1 K,", "set rlimit data <= 1 M,"} {
 		rule(add, r)
 	}
 }
@@ -728,6 +727,12 @@ func genAbiInclude(add func(string, string)) {
 	// without a newline is a lexer error.
 	add("include-comment-no-newline", "  include <corpus/comment-no-newline>")
 	add("include-hash-include-no-newline", "  include <corpus/include-no-newline>")
+	// Also found by FuzzCheckOracle: "include " with only blanks before the
+	// end of the file includes nothing.
+	add("include-blank-include-at-eof", "  include <corpus/include-blank-eof>")
+	// The third: a '#' glued to a token ends the file as a comment too.
+	add("include-glued-comment-at-eof", "  include <corpus/glued-comment-eof>")
+	add("include-hash-in-word-at-eof", "  include <corpus/hash-in-word-eof>")
 	add("include-abstraction-twice", "  include <abstractions/base>\n  #include <abstractions/base>")
 }
 

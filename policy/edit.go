@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"go/token"
+	"reflect"
 	"slices"
 )
 
@@ -235,7 +236,7 @@ func (e *editor) body(edited, orig []Rule, prevEnd, close int, indent string) {
 	}
 }
 
-func sameKind(a, b Rule) bool { return fmt.Sprintf("%T", a) == fmt.Sprintf("%T", b) }
+func sameKind(a, b Rule) bool { return reflect.TypeOf(a) == reflect.TypeOf(b) }
 
 // insert prints new rules after prevEnd, the end of the text before them,
 // and before next, the start of the text after them. They go on their own
@@ -418,6 +419,11 @@ func (e *editor) rule(r, o Rule) {
 		}
 		switch {
 		case re == nil && oe == nil:
+		case re == nil:
+			// The else branch dropped: delete " else { … }" after the '}'.
+			lo, hi := e.off(o.Rbrace)+1, e.off(oe.End())
+			e.removals = slices.DeleteFunc(e.removals, func(r [2]int) bool { return r[0] >= lo && r[1] <= hi })
+			e.add(lo, hi, "")
 		case re != nil && oe != nil && sameKind(re, oe) && e.editedOff(re.meta().From) == e.off(oe.meta().From):
 			if b, ok := re.(*Block); ok {
 				ob := oe.(*Block)
@@ -426,11 +432,13 @@ func (e *editor) rule(r, o Rule) {
 				e.rule(re, oe)
 			}
 		default:
-			// An else branch added or removed: print the whole conditional.
+			// An else branch added or replaced: print the whole conditional.
+			lo, hi := e.off(o.From), e.off(o.To)
 			e.edits = slices.DeleteFunc(e.edits, func(ed TextEdit) bool {
-				lo, hi, _ := offsets(e.tf, ed)
-				return lo >= e.off(o.From) && hi <= e.off(o.To)
+				a, b, _ := offsets(e.tf, ed)
+				return a >= lo && b <= hi
 			})
+			e.removals = slices.DeleteFunc(e.removals, func(r [2]int) bool { return r[0] >= lo && r[1] <= hi })
 			text := e.print(&If{Cond: r.Cond, Body: r.Body, Else: re}, e.indentAt(e.off(o.From)))
 			text = bytes.TrimSuffix(bytes.TrimLeft(text, " \t"), []byte("\n"))
 			e.add(e.off(o.From), e.off(o.To), string(text))

@@ -378,3 +378,33 @@ func TestEditsNoFinalNewline(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// BenchmarkEdits: what learn pays per file it merges into: Edits (which
+// parses the source again to compare) and ApplyEdits, for three rules
+// added to a real profile.
+func BenchmarkEdits(b *testing.B) {
+	src, err := os.ReadFile("/etc/apparmor.d/usr.sbin.dnsmasq")
+	if err != nil {
+		b.Skip(err)
+	}
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		s := newEditSession(b, src)
+		var p *policy.Profile
+		for _, r := range s.f.Rules {
+			if q, ok := r.(*policy.Profile); ok {
+				p = q
+			}
+		}
+		for _, text := range []string{"/srv/tftp/** r,", "capability net_raw,", "owner /run/x rw,"} {
+			p.AddRule(nil, s.snippet(text))
+		}
+		edits, err := policy.Edits(s.fset, src, s.f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := policy.ApplyEdits(s.fset, src, edits); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -786,6 +786,7 @@ func (p *parser) parseQualifiers() Qualifiers {
 
 func (p *parser) parseInclude(hash bool) Rule {
 	r := &Include{Meta: Meta{From: p.pos}, Hash: hash}
+	kwEnd := p.pos + token.Pos(len(p.lit))
 	p.next()
 	if p.tok == WORD && p.lit == "if" {
 		p.next()
@@ -793,8 +794,14 @@ func (p *parser) parseInclude(hash bool) Rule {
 			p.fail(p.pos, "expected 'exists' after 'include if', found %s", p.found())
 			return nil
 		}
+		kwEnd = p.pos + token.Pos(len(p.lit))
 		p.next()
 		r.IfExists = true
+	}
+	// apparmor_parser's lexer ends an include that only blanks separate
+	// from the end of the file without a complaint: it includes nothing.
+	if t := p.text(kwEnd, p.pos); p.tok == EOF && t != "" && strings.Trim(t, " \t") == "" {
+		return nil
 	}
 	if p.tok != WORD {
 		p.fail(p.pos, "expected the included file as <name> or \"/path\", found %s", p.found())
@@ -1105,8 +1112,34 @@ func (p *parser) parseRlimit(start token.Pos) Rule {
 	r.Resource = p.word()
 	p.expect(LEQ)
 	r.Value = p.word()
+	// apparmor_parser lexes "1s" as a number and a unit, so a blank may
+	// separate them: keep "1 s" as written, one word.
+	if r.Value != nil && p.tok == WORD && isNumber(r.Value.Raw) && isLetters(p.lit) {
+		end := p.pos + token.Pos(len(p.lit))
+		r.Value = &Word{ValuePos: r.Value.ValuePos, Raw: p.text(r.Value.ValuePos, end)}
+		p.next()
+	}
 	p.endRule(&r.Meta)
 	return r
+}
+
+func isNumber(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (p *parser) parseChangeProfile(start token.Pos, q Qualifiers) Rule {

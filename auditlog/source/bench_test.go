@@ -103,3 +103,48 @@ func TestZeroAllocs(t *testing.T) {
 		t.Errorf("parseKmsg: %v allocations", n)
 	}
 }
+
+// The pipeline over a file read whole, as armorer events FILE and learn
+// FILE do: compare with auditlog's BenchmarkReader (the same 100k lines
+// here, from a file).
+func BenchmarkPipelineFile(b *testing.B) { benchPipeline(b, false) }
+
+// The pipeline over a followed file: the raw source, the channel, and the
+// parse in the iterating goroutine (events --follow, monitor).
+func BenchmarkPipelineFollow(b *testing.B) { benchPipeline(b, true) }
+
+func benchPipeline(b *testing.B, follow bool) {
+	const lines = 100000
+	data := auditLines(lines)
+	path := filepath.Join(b.TempDir(), "audit.log")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(context.Background())
+		var p *Pipeline
+		opts := Options{Follow: follow}
+		if follow {
+			opts.OnIdle = func() {
+				if p.Stats().Lines == lines {
+					cancel()
+				}
+			}
+		}
+		p, err := Open(ctx, []string{path}, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for range p.Events() {
+			n++
+		}
+		cancel()
+		if n != lines {
+			b.Fatalf("%d events", n)
+		}
+	}
+	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "lines/s")
+}

@@ -162,6 +162,9 @@ type slot struct {
 // (*SpecError) or one that cannot be used here (*UnavailableError) fails
 // before anything is read; with Retry only malformed ones fail.
 func Open(ctx context.Context, specs []string, opts Options) (*Pipeline, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if opts.OpenSource == nil {
 		opts.OpenSource = OpenSource
 	}

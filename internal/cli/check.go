@@ -9,14 +9,12 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/armorer-dev/armorer/host"
-	"github.com/armorer-dev/armorer/internal/oracle"
 	"github.com/armorer-dev/armorer/lint"
 	"github.com/armorer-dev/armorer/policy"
 )
@@ -37,10 +35,18 @@ type checkOptions struct {
 	Explain bool
 
 	lint []*lint.Analyzer
+	// parser is this machine's apparmor_parser, from the factory.
+	parser func() (*host.Parser, error)
 }
 
 func newCheckCmd(f *Factory, runF func(*checkOptions) error) *cobra.Command {
-	o := &checkOptions{IO: f.IO}
+	o := &checkOptions{IO: f.IO, parser: func() (*host.Parser, error) {
+		h, err := f.Host()
+		if err != nil {
+			return nil, err
+		}
+		return h.Parser, nil
+	}}
 	cmd := &cobra.Command{
 		Use:   "check [--json] [--oracle] [--target 3.0|4.1] [-I DIR] [--strict[=LEVEL]] FILE|DIR...",
 		Short: "Parse profiles, resolve includes and report every error",
@@ -90,7 +96,7 @@ Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 	fl := cmd.Flags()
 	fl.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fl.BoolVar(&o.Oracle, "oracle", false, "also validate with apparmor_parser -QK and report disagreements")
-	fl.Var((*strictFlag)(&o.Strict), "strict", "treat lint warnings as failures; `=LEVEL` (low, medium, high) only those at least that severe")
+	fl.Var((*strictFlag)(&o.Strict), "strict", "treat lint warnings as failures; with `LEVEL` (low, medium, high) only those at least that severe")
 	fl.Lookup("strict").NoOptDefVal = lint.SeverityLow.String()
 	fl.BoolVar(&o.NoLint, "no-lint", false, "skip the lint checks")
 	fl.StringSliceVar(&o.Disable, "disable", nil, "skip these lint checks (`IDs` or names, comma-separated)")
@@ -186,17 +192,24 @@ func checkRun(o *checkOptions) error {
 	}
 	// Without --target, never check for an older language than the
 	// installed apparmor_parser compiles.
+	if o.parser == nil {
+		o.parser = func() (*host.Parser, error) { return host.New(HostPathsFromEnv(), nil).Parser, nil }
+	}
+	installed, err := o.parser()
+	if err != nil {
+		return &EnvError{Err: err}
+	}
 	var minTarget policy.Version
 	if target.IsZero() {
-		minTarget = installedVersion(ctx)
+		minTarget = languageVersion(ctx, installed)
 	}
-	var parser *oracle.Parser
+	var parser *host.Parser
+	var parserVersion string
 	if o.Oracle {
-		p, err := oracle.Installed(ctx, o.Base)
-		if err != nil {
-			return &EnvError{Err: fmt.Errorf("check --oracle: %w", err)}
+		if parserVersion, err = installed.Version(ctx); err != nil {
+			return &EnvError{Err: fmt.Errorf("check --oracle: apparmor_parser not found or not working (install the apparmor package): %w", err)}
 		}
-		parser = p
+		parser = oracleParser(installed, o.Includes, o.Base)
 	}
 
 	l := policy.NewLoader(o.Includes...)
@@ -228,12 +241,12 @@ func checkRun(o *checkOptions) error {
 			}
 		}
 		if parser != nil {
-			accepted, stderr, err := parser.ValidateFile(ctx, name, o.Includes)
+			accepted, stderr, err := parser.Check(ctx, name)
 			if err != nil {
 				return &EnvError{Err: err}
 			}
-			r.Oracle = &checkOracle{Parser: parser.Version, Accepted: accepted, Agrees: accepted == res.Valid(), Stderr: stderr}
-			r.Oracle.ArmorerBug = !r.Oracle.Agrees && strings.HasPrefix(parser.Version, strings.SplitN(r.Target, ".", 2)[0]+".")
+			r.Oracle = &checkOracle{Parser: parserVersion, Accepted: accepted, Agrees: accepted == res.Valid(), Stderr: stderr}
+			r.Oracle.ArmorerBug = !r.Oracle.Agrees && strings.HasPrefix(parserVersion, strings.SplitN(r.Target, ".", 2)[0]+".")
 			if !r.Oracle.Agrees {
 				ok = false
 			}
@@ -309,21 +322,13 @@ func expandCheckArgs(io *IOStreams, args []string) (files, unreadable []string) 
 			files = append(files, a) // read errors are reported when reading
 			continue
 		}
-		ents, err := os.ReadDir(a)
+		ps, err := host.ProfileFiles(a)
 		if err != nil {
 			fmt.Fprintf(io.ErrOut, "%s: cannot read: %v\n", a, err)
 			unreadable = append(unreadable, a)
 			continue
 		}
-		for _, e := range ents {
-			p := filepath.Join(a, e.Name())
-			if policy.SkippedName(e.Name()) {
-				continue
-			}
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				files = append(files, p)
-			}
-		}
+		files = append(files, ps...)
 	}
 	return files, unreadable
 }
@@ -391,10 +396,28 @@ func enabledChecks(disable []string) ([]*lint.Analyzer, error) {
 	return out, nil
 }
 
+// oracleParser is the installed parser set up as check's oracle: the
+// include search path of check (-I DIRS, then --base), and no parser.conf,
+// so the verdict does not depend on this machine's parser options.
+func oracleParser(p *host.Parser, includes []string, base string) *host.Parser {
+	o := *p
+	o.Args = append(slices.Clone(p.Args), "--config-file", os.DevNull)
+	for _, d := range includes {
+		o.Args = append(o.Args, "-I", d)
+	}
+	o.Args = append(o.Args, "-I", base, "--base", base)
+	return &o
+}
+
 // installedVersion is the language version of this machine's
 // apparmor_parser (3.x → 3.0, 4.x → 4.1), or zero when there is none.
 func installedVersion(ctx context.Context) policy.Version {
-	p := &host.Parser{Program: HostPathsFromEnv().Parser}
+	return languageVersion(ctx, host.New(HostPathsFromEnv(), nil).Parser)
+}
+
+// languageVersion is the language version of parser p, or zero when it
+// does not run.
+func languageVersion(ctx context.Context, p *host.Parser) policy.Version {
 	v, err := p.Version(ctx)
 	if err != nil {
 		return policy.Version{}

@@ -47,7 +47,10 @@ even across sources. With --follow, files are read line by line as they grow, so
 journalctl -o export file is only recognised when read without --follow.
 
 Unreadable lines are counted (--verbose shows each with its position); events the kernel
-reports lost (audit_lost=, callbacks suppressed, /dev/kmsg overruns) are counted too.`,
+reports lost (audit_lost=, callbacks suppressed, /dev/kmsg overruns) are counted too.
+Only records the kernel or auditd wrote are events: an AppArmor record inside another
+program's syslog message or a journal entry of another transport is rejected (counted,
+shown with --verbose): any user can write such text into the system log.`,
 		GroupID: "events",
 		Example: `  armorer events /var/log/kern.log --denied
   journalctl -k -o json | armorer events - --json --profile myapp
@@ -211,9 +214,9 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 	}
 	if s.o.Summary {
 		s.counts[0][label]++
-		s.counts[1][ev.Class()]++
+		s.counts[1][string(ev.Class())]++
 		s.counts[2][ev.String(auditlog.KeyOperation)]++
-		if c := ev.Class(); ev.Has(auditlog.KeyName) && (c == "file" || c == "mount" || c == "posix_mqueue") {
+		if c := ev.Class(); ev.Has(auditlog.KeyName) && (c == auditlog.ClassFile || c == auditlog.ClassMount || c == auditlog.ClassMqueue) {
 			s.counts[3][string(ev.Value(auditlog.KeyName))]++
 		}
 		return nil

@@ -22,10 +22,11 @@ type Factory struct {
 // NewFactory returns the factory for a real process.
 func NewFactory() *Factory {
 	io := System()
+	h := sync.OnceValues(func() (*host.Host, error) { return host.New(HostPathsFromEnv(), nil), nil })
 	return &Factory{
 		IO:          io,
-		Host:        sync.OnceValues(func() (*host.Host, error) { return host.New(HostPathsFromEnv(), nil), nil }),
-		EnforceGate: func() (EnforceGate, error) { return NewSimulateGate(io), nil },
+		Host:        h,
+		EnforceGate: func() (EnforceGate, error) { return NewSimulateGate(io, h), nil },
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 
 	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/learn"
 )
 
 // Shared by the host verbs (status, load, unload, complain, enforce,
@@ -145,4 +146,48 @@ func printResult(out, errOut io.Writer, res *host.Result) {
 		fmt.Fprintf(errOut, "warning: process %d (%s) runs %s unconfined: it started before %s was loaded; restart it to confine it\n",
 			p.PID, p.Comm, p.Exe, p.ShouldBe)
 	}
+}
+
+// profileWriter writes learned changes through host's profile-directory
+// write (atomic, with backups, checked, rolled back when invalid). A nil
+// *profileWriter previews only.
+type profileWriter struct {
+	ctx     context.Context
+	host    func() (*host.Host, error)
+	dir     string   // the profile directory the changes belong to
+	include []string // the include search path learn used
+}
+
+func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	h, err := w.host()
+	if err != nil {
+		return &EnvError{Err: err}
+	}
+	ctx := w.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	files := make([]host.FileWrite, len(changes))
+	for i, c := range changes {
+		files[i] = host.FileWrite{Path: c.Path, Content: c.New, Profiles: c.Profiles}
+	}
+	res, err := h.WriteProfiles(ctx, w.dir, w.include, files)
+	var rej *host.WriteRejectedError
+	switch {
+	case errors.As(err, &rej):
+		return &FoundError{Msg: err.Error()}
+	case err != nil:
+		return &EnvError{Err: err}
+	}
+	for _, f := range res.Files {
+		if f.Existed {
+			fmt.Fprintf(io_.ErrOut, "wrote %s (previous version: %s)\n", f.Path, f.Backup)
+		} else {
+			fmt.Fprintf(io_.ErrOut, "wrote %s\n", f.Path)
+		}
+	}
+	return nil
 }

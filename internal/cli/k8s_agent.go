@@ -60,7 +60,9 @@ ConfigMap is loaded), /status (JSON per profile: desired and loaded sha256,
 mode, state, error), /metrics, and with --attribution /denials: denials read
 from --source (default: the first of netlink:, auditd:, journal:, kmsg: that
 opens) attributed to namespace, pod and container through /proc/PID/cgroup and
-the container runtime's OCI config (metric labels: namespace and workload only).`,
+the container runtime's OCI config (metric labels: namespace and workload only);
+the events of its complain-mode profiles are kept in --state-dir/events, for
+armorer learn state:NAME.`,
 		Example: `  armorer k8s agent --profiles /etc/armorer/profiles
   armorer k8s agent --profiles /etc/armorer/profiles --includes /host/etc/apparmor.d --attribution --source kmsg:`,
 		Args: exactArgs(0),

@@ -1,25 +1,24 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"iter"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/armorer-dev/armorer/auditlog/source"
-	"github.com/armorer-dev/armorer/internal/atomicfile"
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/eventstore"
 	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/policy/aare"
 	"github.com/rogpeppe/go-internal/diff"
 	"github.com/spf13/cobra"
 )
 
 type learnOptions struct {
 	IO      *IOStreams
+	Host    func() (*host.Host, error)
 	Ctx     context.Context
 	Sources []string
 	Profile string
@@ -43,7 +42,7 @@ type learnOptions struct {
 }
 
 func newLearnCmd(f *Factory, runF func(*learnOptions) error) *cobra.Command {
-	opts := &learnOptions{IO: f.IO}
+	opts := &learnOptions{IO: f.IO, Host: f.Host}
 	cmd := &cobra.Command{
 		Use:   "learn [SOURCE...]",
 		Short: "Turn recorded AppArmor events into rules merged into profiles",
@@ -76,7 +75,11 @@ Abstractions: one is included when it covers at least --abstraction-min
 Sensitive accesses (writes under /etc, /usr, /boot; /etc/shadow, ~/.ssh,
 /proc/*/mem; capabilities such as sys_admin; raw and packet sockets; ptrace
 of other programs; mounts) are listed for a human, not added, unless
---allow-sensitive. Rules the target --abi cannot express are listed too.`,
+--allow-sensitive. Rules the target --abi cannot express are listed too.
+
+When lines of the log could not be read or the kernel lost events, learn
+says that the profile was learned from an incomplete log. Records that
+neither the kernel nor auditd wrote are never learned from.`,
 		GroupID: "profile",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx = cmd.Context()
@@ -99,10 +102,8 @@ of other programs; mounts) are listed for a human, not added, unless
 			if opts.MinDigits < 1 || opts.MinHex < 1 || opts.AbstractionMin < 1 || opts.Siblings < 0 {
 				return usageErrorf("--min-digits, --min-hex and --abstraction-min must be at least 1, --siblings at least 0")
 			}
-			switch opts.Local {
-			case "auto", "always", "never":
-			default:
-				return usageErrorf("--local %q: want auto, always or never", opts.Local)
+			if _, err := learn.ParseLocal(opts.Local); err != nil {
+				return usageErrorf("%v", err)
 			}
 			if runF != nil {
 				return runF(opts)
@@ -127,7 +128,7 @@ of other programs; mounts) are listed for a human, not added, unless
 	fl.BoolVar(&opts.Explain, "explain", false, "write the evidence (events, time, examples) above each learned rule")
 	fl.BoolVar(&opts.AllowSensitive, "allow-sensitive", false, "add sensitive rules instead of only listing them")
 	fl.StringVar(&opts.ABI, "abi", "3.0", "policy ABI of new profiles and of what may be learned: 3.0 or 4.0")
-	fl.StringVar(&opts.Exec, "exec", strings.ToLower(learn.ExecChild.String()), "transition for programs outside the application's directory without a profile: cx or ix")
+	fl.StringVar(&opts.Exec, "exec", aare.ExecMode{Kind: aare.ExecChild}.String(), "transition for programs outside the application's directory without a profile: cx or ix")
 	fl.StringVar(&opts.Local, "local", defaultLocal, "additions go to local/NAME: auto (packaged profiles), always or never")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 when accesses were held back as findings")
 	fl.StringSliceVar(&opts.Abstractions, "abstractions", nil, "abstractions to choose from (NAME of abstractions/NAME, or all; default: "+defaultAbstractionList()+")")
@@ -141,8 +142,9 @@ func learnRun(o *learnOptions) error {
 	if siblings == 0 {
 		siblings = -1 // --siblings 0: never; learn.Options' 0 is the default
 	}
+	local, _ := learn.ParseLocal(o.Local)
 	sess, err := learn.OpenSession(learn.SessionOptions{
-		Dir:     profileDir(o.Dir),
+		Dir:     profileDir(o.Host, o.Dir),
 		Include: o.Include,
 		Options: learn.Options{
 			Glob:           glob,
@@ -157,9 +159,9 @@ func learnRun(o *learnOptions) error {
 		Abstractions: abstractionNames(o.Abstractions),
 		Profile:      o.Profile,
 		Merge: learn.MergeOptions{
-			Explain:  o.Explain,
-			ABI:      o.ABI,
-			UseLocal: func(e *learn.Existing) bool { return useLocal(o.Local, e.File) },
+			Explain: o.Explain,
+			ABI:     o.ABI,
+			Local:   local,
 		},
 		Warn: func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) },
 	})
@@ -179,32 +181,26 @@ func learnRun(o *learnOptions) error {
 	if err != nil {
 		return &FoundError{Msg: err.Error()}
 	}
-	return learnOutput(o.IO, o.Write, o.Stdout, o.Strict, res, p.Stats(), kept)
+	var w *profileWriter
+	if o.Write {
+		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: sess.Profiles.Dir, include: o.Include}
+	}
+	return learnOutput(o.IO, w, o.Stdout, o.Strict, res, p.Stats(), kept)
 }
 
 // learnOutput prints what a learning session found and changed (learn and
 // record): findings, then the changes as a diff, the files (stdout), or
 // written (write); it says when the log was incomplete and keeps the
 // events after a write.
-func learnOutput(io_ *IOStreams, write, stdout, strict bool, res *learn.SessionResult, st source.Stats, kept *eventstore.Batch) error {
+func learnOutput(io_ *IOStreams, w *profileWriter, stdout, strict bool, res *learn.SessionResult, st source.Stats, kept *eventstore.Batch) error {
+	write := w != nil
 	for _, f := range res.Findings {
 		fmt.Fprintf(io_.ErrOut, "finding: %s\n", f)
 	}
 	switch {
 	case write:
-		for _, c := range res.Changes {
-			if err := os.MkdirAll(filepath.Dir(c.Path), 0o755); err != nil {
-				return &EnvError{Err: err}
-			}
-			b, err := atomicfile.WritePath(c.Path, c.New, 0o644, backupDir())
-			if err != nil {
-				return &EnvError{Err: err}
-			}
-			if b.Existed() {
-				fmt.Fprintf(io_.ErrOut, "wrote %s (previous version: %s)\n", c.Path, b.Path)
-			} else {
-				fmt.Fprintf(io_.ErrOut, "wrote %s\n", c.Path)
-			}
+		if err := w.write(io_, res.Changes); err != nil {
+			return err
 		}
 	case stdout:
 		for _, c := range res.Changes {
@@ -271,44 +267,6 @@ func keepEvents(events iter.Seq[*source.Event], kept *eventstore.Batch) iter.Seq
 
 // defaultLocal is --local's default: local/NAME for packaged profiles.
 const defaultLocal = "auto"
-
-// useLocal decides where additions to a profile file go: local/NAME for
-// packaged profiles (a file a Debian package installed) in auto mode.
-func useLocal(mode, file string) bool {
-	switch mode {
-	case "always":
-		return true
-	case "never":
-		return false
-	}
-	return packaged(file)
-}
-
-// packaged reports whether a Debian package installed file (it is listed
-// in dpkg's file lists).
-func packaged(file string) bool {
-	if abs, err := filepath.Abs(file); err == nil {
-		file = abs
-	}
-	lists, _ := filepath.Glob("/var/lib/dpkg/info/*.list")
-	for _, l := range lists {
-		f, err := os.Open(l)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if sc.Text() == file {
-				f.Close()
-				return true
-			}
-		}
-		f.Close()
-	}
-	return false
-}
-
-func backupDir() string { return HostPathsFromEnv().BackupDir() }
 
 // abstractionNames turns --abstractions into include names: nil for the
 // default list, "all" for every abstraction of the search path.

@@ -2,20 +2,24 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 
-	"github.com/armorer-dev/armorer/internal/atomicfile"
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/skeleton"
 	"github.com/spf13/cobra"
 )
 
 type newOptions struct {
 	IO       *IOStreams
+	Host     func() (*host.Host, error)
+	Ctx      context.Context
 	Binary   string
 	Name     string
 	Write    bool
@@ -26,7 +30,7 @@ type newOptions struct {
 }
 
 func newNewCmd(f *Factory, runF func(*newOptions) error) *cobra.Command {
-	opts := &newOptions{IO: f.IO}
+	opts := &newOptions{IO: f.IO, Host: f.Host}
 	cmd := &cobra.Command{
 		Use:   "new BINARY | new --unit UNIT [PROGRAM]",
 		Short: "Write a first profile for a program",
@@ -43,6 +47,7 @@ mediate nor log network access, so one is always written.`,
 		GroupID: "profile",
 		Args:    newArgs(opts),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
 			if len(args) > 0 {
 				opts.Binary = args[0]
 			}
@@ -68,7 +73,7 @@ mediate nor log network access, so one is always written.`,
 }
 
 func newRun(o *newOptions) error {
-	x, err := learn.Inspect(o.Binary, learn.InspectOptions{})
+	x, err := skeleton.Inspect(o.Binary, skeleton.InspectOptions{})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return &FlagError{Err: err}
@@ -79,13 +84,21 @@ func newRun(o *newOptions) error {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s needs %s, which was not found; add a rule for it by hand or learn it\n", x.Path, m)
 	}
 	// Leave out what abstractions/base allows, when the include path has it.
-	var base learn.Coverer
-	dir := profileDir(o.Dir)
-	if cov, err := learn.OpenPolicy(dir).AbstractionCoverage("abstractions/base"); err == nil && cov != nil {
-		base = cov
+	h, err := o.Host()
+	if err != nil {
+		return &EnvError{Err: err}
+	}
+	dir := o.Dir
+	if dir == "" {
+		dir = h.Paths.ProfileDir
+	}
+	base, err := learn.AbstractionCoverage(host.OpenProfileSet(dir), "abstractions/base")
+	if err != nil {
+		base = nil // without the include path's base, list every library
 	}
 	var buf bytes.Buffer
-	if err := policy.Format(&buf, nil, learn.Skeleton(x, o.Name, o.ABI, o.Complain, base).File()); err != nil {
+	sk := skeleton.Profile(x, skeleton.Options{Name: o.Name, ABI: o.ABI, Complain: o.Complain, Base: base})
+	if err := policy.Format(&buf, nil, sk.File()); err != nil {
 		return err
 	}
 	if !o.Write {
@@ -96,17 +109,20 @@ func newRun(o *newOptions) error {
 	if _, err := os.Lstat(target); err == nil {
 		return &FoundError{Msg: fmt.Sprintf("%s already exists: update it with armorer learn, or remove it first", target)}
 	}
-	if _, err := atomicfile.WritePath(target, buf.Bytes(), 0o644, ""); err != nil {
-		return &EnvError{Err: err}
-	}
-	fmt.Fprintf(o.IO.ErrOut, "wrote %s\n", target)
-	return nil
+	w := &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir}
+	return w.write(o.IO, []learn.Change{{Path: target, New: buf.Bytes()}})
 }
 
-// profileDir is --dir, else $ARMORER_PROFILE_DIR, else the host's default.
-func profileDir(flag string) string {
+// profileDir is --dir, else the profile directory of the factory's host
+// (which $ARMORER_PROFILE_DIR moves).
+func profileDir(h func() (*host.Host, error), flag string) string {
 	if flag != "" {
 		return flag
+	}
+	if h != nil {
+		if hh, err := h(); err == nil {
+			return hh.Paths.ProfileDir
+		}
 	}
 	return HostPathsFromEnv().ProfileDir
 }

@@ -10,9 +10,9 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/host"
-	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/skeleton"
 	"github.com/spf13/cobra"
 )
 
@@ -33,7 +33,11 @@ func newUnitRun(o *newOptions) error {
 	if strings.ContainsRune(unit, '/') {
 		return usageErrorf("--unit %q: give a unit name, not a path", o.Unit)
 	}
-	dirs := HostPathsFromEnv().SystemdDirs
+	h, err := o.Host()
+	if err != nil {
+		return &EnvError{Err: err}
+	}
+	dirs := h.Paths.SystemdDirs
 	if len(dirs) == 0 {
 		dirs = host.DefaultSystemdDirs
 	}
@@ -49,7 +53,7 @@ func newUnitRun(o *newOptions) error {
 	if name == "" {
 		name = strings.TrimSuffix(unit, ".service")
 	}
-	x, err := learn.Inspect(prog, learn.InspectOptions{})
+	x, err := skeleton.Inspect(prog, skeleton.InspectOptions{})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return &FlagError{Err: fmt.Errorf("%s (ExecStart= of %s): %w", prog, unitFile, err)}
@@ -59,22 +63,15 @@ func newUnitRun(o *newOptions) error {
 	for _, m := range x.Missing {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s needs %s, which was not found; add a rule for it by hand or learn it\n", x.Path, m)
 	}
-	dir := profileDir(o.Dir)
-	var base learn.Coverer
-	if cov, err := learn.OpenPolicy(dir).AbstractionCoverage("abstractions/base"); err == nil && cov != nil {
-		base = cov
+	dir := o.Dir
+	if dir == "" {
+		dir = h.Paths.ProfileDir
 	}
-	sk := learn.Skeleton(x, name, o.ABI, o.Complain, base)
-	sk.Attach = "" // systemd applies it, not the kernel's attachment
-	// The program's own files named on the command line (app.py) are read.
-	for _, arg := range argv[1:] {
-		if filepath.IsAbs(arg) {
-			if fi, err := os.Stat(arg); err == nil && fi.Mode().IsRegular() {
-				r := learn.Rule{Class: learn.ClassFile, Path: learn.EscapeLiteral(arg), Perms: learn.PermRead}
-				sk.Rules = append(sk.Rules, r.Node(false))
-			}
-		}
+	base, err := learn.AbstractionCoverage(host.OpenProfileSet(dir), "abstractions/base")
+	if err != nil {
+		base = nil // without the include path's base, list every library
 	}
+	sk := skeleton.Unit(x, argv, skeleton.Options{Name: name, ABI: o.ABI, Complain: o.Complain, Base: base})
 	var buf bytes.Buffer
 	if err := policy.Format(&buf, nil, sk.File()); err != nil {
 		return err
@@ -93,56 +90,46 @@ func newUnitRun(o *newOptions) error {
 	if _, err := os.Lstat(target); err == nil {
 		return &FoundError{Msg: fmt.Sprintf("%s already exists: update it with armorer learn, or remove it first", target)}
 	}
-	if err := os.MkdirAll(filepath.Dir(dropIn), 0o755); err != nil {
-		return &EnvError{Err: err}
+	w := &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir}
+	if err := w.write(o.IO, []learn.Change{{Path: target, New: buf.Bytes()}}); err != nil {
+		return err
 	}
-	if _, err := atomicfile.WritePath(target, buf.Bytes(), 0o644, ""); err != nil {
-		return &EnvError{Err: err}
-	}
-	fmt.Fprintf(o.IO.ErrOut, "wrote %s\n", target)
-	if _, err := atomicfile.WritePath(dropIn, []byte(dropInText), 0o644, backupDir()); err != nil {
+	if _, err := h.WriteDropIn(unit, DropInName, []byte(dropInText)); err != nil {
 		return &EnvError{Err: err}
 	}
 	fmt.Fprintf(o.IO.ErrOut, "wrote %s: run systemctl daemon-reload, load the profile (armorer load %s), then restart %s\n", dropIn, name, unit)
 	return nil
 }
 
-// execStart finds unit in the systemd directories (the first one wins, as
-// for systemd) and returns the argv of its last ExecStart= in [Service]
-// (drop-ins are not merged: a service gets its program from the unit).
+// execStart returns the argv of the program unit runs: its last
+// ExecStart= in [Service], with drop-ins applied as systemd applies them
+// (an empty ExecStart= resets the list).
 func execStart(dirs []string, unit string) ([]string, string, error) {
-	for _, d := range dirs {
-		file := filepath.Join(d, unit)
-		data, err := os.ReadFile(file)
-		if err != nil {
-			continue
-		}
-		var argv []string
-		section := ""
-		for i, line := range strings.Split(string(data), "\n") {
-			line = strings.TrimSpace(line)
-			switch {
-			case line == "" || line[0] == '#' || line[0] == ';':
-			case line[0] == '[':
-				section = line
-			case section == "[Service]":
-				v, ok := strings.CutPrefix(line, "ExecStart=")
-				if !ok {
-					continue
-				}
-				words, err := splitExec(v)
-				if err != nil {
-					return nil, file, &FlagError{Err: fmt.Errorf("%s:%d: ExecStart=: %v", file, i+1, err)}
-				}
-				argv = words
+	u, err := host.ReadUnit(dirs, unit)
+	if err != nil {
+		return nil, "", &FlagError{Err: err}
+	}
+	var last *host.UnitOption
+	for i, o := range u.Options {
+		if o.Section == "Service" && o.Name == "ExecStart" {
+			if strings.TrimSpace(o.Value) == "" {
+				last = nil
+			} else {
+				last = &u.Options[i]
 			}
 		}
-		if len(argv) == 0 {
-			return nil, file, &FlagError{Err: fmt.Errorf("%s: no ExecStart= in [Service]; give the program: armorer new --unit %s PROGRAM", file, unit)}
-		}
-		return argv, file, nil
 	}
-	return nil, "", &FlagError{Err: fmt.Errorf("unit %s not found in %s", unit, strings.Join(dirs, ", "))}
+	if last == nil {
+		return nil, u.File, &FlagError{Err: fmt.Errorf("%s: no ExecStart= in [Service]; give the program: armorer new --unit %s PROGRAM", u.File, unit)}
+	}
+	argv, err := splitExec(last.Value)
+	if err != nil {
+		return nil, last.File, &FlagError{Err: fmt.Errorf("%s: ExecStart=: %v", last.Pos(), err)}
+	}
+	if len(argv) == 0 {
+		return nil, last.File, &FlagError{Err: fmt.Errorf("%s: no ExecStart= in [Service]; give the program: armorer new --unit %s PROGRAM", u.File, unit)}
+	}
+	return argv, last.File, nil
 }
 
 // splitExec splits an ExecStart= value like systemd: whitespace-separated

@@ -175,12 +175,9 @@ func recordRun(o *recordOptions) error {
 		fmt.Fprintf(errOut, "armorer: warning: %s: %v\n", spec, err)
 	}
 
+	// Losses and unreadable lines are reported with what was learned.
 	stats := p.Stats()
 	fmt.Fprintf(errOut, "recorded %d events of %s\n", len(col.events), strings.Join(names, ", "))
-	if stats.Lost > 0 {
-		fmt.Fprintf(errOut, "armorer: warning: %d events were lost (%d of them dropped while armorer was behind): the profile may miss rules; record again\n",
-			stats.Lost, stats.Dropped)
-	}
 
 	kept := eventstore.NewBatch()
 	for _, ev := range col.events {
@@ -213,8 +210,8 @@ func recordLearn(o *recordOptions, dir, name string, events []*source.Event, st 
 		Options: learn.Options{ABI: o.ABI},
 		Profile: name,
 		Merge: learn.MergeOptions{
-			ABI:      o.ABI,
-			UseLocal: func(e *learn.Existing) bool { return useLocal(defaultLocal, e.File) },
+			ABI:   o.ABI,
+			Local: learn.LocalPackaged, // learn's --local default
 		},
 		Warn: func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) },
 	})
@@ -226,7 +223,11 @@ func recordLearn(o *recordOptions, dir, name string, events []*source.Event, st 
 		return &FoundError{Msg: err.Error()}
 	}
 	// The events were kept already, once for every profile.
-	return learnOutput(o.IO, o.Write, false, false, res, st, nil)
+	var w *profileWriter
+	if o.Write {
+		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir}
+	}
+	return learnOutput(o.IO, w, false, false, res, st, nil)
 }
 
 // recordProfileFile finds CMD's profile file: --profile NAME when the
@@ -242,7 +243,7 @@ func recordProfileFile(o *recordOptions, h *host.Host, prog string) (host.Profil
 	if _, err := os.Stat(filepath.Join(h.Paths.ProfileDir, name)); err == nil {
 		return host.ProfileFile{Name: name}, nil
 	}
-	nopts := &newOptions{IO: &IOStreams{Out: o.IO.ErrOut, ErrOut: o.IO.ErrOut}, Binary: prog, Name: o.Profile,
+	nopts := &newOptions{IO: &IOStreams{Out: o.IO.ErrOut, ErrOut: o.IO.ErrOut}, Host: o.Host, Ctx: o.Ctx, Binary: prog, Name: o.Profile,
 		Write: true, Dir: h.Paths.ProfileDir, Complain: true, ABI: o.ABI}
 	if err := newRun(nopts); err != nil {
 		return host.ProfileFile{}, err

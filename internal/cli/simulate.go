@@ -9,12 +9,15 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/auditlog/source"
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
+	simulator "github.com/armorer-dev/armorer/simulate"
 	"github.com/spf13/cobra"
 )
 
 type simulateOptions struct {
 	IO      *IOStreams
+	Host    func() (*host.Host, error)
 	Ctx     context.Context
 	Profile string
 	Sources []string
@@ -22,7 +25,7 @@ type simulateOptions struct {
 }
 
 func newSimulateCmd(f *Factory, runF func(*simulateOptions) error) *cobra.Command {
-	opts := &simulateOptions{IO: f.IO}
+	opts := &simulateOptions{IO: f.IO, Host: f.Host}
 	cmd := &cobra.Command{
 		Use:   "simulate PROFILE [SOURCE...]",
 		Short: "List the recorded accesses a profile would deny in enforce mode",
@@ -59,11 +62,11 @@ type simulation struct {
 	Profiles []string
 	Events   int
 	Replayed int
-	Denials  []learn.Denial
+	Denials  []simulator.Denial
 }
 
 func simulateRun(o *simulateOptions) error {
-	sim, err := simulate(o.Ctx, o.IO, o.Profile, o.Sources, o.Include)
+	sim, err := simulate(o.Ctx, o.IO, profileDir(o.Host, ""), o.Profile, o.Sources, o.Include)
 	if err != nil {
 		return err
 	}
@@ -78,7 +81,9 @@ func simulateRun(o *simulateOptions) error {
 	return nil
 }
 
-func simulate(ctx context.Context, io_ *IOStreams, profile string, sources, include []string) (*simulation, error) {
+// simulate replays sources against profile: a file, or the name of a
+// profile in profDir.
+func simulate(ctx context.Context, io_ *IOStreams, profDir, profile string, sources, include []string) (*simulation, error) {
 	file := profile
 	if _, err := os.Stat(file); err != nil {
 		if strings.ContainsRune(profile, '/') {
@@ -86,12 +91,12 @@ func simulate(ctx context.Context, io_ *IOStreams, profile string, sources, incl
 		}
 		file = "" // a profile name: found below
 	}
-	dir := profileDir("")
+	dir := profDir
 	if file != "" {
 		dir = filepath.Dir(file)
 	}
 	if len(include) == 0 {
-		include = []string{profileDir("")}
+		include = []string{profDir}
 		for _, sub := range []string{"tunables", "abstractions"} {
 			if fi, err := os.Stat(filepath.Join(dir, sub)); err == nil && fi.IsDir() {
 				include = []string{dir}
@@ -99,7 +104,7 @@ func simulate(ctx context.Context, io_ *IOStreams, profile string, sources, incl
 			}
 		}
 	}
-	pol, err := learn.LoadPolicy(dir, include...)
+	pol, err := host.LoadProfileSet(dir, include...)
 	if err != nil {
 		return nil, &FlagError{Err: err}
 	}
@@ -131,7 +136,7 @@ func simulate(ctx context.Context, io_ *IOStreams, profile string, sources, incl
 		return nil, &FlagError{Err: fmt.Errorf("no profile %q (a file, or a profile in %s)", profile, dir)}
 	}
 	slices.Sort(names)
-	sim := learn.NewSimulator(pol, names...)
+	sim := simulator.New(pol, names...)
 	p, err := openEvents(ctx, io_, sources, source.Options{})
 	if err != nil {
 		return nil, err
@@ -163,10 +168,16 @@ func simulate(ctx context.Context, io_ *IOStreams, profile string, sources, incl
 // profiles in the state directory (state:NAME, written by learn and
 // record) and those of --events SOURCEs, replayed against the profile file
 // with simulate.
-type simulateGate struct{ io *IOStreams }
+type simulateGate struct {
+	io   *IOStreams
+	host func() (*host.Host, error)
+}
 
-// NewSimulateGate returns the EnforceGate backed by simulate.
-func NewSimulateGate(io *IOStreams) EnforceGate { return simulateGate{io: io} }
+// NewSimulateGate returns the EnforceGate backed by simulate, on the
+// profile directory of host (nil: the one the environment names).
+func NewSimulateGate(io *IOStreams, h func() (*host.Host, error)) EnforceGate {
+	return simulateGate{io: io, host: h}
+}
 
 func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, error) {
 	sources := slices.Clone(req.Sources)
@@ -175,7 +186,7 @@ func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, 
 			sources = append(sources, stateScheme+p)
 		}
 	}
-	sim, err := simulate(ctx, g.io, req.File, sources, nil)
+	sim, err := simulate(ctx, g.io, profileDir(g.host, ""), req.File, sources, nil)
 	if err != nil {
 		return nil, err
 	}

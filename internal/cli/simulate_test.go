@@ -14,7 +14,7 @@ import (
 func TestSimulateGate(t *testing.T) {
 	t.Setenv(EnvStateDir, t.TempDir()) // no recorded events
 	io, _, _, _ := TestStreams()
-	g := NewSimulateGate(io)
+	g := NewSimulateGate(io, nil)
 	root, _ := filepath.Abs("../../examples/myapp")
 	file := filepath.Join(root, "apparmor.d", "opt.myapp.bin.myapp")
 	rep, err := g.Check(context.Background(), GateRequest{File: file, Profiles: []string{"myapp"}, Sources: []string{filepath.Join(root, "audit.log")}})

@@ -27,6 +27,10 @@ type Rootfs struct {
 	Include  []string // packages added to the variant's set
 	CacheDir string   // default DefaultCacheDir()
 	Arch     string   // default "amd64"
+	// Updates also applies the suite's -updates and -security archives
+	// (apt-get upgrade in the tree), as Debian's own images carry them:
+	// for what is shipped (the agent image), not for tests.
+	Updates bool
 }
 
 func (r Rootfs) normalized() Rootfs {
@@ -49,6 +53,9 @@ func (r Rootfs) Key(archive string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "suite=%s\nvariant=%s\narch=%s\narchive=%s\ninclude=%s\n",
 		r.Suite, r.Variant, r.Arch, archive, strings.Join(r.Include, ","))
+	if r.Updates {
+		fmt.Fprintf(h, "updates=true\n")
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -104,15 +111,50 @@ func (r Rootfs) Ensure(ctx context.Context) (string, error) {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("debootstrap %s: %w\n%s", strings.Join(args, " "), err, log)
 	}
-	// Downloaded packages are not part of the tree.
-	debs, _ := filepath.Glob(filepath.Join(tmp, "var/cache/apt/archives/*.deb"))
-	for _, d := range debs {
-		os.Remove(d)
+	if r.Updates {
+		if err := upgrade(ctx, tmp, archive, r.Suite); err != nil {
+			os.RemoveAll(tmp)
+			return "", err
+		}
+	}
+	// Downloaded packages and package lists are not part of the tree.
+	for _, g := range []string{"var/cache/apt/archives/*.deb", "var/lib/apt/lists/*_*"} {
+		m, _ := filepath.Glob(filepath.Join(tmp, g))
+		for _, d := range m {
+			os.Remove(d)
+		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", err
 	}
 	return dir, nil
+}
+
+// upgrade points the tree's apt at the suite, its -updates and its
+// -security archive (beside the main archive: .../debian-security) and
+// upgrades every package in a chroot.
+func upgrade(ctx context.Context, root, archive, suite string) error {
+	security := strings.TrimSuffix(strings.TrimSuffix(archive, "/"), "/debian") + "/debian-security"
+	sources := fmt.Sprintf("deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n",
+		archive, suite, archive, suite, security, suite)
+	if err := os.WriteFile(filepath.Join(root, "etc/apt/sources.list"), []byte(sources), 0o644); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"apt-get", "-q", "update"},
+		{"apt-get", "-q", "-y", "-o", "Dpkg::Options::=--force-confold", "upgrade"},
+		{"apt-get", "clean"},
+	} {
+		cmd := exec.CommandContext(ctx, "chroot", append([]string{root}, args...)...)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			if len(out) > 4000 {
+				out = out[len(out)-4000:]
+			}
+			return fmt.Errorf("in %s: %s: %w\n%s", root, strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
 }
 
 // CopyTree copies a tree with owners, modes, links and device nodes

@@ -14,6 +14,7 @@ func TestRootfsKey(t *testing.T) {
 		{Suite: "trixie", Include: a.Include},
 		{Suite: "bookworm", Include: []string{"apparmor"}},
 		{Suite: "bookworm", Variant: "buildd", Include: a.Include},
+		{Suite: "bookworm", Include: a.Include, Updates: true},
 	} {
 		if c.Key("http://deb.debian.org/debian") == a.Key("http://deb.debian.org/debian") {
 			t.Errorf("%+v has the key of %+v", c, a)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/armorer-dev/armorer/host"
@@ -61,6 +62,10 @@ type Agent struct {
 	// only the reconcile goroutine touches these
 	invalid map[string]invalidVersion // name → the version refused by validation, and why
 	logged  map[string]string         // name → the last problem logged for it
+
+	// complain is the set of owned profiles loaded in complain mode, for
+	// the event keeper (read per event, without the lock).
+	complain atomic.Pointer[map[string]bool]
 
 	mu     sync.Mutex
 	status Status
@@ -189,6 +194,13 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	}
 	a.reconciles["ok"]++
 	st.LastReconcile = now
+	complain := map[string]bool{}
+	for _, p := range st.Profiles {
+		if p.Loaded && p.Mode == "complain" {
+			complain[p.Name] = true
+		}
+	}
+	a.complain.Store(&complain)
 	a.status = st
 	a.reconciledOnce.Do(func() { close(a.reconciled) })
 	return nil
@@ -414,15 +426,25 @@ func (a *Agent) remove(ctx context.Context, own *Ownership, kernel map[string]st
 	return ps, false
 }
 
-// kernel reads the loaded top-level profiles: name → mode.
+// kernel reads the loaded profiles (securityfs apparmor/profiles): name
+// → mode. It is host.LoadedProfiles without the attachments, which parse
+// every profile file and are not needed here.
 func (a *Agent) kernel() (map[string]string, error) {
-	ps, err := a.host.LoadedProfiles()
+	name := filepath.Join(a.host.Paths.SecurityFS, "apparmor", "profiles")
+	data, err := os.ReadFile(name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read loaded profiles: %w", err)
 	}
-	m := make(map[string]string, len(ps))
-	for _, p := range ps {
-		m[p.Name] = string(p.Mode)
+	m := map[string]string{}
+	for line := range strings.Lines(string(data)) {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		n, mode, err := host.ParseLabel(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		m[n] = string(mode)
 	}
 	return m, nil
 }

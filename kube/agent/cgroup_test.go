@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/armorer-dev/armorer/auditlog"
+	"github.com/armorer-dev/armorer/auditlog/source"
 	"github.com/armorer-dev/armorer/monitor"
 	"github.com/rogpeppe/go-internal/txtar"
 )
@@ -188,5 +190,32 @@ armorer_agent_runtime_denials_total 1
 	rec := a.Recent()
 	if len(rec) != 2 || rec[0].Name != "/root/x" || rec[0].Pod != nil || rec[1].Pod == nil || rec[1].Pod.Name != "web-7d4b9c8f6d-x2x9z" || rec[1].PID != 11 {
 		t.Errorf("recent: %+v", rec)
+	}
+}
+
+// TestEventKeeper: events of owned complain-mode profiles go to the event
+// store (what `armorer learn state:NAME` reads); others do not.
+func TestEventKeeper(t *testing.T) {
+	dir := t.TempDir()
+	a := New(Config{StateDir: dir})
+	a.complain.Store(&map[string]bool{"api": true})
+	k := newEventKeeper(a)
+	p := auditlog.NewParser()
+	for i, line := range []string{
+		`type=AVC msg=audit(1795600186.001:101): apparmor="ALLOWED" operation="open" class="file" profile="api" name="/etc/hosts" pid=210 comm="api" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
+		`type=AVC msg=audit(1795600186.002:102): apparmor="ALLOWED" operation="open" class="file" profile="api" name="/etc/hosts" pid=211 comm="api" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
+		`type=AVC msg=audit(1795600186.003:103): apparmor="ALLOWED" operation="open" class="file" profile="api//child" name="/srv/x" pid=212 comm="api" requested_mask="w" denied_mask="w" fsuid=0 ouid=0`,
+		`type=AVC msg=audit(1795600186.004:104): apparmor="DENIED" operation="open" class="file" profile="web" name="/etc/shadow" pid=213 comm="web" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
+	} {
+		var ev auditlog.Event
+		must(t, p.Parse([]byte(line), &ev))
+		k.observe(&source.Event{Event: &ev, Source: "kmsg:", Pos: source.Position{Seq: uint64(i + 1)}})
+	}
+	k.save(a)
+	if n, err := k.store.Count("api"); err != nil || n != 2 {
+		t.Errorf("api: %d events (%v), want 2 (one duplicate dropped, the child's kept)", n, err)
+	}
+	if _, err := os.Stat(k.store.Path("web")); err == nil {
+		t.Errorf("an enforce-mode profile's events were kept")
 	}
 }

@@ -60,7 +60,7 @@ func (a *Attributor) Observe(o monitor.Observation, _ bool) {
 		a.mu.Unlock()
 		return
 	}
-	d := PodDenial{Denial: monitor.Denial{Profile: o.Profile, Operation: o.Operation, Class: o.Class, Name: o.Name,
+	d := PodDenial{Denial: monitor.Denial{Profile: o.Profile, Operation: o.Operation, Class: string(o.Class), Name: o.Name,
 		Requested: o.Requested, Denied: o.Denied, PID: o.PID, Comm: o.Comm}}
 	if !o.Time.IsZero() {
 		t := o.Time.UTC()

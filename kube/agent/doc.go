@@ -71,4 +71,10 @@
 // Counters carry namespace, workload (the controller, from the pod's
 // name) and profile only; /denials lists the details. Denials of runc's
 // init, before the workload's exec, are runtime noise and counted apart.
+//
+// The events of the agent's complain-mode profiles go to the event store
+// (StateDir/events/NAME.jsonl, deduplicated, capped), so that on the node
+// `armorer learn state:NAME` proposes the rules its pods needed.
+// Publishing them through the API (`armorer k8s events`, the k8s:NAME
+// SOURCE) is not built yet.
 package agent

@@ -30,12 +30,12 @@ func TestMain(m *testing.M) {
 // node is a fixture node: securityfs, /proc, the host's profile
 // directory (includes), the agent's state and the profiles volume.
 type node struct {
-	t                                     *testing.T
+	t                                     testing.TB
 	root, aafs, proc, includes, state, cm string
 	parserLog                             string
 }
 
-func newNode(t *testing.T) *node {
+func newNode(t testing.TB) *node {
 	t.Helper()
 	real := ""
 	for _, p := range []string{"/usr/sbin/apparmor_parser", "/sbin/apparmor_parser"} {
@@ -88,13 +88,13 @@ func (n *node) config() Config {
 	}
 }
 
-func mustExe(t *testing.T) string {
+func mustExe(t testing.TB) string {
 	exe, err := os.Executable()
 	must(t, err)
 	return exe
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func (n *node) parserCalls() []string {
 // payload in a fresh timestamped directory, a ..data_tmp symlink to it
 // renamed over ..data, per-key symlinks KEY → ..data/KEY created for new
 // keys and removed for gone ones, then the old directory removed.
-func atomicWrite(t *testing.T, dir string, files map[string]string) {
+func atomicWrite(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	old, _ := os.Readlink(filepath.Join(dir, dataLink))
 	ts := time.Now().UTC().Format("..2006_01_02_15_04_05.000000000")

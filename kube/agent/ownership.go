@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,8 @@ type Owned struct {
 type Ownership struct {
 	Version  int               `json:"version"`
 	Profiles map[string]*Owned `json:"profiles"`
+
+	saved []byte // what the file holds: an unchanged record is not rewritten
 }
 
 func loadOwnership(stateDir string) (*Ownership, error) {
@@ -43,6 +46,7 @@ func loadOwnership(stateDir string) (*Ownership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the ownership record: %w", err)
 	}
+	o.saved = data
 	if err := json.Unmarshal(data, o); err != nil {
 		return nil, fmt.Errorf("ownership record %s: %w (fix or remove it; until then the agent touches no profile)", filepath.Join(stateDir, ownershipFile), err)
 	}
@@ -59,11 +63,16 @@ func (o *Ownership) save(stateDir string) error {
 	if err != nil {
 		return err
 	}
+	data = append(data, '\n')
+	if bytes.Equal(data, o.saved) {
+		return nil
+	}
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	if _, err := atomicfile.WritePath(filepath.Join(stateDir, ownershipFile), append(data, '\n'), 0o644, ""); err != nil {
+	if _, err := atomicfile.WritePath(filepath.Join(stateDir, ownershipFile), data, 0o644, ""); err != nil {
 		return fmt.Errorf("write the ownership record: %w", err)
 	}
+	o.saved = data
 	return nil
 }

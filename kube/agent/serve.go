@@ -82,8 +82,10 @@ func Serve(ctx context.Context, o Options) error {
 		srv.Shutdown(shut)
 	})
 	if att != nil {
-		r := &monitor.Runner{Monitor: m, Specs: o.Sources, Logger: a.log}
+		keeper := newEventKeeper(a)
+		r := &monitor.Runner{Monitor: m, Specs: o.Sources, Logger: a.log, OnEvent: keeper.observe}
 		wg.Go(func() { r.Run(ctx) })
+		wg.Go(func() { keeper.run(ctx, a) })
 	}
 	if lock, err := a.lockState(ctx); err == nil {
 		defer lock.Close()

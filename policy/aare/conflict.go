@@ -1,5 +1,10 @@
 package aare
 
+import (
+	"cmp"
+	"slices"
+)
+
 // ExecConflict is a path that two allow rules give different exec modes
 // (or targets): apparmor_parser refuses such a profile ("conflicting x
 // modifiers"), since the kernel stores one transition per path.
@@ -15,7 +20,7 @@ type ExecConflict struct {
 // rules apply only to owned files, rules without owner to both; deny rules
 // take no part (a denied x does not settle a conflict). exact nil means
 // Pattern.IsLiteral. The result holds at most one conflict per pair of
-// rules, in the order of the first rule; Unknown when the automaton is
+// rules, sorted by the rules' indexes; Unknown when the automaton is
 // too large to build.
 func ExecConflicts(rules []Rule, vars Vars, exact func(pattern string) bool) ([]ExecConflict, Result, error) {
 	var idx []int // the rules that take part
@@ -96,6 +101,7 @@ func ExecConflicts(rules []Rule, vars Vars, exact func(pattern string) bool) ([]
 			}
 		}
 	}
+	slices.SortFunc(out, func(x, y ExecConflict) int { return cmp.Or(cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B)) })
 	return out, Yes, nil
 }
 

@@ -19,6 +19,7 @@ type DebInput struct {
 	Binary  string    // the static armorer binary
 	Docs    string    // scripts/gendoc's output: man/man1/*.1, completions/
 	Unit    string    // contrib/systemd/armorer-monitor.service
+	Contrib string    // contrib/: the alert rules and the dashboard go to the package's examples
 	Version string    // v1.2.3 or a Go pseudo-version
 	Date    time.Time // every file's mtime and the changelog's date
 }
@@ -139,6 +140,11 @@ func BuildDeb(in DebInput, outDir string) (string, error) {
 	postrmFile, err := write("postrm", postrm)
 	if err != nil {
 		return "", err
+	}
+	if in.Contrib != "" {
+		for _, ex := range []string{"prometheus/armorer-alerts.yml", "grafana/armorer-apparmor.json"} {
+			contents = append(contents, file(filepath.Join(in.Contrib, ex), "/usr/share/doc/armorer/examples/"+filepath.Base(ex), 0o644))
+		}
 	}
 	contents = append(contents,
 		file(chlog, "/usr/share/doc/armorer/changelog.gz", 0o644),

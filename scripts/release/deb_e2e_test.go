@@ -86,6 +86,7 @@ func TestDebInstallPurge(t *testing.T) {
 	for _, p := range []string{
 		"/usr/share/bash-completion/completions/armorer", "/usr/share/zsh/vendor-completions/_armorer",
 		"/usr/share/fish/vendor_completions.d/armorer.fish", "/lib/systemd/system/armorer-monitor.service",
+		"/usr/share/doc/armorer/examples/armorer-alerts.yml", "/usr/share/doc/armorer/examples/armorer-apparmor.json",
 	} {
 		run("test", "-s", p)
 	}
@@ -125,7 +126,7 @@ func buildTestDeb(t *testing.T, ctx context.Context) string {
 		t.Fatalf("gendoc: %v\n%s", err, out)
 	}
 	deb, err := BuildDeb(DebInput{
-		Binary: bin, Docs: docs, Unit: filepath.Join(repo, "contrib/systemd/armorer-monitor.service"),
+		Binary: bin, Docs: docs, Unit: filepath.Join(repo, "contrib/systemd/armorer-monitor.service"), Contrib: filepath.Join(repo, "contrib"),
 		Version: testVersion, Date: time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC),
 	}, dir)
 	if err != nil {

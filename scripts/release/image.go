@@ -50,7 +50,7 @@ func BuildImage(ctx context.Context, in ImageInput, outDir string) (string, erro
 	}
 	rootfs := in.Rootfs
 	if rootfs == "" {
-		if rootfs, err = (debfetch.Rootfs{Suite: plan.Suite, Variant: "minbase", Include: plan.Packages}).Ensure(ctx); err != nil {
+		if rootfs, err = (debfetch.Rootfs{Suite: plan.Suite, Variant: "minbase", Include: plan.Packages, Updates: true}).Ensure(ctx); err != nil {
 			return "", err
 		}
 	}

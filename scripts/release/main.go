@@ -36,11 +36,12 @@ func main() {
 		bin := fs.String("bin", "dist/armorer", "the static armorer `binary`")
 		docs := fs.String("docs", "dist/docs", "man pages and completions from scripts/gendoc")
 		unit := fs.String("unit", "contrib/systemd/armorer-monitor.service", "the systemd unit")
+		contrib := fs.String("contrib", "contrib", "contrib/, for the alert rules and the dashboard")
 		fs.Parse(os.Args[2:])
 		var t time.Time
 		if t, err = parseDate(*date); err == nil {
 			var path string
-			path, err = BuildDeb(DebInput{Binary: *bin, Docs: *docs, Unit: *unit, Version: *version, Date: t}, *out)
+			path, err = BuildDeb(DebInput{Binary: *bin, Docs: *docs, Unit: *unit, Contrib: *contrib, Version: *version, Date: t}, *out)
 			if err == nil {
 				fmt.Println(path)
 			}

@@ -111,6 +111,11 @@ agent_start
 sh_step restart-ready 180 'n=0; until wget -q -O /dev/null '$API'/readyz; do n=$((n+1)); sleep 0.1; done; cat '$PROFILES'; echo "polls-before-ready=$n"'
 step restart-status 10 wget -q -O - $API/status
 
+# The node keeps the events of complain-mode profiles: learn can use them.
+sh_step api-run 20 'echo -n "exec api" >/proc/self/attr/exec && exec /opt/holder/cat /etc/api.conf'
+sleep 7
+step api-events 20 armorer events --json state:api
+
 # 8. a real container: Debian's runc runs an OCI bundle whose
 # process.apparmorProfile is ctr, loaded by the agent, in a kubelet-style
 # cgroup; its denial is attributed to the pod. A profile that is not
@@ -220,6 +225,8 @@ func TestAgent(t *testing.T) {
 				// A program of its own for the held profile to attach to
 				// (busybox runs the applet its file is named after).
 				vmtest.Program(a.Busybox, "/opt/holder/sleep"),
+				vmtest.Program(a.Busybox, "/opt/holder/cat"),
+				vmtest.Text("/etc/api.conf", "port=8080\n"),
 				vmtest.Text("/etc/apparmor.d/usr.sbin.distrod", p("distrod", "/usr/sbin/distrod", "", "")),
 				vmtest.Text("/root/theirs.profile", p("theirs", "", "complain", "")),
 			}, Dirs: []string{"/etc/armorer", "/var/lib/armorer"}}
@@ -376,6 +383,11 @@ func checkAgent(t *testing.T, res *vmtest.Result, src map[string]string) {
 	}
 	if s := status("restart-status"); !s["api"].Current() || !s["web"].Current() {
 		t.Errorf("7: status after restart: %+v", s)
+	}
+	// complain-mode events kept on the node
+	rc("api-run", 0)
+	if rc("api-events", 0) && !strings.Contains(res.Output("api-events"), `"name":"/etc/api.conf"`) {
+		t.Errorf("7: the agent did not keep api's complain-mode events:\n%s", res.Output("api-events"))
 	}
 }
 

@@ -3,13 +3,13 @@ package learn
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// ProfileFile describes a profile file armorer creates, in the layout of
+// ProfileFile is a profile file armorer creates, in the layout of
 // DESIGN.md ("Profiles armorer creates"):
 //
 //	abi <abi/3.0>,
@@ -72,7 +72,7 @@ func (pf ProfileFile) File() *policy.File {
 	}
 	for i, r := range pf.Rules {
 		if i == 0 {
-			metaOf(r).Hint = policy.NewSection
+			r.RuleMeta().Hint = policy.NewSection
 		}
 		prof.Body = append(prof.Body, r)
 	}
@@ -80,7 +80,7 @@ func (pf ProfileFile) File() *policy.File {
 		c.Hint = policy.NewSection
 		prof.Body = append(prof.Body, c)
 	}
-	local := &policy.Include{IfExists: true, Path: policy.NewWord("<local/" + LocalName(pf.Name) + ">")}
+	local := &policy.Include{IfExists: true, Path: policy.NewWord("<local/" + localName(pf.Name) + ">")}
 	local.Hint = policy.NewSection
 	prof.Body = append(prof.Body, local)
 	prof.Hint = policy.NewSection
@@ -94,52 +94,32 @@ func (pf ProfileFile) File() *policy.File {
 	}}
 }
 
-// LocalName is the file name under local/ for a profile's site additions.
-func LocalName(profile string) string {
+// localName is the file name under local/ for a profile's site additions.
+func localName(profile string) string {
 	return strings.NewReplacer("/", ".", " ", "_").Replace(strings.TrimPrefix(profile, "/"))
 }
 
-// Skeleton returns the first profile for an executable: the program
-// itself (mr; a script r, and its interpreters ix), its ELF loader and
-// shared libraries (mr; versioned library names generalised). Loader and
-// libraries that base (abstractions/base, when not nil) already allows
-// are left out.
-func Skeleton(x *Executable, name, abi string, complain bool, base Coverer) ProfileFile {
-	if name == "" {
-		name = filepath.Base(x.Path)
-	}
-	var rules []Rule
-	add := func(p string, perms Perms, exec ExecMode) {
-		pat := EscapeLiteral(p)
-		if perms&^(PermRead|PermMap) == 0 {
-			if g, _ := generalise(p, perms); g != "" {
-				pat = g
-			}
-		}
-		rules = append(rules, Rule{Class: ClassFile, Path: pat, Perms: perms, Exec: exec})
-	}
-	if x.Script {
-		add(x.Path, PermRead, ExecNone)
-		for _, in := range x.Interpreters {
-			add(in, PermMap|PermRead|PermExec, ExecInherit)
-		}
-	} else {
-		add(x.Path, PermMap|PermRead, ExecNone)
-	}
-	for _, lib := range append([]string{x.Loader}, x.Libraries...) {
-		if lib != "" && (base == nil || base.MissingFile(lib, PermMap|PermRead, false) != 0) {
-			add(lib, PermMap|PermRead, ExecNone)
-		}
-	}
-	// Dedupe (a versioned library and its generalisation) and sort.
-	seen := map[string]bool{}
-	var nodes []policy.Rule
-	slices.SortFunc(rules, compareRules)
-	for _, r := range rules {
-		if k := r.String(); !seen[k] {
-			seen[k] = true
-			nodes = append(nodes, r.Node(false))
-		}
-	}
-	return ProfileFile{Name: name, Attach: x.Path, ABI: abi, Complain: complain, Rules: nodes}
+// ProfileFileName is the file name aa-autodep gives a profile for an
+// executable: the path without its leading slash, "/" replaced by ".".
+func ProfileFileName(executable string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(filepath.Clean(executable), "/"), "/", ".")
 }
+
+// Generalise rewrites a concrete path by the safe rules (--glob safe,
+// default thresholds); a path no rule applies to comes back escaped.
+func Generalise(path string, perms aare.Perm) string {
+	if g, _ := generalise(path, perms); g != "" {
+		return g
+	}
+	return EscapeLiteral(path)
+}
+
+// FileRule is the file rule learn writes: pattern, the permissions spelled
+// m r w a l k, and for x the transition (ix, Px, Cx).
+func FileRule(pattern string, perms aare.Perm, exec aare.ExecKind) policy.Rule {
+	return rule{Class: ClassFile, Path: pattern, Perms: perms, Exec: exec}.node()
+}
+
+// PermString spells permissions as learned rules write them: m r w a l k
+// (an exec mode is the rule's business).
+func PermString(p aare.Perm) string { return permString(p) }

@@ -1,13 +1,16 @@
-package learn
+package skeleton
 
 import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/oracle"
+	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
 	"github.com/google/go-cmp/cmp"
 )
@@ -28,7 +31,7 @@ func TestSkeletonLayout(t *testing.T) {
 		Loader:    "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
 		Libraries: []string{"/opt/myapp/lib/libgreet.so.1.2.3", "/usr/lib/x86_64-linux-gnu/libc.so.6"},
 	}
-	got := printFile(t, Skeleton(x, "", "3.0", true, nil).File())
+	got := printFile(t, Profile(x, Options{ABI: "3.0", Complain: true}).File())
 	want := `abi <abi/3.0>,
 
 include <tunables/global>
@@ -53,7 +56,7 @@ func TestSkeletonScript(t *testing.T) {
 	x := &Executable{Path: "/opt/tool/run.py", Script: true,
 		Interpreters: []string{"/usr/bin/env", "/usr/bin/python3.11"},
 		Loader:       "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"}
-	got := printFile(t, Skeleton(x, "tool", "4.0", false, nil).File())
+	got := printFile(t, Profile(x, Options{Name: "tool", ABI: "4.0", Complain: false}).File())
 	for _, want := range []string{"abi <abi/4.0>,", "profile tool /opt/tool/run.py {", "  /opt/tool/run.py r,",
 		"  /usr/bin/env mrix,", "  /usr/bin/python3.11 mrix,", "include if exists <local/tool>"} {
 		if !strings.Contains(got, want+"\n") {
@@ -75,13 +78,13 @@ func TestSkeletonOracle(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, abi := range []string{"3.0"} {
-			text := printFile(t, Skeleton(x, "", abi, true, nil).File())
+			text := printFile(t, Profile(x, Options{ABI: abi, Complain: true}).File())
 			oracleAccepts(t, parser, text)
-			base, err := OpenPolicy(bundled).AbstractionCoverage("abstractions/base")
+			base, err := learn.AbstractionCoverage(host.OpenProfileSet(bundled), "abstractions/base")
 			if err != nil {
 				t.Fatal(err)
 			}
-			short := printFile(t, Skeleton(x, "", abi, true, base).File())
+			short := printFile(t, Profile(x, Options{Name: "", ABI: abi, Complain: true, Base: base}).File())
 			oracleAccepts(t, parser, short)
 			if strings.Contains(short, "libc.so") || len(short) >= len(text) {
 				t.Errorf("base covers libc, but the skeleton lists it:\n%s", short)
@@ -101,3 +104,5 @@ func oracleAccepts(t *testing.T, parser *oracle.Parser, text string) {
 		t.Errorf("apparmor_parser %s rejects:\n%s\n%s", parser.Version, text, stderr)
 	}
 }
+
+var bundled, _ = filepath.Abs("../examples/myapp/apparmor.d")

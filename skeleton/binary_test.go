@@ -1,4 +1,4 @@
-package learn
+package skeleton
 
 import (
 	"bytes"
@@ -179,18 +179,6 @@ func TestParseLdCacheTruncated(t *testing.T) {
 		parseLdCache(data[:n]) // must not panic
 	}
 	parseLdCache(bytes.Repeat([]byte{0xff}, 100))
-}
-
-func TestProfileFileName(t *testing.T) {
-	for in, want := range map[string]string{
-		"/opt/myapp/bin/myapp": "opt.myapp.bin.myapp",
-		"/usr/sbin/nginx":      "usr.sbin.nginx",
-		"/usr//bin/../bin/x":   "usr.bin.x",
-	} {
-		if got := ProfileFileName(in); got != want {
-			t.Errorf("ProfileFileName(%q) = %q, want %q", in, got, want)
-		}
-	}
 }
 
 func FuzzParseLdCache(f *testing.F) {

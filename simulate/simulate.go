@@ -1,4 +1,7 @@
-package learn
+// Package simulate replays recorded accesses against profiles as enforce
+// mode would decide them: the accesses a profile would deny, each with the
+// nearest existing rule. It is the gate before enforce.
+package simulate
 
 import (
 	"bytes"
@@ -8,24 +11,26 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
 	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // Denial is an access enforce mode would refuse.
 type Denial struct {
-	Profile string // the profile the access is checked against
-	Rule    Rule   // the rule that would allow it
-	Missing string // for files: the permissions not allowed
-	Nearest string // the closest existing rule, or ""
-	Why     string // "", or why the profile cannot run the access at all
+	Profile string      // the profile the access is checked against
+	Rule    policy.Rule // the rule that would allow it
+	Missing string      // for files: the permissions not allowed
+	Nearest string      // the closest existing rule, or ""
+	Why     string      // "", or why the profile cannot run the access at all
 	Count   int
-	Lines   []Location // up to MaxExamples event locations
+	Lines   []learn.Location // up to learn.MaxExamples event locations
 }
 
 func (d Denial) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", d.Profile, d.Rule)
+	fmt.Fprintf(&b, "%s: %s", d.Profile, ruleText(d.Rule))
 	if d.Missing != "" {
 		fmt.Fprintf(&b, " (missing %s)", d.Missing)
 	}
@@ -52,23 +57,29 @@ func (d Denial) String() string {
 	return b.String()
 }
 
-// Simulator replays accesses against profiles of a Policy as enforce mode
-// would decide them. It is not safe for concurrent use.
+// Simulator replays accesses against the profiles of a profile set as
+// enforce mode would decide them. It is not safe for concurrent use.
 type Simulator struct {
-	pol     *Policy
+	set     *host.ProfileSet
 	only    map[string]bool // profiles to check (with their children); nil: all
-	covs    map[string]*Coverage
-	denials map[string]*Denial
-	memo    map[simKey]*Denial // nil: allowed
+	covs    map[string]*learn.Coverage
+	denials map[string]*denial
+	memo    map[simKey]*denial // nil: allowed
 	// Replayed counts the accesses checked; Skipped those of profiles the
-	// policy does not define.
+	// set does not define.
 	Replayed, Skipped int
 }
 
-// NewSimulator checks accesses of the given profiles (and their
-// children); with none, of every profile in the policy.
-func NewSimulator(pol *Policy, profiles ...string) *Simulator {
-	s := &Simulator{pol: pol, covs: map[string]*Coverage{}, denials: map[string]*Denial{}, memo: map[simKey]*Denial{}}
+// denial is a Denial being counted.
+type denial struct {
+	Denial
+	ev learn.Evidence
+}
+
+// New checks accesses of the given profiles (and their children); with
+// none, of every profile in the set.
+func New(set *host.ProfileSet, profiles ...string) *Simulator {
+	s := &Simulator{set: set, covs: map[string]*learn.Coverage{}, denials: map[string]*denial{}, memo: map[simKey]*denial{}}
 	if len(profiles) > 0 {
 		s.only = map[string]bool{}
 		for _, p := range profiles {
@@ -78,11 +89,11 @@ func NewSimulator(pol *Policy, profiles ...string) *Simulator {
 	return s
 }
 
-func (s *Simulator) coverage(name string) (*Coverage, error) {
+func (s *Simulator) coverage(name string) (*learn.Coverage, error) {
 	if c, ok := s.covs[name]; ok {
 		return c, nil
 	}
-	c, err := s.pol.Coverage(name)
+	c, err := learn.ProfileCoverage(s.set, name)
 	if c == nil {
 		return nil, err
 	}
@@ -99,7 +110,7 @@ func (s *Simulator) wanted(label string) bool {
 }
 
 // Add replays one access.
-func (s *Simulator) Add(a *Access) error {
+func (s *Simulator) Add(a *learn.Access) error {
 	if strings.Contains(a.Profile, "//&") {
 		// A stack: every profile in it decides.
 		label := a.Profile
@@ -133,26 +144,18 @@ func (s *Simulator) Add(a *Access) error {
 	// The same access decides the same way: replaying a long log costs
 	// one decision per distinct access.
 	var key simKey
-	memo := a.Class == ClassFile || len(a.Mask) <= 1
+	memo := a.Class == learn.ClassFile || len(a.Mask) <= 1
 	if memo {
-		key = simKey{profile: name, class: a.Class, path: a.Path, perms: a.Perms, owned: a.Owner, signal: a.Signal}
-		if a.Class != ClassFile {
-			r := ruleFor(a)
-			key.other = keyOf(&r)
-			if len(a.Mask) == 1 {
-				key.mask = a.Mask[0]
-			}
-		}
+		key = keyOf(name, a)
 		if d, ok := s.memo[key]; ok {
 			if d != nil {
-				d.Count++
-				d.Lines = addBounded(d.Lines, a.Loc, compareLocations)
+				d.ev.Add(a, "")
 			}
 			return nil
 		}
 		s.memo[key] = nil
 	}
-	if a.Class == ClassFile {
+	if a.Class == learn.ClassFile {
 		if a.Path == "" || a.Perms == 0 {
 			return nil
 		}
@@ -160,35 +163,27 @@ func (s *Simulator) Add(a *Access) error {
 		if d.Allowed {
 			return nil
 		}
-		rule := Rule{Class: ClassFile, Path: EscapeLiteral(a.Path), Perms: a.Perms, Owner: false}
-		if a.Perms&PermExec != 0 {
-			rule.Exec = ExecInherit
-		}
-		missing := fromAare(d.Missing)
 		var why string
 		if d.Conflict {
 			why = "rules matching it disagree on the exec mode"
 		}
-		d0 := s.deny(name, rule, (missing&^PermExec).String()+execLetter(missing), why, s.nearestFile(cov, d.Nearest), a)
+		missing := learn.PermString(d.Missing&^aare.PermExec) + execLetter(d.Missing)
+		d0 := s.deny(name, learn.AccessRule(a), missing, why, nearestFile(cov, d.Nearest), a)
 		if memo {
 			s.memo[key] = d0
 		}
 		return nil
 	}
-	r := ruleFor(a)
-	r.Mask = slices.Clone(a.Mask)
-	slices.Sort(r.Mask)
-	if a.Signal != "" {
-		r.Signals = []string{a.Signal}
-	}
-	if r.Peer != "" {
-		if peer, _ := s.resolve(r.Peer, 0); peer != "" {
-			r.Peer = peer
+	b := *a
+	if b.Peer != "" {
+		if peer, _ := s.resolve(b.Peer, 0); peer != "" {
+			b.Peer = peer
 		}
 	}
-	if cov.CoversRule(r) {
+	if cov.Allows(&b) {
 		return nil
 	}
+	r := learn.AccessRule(&b)
 	d0 := s.deny(name, r, "", "", nearestOther(cov, r), a)
 	if memo {
 		s.memo[key] = d0
@@ -198,31 +193,42 @@ func (s *Simulator) Add(a *Access) error {
 
 // simKey identifies an access for the simulator's memo.
 type simKey struct {
-	profile      string
-	class        Class
-	path         string
-	perms        Perms
-	owned        bool
-	other        otherKey
-	mask, signal string
+	profile                                      string
+	class                                        learn.Class
+	path                                         string
+	perms                                        aare.Perm
+	owned                                        bool
+	capability, family, sockType, addr, peerAddr string
+	peer, bus, dbusPath, iface, member, peerName string
+	fsType, flags, source, target, mask, signal  string
 }
 
-func execLetter(p Perms) string {
-	if p&PermExec != 0 {
+func keyOf(profile string, a *learn.Access) simKey {
+	k := simKey{profile: profile, class: a.Class, path: a.Path, perms: a.Perms, owned: a.Owner, capability: a.Capability,
+		family: a.Family, sockType: a.SockType, addr: a.Addr, peerAddr: a.PeerAddr, peer: a.Peer, bus: a.Bus,
+		dbusPath: a.DBusPath, iface: a.Interface, member: a.Member, peerName: a.PeerName, fsType: a.FSType,
+		flags: a.Flags, source: a.Source, target: a.Target, signal: a.Signal}
+	if len(a.Mask) == 1 {
+		k.mask = a.Mask[0]
+	}
+	return k
+}
+
+func execLetter(p aare.Perm) string {
+	if p&aare.PermExec != 0 {
 		return "x"
 	}
 	return ""
 }
 
-func (s *Simulator) deny(profile string, r Rule, missing, why, nearest string, a *Access) *Denial {
-	key := profile + "\x00" + r.String() + "\x00" + missing
+func (s *Simulator) deny(profile string, r policy.Rule, missing, why, nearest string, a *learn.Access) *denial {
+	key := profile + "\x00" + ruleText(r) + "\x00" + missing
 	d := s.denials[key]
 	if d == nil {
-		d = &Denial{Profile: profile, Rule: r, Missing: missing, Why: why, Nearest: nearest}
+		d = &denial{Denial: Denial{Profile: profile, Rule: r, Missing: missing, Why: why, Nearest: nearest}}
 		s.denials[key] = d
 	}
-	d.Count++
-	d.Lines = addBounded(d.Lines, a.Loc, compareLocations)
+	d.ev.Add(a, "")
 	return d
 }
 
@@ -233,7 +239,7 @@ func (s *Simulator) deny(profile string, r Rule, missing, why, nearest string, a
 func (s *Simulator) resolve(label string, depth int) (string, string) {
 	i := strings.LastIndex(label, "//null-")
 	if i < 0 {
-		if s.pol.Profiles[label] == nil {
+		if s.set.Profiles[label] == nil {
 			return "", ""
 		}
 		return label, ""
@@ -250,7 +256,7 @@ func (s *Simulator) resolve(label string, depth int) (string, string) {
 	if cov == nil {
 		return "", ""
 	}
-	d := cov.Decide(bin, PermExec, true)
+	d := cov.Decide(bin, aare.PermExec, true)
 	if !d.Allowed {
 		return "", "exec not allowed"
 	}
@@ -267,7 +273,7 @@ func (s *Simulator) resolve(label string, depth int) (string, string) {
 		if d.Exec.Target != "" {
 			return d.Exec.Target, ""
 		}
-		if name, ok := s.pol.ProfileFor(bin); ok {
+		if name, ok := s.set.ProfileFor(bin); ok {
 			return name, ""
 		}
 		if d.Exec.Fallback == aare.ExecInherit {
@@ -278,7 +284,7 @@ func (s *Simulator) resolve(label string, depth int) (string, string) {
 	return "", "runs unconfined"
 }
 
-func (s *Simulator) nearestFile(cov *Coverage, i int) string {
+func nearestFile(cov *learn.Coverage, i int) string {
 	r, ok := cov.FileRule(i)
 	if !ok {
 		return ""
@@ -287,24 +293,31 @@ func (s *Simulator) nearestFile(cov *Coverage, i int) string {
 }
 
 // nearestOther is the first existing rule of the same kind, printed.
-func nearestOther(cov *Coverage, r Rule) string {
-	want := r.node()
+func nearestOther(cov *learn.Coverage, want policy.Rule) string {
 	for _, x := range cov.Others() {
 		if fmt.Sprintf("%T", x) == fmt.Sprintf("%T", want) {
-			var b bytes.Buffer
-			if err := policy.Format(&b, nil, x); err == nil {
-				return strings.TrimSpace(b.String())
-			}
+			return ruleText(x)
 		}
 	}
 	return ""
+}
+
+// ruleText prints one rule on one line.
+func ruleText(n policy.Rule) string {
+	var b bytes.Buffer
+	if err := policy.Format(&b, nil, n); err != nil {
+		return fmt.Sprintf("# %v", err)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // Denials returns the denials found so far, sorted by profile and rule.
 func (s *Simulator) Denials() []Denial {
 	var out []Denial
 	for _, k := range slices.Sorted(maps.Keys(s.denials)) {
-		out = append(out, *s.denials[k])
+		d := s.denials[k]
+		d.Count, d.Lines = d.ev.Count, d.ev.Lines
+		out = append(out, d.Denial)
 	}
 	return out
 }

@@ -1,4 +1,8 @@
-package learn
+// Package skeleton writes the first profile for a program: the program
+// itself, its ELF interpreter and shared libraries, a script's
+// interpreters; for a systemd unit, the program ExecStart= runs and the
+// files it names.
+package skeleton
 
 import (
 	"bytes"
@@ -451,10 +455,4 @@ func str(b []byte, off uint32) string {
 		return string(s[:i])
 	}
 	return ""
-}
-
-// ProfileFileName is the file name aa-autodep gives a profile for an
-// executable: the path without its leading slash, "/" replaced by ".".
-func ProfileFileName(executable string) string {
-	return strings.ReplaceAll(strings.TrimPrefix(filepath.Clean(executable), "/"), "/", ".")
 }

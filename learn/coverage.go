@@ -3,179 +3,20 @@ package learn
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/lint"
 	"github.com/armorer-dev/armorer/policy"
 	"github.com/armorer-dev/armorer/policy/aare"
 )
 
-// Policy is the existing policy learn merges into and simulate replays
-// against: the profiles of a profile directory, found by parsing every
-// file in it (never by guessing a file's name from a profile's name).
-type Policy struct {
-	Loader   *policy.Loader
-	Dir      string
-	Files    map[string]*policy.File // profile files by path
-	Profiles map[string]*Existing    // by full name; children as parent//child
-	// Problems are files that did not parse; their profiles are missing.
-	Problems []error
-
-	vars map[string]*policy.Vars // per file: its tunables
-}
-
-// Existing is one profile defined in the policy.
-type Existing struct {
-	Name   string
-	File   string // the file that defines it
-	Decl   *policy.Profile
-	Attach string // attachment pattern, "" for none
-	// Local is the profile's `include if exists <local/...>`, or nil.
-	Local *policy.Include
-}
-
-// LoadPolicy parses the profile files of dir (its regular files, skipping
-// the names apparmor_parser skips). searchPath is the include search path
-// (-I); empty means dir itself.
-func LoadPolicy(dir string, searchPath ...string) (*Policy, error) {
-	p := OpenPolicy(dir, searchPath...)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("read profile directory: %w", err)
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || policy.SkippedName(e.Name()) {
-			continue
-		}
-		if err := p.AddFile(filepath.Join(dir, e.Name())); err != nil {
-			p.Problems = append(p.Problems, err)
-		}
-	}
-	return p, nil
-}
-
-// OpenPolicy returns a policy with no profiles loaded yet (for its
-// abstractions, or to AddFile single profiles).
-func OpenPolicy(dir string, searchPath ...string) *Policy {
-	if len(searchPath) == 0 {
-		searchPath = []string{dir}
-	}
-	l := policy.NewLoader(searchPath...)
-	l.Base = dir
-	return &Policy{Loader: l, Dir: dir, Files: map[string]*policy.File{}, Profiles: map[string]*Existing{}, vars: map[string]*policy.Vars{}}
-}
-
-// AddFile parses one more profile file into the policy (a profile given
-// on the command line rather than found in the directory).
-func (p *Policy) AddFile(file string) error {
-	f, err := p.Loader.Load(file, nil)
-	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
-	p.Files[file] = f
-	for _, r := range f.Rules {
-		if prof, ok := r.(*policy.Profile); ok {
-			p.addProfile(file, "", prof)
-		}
-	}
-	return nil
-}
-
-func (p *Policy) addProfile(file, parent string, prof *policy.Profile) {
-	name := prof.Name.Value()
-	if parent != "" {
-		name = parent + "//" + strings.TrimPrefix(name, "^")
-	}
-	e := &Existing{Name: name, File: file, Decl: prof}
-	if prof.Attach != nil {
-		e.Attach = prof.Attach.Value()
-	} else if parent == "" && strings.HasPrefix(name, "/") {
-		e.Attach = name
-	}
-	for _, r := range prof.Body {
-		switch r := r.(type) {
-		case *policy.Include:
-			if r.IfExists && r.Path != nil && strings.HasPrefix(r.Path.Value(), "local/") {
-				e.Local = r
-			}
-		case *policy.Profile:
-			p.addProfile(file, name, r)
-		}
-	}
-	if _, dup := p.Profiles[name]; !dup {
-		p.Profiles[name] = e
-	}
-}
-
-// Vars returns the variables a profile file sees: those it defines and
-// those of the files its preamble includes (tunables/global).
-func (p *Policy) Vars(file string) *policy.Vars {
-	if v, ok := p.vars[file]; ok {
-		return v
-	}
-	v := policy.NewVars()
-	p.vars[file] = v
-	if f := p.Files[file]; f != nil {
-		p.defineVars(v, f.Rules, 0)
-	}
-	return v
-}
-
-func (p *Policy) defineVars(v *policy.Vars, rules []policy.Rule, depth int) {
-	if depth > 16 {
-		return
-	}
-	for _, r := range rules {
-		switch r := r.(type) {
-		case *policy.Variable:
-			_ = v.Define(r) // a bad definition shows when a rule uses it
-		case *policy.Include:
-			files, _ := p.Loader.Included(r)
-			for _, f := range files {
-				p.defineVars(v, f.Rules, depth+1)
-			}
-		}
-	}
-}
-
-// aareVars adapts policy variables to aare.
-func aareVars(v *policy.Vars) aare.Vars {
-	return func(name string) ([]string, bool) {
-		if !v.Defined(name) {
-			return nil, false
-		}
-		return v.Values(name), true
-	}
-}
-
-// ProfileFor returns the profile whose attachment matches an executable.
-func (p *Policy) ProfileFor(executable string) (string, bool) {
-	var names []string
-	for _, name := range slices.Sorted(maps.Keys(p.Profiles)) {
-		e := p.Profiles[name]
-		if e.Attach == "" || strings.Contains(name, "//") {
-			continue
-		}
-		pat, err := aare.Compile(e.Attach, aareVars(p.Vars(e.File)))
-		if err == nil && pat.Match(executable) {
-			names = append(names, name)
-		}
-	}
-	if len(names) == 0 {
-		return "", false
-	}
-	return names[0], true
-}
-
-// AppTree is the application's own directory for a profile: the
+// appTree is the application's own directory for a profile: the
 // attachment's directory, or its parent when that is bin, sbin or
 // libexec; never a system directory shared by other programs.
-func AppTree(attach string) string {
+func appTree(attach string) string {
 	if attach == "" || !strings.HasPrefix(attach, "/") || strings.ContainsAny(attach, "*?[{@") {
 		return ""
 	}
@@ -193,7 +34,7 @@ func AppTree(attach string) string {
 
 // Coverage is what a profile (with everything it includes) already allows:
 // file rules compiled into one aare.Set, other rules kept as AST nodes.
-// It implements Coverer.
+// It implements coverer.
 type Coverage struct {
 	set    *aare.Set
 	others []policy.Rule
@@ -202,20 +43,20 @@ type Coverage struct {
 	m      *matcher
 }
 
-// Coverage returns what the named profile already allows.
-func (p *Policy) Coverage(name string) (*Coverage, error) {
-	e := p.Profiles[name]
+// ProfileCoverage returns what the named profile of set already allows.
+func ProfileCoverage(set *host.ProfileSet, name string) (*Coverage, error) {
+	e := set.Profiles[name]
 	if e == nil {
-		return nil, fmt.Errorf("no profile %q in %s", name, p.Dir)
+		return nil, fmt.Errorf("no profile %q in %s", name, set.Dir)
 	}
-	return p.coverageOf(e.File, e.Decl.Body, e.Decl)
+	return coverageOf(set, set.Vars(e.File), e.Decl.Body, e.Decl)
 }
 
 // AbstractionCoverage returns what an include target such as
 // "abstractions/nameservice" allows.
-func (p *Policy) AbstractionCoverage(name string) (*Coverage, error) {
+func AbstractionCoverage(set *host.ProfileSet, name string) (*Coverage, error) {
 	inc := &policy.Include{Path: policy.NewWord("<" + name + ">")}
-	files, err := p.Loader.Included(inc)
+	files, err := set.Loader.Included(inc)
 	if err != nil {
 		return nil, err
 	}
@@ -223,20 +64,15 @@ func (p *Policy) AbstractionCoverage(name string) (*Coverage, error) {
 	for _, f := range files {
 		body = append(body, f.Rules...)
 	}
-	return p.coverageOf("", body, nil)
+	// An abstraction alone sees the tunables every profile includes.
+	return coverageOf(set, set.GlobalVars(), body, nil)
 }
 
-func (p *Policy) coverageOf(file string, body []policy.Rule, profile *policy.Profile) (*Coverage, error) {
-	v := p.Vars(file)
-	if file == "" {
-		// An abstraction alone: the tunables every profile includes.
-		v = policy.NewVars()
-		p.defineVars(v, []policy.Rule{&policy.Include{Path: policy.NewWord("<tunables/global>")}}, 0)
-	}
-	c := &Coverage{vars: aareVars(v)}
+func coverageOf(ps *host.ProfileSet, v *policy.Vars, body []policy.Rule, profile *policy.Profile) (*Coverage, error) {
+	c := &Coverage{vars: host.AareVars(v)}
 	var files []aare.Rule
 	var errs []error
-	p.collect(c, &files, body, profile, &errs)
+	collect(ps.Loader, c, &files, body, profile, &errs)
 	set, err := aare.NewSet(files, c.vars)
 	if err != nil {
 		// One bad rule must not hide the rest: compile rule by rule.
@@ -261,9 +97,9 @@ func (p *Policy) coverageOf(file string, body []policy.Rule, profile *policy.Pro
 // includes) that allow something: file rules into files, the others into
 // c.others. Rules of child profiles and of conditional branches are not
 // the profile's own unconditional allowances and are left out.
-func (p *Policy) collect(c *Coverage, files *[]aare.Rule, body []policy.Rule, profile *policy.Profile, errs *[]error) {
+func collect(l *policy.Loader, c *Coverage, files *[]aare.Rule, body []policy.Rule, profile *policy.Profile, errs *[]error) {
 	include := func(r *policy.Include) []*policy.File {
-		inc, err := p.Loader.Included(r)
+		inc, err := l.Included(r)
 		if err != nil {
 			*errs = append(*errs, err)
 		}
@@ -307,78 +143,50 @@ func (p *Policy) collect(c *Coverage, files *[]aare.Rule, body []policy.Rule, pr
 	}
 }
 
-// Coverer answers whether policy already allows an access.
-type Coverer interface {
+// coverer answers whether policy already allows an access.
+type coverer interface {
 	// MissingFile returns the permissions in perms that path is not
 	// allowed (0: covered). An exec is covered by any exec rule.
-	MissingFile(path string, perms Perms, owned bool) Perms
-	// CoversRule reports whether a non-file rule is already allowed.
-	CoversRule(r Rule) bool
+	MissingFile(path string, perms aare.Perm, owned bool) aare.Perm
+	// coversRule reports whether a non-file rule is already allowed.
+	coversRule(r rule) bool // learn's own Coverage and test fakes only
 }
 
-var permMap = []struct {
-	l Perms
-	a aare.Perm
-}{{PermRead, aare.PermRead}, {PermWrite, aare.PermWrite}, {PermAppend, aare.PermAppend}, {PermLink, aare.PermLink},
-	{PermLock, aare.PermLock}, {PermMap, aare.PermMmap}, {PermExec, aare.PermExec}}
-
-func toAare(p Perms) aare.Perm {
-	var out aare.Perm
-	for _, m := range permMap {
-		if p&m.l != 0 {
-			out |= m.a
-		}
-	}
-	return out
-}
-
-func fromAare(p aare.Perm) Perms {
-	var out Perms
-	for _, m := range permMap {
-		if p&m.a != 0 {
-			out |= m.l
-		}
-	}
-	return out
-}
-
-// MissingFile implements Coverer.
-func (c *Coverage) MissingFile(path string, perms Perms, owned bool) Perms {
+// MissingFile implements coverer.
+func (c *Coverage) MissingFile(path string, perms aare.Perm, owned bool) aare.Perm {
 	if c.all {
 		return 0
 	}
-	d := c.set.Access(path, toAare(perms), owned)
-	return fromAare(d.Missing) & perms
+	d := c.set.Access(path, perms, owned)
+	return d.Missing & perms
 }
 
 // Decide returns aare's full decision for a file access (simulate uses
 // the nearest rule and the exec mode).
-func (c *Coverage) Decide(path string, perms Perms, owned bool) aare.Decision {
+func (c *Coverage) Decide(path string, perms aare.Perm, owned bool) aare.Decision {
 	if c.all {
 		return aare.Decision{Allowed: true, Nearest: -1}
 	}
-	return c.set.Access(path, toAare(perms), owned)
+	return c.set.Access(path, perms, owned)
 }
 
-// ExecFor implements ExecRuler: the transition the rules give an
+// execFor implements execRuler: the transition the rules give an
 // executable, when they allow executing it (ux is not followed).
-func (c *Coverage) ExecFor(executable string) (ExecMode, string, bool) {
+func (c *Coverage) execFor(executable string) (aare.ExecKind, string, bool) {
 	if c.all {
-		return ExecNone, "", false
+		return aare.ExecNone, "", false
 	}
 	d := c.set.Access(executable, aare.PermExec, true)
 	if !d.Allowed {
-		return ExecNone, "", false
+		return aare.ExecNone, "", false
 	}
 	switch d.Exec.Kind {
 	case aare.ExecInherit:
-		return ExecInherit, "", true
-	case aare.ExecProfile:
-		return ExecProfile, d.Exec.Target, true
-	case aare.ExecChild:
-		return ExecChild, d.Exec.Target, true
+		return aare.ExecInherit, "", true
+	case aare.ExecProfile, aare.ExecChild:
+		return d.Exec.Kind, d.Exec.Target, true
 	}
-	return ExecNone, "", false
+	return aare.ExecNone, "", false
 }
 
 // FileRule returns the i-th file rule of the coverage (for messages).
@@ -393,8 +201,12 @@ func (c *Coverage) FileRule(i int) (aare.Rule, bool) {
 // Others returns the non-file rules, for nearest-rule messages.
 func (c *Coverage) Others() []policy.Rule { return c.others }
 
-// CoversRule implements Coverer.
-func (c *Coverage) CoversRule(r Rule) bool {
+// Allows reports whether a non-file access is allowed: the rule for
+// exactly it (its permissions and signal, the peer as given) is covered.
+func (c *Coverage) Allows(a *Access) bool { return c.coversRule(accessRule(a)) }
+
+// coversRule implements coverer.
+func (c *Coverage) coversRule(r rule) bool {
 	if c.all {
 		return true
 	}
@@ -408,7 +220,7 @@ func (c *Coverage) CoversRule(r Rule) bool {
 
 // ruleCovers decides whether the existing rule x allows what r asks.
 // Conditions x leaves out allow anything; those it names must match.
-func (c *Coverage) ruleCovers(x policy.Rule, r Rule) bool {
+func (c *Coverage) ruleCovers(x policy.Rule, r rule) bool {
 	switch x := x.(type) {
 	case *policy.CapabilityRule:
 		if r.Class != ClassCapability {
@@ -525,10 +337,10 @@ func (c *Coverage) nestedMatches(cs []*policy.Cond, key, sub, val string) bool {
 	return c.condMatches(k.Conds, sub, val)
 }
 
-// Grants returns the first sensitive thing a coverage allows, for the
+// grants returns the first sensitive thing a coverage allows, for the
 // abstraction guard: a file rule whose pattern reaches a sensitive path
 // (with a sensitive access), a sensitive capability or network type.
-func (c *Coverage) Grants() (string, bool) {
+func (c *Coverage) grants() (string, bool) {
 	if c.all {
 		return "all", true
 	}
@@ -536,12 +348,11 @@ func (c *Coverage) Grants() (string, bool) {
 		if r.Deny {
 			continue
 		}
-		a := fileAccess(fromAare(r.Perms))
 		pat, err := aare.Compile(r.Pattern, c.vars)
 		if err != nil {
 			continue
 		}
-		if e, ok := lint.Reached(pat.Match, a); ok {
+		if e, ok := lint.Reached(pat.Match, r.Perms); ok {
 			return fmt.Sprintf("%s (%s: %s)", r, e.ID, e.Why), true
 		}
 	}
@@ -574,24 +385,6 @@ func (c *Coverage) Grants() (string, bool) {
 	return "", false
 }
 
-// AbstractionNames lists the abstractions in the search path's
-// abstractions/ directories (regular files only), sorted.
-func (p *Policy) AbstractionNames() []string {
-	seen := map[string]bool{}
-	for _, dir := range p.Loader.SearchPath {
-		entries, err := os.ReadDir(filepath.Join(dir, "abstractions"))
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if e.Type().IsRegular() && !policy.SkippedName(e.Name()) {
-				seen["abstractions/"+e.Name()] = true
-			}
-		}
-	}
-	return slices.Sorted(maps.Keys(seen))
-}
-
 // DefaultAbstractions are the abstractions learn considers by default:
 // those a service commonly needs. Compiling every abstraction of a full
 // /etc/apparmor.d costs seconds; --abstractions all considers them all.
@@ -601,30 +394,30 @@ var DefaultAbstractions = []string{
 	"abstractions/consoles", "abstractions/user-tmp", "abstractions/fonts", "abstractions/mysql",
 }
 
-// Candidates builds the abstraction candidates for learn from names
+// candidates builds the abstraction candidates for learn from names
 // (DefaultAbstractions if nil; those the search path does not have are
 // left out). Whether one grants something sensitive is checked when it
 // would be chosen. base is never a candidate: every profile armorer
 // writes includes it already.
-func (p *Policy) Candidates(names []string) []Candidate {
+func candidates(set *host.ProfileSet, names []string) []candidate {
 	if names == nil {
 		names = DefaultAbstractions
 	}
 	have := map[string]bool{}
-	for _, n := range p.AbstractionNames() {
+	for _, n := range set.AbstractionNames() {
 		have[n] = true
 	}
-	var cands []Candidate
+	var cands []candidate
 	for _, name := range names {
 		if name == "abstractions/base" || !have[name] {
 			continue
 		}
-		cov, err := p.AbstractionCoverage(name)
+		cov, err := AbstractionCoverage(set, name)
 		if cov == nil {
-			p.Problems = append(p.Problems, fmt.Errorf("%s: %w", name, err))
+			set.Problems = append(set.Problems, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
-		cands = append(cands, Candidate{Name: name, Cov: cov, Unsafe: cov.Grants})
+		cands = append(cands, candidate{Name: name, Cov: cov, Unsafe: cov.grants})
 	}
 	return cands
 }

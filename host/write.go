@@ -1,0 +1,146 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/armorer-dev/armorer/internal/atomicfile"
+	"github.com/armorer-dev/armorer/policy"
+)
+
+// FileWrite is new content for a file of a profile directory: a profile
+// file, or a local/NAME file that profiles include.
+type FileWrite struct {
+	Path    string
+	Content []byte
+	// Profiles are the profiles whose policy the file changes: their
+	// files are validated too (a local/NAME file compiles only inside
+	// the profile that includes it).
+	Profiles []string
+}
+
+// Written is what WriteProfiles did to one file.
+type Written struct {
+	Path    string
+	Backup  string // where the previous version is kept, "" for a new file
+	Existed bool
+}
+
+// WriteResult is the outcome of WriteProfiles.
+type WriteResult struct {
+	Files []Written
+	// Validated lists the profile files checked after the write.
+	Validated []string
+}
+
+// WriteRejectedError is a write whose result does not compile: every file
+// was put back as it was.
+type WriteRejectedError struct {
+	File        string              // the profile file that is invalid
+	Diagnostics []policy.Diagnostic // its errors
+}
+
+func (e *WriteRejectedError) Error() string {
+	var b strings.Builder
+	for _, d := range e.Diagnostics {
+		fmt.Fprintf(&b, "%s: %s\n", d.Pos, d.Message)
+	}
+	b.WriteString("  the previous files are restored; nothing was written")
+	return b.String()
+}
+
+// WriteProfiles writes files into the profile directory dir as one change:
+// each atomically, its previous version kept in the state directory's
+// backups; then every profile file the change touches is checked (with
+// includeDirs and dir as its include path, as apparmor_parser -I), and if
+// one is invalid, every file is restored. Nothing is loaded into the
+// kernel: load does that, with apparmor_parser.
+func (h *Host) WriteProfiles(ctx context.Context, dir string, includeDirs []string, files []FileWrite) (*WriteResult, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open profile directory: %w", err)
+	}
+	defer root.Close()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	type done struct {
+		rel    string
+		backup *atomicfile.Backup
+	}
+	var written []done
+	restore := func() error {
+		var errs []error
+		for _, w := range slices.Backward(written) {
+			if err := w.backup.Restore(); err != nil {
+				errs = append(errs, fmt.Errorf("restore %s: %w (its previous version is in %s)", filepath.Join(dir, w.rel), err, w.backup.Path))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	res := &WriteResult{}
+	check := map[string]bool{} // profile files to validate, relative to dir
+	for _, f := range files {
+		p, err := filepath.Abs(f.Path)
+		if err != nil {
+			return nil, err
+		}
+		rel, err := filepath.Rel(abs, p)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return nil, errors.Join(fmt.Errorf("%s is outside the profile directory %s", f.Path, dir), restore())
+		}
+		if d := filepath.Dir(rel); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return nil, errors.Join(fmt.Errorf("write %s: %w", f.Path, err), restore())
+			}
+		}
+		b, err := atomicfile.WriteFile(root, rel, f.Content, 0o644, h.Paths.BackupDir())
+		if err != nil {
+			return nil, errors.Join(err, restore())
+		}
+		written = append(written, done{rel, b})
+		res.Files = append(res.Files, Written{Path: f.Path, Backup: b.Path, Existed: b.Existed()})
+		if !strings.ContainsRune(rel, filepath.Separator) {
+			check[rel] = true
+		}
+	}
+	// The profiles a local/ file belongs to, in the directory as written.
+	set, err := LoadProfileSet(dir, append(slices.Clone(includeDirs), dir)...)
+	if err == nil {
+		for _, f := range files {
+			for _, name := range f.Profiles {
+				if p := set.Profiles[name]; p != nil {
+					if rel, err := filepath.Rel(abs, p.File); err == nil && !strings.HasPrefix(rel, "..") {
+						check[rel] = true
+					}
+				}
+			}
+		}
+	}
+	// armorer's checker validates for each file's own abi: a profile for
+	// abi 4.0 is valid on a machine whose apparmor_parser is 3.x.
+	l := policy.NewLoader(append(slices.Clone(includeDirs), dir)...)
+	for _, rel := range slices.Sorted(maps.Keys(check)) {
+		file := filepath.Join(dir, rel)
+		src, err := root.ReadFile(rel)
+		if err != nil {
+			return nil, errors.Join(err, restore())
+		}
+		if errs := policy.CheckFile(l, file, src, policy.CheckConfig{}).Errors(); len(errs) > 0 {
+			err := &WriteRejectedError{File: file, Diagnostics: errs}
+			if rerr := restore(); rerr != nil {
+				return nil, fmt.Errorf("%w; %v", err, rerr)
+			}
+			return nil, err
+		}
+		res.Validated = append(res.Validated, file)
+	}
+	return res, nil
+}

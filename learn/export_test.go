@@ -1,0 +1,10 @@
+package learn
+
+// For the external tests (learn_test), which replay learned profiles with
+// simulate.
+var (
+	Bundled     = bundled
+	Compiles    = compiles
+	LogAccesses = logAccesses
+	Update      = update
+)
