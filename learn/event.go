@@ -88,6 +88,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		}
 		if a.Operation == "link" {
 			a.Perms |= aare.PermLink
+			a.Target = ev.String(auditlog.KeyTarget) // the existing file
 		}
 		if a.Perms&aare.PermExec != 0 {
 			a.Target = ev.String(auditlog.KeyTarget)

@@ -80,3 +80,18 @@ func TestSensitiveAdditions(t *testing.T) {
 		t.Errorf("%d findings, want 10:\n%s", n, got)
 	}
 }
+
+// A hard link to a sensitive file is a finding: `l` on the new name would
+// reach the file's content under a harmless path.
+func TestLinkToSensitive(t *testing.T) {
+	log := []byte(`[    2.001731] audit: type=1400 audit(1795600175.001:101): apparmor="ALLOWED" operation="link" profile="app" name="/tmp/x" pid=114 comm="ln" requested_mask="l" denied_mask="l" fsuid=0 ouid=0 target="/etc/shadow"
+[    2.001732] audit: type=1400 audit(1795600175.001:102): apparmor="ALLOWED" operation="link" profile="app" name="/tmp/y" pid=114 comm="ln" requested_mask="l" denied_mask="l" fsuid=0 ouid=0 target="/srv/app/data"
+`)
+	got := learnAll(t, Options{}, logAccesses(t, log)...)
+	if !strings.Contains(got, "  ! /tmp/x l, [etc-shadow]\n") || strings.Contains(got, "  /tmp/x l,\n") {
+		t.Errorf("link to /etc/shadow must be a finding, not a rule:\n%s", got)
+	}
+	if !strings.Contains(got, "/tmp/y l,\n") || strings.Contains(got, "! /tmp/y") {
+		t.Errorf("link to an ordinary file must stay a rule:\n%s", got)
+	}
+}

@@ -164,6 +164,9 @@ type fileAcc struct {
 	owned    bool // every event had fsuid == ouid
 	exec     aare.ExecKind
 	evidence Evidence
+	// linkTo is a sensitive file an event hard-linked this path to: the
+	// link would reach that file's content under a harmless name.
+	linkTo string
 }
 
 type otherAcc struct {
@@ -216,6 +219,9 @@ func (l *Learner) Add(a *Access) {
 		f.perms = normal(f.perms | a.Perms)
 		f.owned = f.owned && a.Owner
 		f.evidence.Add(a, a.Path)
+		if a.Perms&aare.PermLink != 0 && f.linkTo == "" && a.Target != "" && lint.AnyPath(a.Target) {
+			f.linkTo = a.Target
+		}
 		if a.Perms&aare.PermExec != 0 && a.Target != "" && !strings.Contains(a.Target, "//null-") {
 			t := la.execTargets[a.Path]
 			if t == nil {
@@ -374,6 +380,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 				g.owned = g.owned && f.owned
 				g.exec = max(g.exec, f.exec)
 				g.evidence.merge(f.evidence)
+				g.linkTo = cmp.Or(g.linkTo, f.linkTo)
 			} else {
 				ep.files[p] = &f
 			}
@@ -830,6 +837,15 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 				perms &^= bad
 			}
 		}
+		if f.linkTo != "" && perms&aare.PermLink != 0 {
+			e, _ := lint.Path(f.linkTo, allSensitivePerms)
+			r := rule{Class: ClassFile, Path: fp, Perms: aare.PermLink, Evidence: f.evidence}
+			p.Findings = append(p.Findings, newFinding(p.Name, r, e.ID, e.Severity,
+				fmt.Sprintf("hard link to %s: %s", f.linkTo, e.Why)))
+			if !l.opts.AllowSensitive {
+				perms &^= aare.PermLink
+			}
+		}
 		if perms == 0 {
 			continue
 		}
@@ -912,6 +928,9 @@ func (r *resolver) targetOf(profile, bin string, mode aare.ExecKind) string {
 	}
 	return ""
 }
+
+// allSensitivePerms is every permission the sensitive table tells apart.
+const allSensitivePerms = lint.ReadPerms | lint.WritePerms | lint.ExecPerms
 
 // homeDirsPattern is @{HOME} without /root/ (tunables/home).
 const homeDirsPattern = "@{HOMEDIRS}/*/"
