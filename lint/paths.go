@@ -59,6 +59,21 @@ it. learn never adds such rules on its own.`,
 				}
 			}
 		}
+		// A hard link to a sensitive file reaches its content under
+		// another name, whatever the permissions of the link rule.
+		all := ReadPerms | WritePerms | ExecPerms
+		for ri := range rules(p.File) {
+			lr, ok := ri.Rule.(*policy.LinkRule)
+			if !ok || ri.Qual.Deny || lr.Target == nil {
+				continue
+			}
+			for _, pat := range compile(p, lr.Target) {
+				if sp, w, ok := Reaches(pat, all, nil); ok {
+					reportSeverity(p, lr, sp.Severity, "link %s -> %s reaches %s (%s): %s", lr.Path.Raw, lr.Target.Raw, w, sp.ID, sp.Why)
+					break
+				}
+			}
+		}
 	},
 }
 

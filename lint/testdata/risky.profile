@@ -27,6 +27,9 @@ profile risky /opt/app/bin/risky {
   /etc/myapp.conf r,
   owner /home/*/.ssh/id_* r, # want "L008"
   /proc/*/mem r, # want "L008"
+  link /tmp/shadow -> /etc/shadow, # want "L008"
+  link subset /tmp/docker -> /{,var/}run/docker.sock, # want "L008"
+  link /tmp/a -> /srv/app/a,
   ptrace (trace), # want "L009"
   ptrace (read) peer=risky,
   signal (send) peer=unconfined, # want "L009"
