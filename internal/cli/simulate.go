@@ -160,6 +160,9 @@ func simulate(ctx context.Context, io_ *IOStreams, profDir, profile string, sour
 	if simErr != nil {
 		fmt.Fprintf(io_.ErrOut, "armorer: warning: %v\n", simErr)
 	}
+	for _, err := range sim.Problems() {
+		fmt.Fprintf(io_.ErrOut, "armorer: warning: %v\n", err)
+	}
 	warnIncomplete(io_.ErrOut, "simulated", p.Stats())
 	return &simulation{File: file, Profiles: names, Events: n, Replayed: sim.Replayed, Denials: sim.Denials()}, nil
 }
