@@ -58,6 +58,7 @@ func (r rule) node() policy.Rule {
 		n.Conds = appendCond(n.Conds, "path", r.DBusPath)
 		n.Conds = appendCond(n.Conds, "interface", r.Interface)
 		n.Conds = appendCond(n.Conds, "member", r.Member)
+		n.Conds = appendCond(n.Conds, "name", r.Name)
 		var peer []*policy.Cond
 		if r.PeerName != "" {
 			peer = append(peer, cond("name", r.PeerName))

@@ -136,15 +136,21 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		return true
 	case auditlog.ClassDBus:
 		a.Class = ClassDBus
-		m := ev.String(auditlog.KeyMask)
-		if m == "" {
-			m = mask
+		dmask := ev.String(auditlog.KeyMask)
+		if dmask == "" {
+			dmask = mask
 		}
-		a.Mask = splitMask(a.Mask, m)
+		a.Mask = splitMask(a.Mask, dmask)
 		a.Bus = ev.String(auditlog.KeyBus)
 		a.DBusPath = ev.String(auditlog.KeyPath)
 		a.Interface = ev.String(auditlog.KeyInterface)
 		a.Member = ev.String(auditlog.KeyMember)
+		if a.Member == "" {
+			// dbus-broker says method= where dbus-daemon says member=.
+			if v, ok := ev.Lookup("method"); ok {
+				a.Member = m.intern(v)
+			}
+		}
 		a.PeerName = ev.String(auditlog.KeyName)
 		return true
 	case auditlog.ClassMount:

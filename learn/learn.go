@@ -248,12 +248,13 @@ type otherKey struct {
 	class                                        Class
 	capability, family, sockType, addr, peerAddr string
 	peer, bus, dbusPath, iface, member, peerName string
+	name                                         string
 	fsType, options, source, path, target        string
 }
 
 func keyOf(r *rule) otherKey {
 	return otherKey{r.Class, r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
-		r.Interface, r.Member, r.PeerName, r.FSType, r.Options, r.Source, r.Path, r.Target}
+		r.Interface, r.Member, r.PeerName, r.Name, r.FSType, r.Options, r.Source, r.Path, r.Target}
 }
 
 // sortedOthers lists a label's non-file rules in a fixed order.
@@ -277,7 +278,7 @@ func ruleFor(a *Access) rule {
 	case ClassSignal, ClassPtrace:
 		r.Peer = a.Peer
 	case ClassDBus:
-		r.Bus, r.DBusPath, r.Interface, r.Member, r.PeerName = a.Bus, a.DBusPath, a.Interface, a.Member, a.PeerName
+		dbusRule(&r, a)
 	case ClassMount:
 		r.FSType, r.Options, r.Source, r.Path = a.FSType, a.Flags, a.Source, a.Path
 	case ClassUmount, ClassPivotRoot, ClassMqueue:
@@ -286,6 +287,33 @@ func ruleFor(a *Access) rule {
 		r.Target = a.Target
 	}
 	return r
+}
+
+// dbusRule sets the conditionals a dbus rule with the access's
+// permissions may carry (policy.DbusCondAllowed, the checker's table):
+// bind owns a name (the event's name=), eavesdrop says only the bus,
+// messages name their peer's bus name in peer=(name=…).
+func dbusRule(r *rule, a *Access) {
+	ok := func(key string) bool {
+		for _, m := range a.Mask {
+			if !policy.DbusCondAllowed(m, key) {
+				return false
+			}
+		}
+		return true
+	}
+	pick := func(key, v string) string {
+		if ok(key) {
+			return v
+		}
+		return ""
+	}
+	r.Bus = pick("bus", a.Bus)
+	r.DBusPath = pick("path", a.DBusPath)
+	r.Interface = pick("interface", a.Interface)
+	r.Member = pick("member", a.Member)
+	r.Name = pick("name", a.PeerName)
+	r.PeerName = pick("peer", a.PeerName)
 }
 
 // accessRule is the rule that allows exactly one access: a file path as

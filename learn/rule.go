@@ -64,7 +64,9 @@ type rule struct {
 	Peer    string
 
 	// DBus rules.
-	Bus, DBusPath, Interface, Member, PeerName string
+	// Name is the bus name a bind rule owns (name=); PeerName the
+	// message peer's (peer=(name=…)).
+	Bus, DBusPath, Interface, Member, PeerName, Name string
 
 	// Mount rules: Path is the mount point.
 	FSType, Options, Source string

@@ -1,11 +1,16 @@
 package learn
 
 import (
+	"bytes"
+	"fmt"
 	"iter"
+	"strings"
 
 	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/armorer-dev/armorer/auditlog/source"
 	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/lint"
+	"github.com/armorer-dev/armorer/policy"
 )
 
 // SessionOptions configure one learning run over a profile directory:
@@ -85,6 +90,7 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	s.selfCheck(profiles, l.opts.ABI)
 	res.Profiles = profiles
 	for _, p := range profiles {
 		res.Findings = append(res.Findings, p.Findings...)
@@ -93,4 +99,93 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 		return nil, err
 	}
 	return res, nil
+}
+
+// selfCheck turns every learned rule policy.Check rejects at the ABI into
+// a finding, so that learn never writes a profile the compiler refuses.
+// Each profile is checked once; only a profile with errors is checked
+// rule by rule, to find the culprits.
+func (s *Session) selfCheck(profiles []*Profile, abi string) {
+	for _, p := range profiles {
+		if len(p.Rules) == 0 || len(s.ruleErrors(abi, p.Rules...)) == 0 {
+			continue
+		}
+		kept := p.Rules[:0]
+		for _, r := range p.Rules {
+			errs := s.ruleErrors(abi, r)
+			if len(errs) == 0 {
+				kept = append(kept, r)
+				continue
+			}
+			p.Findings = append(p.Findings, invalidFinding(p.Name, r, errs))
+		}
+		p.Rules = kept
+	}
+}
+
+// invalidFinding holds back a rule the checker rejects. A relative file
+// path is the kernel's disconnected-path form: allowing it takes
+// flags=(attach_disconnected), a decision for a human; the proposed rule
+// is the attached path.
+func invalidFinding(profile string, r Learned, errs []string) Finding {
+	f := Finding{Profile: profile, Rule: r.Node, Evidence: r.Evidence, ID: "invalid-rule", Severity: lint.SeverityMedium,
+		Reason: "armorer's checker rejects the learned rule: " + strings.Join(errs, "; ")}
+	if fr, ok := r.Node.(*policy.FileRule); ok && fr.Path != nil && !strings.HasPrefix(fr.Path.Value(), "/") && !strings.HasPrefix(fr.Path.Value(), "@") {
+		name := fr.Path.Value()
+		if isHexName(name) {
+			f.ID = "unreadable-name"
+			f.Reason = "the kernel logged a name that is neither a path nor valid hex; nothing can be learned from it"
+		} else {
+			attached := *fr
+			attached.Path = word("/" + strings.TrimPrefix(name, "\""))
+			if strings.HasPrefix(name, "\"") {
+				attached.Path = word("/" + EscapeLiteral(strings.Trim(name, "\"")))
+			}
+			f.Rule = &attached
+			f.ID = "disconnected-path"
+			f.Reason = "the kernel could not name the file from the root (disconnected path " + name +
+				"); the rule allows it only with flags=(attach_disconnected) on the profile"
+		}
+	}
+	f.r = rule{Class: ClassFile, Path: ruleText(f.Rule)}
+	return f
+}
+
+// isHexName says whether a name looks like an undecoded hex value (the
+// kernel's encoding, of odd length when truncated).
+func isHexName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune("0123456789ABCDEFabcdef", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// ruleErrors checks rules in a profile of their own at the ABI and
+// returns the checker's error messages.
+func (s *Session) ruleErrors(abi string, rules ...Learned) []string {
+	prof := &policy.Profile{Keyword: policy.PROFILE, Name: policy.NewWord("selfcheck")}
+	for _, r := range rules {
+		prof.Body = append(prof.Body, r.Node)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "abi <abi/%s>,\n", abi)
+	if err := policy.Format(&b, nil, &policy.File{Rules: []policy.Rule{prof}}); err != nil {
+		return []string{err.Error()}
+	}
+	l := policy.NewLoader(s.opts.Include...)
+	if len(s.opts.Include) == 0 {
+		l = policy.NewLoader(s.opts.Dir)
+	}
+	var errs []string
+	for _, d := range policy.CheckFile(l, "learned", b.Bytes(), policy.CheckConfig{}).Diagnostics {
+		if d.Severity == policy.SeverityError && d.Category != "io" && d.Category != "include" {
+			errs = append(errs, d.Message)
+		}
+	}
+	return errs
 }

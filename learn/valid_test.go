@@ -1,0 +1,145 @@
+package learn_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/armorer-dev/armorer/auditlog/source"
+	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/policy"
+)
+
+// sessionOver learns lines (kernel audit records, one a line) into an
+// empty profile directory and returns the result and the directory.
+func sessionOver(t *testing.T, abi string, lines ...string) (*learn.SessionResult, string) {
+	t.Helper()
+	profDir := filepath.Join(t.TempDir(), "apparmor.d")
+	if err := os.MkdirAll(profDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(logPath, []byte(strings.Join(numbered(lines), "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var opts learn.SessionOptions
+	opts.Dir = profDir
+	opts.Include = []string{profDir, learn.Bundled}
+	opts.Options.ABI = abi
+	opts.Options.Siblings = -1 // every name stays a rule of its own
+	opts.Merge.ABI = abi
+	s, err := learn.OpenSession(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.Open(context.Background(), []string{logPath}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	res, err := s.Learn(src.Events())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, profDir
+}
+
+// validProfiles writes the changes and checks each new profile with
+// policy.Check and, where installed, apparmor_parser for the ABI.
+func validProfiles(t *testing.T, res *learn.SessionResult, profDir, abi string, parser bool) {
+	t.Helper()
+	for _, c := range res.Changes {
+		if err := os.MkdirAll(filepath.Dir(c.Path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.Path, c.New, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range res.Changes {
+		if rel, _ := filepath.Rel(profDir, c.Path); strings.HasPrefix(rel, "local/") {
+			continue
+		}
+		l := policy.NewLoader(profDir, learn.Bundled)
+		cr := policy.CheckFile(l, c.Path, nil, policy.CheckConfig{})
+		for _, d := range cr.Diagnostics {
+			if d.Severity == policy.SeverityError {
+				t.Errorf("policy.Check rejects the learned profile: %s\n%s", d, c.New)
+			}
+		}
+		if parser {
+			learn.Compiles(t, c.Path, abi, profDir)
+		}
+	}
+}
+
+// numbered gives each line its own audit serial (the reader drops
+// repeated records).
+func numbered(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = fmt.Sprintf("audit: type=1400 audit(1795600175.001:%d): %s", 100+i, l)
+	}
+	return out
+}
+
+const hdr = ""
+
+// TestLearnedDbusValid: dbus bind takes only bus= and name=, eavesdrop
+// only bus= (apparmor_parser rejects anything else).
+func TestLearnedDbusValid(t *testing.T) {
+	res, dir := sessionOver(t, "3.0",
+		hdr+`apparmor="ALLOWED" operation="dbus_bind" bus="session" name="com.example.Test" mask="bind" pid=1 label="app" peer_pid=2 peer_label="unconfined"`,
+		hdr+`apparmor="ALLOWED" operation="dbus_eavesdrop" bus="session" path="/org/x" interface="org.X" member="Y" mask="eavesdrop" pid=1 label="app"`,
+		hdr+`apparmor="ALLOWED" operation="dbus_method_call" bus="system" path="/org/freedesktop/DBus" interface="org.freedesktop.DBus" member="Hello" mask="send" name="org.freedesktop.DBus" pid=1 label="app" peer_label="unconfined"`,
+	)
+	validProfiles(t, res, dir, "3.0", true)
+	text := changeText(res)
+	for _, want := range []string{"dbus bind bus=session name=com.example.Test,", "dbus eavesdrop bus=session,"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("learned profile lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func changeText(res *learn.SessionResult) string {
+	var b strings.Builder
+	for _, c := range res.Changes {
+		fmt.Fprintf(&b, "== %s\n%s", filepath.Base(c.Path), c.New)
+	}
+	return b.String()
+}
+
+// TestLearnedNamesValid: names the kernel logs in hex, with bytes the
+// profile syntax treats specially, and disconnected (relative) paths
+// never make an invalid profile.
+func TestLearnedNamesValid(t *testing.T) {
+	hex := func(s string) string { return fmt.Sprintf("%X", s) }
+	var lines []string
+	for i, name := range []string{"/srv/a\nb", "/srv/a}b", "/srv/a#b", "/srv/a\"b", "/srv/a b", "/srv/a*b?[c]{d}", "/srv/a\\b", "/srv/a,b", "/srv/a^b$", "/srv/x\x01\x7f\xff"} {
+		name = strings.Replace(name, "/srv/", fmt.Sprintf("/srv/d%d/", i), 1)
+		lines = append(lines, hdr+`apparmor="ALLOWED" operation="open" profile="app" name=`+hex(name)+` pid=1 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`)
+	}
+	lines = append(lines,
+		hdr+`apparmor="ALLOWED" operation="open" profile="app" name="dev/pts/1" pid=1 comm="app" requested_mask="rw" denied_mask="rw" fsuid=0 ouid=0 info="Failed name lookup - disconnected path" error=-13`,
+		hdr+`apparmor="ALLOWED" operation="open" profile="app" name=2F746D702F6 pid=1 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
+	)
+	res, dir := sessionOver(t, "3.0", lines...)
+	validProfiles(t, res, dir, "3.0", true)
+	if text := changeText(res); strings.Contains(text, "dev/pts/1 rw") && !strings.Contains(text, "/dev/pts/1") {
+		t.Errorf("a disconnected path is written verbatim:\n%s", text)
+	}
+	ids := map[string]string{}
+	for _, f := range res.Findings {
+		ids[f.ID] = f.String()
+	}
+	if f := ids["disconnected-path"]; !strings.Contains(f, "/dev/pts/1 rw,") || !strings.Contains(f, "attach_disconnected") {
+		t.Errorf("no disconnected-path finding proposing /dev/pts/1 rw,: %v", ids)
+	}
+	if _, ok := ids["unreadable-name"]; !ok {
+		t.Errorf("no finding for the odd-length hex name: %v", ids)
+	}
+}
