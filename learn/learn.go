@@ -127,6 +127,9 @@ type Profile struct {
 	Abstractions []Abstraction // chosen includes, in the order chosen
 	Rules        []Learned
 	Findings     []Finding
+	// Allowed counts the events the existing profile already allowed;
+	// Included those the chosen abstractions allow.
+	Allowed, Included int
 }
 
 // ExecConflictError reports an executable that the events or the policy
@@ -446,7 +449,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 		if l.opts.existing != nil {
 			cov = l.opts.existing(name)
 		}
-		files := l.uncovered(cov, ep.files, &others)
+		files := l.uncovered(p, cov, ep.files, &others)
 		l.chooseAbstractions(p, files, &others)
 		var rules []rule
 		if err := l.fileRules(p, &rules, files, r); err != nil {
@@ -649,15 +652,22 @@ func (l *Learner) otherRulesOf(others map[string]*otherAcc) []rule {
 
 // uncovered drops what the existing profile already allows: whole
 // non-file rules, and file permissions per path.
-func (l *Learner) uncovered(cov coverer, files map[string]*fileAcc, others *[]rule) map[string]*fileAcc {
+func (l *Learner) uncovered(prof *Profile, cov coverer, files map[string]*fileAcc, others *[]rule) map[string]*fileAcc {
 	if cov == nil {
 		return files
 	}
-	*others = slices.DeleteFunc(*others, cov.coversRule)
+	*others = slices.DeleteFunc(*others, func(r rule) bool {
+		if cov.coversRule(r) {
+			prof.Allowed += r.Evidence.Count
+			return true
+		}
+		return false
+	})
 	out := map[string]*fileAcc{}
 	for p, f := range files {
 		missing := cov.MissingFile(p, f.perms, f.owned)
 		if missing == 0 {
+			prof.Allowed += f.evidence.Count
 			continue
 		}
 		g := *f
@@ -763,6 +773,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	}
 	for i, path := range paths {
 		if removedF[i] {
+			p.Included += files[path].evidence.Count
 			delete(files, path)
 		}
 	}
@@ -770,6 +781,8 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	for i, r := range *others {
 		if !removedO[i] {
 			kept = append(kept, r)
+		} else {
+			p.Included += r.Evidence.Count
 		}
 	}
 	*others = kept

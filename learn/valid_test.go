@@ -143,3 +143,68 @@ func TestLearnedNamesValid(t *testing.T) {
 		t.Errorf("no finding for the odd-length hex name: %v", ids)
 	}
 }
+
+// accounted checks that every event is counted under one outcome.
+func accounted(t *testing.T, res *learn.SessionResult) {
+	t.Helper()
+	a := res.Accounting
+	n := a.Learned + a.Allowed + a.HeldBack + a.NotAccess
+	for _, c := range a.NeedABI {
+		n += c
+	}
+	for _, c := range a.Unlearnable {
+		n += c
+	}
+	for _, c := range a.NotWritten {
+		n += c
+	}
+	if a.Learned > 0 && len(res.Changes) == 0 {
+		t.Errorf("%d events learned, but no change writes them: %+v", a.Learned, a)
+	}
+	if n != res.Events || a.Events != res.Events {
+		t.Errorf("%d events, %d accounted for: %+v", res.Events, n, a)
+	}
+}
+
+// TestEveryEventAccounted: each of these events, alone, was reported as
+// "nothing new to learn" while nothing allowed it (issue 14 §2).
+func TestEveryEventAccounted(t *testing.T) {
+	lines := map[string]string{
+		"sysv mqueue":      `apparmor="DENIED" operation="msgget" class="sysv_mqueue" profile="app" pid=1 comm="app" requested="create" denied="create" name="1234"`,
+		"posix getattr":    `apparmor="DENIED" operation="getattr" class="posix_mqueue" profile="app" name="/q1" pid=1 comm="app" requested="getattr" denied="getattr"`,
+		"sqpoll":           `apparmor="DENIED" operation="uring_sqpoll" class="io_uring" profile="app" pid=1 comm="app" requested="sqpoll" denied="sqpoll"`,
+		"override_creds":   `apparmor="DENIED" operation="uring_override" class="io_uring" profile="app" pid=1 comm="app" requested="override_creds" denied="override_creds" tcontext="other"`,
+		"userns":           `apparmor="DENIED" operation="userns_create" class="namespace" profile="app" pid=1 comm="app" requested="userns_create" denied="userns_create"`,
+		"unpriv userns":    `apparmor="DENIED" operation="userns_create" class="namespace" info="Userns create restricted - failed to find unprivileged_userns profile" error=-13 profile="unconfined" pid=1 comm="unshare" requested="userns_create" denied="userns_create" target="unprivileged_userns"`,
+		"signal in hat":    `apparmor="DENIED" operation="signal" class="signal" profile="app//^hat" pid=1 comm="app" requested_mask="receive" denied_mask="receive" signal=term peer="unconfined"`,
+		"signal in child":  `apparmor="DENIED" operation="signal" class="signal" profile="app//helper" pid=1 comm="app" requested_mask="receive" denied_mask="receive" signal=hup peer="app"`,
+		"numbered null":    `apparmor="ALLOWED" operation="open" profile="app//null-23" name="/etc/x.conf" pid=1 comm="x" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
+		"null inherit net": `apparmor="ALLOWED" operation="file_inherit" profile="app//null-/usr/bin/helper" pid=1 comm="helper" laddr=127.0.0.1 lport=5000 faddr=127.0.0.1 fport=36000 family="inet" sock_type="stream" protocol=6 requested_mask="send receive" denied_mask="send receive"`,
+		"audit":            `apparmor="AUDIT" operation="open" class="file" profile="app" name="/etc/app.conf" pid=1 comm="app" requested_mask="r" fsuid=0 ouid=0`,
+		"dbus-broker":      `apparmor="DENIED" operation="dbus_method_call" bus="system" path="/org/freedesktop/hostname1" interface="org.freedesktop.hostname1" method="SetHostname" mask="send" name="org.freedesktop.hostname1" pid=1 label="app" peer_label="unconfined"`,
+		"mount":            `apparmor="DENIED" operation="mount" class="mount" info="failed perms check" error=-13 profile="app" name="/mnt/" pid=1 comm="mount" fstype="proc" srcname="proc"`,
+	}
+	for name, line := range lines {
+		for _, abi := range []string{"3.0", "4.0"} {
+			t.Run(name+"/"+abi, func(t *testing.T) {
+				res, dir := sessionOver(t, abi, line)
+				accounted(t, res)
+				a := res.Accounting
+				if name == "audit" {
+					if a.Allowed != 1 {
+						t.Errorf("an AUDIT record is an allowed access: %+v", a)
+					}
+					return
+				}
+				if a.NothingNew() {
+					t.Errorf("%q: nothing new to learn, but nothing allowed it: %+v\n%s", line, a, changeText(res))
+				}
+				if name == "dbus-broker" && !strings.Contains(changeText(res), "member=SetHostname") {
+					t.Errorf("dbus-broker's method= not learned as member=:\n%s", changeText(res))
+				}
+				t.Log(a.String() + "\n" + changeText(res))
+				validProfiles(t, res, dir, abi, abi == "3.0")
+			})
+		}
+	}
+}
