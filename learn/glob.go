@@ -214,7 +214,7 @@ func generaliseComponent(c string, inTemp, lib bool, th thresholds) string {
 // EscapeLiteral escapes the characters AppArmor patterns treat as glob
 // syntax, so that a concrete path from an event matches only itself; and
 // writes the bytes profile syntax cannot carry in a word (control bytes,
-// quotes, comment signs, bytes of invalid UTF-8) as \xHH, which
+// quotes, comment signs, backslashes, bytes of invalid UTF-8) as \xHH, which
 // apparmor_parser and policy/aare decode to that byte.
 func EscapeLiteral(s string) string {
 	valid := utf8.ValidString(s)
@@ -225,10 +225,11 @@ func EscapeLiteral(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case strings.IndexByte("\\*?[]{}", c) >= 0:
+		case strings.IndexByte("*?[]{}", c) >= 0:
 			b.WriteByte('\\')
 			b.WriteByte(c)
-		case c < 0x20 || c == 0x7f || c == '"' || c == '#' || (c >= 0x80 && !valid):
+		case c < 0x20 || c == 0x7f || c == '"' || c == '#' || c == '\\' || (c >= 0x80 && !valid):
+			// A backslash too: apparmor_parser's lexer misreads \\ before a ','.
 			fmt.Fprintf(&b, "\\x%02x", c)
 		default:
 			b.WriteByte(c)
