@@ -100,9 +100,12 @@ func (r rule) node() policy.Rule {
 	case ClassUserns:
 		return &policy.UsernsRule{Access: accessList(r.Mask)}
 	case ClassIOUring:
-		return &policy.IOUringRule{Access: accessList(r.Mask)}
+		n := &policy.IOUringRule{Access: accessList(r.Mask)}
+		n.Conds = appendCond(n.Conds, "label", r.Peer)
+		return n
 	case ClassMqueue:
 		n := &policy.MqueueRule{Access: accessList(r.Mask)}
+		n.Conds = appendCond(n.Conds, "type", r.MqType)
 		if r.Path != "" {
 			n.Name = word(r.Path)
 		}

@@ -267,7 +267,7 @@ func (c *Coverage) ruleCovers(x policy.Rule, r rule) bool {
 	case *policy.UsernsRule:
 		return r.Class == ClassUserns && hasAll(x.Access, r.Mask)
 	case *policy.IOUringRule:
-		return r.Class == ClassIOUring && hasAll(x.Access, r.Mask)
+		return r.Class == ClassIOUring && hasAll(x.Access, r.Mask) && c.condMatches(x.Conds, "label", r.Peer)
 	case *policy.MountRule:
 		switch {
 		case x.Kind == policy.UMOUNT && r.Class == ClassUmount:

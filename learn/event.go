@@ -174,11 +174,24 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 	case auditlog.ClassIOUring:
 		a.Class = ClassIOUring
 		a.Mask = splitMask(a.Mask, mask)
+		// override_creds names the credentials' label (tcontext=).
+		if v, ok := ev.Lookup("tcontext"); ok && len(v) > 0 {
+			a.Peer = m.intern(v)
+		}
 		return true
 	case auditlog.ClassMqueue, "mqueue":
 		a.Class = ClassMqueue
 		a.Mask = splitMask(a.Mask, mask)
 		a.Path = ev.String(auditlog.KeyName)
+		return true
+	case "sysv_mqueue":
+		// System V queues are named by their key, a positive integer.
+		a.Class = ClassMqueue
+		a.MqType = "sysv"
+		a.Mask = splitMask(a.Mask, mask)
+		if n, ok := ev.Int(auditlog.KeyName); ok && n > 0 {
+			a.Path = strconv.FormatInt(n, 10)
+		}
 		return true
 	}
 	return false

@@ -251,13 +251,13 @@ type otherKey struct {
 	class                                        Class
 	capability, family, sockType, addr, peerAddr string
 	peer, bus, dbusPath, iface, member, peerName string
-	name                                         string
+	name, mqType                                 string
 	fsType, options, source, path, target        string
 }
 
 func keyOf(r *rule) otherKey {
 	return otherKey{r.Class, r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
-		r.Interface, r.Member, r.PeerName, r.Name, r.FSType, r.Options, r.Source, r.Path, r.Target}
+		r.Interface, r.Member, r.PeerName, r.Name, r.MqType, r.FSType, r.Options, r.Source, r.Path, r.Target}
 }
 
 // sortedOthers lists a label's non-file rules in a fixed order.
@@ -284,8 +284,12 @@ func ruleFor(a *Access) rule {
 		dbusRule(&r, a)
 	case ClassMount:
 		r.FSType, r.Options, r.Source, r.Path = a.FSType, a.Flags, a.Source, a.Path
-	case ClassUmount, ClassPivotRoot, ClassMqueue:
+	case ClassUmount, ClassPivotRoot:
 		r.Path = a.Path
+	case ClassMqueue:
+		r.Path, r.MqType = a.Path, a.MqType
+	case ClassIOUring:
+		r.Peer = a.Peer
 	case ClassChangeProfile:
 		r.Target = a.Target
 	}

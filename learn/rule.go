@@ -71,6 +71,9 @@ type rule struct {
 	// Mount rules: Path is the mount point.
 	FSType, Options, Source string
 
+	// Mqueue rules: "sysv" or "" (POSIX); Path is the queue name.
+	MqType string
+
 	// ChangeProfile: the target profile.
 	Target string
 
