@@ -136,6 +136,10 @@ type Access struct {
 	// DBus: bus, object path, interface, member and the peer's bus name.
 	Bus, DBusPath, Interface, Member, PeerName string
 
+	// Mqueue: "sysv" for a System V queue ("" is POSIX); Path is the
+	// queue's name.
+	MqType string
+
 	// Mount: filesystem type, flags (options) and source; Path is the
 	// mount point.
 	FSType, Flags, Source string

@@ -14,7 +14,18 @@ func setDoc(n policy.Rule, text string) {
 	n.RuleMeta().Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + text}}}
 }
 
+// node builds the rule. Non-file fields hold names as logged; they are
+// written as literal patterns (EscapeLiteral), so that a name with glob
+// characters or bytes the profile syntax cannot carry matches only itself.
 func (r rule) node() policy.Rule {
+	if r.Class != ClassFile {
+		for _, f := range []*string{&r.Addr, &r.PeerAddr, &r.Peer, &r.DBusPath, &r.Interface, &r.Member, &r.PeerName, &r.Name, &r.Target} {
+			*f = EscapeLiteral(*f)
+		}
+		if r.Class == ClassMqueue {
+			r.Path = EscapeLiteral(r.Path)
+		}
+	}
 	switch r.Class {
 	case ClassFile:
 		n := &policy.FileRule{Qual: policy.Qualifiers{Owner: r.Owner}, Path: word(r.Path), Perms: policy.NewWord(r.filePerms())}
@@ -58,6 +69,7 @@ func (r rule) node() policy.Rule {
 		n.Conds = appendCond(n.Conds, "path", r.DBusPath)
 		n.Conds = appendCond(n.Conds, "interface", r.Interface)
 		n.Conds = appendCond(n.Conds, "member", r.Member)
+		n.Conds = appendCond(n.Conds, "name", r.Name)
 		var peer []*policy.Cond
 		if r.PeerName != "" {
 			peer = append(peer, cond("name", r.PeerName))
@@ -88,9 +100,12 @@ func (r rule) node() policy.Rule {
 	case ClassUserns:
 		return &policy.UsernsRule{Access: accessList(r.Mask)}
 	case ClassIOUring:
-		return &policy.IOUringRule{Access: accessList(r.Mask)}
+		n := &policy.IOUringRule{Access: accessList(r.Mask)}
+		n.Conds = appendCond(n.Conds, "label", r.Peer)
+		return n
 	case ClassMqueue:
 		n := &policy.MqueueRule{Access: accessList(r.Mask)}
+		n.Conds = appendCond(n.Conds, "type", r.MqType)
 		if r.Path != "" {
 			n.Name = word(r.Path)
 		}
@@ -100,13 +115,15 @@ func (r rule) node() policy.Rule {
 }
 
 // word makes a Word, quoted when the value has characters the policy
-// lexer would split on.
+// lexer would split on. A backslash stays as it is: the value is a
+// pattern, escaped already (EscapeLiteral), and apparmor_parser reads
+// escapes the same inside quotes and out; a quote is escaped.
 func word(s string) *policy.Word {
-	if s == "" || strings.ContainsAny(s, " \t\n,=()\"#!") {
+	if s == "" || strings.ContainsAny(s, " \t\n,=()\"#!<>") {
 		var b strings.Builder
 		b.WriteByte('"')
 		for i := 0; i < len(s); i++ {
-			if s[i] == '"' || s[i] == '\\' {
+			if s[i] == '"' {
 				b.WriteByte('\\')
 			}
 			b.WriteByte(s[i])

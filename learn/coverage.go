@@ -282,13 +282,14 @@ func (c *Coverage) ruleCovers(x policy.Rule, r rule) bool {
 	case *policy.DbusRule:
 		return r.Class == ClassDBus && hasAll(x.Access, r.Mask) && c.condMatches(x.Conds, "bus", r.Bus) &&
 			c.condMatches(x.Conds, "path", r.DBusPath) && c.condMatches(x.Conds, "interface", r.Interface) &&
-			c.condMatches(x.Conds, "member", r.Member) && c.nestedMatches(x.Conds, "peer", "name", r.PeerName)
+			c.condMatches(x.Conds, "member", r.Member) && c.condMatches(x.Conds, "name", r.Name) &&
+			c.nestedMatches(x.Conds, "peer", "name", r.PeerName)
 	case *policy.ChangeProfileRule:
 		return r.Class == ClassChangeProfile && x.Exec == nil && (x.Profile == nil || c.matchName(x.Profile.Value(), r.Target))
 	case *policy.UsernsRule:
 		return r.Class == ClassUserns && hasAll(x.Access, r.Mask)
 	case *policy.IOUringRule:
-		return r.Class == ClassIOUring && hasAll(x.Access, r.Mask)
+		return r.Class == ClassIOUring && hasAll(x.Access, r.Mask) && c.condMatches(x.Conds, "label", r.Peer)
 	case *policy.MountRule:
 		switch {
 		case x.Kind == policy.UMOUNT && r.Class == ClassUmount:

@@ -137,15 +137,21 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		return true
 	case auditlog.ClassDBus:
 		a.Class = ClassDBus
-		m := ev.String(auditlog.KeyMask)
-		if m == "" {
-			m = mask
+		dmask := ev.String(auditlog.KeyMask)
+		if dmask == "" {
+			dmask = mask
 		}
-		a.Mask = splitMask(a.Mask, m)
+		a.Mask = splitMask(a.Mask, dmask)
 		a.Bus = ev.String(auditlog.KeyBus)
 		a.DBusPath = ev.String(auditlog.KeyPath)
 		a.Interface = ev.String(auditlog.KeyInterface)
 		a.Member = ev.String(auditlog.KeyMember)
+		if a.Member == "" {
+			// dbus-broker says method= where dbus-daemon says member=.
+			if v, ok := ev.Lookup("method"); ok {
+				a.Member = m.intern(v)
+			}
+		}
 		a.PeerName = ev.String(auditlog.KeyName)
 		return true
 	case auditlog.ClassMount:
@@ -169,11 +175,24 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 	case auditlog.ClassIOUring:
 		a.Class = ClassIOUring
 		a.Mask = splitMask(a.Mask, mask)
+		// override_creds names the credentials' label (tcontext=).
+		if v, ok := ev.Lookup("tcontext"); ok && len(v) > 0 {
+			a.Peer = m.intern(v)
+		}
 		return true
 	case auditlog.ClassMqueue, "mqueue":
 		a.Class = ClassMqueue
 		a.Mask = splitMask(a.Mask, mask)
 		a.Path = ev.String(auditlog.KeyName)
+		return true
+	case "sysv_mqueue":
+		// System V queues are named by their key, a positive integer.
+		a.Class = ClassMqueue
+		a.MqType = "sysv"
+		a.Mask = splitMask(a.Mask, mask)
+		if n, ok := ev.Int(auditlog.KeyName); ok && n > 0 {
+			a.Path = strconv.FormatInt(n, 10)
+		}
 		return true
 	}
 	return false

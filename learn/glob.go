@@ -3,6 +3,7 @@ package learn
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/armorer-dev/armorer/policy/aare"
 )
@@ -214,21 +215,34 @@ func generaliseComponent(c string, inTemp, lib bool, th thresholds) string {
 }
 
 // EscapeLiteral escapes the characters AppArmor patterns treat as glob
-// syntax, so that a concrete path from an event matches only itself.
+// syntax, so that a concrete path from an event matches only itself; and
+// writes the bytes profile syntax cannot carry in a word (control bytes,
+// quotes, comment signs, backslashes, bytes of invalid UTF-8) as \xHH, which
+// apparmor_parser and policy/aare decode to that byte.
 func EscapeLiteral(s string) string {
-	if !strings.ContainsAny(s, "\\*?[]{}") {
+	valid := utf8.ValidString(s)
+	if valid && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || strings.ContainsRune(escapedSyntax, r) }) {
 		return s
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\', '*', '?', '[', ']', '{', '}':
+		c := s[i]
+		switch {
+		case strings.IndexByte("*?[]{}", c) >= 0:
 			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f || c == '"' || c == '#' || c == '\\' || (c >= 0x80 && !valid):
+			// A backslash too: apparmor_parser's lexer misreads \\ before a ','.
+			fmt.Fprintf(&b, "\\x%02x", c)
+		default:
+			b.WriteByte(c)
 		}
-		b.WriteByte(s[i])
 	}
 	return b.String()
 }
+
+// escapedSyntax are the printable characters EscapeLiteral escapes.
+const escapedSyntax = "\\*?[]{}\"#"
 
 // digitRun finds the first run of at least min digits in c.
 func digitRun(c string, min int) (start, n int) {

@@ -127,6 +127,9 @@ type Profile struct {
 	Abstractions []Abstraction // chosen includes, in the order chosen
 	Rules        []Learned
 	Findings     []Finding
+	// Allowed counts the events the existing profile already allowed;
+	// Included those the chosen abstractions allow.
+	Allowed, Included int
 }
 
 // ExecConflictError reports an executable that the events or the policy
@@ -254,12 +257,13 @@ type otherKey struct {
 	class                                        Class
 	capability, family, sockType, addr, peerAddr string
 	peer, bus, dbusPath, iface, member, peerName string
+	name, mqType                                 string
 	fsType, options, source, path, target        string
 }
 
 func keyOf(r *rule) otherKey {
 	return otherKey{r.Class, r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
-		r.Interface, r.Member, r.PeerName, r.FSType, r.Options, r.Source, r.Path, r.Target}
+		r.Interface, r.Member, r.PeerName, r.Name, r.MqType, r.FSType, r.Options, r.Source, r.Path, r.Target}
 }
 
 // sortedOthers lists a label's non-file rules in a fixed order.
@@ -283,15 +287,46 @@ func ruleFor(a *Access) rule {
 	case ClassSignal, ClassPtrace:
 		r.Peer = a.Peer
 	case ClassDBus:
-		r.Bus, r.DBusPath, r.Interface, r.Member, r.PeerName = a.Bus, a.DBusPath, a.Interface, a.Member, a.PeerName
+		dbusRule(&r, a)
 	case ClassMount:
 		r.FSType, r.Options, r.Source, r.Path = a.FSType, a.Flags, a.Source, a.Path
-	case ClassUmount, ClassPivotRoot, ClassMqueue:
+	case ClassUmount, ClassPivotRoot:
 		r.Path = a.Path
+	case ClassMqueue:
+		r.Path, r.MqType = a.Path, a.MqType
+	case ClassIOUring:
+		r.Peer = a.Peer
 	case ClassChangeProfile:
 		r.Target = a.Target
 	}
 	return r
+}
+
+// dbusRule sets the conditionals a dbus rule with the access's
+// permissions may carry (policy.DbusCondAllowed, the checker's table):
+// bind owns a name (the event's name=), eavesdrop says only the bus,
+// messages name their peer's bus name in peer=(name=…).
+func dbusRule(r *rule, a *Access) {
+	ok := func(key string) bool {
+		for _, m := range a.Mask {
+			if !policy.DbusCondAllowed(m, key) {
+				return false
+			}
+		}
+		return true
+	}
+	pick := func(key, v string) string {
+		if ok(key) {
+			return v
+		}
+		return ""
+	}
+	r.Bus = pick("bus", a.Bus)
+	r.DBusPath = pick("path", a.DBusPath)
+	r.Interface = pick("interface", a.Interface)
+	r.Member = pick("member", a.Member)
+	r.Name = pick("name", a.PeerName)
+	r.PeerName = pick("peer", a.PeerName)
 }
 
 // accessRule is the rule that allows exactly one access: a file path as
@@ -425,7 +460,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 		if l.opts.existing != nil {
 			cov = l.opts.existing(name)
 		}
-		files := l.uncovered(cov, ep.files, &others)
+		files := l.uncovered(p, cov, ep.files, &others)
 		l.chooseAbstractions(p, files, &others)
 		var rules []rule
 		if err := l.fileRules(p, &rules, files, r); err != nil {
@@ -628,15 +663,22 @@ func (l *Learner) otherRulesOf(others map[string]*otherAcc) []rule {
 
 // uncovered drops what the existing profile already allows: whole
 // non-file rules, and file permissions per path.
-func (l *Learner) uncovered(cov coverer, files map[string]*fileAcc, others *[]rule) map[string]*fileAcc {
+func (l *Learner) uncovered(prof *Profile, cov coverer, files map[string]*fileAcc, others *[]rule) map[string]*fileAcc {
 	if cov == nil {
 		return files
 	}
-	*others = slices.DeleteFunc(*others, cov.coversRule)
+	*others = slices.DeleteFunc(*others, func(r rule) bool {
+		if cov.coversRule(r) {
+			prof.Allowed += r.Evidence.Count
+			return true
+		}
+		return false
+	})
 	out := map[string]*fileAcc{}
 	for p, f := range files {
 		missing := cov.MissingFile(p, f.perms, f.owned)
 		if missing == 0 {
+			prof.Allowed += f.evidence.Count
 			continue
 		}
 		g := *f
@@ -742,6 +784,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	}
 	for i, path := range paths {
 		if removedF[i] {
+			p.Included += files[path].evidence.Count
 			delete(files, path)
 		}
 	}
@@ -749,6 +792,8 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	for i, r := range *others {
 		if !removedO[i] {
 			kept = append(kept, r)
+		} else {
+			p.Included += r.Evidence.Count
 		}
 	}
 	*others = kept

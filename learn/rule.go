@@ -64,10 +64,15 @@ type rule struct {
 	Peer    string
 
 	// DBus rules.
-	Bus, DBusPath, Interface, Member, PeerName string
+	// Name is the bus name a bind rule owns (name=); PeerName the
+	// message peer's (peer=(name=…)).
+	Bus, DBusPath, Interface, Member, PeerName, Name string
 
 	// Mount rules: Path is the mount point.
 	FSType, Options, Source string
+
+	// Mqueue rules: "sysv" or "" (POSIX); Path is the queue name.
+	MqType string
 
 	// ChangeProfile: the target profile.
 	Target string

@@ -1,11 +1,19 @@
 package learn
 
 import (
+	"bytes"
+	"cmp"
+	"fmt"
 	"iter"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/armorer-dev/armorer/auditlog/source"
 	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/lint"
+	"github.com/armorer-dev/armorer/policy"
 )
 
 // SessionOptions configure one learning run over a profile directory:
@@ -59,6 +67,143 @@ type SessionResult struct {
 	Profiles []*Profile // the learned profiles, with their findings
 	Findings []Finding  // every profile's findings: accesses held back for a human
 	Changes  []Change   // the files to write, sorted by path
+	// Accounting says what became of each event (the summary and
+	// --json print it).
+	Accounting Accounting
+}
+
+// Accounting says what became of every event a session read: each is
+// counted under one outcome. (An event of a stack a//&b counts once per
+// profile of the stack, as each had to allow it.)
+type Accounting struct {
+	Events int `json:"events"`
+	// Learned events are allowed by the learned rules (Rules of them)
+	// and chosen includes (Includes).
+	Learned  int `json:"learned"`
+	Rules    int `json:"rules"`
+	Includes int `json:"includes"`
+	// Allowed events the profile (or an audit rule: apparmor="AUDIT")
+	// already allowed.
+	Allowed int `json:"already_allowed"`
+	// HeldBack events became findings (SessionResult.Findings).
+	HeldBack int `json:"held_back"`
+	// NeedABI counts, per class, events the target ABI cannot express.
+	NeedABI map[string]int `json:"not_expressible,omitempty"`
+	// Unlearnable counts, per class, events armorer has no rule for.
+	Unlearnable map[string]int `json:"unlearnable,omitempty"`
+	// NotWritten counts, per profile, events learned into rules that no
+	// change writes (a child whose parent has no file here).
+	NotWritten map[string]int `json:"not_written,omitempty"`
+	// NotAccess records ask for nothing: status, hints, errors, optional
+	// capability probes.
+	NotAccess int `json:"not_access"`
+}
+
+// NothingNew says whether every event is already allowed (or asks for
+// nothing): only then is there nothing to learn.
+func (a Accounting) NothingNew() bool {
+	return a.Learned == 0 && a.HeldBack == 0 && len(a.NeedABI) == 0 && len(a.Unlearnable) == 0 && len(a.NotWritten) == 0
+}
+
+// String is the one-line summary for stderr.
+func (a Accounting) String() string {
+	if a.NothingNew() {
+		return fmt.Sprintf("%d events: nothing new to learn (%d already allowed)", a.Events, a.Allowed)
+	}
+	var parts []string
+	if a.Learned > 0 {
+		parts = append(parts, fmt.Sprintf("%d learned into %d rules and %d includes", a.Learned, a.Rules, a.Includes))
+	}
+	if a.Allowed > 0 {
+		parts = append(parts, fmt.Sprintf("%d already allowed", a.Allowed))
+	}
+	if a.HeldBack > 0 {
+		parts = append(parts, fmt.Sprintf("%d held back as findings", a.HeldBack))
+	}
+	for _, c := range slices.Sorted(maps.Keys(a.NeedABI)) {
+		parts = append(parts, fmt.Sprintf("%d %s not expressible at this abi (use --abi 4.0)", a.NeedABI[c], c))
+	}
+	for _, c := range slices.Sorted(maps.Keys(a.Unlearnable)) {
+		parts = append(parts, fmt.Sprintf("%d of class %s armorer cannot learn", a.Unlearnable[c], c))
+	}
+	for _, p := range slices.Sorted(maps.Keys(a.NotWritten)) {
+		parts = append(parts, fmt.Sprintf("%d learned for %s but not written (no file for it here)", a.NotWritten[p], p))
+	}
+	if a.NotAccess > 0 {
+		parts = append(parts, fmt.Sprintf("%d not accesses", a.NotAccess))
+	}
+	return fmt.Sprintf("%d events: %s", a.Events, strings.Join(parts, ", "))
+}
+
+// count adds the learned profiles' outcomes.
+func (a *Accounting) count(profiles []*Profile) {
+	for _, p := range profiles {
+		a.Allowed += p.Allowed
+		a.Learned += p.Included
+		a.Includes += len(p.Abstractions)
+		a.Rules += len(p.Rules)
+		for _, r := range p.Rules {
+			a.Learned += r.Evidence.Count
+		}
+		for _, f := range p.Findings {
+			if f.ID == "abi" {
+				if a.NeedABI == nil {
+					a.NeedABI = map[string]int{}
+				}
+				a.NeedABI[f.r.Class.String()] += f.Evidence.Count
+				continue
+			}
+			a.HeldBack += f.Evidence.Count
+		}
+	}
+}
+
+// notWritten moves the events of learned profiles no change writes from
+// Learned to NotWritten: learned but not output is not learned.
+func (a *Accounting) notWritten(profiles []*Profile, changes []Change) {
+	written := map[string]bool{}
+	for _, c := range changes {
+		for _, p := range c.Profiles {
+			written[p] = true
+		}
+	}
+	for _, p := range profiles {
+		if written[p.Name] || (p.Parent != "" && written[p.Parent]) || written[strings.SplitN(p.Name, "//", 2)[0]] {
+			continue
+		}
+		n := p.Included
+		for _, r := range p.Rules {
+			n += r.Evidence.Count
+		}
+		if n == 0 {
+			continue
+		}
+		if a.NotWritten == nil {
+			a.NotWritten = map[string]int{}
+		}
+		a.NotWritten[p.Name] += n
+		a.Learned -= n
+		a.Rules -= len(p.Rules)
+	}
+}
+
+// skipped counts an event the Mapper found nothing to learn from.
+func (a *Accounting) skipped(ev *auditlog.Event) {
+	switch {
+	case ev.Kind != auditlog.KindEvent:
+		a.NotAccess++
+	case ev.Outcome() == auditlog.OutcomeAudit:
+		a.Allowed++
+	case ev.Outcome() != auditlog.OutcomeAllowed && !ev.Denied():
+		a.NotAccess++
+	case ev.Class() == auditlog.ClassCap && strings.HasPrefix(ev.String(auditlog.KeyInfo), "optional"):
+		a.NotAccess++
+	default:
+		if a.Unlearnable == nil {
+			a.Unlearnable = map[string]int{}
+		}
+		a.Unlearnable[cmp.Or(string(ev.Class()), ev.String(auditlog.KeyOperation), "unknown")]++
+	}
 }
 
 // Learn turns the events into rules and merges them into the profile
@@ -79,18 +224,125 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 		res.Events++
 		if m.Map(ev.Event, ev.Source, ev.Line(), &a) {
 			l.Add(&a)
+		} else {
+			res.Accounting.skipped(ev.Event)
 		}
 	}
 	profiles, err := l.Result()
 	if err != nil {
 		return nil, err
 	}
+	s.selfCheck(profiles, l.opts.ABI)
 	res.Profiles = profiles
+	res.Accounting.Events = res.Events
+	res.Accounting.count(profiles)
 	for _, p := range profiles {
 		res.Findings = append(res.Findings, p.Findings...)
 	}
 	if res.Changes, err = Merge(s.Profiles, profiles, s.opts.Merge); err != nil {
 		return nil, err
 	}
+	res.Accounting.notWritten(profiles, res.Changes)
 	return res, nil
+}
+
+// selfCheck turns every learned rule policy.Check rejects at the ABI into
+// a finding, so that learn never writes a profile the compiler refuses.
+// Each profile is checked once; only a profile with errors is checked
+// rule by rule, to find the culprits.
+func (s *Session) selfCheck(profiles []*Profile, abi string) {
+	for _, p := range profiles {
+		if p.Name == "unconfined" {
+			// Not a profile: the events name a program that needs one
+			// (on Ubuntu, unprivileged_userns lines say which needs userns,).
+			for _, r := range p.Rules {
+				p.Findings = append(p.Findings, Finding{Profile: p.Name, Rule: r.Node, Evidence: r.Evidence, ID: "unconfined",
+					Severity: lint.SeverityMedium, Reason: "an unconfined program needs this; give it a profile with the rule (armorer new)",
+					r: rule{Class: ClassUnknown, Path: ruleText(r.Node)}})
+			}
+			p.Rules = nil
+			continue
+		}
+		if len(p.Rules) == 0 || len(s.ruleErrors(abi, p.Rules...)) == 0 {
+			continue
+		}
+		kept := p.Rules[:0]
+		for _, r := range p.Rules {
+			errs := s.ruleErrors(abi, r)
+			if len(errs) == 0 {
+				kept = append(kept, r)
+				continue
+			}
+			p.Findings = append(p.Findings, invalidFinding(p.Name, r, errs))
+		}
+		p.Rules = kept
+	}
+}
+
+// invalidFinding holds back a rule the checker rejects. A relative file
+// path is the kernel's disconnected-path form: allowing it takes
+// flags=(attach_disconnected), a decision for a human; the proposed rule
+// is the attached path.
+func invalidFinding(profile string, r Learned, errs []string) Finding {
+	f := Finding{Profile: profile, Rule: r.Node, Evidence: r.Evidence, ID: "invalid-rule", Severity: lint.SeverityMedium,
+		Reason: "armorer's checker rejects the learned rule: " + strings.Join(errs, "; ")}
+	if fr, ok := r.Node.(*policy.FileRule); ok && fr.Path != nil && !strings.HasPrefix(fr.Path.Value(), "/") && !strings.HasPrefix(fr.Path.Value(), "@") {
+		name := fr.Path.Value()
+		if isHexName(name) {
+			f.ID = "unreadable-name"
+			f.Reason = "the kernel logged a name that is neither a path nor valid hex; nothing can be learned from it"
+		} else {
+			attached := *fr
+			attached.Path = word("/" + strings.TrimPrefix(name, "\""))
+			if strings.HasPrefix(name, "\"") {
+				attached.Path = word("/" + EscapeLiteral(strings.Trim(name, "\"")))
+			}
+			f.Rule = &attached
+			f.ID = "disconnected-path"
+			f.Reason = "the kernel could not name the file from the root (disconnected path " + name +
+				"); the rule allows it only with flags=(attach_disconnected) on the profile"
+		}
+	}
+	f.r = rule{Class: ClassFile, Path: ruleText(f.Rule)}
+	return f
+}
+
+// isHexName says whether a name looks like an undecoded hex value (the
+// kernel's encoding, of odd length when truncated).
+func isHexName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune("0123456789ABCDEFabcdef", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// ruleErrors checks rules in a profile of their own at the ABI and
+// returns the checker's error messages.
+func (s *Session) ruleErrors(abi string, rules ...Learned) []string {
+	prof := &policy.Profile{Keyword: policy.PROFILE, Name: policy.NewWord("selfcheck")}
+	for _, r := range rules {
+		prof.Body = append(prof.Body, r.Node)
+	}
+	var b bytes.Buffer
+	// The variables learned rules use (@{PROC}, @{HOME}) are the tunables'.
+	fmt.Fprintf(&b, "abi <abi/%s>,\ninclude if exists <tunables/global>\n", abi)
+	if err := policy.Format(&b, nil, &policy.File{Rules: []policy.Rule{prof}}); err != nil {
+		return []string{err.Error()}
+	}
+	l := policy.NewLoader(s.opts.Include...)
+	if len(s.opts.Include) == 0 {
+		l = policy.NewLoader(s.opts.Dir)
+	}
+	var errs []string
+	for _, d := range policy.CheckFile(l, "learned", b.Bytes(), policy.CheckConfig{}).Diagnostics {
+		if d.Severity == policy.SeverityError && d.Category != "io" && d.Category != "include" {
+			errs = append(errs, d.Message)
+		}
+	}
+	return errs
 }

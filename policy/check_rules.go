@@ -679,26 +679,42 @@ func (c *checker) dbus(r *DbusRule) {
 	if r.Access == nil {
 		return
 	}
-	has := func(k string) bool { cd := FindCond(r.Conds, k); return cd != nil && !emptyParen(cd) }
 	for _, w := range r.Access.Words {
-		switch w.Value() {
-		case "bind":
-			if has("path") || has("interface") || has("member") || has("peer") {
+		for _, cd := range r.Conds {
+			if !dbusAccess[w.Value()] || !dbusConds[cd.KeyName()] || emptyParen(cd) || DbusCondAllowed(w.Value(), cd.KeyName()) {
+				continue
+			}
+			switch w.Value() {
+			case "bind":
 				c.errorf(w.Pos(), "rule", "dbus bind takes only bus= and name=")
-				return
-			}
-		case "eavesdrop":
-			if has("path") || has("interface") || has("member") || has("peer") || has("name") {
+			case "eavesdrop":
 				c.errorf(w.Pos(), "rule", "dbus eavesdrop takes only bus=")
-				return
-			}
-		case "send", "receive", "r", "read", "w", "write", "rw":
-			if has("name") {
+			default:
 				c.errorf(w.Pos(), "rule", "dbus %s does not take name= (name= is for bind; use peer=(name=…))", w.Value())
-				return
 			}
+			return
 		}
 	}
+}
+
+// dbusAccessConds lists the conditionals apparmor_parser accepts with
+// each dbus access: bind names a bus name to own, eavesdrop only a bus,
+// message accesses everything but name= (their peer's name is peer=(name=…)).
+var dbusAccessConds = map[string]map[string]bool{
+	"bind":      set("bus", "name"),
+	"eavesdrop": set("bus"),
+	"send":      set("bus", "path", "interface", "member", "peer"),
+}
+
+// DbusCondAllowed reports whether a dbus rule with access may carry the
+// conditional key (top level: bus, path, interface, member, name, peer).
+// It is the table the checker enforces, shared with learn so that learned
+// rules obey it. An access the table does not know is a message access.
+func DbusCondAllowed(access, key string) bool {
+	if m, ok := dbusAccessConds[access]; ok {
+		return m[key]
+	}
+	return dbusAccessConds["send"][key]
 }
 
 func (c *checker) mount(r *MountRule) {

@@ -218,8 +218,8 @@ func learnOutput(io_ *IOStreams, w *profileWriter, stdout, strict bool, res *lea
 			io_.Out.Write(diff.Diff(oldName, c.Old, c.Path, c.New))
 		}
 	}
-	if len(res.Changes) == 0 {
-		fmt.Fprintf(io_.ErrOut, "armorer: %d events: nothing new to learn\n", res.Events)
+	if len(res.Changes) == 0 || !res.Accounting.NothingNew() {
+		fmt.Fprintf(io_.ErrOut, "armorer: %s\n", res.Accounting)
 	}
 	warnIncomplete(io_.ErrOut, "profile learned", st)
 	if write && kept != nil {
