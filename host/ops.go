@@ -31,6 +31,11 @@ func (e *InUseError) Error() string {
 // survives a reboot or a reload of the apparmor service. A disabled
 // profile is re-enabled: loading it is asking for it.
 func (h *Host) Load(ctx context.Context, f ProfileFile, complain bool, match AttachMatcher) (*Result, error) {
+	lock, err := h.LockProfileDir(ctx, h.Paths.ProfileDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	content, err := h.readProfile(f)
 	if err != nil {
 		return nil, err
@@ -50,6 +55,13 @@ func (h *Host) SetMode(ctx context.Context, f ProfileFile, mode Mode, match Atta
 	if mode != Enforce && mode != Complain {
 		return nil, fmt.Errorf("set mode %s: only enforce and complain are set by armorer", mode)
 	}
+	// Read, edit and write under the directory's lock: a learn --write
+	// in between would otherwise lose its rules to this older content.
+	lock, err := h.LockProfileDir(ctx, h.Paths.ProfileDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	content, err := h.readProfile(f)
 	if err != nil {
 		return nil, err
