@@ -62,6 +62,9 @@ func (h *Host) SetMode(ctx context.Context, f ProfileFile, mode Mode, match Atta
 		return nil, err
 	}
 	defer lock.Unlock()
+	if err := h.CheckOutside(f); err != nil {
+		return nil, err
+	}
 	content, err := h.readProfile(f)
 	if err != nil {
 		return nil, err
@@ -71,6 +74,17 @@ func (h *Host) SetMode(ctx context.Context, f ProfileFile, mode Mode, match Atta
 		return nil, err
 	}
 	return h.installEnabled(ctx, f, edited, match)
+}
+
+// CheckOutside refuses a file from outside the profile directory unless
+// f.Install: changing its mode installs it over the directory's file of
+// the same base name.
+func (h *Host) CheckOutside(f ProfileFile) error {
+	if f.Source == "" || f.Install {
+		return nil
+	}
+	_, err := os.Lstat(h.Path(f))
+	return &OutsideError{Source: f.Source, Replaces: h.Path(f), Exists: err == nil}
 }
 
 // installEnabled installs content as f and loads it, re-enabling a

@@ -24,6 +24,24 @@ type ProfileFile struct {
 	// Source is the file the user named when it lies outside the profile
 	// directory: load installs its content as Name.
 	Source string
+	// Install allows complain and enforce to install a Source as Name,
+	// replacing the installed file of that name (load always does).
+	Install bool
+}
+
+// OutsideError is complain or enforce given a file outside the profile
+// directory without Install: it would replace the installed profile file
+// with the same base name.
+type OutsideError struct {
+	Source, Replaces string
+	Exists           bool
+}
+
+func (e *OutsideError) Error() string {
+	if e.Exists {
+		return fmt.Sprintf("%s is outside the profile directory: this would replace the installed %s with it; use --install to do that, or name the installed profile", e.Source, e.Replaces)
+	}
+	return fmt.Sprintf("%s is outside the profile directory: this would install it as %s; use --install to do that", e.Source, e.Replaces)
 }
 
 // Path is the file's path in the profile directory.

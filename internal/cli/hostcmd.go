@@ -28,13 +28,14 @@ func hostError(err error) error {
 		nf *host.NotFoundError
 		am *host.AmbiguousError
 		pe *host.ParserError
+		oe *host.OutsideError
 	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &ue), errors.As(err, &ke), errors.As(err, &rb), errors.Is(err, fs.ErrPermission):
 		return &EnvError{Err: err}
-	case errors.As(err, &ie), errors.As(err, &iu):
+	case errors.As(err, &ie), errors.As(err, &iu), errors.As(err, &oe):
 		return &FoundError{Msg: err.Error()}
 	case errors.As(err, &nf), errors.As(err, &am):
 		return &FlagError{Err: err}
