@@ -80,6 +80,11 @@ type owner struct{ uid, gid int }
 func WriteFile(root *os.Root, name string, data []byte, perm fs.FileMode, backupDir string) (*Backup, error) {
 	name = path.Clean(filepath.ToSlash(name))
 	target := filepath.Join(root.Name(), filepath.FromSlash(name))
+	name, err := resolve(root, name)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", target, err)
+	}
+	target = filepath.Join(root.Name(), filepath.FromSlash(name))
 	b := &Backup{Target: target, root: root, name: name, mode: perm.Perm()}
 
 	fi, err := root.Lstat(name)
@@ -87,8 +92,6 @@ func WriteFile(root *os.Root, name string, data []byte, perm fs.FileMode, backup
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, fmt.Errorf("write %s: %w", target, err)
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return nil, fmt.Errorf("write %s: it is a symbolic link; write the file it points to instead", target)
 	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("write %s: not a regular file", target)
 	default:
@@ -126,6 +129,46 @@ func WriteFile(root *os.Root, name string, data []byte, perm fs.FileMode, backup
 		return nil, fmt.Errorf("write %s: %w", target, err)
 	}
 	return b, nil
+}
+
+// resolve follows name while it is a symbolic link, the way a loader
+// reading it would, and returns the file inside root it ends at (which
+// may not exist yet). A link, or a directory on the way, that leads out
+// of root is an error: a write never lands outside the root.
+func resolve(root *os.Root, name string) (string, error) {
+	rootAbs, err := filepath.Abs(root.Name())
+	if err != nil {
+		return "", err
+	}
+	for range 40 {
+		fi, err := root.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return name, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("%w (a directory on the way leads outside %s?)", err, root.Name())
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return name, nil
+		}
+		to, err := root.Readlink(name)
+		if err != nil {
+			return "", err
+		}
+		next := path.Join(path.Dir(name), filepath.ToSlash(to))
+		if filepath.IsAbs(to) {
+			rel, err := filepath.Rel(rootAbs, to)
+			if err != nil {
+				return "", err
+			}
+			next = filepath.ToSlash(rel)
+		}
+		if next = path.Clean(next); next == ".." || strings.HasPrefix(next, "../") {
+			return "", fmt.Errorf("it is a symbolic link to %s, outside %s: not written through", to, root.Name())
+		}
+		name = next
+	}
+	return "", errors.New("too many levels of symbolic links")
 }
 
 // WritePath is WriteFile for a path: the root is the path's directory.
