@@ -136,6 +136,11 @@ func (h *Host) UpdateProfiles(ctx context.Context, dir string, includeDirs []str
 		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			return nil, errors.Join(fmt.Errorf("%s is outside the profile directory %s", f.Path, dir), restore())
 		}
+		if !strings.ContainsRune(rel, filepath.Separator) && policy.SkippedName(rel) {
+			// A profile file the loader would never load: its profiles
+			// would silently not exist.
+			return nil, errors.Join(fmt.Errorf("%s: the AppArmor loader skips a file named %q; name it as host.ProfileFileName does", f.Path, rel), restore())
+		}
 		if d := filepath.Dir(rel); d != "." {
 			if err := root.MkdirAll(d, 0o755); err != nil {
 				return nil, errors.Join(fmt.Errorf("write %s: %w", f.Path, err), restore())

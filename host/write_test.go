@@ -113,3 +113,19 @@ func TestWriteProfilesSymlinks(t *testing.T) {
 		t.Errorf("a file was written outside through local/: %v", err)
 	}
 }
+
+// TestWriteProfilesRefusesSkippedNames: a profile file the loader skips
+// (dot files, README, package leftovers) is never created (issue 13 item 8).
+func TestWriteProfilesRefusesSkippedNames(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	h := New(Paths{ProfileDir: dir, StateDir: state}, nil)
+	for _, name := range []string{".x", "..x", "README", "app.dpkg-new"} {
+		_, err := h.WriteProfiles(context.Background(), dir, nil, []FileWrite{{Path: filepath.Join(dir, name), Content: []byte("profile x {\n}\n")}})
+		if err == nil {
+			t.Errorf("wrote %s, which the loader skips", name)
+		}
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("%s exists", name)
+		}
+	}
+}
