@@ -3,8 +3,6 @@ package host
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -310,10 +308,8 @@ func (h *Host) checkLoaded(file string, names []string) error {
 }
 
 func (h *Host) validateBeside(ctx context.Context, root *os.Root, name string, content []byte) ([]string, error) {
-	var r [6]byte
-	rand.Read(r[:])
 	dir, base := path.Split(name)
-	tmp := path.Join(dir, "."+base+".armorer-check-"+hex.EncodeToString(r[:]))
+	tmp := atomicfile.TempName(dir, base, "check-")
 	if err := root.WriteFile(tmp, content, 0o600); err != nil {
 		return nil, fmt.Errorf("validate %s: %w", h.Path(ProfileFile{Name: name}), err)
 	}
