@@ -38,7 +38,7 @@ type Loader struct {
 	Base       string   // directory for relative "x", searched last for <x>; empty means DefaultIncludeDir
 
 	files    map[string]*loaded
-	foreign  map[string]bool // included files outside the search path: their text is never quoted
+	foreign  map[string]bool     // included files outside the search path: their text is never quoted
 	resolved map[string]resolved // by directive kind and name: a Loader looks each up once
 	incs     map[*File][]*Include
 }
