@@ -107,4 +107,3 @@ func TestTargetOf(t *testing.T) {
 		}
 	}
 }
-
