@@ -31,6 +31,11 @@ func (e *InUseError) Error() string {
 // survives a reboot or a reload of the apparmor service. A disabled
 // profile is re-enabled: loading it is asking for it.
 func (h *Host) Load(ctx context.Context, f ProfileFile, complain bool, match AttachMatcher) (*Result, error) {
+	lock, err := h.LockProfileDir(ctx, h.Paths.ProfileDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	content, err := h.readProfile(f)
 	if err != nil {
 		return nil, err
@@ -50,6 +55,16 @@ func (h *Host) SetMode(ctx context.Context, f ProfileFile, mode Mode, match Atta
 	if mode != Enforce && mode != Complain {
 		return nil, fmt.Errorf("set mode %s: only enforce and complain are set by armorer", mode)
 	}
+	// Read, edit and write under the directory's lock: a learn --write
+	// in between would otherwise lose its rules to this older content.
+	lock, err := h.LockProfileDir(ctx, h.Paths.ProfileDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	if err := h.CheckOutside(f); err != nil {
+		return nil, err
+	}
 	content, err := h.readProfile(f)
 	if err != nil {
 		return nil, err
@@ -59,6 +74,17 @@ func (h *Host) SetMode(ctx context.Context, f ProfileFile, mode Mode, match Atta
 		return nil, err
 	}
 	return h.installEnabled(ctx, f, edited, match)
+}
+
+// CheckOutside refuses a file from outside the profile directory unless
+// f.Install: changing its mode installs it over the directory's file of
+// the same base name.
+func (h *Host) CheckOutside(f ProfileFile) error {
+	if f.Source == "" || f.Install {
+		return nil
+	}
+	_, err := os.Lstat(h.Path(f))
+	return &OutsideError{Source: f.Source, Replaces: h.Path(f), Exists: err == nil}
 }
 
 // installEnabled installs content as f and loads it, re-enabling a

@@ -438,3 +438,36 @@ func TestCheckLoaded(t *testing.T) {
 		t.Errorf("err = %v, want a *KernelError naming ghost", err)
 	}
 }
+
+// TestSetModeOutsideRefuses: complain/enforce on a file outside the
+// profile directory would replace the installed profile of the same base
+// name; without Install it is refused and the error names that file
+// (issue 13 item 7).
+func TestSetModeOutsideRefuses(t *testing.T) {
+	p := withFakeKernel(t, fixture(t, "full"), false)
+	h := New(p, nil)
+	installed := filepath.Join(p.ProfileDir, "myapp")
+	orig := "profile myapp /opt/myapp/bin/myapp {\n  /installed r,\n}\n"
+	os.WriteFile(installed, []byte(orig), 0o644)
+	elsewhere := filepath.Join(t.TempDir(), "myapp")
+	os.WriteFile(elsewhere, []byte("profile myapp /opt/myapp/bin/myapp {\n  /other r,\n}\n"), 0o644)
+	f, err := h.Resolve(elsewhere)
+	if err != nil || f.Source == "" {
+		t.Fatalf("Resolve(%s) = %+v, %v; want a Source outside the directory", elsewhere, f, err)
+	}
+	_, err = h.SetMode(context.Background(), f, Complain, nil)
+	var oe *OutsideError
+	if !errors.As(err, &oe) || !strings.Contains(err.Error(), installed) {
+		t.Fatalf("err = %v, want an *OutsideError naming %s", err, installed)
+	}
+	if got := readString(t, installed); got != orig {
+		t.Fatalf("the installed profile was replaced:\n%s", got)
+	}
+	f.Install = true
+	if _, err := h.SetMode(context.Background(), f, Complain, nil); err != nil {
+		t.Fatalf("with Install: %v", err)
+	}
+	if got := readString(t, installed); !strings.Contains(got, "/other r,") || !strings.Contains(got, "flags=(complain)") {
+		t.Errorf("with Install the file is not installed in complain mode:\n%s", got)
+	}
+}

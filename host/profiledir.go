@@ -3,8 +3,6 @@ package host
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,6 +22,24 @@ type ProfileFile struct {
 	// Source is the file the user named when it lies outside the profile
 	// directory: load installs its content as Name.
 	Source string
+	// Install allows complain and enforce to install a Source as Name,
+	// replacing the installed file of that name (load always does).
+	Install bool
+}
+
+// OutsideError is complain or enforce given a file outside the profile
+// directory without Install: it would replace the installed profile file
+// with the same base name.
+type OutsideError struct {
+	Source, Replaces string
+	Exists           bool
+}
+
+func (e *OutsideError) Error() string {
+	if e.Exists {
+		return fmt.Sprintf("%s is outside the profile directory: this would replace the installed %s with it; use --install to do that, or name the installed profile", e.Source, e.Replaces)
+	}
+	return fmt.Sprintf("%s is outside the profile directory: this would install it as %s; use --install to do that", e.Source, e.Replaces)
 }
 
 // Path is the file's path in the profile directory.
@@ -292,10 +308,8 @@ func (h *Host) checkLoaded(file string, names []string) error {
 }
 
 func (h *Host) validateBeside(ctx context.Context, root *os.Root, name string, content []byte) ([]string, error) {
-	var r [6]byte
-	rand.Read(r[:])
 	dir, base := path.Split(name)
-	tmp := path.Join(dir, "."+base+".armorer-check-"+hex.EncodeToString(r[:]))
+	tmp := atomicfile.TempName(dir, base, "check-")
 	if err := root.WriteFile(tmp, content, 0o600); err != nil {
 		return nil, fmt.Errorf("validate %s: %w", h.Path(ProfileFile{Name: name}), err)
 	}

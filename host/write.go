@@ -1,9 +1,11 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -23,6 +25,21 @@ type FileWrite struct {
 	// files are validated too (a local/NAME file compiles only inside
 	// the profile that includes it).
 	Profiles []string
+	// Compare makes the write conditional: Expected is the content the
+	// new one was computed from (nil: the file did not exist). If the
+	// file holds something else now, another writer changed it since it
+	// was read, and the whole change is refused with a *ConflictError
+	// rather than overwrite that work.
+	Compare  bool
+	Expected []byte
+}
+
+// ConflictError is a conditional write refused because a file changed
+// since the caller read it: read it again, redo the change, write again.
+type ConflictError struct{ File string }
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s changed while armorer was working on it (another writer?); nothing was written", e.File)
 }
 
 // Written is what WriteProfiles did to one file.
@@ -61,12 +78,35 @@ func (e *WriteRejectedError) Error() string {
 // includeDirs and dir as its include path, as apparmor_parser -I), and if
 // one is invalid, every file is restored. Nothing is loaded into the
 // kernel: load does that, with apparmor_parser.
+//
+// The change holds the profile directory's lock (LockProfileDir), and a
+// file with Compare set is written only if it still holds Expected.
 func (h *Host) WriteProfiles(ctx context.Context, dir string, includeDirs []string, files []FileWrite) (*WriteResult, error) {
+	return h.UpdateProfiles(ctx, dir, includeDirs, func() ([]FileWrite, error) { return files, nil })
+}
+
+// UpdateProfiles is WriteProfiles for a read-modify-write: change runs
+// while the profile directory's lock is held, reads the files it needs
+// and returns what to write. No other armorer writes the directory
+// between the read and the write.
+func (h *Host) UpdateProfiles(ctx context.Context, dir string, includeDirs []string, change func() ([]FileWrite, error)) (*WriteResult, error) {
+	lock, err := h.LockProfileDir(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	files, err := change()
+	if err != nil {
+		return nil, err
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open profile directory: %w", err)
 	}
 	defer root.Close()
+	if err := unchanged(root, dir, files); err != nil {
+		return nil, err
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -95,6 +135,11 @@ func (h *Host) WriteProfiles(ctx context.Context, dir string, includeDirs []stri
 		rel, err := filepath.Rel(abs, p)
 		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			return nil, errors.Join(fmt.Errorf("%s is outside the profile directory %s", f.Path, dir), restore())
+		}
+		if !strings.ContainsRune(rel, filepath.Separator) && policy.SkippedName(rel) {
+			// A profile file the loader would never load: its profiles
+			// would silently not exist.
+			return nil, errors.Join(fmt.Errorf("%s: the AppArmor loader skips a file named %q; name it as host.ProfileFileName does", f.Path, rel), restore())
 		}
 		if d := filepath.Dir(rel); d != "." {
 			if err := root.MkdirAll(d, 0o755); err != nil {
@@ -143,4 +188,41 @@ func (h *Host) WriteProfiles(ctx context.Context, dir string, includeDirs []stri
 		res.Validated = append(res.Validated, file)
 	}
 	return res, nil
+}
+
+// unchanged checks, before anything is written, that every conditional
+// write's file still holds what the caller read.
+func unchanged(root *os.Root, dir string, files []FileWrite) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if !f.Compare {
+			continue
+		}
+		p, err := filepath.Abs(f.Path)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(abs, p)
+		if err != nil {
+			return err
+		}
+		cur, err := root.ReadFile(rel)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if f.Expected != nil {
+				return &ConflictError{File: f.Path}
+			}
+		case err != nil:
+			if strings.HasPrefix(rel, "..") {
+				continue // refused below, with the reason
+			}
+			return fmt.Errorf("read %s: %w", f.Path, err)
+		case f.Expected == nil || !bytes.Equal(cur, f.Expected):
+			return &ConflictError{File: f.Path}
+		}
+	}
+	return nil
 }

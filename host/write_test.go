@@ -60,3 +60,72 @@ func TestWriteProfiles(t *testing.T) {
 		t.Error("wrote outside the profile directory")
 	}
 }
+
+// TestWriteProfilesSymlinks: a profile file that is a symlink to a file
+// inside the directory is read and written through, as apparmor_parser
+// loads it; a link or a local/ directory that leads outside is never
+// written through (issue 13 item 6).
+func TestWriteProfilesSymlinks(t *testing.T) {
+	dir, state, outside := t.TempDir(), t.TempDir(), t.TempDir()
+	h := New(Paths{ProfileDir: dir, StateDir: state}, nil)
+	ctx := context.Background()
+	os.MkdirAll(filepath.Join(dir, "real"), 0o755)
+	real := filepath.Join(dir, "real", "myapp.profile")
+	os.WriteFile(real, []byte("profile myapp {\n  /old r,\n}\n"), 0o644)
+	link := filepath.Join(dir, "myapp")
+	os.Symlink("real/myapp.profile", link)
+
+	set, err := LoadProfileSet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := set.Profiles["myapp"]; p == nil || p.File != link {
+		t.Fatalf("profile myapp from the symlinked file: %+v", p)
+	}
+	newContent := "profile myapp {\n  /new r,\n}\n"
+	if _, err := h.WriteProfiles(ctx, dir, nil, []FileWrite{{Path: link, Content: []byte(newContent), Profiles: []string{"myapp"}}}); err != nil {
+		t.Fatalf("write through an inside symlink: %v", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced by a file: %v", err)
+	}
+	if b, _ := os.ReadFile(real); string(b) != newContent {
+		t.Errorf("link target holds %q, want the new content", b)
+	}
+
+	// A profile symlinked to a file outside: read, but never written.
+	ext := filepath.Join(outside, "ext")
+	os.WriteFile(ext, []byte("profile ext {\n}\n"), 0o644)
+	os.Symlink(ext, filepath.Join(dir, "ext"))
+	if _, err := h.WriteProfiles(ctx, dir, nil, []FileWrite{{Path: filepath.Join(dir, "ext"), Content: []byte("profile ext {\n  /x r,\n}\n")}}); err == nil {
+		t.Error("wrote through a symlink to outside the profile directory")
+	}
+	if b, _ := os.ReadFile(ext); string(b) != "profile ext {\n}\n" {
+		t.Errorf("outside file changed: %q", b)
+	}
+
+	// local/ is a symlink to outside: nothing is written there.
+	os.Symlink(outside, filepath.Join(dir, "local"))
+	if _, err := h.WriteProfiles(ctx, dir, nil, []FileWrite{{Path: filepath.Join(dir, "local", "myapp"), Content: []byte("/extra r,\n"), Profiles: []string{"myapp"}}}); err == nil {
+		t.Error("wrote through a local/ symlink to outside the profile directory")
+	}
+	if _, err := os.Stat(filepath.Join(outside, "myapp")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a file was written outside through local/: %v", err)
+	}
+}
+
+// TestWriteProfilesRefusesSkippedNames: a profile file the loader skips
+// (dot files, README, package leftovers) is never created (issue 13 item 8).
+func TestWriteProfilesRefusesSkippedNames(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	h := New(Paths{ProfileDir: dir, StateDir: state}, nil)
+	for _, name := range []string{".x", "..x", "README", "app.dpkg-new"} {
+		_, err := h.WriteProfiles(context.Background(), dir, nil, []FileWrite{{Path: filepath.Join(dir, name), Content: []byte("profile x {\n}\n")}})
+		if err == nil {
+			t.Errorf("wrote %s, which the loader skips", name)
+		}
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("%s exists", name)
+		}
+	}
+}

@@ -154,6 +154,9 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 			name = ProfileFileName(pf.Attach)
 		}
 		path := filepath.Join(pol.Dir, name)
+		if files[path] != nil {
+			return nil, fmt.Errorf("profiles %s and %s would both be written to %s: give one of them a file first", strings.Join(files[path].profiles, ", "), p.Name, path)
+		}
 		if _, err := os.Lstat(path); err == nil {
 			return nil, fmt.Errorf("profile %s is not defined in %s, but %s exists: fix or remove that file", p.Name, pol.Dir, path)
 		}

@@ -2,9 +2,8 @@ package learn
 
 import (
 	"fmt"
-	"path/filepath"
-	"strings"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/policy"
 	"github.com/armorer-dev/armorer/policy/aare"
 )
@@ -95,15 +94,11 @@ func (pf ProfileFile) File() *policy.File {
 }
 
 // localName is the file name under local/ for a profile's site additions.
-func localName(profile string) string {
-	return strings.NewReplacer("/", ".", " ", "_").Replace(strings.TrimPrefix(profile, "/"))
-}
+func localName(profile string) string { return host.ProfileFileName(profile) }
 
 // ProfileFileName is the file name aa-autodep gives a profile for an
 // executable: the path without its leading slash, "/" replaced by ".".
-func ProfileFileName(executable string) string {
-	return strings.ReplaceAll(strings.TrimPrefix(filepath.Clean(executable), "/"), "/", ".")
-}
+func ProfileFileName(executable string) string { return host.ProfileFileName(executable) }
 
 // Generalise rewrites a concrete path by the safe rules (--glob safe,
 // default thresholds); a path no rule applies to comes back escaped.

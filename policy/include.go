@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"go/scanner"
 	"go/token"
 	"io"
 	"io/fs"
@@ -37,6 +38,7 @@ type Loader struct {
 	Base       string   // directory for relative "x", searched last for <x>; empty means DefaultIncludeDir
 
 	files    map[string]*loaded
+	foreign  map[string]bool     // included files outside the search path: their text is never quoted
 	resolved map[string]resolved // by directive kind and name: a Loader looks each up once
 	incs     map[*File][]*Include
 }
@@ -94,8 +96,27 @@ func (l *Loader) Load(path string, src []byte) (*File, error) {
 		l.Fset = token.NewFileSet()
 	}
 	f, err := ParseFile(l.Fset, path, src, ParseComments)
+	if err != nil && l.foreign[path] {
+		err = redacted(err)
+	}
 	l.files[path] = &loaded{file: f, err: err, src: src}
 	return f, err
+}
+
+// redacted turns syntax errors in a file outside the include search path
+// into their positions and a reason: the messages quote the offending
+// text, and that file may be anything (include "/etc/shadow" must not
+// print a password hash).
+func redacted(err error) error {
+	var list scanner.ErrorList
+	if !errors.As(err, &list) {
+		return err
+	}
+	out := make(scanner.ErrorList, len(list))
+	for i, e := range list {
+		out[i] = &scanner.Error{Pos: e.Pos, Msg: "not valid policy (the file is outside the include search path; armorer does not show its content)"}
+	}
+	return out
 }
 
 // maxFileSize bounds what Load reads: policy files are small, and an
@@ -197,6 +218,8 @@ func (l *Loader) resolve(inc *Include) ([]string, error) {
 	}
 	var candidates []string
 	switch {
+	case inc.Path.Magic() && leaves(name):
+		return fail(nil, "include %s leaves the include search path: not read; to include a file outside it on purpose, name it explicitly: include \"/absolute/path\"", inc.Path.Raw)
 	case inc.Path.Magic():
 		for _, dir := range l.searchPath() {
 			candidates = append(candidates, dir+"/"+name)
@@ -212,6 +235,7 @@ func (l *Loader) resolve(inc *Include) ([]string, error) {
 			continue
 		}
 		if fi.Mode().IsRegular() {
+			l.markForeign(c)
 			return []string{c}, nil
 		}
 		if !fi.IsDir() {
@@ -221,6 +245,9 @@ func (l *Loader) resolve(inc *Include) ([]string, error) {
 		if err != nil {
 			return fail(err, "include %s: %v", inc.Path.Raw, err)
 		}
+		for _, f := range files {
+			l.markForeign(f)
+		}
 		return files, nil
 	}
 	if inc.IfExists {
@@ -229,6 +256,37 @@ func (l *Loader) resolve(inc *Include) ([]string, error) {
 	where := strings.Join(candidates, ", ")
 	hint := "check the name, add its directory with -I, or write include if exists"
 	return fail(fs.ErrNotExist, "include %s: no such file (looked for %s); %s", inc.Path.Raw, where, hint)
+}
+
+// leaves reports whether a <name> include climbs out of the directory it
+// is searched in (<../../etc/shadow>).
+func leaves(name string) bool {
+	c := filepath.Clean(name)
+	return filepath.IsAbs(name) || c == ".." || strings.HasPrefix(c, "../")
+}
+
+// markForeign records an included file whose real path lies outside every
+// directory of the search path (an explicit include "/x", or a link out).
+func (l *Loader) markForeign(file string) {
+	real, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		real = file
+	}
+	real, _ = filepath.Abs(real)
+	for _, dir := range l.searchPath() {
+		d, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			d = dir
+		}
+		d, _ = filepath.Abs(d)
+		if rel, err := filepath.Rel(d, real); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return
+		}
+	}
+	if l.foreign == nil {
+		l.foreign = map[string]bool{}
+	}
+	l.foreign[file] = true
 }
 
 // dirFiles lists the regular files of dir that apparmor_parser reads.

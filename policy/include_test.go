@@ -169,3 +169,39 @@ func TestIncludeSpecialFiles(t *testing.T) {
 		t.Fatal("Check hangs on include \"/proc\"")
 	}
 }
+
+// TestIncludeOutsideSearchPath: an include that climbs out of the search
+// path is refused at its position, and a file outside the search path
+// named explicitly is checked without any of its text in the messages
+// (issue 13 item 14: check printed the first line of /etc/shadow).
+func TestIncludeOutsideSearchPath(t *testing.T) {
+	top := t.TempDir()
+	dir := filepath.Join(top, "apparmor.d")
+	os.MkdirAll(filepath.Join(dir, "abstractions"), 0o755)
+	secret := filepath.Join(top, "shadow")
+	os.WriteFile(secret, []byte("root:$6$SECRETHASH:19000:0:99999:7:::\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "abstractions", "bad"), []byte("bogus-token here\n"), 0o644)
+	messages := func(src string) string {
+		l := policy.NewLoader(dir)
+		l.Base = dir
+		res := policy.CheckFile(l, filepath.Join(dir, "p"), []byte(src), policy.CheckConfig{})
+		var b strings.Builder
+		for _, d := range res.Errors() {
+			b.WriteString(d.Pos.String() + ": " + d.Message + "\n")
+		}
+		return b.String()
+	}
+
+	got := messages("profile p {\n  include <../shadow>\n}\n")
+	if strings.Contains(got, "SECRET") || !strings.Contains(got, "p:2:") || !strings.Contains(got, "leaves the include search path") {
+		t.Errorf("include <../shadow>:\n%s\nwant the directive's position and the reason, no content", got)
+	}
+	got = messages("profile p {\n  include \"" + secret + "\"\n}\n")
+	if strings.Contains(got, "SECRET") || !strings.Contains(got, secret+":1:1") {
+		t.Errorf("include %q:\n%s\nwant the position in the file, no content", secret, got)
+	}
+	// A file inside the search path is policy: its errors say what is wrong.
+	if got = messages("profile p {\n  include <abstractions/bad>\n}\n"); !strings.Contains(got, "bogus-token") {
+		t.Errorf("include <abstractions/bad>:\n%s\nwant the usual message", got)
+	}
+}

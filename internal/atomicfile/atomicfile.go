@@ -19,12 +19,31 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// KeepBackups is how many previous versions of one file are kept.
+// KeepBackups is how many previous versions of one file are kept by
+// default.
 const KeepBackups = 10
+
+// Retention says which backups of a file a write keeps: the newest Keep
+// (at least one), and of those only the ones younger than MaxAge (zero:
+// any age). The newest backup is always kept: it is what a rollback of
+// the write just made restores.
+type Retention struct {
+	Keep   int
+	MaxAge time.Duration
+}
+
+// BackupRetention is the retention writes apply; armorer's CLI sets it
+// from ARMORER_BACKUP_KEEP and ARMORER_BACKUP_MAX_AGE.
+var BackupRetention = Retention{Keep: KeepBackups, MaxAge: 90 * 24 * time.Hour}
+
+// StaleTemp is how old a temporary file of a writer whose process cannot
+// be identified must be before the next write removes it.
+const StaleTemp = time.Minute
 
 // Backup records the version of a file that a write replaced.
 type Backup struct {
@@ -80,15 +99,19 @@ type owner struct{ uid, gid int }
 func WriteFile(root *os.Root, name string, data []byte, perm fs.FileMode, backupDir string) (*Backup, error) {
 	name = path.Clean(filepath.ToSlash(name))
 	target := filepath.Join(root.Name(), filepath.FromSlash(name))
+	name, err := resolve(root, name)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", target, err)
+	}
+	target = filepath.Join(root.Name(), filepath.FromSlash(name))
 	b := &Backup{Target: target, root: root, name: name, mode: perm.Perm()}
+	removeStaleTemps(root, path.Dir(name))
 
 	fi, err := root.Lstat(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, fmt.Errorf("write %s: %w", target, err)
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return nil, fmt.Errorf("write %s: it is a symbolic link; write the file it points to instead", target)
 	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("write %s: not a regular file", target)
 	default:
@@ -126,6 +149,46 @@ func WriteFile(root *os.Root, name string, data []byte, perm fs.FileMode, backup
 		return nil, fmt.Errorf("write %s: %w", target, err)
 	}
 	return b, nil
+}
+
+// resolve follows name while it is a symbolic link, the way a loader
+// reading it would, and returns the file inside root it ends at (which
+// may not exist yet). A link, or a directory on the way, that leads out
+// of root is an error: a write never lands outside the root.
+func resolve(root *os.Root, name string) (string, error) {
+	rootAbs, err := filepath.Abs(root.Name())
+	if err != nil {
+		return "", err
+	}
+	for range 40 {
+		fi, err := root.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return name, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("%w (a directory on the way leads outside %s?)", err, root.Name())
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return name, nil
+		}
+		to, err := root.Readlink(name)
+		if err != nil {
+			return "", err
+		}
+		next := path.Join(path.Dir(name), filepath.ToSlash(to))
+		if filepath.IsAbs(to) {
+			rel, err := filepath.Rel(rootAbs, to)
+			if err != nil {
+				return "", err
+			}
+			next = filepath.ToSlash(rel)
+		}
+		if next = path.Clean(next); next == ".." || strings.HasPrefix(next, "../") {
+			return "", fmt.Errorf("it is a symbolic link to %s, outside %s: not written through", to, root.Name())
+		}
+		name = next
+	}
+	return "", errors.New("too many levels of symbolic links")
 }
 
 // WritePath is WriteFile for a path: the root is the path's directory.
@@ -214,9 +277,7 @@ func replace(root *os.Root, name string, data []byte, mode fs.FileMode, own *own
 
 func createTemp(root *os.Root, dir, base string) (string, *os.File, error) {
 	for range 10 {
-		var r [6]byte
-		rand.Read(r[:])
-		name := path.Join(dir, "."+base+".armorer-"+hex.EncodeToString(r[:]))
+		name := TempName(dir, base, "")
 		f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue
@@ -293,13 +354,85 @@ func saveBackup(backupDir, target string, data []byte) (string, error) {
 	return filepath.Join(dir, name), nil
 }
 
-// prune keeps the newest KeepBackups versions; failing to prune is harmless.
+// prune applies BackupRetention to target's backups; failing to prune is
+// harmless.
 func prune(backupDir, target string) {
 	all, err := Backups(backupDir, target)
-	if err != nil || len(all) <= KeepBackups {
+	if err != nil || len(all) == 0 {
 		return
 	}
-	for _, p := range all[:len(all)-KeepBackups] {
-		os.Remove(p)
+	r := BackupRetention
+	keep := max(r.Keep, 1)
+	for i, p := range all[:len(all)-1] { // the newest stays
+		old := len(all)-i > keep
+		if !old && r.MaxAge > 0 {
+			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > r.MaxAge {
+				old = true
+			}
+		}
+		if old {
+			os.Remove(p)
+		}
 	}
+}
+
+// tempMarker is in every temporary file's name: "." + base + tempMarker +
+// owner pid + "-" + random.
+const tempMarker = ".armorer-"
+
+// TempName is the name of a new temporary file for base in dir, with the
+// writer's pid so a later write can tell whether its owner still runs.
+func TempName(dir, base, kind string) string {
+	var r [6]byte
+	rand.Read(r[:])
+	return path.Join(dir, "."+base+tempMarker+kind+strconv.Itoa(os.Getpid())+"-"+hex.EncodeToString(r[:]))
+}
+
+// removeStaleTemps removes the temporary files armorer writers left in dir
+// of root when they were killed (SIGKILL, power loss): those whose owner
+// process is gone, or, when the owner cannot be told, older than
+// StaleTemp. A running writer's files stay. Failing is harmless.
+func removeStaleTemps(root *os.Root, dir string) {
+	if dir == "" {
+		dir = "."
+	}
+	d, err := root.Open(dir)
+	if err != nil {
+		return
+	}
+	ents, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		i := strings.Index(name, tempMarker)
+		if !strings.HasPrefix(name, ".") || i < 0 || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		stale := time.Since(info.ModTime()) > StaleTemp
+		if pid, ok := tempOwner(name[i+len(tempMarker):]); ok && !stale {
+			stale = !processRuns(pid)
+		}
+		if stale {
+			root.Remove(path.Join(dir, name))
+		}
+	}
+}
+
+// tempOwner reads the pid from the tail of a temporary file name:
+// [check-]PID-RANDOM. Names from before pids were recorded have none.
+func tempOwner(tail string) (int, bool) {
+	tail = strings.TrimPrefix(tail, "check-")
+	pid, rest, ok := strings.Cut(tail, "-")
+	if !ok || rest == "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(pid)
+	return n, err == nil && n > 0
 }

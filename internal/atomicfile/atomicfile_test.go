@@ -2,11 +2,14 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func setup(t *testing.T) (dir, backups string, root *os.Root) {
@@ -274,5 +277,82 @@ func TestLateFailureWithoutBackupKeepsFile(t *testing.T) {
 	b, err = WriteFile(root, "myapp", []byte("newer\n"), 0o644, "")
 	if err != nil || !b.Existed() || b.Restore() == nil {
 		t.Errorf("without a backup: err %v, Existed %v; Restore must fail", err, b.Existed())
+	}
+}
+
+// TestStaleTempsRemoved: temporary files a killed writer left (SIGKILL
+// between create and rename) go on the next write to their directory:
+// those of a process that is gone, and old ones whose owner is unknown; a
+// running writer's fresh file stays (issue 13 item 11).
+func TestStaleTempsRemoved(t *testing.T) {
+	dir, backups, root := setup(t)
+	// A pid that does not run: a child that has exited and been reaped.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip(err)
+	}
+	dead := cmd.Process.Pid
+	old := time.Now().Add(-2 * StaleTemp)
+	files := map[string]bool{ // name: should survive
+		fmt.Sprintf(".myapp.armorer-%d-aaaaaaaaaaaa", dead):        false,
+		fmt.Sprintf(".myapp.armorer-check-%d-bbbbbbbbbbbb", dead):  false,
+		".myapp.armorer-0123456789ab":                              true,  // unknown owner, fresh
+		".other.armorer-0123456789ac":                              false, // unknown owner, old
+		fmt.Sprintf(".myapp.armorer-%d-cccccccccccc", os.Getpid()): true,  // a running writer
+		".myapp.keep": true,
+	}
+	for name := range files {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte("partial"), 0o600)
+		if name == ".other.armorer-0123456789ac" {
+			os.Chtimes(p, old, old)
+		}
+	}
+	if _, err := WriteFile(root, "myapp", []byte("new"), 0o644, backups); err != nil {
+		t.Fatal(err)
+	}
+	for name, survive := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if got := err == nil; got != survive {
+			t.Errorf("%s: exists = %v, want %v", name, got, survive)
+		}
+	}
+}
+
+// TestBackupsPrunedByAge: besides the count, backups older than MaxAge
+// go, except the newest (issue 13 item 11).
+func TestBackupsPrunedByAge(t *testing.T) {
+	dir, backups, root := setup(t)
+	defer func(r Retention) { BackupRetention = r }(BackupRetention)
+	BackupRetention = Retention{Keep: 3, MaxAge: time.Hour}
+	target := filepath.Join(dir, "myapp")
+	os.WriteFile(target, []byte("v0"), 0o644)
+	for i := range 3 {
+		if _, err := WriteFile(root, "myapp", []byte{'v', byte('1' + i)}, 0o644, backups); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, _ := Backups(backups, target)
+	if len(all) != 3 {
+		t.Fatalf("%d backups, want 3", len(all))
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, p := range all {
+		os.Chtimes(p, old, old)
+	}
+	if _, err := WriteFile(root, "myapp", []byte("v4"), 0o644, backups); err != nil {
+		t.Fatal(err)
+	}
+	all, _ = Backups(backups, target)
+	if len(all) != 1 || readFile(t, all[0]) != "v3" {
+		t.Fatalf("backups after pruning by age: %q, want only the newest (v3)", all)
+	}
+	// Keep applies too, and never below one.
+	BackupRetention = Retention{Keep: 0}
+	for _, c := range []string{"v5", "v6"} {
+		WriteFile(root, "myapp", []byte(c), 0o644, backups)
+	}
+	if all, _ = Backups(backups, target); len(all) != 1 {
+		t.Fatalf("Keep 0 kept %d backups, want 1 (the newest)", len(all))
 	}
 }

@@ -14,3 +14,10 @@ func ownerOf(fi fs.FileInfo) *owner {
 	}
 	return nil
 }
+
+// processRuns reports whether a process with pid exists (signal 0 checks
+// without sending anything; EPERM means it exists as another user).
+func processRuns(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
+}

@@ -10,6 +10,7 @@ import (
 type complainOptions struct {
 	IO       *IOStreams
 	Host     func() (*host.Host, error)
+	Install  bool
 	Profiles []string
 }
 
@@ -21,7 +22,9 @@ func newComplainCmd(f *Factory, runF func(*complainOptions) error) *cobra.Comman
 		Long: `Set flags=(complain) on every profile of each file, changing nothing else in
 the file, validate it, write it atomically (the previous version is kept in
 the state directory) and replace the profiles in the kernel. A disabled
-profile is re-enabled. If the kernel rejects it, the previous file and
+profile is re-enabled. A FILE outside the profile directory would replace the
+installed file of the same name: that is refused (exit 1) unless --install.
+If the kernel rejects it, the previous file and
 kernel state are restored and the exit status is 3.`,
 		GroupID: "host",
 		Args:    minArgs(1),
@@ -33,11 +36,13 @@ kernel state are restored and the exit status is 3.`,
 			return complainRun(cmd, opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Install, "install", false, "allow a FILE outside the profile directory: install it, replacing the installed file of that name")
 	return cmd
 }
 
 func complainRun(cmd *cobra.Command, o *complainOptions) error {
 	return runHostVerb(cmd.Context(), o.IO, o.Host, "complain", o.Profiles, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+		f.Install = o.Install
 		return h.SetMode(ctx, f, host.Complain, nil)
 	}))
 }

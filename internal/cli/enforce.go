@@ -46,6 +46,7 @@ type enforceOptions struct {
 	Host     func() (*host.Host, error)
 	Gate     func() (EnforceGate, error)
 	Force    bool
+	Install  bool
 	Events   []string
 	Profiles []string
 }
@@ -63,7 +64,9 @@ enforce refuses too unless --events or --force is given.
 Then remove the complain flag from every profile of the file, changing
 nothing else, validate it, write it atomically (the previous version is kept
 in the state directory) and replace the profiles in the kernel. A disabled
-profile is re-enabled. If the kernel rejects it, the previous file and
+profile is re-enabled. A FILE outside the profile directory would replace the
+installed file of the same name: that is refused (exit 1) unless --install.
+If the kernel rejects it, the previous file and
 kernel state are restored and the exit status is 3.`,
 		GroupID: "host",
 		Args:    minArgs(1),
@@ -76,12 +79,17 @@ kernel state are restored and the exit status is 3.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "enforce without the simulate check")
+	cmd.Flags().BoolVar(&opts.Install, "install", false, "allow a FILE outside the profile directory: install it, replacing the installed file of that name")
 	cmd.Flags().StringArrayVar(&opts.Events, "events", nil, "also check against events from `SOURCE` (repeatable)")
 	return cmd
 }
 
 func enforceRun(cmd *cobra.Command, o *enforceOptions) error {
 	return runHostVerb(cmd.Context(), o.IO, o.Host, "enforce", o.Profiles, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+		f.Install = o.Install
+		if err := h.CheckOutside(f); err != nil {
+			return nil, err
+		}
 		if !o.Force {
 			if err := runGate(ctx, h, o, f); err != nil {
 				return nil, err

@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/internal/atomicfile"
 )
 
 // Factory carries what commands share. Fields that touch the system are
@@ -22,7 +26,12 @@ type Factory struct {
 // NewFactory returns the factory for a real process.
 func NewFactory() *Factory {
 	io := System()
-	h := sync.OnceValues(func() (*host.Host, error) { return host.New(HostPathsFromEnv(), nil), nil })
+	h := sync.OnceValues(func() (*host.Host, error) {
+		if err := backupRetentionFromEnv(); err != nil {
+			return nil, err
+		}
+		return host.New(HostPathsFromEnv(), nil), nil
+	})
 	return &Factory{
 		IO:          io,
 		Host:        h,
@@ -42,7 +51,34 @@ const (
 	EnvProfileDir = "ARMORER_PROFILE_DIR"     // default /etc/apparmor.d
 	EnvStateDir   = "ARMORER_STATE_DIR"       // default /var/lib/armorer
 	EnvParser     = "ARMORER_APPARMOR_PARSER" // default apparmor_parser (PATH, /usr/sbin, /sbin)
+
+	// Backups of profile files in the state directory: how many to keep
+	// per file, and the age after which they go (the newest stays).
+	EnvBackupKeep   = "ARMORER_BACKUP_KEEP"    // default 10
+	EnvBackupMaxAge = "ARMORER_BACKUP_MAX_AGE" // default 2160h (90 days); 0: any age
 )
+
+// backupRetentionFromEnv sets the writes' backup retention from the
+// environment.
+func backupRetentionFromEnv() error {
+	r := atomicfile.BackupRetention
+	if s := os.Getenv(EnvBackupKeep); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s=%q: want a number of backups, at least 1", EnvBackupKeep, s)
+		}
+		r.Keep = n
+	}
+	if s := os.Getenv(EnvBackupMaxAge); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return fmt.Errorf("%s=%q: want a duration such as 720h, or 0 for any age", EnvBackupMaxAge, s)
+		}
+		r.MaxAge = d
+	}
+	atomicfile.BackupRetention = r
+	return nil
+}
 
 // HostPathsFromEnv returns host.DefaultPaths moved by the environment.
 func HostPathsFromEnv() host.Paths {

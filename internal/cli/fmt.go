@@ -2,22 +2,26 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"go/scanner"
 	"go/token"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/rogpeppe/go-internal/diff"
 	"github.com/spf13/cobra"
 
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/internal/atomicfile"
 	"github.com/armorer-dev/armorer/policy"
 )
 
 type fmtOptions struct {
 	IO    *IOStreams
+	Host  func() (*host.Host, error) // for the profile directory's lock
 	Write bool
 	Diff  bool
 	List  bool
@@ -25,7 +29,7 @@ type fmtOptions struct {
 }
 
 func newFmtCmd(f *Factory, runF func(*fmtOptions) error) *cobra.Command {
-	o := &fmtOptions{IO: f.IO}
+	o := &fmtOptions{IO: f.IO, Host: f.Host}
 	cmd := &cobra.Command{
 		Use:   "fmt [-w|-d|-l] FILE...",
 		Short: "Format profiles in the canonical style",
@@ -139,15 +143,38 @@ func fmtFile(o *fmtOptions, name string) error {
 			return fmt.Errorf("cannot write standard input back: use fmt without -w")
 		}
 		if changed {
-			// Atomic (temp file, fsync, rename) and with the file's mode;
-			// no backup: fmt changes layout only, and the input parsed.
-			var fi os.FileInfo
-			if fi, err = os.Stat(name); err == nil {
-				_, err = atomicfile.WritePath(name, out, fi.Mode().Perm(), "")
-			}
+			err = writeFormatted(o, name, src, out)
 		}
 	default:
 		_, err = o.IO.Out.Write(out)
 	}
+	return err
+}
+
+// writeFormatted replaces name, which held src, with out: atomically
+// (temp file, fsync, rename) and with the file's mode; no backup, since
+// fmt changes layout only and the input parsed. The directory's lock is
+// held (when the state directory allows it) and the file is compared
+// again first, so a write another armorer made meanwhile is not lost.
+func writeFormatted(o *fmtOptions, name string, src, out []byte) error {
+	if o.Host != nil {
+		if h, err := o.Host(); err == nil {
+			if lock, err := h.LockProfileDir(context.Background(), filepath.Dir(name)); err == nil {
+				defer lock.Unlock()
+			}
+		}
+	}
+	cur, err := os.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(cur, src) {
+		return fmt.Errorf("%s changed while it was being formatted; nothing written: run fmt again", name)
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	_, err = atomicfile.WritePath(name, out, fi.Mode().Perm(), "")
 	return err
 }

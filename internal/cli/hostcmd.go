@@ -28,13 +28,14 @@ func hostError(err error) error {
 		nf *host.NotFoundError
 		am *host.AmbiguousError
 		pe *host.ParserError
+		oe *host.OutsideError
 	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &ue), errors.As(err, &ke), errors.As(err, &rb), errors.Is(err, fs.ErrPermission):
 		return &EnvError{Err: err}
-	case errors.As(err, &ie), errors.As(err, &iu):
+	case errors.As(err, &ie), errors.As(err, &iu), errors.As(err, &oe):
 		return &FoundError{Msg: err.Error()}
 	case errors.As(err, &nf), errors.As(err, &am):
 		return &FlagError{Err: err}
@@ -156,6 +157,9 @@ type profileWriter struct {
 	host    func() (*host.Host, error)
 	dir     string   // the profile directory the changes belong to
 	include []string // the include search path learn used
+	// remerge, when set, recomputes the changes from the files as they
+	// are now: used when another writer changed them since they were read.
+	remerge func() ([]learn.Change, error)
 }
 
 func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
@@ -170,15 +174,30 @@ func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	files := make([]host.FileWrite, len(changes))
-	for i, c := range changes {
-		files[i] = host.FileWrite{Path: c.Path, Content: c.New, Profiles: c.Profiles}
-	}
-	res, err := h.WriteProfiles(ctx, w.dir, w.include, files)
+	res, err := h.UpdateProfiles(ctx, w.dir, w.include, func() ([]host.FileWrite, error) {
+		// Under the directory's lock, merge again into the files as they
+		// are now: another writer may have changed them since learning
+		// began (and a change's Old is read at merge time, not when the
+		// profile set was parsed, so comparing it proves nothing).
+		if w.remerge != nil {
+			var err error
+			if changes, err = w.remerge(); err != nil {
+				return nil, err
+			}
+		}
+		files := make([]host.FileWrite, len(changes))
+		for i, c := range changes {
+			files[i] = host.FileWrite{Path: c.Path, Content: c.New, Profiles: c.Profiles, Compare: true, Expected: c.Old}
+		}
+		return files, nil
+	})
 	var rej *host.WriteRejectedError
+	var conflict *host.ConflictError
 	switch {
 	case errors.As(err, &rej):
 		return &FoundError{Msg: err.Error()}
+	case errors.As(err, &conflict):
+		return &FoundError{Msg: err.Error() + "; run the command again"}
 	case err != nil:
 		return &EnvError{Err: err}
 	}

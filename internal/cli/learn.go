@@ -143,6 +143,7 @@ func learnRun(o *learnOptions) error {
 		siblings = -1 // --siblings 0: never; learn.Options' 0 is the default
 	}
 	local, _ := learn.ParseLocal(o.Local)
+	mergeOpts := learn.MergeOptions{Explain: o.Explain, ABI: o.ABI, Local: local}
 	sess, err := learn.OpenSession(learn.SessionOptions{
 		Dir:     profileDir(o.Host, o.Dir),
 		Include: o.Include,
@@ -158,12 +159,8 @@ func learnRun(o *learnOptions) error {
 		},
 		Abstractions: abstractionNames(o.Abstractions),
 		Profile:      o.Profile,
-		Merge: learn.MergeOptions{
-			Explain: o.Explain,
-			ABI:     o.ABI,
-			Local:   local,
-		},
-		Warn: func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) },
+		Merge:        mergeOpts,
+		Warn:         func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) },
 	})
 	if err != nil {
 		return &FlagError{Err: err}
@@ -184,6 +181,13 @@ func learnRun(o *learnOptions) error {
 	var w *profileWriter
 	if o.Write {
 		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: sess.Profiles.Dir, include: o.Include}
+		w.remerge = func() ([]learn.Change, error) {
+			set, err := host.LoadProfileSet(sess.Profiles.Dir, o.Include...)
+			if err != nil {
+				return nil, err
+			}
+			return learn.Merge(set, res.Profiles, mergeOpts)
+		}
 	}
 	return learnOutput(o.IO, w, o.Stdout, o.Strict, res, p.Stats(), kept)
 }

@@ -16,6 +16,10 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files and script archives")
 
 func TestMain(m *testing.M) {
+	// Tests that need several real armorer processes re-run this binary.
+	if os.Getenv("ARMORER_TEST_MAIN") == "1" {
+		os.Exit(Main())
+	}
 	testscript.Main(m, map[string]func(){
 		"armorer":              func() { os.Exit(Main()) },
 		"fake-apparmor-parser": fakeparser.Main, // the kernel side of apparmor_parser, on fixture trees

@@ -301,7 +301,7 @@ func TestStateLock(t *testing.T) {
 	go func() {
 		lb, err := b.lockState(ctx)
 		if err == nil {
-			lb.Close()
+			lb.Unlock()
 		}
 		got <- err
 	}()
@@ -310,7 +310,7 @@ func TestStateLock(t *testing.T) {
 		t.Fatalf("second agent did not wait: %v", err)
 	case <-time.After(1500 * time.Millisecond):
 	}
-	la.Close()
+	la.Unlock()
 	select {
 	case err := <-got:
 		must(t, err)

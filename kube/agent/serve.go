@@ -104,7 +104,7 @@ func Serve(ctx context.Context, o Options) error {
 		wg.Go(func() { keeper.run(ctx, a) })
 	}
 	if lock, err := a.lockState(ctx); err == nil {
-		defer lock.Close()
+		defer lock.Unlock()
 		a.Run(ctx)
 	} else if ctx.Err() == nil {
 		errc <- err
