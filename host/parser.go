@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
-	"github.com/armorer-dev/armorer/internal/parsernoise"
+	"github.com/armorer-dev/armorer/internal/parserrun"
 )
 
 // Parser runs apparmor_parser, always with an argv and never through a
@@ -104,19 +101,11 @@ func (p *Parser) run(ctx context.Context, op, file string, kernel bool, args ...
 		argv = append(argv, p.KernelArgs...)
 	}
 	argv = append(argv, args...)
-	cmd := exec.CommandContext(ctx, prog, argv...)
-	// The parser forks workers, and on some patterns (3.0.8 on
-	// "/{,{,a,},}") a worker loops forever: when ctx ends, kill the group.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), &ParserError{Op: op, File: file, Argv: append([]string{prog}, argv...), Stderr: parsernoise.Filter(stderr.String()), Err: err}
+	stdout, stderr, err := parserrun.Run(ctx, append([]string{prog}, argv...))
+	if err != nil {
+		return string(stdout), &ParserError{Op: op, File: file, Argv: append([]string{prog}, argv...), Stderr: stderr, Err: err}
 	}
-	return stdout.String(), nil
+	return string(stdout), nil
 }
 
 // Version returns the parser's version ("3.0.8").

@@ -118,32 +118,6 @@ func (d Diagnostic) String() string {
 	return prefix + d.Message
 }
 
-// LintCheck is a risk check run after validation. Its findings are always
-// warnings: they never make a policy invalid (the CLI turns them into a
-// failure only with --strict). The lint package supplies the checks; Check
-// only runs them, so the policy package stays free of lint policy.
-type LintCheck struct {
-	ID  string // e.g. "L012", used as the diagnostic's Category
-	Doc string // one line: what it finds and why it matters
-	Run func(*LintPass)
-}
-
-// LintPass is what a LintCheck sees: the checked file, its resolved
-// variables and the target, and Report to emit a finding.
-type LintPass struct {
-	Fset   *token.FileSet
-	File   *File
-	Target Version
-	Vars   *Vars
-	Loader *Loader
-	report func(pos token.Pos, msg string)
-}
-
-// Report emits a finding at pos.
-func (p *LintPass) Report(pos token.Pos, format string, args ...any) {
-	p.report(pos, fmt.Sprintf(format, args...))
-}
-
 // CheckConfig configures Check.
 type CheckConfig struct {
 	// Target is the version to check against; zero means the file's abi
@@ -154,8 +128,6 @@ type CheckConfig struct {
 	// machine with parser 4.1 is compiled by 4.1, and the abstractions it
 	// includes may say abi 4.0.
 	MinTarget Version
-	// Lint are the risk checks to run on a file without errors.
-	Lint []LintCheck
 }
 
 // CheckResult is the outcome of checking one file.
@@ -217,7 +189,6 @@ type checker struct {
 	file    *File
 	target  Version
 	vars    *Vars
-	lint    []LintCheck
 	diags   []Diagnostic
 	seen    map[string]bool // de-duplicates diagnostics (shared includes)
 	reached map[*File]bool  // files whose syntax errors were reported
@@ -246,7 +217,7 @@ func newChecker(l *Loader, f *File, cfg CheckConfig) *checker {
 		}
 	}
 	return &checker{
-		l: l, fset: l.Fset, file: f, target: target, vars: NewVars(), lint: cfg.Lint,
+		l: l, fset: l.Fset, file: f, target: target, vars: NewVars(),
 		seen: map[string]bool{}, reached: map[*File]bool{f: true},
 		topScope: map[string]bool{}, topProfiles: map[string]token.Pos{}, eofChecked: map[*token.File]bool{},
 	}
@@ -298,14 +269,6 @@ func (c *checker) syntaxErrors(err error) {
 
 func (c *checker) run() {
 	c.top(c.file, 0)
-	if len(c.lint) > 0 && len(c.Errors()) == 0 {
-		for _, lc := range c.lint {
-			pass := &LintPass{Fset: c.fset, File: c.file, Target: c.target, Vars: c.vars, Loader: c.l}
-			id := lc.ID
-			pass.report = func(pos token.Pos, msg string) { c.warnf(pos, id, "%s", msg) }
-			lc.Run(pass)
-		}
-	}
 }
 
 // Errors returns the error diagnostics so far.

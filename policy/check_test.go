@@ -107,25 +107,3 @@ func TestTargetOf(t *testing.T) {
 		}
 	}
 }
-
-// TestCheckLint shows the place for lint checks: findings are warnings,
-// positioned, categorised by the check's ID (the lint package writes the ID into
-// its messages), and never make a file invalid.
-func TestCheckLint(t *testing.T) {
-	src := []byte("profile a {\n  capability sys_admin,\n}\n")
-	lint := policy.LintCheck{ID: "L999", Doc: "test", Run: func(p *policy.LintPass) {
-		for n := range policy.Preorder(p.File) {
-			if r, ok := n.(*policy.CapabilityRule); ok {
-				p.Report(r.Pos(), "capability %s is broad", r.Names[0].Raw)
-			}
-		}
-	}}
-	res := policy.CheckFile(policy.NewLoader(), "a", src, policy.CheckConfig{Lint: []policy.LintCheck{lint}})
-	if !res.Valid() || len(res.Diagnostics) != 1 {
-		t.Fatalf("diagnostics %v, valid %v", res.Diagnostics, res.Valid())
-	}
-	d := res.Diagnostics[0]
-	if d.Severity != policy.SeverityWarning || d.Category != "L999" || d.String() != "a:2:3: warning: capability sys_admin is broad" {
-		t.Errorf("lint diagnostic %+v prints %q", d, d.String())
-	}
-}

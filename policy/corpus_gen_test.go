@@ -28,6 +28,9 @@ type genArea struct {
 //   - parentheses inside a path: /tmp/f( r,  /tmp/f) r,
 //   - an assignment value that starts with '=' or '(': @{X} == /a, @{X}=(/a)
 //   - 3.0 reading "all foo," as permissions all on the bare name foo
+//   - a profile name that starts with '#' (profile#x {}, profile #x NEWLINE {}):
+//     after the keyword, the parser's lexer takes '#' as part of a name
+//     (found by FuzzCheckOracle)
 //
 // genProfile marks a case whose text is a whole file rather than rules.
 const genProfile = "profile:"

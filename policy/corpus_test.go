@@ -322,8 +322,8 @@ func formatCase(src []byte) ([]byte, bool) {
 // present for every archive (each archive is one rule kind or lexing topic).
 func TestCorpusShape(t *testing.T) {
 	cases := loadCorpus(t)
-	if len(cases) < 300 {
-		t.Errorf("corpus has %d cases, want at least 300", len(cases))
+	if len(cases) < 1500 {
+		t.Errorf("corpus has %d cases, want at least 1500 (issue 11)", len(cases))
 	}
 	data, err := os.ReadFile(verdictsGolden)
 	if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,7 @@ type k8sAgentOptions struct {
 	Sources     []string
 	RuntimeRoot string
 	Resync      time.Duration
+	NodeLabel   bool
 
 	// paths are the host roots (securityfs, /proc, apparmor_parser),
 	// moved by the ARMORER_* environment in tests.
@@ -62,7 +64,8 @@ from --source (default: the first of netlink:, auditd:, journal:, kmsg: that
 opens) attributed to namespace, pod and container through /proc/PID/cgroup and
 the container runtime's OCI config (metric labels: namespace and workload only);
 the events of its complain-mode profiles are kept in --state-dir/events, for
-armorer learn state:NAME.`,
+armorer learn state:NAME. With --node-label it labels its node (NODE_NAME)
+with the loaded set's hash while ready, and removes the label while not.`,
 		Example: `  armorer k8s agent --profiles /etc/armorer/profiles
   armorer k8s agent --profiles /etc/armorer/profiles --includes /host/etc/apparmor.d --attribution --source kmsg:`,
 		Args: exactArgs(0),
@@ -84,6 +87,7 @@ armorer learn state:NAME.`,
 	fl.StringArrayVar(&o.Sources, "source", nil, "with --attribution, read this `SOURCE` (repeatable): kmsg:, netlink:, auditd:[PATH], journal:[PATH]")
 	fl.StringVar(&o.RuntimeRoot, "runtime-root", "/", "with --attribution, the `DIR` under which /run/containerd, /run/containers and /run/runc are found")
 	fl.DurationVar(&o.Resync, "resync", agent.DefaultResync, "reconcile at least this often, even without a change of the volume")
+	fl.BoolVar(&o.NodeLabel, "node-label", false, "label the node $NODE_NAME with "+agent.NodeLabelKey+"=<hash of the loaded set> while ready (RBAC: get, patch nodes)")
 	return cmd
 }
 
@@ -96,6 +100,12 @@ func k8sAgentRun(o *k8sAgentOptions) error {
 	}
 	if len(o.Sources) > 0 && !o.Attribution {
 		return usageErrorf("--source needs --attribution")
+	}
+	node := ""
+	if o.NodeLabel {
+		if node = os.Getenv("NODE_NAME"); node == "" {
+			return usageErrorf("--node-label needs NODE_NAME, the node's name (env from the downward API's spec.nodeName)")
+		}
 	}
 	ctx := o.Ctx
 	if ctx == nil {
@@ -114,6 +124,7 @@ func k8sAgentRun(o *k8sAgentOptions) error {
 		Attribution: o.Attribution,
 		Sources:     o.Sources,
 		RuntimeRoot: o.RuntimeRoot,
+		NodeName:    node,
 		Listening:   o.listening,
 	})
 	if err != nil && ctx.Err() == nil {

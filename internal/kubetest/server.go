@@ -102,7 +102,7 @@ func Start(ctx context.Context, binDir, dir string) (*Server, error) {
 	); err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, http.DefaultClient, etcdURL+"/health", ""); err != nil {
+	if err := waitHTTP(ctx, s.procs[0].done, http.DefaultClient, etcdURL+"/health", ""); err != nil {
 		return nil, fmt.Errorf("etcd did not become healthy: %w%s", err, s.logTail("etcd.log"))
 	}
 	s.URL = "https://127.0.0.1:" + strconv.Itoa(ports[2])
@@ -119,13 +119,16 @@ func Start(ctx context.Context, binDir, dir string) (*Server, error) {
 		"--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--enable-priority-and-fairness=false",
+		// No Service endpoints for the API server itself: the endpoint
+		// reconciler refuses a loopback advertise address.
+		"--endpoint-reconciler-type=none",
 	); err != nil {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	s.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	if err := waitHTTP(ctx, s.Client, s.URL+"/readyz", s.Token); err != nil {
+	if err := waitHTTP(ctx, s.procs[1].done, s.Client, s.URL+"/readyz", s.Token); err != nil {
 		return nil, fmt.Errorf("kube-apiserver did not become ready: %w%s", err, s.logTail("kube-apiserver.log"))
 	}
 	ok = true
@@ -179,7 +182,9 @@ func (s *Server) logTail(name string) string {
 	return "\n--- " + name + " (end) ---\n" + string(b)
 }
 
-func waitHTTP(ctx context.Context, c *http.Client, url, token string) error {
+// waitHTTP polls url until it answers 200, the process exits (exited is
+// closed) or StartupTimeout passes.
+func waitHTTP(ctx context.Context, exited <-chan struct{}, c *http.Client, url, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, StartupTimeout)
 	defer cancel()
 	var last error
@@ -201,6 +206,8 @@ func waitHTTP(ctx context.Context, c *http.Client, url, token string) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-exited:
+			return fmt.Errorf("it exited (last: %v)", last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -15,22 +15,21 @@
 package oracle
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/armorer-dev/armorer/internal/parsernoise"
+	"github.com/armorer-dev/armorer/internal/parserrun"
 )
 
-// Parser is one runnable apparmor_parser.
+// Parser is one runnable apparmor_parser, started by internal/parserrun as
+// production's host.Parser is.
 type Parser struct {
 	// Version is the full version the parser reports, e.g. "3.0.8" or "4.1.0".
 	Version string
@@ -104,7 +103,7 @@ func Installed(ctx context.Context, includeDir string) (*Parser, error) {
 }
 
 func (p *Parser) init(ctx context.Context, want string) error {
-	out, err := p.command(ctx, "--version").Output()
+	out, _, err := parserrun.Run(ctx, append(slices.Clone(p.Argv), "--version"))
 	if err != nil {
 		return fmt.Errorf("oracle: %s --version: %w", strings.Join(p.Argv, " "), err)
 	}
@@ -152,18 +151,6 @@ func firstLine(s string) string {
 	return l
 }
 
-// command starts the parser in its own process group and, when ctx ends,
-// kills the whole group: the parser forks workers, and on some patterns
-// (3.0.8 on "/{,{,a,},}") a worker loops forever and would outlive the test.
-func (p *Parser) command(ctx context.Context, args ...string) *exec.Cmd {
-	argv := append(append([]string{}, p.Argv[1:]...), args...)
-	cmd := exec.CommandContext(ctx, p.Argv[0], argv...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	return cmd
-}
-
 // args returns the fixed options of every run: config, search path, base.
 // includeDirs come first in the search path, then the parser's own tree.
 func (p *Parser) args(includeDirs []string) []string {
@@ -178,22 +165,18 @@ func (p *Parser) args(includeDirs []string) []string {
 // stdout and the filtered stderr. A non-zero exit is not an error: it is
 // reported through ok. err is set only when the parser could not run.
 func (p *Parser) Run(ctx context.Context, includeDirs []string, extra ...string) (ok bool, stdout []byte, stderr string, err error) {
-	cmd := p.command(ctx, append(p.args(includeDirs), extra...)...)
-	var out, eb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &eb
-	err = cmd.Run()
-	stderr = FilterStderr(eb.String())
-	var ee *exec.ExitError
+	out, stderr, err := parserrun.Run(ctx, append(slices.Concat(p.Argv, p.args(includeDirs)), extra...))
+	stderr = strings.TrimSpace(stderr)
 	switch {
 	case err == nil:
-		return true, out.Bytes(), stderr, nil
-	case errors.As(err, &ee) && ee.Exited():
-		return false, out.Bytes(), stderr, nil
+		return true, out, stderr, nil
+	case ctx.Err() == nil && parserrun.Exited(err):
+		return false, out, stderr, nil
 	default:
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return false, out.Bytes(), stderr, fmt.Errorf("apparmor_parser %s: %w: %s", p.Version, err, stderr)
+		return false, out, stderr, fmt.Errorf("apparmor_parser %s: %w: %s", p.Version, err, stderr)
 	}
 }
 

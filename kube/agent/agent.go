@@ -63,6 +63,10 @@ type Agent struct {
 	invalid map[string]invalidVersion // name → the version refused by validation, and why
 	logged  map[string]string         // name → the last problem logged for it
 
+	// afterReconcile, when set, sees each reconcile's status (the node
+	// label).
+	afterReconcile func(context.Context, Status)
+
 	// complain is the set of owned profiles loaded in complain mode, for
 	// the event keeper (read per event, without the lock).
 	complain atomic.Pointer[map[string]bool]

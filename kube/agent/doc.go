@@ -57,7 +57,10 @@
 // monitor's metrics (armorer_apparmor_profile_loaded{profile} for the
 // ConfigMap's profiles, armorer_apparmor_profiles{mode}, …) and the
 // agent's own (armorer_agent_ready, armorer_agent_profile_current{profile},
-// armorer_agent_reconciles_total{result}).
+// armorer_agent_reconciles_total{result}). With a node name (--node-label)
+// the agent keeps the label armorer.dev/profiles on its Node: the loaded
+// set's hash while ready, none while not (NodeLabeler, a dynamic client's
+// merge patch through the pod's service account).
 //
 // # Denials
 //

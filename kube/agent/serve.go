@@ -29,6 +29,10 @@ type Options struct {
 	// (/run/containerd, /run/containers, /run/runc) for attribution;
 	// default "/".
 	RuntimeRoot string
+	// NodeName, when set, has the agent keep kube.NodeLabelKey on that
+	// Node (through the pod's service account): the loaded set's hash
+	// while ready, no label while not.
+	NodeName string
 	// Listening, when set, is told the address the server listens on.
 	Listening func(addr string)
 }
@@ -41,6 +45,18 @@ func Serve(ctx context.Context, o Options) error {
 	a := New(o.Config)
 	if _, err := a.host.RequireKernel(ctx); err != nil {
 		return err
+	}
+	if o.NodeName != "" {
+		l, err := InClusterNodeLabeler(o.NodeName)
+		if err != nil {
+			return err
+		}
+		a.afterReconcile = func(ctx context.Context, st Status) {
+			if err := l.Update(ctx, st); err != nil && err.Error() != l.error {
+				a.log.Error("node label", "err", err)
+				l.error = err.Error()
+			}
+		}
 	}
 	m := monitor.New(monitor.Options{}, a, a.log)
 	m.RegisterProcessMetrics()

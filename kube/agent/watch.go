@@ -34,6 +34,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if a.afterReconcile != nil {
+			a.afterReconcile(ctx, a.Status())
+		}
 		next := a.cfg.Resync
 		if err != nil || a.retryWanted() {
 			next, backoff = backoff, min(2*backoff, a.cfg.Resync)

@@ -46,8 +46,10 @@ Source: ` + homepage + `
 
 Copyright: 2026 the armorer developers
 
-The license of armorer is stated in the LICENSE file of the source
-repository named above.
+armorer is licensed under the Apache License, Version 2.0 (the LICENSE
+file of the source repository named above). On Debian systems, the
+complete text of the Apache License 2.0 is in
+/usr/share/common-licenses/Apache-2.0.
 `
 	// Each override says why the tag does not apply.
 	lintianOverrides = `# armorer is a Go program built with CGO_ENABLED=0: static by design, so it

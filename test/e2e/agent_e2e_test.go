@@ -183,7 +183,7 @@ func TestAgent(t *testing.T) {
 		t.Run(k.Name, func(t *testing.T) {
 			t.Parallel() // one qemu per kernel: TCG uses one core each
 			a := vmtest.Need(t, k)
-			ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), 16*time.Minute)
 			defer cancel()
 			start := time.Now()
 			dir := t.TempDir()
@@ -244,7 +244,7 @@ func TestAgent(t *testing.T) {
 					img.Add(vmtest.Text(fmt.Sprintf("/root/cm/%d/%s", n, key), content))
 				}
 			}
-			res, err := a.Run(ctx, img, agentScript, vmtest.Options{Timeout: 10 * time.Minute, Console: consoleFor(t)})
+			res, err := a.Run(ctx, img, agentScript, vmtest.Options{Timeout: 14 * time.Minute, Console: consoleFor(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
