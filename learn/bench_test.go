@@ -10,6 +10,7 @@ import (
 	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // millionEvents builds about 1M kernel log lines from the bundled real
@@ -82,4 +83,52 @@ func BenchmarkLearn1M(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n), "events/op")
+}
+
+// distinctPathAccesses: n reads of distinct files in a few hundred
+// directories, as a data service logs them.
+func distinctPathAccesses(n int) []*Access {
+	out := make([]*Access, n)
+	for i := range out {
+		out[i] = &Access{Profile: "myapp", Class: ClassFile, Operation: "open",
+			Path: fmt.Sprintf("/srv/data/d%d/file%d.dat", i%397, i), Perms: aare.PermRead, Owner: true}
+	}
+	return out
+}
+
+// BenchmarkLearnDistinctPaths: learn --glob none of n distinct paths into
+// the bundled tree's existing profile (learn, then merge next to the most
+// similar rule): every path is its own rule, so the work must grow
+// n log n, not n² (issue 13 item 12).
+func BenchmarkLearnDistinctPaths(b *testing.B) {
+	for _, n := range []int{20_000, 200_000} {
+		b.Run(strconv.Itoa(n/1000)+"k", func(b *testing.B) {
+			accesses := distinctPathAccesses(n)
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				pol, err := host.LoadProfileSet(bundled)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				l := New(WithProfiles(Options{Glob: GlobNone}, pol, nil, nil))
+				for _, a := range accesses {
+					l.Add(a)
+				}
+				ps, err := l.Result()
+				if err != nil {
+					b.Fatal(err)
+				}
+				cs, err := Merge(pol, ps, MergeOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(cs) != 1 || bytes.Count(cs[0].New, []byte("\n")) < n {
+					b.Fatalf("%d changes, want one with %d rules", len(cs), n)
+				}
+			}
+			b.ReportMetric(float64(n), "paths/op")
+		})
+	}
 }

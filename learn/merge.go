@@ -209,9 +209,16 @@ func addTo(decl *policy.Profile, p *Profile, opts MergeOptions) {
 	for _, a := range p.Abstractions {
 		decl.AddRule(lastInclude(decl.Body), includeNode(a))
 	}
-	for _, r := range p.Rules {
-		decl.AddRule(nil, r.node(opts.Explain))
+	decl.AddRules(nodes(p, opts))
+}
+
+// nodes are the learned rules' AST nodes.
+func nodes(p *Profile, opts MergeOptions) []policy.Rule {
+	out := make([]policy.Rule, len(p.Rules))
+	for i, r := range p.Rules {
+		out[i] = r.node(opts.Explain)
 	}
+	return out
 }
 
 // lastInclude is the last plain include of a body: new includes go after
@@ -287,9 +294,7 @@ func mergeLocal(pol *host.ProfileSet, e *host.Profile, p *Profile, opts MergeOpt
 	for _, a := range p.Abstractions {
 		st.f.AddRule(lastInclude(st.f.Rules), includeNode(a))
 	}
-	for _, r := range p.Rules {
-		st.f.AddRule(nil, r.node(opts.Explain))
-	}
+	st.f.AddRules(nodes(p, opts))
 	st.profiles = append(st.profiles, p.Name)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -305,5 +306,40 @@ func TestTextfile(t *testing.T) {
 	}
 	if families["armorer_apparmor_denials_total"] == nil {
 		t.Error("textfile lacks armorer_apparmor_denials_total")
+	}
+}
+
+// TestOperationClassBounded (issue 13 item 10): 3,000 distinct operation
+// and class values make at most the cap + "other" series, not 3,001.
+func TestOperationClassBounded(t *testing.T) {
+	m := New(Options{}, nil, nil)
+	for i := range 3000 {
+		m.Observe(denied("app", fmt.Sprintf("op%d", i), fmt.Sprintf("class%d", i), "/x"))
+	}
+	for _, name := range []string{"armorer_apparmor_denials_total", "armorer_apparmor_events_total"} {
+		n, err := testutil.GatherAndCount(m.Registry(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 65*65 || n == 0 {
+			t.Errorf("%s: %d series from 3000 operations and classes, want at most 65 per label", name, n)
+		}
+	}
+	mfs, _ := m.Registry().Gather()
+	ops, classes := map[string]bool{}, map[string]bool{}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				switch l.GetName() {
+				case "operation":
+					ops[l.GetValue()] = true
+				case "class":
+					classes[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	if len(ops) != 65 || !ops["other"] || len(classes) != 65 || !classes["other"] {
+		t.Errorf("%d operation and %d class values (other: %v, %v), want 64 + other each", len(ops), len(classes), ops["other"], classes["other"])
 	}
 }

@@ -33,6 +33,11 @@ type Runner struct {
 	// by default only new events are counted, so that a restart does not
 	// count old denials again.
 	FromStart bool
+	// PositionFile, when set, keeps where each source stood (in the state
+	// directory): saved at most once a second and when Run ends, and read
+	// when Run starts, so a restarted monitor (even after kill -9)
+	// resumes after the last event it counted instead of at the end.
+	PositionFile string
 	// OnEvent, when set, sees every event before it is counted (the node
 	// agent keeps the events of its complain-mode profiles). ev is valid
 	// only during the call.
@@ -59,8 +64,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	if auto {
 		specs = AutoSources
 	}
+	pos, err := loadPositions(r.PositionFile)
+	if err != nil {
+		r.Logger.Warn("cannot resume the sources", "err", err)
+	}
 	p, err := source.Open(ctx, specs, source.Options{
-		Follow: true, FromEnd: !r.FromStart, FirstOf: auto,
+		Follow: true, FromEnd: !r.FromStart, FirstOf: auto, Resume: pos.resume(),
 		Retry: r.MinBackoff, MaxRetry: r.MaxBackoff,
 		Logger: r.Logger, OpenSource: r.Open,
 		OnSource: func(spec string, err error) {
@@ -95,6 +104,9 @@ func (r *Runner) Run(ctx context.Context) error {
 				return
 			case <-tick.C:
 				acc.account(m, p.Stats())
+				if err := pos.save(); err != nil {
+					r.Logger.Warn("cannot keep the source positions", "err", err)
+				}
 			}
 		}
 	}()
@@ -104,10 +116,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		m.Observe(observationOf(ev.Event))
 		acc.account(m, p.Stats())
+		pos.set(ev.Source, ev.Pos)
 	}
 	close(stop)
 	<-ticked
 	acc.account(m, p.Stats())
+	if err := pos.save(); err != nil {
+		r.Logger.Warn("cannot keep the source positions", "err", err)
+	}
 	return ctx.Err()
 }
 

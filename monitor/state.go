@@ -29,9 +29,13 @@ const otherProfile = "other"
 
 // Options bound what the monitor keeps.
 type Options struct {
-	MaxProfiles   int // distinct profile label values before folding into "other"; default 200
-	MaxSignatures int // denial signatures remembered for new_denials_total; default 65536
-	RecentSize    int // recent denials kept for /denials; default 256
+	MaxProfiles int // distinct profile label values before folding into "other"; default 200
+	// MaxOperations and MaxClasses bound the operation and class label
+	// values the same way (a kernel or a forged log with thousands of
+	// operation names must not make thousands of series); default 64 each.
+	MaxOperations, MaxClasses int
+	MaxSignatures             int // denial signatures remembered for new_denials_total; default 65536
+	RecentSize                int // recent denials kept for /denials; default 256
 
 	Build BuildInfo // exported as armorer_build_info
 }
@@ -39,6 +43,12 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.MaxProfiles <= 0 {
 		o.MaxProfiles = 200
+	}
+	if o.MaxOperations <= 0 {
+		o.MaxOperations = 64
+	}
+	if o.MaxClasses <= 0 {
+		o.MaxClasses = 64
 	}
 	if o.MaxSignatures <= 0 {
 		o.MaxSignatures = 65536
@@ -57,6 +67,8 @@ type state struct {
 	mu          sync.Mutex
 	opts        Options
 	profiles    map[string]struct{} // profile label values in use (bounded)
+	operations  map[string]struct{} // operation label values in use (bounded)
+	classes     map[string]struct{} // class label values in use (bounded)
 	events      map[eventKey]float64
 	denials     map[denialKey]float64
 	newDenials  map[string]float64
@@ -71,6 +83,8 @@ func newState(opts Options) *state {
 	return &state{
 		opts:       opts,
 		profiles:   map[string]struct{}{},
+		operations: map[string]struct{}{},
+		classes:    map[string]struct{}{},
 		events:     map[eventKey]float64{},
 		denials:    map[denialKey]float64{},
 		newDenials: map[string]float64{},
@@ -84,14 +98,20 @@ func (s *state) profileLabel(p string) string {
 	if p == "" {
 		p = "unconfined"
 	}
-	if _, ok := s.profiles[p]; ok {
-		return p
+	return bounded(s.profiles, s.opts.MaxProfiles, p)
+}
+
+// bounded returns v while the label values in use (seen) number fewer
+// than max, or v is one of them; otherwise "other".
+func bounded(seen map[string]struct{}, max int, v string) string {
+	if _, ok := seen[v]; ok {
+		return v
 	}
-	if len(s.profiles) >= s.opts.MaxProfiles {
+	if len(seen) >= max {
 		return otherProfile
 	}
-	s.profiles[p] = struct{}{}
-	return p
+	seen[v] = struct{}{}
+	return v
 }
 
 // observe counts one event and reports whether it is a denial whose
@@ -108,11 +128,12 @@ func (s *state) observe(o Observation) (isNew bool) {
 	if class == "" {
 		class = "unknown"
 	}
+	class = bounded(s.classes, s.opts.MaxClasses, class)
 	s.events[eventKey{profile, class, outcome}]++
 	if o.Outcome != auditlog.OutcomeDenied {
 		return false
 	}
-	s.denials[denialKey{profile, o.Operation, class}]++
+	s.denials[denialKey{profile, bounded(s.operations, s.opts.MaxOperations, o.Operation), class}]++
 	s.recent.add(o)
 	sig := signature{o.Profile, o.Operation, PathPattern(o.Name)}
 	if _, seen := s.signatures[sig]; seen {

@@ -216,3 +216,36 @@ func TestFormatBuiltRules(t *testing.T) {
 		t.Errorf("built file:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestAddRulesLikeAddRule: the batch insert puts each rule where AddRule,
+// called once per rule, puts it (nearest path prefix, qualifiers, kind,
+// the end section for a new kind).
+func TestAddRulesLikeAddRule(t *testing.T) {
+	mk := func() []policy.Rule {
+		var rs []policy.Rule
+		for _, p := range []string{"/etc/app/a.conf", "/var/log/app/x.log", "/etc/app/b.conf", "/srv/new/1",
+			"/srv/new/2", "/etc/other", "/var/log/app.log.2", "/srv/new/sub/3"} {
+			rs = append(rs, &policy.FileRule{Path: policy.NewWord(p), Perms: policy.NewWord("r")})
+		}
+		rs = append(rs, &policy.FileRule{Qual: policy.Qualifiers{Owner: true}, Path: policy.NewWord("/etc/app/c"), Perms: policy.NewWord("w")})
+		rs = append(rs, &policy.CapabilityRule{Names: []*policy.Word{policy.NewWord("setuid")}})
+		rs = append(rs, &policy.NetworkRule{Family: policy.NewWord("inet")}, &policy.NetworkRule{Family: policy.NewWord("inet6")})
+		return rs
+	}
+	print := func(f *policy.File) string {
+		var b bytes.Buffer
+		if err := policy.Format(&b, token.NewFileSet(), f); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	_, one := parse(t, "app", []byte(mergeSrc))
+	for _, r := range mk() {
+		one.Rules[1].(*policy.Profile).AddRule(nil, r)
+	}
+	_, batch := parse(t, "app", []byte(mergeSrc))
+	batch.Rules[1].(*policy.Profile).AddRules(mk())
+	if diff := cmp.Diff(print(one), print(batch)); diff != "" {
+		t.Errorf("AddRules differs from AddRule (-one +batch):\n%s", diff)
+	}
+}

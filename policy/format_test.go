@@ -66,3 +66,22 @@ func TestFormatGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestFormatQuotedNewline: a tree built from a logged name with a newline
+// in it (learn quotes such names) prints as text armorer and
+// apparmor_parser read back as the same name, at any nesting level.
+func TestFormatQuotedNewline(t *testing.T) {
+	file := &policy.File{Rules: []policy.Rule{&policy.Profile{Keyword: policy.PROFILE, Name: policy.NewWord("\"a\nb\""),
+		Body: []policy.Rule{&policy.Profile{Keyword: policy.PROFILE, Name: policy.NewWord("child"), Body: []policy.Rule{
+			&policy.FileRule{Path: policy.NewWord("\"/tmp/x\ny\""), Perms: policy.NewWord("r")}}}}}}}
+	out := policy.FormatFile(token.NewFileSet(), file)
+	back, err := policy.ParseFile(token.NewFileSet(), "formatted", out, policy.ParseComments)
+	if err != nil {
+		t.Fatalf("formatted text does not parse: %v\n%s", err, out)
+	}
+	prof := back.Rules[0].(*policy.Profile)
+	rule := prof.Body[0].(*policy.Profile).Body[0].(*policy.FileRule)
+	if prof.Name.Value() != "a\nb" || rule.Path.Value() != "/tmp/x\ny" {
+		t.Errorf("names read back as %q, %q; want %q, %q\n%s", prof.Name.Value(), rule.Path.Value(), "a\nb", "/tmp/x\ny", out)
+	}
+}

@@ -102,6 +102,9 @@ func FuzzParse(f *testing.F) {
 // the input is not modified.
 func FuzzFormat(f *testing.F) {
 	addSeeds(f)
+	// Newlines inside quoted names (issue 13 item 16): escaped, as \n,
+	// and in nested blocks whose indentation must not enter the name.
+	f.Add([]byte("profile \"a\\\nb\" {\n  profile \"c\\nd\" {\n    \"/tmp/x\\\n y\" r,\n  }\n}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		orig := bytes.Clone(src)
 		fset := token.NewFileSet()

@@ -160,3 +160,182 @@ func cleanup(body *[]Rule) {
 	clear((*body)[len(out):])
 	*body = out
 }
+
+// AddRules inserts rules as AddRule(nil, r) would, one after the other,
+// in n log n time rather than n²: the most similar rule is found in an
+// index of path prefixes instead of by scanning the body for each rule
+// (learn --glob none adds one rule per distinct path). Among equally
+// similar rules the later one wins, as in AddRule; a rule added in the
+// same call counts as later than every rule it was placed after.
+func (p *Profile) AddRules(rs []Rule) { addRules(&p.Body, rs) }
+
+// AddRules inserts rules among the file's top-level rules, like
+// Profile.AddRules.
+func (f *File) AddRules(rs []Rule) { addRules(&f.Rules, rs) }
+
+// placed is a rule in addRules' index: after is the index of the body
+// rule it follows (-1: before the first), seq orders rules placed after
+// the same body rule (0 for the body rule itself).
+type placed struct {
+	rule       Rule
+	after, seq int
+	next       *placed // the next rule added after the same body rule
+}
+
+func (a *placed) later(b *placed) bool {
+	return b == nil || a.after > b.after || a.after == b.after && a.seq > b.seq
+}
+
+// simNode holds, for one kind of rule (and, for file rules, one path
+// prefix ending in /), the last rule overall and per qualifier set.
+type simNode struct {
+	last   *placed
+	byQual map[Qualifiers]*placed
+}
+
+func (n *simNode) add(q Qualifiers, c *placed) {
+	if c.later(n.last) {
+		n.last = c
+	}
+	if n.byQual == nil {
+		n.byQual = map[Qualifiers]*placed{}
+	}
+	if c.later(n.byQual[q]) {
+		n.byQual[q] = c
+	}
+}
+
+func (n *simNode) best(q Qualifiers) *placed {
+	if c := n.byQual[q]; c != nil {
+		return c
+	}
+	return n.last
+}
+
+type simIndex struct {
+	kinds    map[reflect.Type]*simNode
+	prefixes map[string]*simNode // file rules by path prefix
+}
+
+func qualsOf(r Rule) Qualifiers {
+	if q, ok := r.(Qualified); ok {
+		return *q.Qualifiers()
+	}
+	return Qualifiers{}
+}
+
+func filePath(r Rule) (string, bool) {
+	if f, ok := r.(*FileRule); ok && f.Path != nil {
+		return f.Path.Value(), true
+	}
+	return "", false
+}
+
+func (x *simIndex) add(c *placed) {
+	q, t := qualsOf(c.rule), reflect.TypeOf(c.rule)
+	n := x.kinds[t]
+	if n == nil {
+		n = &simNode{}
+		x.kinds[t] = n
+	}
+	n.add(q, c)
+	if p, ok := filePath(c.rule); ok {
+		for i := 0; i < len(p); i++ {
+			if p[i] != '/' {
+				continue
+			}
+			n := x.prefixes[p[:i+1]]
+			if n == nil {
+				n = &simNode{}
+				x.prefixes[p[:i+1]] = n
+			}
+			n.add(q, c)
+		}
+	}
+}
+
+// nearest is the rule AddRule would put r after: the deepest shared path
+// prefix (similarity counts its slashes twice), then the same qualifiers,
+// then the later rule.
+func (x *simIndex) nearest(r Rule) *placed {
+	q := qualsOf(r)
+	if p, ok := filePath(r); ok {
+		for i := len(p) - 1; i >= 0; i-- {
+			if p[i] == '/' {
+				if n := x.prefixes[p[:i+1]]; n != nil {
+					return n.best(q)
+				}
+			}
+		}
+	}
+	if n := x.kinds[reflect.TypeOf(r)]; n != nil {
+		return n.best(q)
+	}
+	return nil
+}
+
+func addRules(body *[]Rule, rs []Rule) {
+	rules := *body
+	x := &simIndex{kinds: map[reflect.Type]*simNode{}, prefixes: map[string]*simNode{}}
+	for i, r := range rules {
+		if !r.meta().dead {
+			x.add(&placed{rule: r, after: i})
+		}
+	}
+	// Rules of a kind the body lacks go at the end of the rules, before a
+	// trailing `include if exists`, child profiles and hats.
+	end := len(rules)
+	for end > 0 {
+		switch y := rules[end-1].(type) {
+		case *Profile, *CommentBlock:
+			end--
+			continue
+		case *Include:
+			if y.IfExists {
+				end--
+				continue
+			}
+		}
+		break
+	}
+	heads := map[int]*placed{}
+	tails := map[int]*placed{}
+	for seq, r := range rs {
+		c := &placed{rule: r, seq: seq + 1}
+		switch a := x.nearest(r); {
+		case a == nil:
+			c.after = end - 1
+			if (end > 0 || heads[c.after] != nil) && r.meta().From == 0 {
+				r.meta().Hint = NewSection
+			}
+			if t := tails[c.after]; t != nil {
+				t.next = c
+			} else {
+				heads[c.after] = c
+			}
+			tails[c.after] = c
+		case a.seq == 0: // right after a body rule
+			c.after, c.next = a.after, heads[a.after]
+			heads[a.after] = c
+			if c.next == nil {
+				tails[a.after] = c
+			}
+		default: // right after a rule added here
+			c.after, c.next, a.next = a.after, a.next, c
+			if tails[a.after] == a {
+				tails[a.after] = c
+			}
+		}
+		x.add(c)
+	}
+	out := make([]Rule, 0, len(rules)+len(rs))
+	for i := -1; i < len(rules); i++ {
+		if i >= 0 {
+			out = append(out, rules[i])
+		}
+		for c := heads[i]; c != nil; c = c.next {
+			out = append(out, c.rule)
+		}
+	}
+	*body = out
+}

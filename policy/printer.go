@@ -152,8 +152,31 @@ func (p *printer) lineComment(g *CommentGroup) {
 }
 
 func (p *printer) word(w *Word) {
-	if w != nil {
+	if w == nil {
+		return
+	}
+	if !strings.HasPrefix(w.Raw, "\"") || !strings.Contains(w.Raw, "\n") {
 		p.buf.WriteString(w.Raw)
+		return
+	}
+	// A newline inside a quoted name (a tree built from a logged path)
+	// would end the line: the next line is indented into the name and
+	// the lexer rejects the quote as unterminated. apparmor_parser reads
+	// \n in quotes as the newline itself, so write that.
+	raw := w.Raw
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '\\':
+			p.buf.WriteByte('\\')
+			if i+1 < len(raw) {
+				i++
+				p.buf.WriteByte(raw[i])
+			}
+		case '\n':
+			p.buf.WriteString(`\n`)
+		default:
+			p.buf.WriteByte(raw[i])
+		}
 	}
 }
 

@@ -99,6 +99,10 @@ type owner struct{ uid, gid int }
 func WriteFile(root *os.Root, name string, data []byte, perm fs.FileMode, backupDir string) (*Backup, error) {
 	name = path.Clean(filepath.ToSlash(name))
 	target := filepath.Join(root.Name(), filepath.FromSlash(name))
+	if err := begin(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", target, err)
+	}
+	defer end()
 	name, err := resolve(root, name)
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", target, err)

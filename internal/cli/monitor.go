@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -30,13 +31,16 @@ type monitorOptions struct {
 	OnDenial         string
 	OnDenialInterval time.Duration
 	FromStart        bool
+	// StateDir holds monitor/positions.json, where the sources stood
+	// ($ARMORER_STATE_DIR, default /var/lib/armorer).
+	StateDir string
 
 	// ready, when set (tests), receives the address the server listens on.
 	ready func(addr string)
 }
 
 func newMonitorCmd(f *Factory, runF func(*monitorOptions) error) *cobra.Command {
-	o := &monitorOptions{IO: f.IO, Host: f.Host}
+	o := &monitorOptions{IO: f.IO, Host: f.Host, StateDir: HostPathsFromEnv().StateDir}
 	cmd := &cobra.Command{
 		Use:   "monitor",
 		Short: "Count AppArmor denials as Prometheus metrics (long-running)",
@@ -47,7 +51,10 @@ recent denials as JSON), and/or write them for node_exporter's textfile collecto
 
 Without --source, the first available of netlink: (needs CAP_AUDIT_READ), auditd:,
 journal: and kmsg: is used; a source that fails is retried with backoff. Only events
-that arrive after the start are counted, unless --from-start. Labels never carry a
+that arrive after the start are counted, unless --from-start; after a restart (even
+after kill -9) each source resumes where the last run stood, kept in
+$ARMORER_STATE_DIR/monitor/positions.json, and kmsg records overwritten meanwhile
+count as lost. Labels never carry a
 path or PID; past --max-profiles profiles, the profile label becomes "other".
 
 --on-denial runs a command (split on spaces, no shell) with each denial as JSON on
@@ -141,6 +148,9 @@ func monitorRun(o *monitorOptions) error {
 		})
 	}
 	r := &monitor.Runner{Monitor: m, Specs: o.Sources, Logger: logger, FromStart: o.FromStart}
+	if o.StateDir != "" {
+		r.PositionFile = filepath.Join(o.StateDir, "monitor", "positions.json")
+	}
 	r.Run(ctx)
 	cancel()
 	wg.Wait()

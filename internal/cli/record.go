@@ -38,8 +38,9 @@ type recordOptions struct {
 func newRecordCmd(f *Factory, runF func(*recordOptions) error) *cobra.Command {
 	opts := &recordOptions{IO: f.IO, Host: f.Host}
 	cmd := &cobra.Command{
-		Use:   "record [--profile NAME] [--write] -- CMD [ARGS...]",
-		Short: "Run a program under a complain-mode profile and learn from exactly its events",
+		Annotations: map[string]string{ownsStop: "restores the profile after CMD"},
+		Use:         "record [--profile NAME] [--write] -- CMD [ARGS...]",
+		Short:       "Run a program under a complain-mode profile and learn from exactly its events",
 		Long: `Make sure CMD's program has a profile (armorer new --complain writes one into
 the profile directory when none exists), load it in complain mode, run CMD
 with stdin, stdout and stderr passed through, and collect the AppArmor events

@@ -9,18 +9,56 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/armorer-dev/armorer/internal/atomicfile"
 )
 
+// stopGrace is how long a command has, after SIGINT or SIGTERM, to return
+// on its own (loops and sources watch the context) before Main stops it.
+const stopGrace = 500 * time.Millisecond
+
+// ownsStop is the annotation of a command that must run its own cleanup
+// after a signal (record stops its program, then restores the profile):
+// Main waits for it instead of abandoning it after stopGrace.
+const ownsStop = "armorer/owns-stop"
+
+// ExitInterrupted is the status of a command stopped by SIGINT or SIGTERM
+// before it returned (128 + SIGINT, as shells report it).
+const ExitInterrupted = 130
+
 // Main runs armorer with the process's arguments and returns its exit status.
+// After SIGINT or SIGTERM every command ends within a second: the context
+// is cancelled; a command still running after stopGrace (a blocking open
+// of a FIFO, a read of an idle pipe, a long computation) is abandoned once
+// the atomic writes in progress have finished, so no file is left half
+// written and no temporary file stays behind.
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	f := NewFactory()
 	root := NewRootCmd(f)
 	root.SetArgs(os.Args[1:])
-	err := root.ExecuteContext(ctx)
+	grace := stopGrace
+	if c, _, err := root.Find(os.Args[1:]); err == nil && c.Annotations[ownsStop] != "" {
+		grace = 24 * time.Hour // it restores state on its own (see ownsStop)
+	}
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(grace):
+			atomicfile.Stop()
+			fmt.Fprintln(f.IO.ErrOut, "armorer: interrupted")
+			return ExitInterrupted
+		}
+	}
 	if err != nil {
 		var fnd *FoundError
 		if !(errors.As(err, &fnd) && fnd.Silent) {
