@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/internal/parserrun"
+	"github.com/armorer-dev/armorer/policy"
 )
 
 // Parser runs apparmor_parser, always with an argv and never through a
@@ -120,6 +121,25 @@ func (p *Parser) Version(ctx context.Context) (string, error) {
 		return "", &ParserError{Op: "version", Err: errors.New("empty --version output")}
 	}
 	return f[len(f)-1], nil
+}
+
+// LanguageVersion is the policy language version of the parser (3.x → 3.0,
+// 4.x and later → 4.1), or zero when it does not run. A profile checked for
+// this machine is checked for at least this version: Debian 13's abi 3.0
+// profiles include abstractions that say abi 4.0, and its 4.1 parser
+// compiles both.
+func (p *Parser) LanguageVersion(ctx context.Context) policy.Version {
+	v, err := p.Version(ctx)
+	if err != nil {
+		return policy.Version{}
+	}
+	switch {
+	case strings.HasPrefix(v, "3."):
+		return policy.V3_0
+	case strings.HasPrefix(v, "4."), strings.HasPrefix(v, "5."):
+		return policy.V4_1
+	}
+	return policy.Version{}
 }
 
 // Validate compiles file without loading it (-Q) and without the cache

@@ -170,15 +170,18 @@ func (h *Host) UpdateProfiles(ctx context.Context, dir string, includeDirs []str
 		}
 	}
 	// armorer's checker validates for each file's own abi: a profile for
-	// abi 4.0 is valid on a machine whose apparmor_parser is 3.x.
+	// abi 4.0 is valid on a machine whose apparmor_parser is 3.x; a file
+	// that says abi 3.0 is checked for at least the installed parser's
+	// version, which is the one that compiles it (see LanguageVersion).
 	l := policy.NewLoader(append(slices.Clone(includeDirs), dir)...)
+	cfg := policy.CheckConfig{MinTarget: h.Parser.LanguageVersion(ctx)}
 	for _, rel := range slices.Sorted(maps.Keys(check)) {
 		file := filepath.Join(dir, rel)
 		src, err := root.ReadFile(rel)
 		if err != nil {
 			return nil, errors.Join(err, restore())
 		}
-		if errs := policy.CheckFile(l, file, src, policy.CheckConfig{}).Errors(); len(errs) > 0 {
+		if errs := policy.CheckFile(l, file, src, cfg).Errors(); len(errs) > 0 {
 			err := &WriteRejectedError{File: file, Diagnostics: errs}
 			if rerr := restore(); rerr != nil {
 				return nil, fmt.Errorf("%w; %v", err, rerr)

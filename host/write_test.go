@@ -129,3 +129,29 @@ func TestWriteProfilesRefusesSkippedNames(t *testing.T) {
 		}
 	}
 }
+
+// Debian 13: abstractions say abi 4.0 while the profiles learn writes say
+// abi 3.0; the installed 4.1 parser compiles both, so the write is checked
+// for at least its version (the lifecycle e2e's record step failed here).
+func TestWriteProfilesChecksForInstalledParser(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	parser := filepath.Join(t.TempDir(), "apparmor_parser")
+	if err := os.WriteFile(parser, []byte("#!/bin/sh\necho 'AppArmor parser version 4.1.0'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "abstractions"), 0o755)
+	os.WriteFile(filepath.Join(dir, "abstractions", "base"), []byte("abi <abi/4.0>,\n/etc/ld.so.cache r,\n"), 0o644)
+	src := []byte("abi <abi/3.0>,\nprofile app {\n  include <abstractions/base>\n}\n")
+	ctx := context.Background()
+
+	h := New(Paths{ProfileDir: dir, StateDir: state, Parser: parser}, nil)
+	if _, err := h.WriteProfiles(ctx, dir, nil, []FileWrite{{Path: filepath.Join(dir, "app"), Content: src, Profiles: []string{"app"}}}); err != nil {
+		t.Fatalf("with apparmor_parser 4.1 installed: %v", err)
+	}
+	// With a 3.0 parser the same file is invalid: 3.0 has no abi 4.0.
+	os.WriteFile(parser, []byte("#!/bin/sh\necho 'AppArmor parser version 3.0.8'\n"), 0o755)
+	var rej *WriteRejectedError
+	if _, err := h.WriteProfiles(ctx, dir, nil, []FileWrite{{Path: filepath.Join(dir, "app"), Content: append(src, '\n'), Profiles: []string{"app"}}}); !errors.As(err, &rej) {
+		t.Fatalf("with apparmor_parser 3.0.8: err = %v, want a rejection", err)
+	}
+}

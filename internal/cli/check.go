@@ -201,7 +201,7 @@ func checkRun(o *checkOptions) error {
 	}
 	var minTarget policy.Version
 	if target.IsZero() {
-		minTarget = languageVersion(ctx, installed)
+		minTarget = installed.LanguageVersion(ctx)
 	}
 	var parser *host.Parser
 	var parserVersion string
@@ -412,21 +412,5 @@ func oracleParser(p *host.Parser, includes []string, base string) *host.Parser {
 // installedVersion is the language version of this machine's
 // apparmor_parser (3.x → 3.0, 4.x → 4.1), or zero when there is none.
 func installedVersion(ctx context.Context) policy.Version {
-	return languageVersion(ctx, host.New(HostPathsFromEnv(), nil).Parser)
-}
-
-// languageVersion is the language version of parser p, or zero when it
-// does not run.
-func languageVersion(ctx context.Context, p *host.Parser) policy.Version {
-	v, err := p.Version(ctx)
-	if err != nil {
-		return policy.Version{}
-	}
-	switch {
-	case strings.HasPrefix(v, "3."):
-		return policy.V3_0
-	case strings.HasPrefix(v, "4."), strings.HasPrefix(v, "5."):
-		return policy.V4_1
-	}
-	return policy.Version{}
+	return host.New(HostPathsFromEnv(), nil).Parser.LanguageVersion(ctx)
 }
