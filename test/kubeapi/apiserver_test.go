@@ -403,8 +403,18 @@ func nodeLabelAccess(t *testing.T, s *kubetest.Server, ns string) {
 
 	l := &agent.NodeLabeler{Client: as(agentSA), Node: node}
 	hash := strings.Repeat("ab", 32)
-	if err := l.Update(ctx(t), agent.Status{Ready: true, LoadedSetHash: hash}); err != nil {
-		t.Fatalf("the agent's ServiceAccount cannot label its node: %v", err)
+	// The RBAC authorizer learns of a new binding from its informer, a
+	// moment after the create.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := l.Update(ctx(t), agent.Status{Ready: true, LoadedSetHash: hash})
+		if err == nil {
+			break
+		}
+		if !apierrors.IsForbidden(err) || time.Now().After(deadline) {
+			t.Fatalf("the agent's ServiceAccount cannot label its node: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	if v, ok := label(); !ok || v != l.Value(agent.Status{Ready: true, LoadedSetHash: hash}) {
 		t.Errorf("node label %q (set %v), want the loaded set's hash", v, ok)
