@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -43,6 +44,10 @@ type ManifestOptions struct {
 	// hostPID, the host network (audit netlink), CAP_AUDIT_READ and the
 	// runtimes' container state read-only.
 	Attribution bool
+	// NodeLabel has the agent label its Node with a hash of the loaded
+	// set (--node-label): its token, NODE_NAME from the downward API and
+	// a ClusterRole to get and patch nodes.
+	NodeLabel bool
 	// ServiceMonitor adds a headless Service and a prometheus-operator
 	// ServiceMonitor for the agents' /metrics.
 	ServiceMonitor bool
@@ -91,11 +96,14 @@ func Objects(o ManifestOptions) []runtime.Object {
 	sa := &corev1.ServiceAccount{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta: o.meta(AgentName),
-		// The agent needs no API access: it reads its ConfigMap as a
-		// volume and pod metadata from the node.
-		AutomountServiceAccountToken: new(false),
+		// The agent reads its ConfigMap as a volume and pod metadata
+		// from the node: only node labelling talks to the API.
+		AutomountServiceAccountToken: new(o.NodeLabel),
 	}
 	objs := []runtime.Object{ns, sa}
+	if o.NodeLabel {
+		objs = append(objs, o.nodeLabelRBAC()...)
+	}
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: o.meta(ProfilesName),
@@ -121,7 +129,32 @@ func (o *ManifestOptions) agentArgs() []string {
 	if o.Attribution {
 		args = append(args, "--attribution", "--runtime-root="+runtimeRoot)
 	}
+	if o.NodeLabel {
+		args = append(args, "--node-label")
+	}
 	return args
+}
+
+// nodeLabelRBAC is what the agent's NodeLabeler calls: get and a merge
+// patch of its Node. Nodes are cluster-scoped and RBAC cannot say "only
+// my own node" (the NodeRestriction admission plugin limits kubelets,
+// not service accounts), so it is get and patch on nodes, no list, watch,
+// update or delete.
+func (o *ManifestOptions) nodeLabelRBAC() []runtime.Object {
+	meta := metav1.ObjectMeta{Name: AgentName, Labels: labels()}
+	return []runtime.Object{
+		&rbacv1.ClusterRole{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+			ObjectMeta: meta,
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "patch"}}},
+		},
+		&rbacv1.ClusterRoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+			ObjectMeta: meta,
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: AgentName},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: AgentName, Namespace: o.Namespace}},
+		},
+	}
 }
 
 type hostMount struct {
@@ -193,9 +226,8 @@ func (o *ManifestOptions) daemonSet() *appsv1.DaemonSet {
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Command:         []string{agentBinary},
 		Args:            o.agentArgs(),
-		Env: []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
-			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "spec.nodeName"}}}},
-		Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: o.Port, Protocol: corev1.ProtocolTCP}},
+		Env:             o.env(),
+		Ports:           []corev1.ContainerPort{{Name: "metrics", ContainerPort: o.Port, Protocol: corev1.ProtocolTCP}},
 		// Ready only when the whole desired set is loaded; alive as
 		// soon as it serves, so a slow first load is not a restart loop.
 		ReadinessProbe: probe("/readyz", 5),
@@ -224,7 +256,7 @@ func (o *ManifestOptions) daemonSet() *appsv1.DaemonSet {
 	}
 	spec := corev1.PodSpec{
 		ServiceAccountName:           AgentName,
-		AutomountServiceAccountToken: new(false),
+		AutomountServiceAccountToken: new(o.NodeLabel),
 		PriorityClassName:            "system-node-critical",
 		NodeSelector:                 map[string]string{"kubernetes.io/os": "linux"},
 		// Every node that runs pods needs their profiles, whatever its taints.
@@ -250,6 +282,16 @@ func (o *ManifestOptions) daemonSet() *appsv1.DaemonSet {
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels()}, Spec: spec},
 		},
 	}
+}
+
+// env gives the agent its node's name (the downward API's
+// spec.nodeName) when it labels that node.
+func (o *ManifestOptions) env() []corev1.EnvVar {
+	if !o.NodeLabel {
+		return nil
+	}
+	return []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
+		FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "spec.nodeName"}}}}
 }
 
 func (o *ManifestOptions) service() *corev1.Service {

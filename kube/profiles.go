@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,11 +129,23 @@ func keyProblem(name string) string {
 	if slices.Contains(RuntimeProfiles, name) {
 		return "belongs to a container runtime; the agent refuses to replace it"
 	}
-	if strings.HasPrefix(name, ".") {
-		return "names starting with '.' are skipped by AppArmor's loader"
-	}
-	if errs := validation.IsConfigMapKey(name); len(errs) > 0 {
-		return "is not a ConfigMap key (" + strings.Join(errs, "; ") + "); name the profile with letters, digits, '-', '_' and '.' (profile NAME /path/to/binary { ... })"
+	if err := CheckProfileName(name); err != nil {
+		return err.Error()
 	}
 	return ""
+}
+
+// CheckProfileName says why name cannot be a profile the agent loads from
+// its ConfigMap, whose keys are the profile names: a ConfigMap key, not
+// starting with '.' (AppArmor's loader skips those). The manifests and
+// the agent both check it; RuntimeProfiles are refused apart, since the
+// agent also refuses the distribution's names.
+func CheckProfileName(name string) error {
+	if strings.HasPrefix(name, ".") {
+		return errors.New("names starting with '.' are skipped by AppArmor's loader")
+	}
+	if errs := validation.IsConfigMapKey(name); len(errs) > 0 {
+		return errors.New("is not a ConfigMap key (" + strings.Join(errs, "; ") + "); name the profile with letters, digits, '-', '_' and '.' (profile NAME /path/to/binary { ... })")
+	}
+	return nil
 }

@@ -53,3 +53,28 @@ func TestReadProfilesKeys(t *testing.T) {
 		t.Error("a missing directory is no error")
 	}
 }
+
+// TestCheckProfileName: what the manifests and the agent both accept as
+// a profile name that is a ConfigMap key.
+func TestCheckProfileName(t *testing.T) {
+	for name, want := range map[string]string{
+		"myapp":                  "",
+		"my-app_2.v1":            "",
+		strings.Repeat("a", 253): "",
+		"":                       "not a ConfigMap key",
+		strings.Repeat("a", 254): "not a ConfigMap key",
+		".hidden":                "skipped by AppArmor's loader",
+		"..data":                 "skipped by AppArmor's loader",
+		"/usr/bin/x":             "not a ConfigMap key",
+		"a b":                    "not a ConfigMap key",
+		"ünicode":                "not a ConfigMap key",
+	} {
+		err := CheckProfileName(name)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v, want accepted", name, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: %v, want %q", name, err, want)
+		}
+	}
+}

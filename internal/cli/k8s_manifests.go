@@ -22,14 +22,14 @@ type k8sManifestsOptions struct {
 func newK8sManifestsCmd(f *Factory, runF func(*k8sManifestsOptions) error) *cobra.Command {
 	o := &k8sManifestsOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "manifests --profiles DIR [--namespace NS] [--image IMG] [--attribution] [--service-monitor]",
+		Use:   "manifests --profiles DIR [--namespace NS] [--image IMG] [--attribution] [--node-label] [--service-monitor]",
 		Short: "Print the manifests that run the agent on every node, with DIR's profiles",
 		Long: `manifests prints, as multi-document YAML for kubectl apply, what runs
 armorer's agent on every Linux node: a Namespace (Pod Security level
-privileged, for the agent alone), a ServiceAccount without API access (the
-agent needs none), the ConfigMap of profiles (one key per profile, the key
-being the profile's name) and the DaemonSet; --service-monitor adds a
-headless Service and a prometheus-operator ServiceMonitor.
+privileged, for the agent alone), a ServiceAccount without API access, the
+ConfigMap of profiles (one key per profile, the key being the profile's
+name) and the DaemonSet; --service-monitor adds a headless Service and a
+prometheus-operator ServiceMonitor.
 
 Every profile file in DIR is checked first (syntax, includes resolved with
 -I and /etc/apparmor.d, what apparmor_parser would reject), must define
@@ -40,12 +40,15 @@ The agent runs unconfined by AppArmor, not privileged: root with only
 CAP_MAC_ADMIN, the host's /sys/kernel/security, its own /var/lib/armorer and
 the host's /etc/apparmor.d read-only. --attribution adds hostPID, the host
 network and CAP_AUDIT_READ (denials from the audit netlink socket, attributed
-to pods) and the container runtimes' state read-only. docs/kubernetes.md
+to pods) and the container runtimes' state read-only. --node-label has the
+agent label its node with a hash of the loaded set: the only feature that
+talks to the API, it adds the service account token, NODE_NAME and a
+ClusterRole with get and patch on nodes, bound to the agent. docs/kubernetes.md
 justifies each privilege.
 
 Exit status: 0 printed, 1 a profile is refused, 2 usage error or DIR unreadable.`,
 		Example: `  armorer k8s manifests --profiles ./profiles | kubectl apply -f -
-  armorer k8s manifests --profiles ./profiles --attribution --service-monitor`,
+  armorer k8s manifests --profiles ./profiles --attribution --node-label --service-monitor`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Ctx = cmd.Context()
@@ -65,6 +68,7 @@ Exit status: 0 printed, 1 a profile is refused, 2 usage error or DIR unreadable.
 	fl.StringVar(&o.Image, "image", kube.DefaultImage, "the agent's container `image`")
 	fl.Int32Var(&o.Port, "port", kube.DefaultPort, "the agent's HTTP `port` (probes, /status, /metrics)")
 	fl.BoolVar(&o.Attribution, "attribution", false, "attribute denials to pods (hostPID, host network, CAP_AUDIT_READ)")
+	fl.BoolVar(&o.NodeLabel, "node-label", false, "let the agent label its node with a hash of the loaded set (ClusterRole: get, patch nodes)")
 	fl.BoolVar(&o.ServiceMonitor, "service-monitor", false, "add a headless Service and a prometheus-operator ServiceMonitor")
 	return cmd
 }

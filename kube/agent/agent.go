@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/kube"
 	"github.com/armorer-dev/armorer/policy"
 )
 
@@ -287,7 +288,7 @@ func (a *Agent) reconcileOne(ctx context.Context, l *policy.Loader, own *Ownersh
 		a.logOnce(name, hash, ps.Error)
 		return ps
 	}
-	if err := checkName(name); err != nil {
+	if err := kube.CheckProfileName(name); err != nil {
 		return refuse(err.Error())
 	}
 	o := own.Profiles[name]

@@ -34,7 +34,7 @@
 // StateDir/k8s-agent-owned.json (written atomically, the intent recorded
 // before the kernel is touched) lists what the agent loaded, with each
 // version's sha256 and mode. The agent replaces and unloads only those. It
-// refuses names of container runtimes (RuntimeProfiles: runc, crun,
+// refuses names of container runtimes (kube.RuntimeProfiles: runc, crun,
 // cri-containerd.apparmor.d, docker-default, …), names of the
 // distribution (any profile or file name in the includes directory), and
 // any profile loaded that it does not own. A profile removed from the

@@ -10,35 +10,13 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/kube"
 	"github.com/armorer-dev/armorer/policy"
 )
 
-// RuntimeProfiles are names container runtimes load and refer to: a
-// ConfigMap that could replace them would be root-equivalent.
-var RuntimeProfiles = []string{"unconfined", "runc", "crun", "cri-containerd.apparmor.d", "docker-default", "containerd", "crio"}
-
-// maxNameLen keeps names within what a ConfigMap key allows.
-const maxNameLen = 253
-
-// checkName refuses keys that cannot be a profile name the agent may own.
-func checkName(name string) error {
-	if name == "" || len(name) > maxNameLen {
-		return fmt.Errorf("key %q: a profile name must be 1 to %d characters", name, maxNameLen)
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("key %q: a profile name here is a ConfigMap key: letters, digits, '-', '_' and '.' only", name)
-		}
-	}
-	if strings.HasPrefix(name, ".") {
-		return fmt.Errorf("key %q: names starting with '.' are skipped by AppArmor's loader", name)
-	}
-	return nil
-}
-
 // reserved returns why name belongs to the distribution or a runtime, or "".
 func (a *Agent) reserved(name string, distro map[string]bool) string {
-	if slices.Contains(RuntimeProfiles, name) {
+	if slices.Contains(kube.RuntimeProfiles, name) {
 		return "it is a container runtime's profile"
 	}
 	if distro[name] {

@@ -9,10 +9,17 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/armorer-dev/armorer/internal/kubetest"
 	"github.com/armorer-dev/armorer/kube"
+	"github.com/armorer-dev/armorer/kube/agent"
 	"github.com/armorer-dev/armorer/policy"
 )
 
@@ -93,7 +100,7 @@ func TestManifestsAccepted(t *testing.T) {
 	createBoth(t, s, serviceMonitorCRD, "")
 	for _, tc := range []kube.ManifestOptions{
 		{Namespace: "armorer-defaults"},
-		{Namespace: "armorer-full", Attribution: true, ServiceMonitor: true, Port: 9800},
+		{Namespace: "armorer-full", Attribution: true, NodeLabel: true, ServiceMonitor: true, Port: 9800},
 	} {
 		t.Run(tc.Namespace, func(t *testing.T) {
 			tc.Profiles = profiles(t)
@@ -114,6 +121,9 @@ func TestManifestsAccepted(t *testing.T) {
 					checkAgentKept(t, c.Object)
 					agentPod(t, s, tc.Namespace, obj)
 				}
+			}
+			if tc.NodeLabel {
+				nodeLabelAccess(t, s, tc.Namespace)
 			}
 		})
 	}
@@ -357,4 +367,95 @@ func hasWarning(ws []string, sub string) bool {
 		}
 	}
 	return false
+}
+
+// nodeLabelAccess: the ClusterRole and binding of --node-label let the
+// agent's ServiceAccount do what agent.NodeLabeler does (set and remove
+// its label on a Node) and nothing near it (list, update or delete nodes,
+// read secrets); a ServiceAccount without the binding cannot label.
+func nodeLabelAccess(t *testing.T, s *kubetest.Server, ns string) {
+	t.Helper()
+	node := "node-" + ns
+	createBoth(t, s, map[string]any{"apiVersion": "v1", "kind": "Node", "metadata": map[string]any{"name": node}}, "")
+	as := func(user string) dynamic.Interface {
+		// The test's transport carries the API server's CA; client-go
+		// adds the admin token and the impersonation headers.
+		cfg := &rest.Config{Host: s.URL, BearerToken: s.Token, Transport: s.Client.Transport,
+			Impersonate: rest.ImpersonationConfig{UserName: user}}
+		c, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	agentSA := "system:serviceaccount:" + ns + ":" + kube.AgentName
+	nodes := schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+	label := func() (string, bool) {
+		obj, err := s.Get(ctx(t), "/api/v1/nodes/"+node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, _ := obj["metadata"].(map[string]any)
+		l, _ := md["labels"].(map[string]any)
+		v, ok := l[agent.NodeLabelKey].(string)
+		return v, ok
+	}
+
+	l := &agent.NodeLabeler{Client: as(agentSA), Node: node}
+	hash := strings.Repeat("ab", 32)
+	// The RBAC authorizer learns of a new binding from its informer, a
+	// moment after the create.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := l.Update(ctx(t), agent.Status{Ready: true, LoadedSetHash: hash})
+		if err == nil {
+			break
+		}
+		if !apierrors.IsForbidden(err) || time.Now().After(deadline) {
+			t.Fatalf("the agent's ServiceAccount cannot label its node: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if v, ok := label(); !ok || v != l.Value(agent.Status{Ready: true, LoadedSetHash: hash}) {
+		t.Errorf("node label %q (set %v), want the loaded set's hash", v, ok)
+	}
+	if err := l.Update(ctx(t), agent.Status{Ready: false}); err != nil {
+		t.Fatalf("the agent's ServiceAccount cannot remove its label: %v", err)
+	}
+	if v, ok := label(); ok {
+		t.Errorf("node label %q stays after the agent stopped being ready", v)
+	}
+	if _, err := as(agentSA).Resource(nodes).Get(ctx(t), node, metav1.GetOptions{}); err != nil {
+		t.Errorf("get node: %v", err)
+	}
+
+	c := as(agentSA)
+	for what, err := range map[string]error{
+		"list nodes": func() error { _, err := c.Resource(nodes).List(ctx(t), metav1.ListOptions{}); return err }(),
+		"watch nodes": func() error {
+			w, err := c.Resource(nodes).Watch(ctx(t), metav1.ListOptions{})
+			if err == nil {
+				w.Stop()
+			}
+			return err
+		}(),
+		"delete node": c.Resource(nodes).Delete(ctx(t), node, metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}}),
+		"create node": func() error {
+			_, err := c.Resource(nodes).Create(ctx(t), &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "v1", "kind": "Node", "metadata": map[string]any{"name": "other-" + ns}}}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			return err
+		}(),
+		"list secrets": func() error {
+			_, err := c.Resource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Namespace(ns).List(ctx(t), metav1.ListOptions{})
+			return err
+		}(),
+	} {
+		if !apierrors.IsForbidden(err) {
+			t.Errorf("%s as the agent: %v, want Forbidden", what, err)
+		}
+	}
+	other := &agent.NodeLabeler{Client: as("system:serviceaccount:" + ns + ":default"), Node: node}
+	if err := other.Update(ctx(t), agent.Status{Ready: true, LoadedSetHash: hash}); !apierrors.IsForbidden(err) {
+		t.Errorf("a ServiceAccount without the binding labelled the node: %v, want Forbidden", err)
+	}
 }
