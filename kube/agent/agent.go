@@ -228,7 +228,7 @@ func (a *Agent) reconcile(ctx context.Context) (Status, error) {
 		return Status{}, err
 	}
 	if a.minTarget.IsZero() {
-		a.minTarget = parserTarget(ctx, a.host.Parser)
+		a.minTarget = a.host.Parser.LanguageVersion(ctx)
 	}
 	distro := sync.OnceValue(a.distroNames) // parsed only if a new name needs it
 	l := policy.NewLoader(a.cfg.Includes)
@@ -462,21 +462,6 @@ func (a *Agent) logOnce(name, key, msg string) {
 	}
 	a.logged[name] = key
 	a.log.Warn(msg, "profile", name)
-}
-
-// parserTarget is the policy language of the installed apparmor_parser.
-func parserTarget(ctx context.Context, p *host.Parser) policy.Version {
-	v, err := p.Version(ctx)
-	if err != nil {
-		return policy.Version{}
-	}
-	switch {
-	case strings.HasPrefix(v, "3."):
-		return policy.V3_0
-	case strings.HasPrefix(v, "4."), strings.HasPrefix(v, "5."):
-		return policy.V4_1
-	}
-	return policy.Version{}
 }
 
 // loadedSetHash identifies the loaded owned profiles and their versions.
