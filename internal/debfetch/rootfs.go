@@ -7,13 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/armorer-dev/armorer/internal/statelock"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // Rootfs is a Debian tree made by debootstrap, cached under
@@ -73,18 +72,12 @@ func (r Rootfs) Ensure(ctx context.Context) (string, error) {
 		return "", err
 	}
 	dir := filepath.Join(r.CacheDir, "rootfs-"+r.Key(archive))
-	if err := os.MkdirAll(r.CacheDir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	// One build at a time across processes; the next one finds it done.
+	lock, err := statelock.Acquire(ctx, dir+".lock", nil)
 	if err != nil {
 		return "", err
 	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	defer unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	defer lock.Unlock()
 	if _, err := os.Stat(filepath.Join(dir, "etc", "debian_version")); err == nil {
 		return dir, nil
 	}

@@ -11,14 +11,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/armorer-dev/armorer/internal/statelock"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/armorer-dev/armorer/internal/debfetch"
 )
@@ -82,18 +81,12 @@ func Build(ctx context.Context, log *os.File) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	// One build at a time across processes; the next one finds it done.
+	lock, err := statelock.Acquire(ctx, dir+".lock", nil)
 	if err != nil {
 		return "", err
 	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	defer unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	defer lock.Unlock()
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir, nil
 	}
