@@ -7,12 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/armorer-dev/armorer/internal/statelock"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/armorer-dev/armorer/internal/statelock"
 )
 
 // Rootfs is a Debian tree made by debootstrap, cached under

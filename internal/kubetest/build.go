@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/armorer-dev/armorer/internal/statelock"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/armorer-dev/armorer/internal/debfetch"
+	"github.com/armorer-dev/armorer/internal/statelock"
 )
 
 // Binaries the tools module builds: the name in the cache and the package.
