@@ -43,7 +43,9 @@ func (h *Host) scanProcesses() ([]Process, int, error) {
 				unreadable++
 				continue
 			}
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNoLabel) {
+			// A process that exits between the directory read and the
+			// label read gives ENOENT, or ESRCH once its attr file is open.
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) || errors.Is(err, errNoLabel) {
 				continue // exited, or no AppArmor label
 			}
 			return nil, 0, fmt.Errorf("scan processes: %w", err)
