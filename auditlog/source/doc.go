@@ -16,7 +16,8 @@
 //
 // Besides the SOURCEs below, state:NAME reads the events armorer kept for
 // profile NAME; the event store belongs to the program above this package,
-// which resolves it through Options.State. Options.FirstOf reads the first
+// which resolves it through Options.State, and k8s:NAME the accesses that
+// Kubernetes node agents published (Options.K8s). Options.FirstOf reads the first
 // SOURCE that opens (netlink:, else kmsg:); Options.Retry keeps a followed
 // pipeline alive across source failures, resuming each source after its
 // last record. Every command and the node agent read events this way.

@@ -120,13 +120,15 @@ func eventsRun(o *eventsOptions) error {
 }
 
 // openEvents opens the event pipeline every command reads its SOURCEs
-// through: stdin from io, state:NAME from the event store.
+// through: stdin from io, state:NAME from the event store, k8s:NAME from
+// the node agents' publications.
 func openEvents(ctx context.Context, io_ *IOStreams, specs []string, opts source.Options) (*source.Pipeline, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	opts.Stdin = io_.In
 	opts.State = storedEvents
+	opts.K8s = fleetEvents(ctx, io_.ErrOut)
 	p, err := source.Open(ctx, specs, opts)
 	if err != nil {
 		return nil, sourceError(err)
