@@ -24,8 +24,9 @@ import (
 // EventsLabel. Each data key is a profile name; its value holds the
 // distinct accesses of that profile's complain-mode events on the node
 // (children and hats included), one JSON object a line (Access). The
-// whole data stays within MaxEventsBytes, counted as the API server
-// counts a ConfigMap's size (keys plus values): when it would not fit,
+// whole data, keys and values, stays within MaxEventsBytes (the API
+// server's own limit of a ConfigMap, which counts the values only): when
+// it would not fit,
 // the least frequent accesses go first, the least recently seen first
 // among equals, and the annotation DroppedAnnotation counts them per
 // profile.

@@ -222,7 +222,8 @@ func (o *ManifestOptions) ownNodePolicy() []runtime.Object {
 		resources = append(resources, "nodes")
 	}
 	user := "system:serviceaccount:" + o.Namespace + ":" + AgentName
-	name := AgentName + "-own-node"
+	// Cluster-scoped, and about one namespace's agent: named after both.
+	name := AgentName + "-own-node-" + o.Namespace
 	meta := metav1.ObjectMeta{Name: name, Labels: labels()}
 	return []runtime.Object{
 		&admissionv1.ValidatingAdmissionPolicy{

@@ -208,7 +208,7 @@ func TestManifestsPublishEvents(t *testing.T) {
 			case *admissionv1.ValidatingAdmissionPolicy:
 				a.Policy = v.Spec.MatchConstraints.ResourceRules[0].Resources
 			case *admissionv1.ValidatingAdmissionPolicyBinding:
-				a.PolicyBound = v.Spec.PolicyName == AgentName+"-own-node"
+				a.PolicyBound = v.Spec.PolicyName == AgentName+"-own-node-"+o.Namespace && v.Name == v.Spec.PolicyName
 			}
 		}
 		return a

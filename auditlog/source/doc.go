@@ -52,7 +52,8 @@
 //	                network namespace (Open checks both); always follows
 //
 // A spec is a scheme when the text before its first colon is lower-case
-// letters; write ./a:b for a file named a:b. An unknown scheme is a
+// letters and digits, starting with a letter; write ./a:b for a file named
+// a:b. An unknown scheme is a
 // *SpecError; a source that cannot be used here (a missing file or program,
 // a missing permission or kernel feature) is an *UnavailableError whose
 // message says why and what to do. Both are returned by Open, before any

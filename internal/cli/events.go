@@ -172,7 +172,7 @@ func filePath(spec string) (string, bool) {
 		}
 		return p, true
 	}
-	if i := strings.IndexByte(spec, ':'); i > 0 && strings.Trim(spec[:i], "abcdefghijklmnopqrstuvwxyz") == "" {
+	if i := strings.IndexByte(spec, ':'); i > 0 && spec[0] >= 'a' && spec[0] <= 'z' && strings.Trim(spec[:i], "abcdefghijklmnopqrstuvwxyz0123456789") == "" {
 		return "", false // a scheme: kmsg:, journal:, netlink:, or an unknown one source.Open reports
 	}
 	return spec, true

@@ -31,8 +31,9 @@ const DefaultPublishInterval = 30 * time.Second
 // per profile the distinct accesses with their counts (kube.Access),
 // within MaxBytes (kube.MaxEventsBytes). When a new access would not
 // fit, the least frequent accesses are dropped, the least recently seen
-// first among equals, and counted per profile in the object's
-// kube.DroppedAnnotation and in armorer_agent_published_dropped_total.
+// first among equals, down to 15/16 of the bound, and counted per profile
+// in the object's kube.DroppedAnnotation and in
+// armorer_agent_events_published_dropped_total.
 //
 // The object is the publisher's memory across restarts: the first
 // publication reads it back and continues from it. Each write is an
@@ -143,12 +144,15 @@ func (p *Publisher) maxBytes() int {
 	return kube.MaxEventsBytes
 }
 
-// trim drops accesses until the data fits: the least frequent first,
+// trim drops accesses when the data does not fit, until it takes at
+// most 15/16 of MaxBytes (room for the next accesses, so that a stream of
+// new ones does not sort everything each time): the least frequent first,
 // the least recently seen first among equals.
 func (p *Publisher) trim() {
 	if p.size <= p.maxBytes() {
 		return
 	}
+	target := p.maxBytes() - p.maxBytes()/16
 	type ref struct {
 		profile string
 		a       *published
@@ -164,7 +168,7 @@ func (p *Publisher) trim() {
 			cmp.Compare(x.profile, y.profile), cmp.Compare(x.a.key, y.a.key))
 	})
 	for _, r := range all {
-		if p.size <= p.maxBytes() {
+		if p.size <= target {
 			break
 		}
 		m := p.profiles[r.profile]
@@ -357,6 +361,14 @@ func (p *Publisher) Size() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.size
+}
+
+// Writes counts the writes of the object by result: ok, conflict (read
+// again and retried), error.
+func (p *Publisher) Writes(result string) float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.writes[result]
 }
 
 // Dropped returns the accesses dropped per profile to stay within MaxBytes.
