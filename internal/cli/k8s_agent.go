@@ -122,7 +122,11 @@ func k8sAgentRun(o *k8sAgentOptions) error {
 	node := ""
 	if o.NodeLabel || o.Publish {
 		if node = os.Getenv("NODE_NAME"); node == "" {
-			return usageErrorf("--node-label and --publish-events need NODE_NAME, the node's name (env from the downward API's spec.nodeName)")
+			flag := "--node-label"
+			if !o.NodeLabel {
+				flag = "--publish-events"
+			}
+			return usageErrorf("%s needs NODE_NAME, the node's name (env from the downward API's spec.nodeName)", flag)
 		}
 		if err := kube.CheckEventsNode(node); o.Publish && err != nil {
 			return usageErrorf("--publish-events: %v", err)
