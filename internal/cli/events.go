@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strconv"
@@ -135,8 +136,9 @@ func openEvents(ctx context.Context, io_ *IOStreams, specs []string, opts source
 }
 
 // sourceError maps the pipeline's errors to exit codes: a malformed SOURCE
-// or an unreadable file is a usage error, a live source that cannot be
-// used here an environment failure.
+// or an unreadable file the user named is a usage error; a live source
+// that cannot be used here, auditd's default log missing (no auditd) and a
+// permission problem are environment failures.
 func sourceError(err error) error {
 	var se *source.SpecError
 	if errors.As(err, &se) {
@@ -146,17 +148,37 @@ func sourceError(err error) error {
 	if !errors.As(err, &ue) {
 		return err
 	}
-	if strings.HasPrefix(ue.Source, source.StateScheme) {
-		return &EnvError{Err: err}
+	msg := errors.New(sourceMessage(ue))
+	switch {
+	case strings.HasPrefix(ue.Source, source.StateScheme),
+		ue.Source == "auditd:",
+		errors.Is(ue.Err, fs.ErrPermission):
+		return &EnvError{Err: msg}
 	}
 	if _, isFile := filePath(ue.Source); isFile {
-		msg := fmt.Sprintf("cannot read source %s: %s: %v", ue.Source, ue.What, ue.Err)
-		if strings.HasPrefix(ue.Source, "auditd:") && ue.Hint != "" {
-			msg += " (" + ue.Hint + ")"
-		}
-		return &FlagError{Err: errors.New(msg)} // an unreadable file is a usage error
+		return &FlagError{Err: msg} // an unreadable file is a usage error
 	}
-	return &EnvError{Err: err}
+	return &EnvError{Err: msg}
+}
+
+// sourceMessage says what failed for a SOURCE, naming it once: "cannot
+// open app.log: ...", "auditd: cannot open /var/log/audit/audit.log: ...
+// (hint)", "kmsg: cannot open /dev/kmsg: ...".
+func sourceMessage(ue *source.UnavailableError) string {
+	var b strings.Builder
+	scheme, _, isScheme := strings.Cut(ue.Source, ":")
+	if isScheme && ue.Source != "-" && strings.Trim(scheme, "abcdefghijklmnopqrstuvwxyz") == "" && scheme != "" {
+		b.WriteString(scheme + ": ")
+	}
+	what := ue.What
+	if what == "" {
+		what = "read " + ue.Source
+	}
+	fmt.Fprintf(&b, "cannot %s: %v", what, ue.Err)
+	if ue.Hint != "" {
+		b.WriteString(" (" + ue.Hint + ")")
+	}
+	return b.String()
 }
 
 // filePath says whether spec is a file (a path, -, or auditd:[PATH]).

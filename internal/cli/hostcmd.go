@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 
 	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
@@ -109,7 +110,11 @@ func eachArg(errOut io.Writer, verb string, args []string, fn func(arg string) e
 			continue
 		}
 		failed++
-		fmt.Fprintf(errOut, "armorer %s: %s: %v\n", verb, arg, err)
+		if msg := err.Error(); strings.HasPrefix(msg, arg+": ") || strings.HasPrefix(msg, arg+" ") {
+			fmt.Fprintf(errOut, "armorer %s: %s\n", verb, msg) // it names the argument already
+		} else {
+			fmt.Fprintf(errOut, "armorer %s: %s: %s\n", verb, arg, msg)
+		}
 		if worst == nil || exitCode(err) > exitCode(worst) {
 			worst = err
 		}
