@@ -121,13 +121,16 @@ func eventsRun(o *eventsOptions) error {
 }
 
 // openEvents opens the event pipeline every command reads its SOURCEs
-// through: stdin from io, state:NAME from the event store.
+// through: stdin from io, state:NAME from the event store (opts.State, by
+// default the environment's state directory).
 func openEvents(ctx context.Context, io_ *IOStreams, specs []string, opts source.Options) (*source.Pipeline, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	opts.Stdin = io_.In
-	opts.State = storedEvents
+	if opts.State == nil {
+		opts.State = storedEvents
+	}
 	p, err := source.Open(ctx, specs, opts)
 	if err != nil {
 		return nil, sourceError(err)

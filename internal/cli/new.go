@@ -23,14 +23,16 @@ type newOptions struct {
 	Binary   string
 	Name     string
 	Write    bool
-	Dir      string
 	Complain bool
 	ABI      string
 	Unit     string // new_unit.go
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newNewCmd(f *Factory, runF func(*newOptions) error) *cobra.Command {
-	opts := &newOptions{IO: f.IO, Host: f.Host}
+	opts := &newOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "new BINARY | new --unit UNIT [PROGRAM]",
 		Short: "Write a first profile for a program",
@@ -65,7 +67,7 @@ mediate nor log network access, so one is always written.`,
 	}
 	cmd.Flags().StringVar(&opts.Name, "name", "", "profile name (default: the binary's base name)")
 	cmd.Flags().BoolVar(&opts.Write, "write", false, "write the profile into the profile directory instead of stdout")
-	cmd.Flags().StringVar(&opts.Dir, "dir", "", "profile directory for --write (default $"+EnvProfileDir+" or /etc/apparmor.d)")
+	addHostFlags(cmd, &opts.hostFlags, "") // new --write never loads
 	cmd.Flags().BoolVar(&opts.Complain, "complain", false, "put the profile in complain mode (flags=(complain))")
 	cmd.Flags().StringVar(&opts.ABI, "abi", "3.0", "policy ABI: 3.0 or 4.0")
 	cmd.Flags().StringVar(&opts.Unit, "unit", "", "a profile without attachment for systemd `UNIT` (interpreted services), and a drop-in with AppArmorProfile=")
