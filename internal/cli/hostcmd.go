@@ -32,6 +32,7 @@ func hostError(err error) error {
 		iu *host.InUseError
 		nf *host.NotFoundError
 		am *host.AmbiguousError
+		nb *host.NotBackupError
 		pe *host.ParserError
 		oe *host.OutsideError
 	)
@@ -42,7 +43,7 @@ func hostError(err error) error {
 		return &EnvError{Err: err}
 	case errors.As(err, &ie), errors.As(err, &iu), errors.As(err, &oe):
 		return &FoundError{Msg: err.Error()}
-	case errors.As(err, &nf), errors.As(err, &am):
+	case errors.As(err, &nf), errors.As(err, &am), errors.As(err, &nb):
 		return &FlagError{Err: err}
 	case errors.As(err, &pe):
 		return &EnvError{Err: err} // the parser did not run
@@ -254,6 +255,8 @@ func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
 	for _, r := range res.Reloads {
 		if r.Replaced {
 			fmt.Fprintf(io_.ErrOut, "reloaded %s: %v\n", r.File, r.Profiles)
+		} else {
+			fmt.Fprintf(io_.ErrOut, "not reloaded: %v not loaded in the kernel (armorer load %s loads %s)\n", r.Profiles, r.File, r.File)
 		}
 	}
 	if !w.reload && w.noReload != "" {
