@@ -256,7 +256,7 @@ func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
 		if r.Replaced {
 			fmt.Fprintf(io_.ErrOut, "reloaded %s: %v\n", r.File, r.Profiles)
 		} else {
-			fmt.Fprintf(io_.ErrOut, "not reloaded: %v not loaded in the kernel (armorer load %s loads %s)\n", r.Profiles, r.File, r.File)
+			fmt.Fprintf(io_.ErrOut, "not reloaded: %s: not loaded in the kernel (armorer load %s loads it)\n", strings.Join(r.Profiles, ", "), r.File)
 		}
 	}
 	if !w.reload && w.noReload != "" {
