@@ -13,6 +13,7 @@ import (
 
 	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/policy"
 	"github.com/spf13/cobra"
 )
 
@@ -74,15 +75,46 @@ func requireKernel(ctx context.Context, hf func() (*host.Host, error)) (*host.Ho
 type hostAction func(ctx context.Context, h *host.Host, arg string) (*host.Result, error)
 
 // onFile is the usual hostAction: resolve the argument to a profile file
-// (h.Resolve), then run op on it.
+// (h.Resolve), then run op on it; an invalid profile is explained by
+// check's diagnostics (withDiagnostics).
 func onFile(op func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error)) hostAction {
 	return func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
 		f, err := h.Resolve(arg)
 		if err != nil {
 			return nil, err
 		}
-		return op(ctx, h, f)
+		res, err := op(ctx, h, f)
+		return res, withDiagnostics(ctx, h, f, err)
 	}
+}
+
+// withDiagnostics adds, to apparmor_parser's rejection of f, what
+// armorer's checker says about the file (file:line:col and a hint, as
+// armorer check prints them), which is usually more precise; then the
+// parser's own message. Other errors pass through.
+func withDiagnostics(ctx context.Context, h *host.Host, f host.ProfileFile, err error) error {
+	var ie *host.InvalidProfileError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	file := h.Path(f)
+	if f.Source != "" {
+		file = f.Source
+	}
+	src, rerr := os.ReadFile(file)
+	if rerr != nil {
+		return err
+	}
+	l := policy.NewLoader(h.Paths.ProfileDir)
+	l.Base = h.Paths.ProfileDir
+	res := policy.CheckFile(l, file, src, policy.CheckConfig{MinTarget: h.Parser.LanguageVersion(ctx)})
+	var b strings.Builder
+	b.WriteString("invalid profile:")
+	for _, d := range res.Errors() {
+		fmt.Fprintf(&b, "\n  %s", d)
+	}
+	fmt.Fprintf(&b, "\n  %s", strings.ReplaceAll(strings.TrimSpace(ie.Error()), "\n", "\n  "))
+	return &FoundError{Msg: b.String()}
 }
 
 // runHostVerb is the body of load, unload, disable, complain and enforce:

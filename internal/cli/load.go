@@ -54,6 +54,7 @@ func loadRun(cmd *cobra.Command, o *loadOptions) error {
 		if err != nil {
 			return nil, err
 		}
-		return h.Load(ctx, f, o.Complain, nil)
+		res, err := h.Load(ctx, f, o.Complain, nil)
+		return res, withDiagnostics(ctx, h, f, err)
 	})
 }

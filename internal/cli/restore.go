@@ -61,7 +61,11 @@ func restoreRun(cmd *cobra.Command, o *restoreOptions) error {
 	if o.List {
 		return restoreList(o)
 	}
-	return runHostVerb(cmd.Context(), o.IO, o.Host, "restore", []string{o.Profile}, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+	return runHostVerb(cmd.Context(), o.IO, o.Host, "restore", []string{o.Profile}, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
+		f, err := h.Resolve(arg) // not onFile: its diagnostics would be of the current file
+		if err != nil {
+			return nil, err
+		}
 		if f.Source != "" {
 			return nil, usageErrorf("%s is not in the profile directory %s: name an installed profile", f.Source, h.Paths.ProfileDir)
 		}
@@ -70,7 +74,7 @@ func restoreRun(cmd *cobra.Command, o *restoreOptions) error {
 			return nil, err
 		}
 		return h.Restore(ctx, f, backup)
-	}))
+	})
 }
 
 // restoreList prints the kept versions of a profile file, newest first.
