@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -92,22 +91,27 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) {
 	}
 }
 
-// unknownCommand finds an unknown subcommand that cobra would not report:
-// with --help, cobra prints the parent's help and exits 0 instead of
-// running the parent's argument check ("armorer kube --help"). It returns
-// the parent and the usage error its check gives, or nil.
+// unknownCommand finds an unknown subcommand of a command that has
+// subcommands, which cobra does not always report as one: with --help it
+// prints the parent's help and exits 0 ("armorer kube --help"), and a
+// parent without its own argument check (completion) prints its help or
+// fails with a plain error. It returns the parent and the usage error, or
+// nil.
 func unknownCommand(root *cobra.Command, args []string) (*cobra.Command, error) {
-	if !slices.ContainsFunc(args, func(a string) bool { return a == "--help" || a == "-h" }) {
-		return nil, nil
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		return nil, nil // added by cobra when it executes
 	}
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	c, rest, err := root.Find(args)
-	if err != nil || !c.HasSubCommands() || c.Args == nil {
+	if err != nil || !c.HasSubCommands() {
 		return nil, nil
 	}
 	if word := firstPositional(c, rest); word != "" {
-		return c, c.Args(c, []string{word})
+		if c == root {
+			return c, usageErrorf("unknown command %q", word)
+		}
+		return c, usageErrorf("unknown command %q for %q", word, c.CommandPath())
 	}
 	return nil, nil
 }
