@@ -18,6 +18,7 @@ import (
 
 	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/armorer-dev/armorer/auditlog/source"
+	"github.com/armorer-dev/armorer/host"
 )
 
 type eventsOptions struct {
@@ -30,6 +31,8 @@ type eventsOptions struct {
 	Profile string
 	Summary bool
 	Verbose bool
+	// StateDir is where state:NAME reads ("": the environment's).
+	StateDir string
 }
 
 func newEventsCmd(f *Factory, runF func(*eventsOptions) error) *cobra.Command {
@@ -76,6 +79,7 @@ shown with --verbose): any user can write such text into the system log.`,
 	fl.StringVar(&o.Profile, "profile", "", "only events of profile `P`, its children and hats (P//…) and stacks containing it")
 	fl.BoolVar(&o.Summary, "summary", false, "print counts per profile, class, operation and path, most frequent first")
 	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "show each unreadable line with its position, and the stream statistics")
+	fl.StringVar(&o.StateDir, "state-dir", "", "armorer's state `DIR`, where state:NAME reads (default $"+EnvStateDir+", else "+host.DefaultStateDir+")")
 	return cmd
 }
 
@@ -87,6 +91,7 @@ func eventsRun(o *eventsOptions) error {
 	sink := newEventSink(o, out)
 	opts := source.Options{
 		Follow: o.Follow,
+		State:  storedEventsIn(cmp.Or(o.StateDir, HostPathsFromEnv().StateDir)),
 		OnBad: func(e *auditlog.SyntaxError) {
 			if o.Verbose {
 				fmt.Fprintf(o.IO.ErrOut, "armorer: %v\n", e)
