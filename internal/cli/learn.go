@@ -55,7 +55,12 @@ directory, adding only what the profiles (with their includes) do not allow yet.
 Each rule goes next to the most similar existing rule; comments and order stay.
 Additions to a packaged profile with include if exists <local/NAME> go into
 local/NAME. Output: a unified diff (default), --stdout (the resulting files) or
---write (atomic; the previous version is kept in the state directory).
+--write (atomic; the previous version is kept in the state directory, and
+armorer restore brings it back). After --write, the changed profiles that are
+loaded in the kernel are replaced, as aa-logprof does after saving (a kernel
+rejection puts the files back, exit 3); learn says when it does not reload
+and why: --no-load, a --dir other than the host's profile directory, or no
+AppArmor here.
 
 Generalisation (--glob): none keeps every path as logged; safe (default)
 rewrites only what varies between runs: /proc/PID → @{PROC}/@{pid},
