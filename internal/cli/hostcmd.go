@@ -320,12 +320,18 @@ const stateSubdir = ".armorer"
 // addHostFlags registers --dir and --state-dir on cmd, and --no-load when
 // the verb loads profiles (noLoad says what it then does instead).
 func addHostFlags(cmd *cobra.Command, hf *hostFlags, noLoad string) {
+	addDirFlag(cmd, hf)
 	fl := cmd.Flags()
-	fl.StringVar(&hf.Dir, "dir", "", "profile `DIR` (default $"+EnvProfileDir+", else "+host.DefaultProfileDir+")")
 	fl.StringVar(&hf.StateDir, "state-dir", "", "armorer's state `DIR`: backups, kept events, locks (default $"+EnvStateDir+", else DIR/"+stateSubdir+" with --dir, else "+host.DefaultStateDir+")")
 	if noLoad != "" {
 		fl.BoolVar(&hf.NoLoad, "no-load", false, noLoad+"; the kernel is never told (offline, CI; like aa-complain --no-reload)")
 	}
+}
+
+// addDirFlag registers --dir alone, for a verb that only reads profiles
+// and keeps no state (status).
+func addDirFlag(cmd *cobra.Command, hf *hostFlags) {
+	cmd.Flags().StringVar(&hf.Dir, "dir", "", "profile `DIR` (default $"+EnvProfileDir+", else "+host.DefaultProfileDir+")")
 }
 
 // hostFor returns the factory's host moved by the verb's flags.
