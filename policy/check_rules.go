@@ -407,6 +407,23 @@ func (c *checker) signalSet(cd *Cond) {
 	}
 }
 
+// hasUnescapedQuote reports a '"' that apparmor_parser's lexer does not
+// take as part of the path: only a backslash directly before it escapes it,
+// and "\\" is not a pair there ("/a\\\"" ends in an escaped quote).
+func hasUnescapedQuote(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '\\':
+			if i+1 < len(raw) && raw[i+1] != '\\' {
+				i++
+			}
+		case '"':
+			return true
+		}
+	}
+	return false
+}
+
 // pathWord checks a path as apparmor_parser reads it. Its lexer takes a
 // path that starts with '/', a variable or a quote, or a bare name of
 // letters and '_' (which it does not require to be absolute); after
@@ -421,7 +438,7 @@ func (c *checker) pathWord(w *Word, what string) {
 			return
 		}
 	case raw[0] == '/' || raw[0] == '@':
-		if strings.ContainsRune(raw, '"') {
+		if hasUnescapedQuote(raw) {
 			c.errorf(w.Pos(), "syntax", "%s %s: a quote inside a path: quote the whole path", what, raw)
 			return
 		}

@@ -518,6 +518,7 @@ func (p *parser) parseRuleInner() Rule {
 		p.fail(p.pos, "expected a rule, found %s", p.found())
 		return nil
 	}
+	p.splitGluedKeyword()
 	switch Lookup(p.lit) {
 	case INCLUDE:
 		return p.parseInclude(false)
@@ -683,6 +684,23 @@ func (p *parser) parseRuleInner() Rule {
 	return p.parseRaw(start)
 }
 
+// splitGluedKeyword reads "profile#x" and "hat/x" as the keyword and a
+// name: apparmor_parser's lexer ends "profile" and "hat" at the first
+// character that cannot continue an identifier.
+func (p *parser) splitGluedKeyword() {
+	for _, kw := range [...]string{"profile", "hat"} {
+		if len(p.lit) > len(kw) && strings.HasPrefix(p.lit, kw) && !isIdentByte(p.lit[len(kw)]) {
+			p.sc.off = p.file.Offset(p.pos) + len(kw)
+			p.lit = kw
+			return
+		}
+	}
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
 // parseRaw keeps an unknown keyword rule that ends in ',' as a RawRule.
 func (p *parser) parseRaw(start token.Pos) Rule {
 	kw := p.lit
@@ -820,11 +838,11 @@ func (p *parser) parseInclude(hash bool) Rule {
 func (p *parser) parseAssign(start token.Pos, name *Word) Rule {
 	add := p.tok == ADD
 	opEnd := p.pos + token.Pos(len(p.lit)) // "=" or "+="
-	p.nextMode(scanLines)
+	p.nextMode(scanLines | scanValue)
 	var vals []*Word
 	for p.tok == WORD {
 		vals = append(vals, &Word{ValuePos: p.pos, Raw: p.lit})
-		p.nextMode(scanLines)
+		p.nextMode(scanLines | scanValue)
 	}
 	switch p.tok {
 	case NEWLINE, EOF:
@@ -937,10 +955,10 @@ func (p *parser) parseProfile(start token.Pos) Rule {
 	switch Lookup(p.lit) {
 	case PROFILE:
 		r.Keyword = PROFILE
-		p.next()
+		p.nextMode(scanName)
 	case HAT:
 		r.Keyword = HAT
-		p.next()
+		p.nextMode(scanName)
 	}
 	if p.tok != WORD {
 		p.fail(p.pos, "expected a profile name, found %s", p.found())
