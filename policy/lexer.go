@@ -166,6 +166,29 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 	return pos, WORD, string(src[start:s.off])
 }
 
+// peek returns the next n non-comment tokens, lexed in mode m, without
+// consuming them; errors are reported when the tokens are read for real.
+func (s *lexer) peek(m scanMode, n int) []Token {
+	saved := *s
+	defer func() { *s = saved }()
+	s.err = func(token.Pos, string) {}
+	var out []Token
+	for len(out) < n {
+		_, tok, lit := s.scan(m)
+		if tok == COMMENT {
+			continue
+		}
+		if tok == WORD && isModes(lit) {
+			tok = modesTok
+		}
+		out = append(out, tok)
+		if tok == EOF {
+			break
+		}
+	}
+	return out
+}
+
 // isIncludeDirective reports whether b starts with "#include". Like
 // apparmor_parser, "#includes" is the directive too (and then an error),
 // while "# include" is a comment.
@@ -201,6 +224,11 @@ loop:
 			continue
 		case c == '\\':
 			if next == '\n' || next == 0 {
+				// glued to a word, a backslash is part of it: only one
+				// that starts a token continues a line ("@{X}=/a \\")
+				if s.off > start {
+					s.off++
+				}
 				break loop
 			}
 			// As apparmor_parser's lexer: "\\" is no pair there, each
@@ -221,7 +249,7 @@ loop:
 		case c == ',':
 			// apparmor_parser reads "/tmp/a,b" as one path: a comma
 			// inside a path ends it only before a space or the end.
-			if depth == 0 && !(commaInPath && next != 0 && !isSpace(next) && next != ')' && next != '#' && next != ',') {
+			if depth == 0 && !(commaInPath && next != 0 && !isSpace(next) && (next != ')' || s.parens == 0) && next != '#' && next != ',') {
 				return
 			}
 		case c == '(' || c == ')':

@@ -318,6 +318,33 @@ func isPathStart(lit string) bool {
 	return false
 }
 
+// modesRx is apparmor_parser's MODES token: a word of permission letters
+// that its lexer prefers to a name ("rw", "pix"; not "pi", "K").
+var modesRx = regexp.MustCompile(`^(?:[RrWwaLlMmkXx]|[PpCc][Xx]|[PpCc]?[IiUu][Xx])+$`)
+
+func isModes(lit string) bool { return modesRx.MatchString(lit) }
+
+// modesTok marks a permissions word in the lexer's lookahead.
+const modesTok = -1
+
+// isBareName reports a word apparmor_parser lexes as a plain identifier
+// (letters, digits and '_', not a keyword or permissions), which it takes
+// as a file name where a path is expected.
+func isBareName(lit string) bool {
+	if lit == "" || !isAlpha(lit[0]) {
+		return false
+	}
+	for i := 1; i < len(lit); i++ {
+		if !isIdentByte(lit[i]) {
+			return false
+		}
+	}
+	return Lookup(lit) == WORD && !isModes(lit)
+}
+
+// isFileName reports a word that can be the path of a file rule.
+func isFileName(lit string) bool { return isPathStart(lit) || isBareName(lit) }
+
 func isPerms(lit string) bool {
 	if lit == "" {
 		return false
@@ -663,15 +690,28 @@ func (p *parser) parseRuleInner() Rule {
 	case CHANGE_PROFILE:
 		return p.parseChangeProfile(start, q)
 	case ALL:
+		if next := p.sc.peek(0, 1); next[0] == WORD {
+			break // AppArmor 3.0 lexes "all" as the permissions a, l, l: "all /foo,"
+		}
 		p.next()
 		r := &AllRule{Meta: Meta{From: start}, Qual: q}
 		p.endRule(&r.Meta)
 		return r
 	}
+	if isBareName(p.lit) {
+		// A bare name is a file rule when permissions follow ("foo r,"):
+		// apparmor_parser does not require a path to be absolute. Other
+		// words after a name are an unknown rule ("newkind a b,").
+		if next := p.sc.peek(0, 2); next[0] == modesTok && len(next) == 2 && (next[1] == COMMA || next[1] == ARROW) {
+			w := &Word{ValuePos: p.pos, Raw: p.lit}
+			p.next()
+			return p.parsePathFirst(start, q, w)
+		}
+	}
 	if isPerms(p.lit) {
 		perms := &Word{ValuePos: p.pos, Raw: p.lit}
 		p.next()
-		if p.tok == WORD && isPathStart(p.lit) {
+		if p.tok == WORD && isFileName(p.lit) {
 			r := &FileRule{Meta: Meta{From: start}, Qual: q, Perms: perms, PermsFirst: true}
 			r.Path = p.word()
 			p.parseExecTarget(r)
@@ -1087,7 +1127,7 @@ func (p *parser) parseFile(start token.Pos, q Qualifiers) Rule {
 	r := &FileRule{Meta: Meta{From: start}, Qual: q, Keyword: true}
 	switch {
 	case p.tok == COMMA:
-	case p.tok == WORD && isPathStart(p.lit):
+	case p.tok == WORD && (isPathStart(p.lit) || isBareName(p.lit)):
 		r.Path = p.word()
 		r.Perms = p.word()
 		p.parseExecTarget(r)
