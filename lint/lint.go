@@ -74,7 +74,7 @@ func (p *Pass) ReportRangef(n policy.Node, format string, args ...any) {
 // Analyzers are all lint checks, in ID order.
 var Analyzers = []*Analyzer{
 	missingABI, writeExec, unconfinedExec, execNoScrub, dangerousCapability,
-	dangerousNetwork, broadGlob, sensitivePath, unconfinedPeer, denyWithoutAudit, newerThanABI,
+	dangerousNetwork, broadGlob, sensitivePath, unconfinedPeer, denyWithoutAudit, newerThanABI, relativePath,
 }
 
 // Lookup returns the analyzer with the given ID or name.

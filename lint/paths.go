@@ -87,6 +87,28 @@ func matchesAll(pat *aare.Pattern, paths []string) bool {
 }
 
 // allowFileRules returns the allow file rules with a path and permissions.
+var relativePath = &Analyzer{
+	ID: "L012", Name: "relative-path", Severity: SeverityMedium,
+	Doc: `A file rule whose name is not absolute ("foo r," or a variable that expands to a relative
+name): apparmor_parser accepts it, but the kernel names every file from the root, so the rule
+never matches and the access it was meant for is denied (or, for deny, still allowed). Write
+the absolute path.`,
+	Run: func(p *Pass) {
+		for ri := range rules(p.File) {
+			fr, ok := ri.Rule.(*policy.FileRule)
+			if !ok || fr.Path == nil || fr.Perms == nil {
+				continue
+			}
+			for _, alt := range expandPath(p, fr.Path) {
+				if alt != "" && alt[0] != '/' && alt[0] != '@' && alt[0] != '{' && alt[0] != '*' {
+					p.ReportRangef(fr, "%s is not an absolute path: the rule never matches; write the path from /", alt)
+					break
+				}
+			}
+		}
+	},
+}
+
 func allowFileRules(p *Pass) []*policy.FileRule {
 	var out []*policy.FileRule
 	for ri := range rules(p.File) {

@@ -407,6 +407,24 @@ func (c *checker) signalSet(cd *Cond) {
 	}
 }
 
+// unescaped returns the first of chars in raw that apparmor_parser's lexer
+// does not take as part of a path ('"' or '!'), or 0: only a backslash
+// directly before one escapes it, and a double backslash is no pair there
+// ("/a\\\" ends in an escaped quote).
+func unescaped(raw, chars string) byte {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '\\':
+			if i+1 < len(raw) && raw[i+1] != '\\' {
+				i++
+			}
+		case strings.IndexByte(chars, c) >= 0:
+			return c
+		}
+	}
+	return 0
+}
+
 // pathWord checks a path as apparmor_parser reads it. Its lexer takes a
 // path that starts with '/', a variable or a quote, or a bare name of
 // letters and '_' (which it does not require to be absolute); after
@@ -421,11 +439,15 @@ func (c *checker) pathWord(w *Word, what string) {
 			return
 		}
 	case raw[0] == '/' || raw[0] == '@':
-		if strings.ContainsRune(raw, '"') {
+		switch unescaped(raw, `"!`) {
+		case '"':
 			c.errorf(w.Pos(), "syntax", "%s %s: a quote inside a path: quote the whole path", what, raw)
 			return
+		case '!':
+			c.errorf(w.Pos(), "syntax", "%s %s: '!' cannot appear in a path: escape it (\\!) or quote the whole path", what, raw)
+			return
 		}
-	case isBareName(raw) && !isModeWord(raw):
+	case isBareName(raw):
 	default:
 		c.errorf(w.Pos(), "rule", "%s %s is not absolute: paths start with / (after variable expansion)", what, raw)
 		return
@@ -445,14 +467,6 @@ func (c *checker) pathWord(w *Word, what string) {
 
 // isBareName reports a word of letters and '_' only: apparmor_parser's
 // lexer reads it as one name.
-func isBareName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isAlpha(s[i]) && s[i] != '_' {
-			return false
-		}
-	}
-	return s != ""
-}
 
 func (c *checker) absPath(w *Word, what string) {
 	if w == nil {

@@ -23,15 +23,6 @@ type genArea struct {
 	cases func(add func(name, rules string))
 }
 
-// Known gaps, left out of the tables until armorer's parser reads them:
-// both parsers accept these and armorer refuses them (the safe direction).
-//   - parentheses inside a path: /tmp/f( r,  /tmp/f) r,
-//   - an assignment value that starts with '=' or '(': @{X} == /a, @{X}=(/a)
-//   - 3.0 reading "all foo," as permissions all on the bare name foo
-//   - a profile name that starts with '#' (profile#x {}, profile #x NEWLINE {}):
-//     after the keyword, the parser's lexer takes '#' as part of a name
-//     (found by FuzzCheckOracle)
-//
 // genProfile marks a case whose text is a whole file rather than rules.
 const genProfile = "profile:"
 
@@ -53,6 +44,7 @@ var genAreas = []genArea{
 	{"vars", "Variables: =, +=, values with quotes, braces and globs, use before definition, booleans.", genVars},
 	{"cond", "Conditionals: if with booleans, defined, not, and, or, parentheses, else if chains.", genCond},
 	{"header", "Profile headers: names, attachments, flags (every flag, with values), xattrs, hats and child profiles.", genHeader},
+	{"lexer", "How apparmor_parser's lexer splits words: parentheses, backslashes, quotes and commas inside paths and names, bare names as file names, values of assignments, names glued to profile and hat, 3.0's all as permissions.", genLexer},
 	{"abi", "abi forms and includes: quoted, magic, directories, include if exists in rule position, self-inclusion.", genAbiInclude},
 }
 
@@ -760,5 +752,41 @@ func TestCorpusGeneratorShape(t *testing.T) {
 	}
 	if strings.Count(b.String(), " ") != len(genAreas) {
 		t.Error("area names must not contain spaces")
+	}
+}
+
+func genLexer(add func(string, string)) {
+	for _, path := range []string{"/tmp/f(", "/tmp/f)", "/tmp/f()", "/tmp/(f)", "/a(b)c", "\"/a(b)\"", "@{HOME}/a(b", "/tmp/f(1)/g",
+		"/a\\\\", "/a\\\\,", "/a\\\\\\\\,", "/a\\\\x", "/a\\\\\"", "/a\\,b", "/a\\ b", "/a\\!", "/a\\\"", "/a\"b",
+		"/a,b", "/a,", "/a,)", "/a#b", "/a!b", "/a=b", "/a+b", "/a<b", "/a>b", "/a->b"} {
+		rule(add, path+" r,")
+	}
+	for _, name := range []string{"foo", "fo2", "foo_bar", "_foo", "foo-bar", "foo.bar", "pi", "cup", "K", "rw", "rwfoo", "network", "mount", "all", "owner"} {
+		rule(add, name+" r,")
+		rule(add, "r "+name+",")
+		rule(add, "file "+name+" r,")
+		rule(add, "deny "+name+" w,")
+	}
+	rule(add, "foo px -> bar,")
+	rule(add, "foo ix,")
+	rule(add, "/a px -> b(c),")
+	rule(add, "signal peer=a(b),")
+	rule(add, "signal peer=/a(b),")
+	rule(add, "unix peer=(label=/a(b)),")
+	rule(add, "ptrace peer=(a),")
+	rule(add, "link /a( -> /b),")
+	for _, perms := range []string{"all", "al", "alll", "lla"} {
+		rule(add, perms+" foo,")
+		rule(add, perms+" /foo,")
+		rule(add, "/foo "+perms+",")
+	}
+	for _, v := range []string{"= /a", "=(/a)", "= (/a) /b", "=a,b", "=,a", "=/a+=b", "=/a=b", "=/a(b)", "= )", "=/a #c", "=a,", "=/a\\\\"} {
+		add("assign "+v, genProfile+"@{X}"+v+"\nprofile test {\n  /x/@{X} r,\n}\n")
+	}
+	for _, h := range []string{"profile#x {\n}\n", "profile #x\n{\n}\n", "profile/x {\n}\n", "profile-x {\n}\n", "profilex {\n}\n",
+		"profile t(complain) {\n}\n", "profile t (complain) {\n}\n", "/usr/bin/t(complain) {\n}\n", "profile t /a(b) {\n}\n",
+		"profile t {\n  hat#x {\n  }\n}\n", "profile t {\n  hat/x {\n  }\n}\n", "profile t {\n  ^#x {\n  }\n}\n", "profile t {\n  ^ x {\n  }\n}\n",
+		"profile t {\n  profile#c {\n  }\n}\n", "profile t {\n  foo {\n  }\n}\n"} {
+		add("name "+strings.ReplaceAll(strings.ReplaceAll(h, "\n", " "), "  ", " "), genProfile+h)
 	}
 }

@@ -15,6 +15,11 @@ type lexer struct {
 	src  []byte
 	err  func(pos token.Pos, msg string)
 	off  int // next byte to read
+	// parens counts the '(' tokens not yet closed. Inside a list such as
+	// flags=(…) or peer=(…) a ')' ends a word; elsewhere apparmor_parser
+	// reads parentheses as part of a path or name ("/tmp/f(1)" is a path,
+	// "profile t(complain)" names the profile "t(complain)").
+	parens int
 }
 
 // scanMode selects context-dependent lexing.
@@ -27,10 +32,17 @@ const (
 	// scanGlob makes a '{' at the start of a token begin a word (a glob
 	// alternation) rather than a block.
 	scanGlob
+	// scanValue reads the values of a variable assignment: apparmor_parser
+	// takes any run of non-blank characters there, so '=', '(' and ')'
+	// begin or continue a value ("@{X} = =a (b)").
+	scanValue
+	// scanName reads the name after "profile", "hat" or '^', where a
+	// leading '#' is part of the name, not a comment ("profile #x {").
+	scanName
 )
 
 func (s *lexer) init(file *token.File, src []byte, err func(token.Pos, string)) {
-	s.file, s.src, s.err, s.off = file, src, err, 0
+	s.file, s.src, s.err, s.off, s.parens = file, src, err, 0, 0
 }
 
 func (s *lexer) pos(off int) token.Pos { return s.file.Pos(off) }
@@ -71,6 +83,10 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 	if start+1 < len(src) {
 		next = src[start+1]
 	}
+	if mode&(scanValue|scanName) != 0 && !(c == '\n' || c == '}' || c == ',' && (next == 0 || isSpace(next))) && !(c == '#' && mode&scanValue != 0) && !(c == '{' && mode&scanName != 0) {
+		s.scanWord(mode)
+		return pos, WORD, string(src[start:s.off])
+	}
 	switch c {
 	case '#':
 		if isIncludeDirective(src[start:]) {
@@ -88,11 +104,16 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 		return pos, COMMA, ","
 	case '(':
 		s.off++
+		s.parens++
 		return pos, LPAREN, "("
 	case ')':
 		s.off++
+		if s.parens > 0 {
+			s.parens--
+		}
 		return pos, RPAREN, ")"
 	case '}':
+		s.parens = 0 // a block never opens inside a list: recover from a bad one
 		s.off++
 		return pos, RBRACE, "}"
 	case '=':
@@ -106,6 +127,7 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 		// and in variable values it starts an alternation: member={A,B},
 		// "px -> {a,b}".
 		if next == 0 || isSpace(next) || next == '}' || mode&(scanLines|scanGlob) == 0 {
+			s.parens = 0
 			s.off++
 			return pos, LBRACE, "{"
 		}
@@ -136,12 +158,35 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 		s.off = end
 		return pos, WORD, string(src[start:end])
 	}
-	s.scanWord()
+	s.scanWord(mode)
 	if s.off == start { // a lone '\\' before a newline or the end
 		s.off++
 		s.err(pos, "stray '\\': a line continuation is only allowed in a variable assignment")
 	}
 	return pos, WORD, string(src[start:s.off])
+}
+
+// peek returns the next n non-comment tokens, lexed in mode m, without
+// consuming them; errors are reported when the tokens are read for real.
+func (s *lexer) peek(m scanMode, n int) []Token {
+	saved := *s
+	defer func() { *s = saved }()
+	s.err = func(token.Pos, string) {}
+	var out []Token
+	for len(out) < n {
+		_, tok, lit := s.scan(m)
+		if tok == COMMENT {
+			continue
+		}
+		if tok == WORD && isModes(lit) {
+			tok = modesTok
+		}
+		out = append(out, tok)
+		if tok == EOF {
+			break
+		}
+	}
+	return out
 }
 
 // isIncludeDirective reports whether b starts with "#include". Like
@@ -157,12 +202,13 @@ func isIncludeDirective(b []byte) bool {
 // unless it starts with '/' (so "peer=" splits but "/a=b" does not). As in
 // apparmor_parser, "->" glued to a word belongs to it ("px->x" is one,
 // invalid, word) and so does a '{' ("a{" does not open a block).
-func (s *lexer) scanWord() {
+func (s *lexer) scanWord(mode scanMode) {
 	src := s.src
 	start := s.off
 	depth := 0
-	pathLike := src[start] == '/'
-	commaInPath := src[start] == '/' || src[start] == '@'
+	value := mode&scanValue != 0
+	pathLike := src[start] == '/' || value
+	commaInPath := src[start] == '/' || src[start] == '@' || value
 loop:
 	for s.off < len(src) {
 		c := src[s.off]
@@ -178,9 +224,20 @@ loop:
 			continue
 		case c == '\\':
 			if next == '\n' || next == 0 {
+				// glued to a word, a backslash is part of it: only one
+				// that starts a token continues a line ("@{X}=/a \\")
+				if s.off > start {
+					s.off++
+				}
 				break loop
 			}
-			s.off += 2
+			// As apparmor_parser's lexer: "\\" is no pair there, each
+			// backslash escapes what follows it, so "/a\\, r," is one word.
+			if next == '\\' {
+				s.off++
+			} else {
+				s.off += 2
+			}
 			continue
 		case c == '{':
 			depth++
@@ -192,11 +249,11 @@ loop:
 		case c == ',':
 			// apparmor_parser reads "/tmp/a,b" as one path: a comma
 			// inside a path ends it only before a space or the end.
-			if depth == 0 && !(commaInPath && next != 0 && !isSpace(next) && next != ')' && next != '#' && next != ',') {
+			if depth == 0 && !(commaInPath && next != 0 && !isSpace(next) && (next != ')' || s.parens == 0) && next != '#' && next != ',') {
 				return
 			}
 		case c == '(' || c == ')':
-			if depth == 0 {
+			if depth == 0 && s.parens > 0 && !value {
 				return
 			}
 		case c == '=':
@@ -204,7 +261,7 @@ loop:
 				return
 			}
 		case c == '+' && next == '=', c == '<' && next == '=':
-			if s.off > start {
+			if s.off > start && !value {
 				break loop
 			}
 		}

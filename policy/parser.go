@@ -318,6 +318,33 @@ func isPathStart(lit string) bool {
 	return false
 }
 
+// modesRx is apparmor_parser's MODES token: a word of permission letters
+// that its lexer prefers to a name ("rw", "pix"; not "pi", "K").
+var modesRx = regexp.MustCompile(`^(?:[RrWwaLlMmkXx]|[PpCc][Xx]|[PpCc]?[IiUu][Xx])+$`)
+
+func isModes(lit string) bool { return modesRx.MatchString(lit) }
+
+// modesTok marks a permissions word in the lexer's lookahead.
+const modesTok = -1
+
+// isBareName reports a word apparmor_parser lexes as a plain identifier
+// (letters, digits and '_', not a keyword or permissions), which it takes
+// as a file name where a path is expected.
+func isBareName(lit string) bool {
+	if lit == "" || !isAlpha(lit[0]) {
+		return false
+	}
+	for i := 1; i < len(lit); i++ {
+		if !isIdentByte(lit[i]) {
+			return false
+		}
+	}
+	return Lookup(lit) == WORD && !isModes(lit)
+}
+
+// isFileName reports a word that can be the path of a file rule.
+func isFileName(lit string) bool { return isPathStart(lit) || isBareName(lit) }
+
 func isPerms(lit string) bool {
 	if lit == "" {
 		return false
@@ -518,6 +545,7 @@ func (p *parser) parseRuleInner() Rule {
 		p.fail(p.pos, "expected a rule, found %s", p.found())
 		return nil
 	}
+	p.splitGluedKeyword()
 	switch Lookup(p.lit) {
 	case INCLUDE:
 		return p.parseInclude(false)
@@ -662,15 +690,28 @@ func (p *parser) parseRuleInner() Rule {
 	case CHANGE_PROFILE:
 		return p.parseChangeProfile(start, q)
 	case ALL:
+		if next := p.sc.peek(0, 1); next[0] == WORD {
+			break // AppArmor 3.0 lexes "all" as the permissions a, l, l: "all /foo,"
+		}
 		p.next()
 		r := &AllRule{Meta: Meta{From: start}, Qual: q}
 		p.endRule(&r.Meta)
 		return r
 	}
+	if isBareName(p.lit) {
+		// A bare name is a file rule when permissions follow ("foo r,"):
+		// apparmor_parser does not require a path to be absolute. Other
+		// words after a name are an unknown rule ("newkind a b,").
+		if next := p.sc.peek(0, 2); next[0] == modesTok && len(next) == 2 && (next[1] == COMMA || next[1] == ARROW) {
+			w := &Word{ValuePos: p.pos, Raw: p.lit}
+			p.next()
+			return p.parsePathFirst(start, q, w)
+		}
+	}
 	if isPerms(p.lit) {
 		perms := &Word{ValuePos: p.pos, Raw: p.lit}
 		p.next()
-		if p.tok == WORD && isPathStart(p.lit) {
+		if p.tok == WORD && isFileName(p.lit) {
 			r := &FileRule{Meta: Meta{From: start}, Qual: q, Perms: perms, PermsFirst: true}
 			r.Path = p.word()
 			p.parseExecTarget(r)
@@ -681,6 +722,23 @@ func (p *parser) parseRuleInner() Rule {
 		return nil
 	}
 	return p.parseRaw(start)
+}
+
+// splitGluedKeyword reads "profile#x" and "hat/x" as the keyword and a
+// name: apparmor_parser's lexer ends "profile" and "hat" at the first
+// character that cannot continue an identifier.
+func (p *parser) splitGluedKeyword() {
+	for _, kw := range [...]string{"profile", "hat"} {
+		if len(p.lit) > len(kw) && strings.HasPrefix(p.lit, kw) && !isIdentByte(p.lit[len(kw)]) {
+			p.sc.off = p.file.Offset(p.pos) + len(kw)
+			p.lit = kw
+			return
+		}
+	}
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 // parseRaw keeps an unknown keyword rule that ends in ',' as a RawRule.
@@ -820,11 +878,11 @@ func (p *parser) parseInclude(hash bool) Rule {
 func (p *parser) parseAssign(start token.Pos, name *Word) Rule {
 	add := p.tok == ADD
 	opEnd := p.pos + token.Pos(len(p.lit)) // "=" or "+="
-	p.nextMode(scanLines)
+	p.nextMode(scanLines | scanValue)
 	var vals []*Word
 	for p.tok == WORD {
 		vals = append(vals, &Word{ValuePos: p.pos, Raw: p.lit})
-		p.nextMode(scanLines)
+		p.nextMode(scanLines | scanValue)
 	}
 	switch p.tok {
 	case NEWLINE, EOF:
@@ -937,10 +995,10 @@ func (p *parser) parseProfile(start token.Pos) Rule {
 	switch Lookup(p.lit) {
 	case PROFILE:
 		r.Keyword = PROFILE
-		p.next()
+		p.nextMode(scanName)
 	case HAT:
 		r.Keyword = HAT
-		p.next()
+		p.nextMode(scanName)
 	}
 	if p.tok != WORD {
 		p.fail(p.pos, "expected a profile name, found %s", p.found())
@@ -1069,7 +1127,7 @@ func (p *parser) parseFile(start token.Pos, q Qualifiers) Rule {
 	r := &FileRule{Meta: Meta{From: start}, Qual: q, Keyword: true}
 	switch {
 	case p.tok == COMMA:
-	case p.tok == WORD && isPathStart(p.lit):
+	case p.tok == WORD && (isPathStart(p.lit) || isBareName(p.lit)):
 		r.Path = p.word()
 		r.Perms = p.word()
 		p.parseExecTarget(r)
