@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"go/token"
@@ -105,6 +104,12 @@ Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 	fl.StringArrayVarP(&o.Includes, "include", "I", nil, "add `DIR` to the include search path (before /etc/apparmor.d)")
 	fl.StringVar(&o.Base, "base", policy.DefaultIncludeDir, "base `DIR` for relative includes, searched last (like apparmor_parser --base)")
 	return cmd
+}
+
+// checkReport is check's --json document.
+type checkReport struct {
+	Schema string            `json:"schema"`
+	Files  []checkFileResult `json:"files"`
 }
 
 // checkFileResult is one file's outcome, also its --json form.
@@ -260,9 +265,7 @@ func checkRun(o *checkOptions) error {
 		}
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"files": results}); err != nil {
+		if err := writeJSON(o.IO.Out, checkReport{Schema: schemaName("check"), Files: results}); err != nil {
 			return err
 		}
 	}

@@ -162,13 +162,14 @@ type profileWriter struct {
 	remerge func() ([]learn.Change, error)
 }
 
-func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
+// write returns the files it wrote.
+func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) ([]host.Written, error) {
 	if len(changes) == 0 {
-		return nil
+		return nil, nil
 	}
 	h, err := w.host()
 	if err != nil {
-		return &EnvError{Err: err}
+		return nil, &EnvError{Err: err}
 	}
 	ctx := w.ctx
 	if ctx == nil {
@@ -195,11 +196,11 @@ func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
 	var conflict *host.ConflictError
 	switch {
 	case errors.As(err, &rej):
-		return &FoundError{Msg: err.Error()}
+		return nil, &FoundError{Msg: err.Error()}
 	case errors.As(err, &conflict):
-		return &FoundError{Msg: err.Error() + "; run the command again"}
+		return nil, &FoundError{Msg: err.Error() + "; run the command again"}
 	case err != nil:
-		return &EnvError{Err: err}
+		return nil, &EnvError{Err: err}
 	}
 	for _, f := range res.Files {
 		if f.Existed {
@@ -208,5 +209,5 @@ func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
 			fmt.Fprintf(io_.ErrOut, "wrote %s\n", f.Path)
 		}
 	}
-	return nil
+	return res.Files, nil
 }

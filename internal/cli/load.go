@@ -12,6 +12,7 @@ type loadOptions struct {
 	Host     func() (*host.Host, error)
 	Complain bool
 	Profiles []string
+	JSON     bool
 }
 
 func newLoadCmd(f *Factory, runF func(*loadOptions) error) *cobra.Command {
@@ -41,11 +42,12 @@ write ./NAME or the full path.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Complain, "complain", false, "set complain mode in the file before loading")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what changed as one JSON document (docs/json.md)")
 	return cmd
 }
 
 func loadRun(cmd *cobra.Command, o *loadOptions) error {
-	return runHostVerb(cmd.Context(), o.IO, o.Host, "load", o.Profiles, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "load", o.Profiles, o.JSON, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
 		f, err := h.ResolveLoad(arg)
 		if err != nil {
 			return nil, err
