@@ -116,17 +116,17 @@ func findingsJSON(fs []learn.Finding, dir string, sources []string) []findingJSO
 type learnReport struct {
 	Schema string `json:"schema,omitempty"` // empty inside record's report
 	// Output is what was done with the changes: diff, stdout or write.
-	Output     string             `json:"output"`
-	Profiles   []learnedJSON      `json:"profiles"`
-	Findings   []findingJSON      `json:"findings"`
-	Accepted   []findingJSON      `json:"accepted"`
-	Unmatched  []string           `json:"unmatched_accepts"`
-	Changes    []changeJSON       `json:"changes"`
-	Accounting learn.Accounting   `json:"accounting"`
-	Summary    string             `json:"summary"`
-	Log        logJSON            `json:"log"`
-	Written    []writtenJSON      `json:"written"`
-	Warnings   []string           `json:"warnings"`
+	Output     string           `json:"output"`
+	Profiles   []learnedJSON    `json:"profiles"`
+	Findings   []findingJSON    `json:"findings"`
+	Accepted   []findingJSON    `json:"accepted"`
+	Unmatched  []string         `json:"unmatched_accepts"`
+	Changes    []changeJSON     `json:"changes"`
+	Accounting learn.Accounting `json:"accounting"`
+	Summary    string           `json:"summary"`
+	Log        logJSON          `json:"log"`
+	Written    []writtenJSON    `json:"written"`
+	Warnings   []string         `json:"warnings"`
 }
 
 // learnedJSON is what was learned for one profile.
