@@ -114,7 +114,7 @@ func findingsJSON(fs []learn.Finding, dir string, sources []string) []findingJSO
 
 // learnReport is learn's (and record's) --json document.
 type learnReport struct {
-	Schema string `json:"schema,omitempty"` // empty inside record's report
+	Schema string `json:"schema"`
 	// Output is what was done with the changes: diff, stdout or write.
 	Output     string           `json:"output"`
 	Profiles   []learnedJSON    `json:"profiles"`
@@ -126,7 +126,6 @@ type learnReport struct {
 	Summary    string           `json:"summary"`
 	Log        logJSON          `json:"log"`
 	Written    []writtenJSON    `json:"written"`
-	Warnings   []string         `json:"warnings"`
 }
 
 // learnedJSON is what was learned for one profile.
@@ -166,7 +165,7 @@ func newLearnReport(res *learn.SessionResult, st source.Stats, dir string, sourc
 		Unmatched:  append([]string{}, res.Accept.Unmatched...),
 		Changes:    []changeJSON{},
 		Accounting: res.Accounting, Summary: res.Accounting.String(), Log: logStats(st),
-		Written: []writtenJSON{}, Warnings: []string{},
+		Written: []writtenJSON{},
 	}
 	for i := range r.Accepted {
 		r.Accepted[i].Accept = ""

@@ -201,7 +201,6 @@ func recordRun(o *recordOptions) error {
 			learnErr = err
 		}
 		if lr != nil {
-			lr.Schema = ""
 			rep.Learned = append(rep.Learned, lr)
 		}
 	}

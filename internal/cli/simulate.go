@@ -79,8 +79,9 @@ type simulation struct {
 	// Findings are the denials learn would hold back for a human (only
 	// when there are denials and the sources can be read again).
 	Findings []learn.Finding
-	// Dir is the profile directory, Sources the SOURCEs replayed: what
-	// the command that accepts a finding names.
+	// Dir is the profile file's directory when it is not the profile
+	// directory, Sources the SOURCEs replayed: what the command that
+	// accepts a finding names.
 	Dir     string
 	Sources []string
 }
@@ -92,7 +93,7 @@ func simulateRun(o *simulateOptions) error {
 	}
 	if o.JSON {
 		rep := &simulateReport{Schema: schemaName("simulate"), File: sim.File, Profiles: sim.Profiles, Events: sim.Events,
-			Replayed: sim.Replayed, Denials: denialsJSON(sim.Denials), Findings: findingsJSON(sim.Findings, "", sim.Sources), Log: logStats(sim.Stats)}
+			Replayed: sim.Replayed, Denials: denialsJSON(sim.Denials), Findings: findingsJSON(sim.Findings, sim.Dir, sim.Sources), Log: logStats(sim.Stats)}
 		if err := writeJSON(o.IO.Out, rep); err != nil {
 			return err
 		}
@@ -201,9 +202,12 @@ func simulate(ctx context.Context, io_ *IOStreams, profDir, profile string, sour
 	}
 	warnIncomplete(io_.ErrOut, "simulated", p.Stats())
 	res := &simulation{File: file, Profiles: names, Events: n, Replayed: sim.Replayed, Denials: sim.Denials(), Stats: p.Stats(),
-		Dir: profDir, Sources: sources}
+		Sources: sources}
+	if !sameDir(dir, profDir) {
+		res.Dir = dir // the accept command names it
+	}
 	if len(res.Denials) > 0 {
-		res.Findings = blockingFindings(ctx, io_, profDir, include, sources, names)
+		res.Findings = blockingFindings(ctx, io_, dir, include, sources, names)
 	}
 	return res, nil
 }
@@ -239,9 +243,15 @@ func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, 
 		rep.Denials = append(rep.Denials, d.String())
 	}
 	for _, f := range sim.Findings {
-		rep.Findings = append(rep.Findings, GateFinding{ID: f.Key(), Text: f.String(), Accept: acceptCommand(f, "", sim.Sources)})
+		rep.Findings = append(rep.Findings, GateFinding{ID: f.Key(), Text: f.String(), Accept: acceptCommand(f, sim.Dir, sim.Sources)})
 	}
 	return rep, nil
+}
+
+func sameDir(a, b string) bool {
+	a, errA := filepath.Abs(a)
+	b, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && a == b
 }
 
 // blockingFindings learns from the sources again, in memory, and returns
@@ -288,12 +298,16 @@ func printBlocking(w io.Writer, cs *ColorScheme, sim *simulation) {
 	}
 	for _, f := range sim.Findings {
 		fmt.Fprintf(w, "finding %s: %s\n", cs.Severity(f.Severity, f.Key()), f)
-		if c := acceptCommand(f, "", sim.Sources); c != "" {
+		if c := acceptCommand(f, sim.Dir, sim.Sources); c != "" {
 			fmt.Fprintf(w, "  accept: %s\n", c)
 		}
 	}
 	if n := len(sim.Denials) - len(sim.Findings); n > 0 {
-		fmt.Fprintf(w, "armorer: learn the other denials with armorer learn --write %s\n", strings.Join(quoteAll(sim.Sources), " "))
+		dir := ""
+		if sim.Dir != "" {
+			dir = "--dir " + shellQuote(sim.Dir) + " "
+		}
+		fmt.Fprintf(w, "armorer: learn the other denials with armorer learn %s--write %s\n", dir, strings.Join(quoteAll(sim.Sources), " "))
 	}
 }
 
