@@ -337,16 +337,19 @@ func expandCheckArgs(io *IOStreams, args []string) (files, unreadable []string) 
 }
 
 func printCheckText(io *IOStreams, r checkFileResult, explain bool) {
+	cs := io.ColorScheme()
 	var fired []string
 	for _, d := range r.Diagnostics {
 		if c, ok := lint.Lookup(d.Category); ok && explain && !slices.Contains(fired, c.ID) {
 			fired = append(fired, c.ID)
 		}
-		prefix := ""
+		prefix, msg := "", d.Message
 		if d.Severity != "error" {
-			prefix = "warning: "
+			prefix = cs.Severity(d.lint, "warning: ")
+		} else {
+			msg = cs.Red(msg)
 		}
-		fmt.Fprintf(io.Out, "%s:%d:%d: %s%s\n", d.File, d.Line, d.Column, prefix, d.Message)
+		fmt.Fprintf(io.Out, "%s:%d:%d: %s%s\n", d.File, d.Line, d.Column, prefix, msg)
 	}
 	if r.Oracle != nil && !r.Oracle.Agrees {
 		printOracleDisagreement(io, r)
