@@ -13,10 +13,13 @@ type complainOptions struct {
 	Install  bool
 	Profiles []string
 	JSON     bool
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newComplainCmd(f *Factory, runF func(*complainOptions) error) *cobra.Command {
-	opts := &complainOptions{IO: f.IO, Host: f.Host}
+	opts := &complainOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "complain FILE|NAME...",
 		Short: "Put profiles in complain mode (in the file, then the kernel)",
@@ -39,6 +42,7 @@ kernel state are restored and the exit status is 3.`,
 	}
 	cmd.Flags().BoolVar(&opts.Install, "install", false, "allow a FILE outside the profile directory: install it, replacing the installed file of that name")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what changed as one JSON document (docs/json.md)")
+	addHostFlags(cmd, &opts.hostFlags, "write the files")
 	return cmd
 }
 

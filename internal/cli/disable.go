@@ -13,10 +13,13 @@ type disableOptions struct {
 	Force    bool
 	Profiles []string
 	JSON     bool
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newDisableCmd(f *Factory, runF func(*disableOptions) error) *cobra.Command {
-	opts := &disableOptions{IO: f.IO, Host: f.Host}
+	opts := &disableOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "disable [--force] FILE|NAME...",
 		Short: "Unload profiles and keep them from loading at boot (like aa-disable)",
@@ -38,6 +41,7 @@ processes, unless --force.`,
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "disable even if processes are confined by the profile")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what changed as one JSON document (docs/json.md)")
+	addHostFlags(cmd, &opts.hostFlags, "link the files from disable/ without unloading")
 	return cmd
 }
 

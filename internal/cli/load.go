@@ -13,10 +13,13 @@ type loadOptions struct {
 	Complain bool
 	Profiles []string
 	JSON     bool
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newLoadCmd(f *Factory, runF func(*loadOptions) error) *cobra.Command {
-	opts := &loadOptions{IO: f.IO, Host: f.Host}
+	opts := &loadOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "load [--complain] FILE|NAME...",
 		Short: "Validate profiles and load or replace them in the kernel",
@@ -43,6 +46,7 @@ write ./NAME or the full path.`,
 	}
 	cmd.Flags().BoolVar(&opts.Complain, "complain", false, "set complain mode in the file before loading")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what changed as one JSON document (docs/json.md)")
+	addHostFlags(cmd, &opts.hostFlags, "")
 	return cmd
 }
 
@@ -52,6 +56,7 @@ func loadRun(cmd *cobra.Command, o *loadOptions) error {
 		if err != nil {
 			return nil, err
 		}
-		return h.Load(ctx, f, o.Complain, nil)
+		res, err := h.Load(ctx, f, o.Complain, nil)
+		return res, withDiagnostics(ctx, h, f, err)
 	})
 }

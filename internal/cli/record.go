@@ -34,10 +34,13 @@ type recordOptions struct {
 	Settle  time.Duration
 	Argv    []string
 	JSON    bool
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newRecordCmd(f *Factory, runF func(*recordOptions) error) *cobra.Command {
-	opts := &recordOptions{IO: f.IO, Host: f.Host}
+	opts := &recordOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Annotations: map[string]string{ownsStop: "restores the profile after CMD"},
 		Use:         "record [--profile NAME] [--write] -- CMD [ARGS...]",
@@ -86,6 +89,7 @@ stdout holds the document alone.`,
 	fl.StringVar(&opts.Source, "source", "", "live event `SOURCE` (default: netlink: if permitted, else kmsg:)")
 	fl.StringVar(&opts.ABI, "abi", "3.0", "policy ABI of a new profile: 3.0 or 4.0")
 	fl.BoolVar(&opts.JSON, "json", false, "print the result as one JSON document (docs/json.md); CMD's stdout goes to stderr")
+	addHostFlags(cmd, &opts.hostFlags, "") // record needs the kernel: no --no-load
 	fl.DurationVar(&opts.Settle, "settle", 500*time.Millisecond, "after CMD exits, wait until the log has been quiet this long (at most 10 times as long)")
 	return cmd
 }
@@ -191,7 +195,7 @@ func recordRun(o *recordOptions) error {
 	for _, ev := range col.events {
 		kept.Add(ev.Event, ev.Source, ev.Line())
 	}
-	storeEvents(errOut, kept)
+	storeEvents(errOut, h.Paths.StateDir, kept)
 	learnErr := error(nil)
 	rep := &recordReport{Schema: schemaName("record"), Command: o.Argv, Source: spec, Profiles: names,
 		Events: len(col.events), Loaded: res, Learned: []*learnReport{}}
@@ -248,7 +252,7 @@ func recordLearn(o *recordOptions, dir, name string, events []*source.Event, st 
 	// The events were kept already, once for every profile.
 	var w *profileWriter
 	if o.Write {
-		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir}
+		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir, reload: true} // record loaded it
 	}
 	return learnOutput(o.IO, learnOut{w: w, json: o.JSON, sources: []string{stateScheme + name}}, res, st, nil)
 }
@@ -267,7 +271,7 @@ func recordProfileFile(o *recordOptions, h *host.Host, prog string) (host.Profil
 		return host.ProfileFile{Name: name}, nil
 	}
 	nopts := &newOptions{IO: &IOStreams{Out: o.IO.ErrOut, ErrOut: o.IO.ErrOut}, Host: o.Host, Ctx: o.Ctx, Binary: prog, Name: o.Profile,
-		Write: true, Dir: h.Paths.ProfileDir, Complain: true, ABI: o.ABI}
+		Write: true, hostFlags: hostFlags{Dir: h.Paths.ProfileDir, StateDir: h.Paths.StateDir}, Complain: true, ABI: o.ABI}
 	if err := newRun(nopts); err != nil {
 		return host.ProfileFile{}, err
 	}

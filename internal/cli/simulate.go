@@ -25,10 +25,13 @@ type simulateOptions struct {
 	Sources []string
 	Include []string
 	JSON    bool
+
+	hostFlags // --dir, --state-dir
 }
 
 func newSimulateCmd(f *Factory, runF func(*simulateOptions) error) *cobra.Command {
-	opts := &simulateOptions{IO: f.IO, Host: f.Host}
+	opts := &simulateOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "simulate PROFILE [SOURCE...]",
 		Short: "List the recorded accesses a profile would deny in enforce mode",
@@ -65,6 +68,7 @@ rule and the events (source and line) it comes from, and the findings.`,
 	}
 	cmd.Flags().StringSliceVarP(&opts.Include, "include", "I", nil, "include search path")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as one JSON document (docs/json.md)")
+	addHostFlags(cmd, &opts.hostFlags, "")
 	return cmd
 }
 
@@ -87,7 +91,7 @@ type simulation struct {
 }
 
 func simulateRun(o *simulateOptions) error {
-	sim, err := simulate(o.Ctx, o.IO, profileDir(o.Host, ""), o.Profile, o.Sources, o.Include, o.JSON)
+	sim, err := simulate(o.Ctx, o.IO, profileDir(o.Host, ""), stateDirOf(o.Host), o.Profile, o.Sources, o.Include, o.JSON)
 	if err != nil {
 		return err
 	}
@@ -116,8 +120,9 @@ func simulateRun(o *simulateOptions) error {
 }
 
 // simulate replays sources against profile: a file, or the name of a
-// profile in profDir.
-func simulate(ctx context.Context, io_ *IOStreams, profDir, profile string, sources, include []string, quiet bool) (*simulation, error) {
+// profile in profDir; state:NAME sources read stateDir. quiet turns the
+// progress line off (--json).
+func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile string, sources, include []string, quiet bool) (*simulation, error) {
 	file := profile
 	if _, err := os.Stat(file); err != nil {
 		if strings.ContainsRune(profile, '/') {
@@ -171,7 +176,7 @@ func simulate(ctx context.Context, io_ *IOStreams, profDir, profile string, sour
 	}
 	slices.Sort(names)
 	sim := simulator.New(pol, names...)
-	p, err := openEvents(ctx, io_, sources, source.Options{})
+	p, err := openEvents(ctx, io_, sources, source.Options{State: storedEventsIn(stateDir)})
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +239,14 @@ func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, 
 			sources = append(sources, stateScheme+p)
 		}
 	}
-	sim, err := simulate(ctx, g.io, profileDir(g.host, ""), req.File, sources, nil, false)
+	dir, state := req.Dir, req.StateDir
+	if dir == "" {
+		dir = profileDir(g.host, "")
+	}
+	if state == "" {
+		state = stateDirOf(g.host)
+	}
+	sim, err := simulate(ctx, g.io, dir, state, req.File, sources, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -246,12 +258,6 @@ func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, 
 		rep.Findings = append(rep.Findings, GateFinding{ID: f.Key(), Text: f.String(), Accept: acceptCommand(f, sim.Dir, sim.Sources)})
 	}
 	return rep, nil
-}
-
-func sameDir(a, b string) bool {
-	a, errA := filepath.Abs(a)
-	b, errB := filepath.Abs(b)
-	return errA == nil && errB == nil && a == b
 }
 
 // blockingFindings learns from the sources again, in memory, and returns

@@ -14,10 +14,13 @@ type unloadOptions struct {
 	Force    bool
 	Profiles []string
 	JSON     bool
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newUnloadCmd(f *Factory, runF func(*unloadOptions) error) *cobra.Command {
-	opts := &unloadOptions{IO: f.IO, Host: f.Host}
+	opts := &unloadOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "unload [--force] FILE|NAME...",
 		Short: "Remove profiles from the kernel (the files stay)",
@@ -38,6 +41,7 @@ since removing it silently leaves them unconfined; --force removes it anyway.`,
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "unload even if processes are confined by the profile")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what changed as one JSON document (docs/json.md)")
+	addHostFlags(cmd, &opts.hostFlags, "")
 	return cmd
 }
 
