@@ -38,6 +38,8 @@ type SessionOptions struct {
 	// Warn receives problems that do not stop learning (unreadable
 	// profiles, coverage failures). Nil drops them.
 	Warn func(error)
+	// Accept grants the findings a human decided (finding.go).
+	Accept Accept
 }
 
 // Session is a profile directory loaded for learning.
@@ -70,6 +72,8 @@ type SessionResult struct {
 	// Accounting says what became of each event (the summary and
 	// --json print it).
 	Accounting Accounting
+	// Accept says which findings SessionOptions.Accept granted.
+	Accept AcceptResult
 }
 
 // Accounting says what became of every event a session read: each is
@@ -232,6 +236,7 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	res.Accept = s.opts.Accept.apply(profiles)
 	s.selfCheck(profiles, l.opts.ABI)
 	res.Profiles = profiles
 	res.Accounting.Events = res.Events

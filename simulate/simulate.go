@@ -28,6 +28,9 @@ type Denial struct {
 	Lines   []learn.Location // up to learn.MaxExamples event locations
 }
 
+// RuleText is the rule that would allow the access, in canonical form.
+func (d Denial) RuleText() string { return ruleText(d.Rule) }
+
 func (d Denial) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", d.Profile, ruleText(d.Rule))

@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"go/token"
@@ -105,6 +104,12 @@ Exit status: 0 all files valid, 1 any file invalid (or a lint finding with
 	fl.StringArrayVarP(&o.Includes, "include", "I", nil, "add `DIR` to the include search path (before /etc/apparmor.d)")
 	fl.StringVar(&o.Base, "base", policy.DefaultIncludeDir, "base `DIR` for relative includes, searched last (like apparmor_parser --base)")
 	return cmd
+}
+
+// checkReport is check's --json document.
+type checkReport struct {
+	Schema string            `json:"schema"`
+	Files  []checkFileResult `json:"files"`
 }
 
 // checkFileResult is one file's outcome, also its --json form.
@@ -260,9 +265,7 @@ func checkRun(o *checkOptions) error {
 		}
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"files": results}); err != nil {
+		if err := writeJSON(o.IO.Out, checkReport{Schema: schemaName("check"), Files: results}); err != nil {
 			return err
 		}
 	}
@@ -334,16 +337,19 @@ func expandCheckArgs(io *IOStreams, args []string) (files, unreadable []string) 
 }
 
 func printCheckText(io *IOStreams, r checkFileResult, explain bool) {
+	cs := io.ColorScheme()
 	var fired []string
 	for _, d := range r.Diagnostics {
 		if c, ok := lint.Lookup(d.Category); ok && explain && !slices.Contains(fired, c.ID) {
 			fired = append(fired, c.ID)
 		}
-		prefix := ""
+		prefix, msg := "", d.Message
 		if d.Severity != "error" {
-			prefix = "warning: "
+			prefix = cs.Severity(d.lint, "warning: ")
+		} else {
+			msg = cs.Red(msg)
 		}
-		fmt.Fprintf(io.Out, "%s:%d:%d: %s%s\n", d.File, d.Line, d.Column, prefix, d.Message)
+		fmt.Fprintf(io.Out, "%s:%d:%d: %s%s\n", d.File, d.Line, d.Column, prefix, msg)
 	}
 	if r.Oracle != nil && !r.Oracle.Agrees {
 		printOracleDisagreement(io, r)

@@ -12,6 +12,7 @@ type complainOptions struct {
 	Host     func() (*host.Host, error)
 	Install  bool
 	Profiles []string
+	JSON     bool
 
 	hostFlags // --dir, --state-dir, --no-load
 }
@@ -40,12 +41,13 @@ kernel state are restored and the exit status is 3.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Install, "install", false, "allow a FILE outside the profile directory: install it, replacing the installed file of that name")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what changed as one JSON document (docs/json.md)")
 	addHostFlags(cmd, &opts.hostFlags, "write the files")
 	return cmd
 }
 
 func complainRun(cmd *cobra.Command, o *complainOptions) error {
-	return runHostVerb(cmd.Context(), o.IO, o.Host, "complain", o.Profiles, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "complain", o.Profiles, o.JSON, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
 		f.Install = o.Install
 		return h.SetMode(ctx, f, host.Complain, nil)
 	}))

@@ -12,6 +12,7 @@ type disableOptions struct {
 	Host     func() (*host.Host, error)
 	Force    bool
 	Profiles []string
+	JSON     bool
 
 	hostFlags // --dir, --state-dir, --no-load
 }
@@ -39,12 +40,13 @@ processes, unless --force.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "disable even if processes are confined by the profile")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what changed as one JSON document (docs/json.md)")
 	addHostFlags(cmd, &opts.hostFlags, "link the files from disable/ without unloading")
 	return cmd
 }
 
 func disableRun(cmd *cobra.Command, o *disableOptions) error {
-	return runHostVerb(cmd.Context(), o.IO, o.Host, "disable", o.Profiles, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "disable", o.Profiles, o.JSON, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
 		return h.Disable(ctx, f, o.Force)
 	}))
 }

@@ -40,6 +40,16 @@ type GateReport struct {
 	// Denials are the accesses enforce mode would deny, one line each,
 	// in the form `armorer simulate` prints them.
 	Denials []string
+	// Findings are the denials learn holds back for a human: each
+	// blocks enforcement until accepted (or the profile changed).
+	Findings []GateFinding
+}
+
+// GateFinding is one finding that blocks enforcement.
+type GateFinding struct {
+	ID     string // the finding's stable ID
+	Text   string // as learn prints it
+	Accept string // the command that grants it ("" when none can)
 }
 
 // ErrNoGate is enforce's answer when no gate is built in.
@@ -53,6 +63,7 @@ type enforceOptions struct {
 	Install  bool
 	Events   []string
 	Profiles []string
+	JSON     bool
 
 	hostFlags // --dir, --state-dir, --no-load
 }
@@ -88,12 +99,13 @@ kernel state are restored and the exit status is 3.`,
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "enforce without the simulate check")
 	cmd.Flags().BoolVar(&opts.Install, "install", false, "allow a FILE outside the profile directory: install it, replacing the installed file of that name")
 	cmd.Flags().StringArrayVar(&opts.Events, "events", nil, "also check against events from `SOURCE` (repeatable)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what changed as one JSON document (docs/json.md)")
 	addHostFlags(cmd, &opts.hostFlags, "write the files")
 	return cmd
 }
 
 func enforceRun(cmd *cobra.Command, o *enforceOptions) error {
-	return runHostVerb(cmd.Context(), o.IO, o.Host, "enforce", o.Profiles, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "enforce", o.Profiles, o.JSON, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
 		f.Install = o.Install
 		if err := h.CheckOutside(f); err != nil {
 			return nil, err
@@ -131,8 +143,25 @@ func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.Profil
 		return &FoundError{Msg: fmt.Sprintf("no recorded events for %s: an empty check proves nothing; record or learn first, give --events SOURCE, or use --force", strings.Join(names, ", "))}
 	}
 	if len(rep.Denials) > 0 {
-		return &FoundError{Msg: fmt.Sprintf("enforce mode would deny %d recorded access(es) (of %d events); learn them first or use --force:\n  %s",
-			len(rep.Denials), rep.Events, strings.Join(rep.Denials, "\n  "))}
+		return &gateRefusal{report: rep, found: FoundError{Msg: fmt.Sprintf("enforce mode would deny %d recorded access(es) (of %d events); learn them first or use --force:\n  %s%s",
+			len(rep.Denials), rep.Events, strings.Join(rep.Denials, "\n  "), gateFindingsText(rep.Findings))}}
 	}
 	return nil
+}
+
+// gateFindingsText lists the findings that block enforcement, each with
+// the command that accepts it.
+func gateFindingsText(fs []GateFinding) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%d of them are findings a human decides (learn holds them back):", len(fs))
+	for _, f := range fs {
+		fmt.Fprintf(&b, "\n  finding %s: %s", f.ID, f.Text)
+		if f.Accept != "" {
+			fmt.Fprintf(&b, "\n    accept: %s", f.Accept)
+		}
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -30,6 +31,7 @@ type eventsOptions struct {
 	Denied  bool
 	Profile string
 	Summary bool
+	Top     int
 	Verbose bool
 	// StateDir is where state:NAME reads ("": the environment's).
 	StateDir string
@@ -65,6 +67,9 @@ shown with --verbose): any user can write such text into the system log.`,
 			if len(o.Sources) == 0 {
 				o.Sources = []string{"-"}
 			}
+			if o.Top < 0 || (o.Top > 0 && !o.Summary) {
+				return usageErrorf("--top N goes with --summary, N at least 0")
+			}
 			o.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(o)
@@ -78,6 +83,7 @@ shown with --verbose): any user can write such text into the system log.`,
 	fl.BoolVar(&o.Denied, "denied", false, "only denials (apparmor=\"DENIED\"), not complain-mode or audit events")
 	fl.StringVar(&o.Profile, "profile", "", "only events of profile `P`, its children and hats (P//…) and stacks containing it")
 	fl.BoolVar(&o.Summary, "summary", false, "print counts per profile, class, operation and path, most frequent first")
+	fl.IntVar(&o.Top, "top", 0, "with --summary: only the `N` most frequent of each (0: all)")
 	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "show each unreadable line with its position, and the stream statistics")
 	fl.StringVar(&o.StateDir, "state-dir", "", "armorer's state `DIR`, where state:NAME reads (default $"+EnvStateDir+", else "+host.DefaultStateDir+")")
 	return cmd
@@ -110,11 +116,16 @@ func eventsRun(o *eventsOptions) error {
 	if err != nil {
 		return err
 	}
+	// Only --summary prints its result at the end: a progress line
+	// would interleave with events printed as they come.
+	stopProgress := startProgress(o.IO, p, !o.Summary || o.JSON || o.Follow)
 	for ev := range p.Events() {
 		if err := sink.event(ev.Event, ev.Source, ev.Line()); err != nil {
+			stopProgress()
 			return err
 		}
 	}
+	stopProgress()
 	err = p.Err()
 	if ferr := sink.finish(p.Stats()); err == nil {
 		err = ferr
@@ -217,12 +228,13 @@ type eventSink struct {
 	denied  uint64
 	counts  [4]map[string]int // profile, class, operation, path
 	profBuf []byte
+	color   *ColorScheme
 }
 
 var summaryTitles = [4]string{"profile", "class", "operation", "path"}
 
 func newEventSink(o *eventsOptions, out *bufio.Writer) *eventSink {
-	s := &eventSink{o: o, out: out}
+	s := &eventSink{o: o, out: out, color: o.IO.ColorScheme()}
 	for i := range s.counts {
 		s.counts[i] = map[string]int{}
 	}
@@ -257,6 +269,9 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 		s.buf = ev.AppendJSON(s.buf[:0], src, line)
 	} else {
 		s.buf = appendEventText(s.buf[:0], ev)
+		if s.color.Enabled() && ev.Denied() {
+			s.buf = colorWord(s.buf, "DENIED", s.color.Denied("DENIED"))
+		}
 	}
 	s.buf = append(s.buf, '\n')
 	_, err := s.out.Write(s.buf)
@@ -318,6 +333,15 @@ func appendEventText(b []byte, ev *auditlog.Event) []byte {
 	return b
 }
 
+// colorWord replaces the first " word " of b by " colored ".
+func colorWord(b []byte, word, colored string) []byte {
+	i := bytes.Index(b, []byte(" "+word+" "))
+	if i < 0 {
+		return b
+	}
+	return slices.Concat(b[:i+1], []byte(colored), b[i+1+len(word):])
+}
+
 func isPrintable(v []byte) bool {
 	for _, c := range v {
 		if c < 0x20 || c == 0x7f {
@@ -332,12 +356,17 @@ type countEntry struct {
 	Count int    `json:"count"`
 }
 
-func sortedCounts(m map[string]int) []countEntry {
+// sortedCounts lists m most frequent first (ties by name), the first
+// top only when top > 0.
+func sortedCounts(m map[string]int, top int) []countEntry {
 	out := make([]countEntry, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, countEntry{k, m[k]})
 	}
 	slices.SortStableFunc(out, func(a, b countEntry) int { return cmp.Compare(b.Count, a.Count) })
+	if top > 0 && len(out) > top {
+		out = out[:top]
+	}
 	return out
 }
 
@@ -347,11 +376,18 @@ func (s *eventSink) finish(stats source.Stats) error {
 	if s.o.Summary {
 		if s.o.JSON {
 			sum := map[string]any{
+				"schema": schemaName("events-summary"),
 				"events": s.shown, "denied": s.denied, "lost": stats.Lost,
 				"duplicates": stats.Duplicates, "bad_lines": stats.Bad, "rejected": stats.Rejected,
 			}
+			distinct := map[string]int{}
 			for i, t := range summaryTitles {
-				sum[t] = sortedCounts(s.counts[i])
+				sum[t] = sortedCounts(s.counts[i], s.o.Top)
+				distinct[t] = len(s.counts[i])
+			}
+			if s.o.Top > 0 {
+				sum["top"] = s.o.Top
+				sum["distinct"] = distinct
 			}
 			js, err := json.Marshal(sum)
 			if err != nil {
@@ -366,10 +402,11 @@ func (s *eventSink) finish(stats source.Stats) error {
 			}
 			fmt.Fprintln(s.out)
 			for i, t := range summaryTitles {
-				entries := sortedCounts(s.counts[i])
+				entries := sortedCounts(s.counts[i], s.o.Top)
 				if len(entries) == 0 {
 					continue
 				}
+
 				fmt.Fprintf(s.out, "\n%s:\n", t)
 				for _, e := range entries {
 					name := e.Name
@@ -380,6 +417,9 @@ func (s *eventSink) finish(stats source.Stats) error {
 						name = strconv.Quote(name)
 					}
 					fmt.Fprintf(s.out, "%8d  %s\n", e.Count, name)
+				}
+				if more := len(s.counts[i]) - len(entries); more > 0 {
+					fmt.Fprintf(s.out, "       …  %d more (--top %d)\n", more, s.o.Top)
 				}
 			}
 		}

@@ -25,7 +25,10 @@ type fmtOptions struct {
 	Write bool
 	Diff  bool
 	List  bool
+	JSON  bool
 	Files []string
+	// report collects each file's outcome for --json.
+	report *fmtReport
 }
 
 func newFmtCmd(f *Factory, runF func(*fmtOptions) error) *cobra.Command {
@@ -42,7 +45,11 @@ policy. FILE "-" reads standard input.
 
 Exit status: 0 success, 1 a file has a syntax error (reported as
 file:line:col: message; the file is left untouched), 2 usage error or
-unreadable file.`,
+unreadable file.
+
+--json (with -l or -w) prints one document (schema armorer/fmt/v1): each
+file, whether its formatting differs (and, with -w, was rewritten), and
+its errors.`,
 		Example: `  armorer fmt /etc/apparmor.d/usr.sbin.dnsmasq
   armorer fmt -d examples/profiles/*
   armorer fmt -w myapp`,
@@ -51,6 +58,9 @@ unreadable file.`,
 			o.Files = args
 			if n := btoi(o.Write) + btoi(o.Diff) + btoi(o.List); n > 1 {
 				return usageErrorf("-w, -d and -l cannot be combined: pick one")
+			}
+			if o.JSON && !o.List && !o.Write {
+				return usageErrorf("--json goes with -l or -w (it lists files, not their text)")
 			}
 			if runF != nil {
 				return runF(o)
@@ -63,6 +73,7 @@ unreadable file.`,
 	fl.BoolVarP(&o.Write, "write", "w", false, "write the result to the file instead of standard output")
 	fl.BoolVarP(&o.Diff, "diff", "d", false, "print a unified diff of the changes instead of the result")
 	fl.BoolVarP(&o.List, "list", "l", false, "list the files whose formatting differs")
+	fl.BoolVar(&o.JSON, "json", false, "with -l or -w: print each file's outcome as one JSON document (docs/json.md)")
 	// Not MarkFlagsMutuallyExclusive: cobra returns its error as a plain
 	// error, which would exit 1 rather than 2 (usage).
 	return cmd
@@ -77,9 +88,28 @@ func btoi(b bool) int {
 
 func fmtRun(o *fmtOptions) error {
 	var syntaxErrs, readErrs int
+	if o.JSON {
+		o.report = &fmtReport{Schema: schemaName("fmt"), Files: []fmtFileJSON{}}
+		defer func() { writeJSON(o.IO.Out, o.report) }()
+	}
 	for _, name := range o.Files {
 		err := fmtFile(o, name)
 		var list scanner.ErrorList
+		if o.report != nil && err != nil {
+			fs := o.report.Files
+			if n := len(fs); n > 0 && fs[n-1].File == displayName(name) {
+				fs = fs[:n-1] // formatted, then the write failed
+			}
+			fj := fmtFileJSON{File: displayName(name), Errors: []string{}}
+			if errors.As(err, &list) {
+				for _, e := range list {
+					fj.Errors = append(fj.Errors, e.Error())
+				}
+			} else {
+				fj.Errors = append(fj.Errors, err.Error())
+			}
+			o.report.Files = append(fs, fj)
+		}
 		switch {
 		case err == nil:
 		case errors.As(err, &list):
@@ -118,10 +148,7 @@ func fmtFile(o *fmtOptions, name string) error {
 	if src == nil {
 		src = []byte{}
 	}
-	display := name
-	if name == "-" {
-		display = "<stdin>"
-	}
+	display := displayName(name)
 	fset := token.NewFileSet()
 	f, err := policy.ParseFile(fset, display, src, policy.ParseComments)
 	if err != nil {
@@ -129,6 +156,12 @@ func fmtFile(o *fmtOptions, name string) error {
 	}
 	out := policy.FormatFile(fset, f)
 	changed := !bytes.Equal(src, out)
+	if o.report != nil {
+		o.report.Files = append(o.report.Files, fmtFileJSON{File: display, Changed: changed, Written: o.Write && changed, Errors: []string{}})
+		if o.List {
+			return nil
+		}
+	}
 	switch {
 	case o.List:
 		if changed {
@@ -149,6 +182,29 @@ func fmtFile(o *fmtOptions, name string) error {
 		_, err = o.IO.Out.Write(out)
 	}
 	return err
+}
+
+// displayName is how fmt names a file argument: "-" is <stdin>.
+func displayName(name string) string {
+	if name == "-" {
+		return "<stdin>"
+	}
+	return name
+}
+
+// fmtReport is fmt's --json document.
+type fmtReport struct {
+	Schema string        `json:"schema"`
+	Files  []fmtFileJSON `json:"files"`
+}
+
+type fmtFileJSON struct {
+	File string `json:"file"`
+	// Changed: the canonical format differs from the file; Written: -w
+	// rewrote it.
+	Changed bool     `json:"changed"`
+	Written bool     `json:"written"`
+	Errors  []string `json:"errors"`
 }
 
 // writeFormatted replaces name, which held src, with out: atomically

@@ -234,13 +234,14 @@ func reloadAfterWrite(ctx context.Context, hf func() (*host.Host, error), flags 
 	return true, ""
 }
 
-func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
+// write returns the files it wrote.
+func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) ([]host.Written, error) {
 	if len(changes) == 0 {
-		return nil
+		return nil, nil
 	}
 	h, err := w.host()
 	if err != nil {
-		return &EnvError{Err: err}
+		return nil, &EnvError{Err: err}
 	}
 	ctx := w.ctx
 	if ctx == nil {
@@ -271,11 +272,11 @@ func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
 	var conflict *host.ConflictError
 	switch {
 	case errors.As(err, &rej):
-		return &FoundError{Msg: err.Error()}
+		return nil, &FoundError{Msg: err.Error()}
 	case errors.As(err, &conflict):
-		return &FoundError{Msg: err.Error() + "; run the command again"}
+		return nil, &FoundError{Msg: err.Error() + "; run the command again"}
 	case err != nil:
-		return hostError(err)
+		return nil, hostError(err)
 	}
 	for _, f := range res.Files {
 		if f.Existed {
@@ -294,7 +295,7 @@ func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
 	if !w.reload && w.noReload != "" {
 		fmt.Fprintln(io_.ErrOut, w.noReload)
 	}
-	return nil
+	return res.Files, nil
 }
 
 // hostFlags are the flags of every verb that reads or writes profiles:

@@ -38,6 +38,9 @@ type learnOptions struct {
 	Abstractions   []string
 	MinDigits      int
 	MinHex         int
+	JSON           bool
+	Accept         []string
+	Reason         string
 
 	hostFlags // --dir, --state-dir, --no-load
 }
@@ -83,6 +86,17 @@ Sensitive accesses (writes under /etc, /usr, /boot; /etc/shadow, ~/.ssh,
 /proc/*/mem; capabilities such as sys_admin; raw and packet sockets; ptrace
 of other programs; mounts) are listed for a human, not added, unless
 --allow-sensitive. Rules the target --abi cannot express are listed too.
+Each finding has a stable ID (the same profile and rule give the same ID
+in every run): --accept ID grants just that finding, --accept 'RULE' (for
+example 'capability setuid') that rule wherever it was held back. The rule
+is written with a comment "# armorer: accepted ID [kind]: --reason", so
+the decision is on record in the profile and the next learn does not ask
+again.
+
+--json prints one document (schema armorer/learn/v1, docs/json.md): the
+rules learned per profile, the findings with their IDs and the command that
+accepts each, the changes (diff and new content), the files written, and
+what became of every event.
 
 When lines of the log could not be read or the kernel lost events, learn
 says that the profile was learned from an incomplete log. Records that
@@ -112,6 +126,9 @@ neither the kernel nor auditd wrote are never learned from.`,
 			if _, err := learn.ParseLocal(opts.Local); err != nil {
 				return usageErrorf("%v", err)
 			}
+			if opts.Reason != "" && len(opts.Accept) == 0 {
+				return usageErrorf("--reason goes with --accept")
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -138,6 +155,9 @@ neither the kernel nor auditd wrote are never learned from.`,
 	fl.StringVar(&opts.Exec, "exec", aare.ExecMode{Kind: aare.ExecChild}.String(), "transition for programs outside the application's directory without a profile: cx or ix")
 	fl.StringVar(&opts.Local, "local", defaultLocal, "additions go to local/NAME: auto (packaged profiles), always or never")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 when accesses were held back as findings")
+	fl.BoolVar(&opts.JSON, "json", false, "print the result as one JSON document (docs/json.md)")
+	fl.StringArrayVar(&opts.Accept, "accept", nil, "grant the finding with this `ID` (or this rule's text); repeatable")
+	fl.StringVar(&opts.Reason, "reason", "", "why the --accept findings are granted (written next to each rule)")
 	fl.StringSliceVar(&opts.Abstractions, "abstractions", nil, "abstractions to choose from (NAME of abstractions/NAME, or all; default: "+defaultAbstractionList()+")")
 	return cmd
 }
@@ -168,6 +188,7 @@ func learnRun(o *learnOptions) error {
 		Profile:      o.Profile,
 		Merge:        mergeOpts,
 		Warn:         func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) },
+		Accept:       learn.Accept{Keys: o.Accept, Reason: o.Reason},
 	})
 	if err != nil {
 		return &FlagError{Err: err}
@@ -176,9 +197,11 @@ func learnRun(o *learnOptions) error {
 	if err != nil {
 		return err
 	}
+	stopProgress := startProgress(o.IO, p, o.JSON)
 	// The events learned from are kept for enforce's simulate gate.
 	kept := eventstore.NewBatch()
 	res, err := sess.Learn(keepEvents(p.Events(), kept))
+	stopProgress()
 	if perr := p.Err(); perr != nil {
 		return sourceError(perr)
 	}
@@ -197,37 +220,94 @@ func learnRun(o *learnOptions) error {
 			return learn.Merge(set, res.Profiles, mergeOpts)
 		}
 	}
-	return learnOutput(o.IO, w, o.Stdout, o.Strict, res, p.Stats(), kept)
+	out := learnOut{w: w, stdout: o.Stdout, strict: o.Strict, json: o.JSON, dir: o.Dir, sources: o.Sources}
+	rep, err := learnOutput(o.IO, out, res, p.Stats(), kept)
+	if rep != nil {
+		if jerr := writeJSON(o.IO.Out, rep); jerr != nil {
+			return jerr
+		}
+	}
+	return err
+}
+
+// learnOut says how learnOutput reports a session.
+type learnOut struct {
+	w              *profileWriter // nil: preview only
+	stdout, strict bool
+	json           bool // build the --json report instead of printing
+	// dir and sources make the command that accepts a finding.
+	dir     string
+	sources []string
 }
 
 // learnOutput prints what a learning session found and changed (learn and
 // record): findings, then the changes as a diff, the files (stdout), or
 // written (write); it says when the log was incomplete and keeps the
-// events after a write.
-func learnOutput(io_ *IOStreams, w *profileWriter, stdout, strict bool, res *learn.SessionResult, st source.Stats, kept *eventstore.Batch) error {
-	write := w != nil
-	for _, f := range res.Findings {
-		fmt.Fprintf(io_.ErrOut, "finding: %s\n", f)
-	}
-	switch {
-	case write:
-		if err := w.write(io_, res.Changes); err != nil {
-			return err
+// events after a write. With out.json it prints nothing on stdout and
+// returns the --json report instead (also with the error).
+func learnOutput(io_ *IOStreams, out learnOut, res *learn.SessionResult, st source.Stats, kept *eventstore.Batch) (*learnReport, error) {
+	write := out.w != nil
+	var rep *learnReport
+	if out.json {
+		rep = newLearnReport(res, st, out.dir, out.sources)
+		switch {
+		case write:
+			rep.Output = "write"
+		case out.stdout:
+			rep.Output = "stdout"
+		default:
+			rep.Output = "diff"
 		}
-	case stdout:
-		for _, c := range res.Changes {
+	}
+	cs, ecs := io_.ColorScheme(), io_.ErrColorScheme()
+	for _, f := range res.Accept.Accepted {
+		fmt.Fprintf(io_.ErrOut, "accepted %s: %s: %s\n", f.Key(), f.Profile, f.RuleText())
+	}
+	for _, f := range res.Accept.Refused {
+		fmt.Fprintf(io_.ErrOut, "armorer: warning: --accept %s: %s cannot be granted by a decision (%s)\n", f.Key(), f.RuleText(), f.Reason)
+	}
+	for _, k := range res.Accept.Unmatched {
+		fmt.Fprintf(io_.ErrOut, "armorer: warning: --accept %s matches no finding of this run (granted already, or not observed)\n", k)
+	}
+	if !out.json {
+		for _, f := range res.Findings {
+			fmt.Fprintf(io_.ErrOut, "finding %s: %s\n", ecs.Severity(f.Severity, f.Key()), f)
+		}
+		if acceptable(res.Findings) {
+			fmt.Fprintf(io_.ErrOut, "armorer: a human decides each finding: grant one with --accept ID (or --accept 'RULE'), with --write\n")
+		}
+	}
+	for _, c := range res.Changes {
+		oldName := c.Path
+		if c.Old == nil {
+			oldName = "/dev/null"
+		}
+		d := diff.Diff(oldName, c.Old, c.Path, c.New)
+		if rep != nil {
+			rep.Changes = append(rep.Changes, changeJSON{Path: c.Path, NewFile: c.Old == nil,
+				Profiles: append([]string{}, c.Profiles...), Diff: string(d), Content: string(c.New)})
+			continue
+		}
+		switch {
+		case write:
+		case out.stdout:
 			if len(res.Changes) > 1 {
 				fmt.Fprintf(io_.Out, "# armorer: %s\n", c.Path)
 			}
 			io_.Out.Write(c.New)
+		default:
+			io_.Out.Write(cs.Diff(d))
 		}
-	default:
-		for _, c := range res.Changes {
-			oldName := c.Path
-			if c.Old == nil {
-				oldName = "/dev/null"
+	}
+	if write {
+		written, err := out.w.write(io_, res.Changes)
+		if rep != nil {
+			for _, f := range written {
+				rep.Written = append(rep.Written, writtenJSON{Path: f.Path, Backup: f.Backup})
 			}
-			io_.Out.Write(diff.Diff(oldName, c.Old, c.Path, c.New))
+		}
+		if err != nil {
+			return rep, err
 		}
 	}
 	if len(res.Changes) == 0 || !res.Accounting.NothingNew() {
@@ -237,12 +317,22 @@ func learnOutput(io_ *IOStreams, w *profileWriter, stdout, strict bool, res *lea
 	if write && kept != nil {
 		// Only when the profile changes for real: a preview has no side
 		// effects (and needs no write access to the state directory).
-		storeEvents(io_.ErrOut, stateDirOf(w.host), kept)
+		storeEvents(io_.ErrOut, stateDirOf(out.w.host), kept)
 	}
-	if strict && len(res.Findings) > 0 {
-		return &FoundError{Msg: fmt.Sprintf("%d findings held back (--strict)", len(res.Findings))}
+	if out.strict && len(res.Findings) > 0 {
+		return rep, &FoundError{Msg: fmt.Sprintf("%d findings held back (--strict)", len(res.Findings))}
 	}
-	return nil
+	return rep, nil
+}
+
+// acceptable says whether any finding can be granted with --accept.
+func acceptable(fs []learn.Finding) bool {
+	for _, f := range fs {
+		if f.Acceptable() {
+			return true
+		}
+	}
+	return false
 }
 
 // warnIncomplete tells the user that what a command made of the events

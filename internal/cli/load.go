@@ -12,6 +12,7 @@ type loadOptions struct {
 	Host     func() (*host.Host, error)
 	Complain bool
 	Profiles []string
+	JSON     bool
 
 	hostFlags // --dir, --state-dir, --no-load
 }
@@ -44,12 +45,13 @@ write ./NAME or the full path.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Complain, "complain", false, "set complain mode in the file before loading")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what changed as one JSON document (docs/json.md)")
 	addHostFlags(cmd, &opts.hostFlags, "")
 	return cmd
 }
 
 func loadRun(cmd *cobra.Command, o *loadOptions) error {
-	return runHostVerb(cmd.Context(), o.IO, o.Host, "load", o.Profiles, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "load", o.Profiles, o.JSON, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
 		f, err := h.ResolveLoad(arg)
 		if err != nil {
 			return nil, err

@@ -26,6 +26,7 @@ type newOptions struct {
 	Complain bool
 	ABI      string
 	Unit     string // new_unit.go
+	JSON     bool
 
 	hostFlags // --dir, --state-dir, --no-load
 }
@@ -49,7 +50,10 @@ when it runs: new refuses it and says to name the real one.
 The profile goes to stdout, or with --write into the profile directory under
 aa-autodep's file name (/opt/myapp/bin/myapp → opt.myapp.bin.myapp). Use
 --complain to start learning; without an abi line the kernel would neither
-mediate nor log network access, so one is always written.`,
+mediate nor log network access, so one is always written.
+
+--json prints one document (schema armorer/new/v1): the program, the
+profile's name and text, what was not found, and the files written.`,
 		GroupID: "profile",
 		Args:    newArgs(opts),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,6 +78,7 @@ mediate nor log network access, so one is always written.`,
 	addHostFlags(cmd, &opts.hostFlags, "") // new --write never loads
 	cmd.Flags().BoolVar(&opts.Complain, "complain", false, "put the profile in complain mode (flags=(complain))")
 	cmd.Flags().StringVar(&opts.ABI, "abi", "3.0", "policy ABI: 3.0 or 4.0")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as one JSON document (docs/json.md)")
 	cmd.Flags().StringVar(&opts.Unit, "unit", "", "a profile without attachment for systemd `UNIT` (interpreted services), and a drop-in with AppArmorProfile=")
 	return cmd
 }
@@ -114,7 +119,14 @@ func newRun(o *newOptions) error {
 	if err := policy.Format(&buf, nil, sk.File()); err != nil {
 		return err
 	}
+	var rep *newReport
+	if o.JSON {
+		rep = newNewReport(sk.Name, o.ABI, x, buf.Bytes())
+	}
 	if !o.Write {
+		if rep != nil {
+			return writeJSON(o.IO.Out, rep)
+		}
 		_, err := o.IO.Out.Write(buf.Bytes())
 		return err
 	}
@@ -123,7 +135,13 @@ func newRun(o *newOptions) error {
 		return &FoundError{Msg: fmt.Sprintf("%s already exists: update it with armorer learn, or remove it first", target)}
 	}
 	w := &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir}
-	return w.write(o.IO, []learn.Change{{Path: target, New: buf.Bytes()}})
+	written, err := w.write(o.IO, []learn.Change{{Path: target, New: buf.Bytes()}})
+	if err != nil || rep == nil {
+		return err
+	}
+	rep.File = target
+	rep.wrote(written)
+	return writeJSON(o.IO.Out, rep)
 }
 
 // profileDir is --dir, else the profile directory of the factory's host

@@ -78,7 +78,15 @@ func newUnitRun(o *newOptions) error {
 	}
 	dropIn := filepath.Join(dirs[0], unit+".d", DropInName)
 	dropInText := "# Written by armorer new --unit: systemd confines " + unit + " with the AppArmor profile " + name + ".\n[Service]\nAppArmorProfile=" + name + "\n"
+	var rep *newReport
+	if o.JSON {
+		rep = newNewReport(name, o.ABI, x, buf.Bytes())
+		rep.Unit, rep.DropIn = unit, &dropInJSON{Path: dropIn, Content: dropInText}
+	}
 	if !o.Write {
+		if rep != nil {
+			return writeJSON(o.IO.Out, rep)
+		}
 		fmt.Fprintf(o.IO.ErrOut, "armorer: with --write, also %s:\n%s", dropIn, dropInText)
 		_, err := o.IO.Out.Write(buf.Bytes())
 		return err
@@ -91,13 +99,20 @@ func newUnitRun(o *newOptions) error {
 		return &FoundError{Msg: fmt.Sprintf("%s already exists: update it with armorer learn, or remove it first", target)}
 	}
 	w := &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir}
-	if err := w.write(o.IO, []learn.Change{{Path: target, New: buf.Bytes()}}); err != nil {
+	written, err := w.write(o.IO, []learn.Change{{Path: target, New: buf.Bytes()}})
+	if err != nil {
 		return err
 	}
 	if _, err := h.WriteDropIn(unit, DropInName, []byte(dropInText)); err != nil {
 		return &EnvError{Err: err}
 	}
 	fmt.Fprintf(o.IO.ErrOut, "wrote %s: run systemctl daemon-reload, load the profile (armorer load %s), then restart %s\n", dropIn, name, unit)
+	if rep != nil {
+		rep.File = target
+		rep.wrote(written)
+		rep.Written = append(rep.Written, writtenJSON{Path: dropIn})
+		return writeJSON(o.IO.Out, rep)
+	}
 	return nil
 }
 

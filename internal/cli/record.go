@@ -33,6 +33,7 @@ type recordOptions struct {
 	ABI     string
 	Settle  time.Duration
 	Argv    []string
+	JSON    bool
 
 	hostFlags // --dir, --state-dir, --no-load
 }
@@ -59,7 +60,12 @@ exit (also on an error or SIGINT/SIGTERM), and says so. Events the kernel
 or the source lost are reported.
 
 The exit status is CMD's (128+N when a signal N ended it), unless armorer
-itself failed.`,
+itself failed.
+
+--json prints one document when CMD has ended (schema armorer/record/v1):
+the command and its exit status, the source, the events recorded and, per
+profile, learn's report. CMD's standard output then goes to stderr, so that
+stdout holds the document alone.`,
 		GroupID: "profile",
 		Args:    minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,6 +88,7 @@ itself failed.`,
 	fl.BoolVar(&opts.Write, "write", false, "write the learned rules into the profile")
 	fl.StringVar(&opts.Source, "source", "", "live event `SOURCE` (default: netlink: if permitted, else kmsg:)")
 	fl.StringVar(&opts.ABI, "abi", "3.0", "policy ABI of a new profile: 3.0 or 4.0")
+	fl.BoolVar(&opts.JSON, "json", false, "print the result as one JSON document (docs/json.md); CMD's stdout goes to stderr")
 	addHostFlags(cmd, &opts.hostFlags, "") // record needs the kernel: no --no-load
 	fl.DurationVar(&opts.Settle, "settle", 500*time.Millisecond, "after CMD exits, wait until the log has been quiet this long (at most 10 times as long)")
 	return cmd
@@ -190,9 +197,24 @@ func recordRun(o *recordOptions) error {
 	}
 	storeEvents(errOut, h.Paths.StateDir, kept)
 	learnErr := error(nil)
+	rep := &recordReport{Schema: schemaName("record"), Command: o.Argv, Source: spec, Profiles: names,
+		Events: len(col.events), Loaded: res, Learned: []*learnReport{}}
 	for _, name := range names {
-		if err := recordLearn(o, h.Paths.ProfileDir, name, col.events, stats); err != nil && learnErr == nil {
+		lr, err := recordLearn(o, h.Paths.ProfileDir, name, col.events, stats)
+		if err != nil && learnErr == nil {
 			learnErr = err
+		}
+		if lr != nil {
+			rep.Learned = append(rep.Learned, lr)
+		}
+	}
+	var ce *ChildExitError
+	if errors.As(childErr, &ce) {
+		rep.ExitCode = ce.Code
+	}
+	if o.JSON {
+		if err := writeJSON(o.IO.Out, rep); err != nil {
+			return err
 		}
 	}
 	if childErr != nil {
@@ -209,7 +231,7 @@ var recordSources = []string{"netlink:", "kmsg:"}
 // recordLearn learns profile name from the recorded events, with learn's
 // defaults (the zero learn.SessionOptions knobs), and prints the result as
 // learn does.
-func recordLearn(o *recordOptions, dir, name string, events []*source.Event, st source.Stats) error {
+func recordLearn(o *recordOptions, dir, name string, events []*source.Event, st source.Stats) (*learnReport, error) {
 	sess, err := learn.OpenSession(learn.SessionOptions{
 		Dir:     dir,
 		Options: learn.Options{ABI: o.ABI},
@@ -221,18 +243,18 @@ func recordLearn(o *recordOptions, dir, name string, events []*source.Event, st 
 		Warn: func(err error) { fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %v\n", err) },
 	})
 	if err != nil {
-		return &FlagError{Err: err}
+		return nil, &FlagError{Err: err}
 	}
 	res, err := sess.Learn(slices.Values(events))
 	if err != nil {
-		return &FoundError{Msg: err.Error()}
+		return nil, &FoundError{Msg: err.Error()}
 	}
 	// The events were kept already, once for every profile.
 	var w *profileWriter
 	if o.Write {
 		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir, reload: true} // record loaded it
 	}
-	return learnOutput(o.IO, w, false, false, res, st, nil)
+	return learnOutput(o.IO, learnOut{w: w, json: o.JSON, sources: []string{stateScheme + name}}, res, st, nil)
 }
 
 // recordProfileFile finds CMD's profile file: --profile NAME when the
@@ -289,6 +311,9 @@ func raiseRatelimit(w interface{ Write([]byte) (int, error) }, path string) func
 func runChild(ctx context.Context, o *recordOptions) error {
 	c := exec.Command(o.Argv[0], o.Argv[1:]...)
 	c.Stdin, c.Stdout, c.Stderr = o.IO.In, o.IO.Out, o.IO.ErrOut
+	if o.JSON {
+		c.Stdout = o.IO.ErrOut // stdout holds the document alone
+	}
 	if err := c.Start(); err != nil {
 		return &FlagError{Err: fmt.Errorf("record: %w", err)}
 	}

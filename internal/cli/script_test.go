@@ -52,7 +52,8 @@ func scriptParams(t *testing.T) testscript.Params {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits": cmdExits,
+			"exits":  cmdExits,
+			"schema": cmdSchema, // jsonschema_test.go
 		},
 	}
 }

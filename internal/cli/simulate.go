@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/armorer-dev/armorer/auditlog/source"
 	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
@@ -22,6 +24,7 @@ type simulateOptions struct {
 	Profile string
 	Sources []string
 	Include []string
+	JSON    bool
 
 	hostFlags // --dir, --state-dir
 }
@@ -40,7 +43,15 @@ Exit status 1 when anything would be denied: the gate before enforce.
 
 PROFILE is a profile file, or the name of a profile in the profile directory.
 Includes are searched in -I directories; by default in the profile file's
-directory when it holds tunables/ or abstractions/, else the profile directory.`,
+directory when it holds tunables/ or abstractions/, else the profile directory.
+
+Denials that learn holds back for a human (sensitive accesses) are listed as
+findings, each with its stable ID and the armorer learn --accept command
+that grants it; learn --write learns the others.
+
+--json prints one document (schema armorer/simulate/v1, docs/json.md): each
+predicted denial with the rule that would allow it, the nearest existing
+rule and the events (source and line) it comes from, and the findings.`,
 		GroupID: "profile",
 		Args:    minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -56,6 +67,7 @@ directory when it holds tunables/ or abstractions/, else the profile directory.`
 		},
 	}
 	cmd.Flags().StringSliceVarP(&opts.Include, "include", "I", nil, "include search path")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as one JSON document (docs/json.md)")
 	addHostFlags(cmd, &opts.hostFlags, "")
 	return cmd
 }
@@ -67,16 +79,38 @@ type simulation struct {
 	Events   int
 	Replayed int
 	Denials  []simulator.Denial
+	Stats    source.Stats
+	// Findings are the denials learn would hold back for a human (only
+	// when there are denials and the sources can be read again).
+	Findings []learn.Finding
+	// Dir is the profile file's directory when it is not the profile
+	// directory, Sources the SOURCEs replayed: what the command that
+	// accepts a finding names.
+	Dir     string
+	Sources []string
 }
 
 func simulateRun(o *simulateOptions) error {
-	sim, err := simulate(o.Ctx, o.IO, profileDir(o.Host, ""), stateDirOf(o.Host), o.Profile, o.Sources, o.Include)
+	sim, err := simulate(o.Ctx, o.IO, profileDir(o.Host, ""), stateDirOf(o.Host), o.Profile, o.Sources, o.Include, o.JSON)
 	if err != nil {
 		return err
 	}
-	for _, d := range sim.Denials {
-		fmt.Fprintf(o.IO.Out, "DENIED %s\n", d)
+	if o.JSON {
+		rep := &simulateReport{Schema: schemaName("simulate"), File: sim.File, Profiles: sim.Profiles, Events: sim.Events,
+			Replayed: sim.Replayed, Denials: denialsJSON(sim.Denials), Findings: findingsJSON(sim.Findings, sim.Dir, sim.Sources), Log: logStats(sim.Stats)}
+		if err := writeJSON(o.IO.Out, rep); err != nil {
+			return err
+		}
+		if len(sim.Denials) > 0 {
+			return &FoundError{Msg: fmt.Sprintf("%d accesses would be denied in enforce mode", len(sim.Denials)), Silent: true}
+		}
+		return nil
 	}
+	cs := o.IO.ColorScheme()
+	for _, d := range sim.Denials {
+		fmt.Fprintf(o.IO.Out, "%s %s\n", cs.Denied("DENIED"), d)
+	}
+	printBlocking(o.IO.ErrOut, o.IO.ErrColorScheme(), sim)
 	if len(sim.Denials) > 0 {
 		return &FoundError{Msg: fmt.Sprintf("%d accesses would be denied in enforce mode (%d events replayed against %s)",
 			len(sim.Denials), sim.Replayed, strings.Join(sim.Profiles, ", "))}
@@ -86,8 +120,9 @@ func simulateRun(o *simulateOptions) error {
 }
 
 // simulate replays sources against profile: a file, or the name of a
-// profile in profDir; state:NAME sources read stateDir.
-func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile string, sources, include []string) (*simulation, error) {
+// profile in profDir; state:NAME sources read stateDir. quiet turns the
+// progress line off (--json).
+func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile string, sources, include []string, quiet bool) (*simulation, error) {
 	file := profile
 	if _, err := os.Stat(file); err != nil {
 		if strings.ContainsRune(profile, '/') {
@@ -149,6 +184,8 @@ func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile st
 	var a learn.Access
 	var m learn.Mapper
 	n := 0
+	stopProgress := startProgress(io_, p, quiet)
+	defer stopProgress()
 	for ev := range p.Events() {
 		n++
 		if !m.Map(ev.Event, ev.Source, ev.Line(), &a) {
@@ -158,6 +195,7 @@ func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile st
 			simErr = err
 		}
 	}
+	stopProgress()
 	if err := p.Err(); err != nil {
 		return nil, sourceError(err)
 	}
@@ -168,7 +206,15 @@ func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile st
 		fmt.Fprintf(io_.ErrOut, "armorer: warning: %v\n", err)
 	}
 	warnIncomplete(io_.ErrOut, "simulated", p.Stats())
-	return &simulation{File: file, Profiles: names, Events: n, Replayed: sim.Replayed, Denials: sim.Denials()}, nil
+	res := &simulation{File: file, Profiles: names, Events: n, Replayed: sim.Replayed, Denials: sim.Denials(), Stats: p.Stats(),
+		Sources: sources}
+	if !sameDir(dir, profDir) {
+		res.Dir = dir // the accept command names it
+	}
+	if len(res.Denials) > 0 {
+		res.Findings = blockingFindings(ctx, io_, dir, include, sources, names)
+	}
+	return res, nil
 }
 
 // simulateGate is enforce's gate: the events recorded for the file's
@@ -200,7 +246,7 @@ func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, 
 	if state == "" {
 		state = stateDirOf(g.host)
 	}
-	sim, err := simulate(ctx, g.io, dir, state, req.File, sources, nil)
+	sim, err := simulate(ctx, g.io, dir, state, req.File, sources, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -208,5 +254,73 @@ func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, 
 	for _, d := range sim.Denials {
 		rep.Denials = append(rep.Denials, d.String())
 	}
+	for _, f := range sim.Findings {
+		rep.Findings = append(rep.Findings, GateFinding{ID: f.Key(), Text: f.String(), Accept: acceptCommand(f, sim.Dir, sim.Sources)})
+	}
 	return rep, nil
+}
+
+// blockingFindings learns from the sources again, in memory, and returns
+// the findings of the simulated profiles: the denials a human decides.
+// Standard input cannot be read twice: then there are none (and a note).
+func blockingFindings(ctx context.Context, io_ *IOStreams, profDir string, include, sources, names []string) []learn.Finding {
+	if slices.Contains(sources, "-") {
+		fmt.Fprintf(io_.ErrOut, "armorer: note: standard input cannot be read twice: run armorer learn on the events to see which denials are findings\n")
+		return nil
+	}
+	profile := ""
+	if len(names) == 1 {
+		profile = names[0]
+	}
+	sess, err := learn.OpenSession(learn.SessionOptions{Dir: profDir, Include: include, Profile: profile})
+	if err != nil {
+		return nil
+	}
+	p, err := openEvents(ctx, io_, sources, source.Options{})
+	if err != nil {
+		return nil
+	}
+	res, err := sess.Learn(p.Events())
+	if err != nil || p.Err() != nil {
+		return nil
+	}
+	var out []learn.Finding
+	for _, f := range res.Findings {
+		for _, n := range names {
+			if auditlog.LabelMatches(f.Profile, n) {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// printBlocking lists the findings among the denials, each with the
+// command that grants it, and says how to learn the rest.
+func printBlocking(w io.Writer, cs *ColorScheme, sim *simulation) {
+	if len(sim.Denials) == 0 {
+		return
+	}
+	for _, f := range sim.Findings {
+		fmt.Fprintf(w, "finding %s: %s\n", cs.Severity(f.Severity, f.Key()), f)
+		if c := acceptCommand(f, sim.Dir, sim.Sources); c != "" {
+			fmt.Fprintf(w, "  accept: %s\n", c)
+		}
+	}
+	if n := len(sim.Denials) - len(sim.Findings); n > 0 {
+		dir := ""
+		if sim.Dir != "" {
+			dir = "--dir " + shellQuote(sim.Dir) + " "
+		}
+		fmt.Fprintf(w, "armorer: learn the other denials with armorer learn %s--write %s\n", dir, strings.Join(quoteAll(sim.Sources), " "))
+	}
+}
+
+func quoteAll(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = shellQuote(a)
+	}
+	return out
 }

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -29,7 +29,8 @@ processes that run unconfined although a loaded profile attaches to their
 executable (they started before the profile was loaded: restart them).
 
 Exit status 3 when AppArmor is not usable here, with what is missing and how
-to fix it.`,
+to fix it; --json then still prints a document (schema armorer/status/v1,
+docs/json.md) with "available": false and the reason.`,
 		GroupID: "host",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -46,6 +47,10 @@ to fix it.`,
 
 // statusJSON is the stable --json shape.
 type statusJSON struct {
+	Schema string `json:"schema"`
+	// Available says whether AppArmor can be used here; Reason why not.
+	Available  bool                     `json:"available"`
+	Reason     string                   `json:"reason,omitempty"`
 	Support    *host.Support            `json:"support"`
 	Profiles   []host.LoadedProfile     `json:"profiles"`
 	ByMode     map[host.Mode][]string   `json:"by_mode"`
@@ -60,6 +65,22 @@ func statusRun(cmd *cobra.Command, o *statusOptions) error {
 		return &EnvError{Err: err}
 	}
 	st, err := h.Status(cmd.Context(), nil)
+	var ue *host.UnavailableError
+	if o.JSON && errors.As(err, &ue) {
+		sup, derr := h.Detect(cmd.Context())
+		if derr != nil {
+			return hostError(derr)
+		}
+		by := map[host.Mode][]string{}
+		for _, m := range host.Modes {
+			by[m] = []string{}
+		}
+		if werr := writeJSON(o.IO.Out, statusJSON{Schema: schemaName("status"), Reason: ue.Error(), Support: sup, Profiles: []host.LoadedProfile{},
+			ByMode: by, Processes: []host.Process{}, Unconfined: []host.UnconfinedProcess{}}); werr != nil {
+			return werr
+		}
+		return hostError(err)
+	}
 	if err != nil {
 		return hostError(err)
 	}
@@ -73,9 +94,7 @@ func statusRun(cmd *cobra.Command, o *statusOptions) error {
 		if st.Profiles == nil {
 			st.Profiles = []host.LoadedProfile{}
 		}
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(statusJSON{Support: st.Support, Profiles: st.Profiles, ByMode: by, Processes: st.Processes, Unconfined: st.Unconfined, Unreadable: st.Unreadable})
+		return writeJSON(o.IO.Out, statusJSON{Schema: schemaName("status"), Available: true, Support: st.Support, Profiles: st.Profiles, ByMode: by, Processes: st.Processes, Unconfined: st.Unconfined, Unreadable: st.Unreadable})
 	}
 	printStatus(o.IO.Out, st)
 	return nil

@@ -13,6 +13,7 @@ type unloadOptions struct {
 	Host     func() (*host.Host, error)
 	Force    bool
 	Profiles []string
+	JSON     bool
 
 	hostFlags // --dir, --state-dir, --no-load
 }
@@ -39,12 +40,13 @@ since removing it silently leaves them unconfined; --force removes it anyway.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "unload even if processes are confined by the profile")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print what changed as one JSON document (docs/json.md)")
 	addHostFlags(cmd, &opts.hostFlags, "")
 	return cmd
 }
 
 func unloadRun(cmd *cobra.Command, o *unloadOptions) error {
-	return runHostVerb(cmd.Context(), o.IO, o.Host, "unload", o.Profiles, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "unload", o.Profiles, o.JSON, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
 		f, err := h.Resolve(arg)
 		var nf *host.NotFoundError
 		if errors.As(err, &nf) {

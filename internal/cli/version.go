@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -43,8 +42,7 @@ empty fields left out.`,
 
 func versionRun(o *versionOptions) error {
 	if o.JSON {
-		enc := json.NewEncoder(o.IO.Out)
-		return enc.Encode(o.Info)
+		return writeJSONLine(o.IO.Out, o.Info)
 	}
 	i := o.Info
 	fmt.Fprintf(o.IO.Out, "armorer %s\n", i.Version)
