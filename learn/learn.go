@@ -943,8 +943,12 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		if !lint.MayReach(literalPrefix(pattern), perms) {
 			return true // most patterns: no compile, no product
 		}
-		pat, err := l.m.compile(pattern)
+		// Compiled outside the matcher's cache: guardMemo keeps the
+		// answer, and a log's thousands of patterns would keep their
+		// automata alive to the end otherwise.
+		pat, err := aare.Compile(pattern, l.m.vars)
 		if err != nil {
+			l.m.compile(pattern) // remembered for Problems
 			return false
 		}
 		if l.guardMemo == nil {
