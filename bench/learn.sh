@@ -58,7 +58,7 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "tool wall_s cpu_s max_rss_kb"
 for _ in $(seq "$rounds"); do
 	measure armorer "$work/armorer" learn --dir "$work/profiles" --stdout "$file"
-	measure read_log python3 "$shared/bench_pylogparser.py" -m read_log "$file"
+	measure read_log /usr/bin/python3 "$shared/bench_pylogparser.py" -m read_log "$file"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
