@@ -6,6 +6,14 @@
 # in one run, warm cache, one core. Both parsers must count the same events.
 #
 #   bench/auditlog.sh [LINES]        (default 1000000; run from the repository root)
+#
+# Then issue 14 section 5, on the shared corpus (../shared/bench/gen_aalog.py
+# -f kernlog --style legacy --seed 42, LINES lines): the whole
+# `armorer events --summary` CLI process (start-up, pipeline, de-duplication,
+# summary) against the shared parse_record() harness
+# (../shared/bench/aalogparse_bench.c) and `grep -c apparmor=`, alternated
+# in ROUNDS rounds (default 5, $ROUNDS) on one core, medians of CPU time
+# (user+sys) with wall and max RSS from /usr/bin/time -v.
 set -eu
 TIMEFORMAT='%3U %3S'
 lines=${1:-1000000}
@@ -54,3 +62,40 @@ if [ "$a_out" != "$l_out" ]; then
 fi
 printf 'armorer vs libapparmor: %.1fx faster (target >= 10x)\n' "$(echo "$l_secs / $a_secs" | bc -l)"
 printf 'armorer vs grep -c:     %.2fx grep'"'"'s CPU time\n' "$(echo "$a_secs / $g_secs" | bc -l)"
+
+# Issue 14 section 5: whole processes on the shared corpus.
+shared=${SHARED_BENCH:-$(cd "$(dirname "$0")/../../shared/bench" 2>/dev/null && pwd || echo /work/shared/bench)}
+rounds=${ROUNDS:-5}
+python3 "$shared/gen_aalog.py" -f kernlog --style legacy -n "$lines" --seed 42 -o "$work/shared.log"
+go build -o "$work/armorer" ./cmd/armorer
+cc -O2 -o "$work/aalogparse_bench" "$shared/aalogparse_bench.c" $(pkg-config --cflags --libs libapparmor)
+cat "$work/shared.log" >/dev/null
+: >"$work/results"
+# measure NAME CMD...: one run under /usr/bin/time -v on core 0; appends
+# "NAME wall cpu rss_kb" to $work/results.
+measure() {
+	name=$1
+	shift
+	/usr/bin/time -v -o "$work/time" taskset -c 0 "$@" >"$work/out" 2>"$work/err"
+	awk -v name="$name" '
+		/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); wall = t[n] + (n > 1 ? 60 * t[n-1] : 0) }
+		/User time/ { user = $NF }
+		/System time/ { sys = $NF }
+		/Maximum resident set size/ { rss = $NF }
+		END { printf "%s %.3f %.3f %d\n", name, wall, user + sys, rss }' "$work/time" >>"$work/results"
+}
+echo
+echo "shared corpus: $lines lines, $(stat -c %s "$work/shared.log") bytes; $rounds alternated rounds, one core; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for _ in $(seq "$rounds"); do
+	measure events "$work/armorer" events --summary "$work/shared.log"
+	measure libapparmor "$work/aalogparse_bench" "$work/shared.log"
+	measure grep grep -c 'apparmor=' "$work/shared.log"
+done
+median() { grep "^$1 " "$work/results" | awk -v f="$2" '{ print $f }' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+for t in events libapparmor grep; do
+	printf '%-12s median %.3f s CPU  %.3f s wall  %6.0f MiB max RSS\n' "$t" "$(median $t 3)" "$(median $t 2)" "$(echo "$(median $t 4) / 1024" | bc -l)"
+done
+ec=$(median events 3) lc=$(median libapparmor 3) gc=$(median grep 3)
+printf 'armorer events --summary vs libapparmor: %.1fx faster by CPU (target >= 10x)\n' "$(echo "$lc / $ec" | bc -l)"
+printf 'armorer events --summary vs grep -c:     %.2fx grep'"'"'s CPU time (target <= 3x)\n' "$(echo "$ec / $gc" | bc -l)"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

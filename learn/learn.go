@@ -151,6 +151,15 @@ type Learner struct {
 	m      *matcher
 
 	unsafeMemo map[string]bool
+	// guardMemo: the sensitive guard's answers. Profiles of one log
+	// generalise to the same patterns (@{PROC}/@{pid}/stat, libraries),
+	// and each answer is a product of automata.
+	guardMemo map[guardKey]bool
+}
+
+type guardKey struct {
+	pattern, except string
+	perms           aare.Perm
 }
 
 // labelAcc is everything seen under one raw label.
@@ -913,15 +922,47 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	// when no path it adds (beyond those the events named) is sensitive for
 	// its permissions, whichever generalisation made it (variables such as
 	// @{HOME}, which include /root/, globs, siblings, subtrees).
+	var exceptSrc string
+	if except != nil {
+		exceptSrc = except.String()
+	}
 	guard := func(pattern string, perms aare.Perm) bool {
 		if forbiddenPattern(pattern) {
 			return false
 		}
-		pat, err := l.m.compile(pattern)
+		// A pattern that reaches nothing sensitive at all passes for
+		// every profile, whatever paths its events named: ask that once.
+		general := guardKey{pattern: pattern, perms: perms}
+		key := guardKey{pattern, exceptSrc, perms}
+		if ok, done := l.guardMemo[general]; done && (ok || except == nil) {
+			return ok
+		}
+		if ok, done := l.guardMemo[key]; done {
+			return ok
+		}
+		if !lint.MayReach(literalPrefix(pattern), perms) {
+			return true // most patterns: no compile, no product
+		}
+		// Compiled outside the matcher's cache: guardMemo keeps the
+		// answer, and a log's thousands of patterns would keep their
+		// automata alive to the end otherwise.
+		pat, err := aare.Compile(pattern, l.m.vars)
 		if err != nil {
+			l.m.compile(pattern) // remembered for Problems
 			return false
 		}
+		if l.guardMemo == nil {
+			l.guardMemo = map[guardKey]bool{}
+		}
+		if _, done := l.guardMemo[general]; !done {
+			_, _, reached := lint.Reaches(pat, perms, nil)
+			l.guardMemo[general] = !reached
+			if !reached || except == nil {
+				return !reached
+			}
+		}
 		_, _, reached := lint.Reaches(pat, perms, except)
+		l.guardMemo[key] = !reached
 		return !reached
 	}
 	// Undo generalisations that reach a sensitive path.
@@ -972,6 +1013,15 @@ func (r *resolver) targetOf(profile, bin string, mode aare.ExecKind) string {
 		}
 	}
 	return ""
+}
+
+// literalPrefix is the text before the pattern's first glob, variable or
+// escape: every path the pattern matches begins with it.
+func literalPrefix(pattern string) string {
+	if i := strings.IndexAny(pattern, "\\*?[]{}@\"#"); i >= 0 {
+		return pattern[:i]
+	}
+	return pattern
 }
 
 // allSensitivePerms is every permission the sensitive table tells apart.

@@ -460,6 +460,19 @@ func Reaches(p *aare.Pattern, a aare.Perm, except *aare.Pattern) (SensitivePath,
 	return SensitivePath{}, "", false
 }
 
+// MayReach reports whether some path that begins with prefix is in the
+// language of a table entry sensitive for a permission in a. When it is
+// not, no pattern whose paths all begin with prefix reaches the table:
+// the caller need not compile the pattern to ask Reaches.
+func MayReach(prefix string, a aare.Perm) bool {
+	for i, e := range SensitivePaths {
+		if e.Access&a != 0 && compiled()[i].MatchPrefix(prefix) == len(prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // AnyPath reports whether a concrete path is in some entry's language,
 // whatever the permission.
 func AnyPath(p string) bool {

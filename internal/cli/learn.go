@@ -198,9 +198,15 @@ func learnRun(o *learnOptions) error {
 		return err
 	}
 	stopProgress := startProgress(o.IO, p, o.JSON)
-	// The events learned from are kept for enforce's simulate gate.
-	kept := eventstore.NewBatch()
-	res, err := sess.Learn(keepEvents(p.Events(), kept))
+	// The events learned from are kept for enforce's simulate gate, when
+	// the profiles are written: a preview holds no event past its use.
+	events := p.Events()
+	var kept *eventstore.Batch
+	if o.Write {
+		kept = eventstore.NewBatch()
+		events = keepEvents(events, kept)
+	}
+	res, err := sess.Learn(events)
 	stopProgress()
 	if perr := p.Err(); perr != nil {
 		return sourceError(perr)

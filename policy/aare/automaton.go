@@ -104,6 +104,38 @@ type dfa struct {
 	accept  []int32
 	tags    [][]int32 // sorted tag lists of accepting states, interned
 	start   int32
+	lead    string // every accepted string starts with it (see forcedPrefix)
+}
+
+// forcedPrefix is the literal text every accepted string starts with: the
+// path from the start while a state does not accept and has one live
+// transition, on a class of one byte.
+func (d *dfa) forcedPrefix() string {
+	var size [256]int
+	var byteOf [256]byte
+	for c := 0; c < 256; c++ {
+		size[d.classOf[c]]++
+		byteOf[d.classOf[c]] = byte(c)
+	}
+	var lead []byte
+	for s, seen := d.start, 0; s != 0 && d.accept[s] < 0 && seen < len(d.accept); seen++ {
+		live, next := -1, int32(0)
+		for c := 0; c < d.nclass; c++ {
+			if t := d.trans[int(s)*d.nclass+c]; t != 0 {
+				if live >= 0 {
+					live = -2
+					break
+				}
+				live, next = c, t
+			}
+		}
+		if live < 0 || size[live] != 1 {
+			break
+		}
+		lead = append(lead, byteOf[live])
+		s = next
+	}
+	return string(lead)
 }
 
 func (d *dfa) numStates() int { return len(d.accept) }
@@ -290,6 +322,7 @@ func (m *nfa) determinize(starts []int32, maxStates int) (*dfa, error) {
 	for i, t := range d.trans {
 		d.fast[i] = t * int32(d.nclass)
 	}
+	d.lead = d.forcedPrefix()
 	return d, nil
 }
 

@@ -95,3 +95,27 @@ func BenchmarkSetCovers(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIntersect: what learn's sensitive guard asks for every learned
+// pattern and table entry. Most pairs share no forced prefix (answered
+// without a product); home and /proc patterns need one.
+func BenchmarkIntersect(b *testing.B) {
+	vars := VarMap(map[string][]string{"HOME": {"/home/*/", "/root/"}, "pid": {"[0-9]*"}})
+	for _, tt := range []struct{ name, a, b string }{
+		{"disjoint", "/opt/app103/data/*.json", "/etc/shadow"},
+		{"home", "@{HOME}/.cache/app059/*.tmp", "{/root/,/home/*/}.ssh{,/,/**}"},
+		{"proc", "/proc/@{pid}/task/@{pid}/stat", "/proc/{[0-9]*,self,thread-self}/{,task/[0-9]*/}mem"},
+	} {
+		a, err := Compile(tt.a, vars)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := MustCompile(tt.b)
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Intersect(a, p, nil)
+			}
+		})
+	}
+}

@@ -31,3 +31,22 @@ func TestIntersect(t *testing.T) {
 		}
 	}
 }
+
+// TestForcedPrefix: the literal text every string of the language starts
+// with, which lets Intersect answer No without a product.
+func TestForcedPrefix(t *testing.T) {
+	for _, tt := range []struct{ pattern, want string }{
+		{"/etc/shadow", "/etc/shadow"},
+		{"/etc/{shadow,gshadow}", "/etc/"},
+		{"/usr/lib/*.so", "/usr/lib/"},
+		{"/tmp/[a]x", "/tmp/ax"},
+		{"/tmp/[ab]x", "/tmp/"},
+		{"/var/{,log/**}", "/var/"}, // /var/ itself is accepted
+		{"{/root/,/home/*/}.ssh/**", "/"},
+		{"**", ""},
+	} {
+		if got := MustCompile(tt.pattern).d.lead; got != tt.want {
+			t.Errorf("forcedPrefix(%q) = %q, want %q", tt.pattern, got, tt.want)
+		}
+	}
+}
