@@ -65,6 +65,9 @@
 //
 // Costs (2 shared cores, TCG): the first debootstrap about 1.5 min, its cpio
 // about 10 s; a boot 50–90 s (the kernel unpacks the archive in ~17 s of
-// guest time); 3 GiB of memory by default (MemoryMB). The serial line moves
-// a few hundred KB/s: put big files in MachineOptions.Files.
+// guest time); 3 GiB of memory by default (MemoryMB). The serial line is an
+// emulated UART, far slower than the boot archive (a 1 MB log comes out in
+// seconds): put big files in MachineOptions.Files. Booted with
+// audit_backlog_limit=8192: without auditd the default 64 drops
+// complain-mode events of a busy service.
 package vmtest

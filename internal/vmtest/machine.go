@@ -470,8 +470,7 @@ func (m *Machine) CopyOut(ctx context.Context, vmPath, hostPath string) error {
 	return os.WriteFile(hostPath, data, 0o644)
 }
 
-// transferTime is a generous bound for n bytes over the serial line (it
-// moves a few hundred KB/s under TCG).
+// transferTime is a generous bound for n bytes over the serial line.
 func transferTime(n int) time.Duration { return time.Minute + time.Duration(n)*10*time.Microsecond }
 
 // Daemon is a service started directly (there is no init system in the

@@ -139,8 +139,11 @@ func proveService(t *testing.T, ctx context.Context, m *vmtest.Machine, s *libSe
 			t.Logf("%s: probe %q blocked: %s", s.name, p.name, strings.TrimSpace(string(out.Stderr)+string(out.Stdout)))
 		}
 	}
-	if _, err := m.Stop(ctx, s.daemon.Name, 30*time.Second); err != nil {
-		t.Errorf("stop %s after the probes: %v", s.name, err)
+	if s.afterProbes != "" {
+		m.MustSh(t, 30*time.Second, s.afterProbes)
+	}
+	if st, err := m.Stop(ctx, s.daemon.Name, 30*time.Second); err != nil || !st.Clean() {
+		t.Errorf("stop %s after the probes: %+v %v", s.name, st, err)
 	}
 	return r
 }
