@@ -63,6 +63,11 @@ func (p Paths) BackupDir() string { return filepath.Join(p.StateDir, "backup") }
 type Host struct {
 	Paths  Paths
 	Parser *Parser
+	// NoLoad edits the profile directory without telling the kernel, like
+	// aa-complain --no-reload: files are validated (apparmor_parser -QK,
+	// which needs no kernel), written with backups and linked as usual,
+	// but nothing is loaded, replaced or removed.
+	NoLoad bool
 	log    *slog.Logger
 
 	// removeHook replaces the write to securityfs .remove in tests, where
@@ -99,4 +104,17 @@ func New(paths Paths, logger *slog.Logger) *Host {
 		h.Parser.KernelArgs = []string{"--subdomainfs", paths.apparmorfs()}
 	}
 	return h
+}
+
+// WithDirs returns a copy of h on another profile directory and state
+// directory; "" keeps h's.
+func (h *Host) WithDirs(profileDir, stateDir string) *Host {
+	c := *h
+	if profileDir != "" {
+		c.Paths.ProfileDir = profileDir
+	}
+	if stateDir != "" {
+		c.Paths.StateDir = stateDir
+	}
+	return &c
 }

@@ -3,10 +3,13 @@ package host
 import (
 	"context"
 	"fmt"
+	"go/token"
 	"io/fs"
 	"os"
 	"path"
 	"strings"
+
+	"github.com/armorer-dev/armorer/policy"
 )
 
 // InUseError refuses to unload or disable a profile that still confines
@@ -109,8 +112,27 @@ func (h *Host) installEnabled(ctx context.Context, f ProfileFile, content []byte
 		h.restoreLinks(f.Name, removed)
 		return nil, err
 	}
-	res.Mode = h.kernelMode(res.Profiles)
+	if h.NoLoad {
+		res.Mode = contentMode(h.Path(f), content)
+	} else {
+		res.Mode = h.kernelMode(res.Profiles)
+	}
 	return res, nil
+}
+
+// contentMode is the mode a profile file's text gives its first
+// top-level profile ("" when it defines none).
+func contentMode(file string, content []byte) Mode {
+	pf, err := policy.ParseFile(token.NewFileSet(), file, content, 0)
+	if err != nil {
+		return ""
+	}
+	for _, r := range pf.Rules {
+		if p, ok := r.(*policy.Profile); ok {
+			return ProfileMode(p)
+		}
+	}
+	return ""
 }
 
 func (h *Host) restoreLinks(name string, links map[string]string) {
@@ -181,7 +203,14 @@ func (h *Host) Disable(ctx context.Context, f ProfileFile, force bool) (*Result,
 	if f.Source != "" {
 		return nil, fmt.Errorf("disable %s: not a file in %s", f.Source, h.Paths.ProfileDir)
 	}
-	res, err := h.Unload(ctx, f, force)
+	var res *Result
+	var err error
+	if h.NoLoad {
+		names, nerr := h.Parser.Names(ctx, h.Path(f))
+		res, err = &Result{File: h.Path(f), Profiles: names}, nerr
+	} else {
+		res, err = h.Unload(ctx, f, force)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -195,15 +224,17 @@ func (h *Host) Disable(ctx context.Context, f ProfileFile, force bool) (*Result,
 		return nil, fmt.Errorf("disable %s: %w", f.Name, err)
 	}
 	rel := strings.Repeat("../", strings.Count(link, "/")) + f.Name
+	res.Action = "disabled"
+	if h.NoLoad {
+		res.Action = "disabled, not unloaded"
+	}
 	if cur, err := root.Readlink(link); err == nil && cur == rel {
-		res.Action = "disabled"
 		return res, nil
 	}
 	root.Remove(link)
 	if err := root.Symlink(rel, link); err != nil {
 		return nil, fmt.Errorf("disable %s: %w", f.Name, err)
 	}
-	res.Action = "disabled"
 	return res, nil
 }
 

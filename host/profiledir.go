@@ -184,6 +184,9 @@ func (h *Host) ResolveLoad(arg string) (ProfileFile, error) {
 	return f, err
 }
 
+// ActionWritten is a Result's Action when NoLoad kept the kernel out of it.
+const ActionWritten = "written, not loaded"
+
 // Result is what one operation did to one profile file.
 type Result struct {
 	File     string   `json:"file"`               // the profile file
@@ -242,6 +245,15 @@ func (h *Host) install(ctx context.Context, f ProfileFile, content []byte, match
 		return nil, err
 	}
 	res.Profiles = names
+	if h.NoLoad {
+		backup, err := atomicfile.WriteFile(root, f.Name, content, 0o644, h.Paths.BackupDir())
+		if err != nil {
+			return nil, err
+		}
+		res.Backup = backup.Path
+		res.Action = ActionWritten
+		return res, nil
+	}
 
 	before, err := h.snapshot()
 	if err != nil {

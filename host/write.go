@@ -54,6 +54,18 @@ type WriteResult struct {
 	Files []Written
 	// Validated lists the profile files checked after the write.
 	Validated []string
+	// Reloads says, for each validated profile file, whether the kernel
+	// was told (UpdateAndReload only).
+	Reloads []Reload
+}
+
+// Reload is what UpdateAndReload did in the kernel for one profile file.
+type Reload struct {
+	File     string
+	Profiles []string
+	// Replaced: its profiles were loaded and now run the new version.
+	// Otherwise none of them was loaded, and nothing was loaded.
+	Replaced bool
 }
 
 // WriteRejectedError is a write whose result does not compile: every file
@@ -90,6 +102,20 @@ func (h *Host) WriteProfiles(ctx context.Context, dir string, includeDirs []stri
 // and returns what to write. No other armorer writes the directory
 // between the read and the write.
 func (h *Host) UpdateProfiles(ctx context.Context, dir string, includeDirs []string, change func() ([]FileWrite, error)) (*WriteResult, error) {
+	return h.update(ctx, dir, includeDirs, change, false)
+}
+
+// UpdateAndReload is UpdateProfiles, then, still under the lock, replaces
+// in the kernel the profiles of every validated file that are loaded, as
+// aa-logprof does after saving: a loaded profile never silently keeps
+// running its previous version. Profiles that are not loaded stay so.
+// If the kernel rejects one, every file is restored and the kernel put
+// back as it was (a *RolledBackError). With NoLoad it is UpdateProfiles.
+func (h *Host) UpdateAndReload(ctx context.Context, dir string, includeDirs []string, change func() ([]FileWrite, error)) (*WriteResult, error) {
+	return h.update(ctx, dir, includeDirs, change, !h.NoLoad)
+}
+
+func (h *Host) update(ctx context.Context, dir string, includeDirs []string, change func() ([]FileWrite, error), reload bool) (*WriteResult, error) {
 	lock, err := h.LockProfileDir(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -190,7 +216,97 @@ func (h *Host) UpdateProfiles(ctx context.Context, dir string, includeDirs []str
 		}
 		res.Validated = append(res.Validated, file)
 	}
+	if reload {
+		if err := h.reloadLoaded(ctx, res, restore); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
+}
+
+// reloadLoaded replaces the loaded profiles of res.Validated in the
+// kernel. On a rejection it restores the files (restore) and the kernel.
+func (h *Host) reloadLoaded(ctx context.Context, res *WriteResult, restore func() error) error {
+	before, err := h.snapshot()
+	if err != nil {
+		return errors.Join(err, restore())
+	}
+	var replaced []string
+	for _, file := range res.Validated {
+		names, err := h.Parser.Names(ctx, file)
+		if err != nil {
+			return errors.Join(err, restore())
+		}
+		r := Reload{File: file, Profiles: names}
+		if anyLoaded(before, names) {
+			kerr := h.Parser.Replace(ctx, file)
+			if kerr == nil {
+				kerr = h.checkLoaded(file, names)
+			}
+			replaced = append(replaced, file)
+			if kerr != nil {
+				// Name a file that was written: the profile's own, or the
+				// local/ file it changed through.
+				wf, wb := file, res.backupOf(file)
+				if wb == "" && len(res.Files) > 0 {
+					wf, wb = res.Files[0].Path, res.Files[0].Backup
+				}
+				return h.rollBackReload(ctx, kerr, wf, wb, before, replaced, restore)
+			}
+			r.Replaced = true
+		}
+		res.Reloads = append(res.Reloads, r)
+	}
+	return nil
+}
+
+// backupOf is where the previous version of a written file is kept ("",
+// also when the file was not written: a profile changed through its
+// local/ file).
+func (res *WriteResult) backupOf(file string) string {
+	abs, _ := filepath.Abs(file)
+	for _, w := range res.Files {
+		if p, _ := filepath.Abs(w.Path); p == abs {
+			return w.Backup
+		}
+	}
+	return ""
+}
+
+// rollBackReload puts the files back, then reloads the previous versions
+// of those already replaced, and says what became of the kernel.
+func (h *Host) rollBackReload(ctx context.Context, kerr error, file, backup string, before loadedSet, replaced []string, restore func() error) error {
+	if rerr := restore(); rerr != nil {
+		return fmt.Errorf("%w; restoring the files also failed: %v", kerr, rerr)
+	}
+	var ke *KernelError
+	if !errors.As(kerr, &ke) {
+		return kerr // the parser did not run: nothing reached the kernel
+	}
+	rb := &RolledBackError{File: file, Backup: backup, Err: kerr, Kernel: "unchanged (the previous profiles stay loaded as they were)"}
+	if h.policyLocked() {
+		rb.Hint = lockedHint
+	}
+	if now, err := h.snapshot(); err != nil || !sameSet(before, now) {
+		var errs []string
+		for _, f := range slices.Backward(replaced) {
+			if err := h.Parser.Replace(ctx, f); err != nil {
+				errs = append(errs, "reloading the previous "+f+": "+err.Error())
+			}
+		}
+		now, err := h.snapshot()
+		switch {
+		case err != nil:
+			errs = append(errs, "reading the loaded profiles: "+err.Error())
+		case !sameSet(before, now):
+			errs = append(errs, "the loaded profiles still differ from before")
+		}
+		rb.Kernel = "restored to the previous profiles and modes"
+		if len(errs) > 0 {
+			rb.Kernel = "NOT fully restored: " + strings.Join(errs, "; ")
+		}
+	}
+	return rb
 }
 
 // unchanged checks, before anything is written, that every conditional

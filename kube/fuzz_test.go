@@ -2,6 +2,7 @@ package kube
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,4 +73,44 @@ func FuzzPatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzDecodeAccesses: a published value (written by any node's agent, so
+// read as untrusted) decodes or fails, never panics; what decodes encodes
+// to a value that decodes to the same accesses, and AccessKey of each
+// event returns a key or an error.
+func FuzzDecodeAccesses(f *testing.F) {
+	f.Add(`{"count":3,"first":"2026-12-03T08:00:00Z","last":"2026-12-03T08:01:00Z","event":{"time":"2026-12-03T08:00:00.001Z","type":"AVC","apparmor":"ALLOWED","operation":"open","profile":"web","name":"/etc/a","requested_mask":"r","denied_mask":"r","line":0}}` + "\n")
+	f.Add("{}\n\n")
+	f.Add(`{"count":0,"event":{}}`)
+	f.Fuzz(func(t *testing.T, value string) {
+		as, err := DecodeAccesses(value)
+		if err != nil {
+			return
+		}
+		for _, a := range as {
+			AccessKey(a.Event)
+		}
+		v, err := EncodeAccesses(as)
+		if err != nil {
+			t.Fatalf("encode what decoded: %v", err)
+		}
+		again, err := DecodeAccesses(v)
+		if err != nil || len(again) != len(as) {
+			t.Fatalf("re-decode: %v, %d accesses, want %d", err, len(again), len(as))
+		}
+		for i := range as {
+			if again[i].Count != as[i].Count || !bytes.Equal(compact(t, again[i].Event), compact(t, as[i].Event)) {
+				t.Fatalf("access %d changed: %+v → %+v", i, as[i], again[i])
+			}
+		}
+	})
+}
+
+func compact(t *testing.T, b []byte) []byte {
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }

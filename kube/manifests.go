@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -48,6 +49,12 @@ type ManifestOptions struct {
 	// set (--node-label): its token, NODE_NAME from the downward API and
 	// a ClusterRole to get and patch nodes.
 	NodeLabel bool
+	// PublishEvents has the agent publish its complain-mode accesses in
+	// the ConfigMap armorer-events-NODE of the namespace
+	// (--publish-events; needs Attribution): its token, NODE_NAME, a Role
+	// to create, get and update ConfigMaps there, and the admission
+	// policy that holds each agent to its own node's object.
+	PublishEvents bool
 	// ServiceMonitor adds a headless Service and a prometheus-operator
 	// ServiceMonitor for the agents' /metrics.
 	ServiceMonitor bool
@@ -97,12 +104,19 @@ func Objects(o ManifestOptions) []runtime.Object {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta: o.meta(AgentName),
 		// The agent reads its ConfigMap as a volume and pod metadata
-		// from the node: only node labelling talks to the API.
-		AutomountServiceAccountToken: new(o.NodeLabel),
+		// from the node: only node labelling and event publishing talk
+		// to the API.
+		AutomountServiceAccountToken: new(o.usesAPI()),
 	}
 	objs := []runtime.Object{ns, sa}
 	if o.NodeLabel {
 		objs = append(objs, o.nodeLabelRBAC()...)
+	}
+	if o.PublishEvents {
+		objs = append(objs, o.publishRBAC()...)
+	}
+	if o.usesAPI() {
+		objs = append(objs, o.ownNodePolicy()...)
 	}
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -132,27 +146,124 @@ func (o *ManifestOptions) agentArgs() []string {
 	if o.NodeLabel {
 		args = append(args, "--node-label")
 	}
+	if o.PublishEvents {
+		args = append(args, "--publish-events", "--events-namespace="+o.Namespace)
+	}
 	return args
 }
 
-// nodeLabelRBAC is what the agent's NodeLabeler calls: get and a merge
-// patch of its Node. Nodes are cluster-scoped and RBAC cannot say "only
-// my own node" (the NodeRestriction admission plugin limits kubelets,
-// not service accounts), so it is get and patch on nodes, no list, watch,
-// update or delete.
+// usesAPI says whether the agent talks to the API server at all.
+func (o *ManifestOptions) usesAPI() bool { return o.NodeLabel || o.PublishEvents }
+
+// nodeLabelRBAC is what the agent's NodeLabeler calls: a merge patch of
+// its Node. Nodes are cluster-scoped and RBAC cannot say "only my own
+// node" (resourceNames are fixed names; the NodeRestriction admission
+// plugin limits kubelets, not service accounts), so RBAC grants patch on
+// nodes, no get, list, watch, update or delete, and ownNodePolicy holds
+// each agent to its own Node.
 func (o *ManifestOptions) nodeLabelRBAC() []runtime.Object {
 	meta := metav1.ObjectMeta{Name: AgentName, Labels: labels()}
 	return []runtime.Object{
 		&rbacv1.ClusterRole{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
 			ObjectMeta: meta,
-			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "patch"}}},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"patch"}}},
 		},
 		&rbacv1.ClusterRoleBinding{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
 			ObjectMeta: meta,
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: AgentName},
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: AgentName, Namespace: o.Namespace}},
+		},
+	}
+}
+
+// publishRBAC is what the agent's Publisher calls in its namespace:
+// get, create and update of ConfigMaps. RBAC cannot name the objects
+// (create has no name to match, and resourceNames are fixed names, not
+// armorer-events-<node>), so the Role covers the namespace's ConfigMaps,
+// the profiles' included, and ownNodePolicy narrows each agent to its
+// own node's events object. No list, watch, patch or delete.
+func (o *ManifestOptions) publishRBAC() []runtime.Object {
+	meta := o.meta(AgentName + "-events")
+	return []runtime.Object{
+		&rbacv1.Role{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+			ObjectMeta: meta,
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "create", "update"}}},
+		},
+		&rbacv1.RoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+			ObjectMeta: meta,
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: AgentName + "-events"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: AgentName, Namespace: o.Namespace}},
+		},
+	}
+}
+
+// NodeNameExtra is the user-info extra that a pod-bound service account
+// token carries for the node the pod runs on (Kubernetes 1.30 and later).
+const NodeNameExtra = "authentication.kubernetes.io/node-name"
+
+// ownNodePolicy is a ValidatingAdmissionPolicy, with its binding, that
+// does what RBAC cannot: it holds the agent's ServiceAccount to its own
+// node. The API server knows that node from the pod-bound token
+// (NodeNameExtra), so the agent of node A can write
+// armorer-events-A and label Node A, and is denied any other ConfigMap
+// (the profiles ConfigMap included, which every node loads) and any other
+// Node: one compromised node cannot rewrite the fleet's profiles, forge
+// another node's events, or relabel another node.
+func (o *ManifestOptions) ownNodePolicy() []runtime.Object {
+	var resources []string
+	if o.PublishEvents {
+		resources = append(resources, "configmaps")
+	}
+	if o.NodeLabel {
+		resources = append(resources, "nodes")
+	}
+	user := "system:serviceaccount:" + o.Namespace + ":" + AgentName
+	// Cluster-scoped, and about one namespace's agent: named after both.
+	name := AgentName + "-own-node-" + o.Namespace
+	meta := metav1.ObjectMeta{Name: name, Labels: labels()}
+	return []runtime.Object{
+		&admissionv1.ValidatingAdmissionPolicy{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicy"},
+			ObjectMeta: meta,
+			Spec: admissionv1.ValidatingAdmissionPolicySpec{
+				FailurePolicy: new(admissionv1.Fail),
+				MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
+					RuleWithOperations: admissionv1.RuleWithOperations{
+						Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete},
+						Rule:       admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: resources},
+					},
+				}}},
+				MatchConditions: []admissionv1.MatchCondition{{
+					Name:       "armorer-agent",
+					Expression: "request.userInfo.username == '" + user + "'",
+				}},
+				Variables: []admissionv1.Variable{
+					{Name: "node", Expression: "request.userInfo.extra[?'" + NodeNameExtra + "'][0].orValue('')"},
+					{Name: "object", Expression: "(request.operation == 'DELETE' ? oldObject : object).?metadata.name.orValue('')"},
+				},
+				Validations: []admissionv1.Validation{{
+					Expression: "variables.node != ''",
+					Message:    "the armorer agent must use its pod's token, which names its node (Kubernetes 1.30 or later)",
+				}, {
+					Expression:        "request.resource.resource != 'configmaps' || variables.object == '" + EventsConfigMapName("") + "' + variables.node",
+					MessageExpression: "'the armorer agent of node ' + variables.node + ' may write only the ConfigMap " + EventsConfigMapName("") + "' + variables.node + ', not ' + variables.object",
+				}, {
+					Expression:        "request.resource.resource != 'nodes' || variables.object == variables.node",
+					MessageExpression: "'the armorer agent of node ' + variables.node + ' may label only its own node, not ' + variables.object",
+				}},
+			},
+		},
+		&admissionv1.ValidatingAdmissionPolicyBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicyBinding"},
+			ObjectMeta: meta,
+			Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
+				PolicyName:        name,
+				ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
+			},
 		},
 	}
 }
@@ -256,7 +367,7 @@ func (o *ManifestOptions) daemonSet() *appsv1.DaemonSet {
 	}
 	spec := corev1.PodSpec{
 		ServiceAccountName:           AgentName,
-		AutomountServiceAccountToken: new(o.NodeLabel),
+		AutomountServiceAccountToken: new(o.usesAPI()),
 		PriorityClassName:            "system-node-critical",
 		NodeSelector:                 map[string]string{"kubernetes.io/os": "linux"},
 		// Every node that runs pods needs their profiles, whatever its taints.
@@ -285,9 +396,9 @@ func (o *ManifestOptions) daemonSet() *appsv1.DaemonSet {
 }
 
 // env gives the agent its node's name (the downward API's
-// spec.nodeName) when it labels that node.
+// spec.nodeName) when it labels that node or publishes its events.
 func (o *ManifestOptions) env() []corev1.EnvVar {
-	if !o.NodeLabel {
+	if !o.usesAPI() {
 		return nil
 	}
 	return []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -48,7 +49,7 @@ func golden(t *testing.T, path string, got []byte) {
 func TestManifestsGolden(t *testing.T) {
 	for name, o := range map[string]ManifestOptions{
 		"defaults": {},
-		"full":     {Namespace: "kube-armor", Image: "registry.example/armorer:v1", Port: 9800, Attribution: true, NodeLabel: true, ServiceMonitor: true},
+		"full":     {Namespace: "kube-armor", Image: "registry.example/armorer:v1", Port: 9800, Attribution: true, NodeLabel: true, PublishEvents: true, ServiceMonitor: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			o.Profiles = testProfiles(t)
@@ -160,11 +161,73 @@ func TestManifestsNodeLabel(t *testing.T) {
 	}
 	want := access{
 		SAToken: true, PodToken: true, NodeNameEnv: true, Args: []string{"--node-label"},
-		Rules:    []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "patch"}}},
+		Rules:    []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"patch"}}},
 		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: AgentName, Namespace: "sec"}},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: AgentName},
 	}
 	if d := cmp.Diff(want, get(ManifestOptions{Namespace: "sec", NodeLabel: true})); d != "" {
 		t.Errorf("with --node-label (-want +got):\n%s", d)
+	}
+}
+
+// TestManifestsPublishEvents: --publish-events, and only it, gives the
+// agent a token, its node's name, a Role on ConfigMaps in its own
+// namespace (get, create, update: no list, watch, patch or delete), and
+// the admission policy that holds it to its own node's objects.
+func TestManifestsPublishEvents(t *testing.T) {
+	type access struct {
+		PodToken    bool
+		NodeNameEnv bool
+		Args        []string
+		Roles       map[string][]rbacv1.PolicyRule // kind/namespace/name → rules
+		Bindings    map[string]rbacv1.RoleRef
+		Policy      []string // the resources the own-node policy matches
+		PolicyBound bool
+	}
+	get := func(o ManifestOptions) access {
+		a := access{Roles: map[string][]rbacv1.PolicyRule{}, Bindings: map[string]rbacv1.RoleRef{}}
+		for _, obj := range Objects(o) {
+			switch v := obj.(type) {
+			case *appsv1.DaemonSet:
+				spec := v.Spec.Template.Spec
+				a.PodToken = *spec.AutomountServiceAccountToken
+				for _, arg := range spec.Containers[0].Args {
+					if strings.HasPrefix(arg, "--publish-events") || strings.HasPrefix(arg, "--events-namespace") || arg == "--node-label" {
+						a.Args = append(a.Args, arg)
+					}
+				}
+				a.NodeNameEnv = len(spec.Containers[0].Env) == 1 && spec.Containers[0].Env[0].Name == "NODE_NAME"
+			case *rbacv1.Role:
+				a.Roles["Role/"+v.Namespace+"/"+v.Name] = v.Rules
+			case *rbacv1.ClusterRole:
+				a.Roles["ClusterRole/"+v.Name] = v.Rules
+			case *rbacv1.RoleBinding:
+				a.Bindings["RoleBinding/"+v.Namespace+"/"+v.Name] = v.RoleRef
+			case *rbacv1.ClusterRoleBinding:
+				a.Bindings["ClusterRoleBinding/"+v.Name] = v.RoleRef
+			case *admissionv1.ValidatingAdmissionPolicy:
+				a.Policy = v.Spec.MatchConstraints.ResourceRules[0].Resources
+			case *admissionv1.ValidatingAdmissionPolicyBinding:
+				a.PolicyBound = v.Spec.PolicyName == AgentName+"-own-node-"+o.Namespace && v.Name == v.Spec.PolicyName
+			}
+		}
+		return a
+	}
+	cmRule := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "create", "update"}}}
+	want := access{
+		PodToken: true, NodeNameEnv: true, Args: []string{"--publish-events", "--events-namespace=sec"},
+		Roles:    map[string][]rbacv1.PolicyRule{"Role/sec/armorer-agent-events": cmRule},
+		Bindings: map[string]rbacv1.RoleRef{"RoleBinding/sec/armorer-agent-events": {APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "armorer-agent-events"}},
+		Policy:   []string{"configmaps"}, PolicyBound: true,
+	}
+	if d := cmp.Diff(want, get(ManifestOptions{Namespace: "sec", Attribution: true, PublishEvents: true})); d != "" {
+		t.Errorf("with --publish-events (-want +got):\n%s", d)
+	}
+	both := get(ManifestOptions{Namespace: "sec", Attribution: true, PublishEvents: true, NodeLabel: true})
+	if d := cmp.Diff([]string{"configmaps", "nodes"}, both.Policy); d != "" || len(both.Roles) != 2 || len(both.Bindings) != 2 {
+		t.Errorf("with both: policy (-want +got):\n%s roles %v bindings %v", d, both.Roles, both.Bindings)
+	}
+	if d := cmp.Diff(access{Roles: map[string][]rbacv1.PolicyRule{}, Bindings: map[string]rbacv1.RoleRef{}}, get(ManifestOptions{Attribution: true})); d != "" {
+		t.Errorf("without it (-want +got):\n%s", d)
 	}
 }

@@ -77,6 +77,9 @@ func Inspect(path string, opts InspectOptions) (*Executable, error) {
 	if bytes.HasPrefix(head, []byte("#!")) {
 		x.Script = true
 		interp, err := in.shebang(head)
+		if err == nil {
+			interp, err = in.throughShims(interp)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("inspect %s: %w", path, err)
 		}
@@ -243,6 +246,103 @@ func (in *inspector) shebang(head []byte) ([]string, error) {
 		return append(chain, p), nil
 	}
 	return nil, fmt.Errorf("#!/usr/bin/env %s: %s not found in PATH %q", name, name, search)
+}
+
+// maxShims bounds the chain of scripts that run scripts.
+const maxShims = 8
+
+// versionManagers are the directories of tools whose shims choose the
+// interpreter when they run (a .python-version file, an environment
+// variable): no file says which one a script will get.
+var versionManagers = []struct{ dir, which string }{
+	{"/.pyenv/", "pyenv which"}, {"/.rbenv/", "rbenv which"}, {"/.nodenv/", "nodenv which"},
+	{"/.plenv/", "plenv which"}, {"/.phpenv/", "phpenv which"}, {"/.asdf/", "asdf which"},
+	{"/mise/", "mise which"}, {"/shims/", "the version manager's which command"},
+}
+
+// throughShims follows an interpreter chain while its last program is a
+// script itself (a wrapper such as "exec /opt/python3.12/bin/python3
+// "$@""): its own interpreters run it, and it runs the program it execs.
+// A script whose target cannot be read from it (a version manager's shim,
+// a wrapper that computes the path) is an error saying so: the profile
+// would name the wrong interpreter.
+func (in *inspector) throughShims(chain []string) ([]string, error) {
+	for range maxShims {
+		last := chain[len(chain)-1]
+		text, err := in.readScript(last)
+		if err != nil {
+			return nil, fmt.Errorf("#! interpreter %s: %w", last, err)
+		}
+		if text == nil {
+			return chain, nil // a program, not a script
+		}
+		for _, vm := range versionManagers {
+			if strings.Contains(last, vm.dir) {
+				return nil, fmt.Errorf("#! interpreter %s is a version manager's shim: it chooses the interpreter each time it runs, so no profile can name it in advance; write the real interpreter in the #! line (the path %s %s prints)", last, vm.which, filepath.Base(last))
+			}
+		}
+		target, ok := execTarget(text)
+		if !ok {
+			return nil, fmt.Errorf("#! interpreter %s is a script, and armorer cannot tell which program it runs (no single exec /path/to/program line); write the real interpreter in the #! line", last)
+		}
+		own, err := in.shebang(text)
+		if err != nil {
+			return nil, fmt.Errorf("#! interpreter %s: %w", last, err)
+		}
+		real, err := in.resolve(target)
+		if err != nil {
+			return nil, fmt.Errorf("#! interpreter %s runs %s: %w", last, target, err)
+		}
+		chain = append(append(chain, own...), real)
+	}
+	return nil, fmt.Errorf("#! interpreter %s: more than %d scripts that run scripts", chain[len(chain)-1], maxShims)
+}
+
+// readScript returns the text of p when it is a script ("#!"; at most
+// 64 KiB), nil for anything else.
+func (in *inspector) readScript(p string) ([]byte, error) {
+	head, err := in.readHead(p)
+	if err != nil || !bytes.HasPrefix(head, []byte("#!")) {
+		return nil, err
+	}
+	f, err := os.Open(in.host(p))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 64<<10))
+}
+
+// execTarget finds the one program a wrapper script execs: a single
+// "exec [-a NAME] /absolute/path ..." (anywhere on a line: "then exec
+// ...;" counts) whose path is literal, quoted or not, with no variables.
+// Two execs, or one of a computed path, are not known.
+func execTarget(text []byte) (string, bool) {
+	target := ""
+	for line := range strings.Lines(string(text)) {
+		f := strings.Fields(strings.NewReplacer(";", " ; ", "&&", " && ", "||", " || ").Replace(line))
+		for i := 0; i < len(f); i++ {
+			if strings.HasPrefix(f[i], "#") {
+				break // a comment
+			}
+			if f[i] != "exec" {
+				continue
+			}
+			rest := f[i+1:]
+			if len(rest) >= 2 && rest[0] == "-a" {
+				rest = rest[2:]
+			}
+			if len(rest) == 0 || target != "" {
+				return "", false // exec with no program, or a second exec
+			}
+			p := strings.Trim(rest[0], `"'`)
+			if !filepath.IsAbs(p) || strings.ContainsAny(p, "$`*?[") {
+				return "", false
+			}
+			target = p
+		}
+	}
+	return target, target != ""
 }
 
 // walk adds the loader and the transitive DT_NEEDED libraries of the ELF

@@ -194,3 +194,53 @@ func FuzzParseLdCache(f *testing.F) {
 		}
 	})
 }
+
+// A script whose #! program is itself a script: a wrapper with one
+// literal exec is followed to the real interpreter (its own interpreter
+// included); a version manager's shim, or a wrapper whose target is
+// computed, is an error that says so.
+func TestInspectShims(t *testing.T) {
+	dir := t.TempDir()
+	sh, _ := filepath.EvalSymlinks("/bin/sh")
+	env, _ := filepath.EvalSymlinks("/usr/bin/env")
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	wrapper := write("wrap/bin/interp", "#!/bin/sh\n# a wrapper\nexport X=1\nexec -a interp \"/bin/sh\" \"$@\"\n")
+	write("pyenv/.pyenv/shims/interp", "#!/usr/bin/env bash\nexec \"/home/u/.pyenv/libexec/pyenv\" exec \"$program\" \"$@\"\n")
+	write("computed/bin/interp", "#!/bin/sh\nexec \"$HOME/bin/real\" \"$@\"\n")
+	write("twice/bin/interp", "#!/bin/sh\nif [ -x /bin/a ]; then exec /bin/a; fi\nexec /bin/sh\n")
+	script := write("script", "#!/usr/bin/env interp\necho hi\n")
+	tests := []struct {
+		path string
+		want []string
+		err  string
+	}{
+		{"wrap/bin", []string{env, wrapper, sh, sh}, ""},
+		{"pyenv/.pyenv/shims", nil, "is a version manager's shim: it chooses the interpreter each time it runs, so no profile can name it in advance; write the real interpreter in the #! line (the path pyenv which interp prints)"},
+		{"computed/bin", nil, "is a script, and armorer cannot tell which program it runs"},
+		{"twice/bin", nil, "cannot tell which program it runs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			x, err := Inspect(script, InspectOptions{PATH: filepath.Join(dir, tt.path)})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(x.Interpreters, tt.want) {
+				t.Errorf("interpreters = %q, want %q", x.Interpreters, tt.want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
@@ -19,6 +20,43 @@ type Options struct {
 	// Base is what abstractions/base allows (nil: nothing); loader and
 	// libraries it covers are left out.
 	Base *learn.Coverage
+	// HasAbstraction says whether the include path has an abstraction
+	// ("abstractions/python"); a script's interpreter abstraction is
+	// included only then (an include that is missing fails to compile).
+	// nil: every one exists.
+	HasAbstraction func(name string) bool
+}
+
+// InterpreterAbstraction is the abstraction for the files a script's
+// interpreter itself reads (its modules and configuration), chosen from
+// the interpreter's name as aa-autodep does: abstractions/perl,
+// abstractions/python, abstractions/ruby, abstractions/bash,
+// abstractions/php; "" for other interpreters.
+func InterpreterAbstraction(interpreter string) string {
+	name := filepath.Base(interpreter)
+	switch trimmed := strings.TrimRight(name, "0123456789."); {
+	case trimmed == "perl":
+		return "abstractions/perl"
+	case trimmed == "python":
+		return "abstractions/python"
+	case trimmed == "ruby":
+		return "abstractions/ruby"
+	case name == "bash" || name == "dash" || name == "sh":
+		return "abstractions/bash"
+	case trimmed == "php":
+		return "abstractions/php"
+	}
+	return ""
+}
+
+// ScriptAbstraction is InterpreterAbstraction of the program that runs
+// the script x (the last of its interpreter chain); "" when x is no
+// script.
+func ScriptAbstraction(x *Executable) string {
+	if !x.Script || len(x.Interpreters) == 0 {
+		return ""
+	}
+	return InterpreterAbstraction(x.Interpreters[len(x.Interpreters)-1])
 }
 
 // Profile returns the first profile for an executable: the program itself
@@ -43,7 +81,12 @@ func Profile(x *Executable, opts Options) learn.ProfileFile {
 			b.add(lib, aare.PermMmap|aare.PermRead, aare.ExecNone)
 		}
 	}
-	return learn.ProfileFile{Name: name, Attach: x.Path, ABI: opts.ABI, Complain: opts.Complain, Rules: b.nodes()}
+	pf := learn.ProfileFile{Name: name, Attach: x.Path, ABI: opts.ABI, Complain: opts.Complain, Rules: b.nodes()}
+	if a := ScriptAbstraction(x); a != "" && (opts.HasAbstraction == nil || opts.HasAbstraction(a)) {
+		interp := filepath.Base(x.Interpreters[len(x.Interpreters)-1])
+		pf.Abstractions = append(pf.Abstractions, learn.Abstraction{Name: a, Reason: "the script runs " + interp})
+	}
+	return pf
 }
 
 // Unit returns the first profile for a systemd service whose program cannot

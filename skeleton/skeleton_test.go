@@ -106,3 +106,32 @@ func oracleAccepts(t *testing.T, parser *oracle.Parser, text string) {
 }
 
 var bundled, _ = filepath.Abs("../examples/myapp/apparmor.d")
+
+// A script's interpreter brings its abstraction, as aa-autodep chooses
+// it, when the include path has it.
+func TestSkeletonInterpreterAbstraction(t *testing.T) {
+	for interp, want := range map[string]string{
+		"/usr/bin/python3.11": "abstractions/python", "/usr/bin/python2.7": "abstractions/python", "/usr/bin/python": "abstractions/python",
+		"/usr/bin/perl": "abstractions/perl", "/usr/bin/perl5.36.0": "abstractions/perl",
+		"/usr/bin/ruby3.1": "abstractions/ruby", "/usr/bin/bash": "abstractions/bash", "/usr/bin/dash": "abstractions/bash",
+		"/bin/sh": "abstractions/bash", "/usr/bin/php8.2": "abstractions/php",
+		"/usr/bin/node": "", "/usr/bin/zsh": "", "/usr/bin/python3-config": "", "/usr/bin/perldoc": "",
+	} {
+		if got := InterpreterAbstraction(interp); got != want {
+			t.Errorf("InterpreterAbstraction(%s) = %q, want %q", interp, got, want)
+		}
+	}
+	x := &Executable{Path: "/opt/tool/run.py", Script: true, Interpreters: []string{"/usr/bin/env", "/usr/bin/python3.11"}}
+	got := printFile(t, Profile(x, Options{Name: "tool"}).File())
+	if !strings.Contains(got, "  include <abstractions/python>\n") || !strings.Contains(got, "the script runs python3.11") {
+		t.Errorf("no abstractions/python, or no reason, in:\n%s", got)
+	}
+	none := printFile(t, Profile(x, Options{Name: "tool", HasAbstraction: func(string) bool { return false }}).File())
+	if strings.Contains(none, "abstractions/python") {
+		t.Errorf("abstractions/python included though the include path has none:\n%s", none)
+	}
+	elf := printFile(t, Profile(&Executable{Path: "/usr/bin/python3.11"}, Options{}).File())
+	if strings.Contains(elf, "abstractions/python") {
+		t.Errorf("an ELF program got its own name's abstraction:\n%s", elf)
+	}
+}

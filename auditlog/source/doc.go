@@ -16,7 +16,8 @@
 //
 // Besides the SOURCEs below, state:NAME reads the events armorer kept for
 // profile NAME; the event store belongs to the program above this package,
-// which resolves it through Options.State. Options.FirstOf reads the first
+// which resolves it through Options.State, and k8s:NAME the accesses that
+// Kubernetes node agents published (Options.K8s). Options.FirstOf reads the first
 // SOURCE that opens (netlink:, else kmsg:); Options.Retry keeps a followed
 // pipeline alive across source failures, resuming each source after its
 // last record. Every command and the node agent read events this way.
@@ -51,7 +52,8 @@
 //	                network namespace (Open checks both); always follows
 //
 // A spec is a scheme when the text before its first colon is lower-case
-// letters; write ./a:b for a file named a:b. An unknown scheme is a
+// letters and digits, starting with a letter; write ./a:b for a file named
+// a:b. An unknown scheme is a
 // *SpecError; a source that cannot be used here (a missing file or program,
 // a missing permission or kernel feature) is an *UnavailableError whose
 // message says why and what to do. Both are returned by Open, before any

@@ -21,6 +21,12 @@ import (
 // Options.State resolves it.
 const StateScheme = "state:"
 
+// K8sScheme names what Kubernetes node agents published as a SOURCE:
+// k8s:NAME (or k8s:NAMESPACE/NAME), the accesses of profile NAME gathered
+// from every node. Kubernetes lives above this package, so Options.K8s
+// resolves it.
+const K8sScheme = "k8s:"
+
 // Options configure a pipeline (Open). The zero value reads files, stdin
 // is unavailable and nothing is followed.
 type Options struct {
@@ -39,6 +45,10 @@ type Options struct {
 	// State resolves state:NAME to the stored events of profile NAME, as
 	// log text (any format auditlog reads). Nil: state: is not available.
 	State func(name string) (io.Reader, error)
+	// K8s resolves k8s:NAME (the text after the scheme) the same way, to
+	// the events the cluster's node agents published. Nil: k8s: is not
+	// available.
+	K8s func(name string) (io.Reader, error)
 	// FirstOf reads only the first of the SOURCEs that opens, in order of
 	// preference (e.g. netlink:, then kmsg:), instead of all of them.
 	FirstOf bool
@@ -180,8 +190,7 @@ func Open(ctx context.Context, specs []string, opts Options) (*Pipeline, error) 
 	}
 	var live []string
 	for _, spec := range specs {
-		if name, ok := strings.CutPrefix(spec, StateScheme); ok {
-			in, err := p.openState(spec, name)
+		if in, ok, err := p.openResolved(spec); ok {
 			if err != nil {
 				p.Close()
 				return nil, err
@@ -221,19 +230,29 @@ func Open(ctx context.Context, specs []string, opts Options) (*Pipeline, error) 
 	return p, nil
 }
 
-func (p *Pipeline) openState(spec, name string) (fileInput, error) {
+// openResolved opens a SOURCE the caller resolves (state:NAME, k8s:NAME);
+// ok is false for any other SOURCE.
+func (p *Pipeline) openResolved(spec string) (in fileInput, ok bool, err error) {
+	scheme, what, doing, resolve := StateScheme, "the event store (state:)", "read the stored events of ", p.opts.State
+	name, ok := strings.CutPrefix(spec, scheme)
+	if !ok {
+		scheme, what, doing, resolve = K8sScheme, "Kubernetes (k8s:)", "gather the events the nodes published for ", p.opts.K8s
+		if name, ok = strings.CutPrefix(spec, scheme); !ok {
+			return fileInput{}, false, nil
+		}
+	}
 	if name == "" {
-		return fileInput{}, &SpecError{Spec: spec, Msg: "state: needs a profile name: state:NAME"}
+		return fileInput{}, true, &SpecError{Spec: spec, Msg: scheme + " needs a profile name: " + scheme + "NAME"}
 	}
-	if p.opts.State == nil {
-		return fileInput{}, &SpecError{Spec: spec, Msg: "the event store (state:) is not available here"}
+	if resolve == nil {
+		return fileInput{}, true, &SpecError{Spec: spec, Msg: what + " is not available here"}
 	}
-	r, err := p.opts.State(name)
+	r, err := resolve(name)
 	if err != nil {
-		return fileInput{}, &UnavailableError{Source: spec, What: "read the stored events of " + name, Err: err}
+		return fileInput{}, true, &UnavailableError{Source: spec, What: doing + name, Err: err}
 	}
 	c, _ := r.(io.Closer)
-	return fileInput{spec: spec, r: r, c: c}, nil
+	return fileInput{spec: spec, r: r, c: c}, true, nil
 }
 
 // wholeFile says whether spec is read as a whole file (a path, -, or

@@ -51,14 +51,14 @@ func writeLog(t *testing.T, name string, lines ...string) string {
 	return path
 }
 
-// Files, stdin and state:NAME are read in order through one Stream: the
+// Files, stdin, state:NAME and k8s:NAME are read in order through one Stream: the
 // audit copy of an event in another file is a duplicate, and every count
 // covers all of them.
 func TestPipelineWholeInputs(t *testing.T) {
 	a := writeLog(t, "kern.log", avc(1, "/a"), `audit: type=1400 audit(1764054001.x:9): apparmor="DENIED"`, avc(2, "/b"), "kauditd_printk_skb: 3 callbacks suppressed")
 	b := writeLog(t, "audit.log", auditdAVC(2, "/b"), auditdAVC(3, "/c"))
 	var bad []string
-	p, err := Open(context.Background(), []string{a, "auditd:" + b, "-", "state:app"}, Options{
+	p, err := Open(context.Background(), []string{a, "auditd:" + b, "-", "state:app", "k8s:ns/web"}, Options{
 		Stdin: strings.NewReader(avc(4, "/d") + "\n"),
 		State: func(name string) (io.Reader, error) {
 			if name != "app" {
@@ -66,17 +66,23 @@ func TestPipelineWholeInputs(t *testing.T) {
 			}
 			return strings.NewReader(auditdAVC(5, "/e") + "\n"), nil
 		},
+		K8s: func(name string) (io.Reader, error) {
+			if name != "ns/web" {
+				return nil, fmt.Errorf("no %s", name)
+			}
+			return strings.NewReader(auditdAVC(6, "/f") + "\n"), nil
+		},
 		OnBad: func(e *auditlog.SyntaxError) { bad = append(bad, e.Error()) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := collect(t, p)
-	want := []seen{{a, 1, "/a"}, {a, 3, "/b"}, {"auditd:" + b, 2, "/c"}, {"-", 1, "/d"}, {"state:app", 1, "/e"}}
+	want := []seen{{a, 1, "/a"}, {a, 3, "/b"}, {"auditd:" + b, 2, "/c"}, {"-", 1, "/d"}, {"state:app", 1, "/e"}, {"k8s:ns/web", 1, "/f"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("events\n%v\nwant\n%v", got, want)
 	}
-	if st := p.Stats(); st != (Stats{Lines: 8, Events: 5, Duplicates: 1, Bad: 1, Lost: 3}) {
+	if st := p.Stats(); st != (Stats{Lines: 9, Events: 6, Duplicates: 1, Bad: 1, Lost: 3}) {
 		t.Errorf("stats %+v", st)
 	}
 	if len(bad) != 1 || !strings.HasPrefix(bad[0], a+":2:") {
@@ -100,6 +106,8 @@ func TestPipelineOpenErrors(t *testing.T) {
 		{[]string{"state:app"}, Options{}, new(*SpecError), "event store"},
 		{[]string{"state:"}, Options{State: func(string) (io.Reader, error) { return nil, nil }}, new(*SpecError), "state:NAME"},
 		{[]string{"state:app"}, Options{State: func(string) (io.Reader, error) { return nil, os.ErrPermission }}, new(*UnavailableError), "permission"},
+		{[]string{"k8s:web"}, Options{State: func(string) (io.Reader, error) { return nil, nil }}, new(*SpecError), "Kubernetes"},
+		{[]string{"k8s:"}, Options{K8s: func(string) (io.Reader, error) { return nil, nil }}, new(*SpecError), "k8s:NAME"},
 		{[]string{t.TempDir()}, Options{}, new(*UnavailableError), "is a directory"},
 	} {
 		_, err := Open(context.Background(), tc.specs, tc.opts)

@@ -192,14 +192,15 @@ func OpenSource(spec string, opts SourceOptions) (Source, error) {
 const schemeList = "kmsg:, journal:[PATH], auditd:[PATH], netlink:"
 
 // splitScheme splits "name:rest" when name looks like a scheme: lower-case
-// letters only, so that paths such as "./a:b" or "/x:y" stay paths.
+// letters and digits, starting with a letter, so that paths such as
+// "./a:b" or "/x:y" stay paths.
 func splitScheme(spec string) (scheme, arg string, ok bool) {
 	i := strings.IndexByte(spec, ':')
 	if i <= 0 {
 		return "", "", false
 	}
-	for _, c := range spec[:i] {
-		if c < 'a' || c > 'z' {
+	for j, c := range spec[:i] {
+		if (c < 'a' || c > 'z') && (j == 0 || c < '0' || c > '9') { // k8s: has a digit
 			return "", "", false
 		}
 	}

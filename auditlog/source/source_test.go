@@ -42,6 +42,8 @@ func TestSplitScheme(t *testing.T) {
 		{"kmsg:", "kmsg", "", true},
 		{"journal:/var/log/journal", "journal", "/var/log/journal", true},
 		{"auditd:", "auditd", "", true},
+		{"k8s:ns/web", "k8s", "ns/web", true},
+		{"8s:x", "", "", false},
 		{"/var/log/a:b", "", "", false},
 		{"./x:y", "", "", false},
 		{"C:x", "", "", false},

@@ -12,10 +12,13 @@ type complainOptions struct {
 	Host     func() (*host.Host, error)
 	Install  bool
 	Profiles []string
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newComplainCmd(f *Factory, runF func(*complainOptions) error) *cobra.Command {
-	opts := &complainOptions{IO: f.IO, Host: f.Host}
+	opts := &complainOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "complain FILE|NAME...",
 		Short: "Put profiles in complain mode (in the file, then the kernel)",
@@ -37,6 +40,7 @@ kernel state are restored and the exit status is 3.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Install, "install", false, "allow a FILE outside the profile directory: install it, replacing the installed file of that name")
+	addHostFlags(cmd, &opts.hostFlags, "write the files")
 	return cmd
 }
 

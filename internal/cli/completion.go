@@ -89,6 +89,7 @@ var commandArgs = map[string]argKind{
 	"disable":  argProfiles,
 	"load":     argProfiles,
 	"unload":   argProfiles,
+	"restore":  argProfiles,
 	"monitor":  argNone,
 	"status":   argNone,
 	"version":  argNone,

@@ -12,10 +12,13 @@ type disableOptions struct {
 	Host     func() (*host.Host, error)
 	Force    bool
 	Profiles []string
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newDisableCmd(f *Factory, runF func(*disableOptions) error) *cobra.Command {
-	opts := &disableOptions{IO: f.IO, Host: f.Host}
+	opts := &disableOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "disable [--force] FILE|NAME...",
 		Short: "Unload profiles and keep them from loading at boot (like aa-disable)",
@@ -36,6 +39,7 @@ processes, unless --force.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "disable even if processes are confined by the profile")
+	addHostFlags(cmd, &opts.hostFlags, "link the files from disable/ without unloading")
 	return cmd
 }
 

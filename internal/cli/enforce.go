@@ -26,6 +26,10 @@ type GateRequest struct {
 	File     string   // the profile file that will be enforced
 	Profiles []string // the profiles it defines (children as parent//child)
 	Sources  []string // --events SOURCEs, in addition to the recorded events
+	// Dir and StateDir are the profile directory (for includes) and the
+	// state directory (the recorded events) enforce works on; "" for the
+	// gate's own.
+	Dir, StateDir string
 }
 
 // GateReport is the gate's verdict.
@@ -49,10 +53,13 @@ type enforceOptions struct {
 	Install  bool
 	Events   []string
 	Profiles []string
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newEnforceCmd(f *Factory, runF func(*enforceOptions) error) *cobra.Command {
-	opts := &enforceOptions{IO: f.IO, Host: f.Host, Gate: f.EnforceGate}
+	opts := &enforceOptions{IO: f.IO, Gate: f.EnforceGate}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "enforce [--force] [--events SOURCE]... FILE|NAME...",
 		Short: "Put profiles in enforce mode, after checking recorded behaviour",
@@ -81,6 +88,7 @@ kernel state are restored and the exit status is 3.`,
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "enforce without the simulate check")
 	cmd.Flags().BoolVar(&opts.Install, "install", false, "allow a FILE outside the profile directory: install it, replacing the installed file of that name")
 	cmd.Flags().StringArrayVar(&opts.Events, "events", nil, "also check against events from `SOURCE` (repeatable)")
+	addHostFlags(cmd, &opts.hostFlags, "write the files")
 	return cmd
 }
 
@@ -115,7 +123,7 @@ func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.Profil
 	if err != nil {
 		return err
 	}
-	rep, err := gate.Check(ctx, GateRequest{File: file, Profiles: names, Sources: o.Events})
+	rep, err := gate.Check(ctx, GateRequest{File: file, Profiles: names, Sources: o.Events, Dir: h.Paths.ProfileDir, StateDir: h.Paths.StateDir})
 	if err != nil {
 		return &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
 	}

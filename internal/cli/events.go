@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/armorer-dev/armorer/auditlog"
 	"github.com/armorer-dev/armorer/auditlog/source"
+	"github.com/armorer-dev/armorer/host"
 )
 
 type eventsOptions struct {
@@ -29,6 +31,8 @@ type eventsOptions struct {
 	Profile string
 	Summary bool
 	Verbose bool
+	// StateDir is where state:NAME reads ("": the environment's).
+	StateDir string
 }
 
 func newEventsCmd(f *Factory, runF func(*eventsOptions) error) *cobra.Command {
@@ -75,6 +79,7 @@ shown with --verbose): any user can write such text into the system log.`,
 	fl.StringVar(&o.Profile, "profile", "", "only events of profile `P`, its children and hats (P//…) and stacks containing it")
 	fl.BoolVar(&o.Summary, "summary", false, "print counts per profile, class, operation and path, most frequent first")
 	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "show each unreadable line with its position, and the stream statistics")
+	fl.StringVar(&o.StateDir, "state-dir", "", "armorer's state `DIR`, where state:NAME reads (default $"+EnvStateDir+", else "+host.DefaultStateDir+")")
 	return cmd
 }
 
@@ -86,6 +91,7 @@ func eventsRun(o *eventsOptions) error {
 	sink := newEventSink(o, out)
 	opts := source.Options{
 		Follow: o.Follow,
+		State:  storedEventsIn(cmp.Or(o.StateDir, HostPathsFromEnv().StateDir)),
 		OnBad: func(e *auditlog.SyntaxError) {
 			if o.Verbose {
 				fmt.Fprintf(o.IO.ErrOut, "armorer: %v\n", e)
@@ -120,13 +126,18 @@ func eventsRun(o *eventsOptions) error {
 }
 
 // openEvents opens the event pipeline every command reads its SOURCEs
-// through: stdin from io, state:NAME from the event store.
+// through: stdin from io, state:NAME from the event store (opts.State, by
+// default the environment's state directory), k8s:NAME from the node
+// agents' publications.
 func openEvents(ctx context.Context, io_ *IOStreams, specs []string, opts source.Options) (*source.Pipeline, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	opts.Stdin = io_.In
-	opts.State = storedEvents
+	if opts.State == nil {
+		opts.State = storedEvents
+	}
+	opts.K8s = fleetEvents(ctx, io_.ErrOut)
 	p, err := source.Open(ctx, specs, opts)
 	if err != nil {
 		return nil, sourceError(err)
@@ -135,8 +146,9 @@ func openEvents(ctx context.Context, io_ *IOStreams, specs []string, opts source
 }
 
 // sourceError maps the pipeline's errors to exit codes: a malformed SOURCE
-// or an unreadable file is a usage error, a live source that cannot be
-// used here an environment failure.
+// or an unreadable file the user named is a usage error; a live source
+// that cannot be used here, auditd's default log missing (no auditd) and a
+// permission problem are environment failures.
 func sourceError(err error) error {
 	var se *source.SpecError
 	if errors.As(err, &se) {
@@ -146,17 +158,37 @@ func sourceError(err error) error {
 	if !errors.As(err, &ue) {
 		return err
 	}
-	if strings.HasPrefix(ue.Source, source.StateScheme) {
-		return &EnvError{Err: err}
+	msg := errors.New(sourceMessage(ue))
+	switch {
+	case strings.HasPrefix(ue.Source, source.StateScheme),
+		ue.Source == "auditd:",
+		errors.Is(ue.Err, fs.ErrPermission):
+		return &EnvError{Err: msg}
 	}
 	if _, isFile := filePath(ue.Source); isFile {
-		msg := fmt.Sprintf("cannot read source %s: %s: %v", ue.Source, ue.What, ue.Err)
-		if strings.HasPrefix(ue.Source, "auditd:") && ue.Hint != "" {
-			msg += " (" + ue.Hint + ")"
-		}
-		return &FlagError{Err: errors.New(msg)} // an unreadable file is a usage error
+		return &FlagError{Err: msg} // an unreadable file is a usage error
 	}
-	return &EnvError{Err: err}
+	return &EnvError{Err: msg}
+}
+
+// sourceMessage says what failed for a SOURCE, naming it once: "cannot
+// open app.log: ...", "auditd: cannot open /var/log/audit/audit.log: ...
+// (hint)", "kmsg: cannot open /dev/kmsg: ...".
+func sourceMessage(ue *source.UnavailableError) string {
+	var b strings.Builder
+	scheme, _, isScheme := strings.Cut(ue.Source, ":")
+	if isScheme && ue.Source != "-" && strings.Trim(scheme, "abcdefghijklmnopqrstuvwxyz") == "" && scheme != "" {
+		b.WriteString(scheme + ": ")
+	}
+	what := ue.What
+	if what == "" {
+		what = "read " + ue.Source
+	}
+	fmt.Fprintf(&b, "cannot %s: %v", what, ue.Err)
+	if ue.Hint != "" {
+		b.WriteString(" (" + ue.Hint + ")")
+	}
+	return b.String()
 }
 
 // filePath says whether spec is a file (a path, -, or auditd:[PATH]).
@@ -170,7 +202,7 @@ func filePath(spec string) (string, bool) {
 		}
 		return p, true
 	}
-	if i := strings.IndexByte(spec, ':'); i > 0 && strings.Trim(spec[:i], "abcdefghijklmnopqrstuvwxyz") == "" {
+	if i := strings.IndexByte(spec, ':'); i > 0 && spec[0] >= 'a' && spec[0] <= 'z' && strings.Trim(spec[:i], "abcdefghijklmnopqrstuvwxyz0123456789") == "" {
 		return "", false // a scheme: kmsg:, journal:, netlink:, or an unknown one source.Open reports
 	}
 	return spec, true

@@ -6,9 +6,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 
 	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/spf13/cobra"
 )
 
 // Shared by the host verbs (status, load, unload, complain, enforce,
@@ -27,6 +33,7 @@ func hostError(err error) error {
 		iu *host.InUseError
 		nf *host.NotFoundError
 		am *host.AmbiguousError
+		nb *host.NotBackupError
 		pe *host.ParserError
 		oe *host.OutsideError
 	)
@@ -37,7 +44,7 @@ func hostError(err error) error {
 		return &EnvError{Err: err}
 	case errors.As(err, &ie), errors.As(err, &iu), errors.As(err, &oe):
 		return &FoundError{Msg: err.Error()}
-	case errors.As(err, &nf), errors.As(err, &am):
+	case errors.As(err, &nf), errors.As(err, &am), errors.As(err, &nb):
 		return &FlagError{Err: err}
 	case errors.As(err, &pe):
 		return &EnvError{Err: err} // the parser did not run
@@ -68,24 +75,60 @@ func requireKernel(ctx context.Context, hf func() (*host.Host, error)) (*host.Ho
 type hostAction func(ctx context.Context, h *host.Host, arg string) (*host.Result, error)
 
 // onFile is the usual hostAction: resolve the argument to a profile file
-// (h.Resolve), then run op on it.
+// (h.Resolve), then run op on it; an invalid profile is explained by
+// check's diagnostics (withDiagnostics).
 func onFile(op func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error)) hostAction {
 	return func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
 		f, err := h.Resolve(arg)
 		if err != nil {
 			return nil, err
 		}
-		return op(ctx, h, f)
+		res, err := op(ctx, h, f)
+		return res, withDiagnostics(ctx, h, f, err)
 	}
 }
 
-// runHostVerb is the body of load, unload, disable, complain and enforce:
-// it needs a kernel that can load profiles, then runs act on every
-// argument, prints each result and returns the worst failure (see eachArg).
-func runHostVerb(ctx context.Context, ios *IOStreams, hf func() (*host.Host, error), verb string, args []string, act hostAction) error {
-	h, err := requireKernel(ctx, hf)
-	if err != nil {
+// withDiagnostics adds, to apparmor_parser's rejection of f, what
+// armorer's checker says about the file (file:line:col and a hint, as
+// armorer check prints them), which is usually more precise; then the
+// parser's own message. Other errors pass through.
+func withDiagnostics(ctx context.Context, h *host.Host, f host.ProfileFile, err error) error {
+	var ie *host.InvalidProfileError
+	if !errors.As(err, &ie) {
 		return err
+	}
+	file := h.Path(f)
+	if f.Source != "" {
+		file = f.Source
+	}
+	src, rerr := os.ReadFile(file)
+	if rerr != nil {
+		return err
+	}
+	l := policy.NewLoader(h.Paths.ProfileDir)
+	l.Base = h.Paths.ProfileDir
+	res := policy.CheckFile(l, file, src, policy.CheckConfig{MinTarget: h.Parser.LanguageVersion(ctx)})
+	var b strings.Builder
+	b.WriteString("invalid profile:")
+	for _, d := range res.Errors() {
+		fmt.Fprintf(&b, "\n  %s", d)
+	}
+	fmt.Fprintf(&b, "\n  %s", strings.ReplaceAll(strings.TrimSpace(ie.Error()), "\n", "\n  "))
+	return &FoundError{Msg: b.String()}
+}
+
+// runHostVerb is the body of load, unload, disable, complain and enforce:
+// it needs a kernel that can load profiles (unless --no-load), then runs
+// act on every argument, prints each result and returns the worst failure (see eachArg).
+func runHostVerb(ctx context.Context, ios *IOStreams, hf func() (*host.Host, error), verb string, args []string, act hostAction) error {
+	h, err := hf()
+	if err != nil {
+		return &EnvError{Err: err}
+	}
+	if !h.NoLoad {
+		if h, err = requireKernel(ctx, hf); err != nil {
+			return err
+		}
 	}
 	return eachArg(ios.ErrOut, verb, args, func(arg string) error {
 		res, err := act(ctx, h, arg)
@@ -109,7 +152,11 @@ func eachArg(errOut io.Writer, verb string, args []string, fn func(arg string) e
 			continue
 		}
 		failed++
-		fmt.Fprintf(errOut, "armorer %s: %s: %v\n", verb, arg, err)
+		if msg := err.Error(); strings.HasPrefix(msg, arg+": ") || strings.HasPrefix(msg, arg+" ") {
+			fmt.Fprintf(errOut, "armorer %s: %s\n", verb, msg) // it names the argument already
+		} else {
+			fmt.Fprintf(errOut, "armorer %s: %s: %s\n", verb, arg, msg)
+		}
 		if worst == nil || exitCode(err) > exitCode(worst) {
 			worst = err
 		}
@@ -160,6 +207,31 @@ type profileWriter struct {
 	// remerge, when set, recomputes the changes from the files as they
 	// are now: used when another writer changed them since they were read.
 	remerge func() ([]learn.Change, error)
+	// reload replaces the written profiles that are loaded in the kernel,
+	// as aa-logprof does after saving. When false, noReload (if set) says
+	// why not, so a loaded profile never silently keeps its old version.
+	reload   bool
+	noReload string
+}
+
+// reloadAfterWrite decides whether a verb that writes profiles (learn,
+// record) reloads the loaded ones afterwards, and if not, why: --no-load,
+// a --dir that is not the host's profile directory (its files are not
+// what the kernel loaded), or no usable AppArmor here.
+func reloadAfterWrite(ctx context.Context, hf func() (*host.Host, error), flags *hostFlags) (bool, string) {
+	h, err := hf()
+	switch {
+	case err != nil:
+		return false, "not reloaded: " + err.Error()
+	case h.NoLoad:
+		return false, "not reloaded (--no-load): a loaded profile keeps its previous version in the kernel until armorer load NAME"
+	case flags.elsewhere:
+		return false, fmt.Sprintf("not reloaded: %s is not the host's profile directory, so the kernel's profiles do not come from it; armorer load FILE loads one", h.Paths.ProfileDir)
+	}
+	if _, err := h.RequireKernel(ctx); err != nil {
+		return false, "not reloaded: AppArmor is not usable here, so no profile is loaded"
+	}
+	return true, ""
 }
 
 func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
@@ -174,7 +246,11 @@ func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	res, err := h.UpdateProfiles(ctx, w.dir, w.include, func() ([]host.FileWrite, error) {
+	update := h.UpdateProfiles
+	if w.reload {
+		update = h.UpdateAndReload
+	}
+	res, err := update(ctx, w.dir, w.include, func() ([]host.FileWrite, error) {
 		// Under the directory's lock, merge again into the files as they
 		// are now: another writer may have changed them since learning
 		// began (and a change's Old is read at merge time, not when the
@@ -199,7 +275,7 @@ func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
 	case errors.As(err, &conflict):
 		return &FoundError{Msg: err.Error() + "; run the command again"}
 	case err != nil:
-		return &EnvError{Err: err}
+		return hostError(err)
 	}
 	for _, f := range res.Files {
 		if f.Existed {
@@ -208,5 +284,102 @@ func (w *profileWriter) write(io_ *IOStreams, changes []learn.Change) error {
 			fmt.Fprintf(io_.ErrOut, "wrote %s\n", f.Path)
 		}
 	}
+	for _, r := range res.Reloads {
+		if r.Replaced {
+			fmt.Fprintf(io_.ErrOut, "reloaded %s: %v\n", r.File, r.Profiles)
+		} else {
+			fmt.Fprintf(io_.ErrOut, "not reloaded: %s: not loaded in the kernel (armorer load %s loads it)\n", strings.Join(r.Profiles, ", "), r.File)
+		}
+	}
+	if !w.reload && w.noReload != "" {
+		fmt.Fprintln(io_.ErrOut, w.noReload)
+	}
 	return nil
+}
+
+// hostFlags are the flags of every verb that reads or writes profiles:
+// where the profiles and armorer's state are, and (for the verbs that
+// load) whether the kernel is told at all. With them a test or a CI job
+// works on a directory of its own and never touches /etc/apparmor.d,
+// /var/lib/armorer or the kernel.
+type hostFlags struct {
+	Dir      string // --dir: the profile directory
+	StateDir string // --state-dir: backups, kept events, locks
+	NoLoad   bool   // --no-load: edit files only
+
+	// elsewhere is set by hostFor: --dir names another directory than
+	// the host's profile directory.
+	elsewhere bool
+}
+
+// stateSubdir is the state directory inside a --dir profile directory
+// when --state-dir is not given: a dot name, which the AppArmor loader
+// and armorer's profile set skip.
+const stateSubdir = ".armorer"
+
+// addHostFlags registers --dir and --state-dir on cmd, and --no-load when
+// the verb loads profiles (noLoad says what it then does instead).
+func addHostFlags(cmd *cobra.Command, hf *hostFlags, noLoad string) {
+	addDirFlag(cmd, hf)
+	fl := cmd.Flags()
+	fl.StringVar(&hf.StateDir, "state-dir", "", "armorer's state `DIR`: backups, kept events, locks (default $"+EnvStateDir+", else DIR/"+stateSubdir+" with --dir, else "+host.DefaultStateDir+")")
+	if noLoad != "" {
+		fl.BoolVar(&hf.NoLoad, "no-load", false, noLoad+"; the kernel is never told (offline, CI; like aa-complain --no-reload)")
+	}
+}
+
+// addDirFlag registers --dir alone, for a verb that only reads profiles
+// and keeps no state (status).
+func addDirFlag(cmd *cobra.Command, hf *hostFlags) {
+	cmd.Flags().StringVar(&hf.Dir, "dir", "", "profile `DIR` (default $"+EnvProfileDir+", else "+host.DefaultProfileDir+")")
+}
+
+// hostFor returns the factory's host moved by the verb's flags.
+func (f *Factory) hostFor(hf *hostFlags) func() (*host.Host, error) {
+	return sync.OnceValues(func() (*host.Host, error) {
+		if f.Host == nil {
+			return nil, errors.New("no host in this factory")
+		}
+		h, err := f.Host()
+		if err != nil {
+			return nil, err
+		}
+		hf.elsewhere = hf.Dir != "" && !sameDir(hf.Dir, h.Paths.ProfileDir)
+		h = h.WithDirs(hf.Dir, hf.stateDir(h))
+		h.NoLoad = hf.NoLoad
+		return h, nil
+	})
+}
+
+// stateDir is --state-dir; else, with --dir naming another directory than
+// the host's and the state directory not moved ($ARMORER_STATE_DIR), the
+// profile directory's own stateSubdir; "" keeps the host's.
+func (hf *hostFlags) stateDir(h *host.Host) string {
+	switch {
+	case hf.StateDir != "":
+		return hf.StateDir
+	case hf.Dir == "" || h.Paths.StateDir != host.DefaultStateDir || sameDir(hf.Dir, h.Paths.ProfileDir):
+		return ""
+	}
+	return filepath.Join(hf.Dir, stateSubdir)
+}
+
+// sameDir says whether two paths name the same directory.
+func sameDir(a, b string) bool {
+	x, err1 := os.Stat(a)
+	y, err2 := os.Stat(b)
+	if err1 == nil && err2 == nil {
+		return os.SameFile(x, y)
+	}
+	return filepath.Clean(a) == filepath.Clean(b)
+}
+
+// stateDirOf is the state directory of a verb's host.
+func stateDirOf(hf func() (*host.Host, error)) string {
+	if hf != nil {
+		if h, err := hf(); err == nil {
+			return h.Paths.StateDir
+		}
+	}
+	return HostPathsFromEnv().StateDir
 }

@@ -7,7 +7,7 @@ import "github.com/spf13/cobra"
 func newK8sCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "k8s <command>",
-		Short: "Kubernetes: the agent's manifests, workload patching and checking, the node agent",
+		Short: "Kubernetes: the agent's manifests, workload patching and checking, the node agent, fleet events",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
@@ -22,6 +22,7 @@ func newK8sCmd(f *Factory) *cobra.Command {
 		newK8sPatchCmd(f, nil),
 		newK8sCheckCmd(f, nil),
 		newK8sAgentCmd(f, nil),
+		newK8sEventsCmd(f, nil),
 	} {
 		cmd.AddCommand(c)
 	}

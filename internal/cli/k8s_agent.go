@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/kube"
 	"github.com/armorer-dev/armorer/kube/agent"
 )
 
@@ -25,6 +26,9 @@ type k8sAgentOptions struct {
 	RuntimeRoot string
 	Resync      time.Duration
 	NodeLabel   bool
+	Publish     bool
+	EventsNS    string
+	PublishEach time.Duration
 
 	// paths are the host roots (securityfs, /proc, apparmor_parser),
 	// moved by the ARMORER_* environment in tests.
@@ -64,8 +68,13 @@ from --source (default: the first of netlink:, auditd:, journal:, kmsg: that
 opens) attributed to namespace, pod and container through /proc/PID/cgroup and
 the container runtime's OCI config (metric labels: namespace and workload only);
 the events of its complain-mode profiles are kept in --state-dir/events, for
-armorer learn state:NAME. With --node-label it labels its node (NODE_NAME)
-with the loaded set's hash while ready, and removes the label while not.`,
+armorer learn state:NAME. With --publish-events (and --attribution) it also
+publishes them through the API, for armorer k8s events and armorer learn
+k8s:NAME: the distinct accesses per profile, with counts, in the ConfigMap
+armorer-events-$NODE_NAME of --events-namespace, at most 1 MiB (the least
+frequent accesses are dropped first, and counted). With --node-label it
+labels its node (NODE_NAME) with the loaded set's hash while ready, and
+removes the label while not. Both use the pod's service account.`,
 		Example: `  armorer k8s agent --profiles /etc/armorer/profiles
   armorer k8s agent --profiles /etc/armorer/profiles --includes /host/etc/apparmor.d --attribution --source kmsg:`,
 		Args: exactArgs(0),
@@ -88,6 +97,9 @@ with the loaded set's hash while ready, and removes the label while not.`,
 	fl.StringVar(&o.RuntimeRoot, "runtime-root", "/", "with --attribution, the `DIR` under which /run/containerd, /run/containers and /run/runc are found")
 	fl.DurationVar(&o.Resync, "resync", agent.DefaultResync, "reconcile at least this often, even without a change of the volume")
 	fl.BoolVar(&o.NodeLabel, "node-label", false, "label the node $NODE_NAME with "+agent.NodeLabelKey+"=<hash of the loaded set> while ready (RBAC: get, patch nodes)")
+	fl.BoolVar(&o.Publish, "publish-events", false, "with --attribution, publish the complain-mode accesses in the ConfigMap armorer-events-$NODE_NAME (RBAC: create, get, update configmaps)")
+	fl.StringVar(&o.EventsNS, "events-namespace", kube.DefaultNamespace, "with --publish-events, the `namespace` of the events ConfigMap (the agent's own)")
+	fl.DurationVar(&o.PublishEach, "publish-interval", agent.DefaultPublishInterval, "with --publish-events, write the changed accesses at most this often")
 	return cmd
 }
 
@@ -101,11 +113,28 @@ func k8sAgentRun(o *k8sAgentOptions) error {
 	if len(o.Sources) > 0 && !o.Attribution {
 		return usageErrorf("--source needs --attribution")
 	}
+	if o.Publish && !o.Attribution {
+		return usageErrorf("--publish-events needs --attribution: the events are read with the denials")
+	}
+	if o.PublishEach <= 0 {
+		return usageErrorf("--publish-interval must be positive")
+	}
 	node := ""
-	if o.NodeLabel {
+	if o.NodeLabel || o.Publish {
 		if node = os.Getenv("NODE_NAME"); node == "" {
-			return usageErrorf("--node-label needs NODE_NAME, the node's name (env from the downward API's spec.nodeName)")
+			flag := "--node-label"
+			if !o.NodeLabel {
+				flag = "--publish-events"
+			}
+			return usageErrorf("%s needs NODE_NAME, the node's name (env from the downward API's spec.nodeName)", flag)
 		}
+		if err := kube.CheckEventsNode(node); o.Publish && err != nil {
+			return usageErrorf("--publish-events: %v", err)
+		}
+	}
+	labelNode := ""
+	if o.NodeLabel {
+		labelNode = node
 	}
 	ctx := o.Ctx
 	if ctx == nil {
@@ -120,12 +149,16 @@ func k8sAgentRun(o *k8sAgentOptions) error {
 			Host:        o.paths,
 			Logger:      slog.New(slog.NewTextHandler(o.IO.ErrOut, nil)),
 		},
-		Listen:      o.Listen,
-		Attribution: o.Attribution,
-		Sources:     o.Sources,
-		RuntimeRoot: o.RuntimeRoot,
-		NodeName:    node,
-		Listening:   o.listening,
+		Listen:          o.Listen,
+		Attribution:     o.Attribution,
+		Sources:         o.Sources,
+		RuntimeRoot:     o.RuntimeRoot,
+		NodeName:        labelNode,
+		PublishEvents:   o.Publish,
+		PublishNode:     node,
+		EventsNamespace: o.EventsNS,
+		PublishInterval: o.PublishEach,
+		Listening:       o.listening,
 	})
 	if err != nil && ctx.Err() == nil {
 		return hostError(err)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/armorer-dev/armorer/kube"
 	"github.com/armorer-dev/armorer/policy"
@@ -22,7 +24,7 @@ type k8sManifestsOptions struct {
 func newK8sManifestsCmd(f *Factory, runF func(*k8sManifestsOptions) error) *cobra.Command {
 	o := &k8sManifestsOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "manifests --profiles DIR [--namespace NS] [--image IMG] [--attribution] [--node-label] [--service-monitor]",
+		Use:   "manifests --profiles DIR [--namespace NS] [--image IMG] [--attribution] [--node-label] [--publish-events] [--service-monitor]",
 		Short: "Print the manifests that run the agent on every node, with DIR's profiles",
 		Long: `manifests prints, as multi-document YAML for kubectl apply, what runs
 armorer's agent on every Linux node: a Namespace (Pod Security level
@@ -43,12 +45,19 @@ network and CAP_AUDIT_READ (denials from the audit netlink socket, attributed
 to pods) and the container runtimes' state read-only. --node-label has the
 agent label its node with a hash of the loaded set: the only feature that
 talks to the API, it adds the service account token, NODE_NAME and a
-ClusterRole with get and patch on nodes, bound to the agent. docs/kubernetes.md
-justifies each privilege.
+ClusterRole with patch on nodes, bound to the agent. --publish-events (with
+--attribution) has each agent publish its complain-mode accesses in the
+ConfigMap armorer-events-NODE, for armorer k8s events and armorer learn
+k8s:NAME: a Role with get, create and update on the namespace's ConfigMaps.
+RBAC cannot name "my own node's object", so with either feature a
+ValidatingAdmissionPolicy holds each agent to its own node (the node named by
+its pod-bound token): it may label only its Node and write only its events
+ConfigMap, never the profiles. docs/kubernetes.md justifies each privilege.
 
 Exit status: 0 printed, 1 a profile is refused, 2 usage error or DIR unreadable.`,
 		Example: `  armorer k8s manifests --profiles ./profiles | kubectl apply -f -
-  armorer k8s manifests --profiles ./profiles --attribution --node-label --service-monitor`,
+  armorer k8s manifests --profiles ./profiles --attribution --node-label --service-monitor
+  armorer k8s manifests --profiles ./profiles --attribution --publish-events`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Ctx = cmd.Context()
@@ -69,6 +78,7 @@ Exit status: 0 printed, 1 a profile is refused, 2 usage error or DIR unreadable.
 	fl.Int32Var(&o.Port, "port", kube.DefaultPort, "the agent's HTTP `port` (probes, /status, /metrics)")
 	fl.BoolVar(&o.Attribution, "attribution", false, "attribute denials to pods (hostPID, host network, CAP_AUDIT_READ)")
 	fl.BoolVar(&o.NodeLabel, "node-label", false, "let the agent label its node with a hash of the loaded set (ClusterRole: get, patch nodes)")
+	fl.BoolVar(&o.PublishEvents, "publish-events", false, "with --attribution, let each agent publish its complain-mode accesses for armorer k8s events (Role: get, create, update configmaps; held to its own node's object by an admission policy)")
 	fl.BoolVar(&o.ServiceMonitor, "service-monitor", false, "add a headless Service and a prometheus-operator ServiceMonitor")
 	return cmd
 }
@@ -77,6 +87,12 @@ func k8sManifestsRun(o *k8sManifestsOptions) error {
 	ctx := o.Ctx
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if errs := validation.IsDNS1123Label(o.Namespace); len(errs) > 0 {
+		return usageErrorf("--namespace %q: %s", o.Namespace, strings.Join(errs, "; "))
+	}
+	if o.PublishEvents && !o.Attribution {
+		return usageErrorf("--publish-events needs --attribution: the agent reads the events with the denials")
 	}
 	if o.Port < 1 || o.Port > 65535 {
 		return usageErrorf("--port %d: not a TCP port", o.Port)

@@ -22,7 +22,6 @@ type learnOptions struct {
 	Ctx     context.Context
 	Sources []string
 	Profile string
-	Dir     string
 	Include []string
 
 	Write, Stdout, Diff bool
@@ -39,10 +38,13 @@ type learnOptions struct {
 	Abstractions   []string
 	MinDigits      int
 	MinHex         int
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newLearnCmd(f *Factory, runF func(*learnOptions) error) *cobra.Command {
-	opts := &learnOptions{IO: f.IO, Host: f.Host}
+	opts := &learnOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "learn [SOURCE...]",
 		Short: "Turn recorded AppArmor events into rules merged into profiles",
@@ -53,7 +55,12 @@ directory, adding only what the profiles (with their includes) do not allow yet.
 Each rule goes next to the most similar existing rule; comments and order stay.
 Additions to a packaged profile with include if exists <local/NAME> go into
 local/NAME. Output: a unified diff (default), --stdout (the resulting files) or
---write (atomic; the previous version is kept in the state directory).
+--write (atomic; the previous version is kept in the state directory, and
+armorer restore brings it back). After --write, the changed profiles that are
+loaded in the kernel are replaced, as aa-logprof does after saving (a kernel
+rejection puts the files back, exit 3); learn says when it does not reload
+and why: --no-load, a --dir other than the host's profile directory, or no
+AppArmor here.
 
 Generalisation (--glob): none keeps every path as logged; safe (default)
 rewrites only what varies between runs: /proc/PID → @{PROC}/@{pid},
@@ -113,7 +120,7 @@ neither the kernel nor auditd wrote are never learned from.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Profile, "profile", "", "only events of profile `P`, its children and hats")
-	fl.StringVar(&opts.Dir, "dir", "", "profile directory (default $"+EnvProfileDir+" or /etc/apparmor.d)")
+	addHostFlags(cmd, &opts.hostFlags, "write the files (--write) without reloading loaded profiles")
 	fl.StringSliceVarP(&opts.Include, "include", "I", nil, "include search path (default: the profile directory)")
 	fl.BoolVar(&opts.Diff, "diff", false, "print a unified diff of the changes (the default)")
 	fl.BoolVar(&opts.Write, "write", false, "write the changed profiles")
@@ -165,7 +172,7 @@ func learnRun(o *learnOptions) error {
 	if err != nil {
 		return &FlagError{Err: err}
 	}
-	p, err := openEvents(o.Ctx, o.IO, o.Sources, source.Options{})
+	p, err := openEvents(o.Ctx, o.IO, o.Sources, source.Options{State: storedEventsIn(stateDirOf(o.Host))})
 	if err != nil {
 		return err
 	}
@@ -181,6 +188,7 @@ func learnRun(o *learnOptions) error {
 	var w *profileWriter
 	if o.Write {
 		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: sess.Profiles.Dir, include: o.Include}
+		w.reload, w.noReload = reloadAfterWrite(o.Ctx, o.Host, &o.hostFlags)
 		w.remerge = func() ([]learn.Change, error) {
 			set, err := host.LoadProfileSet(sess.Profiles.Dir, o.Include...)
 			if err != nil {
@@ -229,7 +237,7 @@ func learnOutput(io_ *IOStreams, w *profileWriter, stdout, strict bool, res *lea
 	if write && kept != nil {
 		// Only when the profile changes for real: a preview has no side
 		// effects (and needs no write access to the state directory).
-		storeEvents(io_.ErrOut, kept)
+		storeEvents(io_.ErrOut, stateDirOf(w.host), kept)
 	}
 	if strict && len(res.Findings) > 0 {
 		return &FoundError{Msg: fmt.Sprintf("%d findings held back (--strict)", len(res.Findings))}

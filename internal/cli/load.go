@@ -12,10 +12,13 @@ type loadOptions struct {
 	Host     func() (*host.Host, error)
 	Complain bool
 	Profiles []string
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newLoadCmd(f *Factory, runF func(*loadOptions) error) *cobra.Command {
-	opts := &loadOptions{IO: f.IO, Host: f.Host}
+	opts := &loadOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "load [--complain] FILE|NAME...",
 		Short: "Validate profiles and load or replace them in the kernel",
@@ -41,6 +44,7 @@ write ./NAME or the full path.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Complain, "complain", false, "set complain mode in the file before loading")
+	addHostFlags(cmd, &opts.hostFlags, "")
 	return cmd
 }
 
@@ -50,6 +54,7 @@ func loadRun(cmd *cobra.Command, o *loadOptions) error {
 		if err != nil {
 			return nil, err
 		}
-		return h.Load(ctx, f, o.Complain, nil)
+		res, err := h.Load(ctx, f, o.Complain, nil)
+		return res, withDiagnostics(ctx, h, f, err)
 	})
 }

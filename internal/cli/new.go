@@ -23,14 +23,16 @@ type newOptions struct {
 	Binary   string
 	Name     string
 	Write    bool
-	Dir      string
 	Complain bool
 	ABI      string
 	Unit     string // new_unit.go
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newNewCmd(f *Factory, runF func(*newOptions) error) *cobra.Command {
-	opts := &newOptions{IO: f.IO, Host: f.Host}
+	opts := &newOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "new BINARY | new --unit UNIT [PROGRAM]",
 		Short: "Write a first profile for a program",
@@ -38,7 +40,11 @@ func newNewCmd(f *Factory, runF func(*newOptions) error) *cobra.Command {
 the program itself (mr), its ELF loader and shared libraries (mr, found like
 the dynamic loader does: run path, /etc/ld.so.cache, the multiarch
 directories), or for a script its interpreter (through #!/usr/bin/env NAME
-too), and include if exists <local/NAME> as the last rule.
+and wrapper scripts that exec one program) with the interpreter's abstraction
+(abstractions/python, perl, ruby, bash, php, as aa-autodep chooses them, when
+the profile directory has it), and include if exists <local/NAME> as the last
+rule. A version manager's shim (pyenv, rbenv, asdf) chooses the interpreter
+when it runs: new refuses it and says to name the real one.
 
 The profile goes to stdout, or with --write into the profile directory under
 aa-autodep's file name (/opt/myapp/bin/myapp → opt.myapp.bin.myapp). Use
@@ -65,7 +71,7 @@ mediate nor log network access, so one is always written.`,
 	}
 	cmd.Flags().StringVar(&opts.Name, "name", "", "profile name (default: the binary's base name)")
 	cmd.Flags().BoolVar(&opts.Write, "write", false, "write the profile into the profile directory instead of stdout")
-	cmd.Flags().StringVar(&opts.Dir, "dir", "", "profile directory for --write (default $"+EnvProfileDir+" or /etc/apparmor.d)")
+	addHostFlags(cmd, &opts.hostFlags, "") // new --write never loads
 	cmd.Flags().BoolVar(&opts.Complain, "complain", false, "put the profile in complain mode (flags=(complain))")
 	cmd.Flags().StringVar(&opts.ABI, "abi", "3.0", "policy ABI: 3.0 or 4.0")
 	cmd.Flags().StringVar(&opts.Unit, "unit", "", "a profile without attachment for systemd `UNIT` (interpreted services), and a drop-in with AppArmorProfile=")
@@ -97,7 +103,14 @@ func newRun(o *newOptions) error {
 		base = nil // without the include path's base, list every library
 	}
 	var buf bytes.Buffer
-	sk := skeleton.Profile(x, skeleton.Options{Name: o.Name, ABI: o.ABI, Complain: o.Complain, Base: base})
+	hasAbstraction := func(name string) bool {
+		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(name)))
+		return err == nil && fi.Mode().IsRegular()
+	}
+	if a := skeleton.ScriptAbstraction(x); a != "" && !hasAbstraction(a) {
+		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s is not in %s: the profile does not include it; learn adds what the interpreter reads\n", a, dir)
+	}
+	sk := skeleton.Profile(x, skeleton.Options{Name: o.Name, ABI: o.ABI, Complain: o.Complain, Base: base, HasAbstraction: hasAbstraction})
 	if err := policy.Format(&buf, nil, sk.File()); err != nil {
 		return err
 	}

@@ -33,10 +33,13 @@ type recordOptions struct {
 	ABI     string
 	Settle  time.Duration
 	Argv    []string
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newRecordCmd(f *Factory, runF func(*recordOptions) error) *cobra.Command {
-	opts := &recordOptions{IO: f.IO, Host: f.Host}
+	opts := &recordOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Annotations: map[string]string{ownsStop: "restores the profile after CMD"},
 		Use:         "record [--profile NAME] [--write] -- CMD [ARGS...]",
@@ -79,6 +82,7 @@ itself failed.`,
 	fl.BoolVar(&opts.Write, "write", false, "write the learned rules into the profile")
 	fl.StringVar(&opts.Source, "source", "", "live event `SOURCE` (default: netlink: if permitted, else kmsg:)")
 	fl.StringVar(&opts.ABI, "abi", "3.0", "policy ABI of a new profile: 3.0 or 4.0")
+	addHostFlags(cmd, &opts.hostFlags, "") // record needs the kernel: no --no-load
 	fl.DurationVar(&opts.Settle, "settle", 500*time.Millisecond, "after CMD exits, wait until the log has been quiet this long (at most 10 times as long)")
 	return cmd
 }
@@ -184,7 +188,7 @@ func recordRun(o *recordOptions) error {
 	for _, ev := range col.events {
 		kept.Add(ev.Event, ev.Source, ev.Line())
 	}
-	storeEvents(errOut, kept)
+	storeEvents(errOut, h.Paths.StateDir, kept)
 	learnErr := error(nil)
 	for _, name := range names {
 		if err := recordLearn(o, h.Paths.ProfileDir, name, col.events, stats); err != nil && learnErr == nil {
@@ -226,7 +230,7 @@ func recordLearn(o *recordOptions, dir, name string, events []*source.Event, st 
 	// The events were kept already, once for every profile.
 	var w *profileWriter
 	if o.Write {
-		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir}
+		w = &profileWriter{ctx: o.Ctx, host: o.Host, dir: dir, reload: true} // record loaded it
 	}
 	return learnOutput(o.IO, w, false, false, res, st, nil)
 }
@@ -245,7 +249,7 @@ func recordProfileFile(o *recordOptions, h *host.Host, prog string) (host.Profil
 		return host.ProfileFile{Name: name}, nil
 	}
 	nopts := &newOptions{IO: &IOStreams{Out: o.IO.ErrOut, ErrOut: o.IO.ErrOut}, Host: o.Host, Ctx: o.Ctx, Binary: prog, Name: o.Profile,
-		Write: true, Dir: h.Paths.ProfileDir, Complain: true, ABI: o.ABI}
+		Write: true, hostFlags: hostFlags{Dir: h.Paths.ProfileDir, StateDir: h.Paths.StateDir}, Complain: true, ABI: o.ABI}
 	if err := newRun(nopts); err != nil {
 		return host.ProfileFile{}, err
 	}

@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -45,31 +44,33 @@ func Main() int {
 	if c, _, err := root.Find(os.Args[1:]); err == nil && c.Annotations[ownsStop] != "" {
 		grace = 24 * time.Hour // it restores state on its own (see ownsStop)
 	}
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	var err error
+	type result struct {
+		cmd *cobra.Command
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		if c, err := unknownCommand(root, os.Args[1:]); err != nil {
+			done <- result{c, err}
+			return
+		}
+		c, err := root.ExecuteContextC(ctx)
+		done <- result{c, err}
+	}()
+	var res result
 	select {
-	case err = <-done:
+	case res = <-done:
 	case <-ctx.Done():
 		select {
-		case err = <-done:
+		case res = <-done:
 		case <-time.After(grace):
 			atomicfile.Stop()
 			fmt.Fprintln(f.IO.ErrOut, "armorer: interrupted")
 			return ExitInterrupted
 		}
 	}
-	if err != nil {
-		var fnd *FoundError
-		if !(errors.As(err, &fnd) && fnd.Silent) {
-			fmt.Fprintf(f.IO.ErrOut, "armorer: %v\n", err)
-		}
-		var fe *FlagError
-		if errors.As(err, &fe) {
-			fmt.Fprintln(f.IO.ErrOut, "Run 'armorer --help' for usage.")
-		}
-	}
-	return exitCode(err)
+	reportError(f.IO.ErrOut, res.cmd, res.err)
+	return exitCode(res.err)
 }
 
 // NewRootCmd builds the armorer command tree.
@@ -113,6 +114,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newComplainCmd(f, nil),
 		newEnforceCmd(f, nil),
 		newDisableCmd(f, nil),
+		newRestoreCmd(f, nil),
 		newNewCmd(f, nil),
 		newLearnCmd(f, nil),
 		newSimulateCmd(f, nil),

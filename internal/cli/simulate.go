@@ -22,10 +22,13 @@ type simulateOptions struct {
 	Profile string
 	Sources []string
 	Include []string
+
+	hostFlags // --dir, --state-dir
 }
 
 func newSimulateCmd(f *Factory, runF func(*simulateOptions) error) *cobra.Command {
-	opts := &simulateOptions{IO: f.IO, Host: f.Host}
+	opts := &simulateOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "simulate PROFILE [SOURCE...]",
 		Short: "List the recorded accesses a profile would deny in enforce mode",
@@ -53,6 +56,7 @@ directory when it holds tunables/ or abstractions/, else the profile directory.`
 		},
 	}
 	cmd.Flags().StringSliceVarP(&opts.Include, "include", "I", nil, "include search path")
+	addHostFlags(cmd, &opts.hostFlags, "")
 	return cmd
 }
 
@@ -66,7 +70,7 @@ type simulation struct {
 }
 
 func simulateRun(o *simulateOptions) error {
-	sim, err := simulate(o.Ctx, o.IO, profileDir(o.Host, ""), o.Profile, o.Sources, o.Include)
+	sim, err := simulate(o.Ctx, o.IO, profileDir(o.Host, ""), stateDirOf(o.Host), o.Profile, o.Sources, o.Include)
 	if err != nil {
 		return err
 	}
@@ -82,8 +86,8 @@ func simulateRun(o *simulateOptions) error {
 }
 
 // simulate replays sources against profile: a file, or the name of a
-// profile in profDir.
-func simulate(ctx context.Context, io_ *IOStreams, profDir, profile string, sources, include []string) (*simulation, error) {
+// profile in profDir; state:NAME sources read stateDir.
+func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile string, sources, include []string) (*simulation, error) {
 	file := profile
 	if _, err := os.Stat(file); err != nil {
 		if strings.ContainsRune(profile, '/') {
@@ -137,7 +141,7 @@ func simulate(ctx context.Context, io_ *IOStreams, profDir, profile string, sour
 	}
 	slices.Sort(names)
 	sim := simulator.New(pol, names...)
-	p, err := openEvents(ctx, io_, sources, source.Options{})
+	p, err := openEvents(ctx, io_, sources, source.Options{State: storedEventsIn(stateDir)})
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +193,14 @@ func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, 
 			sources = append(sources, stateScheme+p)
 		}
 	}
-	sim, err := simulate(ctx, g.io, profileDir(g.host, ""), req.File, sources, nil)
+	dir, state := req.Dir, req.StateDir
+	if dir == "" {
+		dir = profileDir(g.host, "")
+	}
+	if state == "" {
+		state = stateDirOf(g.host)
+	}
+	sim, err := simulate(ctx, g.io, dir, state, req.File, sources, nil)
 	if err != nil {
 		return nil, err
 	}

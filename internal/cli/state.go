@@ -15,27 +15,30 @@ import (
 // them in the state directory).
 const stateScheme = source.StateScheme
 
-// eventStore is the store in the state directory ($ARMORER_STATE_DIR or
-// /var/lib/armorer).
-func eventStore() *eventstore.Store {
-	return eventstore.New(HostPathsFromEnv().StateDir)
-}
-
 // storedEvents resolves state:NAME for the event pipeline: the events
-// kept for profile NAME, as an auditd-format log.
+// kept for profile NAME in the state directory of the environment
+// ($ARMORER_STATE_DIR or /var/lib/armorer), as an auditd-format log.
 func storedEvents(name string) (io.Reader, error) {
-	log, err := eventStore().AuditLog(name)
-	if err != nil {
-		return nil, err
-	}
-	return bytes.NewReader(log), nil
+	return storedEventsIn(HostPathsFromEnv().StateDir)(name)
 }
 
-// storeEvents keeps the events of a batch in the state directory and says
-// so on w; failing to keep them is a warning, not a failure of the
+// storedEventsIn is storedEvents for the state directory dir (a verb's
+// --state-dir or --dir).
+func storedEventsIn(dir string) func(name string) (io.Reader, error) {
+	return func(name string) (io.Reader, error) {
+		log, err := eventstore.New(dir).AuditLog(name)
+		if err != nil {
+			return nil, err
+		}
+		return bytes.NewReader(log), nil
+	}
+}
+
+// storeEvents keeps the events of a batch in the state directory dir and
+// says so on w; failing to keep them is a warning, not a failure of the
 // command that learned from them.
-func storeEvents(w io.Writer, b *eventstore.Batch) {
-	saved, err := eventStore().Save(b)
+func storeEvents(w io.Writer, dir string, b *eventstore.Batch) {
+	saved, err := eventstore.New(dir).Save(b)
 	for _, s := range saved {
 		if s.Added == 0 {
 			continue

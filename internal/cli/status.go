@@ -13,10 +13,13 @@ type statusOptions struct {
 	IO   *IOStreams
 	Host func() (*host.Host, error)
 	JSON bool
+
+	hostFlags // --dir
 }
 
 func newStatusCmd(f *Factory, runF func(*statusOptions) error) *cobra.Command {
-	opts := &statusOptions{IO: f.IO, Host: f.Host}
+	opts := &statusOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show loaded profiles, their modes and the processes they confine",
@@ -37,6 +40,7 @@ to fix it.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON for scripts")
+	addDirFlag(cmd, &opts.hostFlags) // for the attachments the kernel does not report
 	return cmd
 }
 

@@ -13,10 +13,13 @@ type unloadOptions struct {
 	Host     func() (*host.Host, error)
 	Force    bool
 	Profiles []string
+
+	hostFlags // --dir, --state-dir, --no-load
 }
 
 func newUnloadCmd(f *Factory, runF func(*unloadOptions) error) *cobra.Command {
-	opts := &unloadOptions{IO: f.IO, Host: f.Host}
+	opts := &unloadOptions{IO: f.IO}
+	opts.Host = f.hostFor(&opts.hostFlags)
 	cmd := &cobra.Command{
 		Use:   "unload [--force] FILE|NAME...",
 		Short: "Remove profiles from the kernel (the files stay)",
@@ -36,6 +39,7 @@ since removing it silently leaves them unconfined; --force removes it anyway.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "unload even if processes are confined by the profile")
+	addHostFlags(cmd, &opts.hostFlags, "")
 	return cmd
 }
 

@@ -84,6 +84,10 @@ func TopProfile(label string) string {
 // replaying the store would prove less than the log did.
 func Key(ev *auditlog.Event) string { return string(appendKey(nil, ev)) }
 
+// AppendKey appends Key(ev) to b, for callers that look keys up without
+// allocating.
+func AppendKey(b []byte, ev *auditlog.Event) []byte { return appendKey(b, ev) }
+
 var keyFields = []auditlog.Key{
 	auditlog.KeyOperation, auditlog.KeyName, auditlog.KeyRequestedMask, auditlog.KeyDeniedMask,
 	auditlog.KeyProfile, auditlog.KeyLabel, auditlog.KeyName2, auditlog.KeyTarget, auditlog.KeyCapname,

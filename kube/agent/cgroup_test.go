@@ -194,12 +194,14 @@ armorer_agent_runtime_denials_total 1
 }
 
 // TestEventKeeper: events of owned complain-mode profiles go to the event
-// store (what `armorer learn state:NAME` reads); others do not.
+// store (what `armorer learn state:NAME` reads) and, when publishing, to
+// the publisher; others do not.
 func TestEventKeeper(t *testing.T) {
 	dir := t.TempDir()
 	a := New(Config{StateDir: dir})
 	a.complain.Store(&map[string]bool{"api": true})
 	k := newEventKeeper(a)
+	k.publish = &Publisher{Node: "n1"}
 	p := auditlog.NewParser()
 	for i, line := range []string{
 		`type=AVC msg=audit(1795600186.001:101): apparmor="ALLOWED" operation="open" class="file" profile="api" name="/etc/hosts" pid=210 comm="api" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
@@ -217,5 +219,10 @@ func TestEventKeeper(t *testing.T) {
 	}
 	if _, err := os.Stat(k.store.Path("web")); err == nil {
 		t.Errorf("an enforce-mode profile's events were kept")
+	}
+	cm, err := k.publish.object()
+	must(t, err)
+	if len(cm.Data) != 1 || strings.Count(cm.Data["api"], "\n") != 2 || !strings.Contains(cm.Data["api"], `"count":2`) {
+		t.Errorf("published %v, want api's 2 distinct accesses, one seen twice", cm.Data)
 	}
 }

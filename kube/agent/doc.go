@@ -59,8 +59,10 @@
 // agent's own (armorer_agent_ready, armorer_agent_profile_current{profile},
 // armorer_agent_reconciles_total{result}). With a node name (--node-label)
 // the agent keeps the label armorer.dev/profiles on its Node: the loaded
-// set's hash while ready, none while not (NodeLabeler, a dynamic client's
-// merge patch through the pod's service account).
+// set's hash while ready, none while not (NodeLabeler, one merge patch
+// through the pod's service account). The agent's API calls go through
+// kube/apiclient: net/http with the pod's CA and its projected token,
+// re-read for every request since the kubelet rotates it.
 //
 // # Denials
 //
@@ -77,7 +79,10 @@
 //
 // The events of the agent's complain-mode profiles go to the event store
 // (StateDir/events/NAME.jsonl, deduplicated, capped), so that on the node
-// `armorer learn state:NAME` proposes the rules its pods needed.
-// Publishing them through the API (`armorer k8s events`, the k8s:NAME
-// SOURCE) is not built yet.
+// `armorer learn state:NAME` proposes the rules its pods needed. With
+// --publish-events the Publisher also counts them per distinct access and
+// publishes them through the API, in the ConfigMap armorer-events-NODE
+// (at most 1 MiB: the least frequent accesses are dropped first, and
+// counted), so that `armorer k8s events` and `armorer learn k8s:NAME`
+// see the whole fleet's (package kube: the format, GatherEvents).
 package agent

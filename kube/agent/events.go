@@ -21,6 +21,10 @@ type eventKeeper struct {
 	store    *eventstore.Store
 	complain *atomic.Pointer[map[string]bool] // owned profiles loaded in complain mode
 
+	// publish, when set, also counts each kept event for the API
+	// (--publish-events).
+	publish *Publisher
+
 	mu    sync.Mutex
 	batch *eventstore.Batch
 }
@@ -38,6 +42,9 @@ func (k *eventKeeper) observe(ev *source.Event) {
 	k.mu.Lock()
 	k.batch.Add(ev.Event, ev.Source, ev.Line())
 	k.mu.Unlock()
+	if k.publish != nil {
+		k.publish.Observe(ev.Event, time.Now())
+	}
 }
 
 // run saves the batch every saveEvery and once more when ctx ends.

@@ -5,48 +5,39 @@ import (
 	"encoding/json"
 	"fmt"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
+	"github.com/armorer-dev/armorer/kube/apiclient"
 )
 
 // NodeLabelKey is the label the agent keeps on its Node.
 const NodeLabelKey = "armorer.dev/profiles"
 
-var nodes = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
-
 // nodeLabelLen is how much of the loaded set's sha256 the label keeps: a
 // label value holds at most 63 characters.
 const nodeLabelLen = 32
 
+// fieldManager names the agent in the objects it writes.
+const fieldManager = "armorer-k8s-agent"
+
 // NodeLabeler keeps NodeLabelKey on the agent's Node: the loaded
 // set's hash while the agent is ready, no label while it is not, so a
 // workload that selects the label never lands on a node without its
-// profiles. It needs get and patch on nodes (the manifests' ClusterRole).
+// profiles. It needs patch on nodes (the manifests' ClusterRole).
 type NodeLabeler struct {
-	// Client is a dynamic client: one merge patch needs no typed
-	// clientset (which would link every API group into armorer).
-	Client dynamic.Interface
+	Client *apiclient.Client
 	Node   string
 
 	last  *string // the value last written; nil: unknown
 	error string  // the last error logged
 }
 
-// InClusterNodeLabeler labels node through the pod's service account.
-func InClusterNodeLabeler(node string) (*NodeLabeler, error) {
-	cfg, err := rest.InClusterConfig()
+// InClusterClient is the agent's API client: the pod's service account.
+func InClusterClient() (*apiclient.Client, error) {
+	c, err := apiclient.InCluster()
 	if err != nil {
-		return nil, fmt.Errorf("node label: %w", err)
+		return nil, err
 	}
-	cfg.UserAgent = "armorer-k8s-agent"
-	cs, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("node label: %w", err)
-	}
-	return &NodeLabeler{Client: cs, Node: node}, nil
+	c.UserAgent, c.FieldManager = fieldManager, fieldManager
+	return c, nil
 }
 
 // Value is the label value for st ("" means no label).
@@ -72,7 +63,7 @@ func (l *NodeLabeler) Update(ctx context.Context, st Status) error {
 	if err != nil {
 		return err
 	}
-	if _, err := l.Client.Resource(nodes).Patch(ctx, l.Node, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "armorer-k8s-agent"}); err != nil {
+	if err := l.Client.MergePatchNode(ctx, l.Node, patch); err != nil {
 		return fmt.Errorf("label node %s: %w", l.Node, err)
 	}
 	l.last = &value

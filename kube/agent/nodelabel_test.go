@@ -2,55 +2,56 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic/fake"
-	k8stesting "k8s.io/client-go/testing"
+	"github.com/armorer-dev/armorer/kube/apiclient"
 )
 
 // TestNodeLabeler: the label carries the loaded set's hash while ready,
-// is removed when not, keeps the node's other labels, and is patched only
-// on a change.
+// is removed (null in the merge patch) when not, and is patched only on a
+// change. test/kubeapi runs it against a real API server.
 func TestNodeLabeler(t *testing.T) {
-	node := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Node",
-		"metadata": map[string]any{"name": "n1", "labels": map[string]any{"kubernetes.io/os": "linux"}},
-	}}
-	cs := fake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{nodes: "NodeList"}, node)
-	l := &NodeLabeler{Client: cs, Node: "n1"}
-	ctx := context.Background()
-	labels := func() map[string]string {
-		n, err := cs.Resource(nodes).Get(ctx, "n1", metav1.GetOptions{})
-		must(t, err)
-		return n.GetLabels()
-	}
-	patches := func() int {
-		n := 0
-		for _, a := range cs.Actions() {
-			if _, ok := a.(k8stesting.PatchAction); ok {
-				n++
-			}
+	var patches []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPatch || r.URL.Path != "/api/v1/nodes/n1" || r.Header.Get("Content-Type") != "application/merge-patch+json" {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
+			return
 		}
-		return n
+		var p map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+			t.Error(err)
+		}
+		patches = append(patches, p)
+		io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	c := &apiclient.Client{Server: srv.URL, HTTP: srv.Client()}
+	l := &NodeLabeler{Client: c, Node: "n1"}
+	ctx := context.Background()
+	label := func(i int) (any, bool) {
+		v, ok := patches[i]["metadata"].(map[string]any)["labels"].(map[string]any)[NodeLabelKey]
+		return v, ok
 	}
 	ready := Status{Ready: true, LoadedSetHash: Hash([]byte("web abc enforce\n"))}
 	must(t, l.Update(ctx, ready))
-	if got := labels()[NodeLabelKey]; got != ready.LoadedSetHash[:32] || labels()["kubernetes.io/os"] != "linux" {
-		t.Errorf("labels when ready: %v", labels())
-	}
 	must(t, l.Update(ctx, ready))
-	if n := patches(); n != 1 {
-		t.Errorf("%d patches for an unchanged set, want 1", n)
+	if len(patches) != 1 {
+		t.Fatalf("%d patches for an unchanged set, want 1", len(patches))
+	}
+	if v, _ := label(0); v != ready.LoadedSetHash[:32] {
+		t.Errorf("label when ready: %v", v)
 	}
 	must(t, l.Update(ctx, Status{Ready: false, LoadedSetHash: ready.LoadedSetHash}))
-	if _, ok := labels()[NodeLabelKey]; ok || labels()["kubernetes.io/os"] != "linux" {
-		t.Errorf("labels when not ready: %v", labels())
+	if v, ok := label(1); !ok || v != nil {
+		t.Errorf("label when not ready: %v, %v; want null (removed)", v, ok)
 	}
-	if err := (&NodeLabeler{Client: cs, Node: "missing"}).Update(ctx, ready); err == nil {
-		t.Errorf("labelling a missing node succeeded")
+	err := (&NodeLabeler{Client: c, Node: "missing"}).Update(ctx, ready)
+	if !apiclient.IsNotFound(err) {
+		t.Errorf("labelling a missing node: %v, want NotFound", err)
 	}
 }

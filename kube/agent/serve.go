@@ -9,6 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/armorer-dev/armorer/internal/buildinfo"
+	"github.com/armorer-dev/armorer/kube"
+	"github.com/armorer-dev/armorer/kube/apiclient"
 	"github.com/armorer-dev/armorer/monitor"
 )
 
@@ -33,6 +36,16 @@ type Options struct {
 	// Node (through the pod's service account): the loaded set's hash
 	// while ready, no label while not.
 	NodeName string
+	// PublishEvents has the agent publish its complain-mode accesses in
+	// PublishNode's events ConfigMap in EventsNamespace (Publisher),
+	// every PublishInterval. It needs Attribution.
+	PublishEvents   bool
+	PublishNode     string
+	EventsNamespace string
+	PublishInterval time.Duration
+	// Client is the API client for NodeName's label and PublishEvents;
+	// default the pod's service account (InClusterClient).
+	Client *apiclient.Client
 	// Listening, when set, is told the address the server listens on.
 	Listening func(addr string)
 }
@@ -46,11 +59,19 @@ func Serve(ctx context.Context, o Options) error {
 	if _, err := a.host.RequireKernel(ctx); err != nil {
 		return err
 	}
-	if o.NodeName != "" {
-		l, err := InClusterNodeLabeler(o.NodeName)
+	if o.PublishEvents && (o.PublishNode == "" || !o.Attribution || o.EventsNamespace == "") {
+		return errors.New("publishing events needs the node's name, attribution (the events are read with the denials) and a namespace")
+	}
+	client := o.Client
+	if client == nil && (o.NodeName != "" || o.PublishEvents) {
+		c, err := InClusterClient()
 		if err != nil {
-			return err
+			return fmt.Errorf("the API (node label, events): %w", err)
 		}
+		client = c
+	}
+	if o.NodeName != "" {
+		l := &NodeLabeler{Client: client, Node: o.NodeName}
 		a.afterReconcile = func(ctx context.Context, st Status) {
 			if err := l.Update(ctx, st); err != nil && err.Error() != l.error {
 				a.log.Error("node label", "err", err)
@@ -58,7 +79,8 @@ func Serve(ctx context.Context, o Options) error {
 			}
 		}
 	}
-	m := monitor.New(monitor.Options{}, a, a.log)
+	bi := buildinfo.Get()
+	m := monitor.New(monitor.Options{Build: monitor.BuildInfo{Version: bi.Version, Revision: bi.Commit, GoVersion: bi.GoVersion}}, a, a.log)
 	m.RegisterProcessMetrics()
 	reg := m.Registry()
 	reg.MustRegister(a.Collector())
@@ -99,6 +121,12 @@ func Serve(ctx context.Context, o Options) error {
 	})
 	if att != nil {
 		keeper := newEventKeeper(a)
+		if o.PublishEvents {
+			keeper.publish = &Publisher{Client: client, Namespace: o.EventsNamespace, Node: o.PublishNode,
+				Interval: o.PublishInterval, Logger: a.log.With("publish", kube.EventsConfigMapName(o.PublishNode))}
+			reg.MustRegister(keeper.publish)
+			wg.Go(func() { keeper.publish.Run(ctx, a.owns) })
+		}
 		r := &monitor.Runner{Monitor: m, Specs: o.Sources, Logger: a.log, OnEvent: keeper.observe}
 		wg.Go(func() { r.Run(ctx) })
 		wg.Go(func() { keeper.run(ctx, a) })
@@ -113,4 +141,21 @@ func Serve(ctx context.Context, o Options) error {
 	wg.Wait()
 	close(errc)
 	return <-errc
+}
+
+// owns reports whether the agent's last reconcile has profile loaded
+// (the published accesses of other profiles are removed); before the
+// first reconcile it knows nothing and keeps all.
+func (a *Agent) owns(profile string) bool {
+	select {
+	case <-a.reconciled:
+	default:
+		return true
+	}
+	for _, p := range a.Status().Profiles {
+		if p.Name == profile && p.Loaded {
+			return true
+		}
+	}
+	return false
 }

@@ -4,22 +4,22 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/armorer-dev/armorer/internal/kubetest"
 	"github.com/armorer-dev/armorer/kube"
 	"github.com/armorer-dev/armorer/kube/agent"
+	"github.com/armorer-dev/armorer/kube/apiclient"
 	"github.com/armorer-dev/armorer/policy"
 )
 
@@ -369,27 +369,15 @@ func hasWarning(ws []string, sub string) bool {
 	return false
 }
 
-// nodeLabelAccess: the ClusterRole and binding of --node-label let the
-// agent's ServiceAccount do what agent.NodeLabeler does (set and remove
-// its label on a Node) and nothing near it (list, update or delete nodes,
-// read secrets); a ServiceAccount without the binding cannot label.
+// nodeLabelAccess: the ClusterRole and binding of --node-label, with the
+// own-node admission policy, let the agent do what agent.NodeLabeler does
+// (set and remove its label on its Node, with its pod's token) and nothing
+// near it (get, list, watch, create or delete nodes, read secrets); a
+// ServiceAccount without the binding cannot label.
 func nodeLabelAccess(t *testing.T, s *kubetest.Server, ns string) {
 	t.Helper()
 	node := "node-" + ns
-	createBoth(t, s, map[string]any{"apiVersion": "v1", "kind": "Node", "metadata": map[string]any{"name": node}}, "")
-	as := func(user string) dynamic.Interface {
-		// The test's transport carries the API server's CA; client-go
-		// adds the admin token and the impersonation headers.
-		cfg := &rest.Config{Host: s.URL, BearerToken: s.Token, Transport: s.Client.Transport,
-			Impersonate: rest.ImpersonationConfig{UserName: user}}
-		c, err := dynamic.NewForConfig(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	agentSA := "system:serviceaccount:" + ns + ":" + kube.AgentName
-	nodes := schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+	c := withToken(s, agentOnNode(t, s, ns, node))
 	label := func() (string, bool) {
 		obj, err := s.Get(ctx(t), "/api/v1/nodes/"+node)
 		if err != nil {
@@ -400,62 +388,45 @@ func nodeLabelAccess(t *testing.T, s *kubetest.Server, ns string) {
 		v, ok := l[agent.NodeLabelKey].(string)
 		return v, ok
 	}
-
-	l := &agent.NodeLabeler{Client: as(agentSA), Node: node}
+	l := &agent.NodeLabeler{Client: c, Node: node}
 	hash := strings.Repeat("ab", 32)
-	// The RBAC authorizer learns of a new binding from its informer, a
-	// moment after the create.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := l.Update(ctx(t), agent.Status{Ready: true, LoadedSetHash: hash})
-		if err == nil {
-			break
-		}
-		if !apierrors.IsForbidden(err) || time.Now().After(deadline) {
-			t.Fatalf("the agent's ServiceAccount cannot label its node: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	untilAdmitted(t, "the agent labels its node", func() error { return l.Update(ctx(t), agent.Status{Ready: true, LoadedSetHash: hash}) })
 	if v, ok := label(); !ok || v != l.Value(agent.Status{Ready: true, LoadedSetHash: hash}) {
 		t.Errorf("node label %q (set %v), want the loaded set's hash", v, ok)
 	}
+	// Another node: RBAC allows the patch, the own-node policy refuses it.
+	agentOnNode(t, s, ns, "other-"+node)
+	err := (&agent.NodeLabeler{Client: c, Node: "other-" + node}).Update(ctx(t), agent.Status{Ready: true, LoadedSetHash: hash})
+	if !isPolicyDenial(err) {
+		t.Errorf("the agent labelled another node: %v, want the own-node policy's refusal", err)
+	}
+	t.Logf("labelling another node: %v", err)
 	if err := l.Update(ctx(t), agent.Status{Ready: false}); err != nil {
 		t.Fatalf("the agent's ServiceAccount cannot remove its label: %v", err)
 	}
 	if v, ok := label(); ok {
 		t.Errorf("node label %q stays after the agent stopped being ready", v)
 	}
-	if _, err := as(agentSA).Resource(nodes).Get(ctx(t), node, metav1.GetOptions{}); err != nil {
-		t.Errorf("get node: %v", err)
-	}
-
-	c := as(agentSA)
+	other := &corev1.Node{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Node"}, ObjectMeta: metav1.ObjectMeta{Name: "new-" + ns}}
 	for what, err := range map[string]error{
-		"list nodes": func() error { _, err := c.Resource(nodes).List(ctx(t), metav1.ListOptions{}); return err }(),
-		"watch nodes": func() error {
-			w, err := c.Resource(nodes).Watch(ctx(t), metav1.ListOptions{})
-			if err == nil {
-				w.Stop()
-			}
-			return err
-		}(),
-		"delete node": c.Resource(nodes).Delete(ctx(t), node, metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}}),
-		"create node": func() error {
-			_, err := c.Resource(nodes).Create(ctx(t), &unstructured.Unstructured{Object: map[string]any{
-				"apiVersion": "v1", "kind": "Node", "metadata": map[string]any{"name": "other-" + ns}}}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-			return err
-		}(),
-		"list secrets": func() error {
-			_, err := c.Resource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Namespace(ns).List(ctx(t), metav1.ListOptions{})
-			return err
-		}(),
+		"get node":     c.Do(ctx(t), http.MethodGet, "/api/v1/nodes/"+node, nil, nil, "", nil),
+		"list nodes":   c.Do(ctx(t), http.MethodGet, "/api/v1/nodes", nil, nil, "", nil),
+		"watch nodes":  c.Do(ctx(t), http.MethodGet, "/api/v1/nodes", url.Values{"watch": {"1"}, "timeoutSeconds": {"1"}}, nil, "", nil),
+		"delete node":  c.Do(ctx(t), http.MethodDelete, "/api/v1/nodes/"+node, dryRun(), nil, "", nil),
+		"create node":  c.Do(ctx(t), http.MethodPost, "/api/v1/nodes", dryRun(), other, "", nil),
+		"list secrets": c.Do(ctx(t), http.MethodGet, "/api/v1/namespaces/"+ns+"/secrets", nil, nil, "", nil),
 	} {
-		if !apierrors.IsForbidden(err) {
+		if !apiclient.IsForbidden(err) {
 			t.Errorf("%s as the agent: %v, want Forbidden", what, err)
 		}
 	}
-	other := &agent.NodeLabeler{Client: as("system:serviceaccount:" + ns + ":default"), Node: node}
-	if err := other.Update(ctx(t), agent.Status{Ready: true, LoadedSetHash: hash}); !apierrors.IsForbidden(err) {
+	// Another ServiceAccount, bound to nothing, cannot label.
+	createBoth(t, s, map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "unbound"}}, ns)
+	var tr authenticationv1.TokenRequest
+	in := authenticationv1.TokenRequest{TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenRequest"}}
+	must(t, admin(s).Do(ctx(t), http.MethodPost, "/api/v1/namespaces/"+ns+"/serviceaccounts/unbound/token", nil, in, "", &tr))
+	unbound := &agent.NodeLabeler{Client: withToken(s, tr.Status.Token), Node: node}
+	if err := unbound.Update(ctx(t), agent.Status{Ready: true, LoadedSetHash: hash}); !apiclient.IsForbidden(err) {
 		t.Errorf("a ServiceAccount without the binding labelled the node: %v, want Forbidden", err)
 	}
 }

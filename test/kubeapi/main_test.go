@@ -9,6 +9,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/armorer-dev/armorer/internal/cli"
 	"github.com/armorer-dev/armorer/internal/kubetest"
 	"github.com/armorer-dev/armorer/internal/testenv"
 )
@@ -23,8 +24,22 @@ var (
 	startErr  error
 )
 
+// envRunArmorer makes this test binary armorer itself, for the tests
+// that run the command line against the API server.
+const envRunArmorer = "ARMORER_KUBEAPI_RUN_ARMORER"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(envRunArmorer) != "" {
+		os.Exit(cli.Main())
+	}
 	os.Exit(run(m))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func run(m *testing.M) int {
