@@ -6,7 +6,7 @@
 #   systemd-journal-remote: builds real journal files for the journald source tests
 #   logrotate: rotates followed log files for real in the file source tests
 #   bash-completion, zsh, fish: the completion scripts run in the real shells
-#   debootstrap: the Debian rootfs the .deb is installed into and the agent image is built on
+#   debootstrap: the Debian rootfs the .deb is installed into and the agent image is built on, and the Debian userland of the e2e VM (vmtest.Machine)
 #   lintian: checks the .deb as Debian's archive would
 #   umoci: reads the agent image back as an independent OCI implementation
 #   prometheus-node-exporter: reads the monitor's textfile for real (its service is not started)

@@ -49,6 +49,9 @@ type stager struct {
 	dir     string
 	libRoot string // root searched first for shared libraries (the suite's libc)
 	done    map[string]bool
+	// noLibs copies programs without their libraries: a Debian userland
+	// has its own (see Machine).
+	noLibs bool
 }
 
 func (s *stager) target(vmPath string) (string, error) {
@@ -137,6 +140,9 @@ func (s *stager) add(f File) error {
 // libsOf copies the ELF interpreter and NEEDED libraries of data (a no-op
 // for non-ELF and static files), recursively.
 func (s *stager) libsOf(name string, data []byte) error {
+	if s.noLibs {
+		return nil
+	}
 	ef, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return nil // not ELF: a script or data
@@ -322,15 +328,28 @@ func (s *stager) tree(hostDir, vmDir string) error {
 // cpio archives the staging directory in the newc format the kernel
 // unpacks, with busybox's cpio (a fresh machine has no cpio of its own).
 func cpio(ctx context.Context, busybox, dir, out string) error {
+	return cpioSkip(ctx, busybox, dir, out, nil)
+}
+
+// cpioSkip is cpio leaving out what skip (given a path relative to dir)
+// says: a skipped directory is left out with all it holds.
+func cpioSkip(ctx context.Context, busybox, dir, out string, skip func(rel string) bool) error {
 	var list []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		if rel != "." {
-			list = append(list, rel)
+		if rel == "." {
+			return nil
 		}
+		if skip != nil && skip(filepath.ToSlash(rel)) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		list = append(list, rel)
 		return nil
 	})
 	if err != nil {
