@@ -345,8 +345,8 @@ func patternCovers(x, r string) bool {
 	switch {
 	case x == "" || x == r:
 		return true
-	case r == "" || !hasGlob(x) || strings.Count(x, "//") != strings.Count(r, "//"):
-		return false
+	case r == "" || !strings.ContainsAny(x, "*?[{") || strings.Count(x, "//") != strings.Count(r, "//"):
+		return false // a literal (an abstract address's @ is no glob) covers only itself
 	}
 	px, err := aare.Compile(x, nil)
 	if err != nil {
