@@ -953,12 +953,13 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			return ok
 		}
 		if !lint.MayReach(literalPrefix(pattern), perms) {
-			return true // most patterns: no compile, no product
+			return true // most patterns: no parse, no walk
 		}
-		// Compiled outside the matcher's cache: guardMemo keeps the
-		// answer, and a log's thousands of patterns would keep their
-		// automata alive to the end otherwise.
-		pat, err := aare.Compile(pattern, l.m.vars)
+		// Parsed, not compiled: lint.ReachesTree walks the tree against one
+		// automaton of the whole table, where a compile would build the
+		// pattern's automaton (the cost of a log's thousands of @{HOME}
+		// patterns, one each, which no prefix test can skip).
+		tree, err := aare.Parse(pattern, l.m.vars)
 		if err != nil {
 			l.m.compile(pattern) // remembered for Problems
 			return false
@@ -967,13 +968,13 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			l.guardMemo = map[guardKey]bool{}
 		}
 		if _, done := l.guardMemo[general]; !done {
-			_, _, reached := lint.Reaches(pat, perms, nil)
+			reached := lint.ReachesTree(tree, perms, nil)
 			l.guardMemo[general] = !reached
 			if !reached || except == nil {
 				return !reached
 			}
 		}
-		_, _, reached := lint.Reaches(pat, perms, except)
+		reached := lint.ReachesTree(tree, perms, except)
 		l.guardMemo[key] = !reached
 		return !reached
 	}
