@@ -78,6 +78,10 @@ type rule struct {
 	Target string
 
 	Evidence Evidence
+
+	// escaped: the non-file names are patterns already (collapsePeers),
+	// node writes them as they are.
+	escaped bool
 }
 
 // Learned is a learned rule: the policy AST node that allows what was

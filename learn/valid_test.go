@@ -19,6 +19,13 @@ import (
 // empty profile directory and returns the result and the directory.
 func sessionOver(t *testing.T, abi string, lines ...string) (*learn.SessionResult, string) {
 	t.Helper()
+	return sessionWith(t, abi, nil, lines...)
+}
+
+// sessionWith is sessionOver with options set by set (after sessionOver's
+// own; nil: none).
+func sessionWith(t *testing.T, abi string, set func(*learn.SessionOptions), lines ...string) (*learn.SessionResult, string) {
+	t.Helper()
 	profDir := filepath.Join(t.TempDir(), "apparmor.d")
 	if err := os.MkdirAll(profDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -33,6 +40,9 @@ func sessionOver(t *testing.T, abi string, lines ...string) (*learn.SessionResul
 	opts.Options.ABI = abi
 	opts.Options.Siblings = -1 // every name stays a rule of its own
 	opts.Merge.ABI = abi
+	if set != nil {
+		set(&opts)
+	}
 	s, err := learn.OpenSession(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -282,5 +292,36 @@ func TestLearnedProfilesProperty(t *testing.T) {
 				t.Logf("events:\n%s", strings.Join(lines, "\n"))
 			}
 		})
+	}
+}
+
+// TestSelfCheckPerProfile: the profiles are checked together, in one file;
+// an invalid rule of one of them (a disconnected path) is held back there,
+// and the profiles before and after it keep every rule.
+func TestSelfCheckPerProfile(t *testing.T) {
+	open := func(profile, name string) string {
+		return hdr + `apparmor="ALLOWED" operation="open" profile="` + profile + `" name="` + name + `" pid=1 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`
+	}
+	res, dir := sessionOver(t, "3.0",
+		open("app1", "/srv/one/a"), open("app1", "/srv/one/b"),
+		open("app2", "/srv/two/a"), open("app2", "dev/pts/1"), open("app2", "/srv/two/b"),
+		open("app3", "/srv/three/a"), open("app3", "/srv/three/b"),
+	)
+	validProfiles(t, res, dir, "3.0", false)
+	for _, p := range res.Profiles {
+		var rules []string
+		for _, r := range p.Rules {
+			rules = append(rules, learn.RuleText(r.Node))
+		}
+		if len(rules) != 2 {
+			t.Errorf("%s: rules %q, want its two /srv rules", p.Name, rules)
+		}
+		var ids []string
+		for _, f := range p.Findings {
+			ids = append(ids, f.ID)
+		}
+		if want := map[bool]string{true: "[disconnected-path]", false: "[]"}[p.Name == "app2"]; fmt.Sprint(ids) != want {
+			t.Errorf("%s: findings %v, want %s", p.Name, ids, want)
+		}
 	}
 }
