@@ -689,6 +689,9 @@ func (l *Learner) uncovered(prof *Profile, cov coverer, files map[string]*fileAc
 		return files
 	}
 	*others = slices.DeleteFunc(*others, func(r rule) bool {
+		if c, ok := cov.(*Coverage); ok && keepsOwnRule(r) && !c.networkDirect(r) {
+			return false // allowed by an abstraction only: keep the rule
+		}
 		if cov.coversRule(r) {
 			prof.Allowed += r.Evidence.Count
 			return true
@@ -745,7 +748,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 			cv.files[i] = c.Cov.MissingFile(path, f.perms, f.owned) == 0
 		}
 		for i, r := range *others {
-			cv.others[i] = c.Cov.coversRule(r)
+			cv.others[i] = !keepsOwnRule(r) && c.Cov.coversRule(r)
 		}
 		covers[ci] = cv
 	}
@@ -791,17 +794,25 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 		if l.unsafe(c) {
 			continue
 		}
-		p.Abstractions = append(p.Abstractions, Abstraction{Name: c.Name, Reason: fmt.Sprintf("covers %d accesses", bestN)})
+		a := Abstraction{Name: c.Name, Reason: fmt.Sprintf("covers %d accesses", bestN), Grants: abstractionGrants(c.Cov)}
 		for i := range paths {
 			if covers[best].files[i] {
+				if !removedF[i] {
+					a.Covers = append(a.Covers, ruleOf[i]+" "+permString(files[paths[i]].perms))
+				}
 				removedF[i] = true
 			}
 		}
-		for i := range *others {
+		for i, r := range *others {
 			if covers[best].others[i] {
+				if !removedO[i] {
+					a.Covers = append(a.Covers, strings.TrimSuffix(r.String(), ","))
+				}
 				removedO[i] = true
 			}
 		}
+		a.Covers = slices.Compact(a.Covers)
+		p.Abstractions = append(p.Abstractions, a)
 	}
 	for i, path := range paths {
 		if removedF[i] {
