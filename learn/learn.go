@@ -23,6 +23,10 @@ const DefaultSiblings = 4
 // sensitive accesses held back.
 type Options struct {
 	Glob GlobMode
+	// NoPermUnion keeps siblings with different permissions apart
+	// (--perm-union=false); by default they merge into one rule with the
+	// union of their permissions.
+	NoPermUnion bool
 	// Siblings is the sibling threshold (0: DefaultSiblings; negative:
 	// never glob siblings).
 	Siblings int
