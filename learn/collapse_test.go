@@ -153,8 +153,10 @@ func TestPermUnion(t *testing.T) {
 	}
 	ps = learnProfiles(t, Options{AllowSensitive: true}, conf...)
 	got := render(ps)
-	if strings.Contains(got, "conf[0-9]* rw") || strings.Contains(got, "/etc/myapp/* rw") {
-		t.Errorf("union added a guarded write:\n%s", got)
+	for _, line := range strings.Split(got, "\n") {
+		if !strings.HasPrefix(line, "  ! ") && (strings.Contains(line, "conf[0-9]* rw") || strings.Contains(line, "/etc/myapp/* rw")) {
+			t.Errorf("union added a guarded write:\n%s", got)
+		}
 	}
 	var why string
 	for _, f := range ps[0].Findings {
