@@ -22,14 +22,7 @@ func setDoc(n policy.Rule, lines ...string) {
 // written as literal patterns (EscapeLiteral), so that a name with glob
 // characters or bytes the profile syntax cannot carry matches only itself.
 func (r rule) node() policy.Rule {
-	if r.Class != ClassFile {
-		for _, f := range []*string{&r.Addr, &r.PeerAddr, &r.Peer, &r.DBusPath, &r.Interface, &r.Member, &r.PeerName, &r.Name, &r.Target} {
-			*f = EscapeLiteral(*f)
-		}
-		if r.Class == ClassMqueue {
-			r.Path = EscapeLiteral(r.Path)
-		}
-	}
+	escapeNames(&r)
 	switch r.Class {
 	case ClassFile:
 		n := &policy.FileRule{Qual: policy.Qualifiers{Owner: r.Owner}, Path: word(r.Path), Perms: policy.NewWord(r.filePerms())}

@@ -475,6 +475,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 		}
 		files := l.uncovered(p, cov, ep.files, &others)
 		l.chooseAbstractions(p, files, &others)
+		others = l.collapsePeers(p.Name, others)
 		var rules []rule
 		if err := l.fileRules(p, &rules, files, r, cov); err != nil {
 			return nil, err

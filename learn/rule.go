@@ -81,6 +81,10 @@ type rule struct {
 	// Glob says, for a glob that replaced several observed names, why
 	// and which (--explain).
 	Glob string
+
+	// escaped: the non-file names are patterns already (collapsePeers),
+	// node writes them as they are.
+	escaped bool
 }
 
 // Learned is a learned rule: the policy AST node that allows what was

@@ -19,6 +19,13 @@ import (
 // empty profile directory and returns the result and the directory.
 func sessionOver(t *testing.T, abi string, lines ...string) (*learn.SessionResult, string) {
 	t.Helper()
+	return sessionWith(t, abi, nil, lines...)
+}
+
+// sessionWith is sessionOver with options set by set (after sessionOver's
+// own; nil: none).
+func sessionWith(t *testing.T, abi string, set func(*learn.SessionOptions), lines ...string) (*learn.SessionResult, string) {
+	t.Helper()
 	profDir := filepath.Join(t.TempDir(), "apparmor.d")
 	if err := os.MkdirAll(profDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -33,6 +40,9 @@ func sessionOver(t *testing.T, abi string, lines ...string) (*learn.SessionResul
 	opts.Options.ABI = abi
 	opts.Options.Siblings = -1 // every name stays a rule of its own
 	opts.Merge.ABI = abi
+	if set != nil {
+		set(&opts)
+	}
 	s, err := learn.OpenSession(opts)
 	if err != nil {
 		t.Fatal(err)

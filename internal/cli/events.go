@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -221,14 +220,13 @@ func filePath(spec string) (string, bool) {
 
 // eventSink filters events and prints them or counts them for --summary.
 type eventSink struct {
-	o       *eventsOptions
-	out     *bufio.Writer
-	buf     []byte
-	shown   uint64
-	denied  uint64
-	counts  [4]map[string]int // profile, class, operation, path
-	profBuf []byte
-	color   *ColorScheme
+	o      *eventsOptions
+	out    *bufio.Writer
+	buf    []byte
+	shown  uint64
+	denied uint64
+	counts [4]*tally // profile, class, operation, path
+	color  *ColorScheme
 }
 
 var summaryTitles = [4]string{"profile", "class", "operation", "path"}
@@ -236,7 +234,7 @@ var summaryTitles = [4]string{"profile", "class", "operation", "path"}
 func newEventSink(o *eventsOptions, out *bufio.Writer) *eventSink {
 	s := &eventSink{o: o, out: out, color: o.IO.ColorScheme()}
 	for i := range s.counts {
-		s.counts[i] = map[string]int{}
+		s.counts[i] = newTally()
 	}
 	return s
 }
@@ -245,11 +243,11 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 	if s.o.Denied && !ev.Denied() {
 		return nil
 	}
-	label := ev.String(auditlog.KeyProfile) // interned: no allocation per event
-	if label == "" {
-		label = ev.String(auditlog.KeyLabel)
+	label := ev.Value(auditlog.KeyProfile)
+	if len(label) == 0 {
+		label = ev.Value(auditlog.KeyLabel)
 	}
-	if s.o.Profile != "" && !auditlog.LabelMatches(label, s.o.Profile) {
+	if s.o.Profile != "" && !auditlog.LabelMatches(string(label), s.o.Profile) {
 		return nil
 	}
 	s.shown++
@@ -257,11 +255,12 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 		s.denied++
 	}
 	if s.o.Summary {
-		s.counts[0][label]++
-		s.counts[1][string(ev.Class())]++
-		s.counts[2][ev.String(auditlog.KeyOperation)]++
-		if c := ev.Class(); ev.Has(auditlog.KeyName) && (c == auditlog.ClassFile || c == auditlog.ClassMount || c == auditlog.ClassMqueue) {
-			s.counts[3][string(ev.Value(auditlog.KeyName))]++
+		c := ev.Class()
+		s.counts[0].add(label)
+		s.counts[1].add([]byte(c))
+		s.counts[2].add(ev.Value(auditlog.KeyOperation))
+		if ev.Has(auditlog.KeyName) && (c == auditlog.ClassFile || c == auditlog.ClassMount || c == auditlog.ClassMqueue) {
+			s.counts[3].add(ev.Value(auditlog.KeyName))
 		}
 		return nil
 	}
@@ -342,9 +341,31 @@ func colorWord(b []byte, word, colored string) []byte {
 	return slices.Concat(b[:i+1], []byte(colored), b[i+1+len(word):])
 }
 
-func isPrintable(v []byte) bool {
-	for _, c := range v {
-		if c < 0x20 || c == 0x7f {
+// appendCountLine appends one line of the summary: the count right-aligned
+// in 8 columns (as %8d), two spaces and the name, "-" when empty, quoted
+// when it is not printable UTF-8.
+func appendCountLine(b []byte, e countEntry) []byte {
+	var num [20]byte
+	digits := strconv.AppendInt(num[:0], int64(e.Count), 10)
+	for range 8 - len(digits) {
+		b = append(b, ' ')
+	}
+	b = append(b, digits...)
+	b = append(b, "  "...)
+	switch {
+	case e.Name == "":
+		b = append(b, '-')
+	case !utf8.ValidString(e.Name) || !isPrintable(e.Name):
+		b = strconv.AppendQuote(b, e.Name)
+	default:
+		b = append(b, e.Name...)
+	}
+	return append(b, '\n')
+}
+
+func isPrintable[T []byte | string](v T) bool {
+	for i := range len(v) {
+		if c := v[i]; c < 0x20 || c == 0x7f {
 			return false
 		}
 	}
@@ -354,20 +375,6 @@ func isPrintable(v []byte) bool {
 type countEntry struct {
 	Name  string `json:"name"`
 	Count int    `json:"count"`
-}
-
-// sortedCounts lists m most frequent first (ties by name), the first
-// top only when top > 0.
-func sortedCounts(m map[string]int, top int) []countEntry {
-	out := make([]countEntry, 0, len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, countEntry{k, m[k]})
-	}
-	slices.SortStableFunc(out, func(a, b countEntry) int { return cmp.Compare(b.Count, a.Count) })
-	if top > 0 && len(out) > top {
-		out = out[:top]
-	}
-	return out
 }
 
 // finish prints the summary, and on stderr what the user should know:
@@ -382,8 +389,8 @@ func (s *eventSink) finish(stats source.Stats) error {
 			}
 			distinct := map[string]int{}
 			for i, t := range summaryTitles {
-				sum[t] = sortedCounts(s.counts[i], s.o.Top)
-				distinct[t] = len(s.counts[i])
+				sum[t] = s.counts[i].sorted(s.o.Top)
+				distinct[t] = s.counts[i].len()
 			}
 			if s.o.Top > 0 {
 				sum["top"] = s.o.Top
@@ -402,23 +409,17 @@ func (s *eventSink) finish(stats source.Stats) error {
 			}
 			fmt.Fprintln(s.out)
 			for i, t := range summaryTitles {
-				entries := sortedCounts(s.counts[i], s.o.Top)
+				entries := s.counts[i].sorted(s.o.Top)
 				if len(entries) == 0 {
 					continue
 				}
 
 				fmt.Fprintf(s.out, "\n%s:\n", t)
 				for _, e := range entries {
-					name := e.Name
-					switch {
-					case name == "":
-						name = "-"
-					case !utf8.ValidString(name) || !isPrintable([]byte(name)):
-						name = strconv.Quote(name)
-					}
-					fmt.Fprintf(s.out, "%8d  %s\n", e.Count, name)
+					s.buf = appendCountLine(s.buf[:0], e)
+					s.out.Write(s.buf)
 				}
-				if more := len(s.counts[i]) - len(entries); more > 0 {
+				if more := s.counts[i].len() - len(entries); more > 0 {
 					fmt.Fprintf(s.out, "       …  %d more (--top %d)\n", more, s.o.Top)
 				}
 			}

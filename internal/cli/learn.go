@@ -84,6 +84,10 @@ aggressive also writes dir/** for N paths spread over 2+ subdirectories.
 No glob ever reaches a sensitive path the events did not name; /** is never
 written; no learned rule is covered by another or by the profile.
 --explain shows, for each glob, the observed paths it replaced and why.
+The same threshold generalises names that are not paths: N unix abstract
+addresses, dbus object paths or bus names, POSIX queue names or signal and
+ptrace peers that differ only in digit runs get [0-9]* there
+(@cups-1465 → @cups-[0-9]*); N System V queue keys a rule without a key.
 
 Exec: Px when a profile attaches to the program, ix inside the
 application's own directory, otherwise --exec (cx: a child profile, the

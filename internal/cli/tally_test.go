@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"bufio"
+	"cmp"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/armorer-dev/armorer/auditlog"
+)
+
+// TestTallyMatchesMap counts random keys (sharing prefixes, around the
+// 8-byte sort prefix, with zero bytes, empty) in a tally and a map, through
+// several table growths, and compares the sorted lists.
+func TestTallyMatchesMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	parts := []string{"", "a", "\x00", "/usr/lib/", "/usr/lib", "abcdefgh", "abcdefg", "é", "\xff", "1", "12345678"}
+	tl, m := newTally(), map[string]int{}
+	for range 50000 {
+		k := ""
+		for range rng.IntN(4) {
+			k += parts[rng.IntN(len(parts))]
+		}
+		if rng.IntN(3) == 0 {
+			k += fmt.Sprint(rng.IntN(5000))
+		}
+		tl.add([]byte(k))
+		m[k]++
+	}
+	want := make([]countEntry, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		want = append(want, countEntry{k, m[k]})
+	}
+	slices.SortStableFunc(want, func(a, b countEntry) int { return cmp.Compare(b.Count, a.Count) })
+	if tl.len() != len(m) {
+		t.Fatalf("len %d, want %d", tl.len(), len(m))
+	}
+	if got := tl.sorted(0); !slices.Equal(got, want) {
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Fatalf("entry %d: %+v, want %+v", i, got[i], want[i])
+			}
+		}
+		t.Fatalf("%d entries, want %d", len(got), len(want))
+	}
+	if got := tl.sorted(7); !slices.Equal(got, want[:7]) {
+		t.Errorf("top 7: %+v, want %+v", got, want[:7])
+	}
+}
+
+// TestSummaryEventAllocs: counting an event for --summary allocates
+// nothing once its keys were seen.
+func TestSummaryEventAllocs(t *testing.T) {
+	lines := []string{
+		`audit: type=1400 audit(1700000000.123:42): apparmor="DENIED" operation="open" profile="/usr/bin/app" name="/etc/shadow" pid=1 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
+		`audit: type=1400 audit(1700000000.123:43): apparmor="ALLOWED" operation="capable" profile="/usr/bin/app" pid=1 comm="app" capability=12 capname="net_admin"`,
+		`audit: type=1400 audit(1700000000.123:44): apparmor="DENIED" operation="connect" class="net" profile=2F7573722F62696E2F61707020 pid=1 comm="app" family="inet" sock_type="stream"`,
+		`audit: type=1400 audit(1700000000.123:45): apparmor="DENIED" operation="mount" profile="/usr/bin/app" name=2F6D6E74 pid=1 comm="app" fstype="ext4"`,
+	}
+	io_, _, _, _ := TestStreams()
+	o := &eventsOptions{IO: io_, Summary: true}
+	sink := newEventSink(o, bufio.NewWriter(io.Discard))
+	p := auditlog.NewParser()
+	var ev auditlog.Event
+	for _, l := range lines {
+		if err := p.Parse([]byte(l), &ev); err != nil || ev.Kind != auditlog.KindEvent {
+			t.Fatalf("parse %q: %v, kind %v", l, err, ev.Kind)
+		}
+		if err := sink.event(&ev, "x", 1); err != nil { // first sight: the keys are stored
+			t.Fatal(err)
+		}
+		line := []byte(l)
+		if n := testing.AllocsPerRun(100, func() {
+			p.Parse(line, &ev) // the hex values are decoded again each time
+			sink.event(&ev, "x", 1)
+		}); n != 0 {
+			t.Errorf("%d allocations per event of %q", int(n), l)
+		}
+	}
+	// Each line counted once, then AllocsPerRun's warm-up run and 100.
+	if got := sink.counts[0].sorted(0); len(got) != 2 || got[0] != (countEntry{"/usr/bin/app", 306}) || got[1] != (countEntry{"/usr/bin/app ", 102}) {
+		t.Errorf("profiles %+v", got)
+	}
+	if got := sink.counts[3].sorted(0); len(got) != 2 || got[0] != (countEntry{"/etc/shadow", 102}) || got[1] != (countEntry{"/mnt", 102}) {
+		t.Errorf("paths %+v", got)
+	}
+}

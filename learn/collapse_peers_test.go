@@ -1,0 +1,115 @@
+package learn_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/armorer-dev/armorer/internal/oracle"
+	"github.com/armorer-dev/armorer/learn"
+)
+
+// peerLines are kernel records (the formats of auditlog/testdata and
+// ../shared/bench/gen_aalog.py) whose non-file names vary in a digit run:
+// a daemon binding one abstract socket per pid, numbered dbus objects,
+// numbered queues, signals and ptrace to numbered child profiles.
+func peerLines() []string {
+	var lines []string
+	add := func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) }
+	for _, pid := range []int{1465, 2210, 30311, 4097, 51234, 688} {
+		add(`apparmor="ALLOWED" operation="bind" class="net" profile="app" pid=%d comm="app" family="unix" sock_type="dgram" protocol=0 requested="bind" denied="bind" addr="@cups-%d"`, pid, pid)
+	}
+	// Other pids also listen: that rule covers the bind-only one.
+	for _, pid := range []int{712, 8080, 9123, 10555} {
+		add(`apparmor="ALLOWED" operation="bind" class="net" profile="app" pid=%d comm="app" family="unix" sock_type="dgram" protocol=0 requested="bind" denied="bind" addr="@cups-%d"`, pid, pid)
+		add(`apparmor="ALLOWED" operation="listen" class="net" profile="app" pid=%d comm="app" family="unix" sock_type="dgram" protocol=0 requested="listen" denied="listen" addr="@cups-%d"`, pid, pid)
+	}
+	for _, job := range []int{1201, 1202, 1250, 1311, 1400} {
+		add(`apparmor="ALLOWED" operation="dbus_method_call"  bus="system" path="/org/freedesktop/systemd1/job/%d" interface="org.freedesktop.systemd1.Job" member="Cancel" mask="send" name="org.freedesktop.systemd1" pid=4246 label="app" peer_pid=1 peer_label="unconfined"`, job)
+	}
+	for q := range 6 {
+		add(`apparmor="ALLOWED" operation="open" class="posix_mqueue" profile="app" name="/app-q%d" pid=10003 comm="app" requested="open read" denied="open read" fsuid=0 ouid=0`, q)
+		add(`apparmor="ALLOWED" operation="msgget" class="sysv_mqueue" profile="app" pid=1 comm="app" requested="create" denied="create" name="%d"`, 5000+q)
+	}
+	for w := 1; w <= 5; w++ {
+		for _, sig := range []string{"term", "hup"} {
+			add(`apparmor="ALLOWED" operation="signal" class="signal" profile="app" pid=8006 comm="app" requested_mask="send" denied_mask="send" signal=%s peer="app//worker-%d"`, sig, w)
+		}
+		add(`apparmor="ALLOWED" operation="ptrace" class="ptrace" profile="app" pid=8007 comm="app" requested_mask="read" denied_mask="read" peer="app//worker-%d"`, w)
+		// Tracing other programs is sensitive: each stays a finding.
+		add(`apparmor="ALLOWED" operation="ptrace" class="ptrace" profile="app" pid=8007 comm="app" requested_mask="trace" denied_mask="trace" peer="other-%d"`, w)
+	}
+	// Covered by the collapsed signal rule (hup is in its set).
+	add(`apparmor="ALLOWED" operation="signal" class="signal" profile="app" pid=8006 comm="app" requested_mask="send" denied_mask="send" signal=hup peer="app//worker-17"`)
+	// Below the threshold: stays literal.
+	for h := 1; h <= 3; h++ {
+		add(`apparmor="ALLOWED" operation="signal" class="signal" profile="app" pid=8006 comm="app" requested_mask="send" denied_mask="send" signal=usr1 peer="app//helper-%d"`, h)
+	}
+	return lines
+}
+
+// TestCollapsePeers: names that vary in a digit run collapse to [0-9]*
+// once --siblings of them vary, for unix addresses, dbus object paths,
+// mqueue names, signal and ptrace peers (issue 14 §3); what another
+// learned rule covers is dropped; sensitive ones stay apart; and every
+// learned profile passes policy.Check and both real parsers.
+func TestCollapsePeers(t *testing.T) {
+	v41, _ := oracle.Find(context.Background(), "4.1")
+	siblings := func(o *learn.SessionOptions) { o.Options.Siblings = 0 } // the default, 4
+	for _, abi := range []string{"3.0", "4.0"} {
+		t.Run(abi, func(t *testing.T) {
+			res, dir := sessionWith(t, abi, siblings, peerLines()...)
+			accounted(t, res)
+			validProfiles(t, res, dir, abi, abi == "3.0" || v41 != nil)
+			text := changeText(res)
+			want := []string{
+				"unix (bind, listen) type=dgram addr=@cups-[0-9]*,",
+				"dbus send bus=system path=/org/freedesktop/systemd1/job/[0-9]* interface=org.freedesktop.systemd1.Job member=Cancel peer=(name=org.freedesktop.systemd1),",
+				"signal send set=(hup, term) peer=app//worker-[0-9]*,",
+				"ptrace read peer=app//worker-[0-9]*,",
+				"signal send set=(usr1) peer=app//helper-1,",
+			}
+			if abi == "4.0" {
+				want = append(want, "mqueue (open, read) /app-q[0-9]*,", "mqueue create type=sysv,")
+			}
+			for _, w := range want {
+				if !strings.Contains(text, w) {
+					t.Errorf("want %q in:\n%s", w, text)
+				}
+			}
+			for _, bad := range []string{"@cups-1465", "job/1201", "worker-3", "worker-17", "other-[0-9]*", "/app-q3", "sysv 5001"} {
+				if strings.Contains(text, bad) {
+					t.Errorf("%q was not collapsed (or dropped):\n%s", bad, text)
+				}
+			}
+			if n := strings.Count(text, "\n  unix "); n != 1 {
+				t.Errorf("%d unix rules, want 1:\n%s", n, text)
+			}
+			traces := 0
+			for _, f := range res.Findings {
+				if f.ID == "ptrace" {
+					traces++
+				}
+				if abi == "3.0" && f.ID == "abi" && strings.Contains(f.String(), "/app-q3") {
+					t.Errorf("mqueue names not collapsed in the abi finding: %s", f)
+				}
+			}
+			if traces != 5 {
+				t.Errorf("%d ptrace findings, want one per traced program (5): %v", traces, res.Findings)
+			}
+		})
+	}
+}
+
+// TestCollapsePeersOff: --siblings 0 (Siblings < 0) keeps every name.
+func TestCollapsePeersOff(t *testing.T) {
+	res, _ := sessionOver(t, "3.0", peerLines()...)
+	text := changeText(res)
+	if strings.Contains(text, "[0-9]*") {
+		t.Errorf("collapsed with siblings off:\n%s", text)
+	}
+	if n := strings.Count(text, "\n  unix "); n != 10 {
+		t.Errorf("%d unix rules, want one per address (10):\n%s", n, text)
+	}
+}
