@@ -45,6 +45,10 @@ type Coverage struct {
 	// own are the literal file rules of the profile's own file and its
 	// local/ include (fileCoverer).
 	own []aare.Rule
+	// directNet are the network rules of the profile itself and of its
+	// includes other than abstractions (local/): observed network use
+	// keeps a rule of its own beside an abstraction's (networkDirect).
+	directNet []policy.Rule
 }
 
 // ProfileCoverage returns what the named profile of set already allows.
@@ -77,6 +81,7 @@ func coverageOf(ps *host.ProfileSet, v *policy.Vars, name string, body []policy.
 	var files []aare.Rule
 	var errs []error
 	collect(ps.Loader, c, &files, body, profile, &errs)
+	c.directNet = directNetwork(ps.Loader, body, profile)
 	set, err := aare.NewSet(files, c.vars)
 	if err != nil {
 		// One bad rule must not hide the rest: compile rule by rule.
@@ -213,6 +218,25 @@ func collect(l *policy.Loader, c *Coverage, files *[]aare.Rule, body []policy.Ru
 			c.others = append(c.others, r)
 		}
 	}
+}
+
+// directNetwork collects the allow network rules of a profile body and of
+// the files it includes, leaving abstractions out.
+func directNetwork(l *policy.Loader, body []policy.Rule, profile *policy.Profile) []policy.Rule {
+	include := func(r *policy.Include) []*policy.File {
+		if isAbstractionInclude(r) {
+			return nil
+		}
+		inc, _ := l.Included(r) // errors: reported by collect
+		return inc
+	}
+	var out []policy.Rule
+	for sr := range policy.Rules(body, profile, include) {
+		if _, ok := sr.Rule.(*policy.NetworkRule); ok && sr.Profile == profile && !sr.Conditional && !sr.Qual.Deny {
+			out = append(out, sr.Rule)
+		}
+	}
+	return out
 }
 
 // coverer answers whether policy already allows an access.

@@ -682,6 +682,9 @@ func (l *Learner) uncovered(prof *Profile, cov coverer, files map[string]*fileAc
 		return files
 	}
 	*others = slices.DeleteFunc(*others, func(r rule) bool {
+		if c, ok := cov.(*Coverage); ok && keepsOwnRule(r) && !c.networkDirect(r) {
+			return false // allowed by an abstraction only: keep the rule
+		}
 		if cov.coversRule(r) {
 			prof.Allowed += r.Evidence.Count
 			return true
@@ -738,7 +741,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 			cv.files[i] = c.Cov.MissingFile(path, f.perms, f.owned) == 0
 		}
 		for i, r := range *others {
-			cv.others[i] = c.Cov.coversRule(r)
+			cv.others[i] = !keepsOwnRule(r) && c.Cov.coversRule(r)
 		}
 		covers[ci] = cv
 	}
@@ -784,17 +787,25 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 		if l.unsafe(c) {
 			continue
 		}
-		p.Abstractions = append(p.Abstractions, Abstraction{Name: c.Name, Reason: fmt.Sprintf("covers %d accesses", bestN)})
+		a := Abstraction{Name: c.Name, Reason: fmt.Sprintf("covers %d accesses", bestN), Grants: abstractionGrants(c.Cov)}
 		for i := range paths {
 			if covers[best].files[i] {
+				if !removedF[i] {
+					a.Covers = append(a.Covers, ruleOf[i]+" "+permString(files[paths[i]].perms))
+				}
 				removedF[i] = true
 			}
 		}
-		for i := range *others {
+		for i, r := range *others {
 			if covers[best].others[i] {
+				if !removedO[i] {
+					a.Covers = append(a.Covers, strings.TrimSuffix(r.String(), ","))
+				}
 				removedO[i] = true
 			}
 		}
+		a.Covers = slices.Compact(a.Covers)
+		p.Abstractions = append(p.Abstractions, a)
 	}
 	for i, path := range paths {
 		if removedF[i] {
@@ -953,12 +964,13 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			return ok
 		}
 		if !lint.MayReach(literalPrefix(pattern), perms) {
-			return true // most patterns: no compile, no product
+			return true // most patterns: no parse, no walk
 		}
-		// Compiled outside the matcher's cache: guardMemo keeps the
-		// answer, and a log's thousands of patterns would keep their
-		// automata alive to the end otherwise.
-		pat, err := aare.Compile(pattern, l.m.vars)
+		// Parsed, not compiled: lint.ReachesTree walks the tree against one
+		// automaton of the whole table, where a compile would build the
+		// pattern's automaton (the cost of a log's thousands of @{HOME}
+		// patterns, one each, which no prefix test can skip).
+		tree, err := aare.Parse(pattern, l.m.vars)
 		if err != nil {
 			l.m.compile(pattern) // remembered for Problems
 			return false
@@ -967,13 +979,13 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			l.guardMemo = map[guardKey]bool{}
 		}
 		if _, done := l.guardMemo[general]; !done {
-			_, _, reached := lint.Reaches(pat, perms, nil)
+			reached := lint.ReachesTree(tree, perms, nil)
 			l.guardMemo[general] = !reached
 			if !reached || except == nil {
 				return !reached
 			}
 		}
-		_, _, reached := lint.Reaches(pat, perms, except)
+		reached := lint.ReachesTree(tree, perms, except)
 		l.guardMemo[key] = !reached
 		return !reached
 	}

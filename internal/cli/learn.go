@@ -95,7 +95,10 @@ default; or ix). Never ux. Complain mode's null-… children are folded into
 the parent (ix) or the child profile (cx).
 
 Abstractions: one is included when it covers at least --abstraction-min
-(default 3) distinct accesses and grants nothing sensitive.
+(default 3) distinct accesses and grants nothing sensitive. Observed network
+use is never left to an abstraction: it stays an explicit network rule.
+--explain lists, above each include, the observed accesses it covers and
+everything else it grants (network, capability, dbus rules; its file rules).
 
 Sensitive accesses (writes under /etc, /usr, /boot; /etc/shadow, ~/.ssh,
 /proc/*/mem; capabilities such as sys_admin; raw and packet sockets; ptrace
@@ -165,7 +168,7 @@ neither the kernel nor auditd wrote are never learned from.`,
 	fl.IntVar(&opts.MinDigits, "min-digits", learn.DefaultMinDigits, "a run of this many digits inside a name becomes [0-9]*")
 	fl.IntVar(&opts.MinHex, "min-hex", learn.DefaultMinHex, "a lower-case hex name this long (with a digit and a letter) becomes [0-9a-f]*")
 	fl.IntVar(&opts.AbstractionMin, "abstraction-min", learn.DefaultMinAbstraction, "distinct accesses an abstraction must cover to be included")
-	fl.BoolVar(&opts.Explain, "explain", false, "write the evidence (events, time, examples) above each learned rule")
+	fl.BoolVar(&opts.Explain, "explain", false, "write the evidence (events, time, examples) above each learned rule, and what each include covers and grants")
 	fl.BoolVar(&opts.AllowSensitive, "allow-sensitive", false, "add sensitive rules instead of only listing them")
 	fl.StringVar(&opts.ABI, "abi", "3.0", "policy ABI of new profiles and of what may be learned: 3.0 or 4.0")
 	fl.StringVar(&opts.Exec, "exec", aare.ExecMode{Kind: aare.ExecChild}.String(), "transition for programs outside the application's directory without a profile: cx or ix")
