@@ -22,6 +22,9 @@ func TestProbeSiblings(t *testing.T) {
   /srv/www/** r,
   /sys/devices/system/cpu/cpu12/online r,
   /var/lib/app/*.db rw,
+  /etc/app.conf r,
+  /tmp/app-upload-* w,
+  /usr/lib/libz.so* mr,
 }
 `
 	if err := os.WriteFile(filepath.Join(dir, "app"), []byte(prof), 0o644); err != nil {
@@ -41,7 +44,11 @@ func TestProbeSiblings(t *testing.T) {
 		file("/srv/www/index.html", aare.PermRead, 2),
 		file("/sys/devices/system/cpu/cpu12/online", aare.PermRead, 3),
 		file("/var/lib/app/users.db", aare.PermRead|aare.PermWrite, 4),
-		file("/opt/app/data/k9", aare.PermWrite, 5), // denied: no probe for it
+		file("/opt/app/data/k9", aare.PermWrite, 5),   // denied: no probe for it
+		file("/srv/www/about.html", aare.PermRead, 6), // two pages read: a content tree
+		file("/etc/app.conf", aare.PermRead, 7),       // one file read: no fresh name
+		file("/tmp/app-upload-41", aare.PermWrite, 8), // temp: only the next number
+		file("/usr/lib/libz.so.1", aare.PermRead|aare.PermMmap, 9),
 	} {
 		if err := s.Add(a); err != nil {
 			t.Fatal(err)
@@ -54,8 +61,10 @@ func TestProbeSiblings(t *testing.T) {
 	want := []string{
 		"app: /opt/app/data/armorer-probe w, would be denied: a new file beside /opt/app/data/k1; nearest rule: /opt/app/data/k1 w,",
 		"app: /opt/app/data/k2 w, would be denied: the next number after /opt/app/data/k1; nearest rule: /opt/app/data/k1 w,",
-		"app: /srv/www/armorer-probe.html r, allowed (a new file beside /srv/www/index.html)",
+		"app: /srv/www/armorer-probe.html r, allowed (a new file beside /srv/www/about.html)",
 		"app: /sys/devices/system/cpu/cpu13/online r, would be denied: the next number after /sys/devices/system/cpu/cpu12/online; nearest rule: /sys/devices/system/cpu/cpu12/online r,",
+		"app: /tmp/app-upload-42 w, allowed (the next number after /tmp/app-upload-41)",
+		"app: /usr/lib/libz.so.2 mr, allowed (the next number after /usr/lib/libz.so.1)",
 		"app: /var/lib/app/armorer-probe.db rw, allowed (a new file beside /var/lib/app/users.db)",
 	}
 	if !slices.Equal(got, want) {
