@@ -23,6 +23,10 @@ const DefaultSiblings = 4
 // sensitive accesses held back.
 type Options struct {
 	Glob GlobMode
+	// NoPermUnion keeps siblings with different permissions apart
+	// (--perm-union=false); by default they merge into one rule with the
+	// union of their permissions.
+	NoPermUnion bool
 	// Siblings is the sibling threshold (0: DefaultSiblings; negative:
 	// never glob siblings).
 	Siblings int
@@ -473,7 +477,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 		l.chooseAbstractions(p, files, &others)
 		others = l.collapsePeers(p.Name, others)
 		var rules []rule
-		if err := l.fileRules(p, &rules, files, r); err != nil {
+		if err := l.fileRules(p, &rules, files, r, cov); err != nil {
 			return nil, err
 		}
 		l.otherRules(p, &rules, others)
@@ -885,10 +889,17 @@ type fileEntry struct {
 	target  string
 	home    bool
 	ev      Evidence
-	members []string
+	members []string // the literal patterns it stands for
+	raw     []string // the paths as logged
+	// why says which generalisation made the pattern a glob that
+	// replaces several paths (--explain); existing marks an entry made
+	// only of the profile's own rules (generalised with the events,
+	// written only when the events join it).
+	why      string
+	existing bool
 }
 
-func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc, r *resolver) error {
+func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc, r *resolver, cov coverer) error {
 	touched := map[string]bool{}
 	var entries []*fileEntry
 	for _, fp := range slices.Sorted(maps.Keys(files)) {
@@ -917,7 +928,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		touched[fp] = true
 		lit := EscapeLiteral(fp)
-		fe := &fileEntry{pattern: lit, perms: perms, ev: f.evidence, members: []string{lit}}
+		fe := &fileEntry{pattern: lit, perms: perms, ev: f.evidence, members: []string{lit}, raw: []string{fp}}
 		if perms&aare.PermExec != 0 {
 			fe.exec = f.exec
 			fe.target = r.targetOf(p.Name, fp, f.exec)
@@ -992,10 +1003,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	}
 	entries, err := mergeEntries(entries)
 	if err == nil && l.opts.Glob != GlobNone && l.opts.siblings() > 0 {
-		entries, err = mergeEntries(globSiblings(entries, l.opts.siblings(), guard))
-		if err == nil && l.opts.Glob == GlobAggressive {
-			entries, err = mergeEntries(globSubtrees(entries, l.opts.siblings(), guard))
-		}
+		entries, err = l.collapse(p, entries, cov, guard, except)
 	}
 	if err != nil {
 		var ce *ExecConflictError
@@ -1005,8 +1013,12 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		return err
 	}
 	for _, e := range entries {
-		*rules = append(*rules, rule{Class: ClassFile, Path: e.pattern, Owner: e.owner, Perms: e.perms,
-			Exec: e.exec, ExecTarget: e.target, Evidence: e.ev})
+		r := rule{Class: ClassFile, Path: e.pattern, Owner: e.owner, Perms: e.perms,
+			Exec: e.exec, ExecTarget: e.target, Evidence: e.ev}
+		if e.why != "" && len(e.members) > 1 {
+			r.Glob = globNote(e.why, e.members)
+		}
+		*rules = append(*rules, r)
 	}
 	return nil
 }
@@ -1078,98 +1090,13 @@ func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
 		}
 		g.ev.merge(e.ev)
 		g.members = append(g.members, e.members...)
+		g.raw = append(g.raw, e.raw...)
+		g.why = cmp.Or(g.why, e.why)
+		g.existing = g.existing && e.existing
 	}
 	out := make([]*fileEntry, 0, len(byKey))
 	for _, k := range slices.Sorted(maps.Keys(byKey)) {
 		out = append(out, byKey[k])
 	}
 	return out, nil
-}
-
-// globSiblings replaces n or more entries in one directory with the same
-// permissions, owner and exec mode by dir/*.
-func globSiblings(entries []*fileEntry, n int, guard func(string, aare.Perm) bool) []*fileEntry {
-	groups := map[string][]*fileEntry{}
-	for _, e := range entries {
-		if strings.HasSuffix(e.pattern, "/") || strings.Contains(e.pattern, "**") {
-			continue
-		}
-		dir := e.pattern[:strings.LastIndexByte(e.pattern, '/')+1]
-		if dir == "" || hasGlob(e.pattern[len(dir):]) && e.pattern[len(dir):] == "*" {
-			continue
-		}
-		k := fmt.Sprintf("%s\x00%v\x00%d\x00%d\x00%s", dir, e.owner, e.perms, e.exec, e.target)
-		groups[k] = append(groups[k], e)
-	}
-	for _, k := range slices.Sorted(maps.Keys(groups)) {
-		g := groups[k]
-		if len(g) < n {
-			continue
-		}
-		dir := g[0].pattern[:strings.LastIndexByte(g[0].pattern, '/')+1]
-		pat := dir + "*"
-		if !guard(pat, g[0].perms) {
-			continue
-		}
-		for _, e := range g {
-			e.pattern = pat
-		}
-	}
-	return entries
-}
-
-// globSubtrees (aggressive) replaces n or more entries below a directory,
-// spread over at least two of its subdirectories, by dir/**. The
-// directory must have at least two components.
-func globSubtrees(entries []*fileEntry, n int, guard func(string, aare.Perm) bool) []*fileEntry {
-	type cand struct {
-		subdirs map[string]bool
-		members []*fileEntry
-	}
-	groups := map[string]*cand{}
-	for _, e := range entries {
-		if strings.Contains(e.pattern, "**") {
-			continue
-		}
-		attrs := fmt.Sprintf("\x00%v\x00%d\x00%d\x00%s", e.owner, e.perms, e.exec, e.target)
-		comps := strings.Split(strings.TrimSuffix(e.pattern, "/"), "/")
-		for i := 2; i < len(comps)-1; i++ {
-			dir := strings.Join(comps[:i+1], "/") + "/"
-			c := groups[dir+attrs]
-			if c == nil {
-				c = &cand{subdirs: map[string]bool{}}
-				groups[dir+attrs] = c
-			}
-			c.subdirs[comps[i+1]] = true
-			c.members = append(c.members, e)
-		}
-	}
-	// Deepest directories first, so the narrowest ** wins.
-	keys := slices.Collect(maps.Keys(groups))
-	slices.SortFunc(keys, func(a, b string) int {
-		return cmp.Or(strings.Count(b, "/")-strings.Count(a, "/"), strings.Compare(a, b))
-	})
-	done := map[*fileEntry]bool{}
-	for _, k := range keys {
-		c := groups[k]
-		var free []*fileEntry
-		for _, e := range c.members {
-			if !done[e] {
-				free = append(free, e)
-			}
-		}
-		if len(free) < n || len(c.subdirs) < 2 {
-			continue
-		}
-		dir := k[:strings.IndexByte(k, 0)]
-		pat := dir + "**"
-		if !guard(pat, free[0].perms) {
-			continue
-		}
-		for _, e := range free {
-			e.pattern = pat
-			done[e] = true
-		}
-	}
-	return entries
 }

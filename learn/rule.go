@@ -78,6 +78,9 @@ type rule struct {
 	Target string
 
 	Evidence Evidence
+	// Glob says, for a glob that replaced several observed names, why
+	// and which (--explain).
+	Glob string
 
 	// escaped: the non-file names are patterns already (collapsePeers),
 	// node writes them as they are.
@@ -89,13 +92,25 @@ type rule struct {
 type Learned struct {
 	Node     policy.Rule
 	Evidence Evidence
+	// Glob says why a glob replaced the observed names, and which
+	// ("glob (digit run) replaces /dev/hidraw0, /dev/hidraw1"); "" for a
+	// rule that names what was observed.
+	Glob string
 }
 
 // Explained returns the node with its evidence as the doc comment (what
-// --explain writes above each learned rule).
+// --explain writes above each learned rule), and for a glob the names it
+// replaced.
 func (l Learned) Explained() policy.Rule {
+	var lines []string
 	if l.Evidence.Count > 0 {
-		setDoc(l.Node, l.Evidence.Comment())
+		lines = append(lines, l.Evidence.Comment())
+	}
+	if l.Glob != "" {
+		lines = append(lines, l.Glob)
+	}
+	if len(lines) > 0 {
+		setDoc(l.Node, lines...)
 	}
 	return l.Node
 }
