@@ -215,19 +215,24 @@ func lastIndexType(b []byte) int {
 }
 
 // indexApparmor finds "apparmor=". bytes.Index looks for the needle's
-// first byte with IndexByte; 'a' is so frequent in log text that searching
-// "pparmor=" and checking the byte before is twice as fast.
+// first byte with IndexByte, and 'a' and 'p' are frequent in log lines
+// (several per line: each a call, then a byte-by-byte search); 'm' is the
+// rarest of its bytes (less than one per line of a kernel log), so look for
+// it and check the bytes around it.
 func indexApparmor(b []byte) int {
-	for off := 0; ; {
-		i := bytes.Index(b[off:], anchorApparmor[1:])
+	const m = 5 // "apparmor="[m] == 'm'
+	for off := m; off < len(b); {
+		i := bytes.IndexByte(b[off:], 'm')
 		if i < 0 {
 			return -1
 		}
-		if i += off; i > 0 && b[i-1] == 'a' {
-			return i - 1
+		i += off
+		if i+len(anchorApparmor)-m <= len(b) && string(b[i-m:i-m+len(anchorApparmor)]) == string(anchorApparmor) {
+			return i - m
 		}
 		off = i + 1
 	}
+	return -1
 }
 
 // mayBeAppArmor rejects auditd records of other types (SYSCALL, PATH,
@@ -258,15 +263,18 @@ func mayBeAppArmor(body []byte) bool {
 // parseStamp reads "EPOCH.MS:SERIAL)" at body[i:] and the ':' after it,
 // returning the offset after them.
 func parseStamp(body []byte, i int, ev *Event) (int, *SyntaxError) {
-	// digits scans a decimal number at body[i:] in one pass.
+	// digits scans a decimal number of at most 19 digits at body[i:] in
+	// one pass.
 	digits := func(i int) (uint64, int, bool) {
-		s := i
 		var n uint64
-		for i < len(body) && byteClass[body[i]]&clsDigit != 0 && i-s < 19 {
-			n = n*10 + uint64(body[i]-'0')
-			i++
+		d := body[i:min(len(body), i+19)]
+		for j, c := range d {
+			if c-'0' > 9 {
+				return n, i + j, j > 0
+			}
+			n = n*10 + uint64(c-'0')
 		}
-		return n, i, i > s
+		return n, i + len(d), len(d) > 0
 	}
 	sec, i, ok := digits(i)
 	if !ok || i >= len(body) || body[i] != '.' {
@@ -325,8 +333,11 @@ func parseLoss(body []byte, ev *Event) {
 		ev.Kind, ev.Lost, ev.limitNotice = KindLost, 1, true
 	default:
 		// The kernel's line ends "audit_lost=N audit_rate_limit=N
-		// audit_backlog_limit=N": look at the last word before scanning.
-		if !bytes.HasPrefix(body[bytes.LastIndexByte(body, ' ')+1:], []byte("audit_backlog_limit=")) {
+		// audit_backlog_limit=N": look at the last word before scanning,
+		// after a vectorised search for a byte most lines lack ('_'),
+		// since finding the last word is a byte-by-byte loop.
+		if bytes.IndexByte(body, '_') < 0 ||
+			!bytes.HasPrefix(body[bytes.LastIndexByte(body, ' ')+1:], []byte("audit_backlog_limit=")) {
 			return
 		}
 		i := bytes.Index(body, anchorLost)
