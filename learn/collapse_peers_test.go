@@ -186,3 +186,25 @@ func TestCollapsePeersProperty(t *testing.T) {
 		})
 	}
 }
+
+// TestCollapsePeersAcrossTypes: the threshold counts the names, whatever
+// the socket type: six pids of one daemon over three types are one
+// pattern, written once per type.
+func TestCollapsePeersAcrossTypes(t *testing.T) {
+	var lines []string
+	for i, st := range []string{"stream", "dgram", "seqpacket", "stream", "dgram", "seqpacket"} {
+		lines = append(lines, fmt.Sprintf(`apparmor="ALLOWED" operation="bind" profile="docker-default" pid=%d comm="dockerd" family="unix" sock_type="%s" protocol=0 requested_mask="bind" denied_mask="bind" addr="@docker-%d"`, 100+i, st, 12849+i*7))
+	}
+	res, dir := sessionWith(t, "3.0", func(o *learn.SessionOptions) { o.Options.Siblings = 0 }, lines...)
+	accounted(t, res)
+	validProfiles(t, res, dir, "3.0", true)
+	text := changeText(res)
+	for _, st := range []string{"stream", "dgram", "seqpacket"} {
+		if want := "unix bind type=" + st + " addr=@docker-[0-9]*,"; !strings.Contains(text, want) {
+			t.Errorf("want %q in:\n%s", want, text)
+		}
+	}
+	if n := strings.Count(text, "\n  unix "); n != 3 {
+		t.Errorf("%d unix rules, want 3:\n%s", n, text)
+	}
+}
