@@ -960,7 +960,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	exceptSrc, hasExcept := namedSensitiveSrc(touched)
 	var except *aare.Pattern
 	exceptPattern := func() *aare.Pattern {
-		if except == nil {
+		if except == nil && hasExcept {
 			except = compileNamed(exceptSrc)
 		}
 		return except
@@ -1022,7 +1022,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	}
 	entries, err := mergeEntries(entries)
 	if err == nil && l.opts.Glob != GlobNone && l.opts.siblings() > 0 {
-		entries, err = l.collapse(p, entries, cov, guard, except)
+		entries, err = l.collapse(p, entries, cov, guard, exceptPattern)
 	}
 	if err != nil {
 		var ce *ExecConflictError
@@ -1076,6 +1076,18 @@ func literalPrefix(pattern string) string {
 		return pattern[:i]
 	}
 	return pattern
+}
+
+// literalSuffix is the text after the pattern's last glob, variable or
+// escape: every path the pattern matches ends with it. It is "" for a
+// pattern with an escape (its text is not what it matches) or a run of
+// slashes (which the pattern folds).
+func literalSuffix(pattern string) string {
+	i := strings.LastIndexAny(pattern, "\\*?[]{}@\"#")
+	if i < 0 || strings.Contains(pattern, "\\") || strings.Contains(pattern[i:], "//") {
+		return ""
+	}
+	return pattern[i+1:]
 }
 
 // allSensitivePerms is every permission the sensitive table tells apart.
