@@ -296,6 +296,6 @@ func provePeer(t *testing.T, ctx context.Context, m *vmtest.Machine, s *libServi
 	m.MustSh(t, 30*time.Second, "apparmor_parser -R /etc/apparmor.d/"+s.name)
 	r := proveUnder(t, ctx, m, s, underTest{profile: p.name, file: p.file.Path})
 	m.Sh(ctx, 30*time.Second, "apparmor_parser -R "+p.file.Path)
-	t.Logf("LIBRARY-PEER kernel=%s release=%s service=%s profile=%s rules=%d abstractions=%s load=%s functional=%d/%d denials=%d stop=%s probes=%d/%d",
-		m.Kernel.Name, m.Release, s.name, p.name, p.stats.rules, strings.Join(p.stats.abstractions, ","), r.load, r.functional, len(s.test), r.denials, strings.ReplaceAll(r.stop, " ", "-"), r.blocked, len(s.probes))
+	t.Logf("LIBRARY-PEER kernel=%s release=%s service=%s profile=%s rules=%d abstractions=%s load=%s functional=%d/%d denials=%d stop=%s probe_setup=%s probes=%d/%d",
+		m.Kernel.Name, m.Release, s.name, p.name, p.stats.rules, strings.Join(p.stats.abstractions, ","), r.load, r.functional, len(s.test), r.denials, strings.ReplaceAll(r.stop, " ", "-"), r.setup, r.blocked, len(s.probes))
 }
