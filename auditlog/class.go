@@ -1,37 +1,40 @@
 package auditlog
 
-import "strings"
+import "bytes"
 
 // inferClass names the class of an event from a kernel that writes no
 // class= (6.1 and older), using the operation and the fields present. The
-// names are those newer kernels write.
+// names are those newer kernels write. It reads the operation's bytes, not
+// its interned string: Class is asked of every event (events --summary).
 func inferClass(e *Event) string {
-	op := e.String(KeyOperation)
+	v := e.Value(KeyOperation)
+	is := func(name string) bool { return string(v) == name }
+	has := func(prefix string) bool { return bytes.HasPrefix(v, []byte(prefix)) }
 	switch {
 	case string(e.Value(KeyApparmor)) == "STATUS":
 		return "status"
-	case e.Has(KeyCapname) || e.Has(KeyCapability) || op == "capable":
+	case e.Has(KeyCapname) || e.Has(KeyCapability) || is("capable"):
 		return "cap"
-	case e.Has(KeySignal) || op == "signal":
+	case e.Has(KeySignal) || is("signal"):
 		return "signal"
-	case op == "ptrace":
+	case is("ptrace"):
 		return "ptrace"
-	case strings.HasPrefix(op, "dbus") || e.Has(KeyBus):
+	case has("dbus") || e.Has(KeyBus):
 		return "dbus"
 	case e.Has(KeyFamily) || e.Has(KeySockType): // 6.12 writes class="net" for unix sockets too
 		return "net"
-	case op == "mount" || op == "umount" || op == "pivotroot" || op == "remount":
+	case is("mount") || is("umount") || is("pivotroot") || is("remount"):
 		return "mount"
-	case op == "userns_create":
+	case is("userns_create"):
 		return "namespace"
-	case strings.HasPrefix(op, "uring"):
+	case has("uring"):
 		return "io_uring"
-	case strings.HasPrefix(op, "mqueue") || strings.HasPrefix(op, "mq_"):
+	case has("mqueue") || has("mq_"):
 		return "posix_mqueue"
-	case op == "setrlimit":
+	case is("setrlimit"):
 		return "rlimits"
-	case e.Has(KeyName) || e.Has(KeyRequestedMask) || op == "exec" ||
-		op == "change_profile" || op == "change_hat" || op == "change_onexec":
+	case e.Has(KeyName) || e.Has(KeyRequestedMask) || is("exec") ||
+		is("change_profile") || is("change_hat") || is("change_onexec"):
 		return "file"
 	}
 	return ""

@@ -280,11 +280,20 @@ const (
 // otherwise inferred from the operation and the fields present, as
 // libapparmor and aa-logprof do.
 func (e *Event) Class() Class {
-	if e.Has(KeyClass) {
-		return Class(e.String(KeyClass))
+	if !e.Has(KeyClass) {
+		return Class(inferClass(e))
 	}
-	return Class(inferClass(e))
+	v := e.Value(KeyClass)
+	for _, c := range knownClasses { // without the intern table's hash
+		if string(v) == string(c) {
+			return c
+		}
+	}
+	return Class(e.String(KeyClass))
 }
+
+var knownClasses = [...]Class{ClassFile, ClassNet, ClassUnix, ClassCap, ClassSignal, ClassPtrace, ClassDBus,
+	ClassMount, ClassNamespace, ClassIOUring, ClassMqueue, ClassRlimits, ClassStatus}
 
 // DecodeAll decodes every hex-encoded value, so that later reads do not
 // modify the Event.

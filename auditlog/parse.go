@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"bytes"
+	"encoding/binary"
 
 	"github.com/valyala/fastjson"
 )
@@ -197,7 +198,17 @@ func (p *Parser) parseText(line []byte, from int, ev *Event) error {
 // the last '(' before apparmor=, a few bytes back; otherwise (USER_AVC,
 // whose subj= may hold parentheses) search forward.
 func indexAuditBefore(body []byte, ap int) int {
-	if i := bytes.LastIndexByte(body[:ap], '('); i >= 5 && string(body[i-5:i+1]) == "audit(" {
+	// bytes.LastIndexByte goes byte by byte; a vectorised search forward
+	// from the start finds the last '(' in one or two steps in most lines.
+	i := bytes.IndexByte(body[:ap], '(')
+	for i >= 0 {
+		j := bytes.IndexByte(body[i+1:ap], '(')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	if i >= 5 && string(body[i-5:i+1]) == "audit(" {
 		return i - 5
 	}
 	return bytes.Index(body[:ap], anchorAudit)
@@ -215,19 +226,24 @@ func lastIndexType(b []byte) int {
 }
 
 // indexApparmor finds "apparmor=". bytes.Index looks for the needle's
-// first byte with IndexByte; 'a' is so frequent in log text that searching
-// "pparmor=" and checking the byte before is twice as fast.
+// first byte with IndexByte, and 'a' and 'p' are frequent in log lines
+// (several per line: each a call, then a byte-by-byte search); 'm' is the
+// rarest of its bytes (less than one per line of a kernel log), so look for
+// it and check the bytes around it.
 func indexApparmor(b []byte) int {
-	for off := 0; ; {
-		i := bytes.Index(b[off:], anchorApparmor[1:])
+	const m = 5 // "apparmor="[m] == 'm'
+	for off := m; off < len(b); {
+		i := bytes.IndexByte(b[off:], 'm')
 		if i < 0 {
 			return -1
 		}
-		if i += off; i > 0 && b[i-1] == 'a' {
-			return i - 1
+		i += off
+		if i+len(anchorApparmor)-m <= len(b) && string(b[i-m:i-m+len(anchorApparmor)]) == string(anchorApparmor) {
+			return i - m
 		}
 		off = i + 1
 	}
+	return -1
 }
 
 // mayBeAppArmor rejects auditd records of other types (SYSCALL, PATH,
@@ -258,17 +274,27 @@ func mayBeAppArmor(body []byte) bool {
 // parseStamp reads "EPOCH.MS:SERIAL)" at body[i:] and the ':' after it,
 // returning the offset after them.
 func parseStamp(body []byte, i int, ev *Event) (int, *SyntaxError) {
-	// digits scans a decimal number at body[i:] in one pass.
+	// digits scans a decimal number of at most 19 digits at body[i:] in
+	// one pass.
 	digits := func(i int) (uint64, int, bool) {
-		s := i
 		var n uint64
-		for i < len(body) && byteClass[body[i]]&clsDigit != 0 && i-s < 19 {
-			n = n*10 + uint64(body[i]-'0')
-			i++
+		d := body[i:min(len(body), i+19)]
+		for j, c := range d {
+			if c-'0' > 9 {
+				return n, i + j, j > 0
+			}
+			n = n*10 + uint64(c-'0')
 		}
-		return n, i, i > s
+		return n, i + len(d), len(d) > 0
 	}
-	sec, i, ok := digits(i)
+	var sec uint64
+	var ok bool
+	if i+11 <= len(body) && body[i+10] == '.' && allDigits8(body[i:]) && body[i+8]-'0' <= 9 && body[i+9]-'0' <= 9 {
+		// Epochs from 2001 to 2286 have 10 digits: 8 of them in one word.
+		sec, i, ok = parse8Digits(body[i:])*100+uint64(body[i+8]-'0')*10+uint64(body[i+9]-'0'), i+10, true
+	} else {
+		sec, i, ok = digits(i)
+	}
 	if !ok || i >= len(body) || body[i] != '.' {
 		return 0, &SyntaxError{Col: i + 1, Msg: "malformed audit(EPOCH.MS:SERIAL) timestamp"}
 	}
@@ -287,6 +313,22 @@ func parseStamp(body []byte, i int, ev *Event) (int, *SyntaxError) {
 	ev.Time = Stamp{Sec: int64(sec), Msec: uint32(ms)}
 	ev.Serial = serial
 	return i, nil
+}
+
+// allDigits8 reports whether b's first 8 bytes are ASCII digits.
+func allDigits8(b []byte) bool {
+	v := binary.LittleEndian.Uint64(b)
+	// A byte below '0' borrows into its top bit; one above '9' carries.
+	return ((v-0x3030303030303030)|(v+0x4646464646464646))&0x8080808080808080 == 0
+}
+
+// parse8Digits reads the 8 ASCII digits at b's start (allDigits8) as a
+// number, a word at a time.
+func parse8Digits(b []byte) uint64 {
+	v := binary.LittleEndian.Uint64(b) - 0x3030303030303030 // digit values, first digit lowest
+	v = v*10 + v>>8                                         // pairs: 2-digit numbers in bytes 0, 2, 4, 6
+	v = (v&0x000000ff000000ff)*(100+1000000<<32) + (v>>16&0x000000ff000000ff)*(1+10000<<32)
+	return v >> 32
 }
 
 // parseLoss recognises the kernel's lost-event notices:
@@ -325,8 +367,11 @@ func parseLoss(body []byte, ev *Event) {
 		ev.Kind, ev.Lost, ev.limitNotice = KindLost, 1, true
 	default:
 		// The kernel's line ends "audit_lost=N audit_rate_limit=N
-		// audit_backlog_limit=N": look at the last word before scanning.
-		if !bytes.HasPrefix(body[bytes.LastIndexByte(body, ' ')+1:], []byte("audit_backlog_limit=")) {
+		// audit_backlog_limit=N": look at the last word before scanning,
+		// after a vectorised search for a byte most lines lack ('_'),
+		// since finding the last word is a byte-by-byte loop.
+		if bytes.IndexByte(body, '_') < 0 ||
+			!bytes.HasPrefix(body[bytes.LastIndexByte(body, ' ')+1:], []byte("audit_backlog_limit=")) {
 			return
 		}
 		i := bytes.Index(body, anchorLost)

@@ -199,6 +199,48 @@ func TestDedupSetMatchesModel(t *testing.T) {
 	}
 }
 
+// The same model with serials that mostly grow, as the kernel's do: runs of
+// new events (some longer than the ring that holds them until a lookup),
+// each followed by events seen again at every age.
+func TestDedupSetGrowingSerialsMatchModel(t *testing.T) {
+	var d dedupSet
+	var serials []uint64     // of the events so far, in order; serial i+1 has key mix64(i+1)|1
+	last := map[uint64]int{} // key -> index of its insertion among distinct keys
+	inserted := 0
+	x := uint64(7)
+	rnd := func(n int) int {
+		x = x*6364136223846793005 + 1442695040888963407
+		return int(x>>33) % n
+	}
+	for range 60 {
+		for range 1 + rnd(3*DedupWindow) {
+			serial := uint64(len(serials) + 1)
+			if d.seen(mix64(serial)|1, serial) {
+				t.Fatalf("new serial %d taken for a duplicate", serial)
+			}
+			serials = append(serials, serial)
+			last[mix64(serial)|1] = inserted
+			inserted++
+		}
+		for range 1 + rnd(20) {
+			serial := serials[len(serials)-1-rnd(min(len(serials), 3*DedupWindow))]
+			k := mix64(serial) | 1
+			age := inserted - last[k]
+			got := d.seen(k, serial)
+			switch {
+			case age <= DedupWindow && !got:
+				t.Fatalf("key of age %d not recognised", age)
+			case age > 2*DedupWindow && got:
+				t.Fatalf("key of age %d still recognised", age)
+			}
+			if !got {
+				last[k] = inserted
+				inserted++
+			}
+		}
+	}
+}
+
 // JSON output (armorer events --json) costs no allocation per event either.
 func TestAppendJSONAllocs(t *testing.T) {
 	p := NewParser()

@@ -64,8 +64,10 @@ type Reload struct {
 	File     string
 	Profiles []string
 	// Replaced: its profiles were loaded and now run the new version.
-	// Otherwise none of them was loaded, and nothing was loaded.
+	// Otherwise none of them was loaded, and nothing was loaded, unless
+	// Added: InstallProfiles loaded them.
 	Replaced bool
+	Added    bool
 }
 
 // WriteRejectedError is a write whose result does not compile: every file
@@ -92,7 +94,9 @@ func (e *WriteRejectedError) Error() string {
 // kernel: load does that, with apparmor_parser.
 //
 // The change holds the profile directory's lock (LockProfileDir), and a
-// file with Compare set is written only if it still holds Expected.
+// file with Compare set is written only if it still holds Expected. A file
+// that holds its new content already is not written again (it has no
+// entry in Files) but is checked like the others.
 func (h *Host) WriteProfiles(ctx context.Context, dir string, includeDirs []string, files []FileWrite) (*WriteResult, error) {
 	return h.UpdateProfiles(ctx, dir, includeDirs, func() ([]FileWrite, error) { return files, nil })
 }
@@ -102,7 +106,7 @@ func (h *Host) WriteProfiles(ctx context.Context, dir string, includeDirs []stri
 // and returns what to write. No other armorer writes the directory
 // between the read and the write.
 func (h *Host) UpdateProfiles(ctx context.Context, dir string, includeDirs []string, change func() ([]FileWrite, error)) (*WriteResult, error) {
-	return h.update(ctx, dir, includeDirs, change, false)
+	return h.update(ctx, dir, includeDirs, change, kernelUntouched)
 }
 
 // UpdateAndReload is UpdateProfiles, then, still under the lock, replaces
@@ -112,10 +116,22 @@ func (h *Host) UpdateProfiles(ctx context.Context, dir string, includeDirs []str
 // If the kernel rejects one, every file is restored and the kernel put
 // back as it was (a *RolledBackError). With NoLoad it is UpdateProfiles.
 func (h *Host) UpdateAndReload(ctx context.Context, dir string, includeDirs []string, change func() ([]FileWrite, error)) (*WriteResult, error) {
-	return h.update(ctx, dir, includeDirs, change, !h.NoLoad)
+	if h.NoLoad {
+		return h.update(ctx, dir, includeDirs, change, kernelUntouched)
+	}
+	return h.update(ctx, dir, includeDirs, change, reloadLoaded)
 }
 
-func (h *Host) update(ctx context.Context, dir string, includeDirs []string, change func() ([]FileWrite, error), reload bool) (*WriteResult, error) {
+// What a write does in the kernel afterwards.
+type kernelStep int
+
+const (
+	kernelUntouched kernelStep = iota
+	reloadLoaded               // replace the written profiles that are loaded
+	loadAll                    // load or replace every written profile
+)
+
+func (h *Host) update(ctx context.Context, dir string, includeDirs []string, change func() ([]FileWrite, error), step kernelStep) (*WriteResult, error) {
 	lock, err := h.LockProfileDir(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -172,6 +188,14 @@ func (h *Host) update(ctx context.Context, dir string, includeDirs []string, cha
 				return nil, errors.Join(fmt.Errorf("write %s: %w", f.Path, err), restore())
 			}
 		}
+		if cur, err := root.ReadFile(rel); err == nil && bytes.Equal(cur, f.Content) {
+			// Already so: no write, no backup of an identical version;
+			// still validated (and loaded) as part of the change.
+			if !strings.ContainsRune(rel, filepath.Separator) {
+				check[rel] = true
+			}
+			continue
+		}
 		b, err := atomicfile.WriteFile(root, rel, f.Content, 0o644, h.Paths.BackupDir())
 		if err != nil {
 			return nil, errors.Join(err, restore())
@@ -216,34 +240,35 @@ func (h *Host) update(ctx context.Context, dir string, includeDirs []string, cha
 		}
 		res.Validated = append(res.Validated, file)
 	}
-	if reload {
-		if err := h.reloadLoaded(ctx, res, restore); err != nil {
+	if step != kernelUntouched {
+		if err := h.reload(ctx, res, step == loadAll, restore); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
 }
 
-// reloadLoaded replaces the loaded profiles of res.Validated in the
-// kernel. On a rejection it restores the files (restore) and the kernel.
-func (h *Host) reloadLoaded(ctx context.Context, res *WriteResult, restore func() error) error {
+// reload replaces the loaded profiles of res.Validated in the kernel, and
+// with all loads those that are not. On a rejection it restores the files
+// (restore) and the kernel.
+func (h *Host) reload(ctx context.Context, res *WriteResult, all bool, restore func() error) error {
 	before, err := h.snapshot()
 	if err != nil {
 		return errors.Join(err, restore())
 	}
-	var replaced []string
+	var replaced []Reload
 	for _, file := range res.Validated {
 		names, err := h.Parser.Names(ctx, file)
 		if err != nil {
 			return errors.Join(err, restore())
 		}
 		r := Reload{File: file, Profiles: names}
-		if anyLoaded(before, names) {
+		if was := anyLoaded(before, names); was || all {
 			kerr := h.Parser.Replace(ctx, file)
 			if kerr == nil {
 				kerr = h.checkLoaded(file, names)
 			}
-			replaced = append(replaced, file)
+			replaced = append(replaced, r)
 			if kerr != nil {
 				// Name a file that was written: the profile's own, or the
 				// local/ file it changed through.
@@ -253,7 +278,7 @@ func (h *Host) reloadLoaded(ctx context.Context, res *WriteResult, restore func(
 				}
 				return h.rollBackReload(ctx, kerr, wf, wb, before, replaced, restore)
 			}
-			r.Replaced = true
+			r.Replaced, r.Added = was, !was
 		}
 		res.Reloads = append(res.Reloads, r)
 	}
@@ -274,8 +299,9 @@ func (res *WriteResult) backupOf(file string) string {
 }
 
 // rollBackReload puts the files back, then reloads the previous versions
-// of those already replaced, and says what became of the kernel.
-func (h *Host) rollBackReload(ctx context.Context, kerr error, file, backup string, before loadedSet, replaced []string, restore func() error) error {
+// of those already replaced, unloads the profiles that were not loaded
+// before, and says what became of the kernel.
+func (h *Host) rollBackReload(ctx context.Context, kerr error, file, backup string, before loadedSet, replaced []Reload, restore func() error) error {
 	if rerr := restore(); rerr != nil {
 		return fmt.Errorf("%w; restoring the files also failed: %v", kerr, rerr)
 	}
@@ -289,9 +315,21 @@ func (h *Host) rollBackReload(ctx context.Context, kerr error, file, backup stri
 	}
 	if now, err := h.snapshot(); err != nil || !sameSet(before, now) {
 		var errs []string
-		for _, f := range slices.Backward(replaced) {
-			if err := h.Parser.Replace(ctx, f); err != nil {
-				errs = append(errs, "reloading the previous "+f+": "+err.Error())
+		for _, r := range slices.Backward(replaced) {
+			if anyLoaded(before, r.Profiles) {
+				if err := h.Parser.Replace(ctx, r.File); err != nil {
+					errs = append(errs, "reloading the previous "+r.File+": "+err.Error())
+				}
+			}
+			now, _ := h.snapshot()
+			for _, n := range r.Profiles {
+				if _, was := before[n]; !was && !strings.Contains(n, "//") {
+					if _, is := now[n]; is {
+						if err := h.removeByName(n); err != nil {
+							errs = append(errs, fmt.Sprintf("removing %s: %v", n, err))
+						}
+					}
+				}
 			}
 		}
 		now, err := h.snapshot()

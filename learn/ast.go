@@ -7,11 +7,15 @@ import (
 )
 
 // learned converts the rule to its policy AST node with its evidence.
-func (r rule) learned() Learned { return Learned{Node: r.node(), Evidence: r.Evidence} }
+func (r rule) learned() Learned { return Learned{Node: r.node(), Evidence: r.Evidence, Glob: r.Glob} }
 
-// setDoc attaches a one-line comment above a built rule.
-func setDoc(n policy.Rule, text string) {
-	n.RuleMeta().Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + text}}}
+// setDoc attaches comment lines above a built rule.
+func setDoc(n policy.Rule, lines ...string) {
+	g := &policy.CommentGroup{}
+	for _, text := range lines {
+		g.List = append(g.List, &policy.Comment{Text: "# " + strings.ReplaceAll(text, "\n", " ")})
+	}
+	n.RuleMeta().Doc = g
 }
 
 // node builds the rule. Non-file fields hold names as logged; they are

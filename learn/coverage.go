@@ -42,6 +42,13 @@ type Coverage struct {
 	vars   aare.Vars
 	m      *matcher
 	name   string // the profile's full name: @{profile_name}; "" for an abstraction
+	// own are the literal file rules of the profile's own file and its
+	// local/ include (fileCoverer).
+	own []aare.Rule
+	// directNet are the network rules of the profile itself and of its
+	// includes other than abstractions (local/): observed network use
+	// keeps a rule of its own beside an abstraction's (networkDirect).
+	directNet []policy.Rule
 }
 
 // ProfileCoverage returns what the named profile of set already allows.
@@ -74,6 +81,7 @@ func coverageOf(ps *host.ProfileSet, v *policy.Vars, name string, body []policy.
 	var files []aare.Rule
 	var errs []error
 	collect(ps.Loader, c, &files, body, profile, &errs)
+	c.directNet = directNetwork(ps.Loader, body, profile)
 	set, err := aare.NewSet(files, c.vars)
 	if err != nil {
 		// One bad rule must not hide the rest: compile rule by rule.
@@ -91,7 +99,54 @@ func coverageOf(ps *host.ProfileSet, v *policy.Vars, name string, body []policy.
 	}
 	c.set = set
 	c.m = &matcher{vars: c.vars}
+	if profile != nil {
+		c.own = ownLiterals(ps.Loader, body, profile)
+	}
 	return c, errors.Join(errs...)
+}
+
+// ownLiterals are the allow file rules of a profile's own text and its
+// local/ include whose pattern names one path: what an earlier learn
+// wrote, which generalises together with new events. Abstractions' rules
+// do not: /dev/null and /dev/zero are not a hint that /dev/* is wanted.
+func ownLiterals(l *policy.Loader, body []policy.Rule, profile *policy.Profile) []aare.Rule {
+	local := func(r *policy.Include) []*policy.File {
+		if !strings.HasPrefix(strings.Trim(r.Path.Value(), `<>"`), "local/") {
+			return nil
+		}
+		inc, _ := l.Included(r)
+		return inc
+	}
+	var out []aare.Rule
+	for sr := range policy.Rules(body, profile, local) {
+		r, ok := sr.Rule.(*policy.FileRule)
+		if sr.Profile != profile || sr.Conditional || !ok || r.Path == nil || sr.Qual.Deny || r.Target != nil {
+			continue
+		}
+		p := r.Path.Value()
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "*?[]{}@\\\"") {
+			continue
+		}
+		perms, _, err := aare.ParsePerms(r.Perms.Value())
+		if err != nil || perms&aare.PermExec != 0 || perms == 0 {
+			continue
+		}
+		out = append(out, aare.Rule{Pattern: p, Perms: perms, Owner: sr.Qual.Owner})
+	}
+	return out
+}
+
+// ownFileRules implements fileCoverer.
+func (c *Coverage) ownFileRules() []aare.Rule { return c.own }
+
+// coversFile implements fileCoverer: the profile already allows every
+// path r matches with everything r grants.
+func (c *Coverage) coversFile(r aare.Rule) bool {
+	if c.all {
+		return true
+	}
+	res, err := c.set.Covers(r, c.vars)
+	return err == nil && res == aare.Yes
 }
 
 // withBuiltins adds the variables apparmor_parser defines itself. 3.0.8 and
@@ -163,6 +218,25 @@ func collect(l *policy.Loader, c *Coverage, files *[]aare.Rule, body []policy.Ru
 			c.others = append(c.others, r)
 		}
 	}
+}
+
+// directNetwork collects the allow network rules of a profile body and of
+// the files it includes, leaving abstractions out.
+func directNetwork(l *policy.Loader, body []policy.Rule, profile *policy.Profile) []policy.Rule {
+	include := func(r *policy.Include) []*policy.File {
+		if isAbstractionInclude(r) {
+			return nil
+		}
+		inc, _ := l.Included(r) // errors: reported by collect
+		return inc
+	}
+	var out []policy.Rule
+	for sr := range policy.Rules(body, profile, include) {
+		if _, ok := sr.Rule.(*policy.NetworkRule); ok && sr.Profile == profile && !sr.Conditional && !sr.Qual.Deny {
+			out = append(out, sr.Rule)
+		}
+	}
+	return out
 }
 
 // coverer answers whether policy already allows an access.

@@ -7,4 +7,5 @@ var (
 	Compiles    = compiles
 	LogAccesses = logAccesses
 	Update      = update
+	RuleText    = ruleText
 )

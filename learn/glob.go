@@ -26,8 +26,16 @@ import (
 //	              name.log.3                 → name.log.[0-9]*
 //	              mkstemp names in temp dirs → the 6 random characters become ??????
 //	              libfoo.so.1.2.3 (read/map) → libfoo.so*
-//	            and, when at least Siblings (default 4) distinct names in one
-//	            directory have the same permissions, dir/*.
+//	              pids and counters in temp and spill names → [0-9]*
+//	                                          (pgsql_tmp1234.5, temp-1234.rdb)
+//	            and, together with the profile's own literal rules
+//	            (collapse.go): a digit run in which at least Siblings
+//	            (default 4) names of one directory vary → [0-9]*; at least
+//	            Siblings names in one directory → dir/*; a directory the
+//	            application writes 2+ files in under its own places → dir/*
+//	            or dir/**; 3+ files read spread over subdirectories of
+//	            /var/www or /srv/NAME → root/**. What merges gets the union
+//	            of its permissions (Options.NoPermUnion: equal ones only).
 //	aggressive  safe, and also dir/** when at least Siblings paths in at
 //	            least two subdirectories of dir have the same permissions.
 //
@@ -150,15 +158,21 @@ func generaliseRules(p string, perms aare.Perm, th thresholds) (pattern string, 
 		rest = p[1:]
 	}
 	temp := isTempDir(b.String())
+	spill := false // below a temporary directory of the service's own
 	comps := strings.Split(rest, "/")
 	for i, c := range comps {
 		if i > 0 {
 			b.WriteByte('/')
 		}
 		last := i == len(comps)-1
-		b.WriteString(generaliseComponent(c, temp, last && perms&^(aare.PermRead|aare.PermMmap) == 0, th))
+		g := generaliseComponent(c, temp, last && perms&^(aare.PermRead|aare.PermMmap) == 0, th)
+		if (spill || isSpillName(c)) && g == EscapeLiteral(c) {
+			g = spillDigits(g)
+		}
+		b.WriteString(g)
 		if !last {
 			temp = temp || isTempName(c) || isTempDir(b.String()+"/")
+			spill = spill || isSpillName(c) && !isTempDir(b.String()+"/")
 		}
 	}
 	return b.String(), home

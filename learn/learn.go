@@ -23,6 +23,10 @@ const DefaultSiblings = 4
 // sensitive accesses held back.
 type Options struct {
 	Glob GlobMode
+	// NoPermUnion keeps siblings with different permissions apart
+	// (--perm-union=false); by default they merge into one rule with the
+	// union of their permissions.
+	NoPermUnion bool
 	// Siblings is the sibling threshold (0: DefaultSiblings; negative:
 	// never glob siblings).
 	Siblings int
@@ -276,10 +280,20 @@ func keyOf(r *rule) otherKey {
 }
 
 // sortedOthers lists a label's non-file rules in a fixed order.
-func sortedOthers(m map[otherKey]*otherAcc) []*otherAcc {
-	out := slices.Collect(maps.Values(m))
-	slices.SortFunc(out, func(a, b *otherAcc) int { return strings.Compare(a.rule.String(), b.rule.String()) })
+// Each rule is formatted once (its text is the order and, in Result, the
+// key), not once per comparison.
+func sortedOthers(m map[otherKey]*otherAcc) []keyedOther {
+	out := make([]keyedOther, 0, len(m))
+	for _, o := range m {
+		out = append(out, keyedOther{o.rule.String(), o})
+	}
+	slices.SortFunc(out, func(a, b keyedOther) int { return strings.Compare(a.text, b.text) })
 	return out
+}
+
+type keyedOther struct {
+	text string // o.rule.String()
+	o    *otherAcc
 }
 
 // ruleFor builds the rule for a non-file access, without its mask and
@@ -429,14 +443,15 @@ func (l *Learner) Result() ([]*Profile, error) {
 				ep.files[p] = &f
 			}
 		}
-		for _, o := range sortedOthers(la.others) {
+		for _, ko := range sortedOthers(la.others) {
+			o, key := ko.o, ko.text
 			rule := o.rule
 			if rule.Peer != "" {
-				if peer, _, err := r.resolve(rule.Peer); err == nil {
+				if peer, _, err := r.resolve(rule.Peer); err == nil && peer != rule.Peer {
 					rule.Peer = peer
+					key = rule.String()
 				}
 			}
-			key := rule.String()
 			g := ep.others[key]
 			if g == nil {
 				g = &otherAcc{rule: rule, mask: map[string]bool{}, sigs: map[string]bool{}}
@@ -473,17 +488,15 @@ func (l *Learner) Result() ([]*Profile, error) {
 		l.chooseAbstractions(p, files, &others)
 		others = l.collapsePeers(p.Name, others)
 		var rules []rule
-		if err := l.fileRules(p, &rules, files, r); err != nil {
+		if err := l.fileRules(p, &rules, files, r, cov); err != nil {
 			return nil, err
 		}
 		l.otherRules(p, &rules, others)
-		slices.SortFunc(rules, compareRules)
+		sortByRule(rules, func(x *rule) *rule { return x }, nil)
 		for _, x := range rules {
 			p.Rules = append(p.Rules, x.learned())
 		}
-		slices.SortFunc(p.Findings, func(a, b Finding) int {
-			return cmp.Or(compareRules(a.r, b.r), strings.Compare(a.ID, b.ID))
-		})
+		sortByRule(p.Findings, func(f *Finding) *rule { return &f.r }, func(a, b *Finding) int { return strings.Compare(a.ID, b.ID) })
 		out = append(out, p)
 	}
 	return out, nil
@@ -500,6 +513,8 @@ type resolver struct {
 	eff     map[string]string
 	decided map[[2]string]decision
 	depth   int
+	byBin   map[string][][2]string // decided's keys by executable (targetOf)
+	indexed int                    // len(decided) when byBin was built
 }
 
 // resolve maps a raw label to the profile its accesses belong to, folding
@@ -678,6 +693,9 @@ func (l *Learner) uncovered(prof *Profile, cov coverer, files map[string]*fileAc
 		return files
 	}
 	*others = slices.DeleteFunc(*others, func(r rule) bool {
+		if c, ok := cov.(*Coverage); ok && keepsOwnRule(r) && !c.networkDirect(r) {
+			return false // allowed by an abstraction only: keep the rule
+		}
 		if cov.coversRule(r) {
 			prof.Allowed += r.Evidence.Count
 			return true
@@ -734,7 +752,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 			cv.files[i] = c.Cov.MissingFile(path, f.perms, f.owned) == 0
 		}
 		for i, r := range *others {
-			cv.others[i] = c.Cov.coversRule(r)
+			cv.others[i] = !keepsOwnRule(r) && c.Cov.coversRule(r)
 		}
 		covers[ci] = cv
 	}
@@ -780,17 +798,25 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 		if l.unsafe(c) {
 			continue
 		}
-		p.Abstractions = append(p.Abstractions, Abstraction{Name: c.Name, Reason: fmt.Sprintf("covers %d accesses", bestN)})
+		a := Abstraction{Name: c.Name, Reason: fmt.Sprintf("covers %d accesses", bestN), Grants: abstractionGrants(c.Cov)}
 		for i := range paths {
 			if covers[best].files[i] {
+				if !removedF[i] {
+					a.Covers = append(a.Covers, ruleOf[i]+" "+permString(files[paths[i]].perms))
+				}
 				removedF[i] = true
 			}
 		}
-		for i := range *others {
+		for i, r := range *others {
 			if covers[best].others[i] {
+				if !removedO[i] {
+					a.Covers = append(a.Covers, strings.TrimSuffix(r.String(), ","))
+				}
 				removedO[i] = true
 			}
 		}
+		a.Covers = slices.Compact(a.Covers)
+		p.Abstractions = append(p.Abstractions, a)
 	}
 	for i, path := range paths {
 		if removedF[i] {
@@ -874,10 +900,17 @@ type fileEntry struct {
 	target  string
 	home    bool
 	ev      Evidence
-	members []string
+	members []string // the literal patterns it stands for
+	raw     []string // the paths as logged
+	// why says which generalisation made the pattern a glob that
+	// replaces several paths (--explain); existing marks an entry made
+	// only of the profile's own rules (generalised with the events,
+	// written only when the events join it).
+	why      string
+	existing bool
 }
 
-func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc, r *resolver) error {
+func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc, r *resolver, cov coverer) error {
 	touched := map[string]bool{}
 	var entries []*fileEntry
 	for _, fp := range slices.Sorted(maps.Keys(files)) {
@@ -906,7 +939,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		touched[fp] = true
 		lit := EscapeLiteral(fp)
-		fe := &fileEntry{pattern: lit, perms: perms, ev: f.evidence, members: []string{lit}}
+		fe := &fileEntry{pattern: lit, perms: perms, ev: f.evidence, members: []string{lit}, raw: []string{fp}}
 		if perms&aare.PermExec != 0 {
 			fe.exec = f.exec
 			fe.target = r.targetOf(p.Name, fp, f.exec)
@@ -918,14 +951,19 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		entries = append(entries, fe)
 	}
-	except := namedSensitive(touched)
 	// guard decides on the automata: a generalised pattern is kept only
 	// when no path it adds (beyond those the events named) is sensitive for
 	// its permissions, whichever generalisation made it (variables such as
-	// @{HOME}, which include /root/, globs, siblings, subtrees).
-	var exceptSrc string
-	if except != nil {
-		exceptSrc = except.String()
+	// @{HOME}, which include /root/, globs, siblings, subtrees). The named
+	// paths' automaton is built when a question needs it (few do: most
+	// answers hold for every profile and are remembered).
+	exceptSrc, hasExcept := namedSensitiveSrc(touched)
+	var except *aare.Pattern
+	exceptPattern := func() *aare.Pattern {
+		if except == nil {
+			except = compileNamed(exceptSrc)
+		}
+		return except
 	}
 	guard := func(pattern string, perms aare.Perm) bool {
 		if forbiddenPattern(pattern) {
@@ -935,19 +973,20 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		// every profile, whatever paths its events named: ask that once.
 		general := guardKey{pattern: pattern, perms: perms}
 		key := guardKey{pattern, exceptSrc, perms}
-		if ok, done := l.guardMemo[general]; done && (ok || except == nil) {
+		if ok, done := l.guardMemo[general]; done && (ok || !hasExcept) {
 			return ok
 		}
 		if ok, done := l.guardMemo[key]; done {
 			return ok
 		}
 		if !lint.MayReach(literalPrefix(pattern), perms) {
-			return true // most patterns: no compile, no product
+			return true // most patterns: no parse, no walk
 		}
-		// Compiled outside the matcher's cache: guardMemo keeps the
-		// answer, and a log's thousands of patterns would keep their
-		// automata alive to the end otherwise.
-		pat, err := aare.Compile(pattern, l.m.vars)
+		// Parsed, not compiled: lint.ReachesTree walks the tree against one
+		// automaton of the whole table, where a compile would build the
+		// pattern's automaton (the cost of a log's thousands of @{HOME}
+		// patterns, one each, which no prefix test can skip).
+		tree, err := aare.Parse(pattern, l.m.vars)
 		if err != nil {
 			l.m.compile(pattern) // remembered for Problems
 			return false
@@ -956,13 +995,16 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			l.guardMemo = map[guardKey]bool{}
 		}
 		if _, done := l.guardMemo[general]; !done {
-			_, _, reached := lint.Reaches(pat, perms, nil)
+			reached := lint.ReachesTree(tree, perms, nil)
 			l.guardMemo[general] = !reached
-			if !reached || except == nil {
+			if !reached || !hasExcept {
 				return !reached
 			}
 		}
-		_, _, reached := lint.Reaches(pat, perms, except)
+		reached := true // when the named paths do not compile: hold back more, never less
+		if ex := exceptPattern(); ex != nil {
+			reached = lint.ReachesTree(tree, perms, ex)
+		}
 		l.guardMemo[key] = !reached
 		return !reached
 	}
@@ -980,10 +1022,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	}
 	entries, err := mergeEntries(entries)
 	if err == nil && l.opts.Glob != GlobNone && l.opts.siblings() > 0 {
-		entries, err = mergeEntries(globSiblings(entries, l.opts.siblings(), guard))
-		if err == nil && l.opts.Glob == GlobAggressive {
-			entries, err = mergeEntries(globSubtrees(entries, l.opts.siblings(), guard))
-		}
+		entries, err = l.collapse(p, entries, cov, guard, except)
 	}
 	if err != nil {
 		var ce *ExecConflictError
@@ -993,8 +1032,12 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		return err
 	}
 	for _, e := range entries {
-		*rules = append(*rules, rule{Class: ClassFile, Path: e.pattern, Owner: e.owner, Perms: e.perms,
-			Exec: e.exec, ExecTarget: e.target, Evidence: e.ev})
+		r := rule{Class: ClassFile, Path: e.pattern, Owner: e.owner, Perms: e.perms,
+			Exec: e.exec, ExecTarget: e.target, Evidence: e.ev}
+		if e.why != "" && len(e.members) > 1 {
+			r.Glob = globNote(e.why, e.members)
+		}
+		*rules = append(*rules, r)
 	}
 	return nil
 }
@@ -1002,8 +1045,18 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 // targetOf names the exec target a file rule needs: Cx needs the child's
 // name; Px needs one only when the profile's name is not the path.
 func (r *resolver) targetOf(profile, bin string, mode aare.ExecKind) string {
-	for key, d := range r.decided {
-		if key[1] != bin || d.mode != mode {
+	if r.byBin == nil || r.indexed != len(r.decided) {
+		// Built once in practice: profiles are output after every label
+		// is resolved (decisions are only added).
+		r.indexed = len(r.decided)
+		r.byBin = map[string][][2]string{}
+		for key := range r.decided {
+			r.byBin[key[1]] = append(r.byBin[key[1]], key)
+		}
+	}
+	for _, key := range r.byBin[bin] {
+		d := r.decided[key]
+		if d.mode != mode {
 			continue
 		}
 		if eff, _, err := r.resolve(key[0]); err != nil || eff != profile {
@@ -1066,98 +1119,13 @@ func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
 		}
 		g.ev.merge(e.ev)
 		g.members = append(g.members, e.members...)
+		g.raw = append(g.raw, e.raw...)
+		g.why = cmp.Or(g.why, e.why)
+		g.existing = g.existing && e.existing
 	}
 	out := make([]*fileEntry, 0, len(byKey))
 	for _, k := range slices.Sorted(maps.Keys(byKey)) {
 		out = append(out, byKey[k])
 	}
 	return out, nil
-}
-
-// globSiblings replaces n or more entries in one directory with the same
-// permissions, owner and exec mode by dir/*.
-func globSiblings(entries []*fileEntry, n int, guard func(string, aare.Perm) bool) []*fileEntry {
-	groups := map[string][]*fileEntry{}
-	for _, e := range entries {
-		if strings.HasSuffix(e.pattern, "/") || strings.Contains(e.pattern, "**") {
-			continue
-		}
-		dir := e.pattern[:strings.LastIndexByte(e.pattern, '/')+1]
-		if dir == "" || hasGlob(e.pattern[len(dir):]) && e.pattern[len(dir):] == "*" {
-			continue
-		}
-		k := fmt.Sprintf("%s\x00%v\x00%d\x00%d\x00%s", dir, e.owner, e.perms, e.exec, e.target)
-		groups[k] = append(groups[k], e)
-	}
-	for _, k := range slices.Sorted(maps.Keys(groups)) {
-		g := groups[k]
-		if len(g) < n {
-			continue
-		}
-		dir := g[0].pattern[:strings.LastIndexByte(g[0].pattern, '/')+1]
-		pat := dir + "*"
-		if !guard(pat, g[0].perms) {
-			continue
-		}
-		for _, e := range g {
-			e.pattern = pat
-		}
-	}
-	return entries
-}
-
-// globSubtrees (aggressive) replaces n or more entries below a directory,
-// spread over at least two of its subdirectories, by dir/**. The
-// directory must have at least two components.
-func globSubtrees(entries []*fileEntry, n int, guard func(string, aare.Perm) bool) []*fileEntry {
-	type cand struct {
-		subdirs map[string]bool
-		members []*fileEntry
-	}
-	groups := map[string]*cand{}
-	for _, e := range entries {
-		if strings.Contains(e.pattern, "**") {
-			continue
-		}
-		attrs := fmt.Sprintf("\x00%v\x00%d\x00%d\x00%s", e.owner, e.perms, e.exec, e.target)
-		comps := strings.Split(strings.TrimSuffix(e.pattern, "/"), "/")
-		for i := 2; i < len(comps)-1; i++ {
-			dir := strings.Join(comps[:i+1], "/") + "/"
-			c := groups[dir+attrs]
-			if c == nil {
-				c = &cand{subdirs: map[string]bool{}}
-				groups[dir+attrs] = c
-			}
-			c.subdirs[comps[i+1]] = true
-			c.members = append(c.members, e)
-		}
-	}
-	// Deepest directories first, so the narrowest ** wins.
-	keys := slices.Collect(maps.Keys(groups))
-	slices.SortFunc(keys, func(a, b string) int {
-		return cmp.Or(strings.Count(b, "/")-strings.Count(a, "/"), strings.Compare(a, b))
-	})
-	done := map[*fileEntry]bool{}
-	for _, k := range keys {
-		c := groups[k]
-		var free []*fileEntry
-		for _, e := range c.members {
-			if !done[e] {
-				free = append(free, e)
-			}
-		}
-		if len(free) < n || len(c.subdirs) < 2 {
-			continue
-		}
-		dir := k[:strings.IndexByte(k, 0)]
-		pat := dir + "**"
-		if !guard(pat, free[0].perms) {
-			continue
-		}
-		for _, e := range free {
-			e.pattern = pat
-			done[e] = true
-		}
-	}
-	return entries
 }

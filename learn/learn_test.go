@@ -104,7 +104,7 @@ func TestLearn(t *testing.T) {
 `,
 		},
 		{
-			name: "siblings: four with the same perms become dir/*",
+			name: "siblings: four names become dir/*, with the union of their perms",
 			in: []*Access{
 				file("app", "/srv/www/a.html", "r"),
 				file("app", "/srv/www/b.html", "r"),
@@ -119,6 +119,20 @@ func TestLearn(t *testing.T) {
   /srv/other/a r,
   /srv/other/b r,
   /srv/other/c r,
+  /srv/www/* rw,
+`,
+		},
+		{
+			name: "siblings with different perms stay apart without the union",
+			opts: Options{NoPermUnion: true},
+			in: []*Access{
+				file("app", "/srv/www/a.html", "r"),
+				file("app", "/srv/www/b.html", "r"),
+				file("app", "/srv/www/c.css", "r"),
+				file("app", "/srv/www/d.js", "r"),
+				file("app", "/srv/www/upload", "rw"),
+			},
+			want: `profile app
   /srv/www/* r,
   /srv/www/upload rw,
 `,

@@ -137,7 +137,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 		done[p.Name] = true
 	}
 	for _, p := range fresh {
-		pf := ProfileFile{Name: p.Name, ABI: opts.ABI, Abstractions: p.Abstractions}
+		pf := ProfileFile{Name: p.Name, ABI: opts.ABI, Abstractions: p.Abstractions, Explain: opts.Explain}
 		if strings.HasPrefix(p.Name, "/") {
 			pf.Name, pf.Attach = filepath.Base(p.Name), p.Name
 		}
@@ -207,7 +207,7 @@ func applyEdits(fset *token.FileSet, old []byte, f *policy.File) ([]byte, bool) 
 // declaration.
 func addTo(decl *policy.Profile, p *Profile, opts MergeOptions) {
 	for _, a := range p.Abstractions {
-		decl.AddRule(lastInclude(decl.Body), includeNode(a))
+		decl.AddRule(lastInclude(decl.Body), includeNode(a, opts.Explain))
 	}
 	decl.AddRules(nodes(p, opts))
 }
@@ -233,11 +233,9 @@ func lastInclude(body []policy.Rule) policy.Rule {
 	return last
 }
 
-func includeNode(a Abstraction) *policy.Include {
+func includeNode(a Abstraction, explain bool) *policy.Include {
 	inc := &policy.Include{Path: policy.NewWord("<" + a.Name + ">")}
-	if a.Reason != "" {
-		inc.Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + a.Name + ": " + a.Reason}}}
-	}
+	inc.Doc = a.doc(explain)
 	return inc
 }
 
@@ -248,7 +246,7 @@ func newChild(p *Profile, opts MergeOptions) *policy.Profile {
 	c := &policy.Profile{Keyword: policy.PROFILE, Name: word(name)}
 	c.Body = append(c.Body, &policy.Include{Path: policy.NewWord("<abstractions/base>")})
 	for _, a := range p.Abstractions {
-		c.Body = append(c.Body, includeNode(a))
+		c.Body = append(c.Body, includeNode(a, opts.Explain))
 	}
 	for i, r := range p.Rules {
 		n := r.node(opts.Explain)
@@ -292,7 +290,7 @@ func mergeLocal(pol *host.ProfileSet, e *host.Profile, p *Profile, opts MergeOpt
 		st.f = &policy.File{}
 	}
 	for _, a := range p.Abstractions {
-		st.f.AddRule(lastInclude(st.f.Rules), includeNode(a))
+		st.f.AddRule(lastInclude(st.f.Rules), includeNode(a, opts.Explain))
 	}
 	st.f.AddRules(nodes(p, opts))
 	st.profiles = append(st.profiles, p.Name)

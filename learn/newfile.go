@@ -31,12 +31,18 @@ type ProfileFile struct {
 	Abstractions []Abstraction
 	Rules        []policy.Rule
 	Children     []*policy.Profile
+	// Explain writes what each abstraction covers and grants.
+	Explain bool
 }
 
 // Abstraction is an include chosen for a profile, and why.
 type Abstraction struct {
 	Name   string // "abstractions/nameservice"
 	Reason string // "covers 14 accesses"; becomes a comment
+	// Covers are the observed accesses the include allows (rules, sorted);
+	// Grants what else it allows that is not a file rule, and how many file
+	// rules it has. --explain writes both under the reason.
+	Covers, Grants []string
 }
 
 // ValidABI reports whether armorer can target abi.
@@ -63,11 +69,7 @@ func (pf ProfileFile) File() *policy.File {
 	}
 	prof.Body = append(prof.Body, &policy.Include{Path: policy.NewWord("<abstractions/base>")})
 	for _, a := range pf.Abstractions {
-		inc := &policy.Include{Path: policy.NewWord("<" + a.Name + ">")}
-		if a.Reason != "" {
-			inc.Doc = &policy.CommentGroup{List: []*policy.Comment{{Text: "# " + a.Name + ": " + a.Reason}}}
-		}
-		prof.Body = append(prof.Body, inc)
+		prof.Body = append(prof.Body, includeNode(a, pf.Explain))
 	}
 	for i, r := range pf.Rules {
 		if i == 0 {

@@ -78,6 +78,9 @@ type rule struct {
 	Target string
 
 	Evidence Evidence
+	// Glob says, for a glob that replaced several observed names, why
+	// and which (--explain).
+	Glob string
 
 	// escaped: the non-file names are patterns already (collapsePeers),
 	// node writes them as they are.
@@ -89,13 +92,25 @@ type rule struct {
 type Learned struct {
 	Node     policy.Rule
 	Evidence Evidence
+	// Glob says why a glob replaced the observed names, and which
+	// ("glob (digit run) replaces /dev/hidraw0, /dev/hidraw1"); "" for a
+	// rule that names what was observed.
+	Glob string
 }
 
 // Explained returns the node with its evidence as the doc comment (what
-// --explain writes above each learned rule).
+// --explain writes above each learned rule), and for a glob the names it
+// replaced.
 func (l Learned) Explained() policy.Rule {
+	var lines []string
 	if l.Evidence.Count > 0 {
-		setDoc(l.Node, l.Evidence.Comment())
+		lines = append(lines, l.Evidence.Comment())
+	}
+	if l.Glob != "" {
+		lines = append(lines, l.Glob)
+	}
+	if len(lines) > 0 {
+		setDoc(l.Node, lines...)
 	}
 	return l.Node
 }
@@ -235,4 +250,42 @@ func compareRules(a, b rule) int {
 		return strings.Compare(a.Path, b.Path)
 	}
 	return strings.Compare(a.String(), b.String())
+}
+
+// sortByRule sorts s in compareRules' order of the rule each element
+// holds (then by tie, when not nil), formatting each rule at most once:
+// the order of slices.SortFunc with compareRules, at a fraction of its
+// cost (formatting a rule builds and prints its AST).
+func sortByRule[T any](s []T, ruleOf func(*T) *rule, tie func(a, b *T) int) {
+	text := make([]string, len(s))
+	textOf := func(i int) string {
+		if text[i] == "" {
+			text[i] = ruleOf(&s[i]).String()
+		}
+		return text[i]
+	}
+	idx := make([]int, len(s))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(i, j int) int {
+		a, b := ruleOf(&s[i]), ruleOf(&s[j])
+		c := classOrder[a.Class] - classOrder[b.Class]
+		if c == 0 {
+			if a.Class == ClassFile && a.Path != b.Path {
+				c = strings.Compare(a.Path, b.Path)
+			} else {
+				c = strings.Compare(textOf(i), textOf(j))
+			}
+		}
+		if c == 0 && tie != nil {
+			c = tie(&s[i], &s[j])
+		}
+		return c
+	})
+	sorted := make([]T, len(s))
+	for k, i := range idx {
+		sorted[k] = s[i]
+	}
+	copy(s, sorted)
 }

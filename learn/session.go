@@ -7,6 +7,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/armorer-dev/armorer/auditlog"
@@ -253,9 +254,11 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 
 // selfCheck turns every learned rule policy.Check rejects at the ABI into
 // a finding, so that learn never writes a profile the compiler refuses.
-// Each profile is checked once; only a profile with errors is checked
+// The profiles are checked together, in one file (one pass over the
+// tunables, not one per profile); only a profile with errors is checked
 // rule by rule, to find the culprits.
 func (s *Session) selfCheck(profiles []*Profile, abi string) {
+	var checked []*Profile
 	for _, p := range profiles {
 		if p.Name == "unconfined" {
 			// Not a profile: the events name a program that needs one
@@ -268,12 +271,19 @@ func (s *Session) selfCheck(profiles []*Profile, abi string) {
 			p.Rules = nil
 			continue
 		}
-		if len(p.Rules) == 0 || len(s.ruleErrors(abi, p.Rules...)) == 0 {
+		if len(p.Rules) > 0 {
+			checked = append(checked, p)
+		}
+	}
+	l := s.checkLoader()
+	bad := profileErrors(l, abi, checked)
+	for i, p := range checked {
+		if !bad[i] {
 			continue
 		}
 		kept := p.Rules[:0]
 		for _, r := range p.Rules {
-			errs := s.ruleErrors(abi, r)
+			errs := ruleErrors(l, abi, r)
 			if len(errs) == 0 {
 				kept = append(kept, r)
 				continue
@@ -326,27 +336,91 @@ func isHexName(s string) bool {
 	return true
 }
 
+// checkLoader is the loader self-checks use: the session's include path,
+// so that the tunables are read once.
+func (s *Session) checkLoader() *policy.Loader {
+	if len(s.opts.Include) == 0 {
+		return policy.NewLoader(s.opts.Dir)
+	}
+	return policy.NewLoader(s.opts.Include...)
+}
+
+// selfCheckHeader starts a self-check file: the variables learned rules
+// use (@{PROC}, @{HOME}) are the tunables'.
+func selfCheckHeader(b *bytes.Buffer, abi string) {
+	fmt.Fprintf(b, "abi <abi/%s>,\ninclude if exists <tunables/global>\n", abi)
+}
+
+// profileErrors checks each profile's rules in a profile of its own, all
+// in one file, and says which profiles have errors. An error no profile's
+// lines hold counts against all of them (each is then checked alone).
+func profileErrors(l *policy.Loader, abi string, profiles []*Profile) []bool {
+	bad := make([]bool, len(profiles))
+	if len(profiles) == 0 {
+		return bad
+	}
+	var b bytes.Buffer
+	selfCheckHeader(&b, abi)
+	lines := 1 + bytes.Count(b.Bytes(), []byte("\n")) // the line the next profile starts on
+	first := make([]int, len(profiles))               // each profile's first line
+	for i, p := range profiles {
+		prof := &policy.Profile{Keyword: policy.PROFILE, Name: policy.NewWord("selfcheck" + strconv.Itoa(i))}
+		for _, r := range p.Rules {
+			prof.Body = append(prof.Body, r.Node)
+		}
+		n := b.Len()
+		if err := policy.Format(&b, nil, &policy.File{Rules: []policy.Rule{prof}}); err != nil {
+			bad[i] = true
+			b.Truncate(n)
+			continue
+		}
+		first[i] = lines
+		lines += bytes.Count(b.Bytes()[n:], []byte("\n"))
+	}
+	for _, d := range checkErrors(l, b.Bytes()) {
+		// The profile whose lines hold the error: the last that starts at
+		// or before it.
+		i, found := slices.BinarySearch(first, d.Pos.Line)
+		if !found {
+			i--
+		}
+		if i < 0 || d.Pos.Line <= 0 || d.Pos.Filename != "learned" {
+			for i := range bad {
+				bad[i] = true
+			}
+			return bad
+		}
+		bad[i] = true
+	}
+	return bad
+}
+
 // ruleErrors checks rules in a profile of their own at the ABI and
 // returns the checker's error messages.
-func (s *Session) ruleErrors(abi string, rules ...Learned) []string {
+func ruleErrors(l *policy.Loader, abi string, rules ...Learned) []string {
 	prof := &policy.Profile{Keyword: policy.PROFILE, Name: policy.NewWord("selfcheck")}
 	for _, r := range rules {
 		prof.Body = append(prof.Body, r.Node)
 	}
 	var b bytes.Buffer
-	// The variables learned rules use (@{PROC}, @{HOME}) are the tunables'.
-	fmt.Fprintf(&b, "abi <abi/%s>,\ninclude if exists <tunables/global>\n", abi)
+	selfCheckHeader(&b, abi)
 	if err := policy.Format(&b, nil, &policy.File{Rules: []policy.Rule{prof}}); err != nil {
 		return []string{err.Error()}
 	}
-	l := policy.NewLoader(s.opts.Include...)
-	if len(s.opts.Include) == 0 {
-		l = policy.NewLoader(s.opts.Dir)
-	}
 	var errs []string
-	for _, d := range policy.CheckFile(l, "learned", b.Bytes(), policy.CheckConfig{}).Diagnostics {
+	for _, d := range checkErrors(l, b.Bytes()) {
+		errs = append(errs, d.Message)
+	}
+	return errs
+}
+
+// checkErrors checks a self-check file and returns its errors (not those
+// of reading the tunables).
+func checkErrors(l *policy.Loader, src []byte) []policy.Diagnostic {
+	var errs []policy.Diagnostic
+	for _, d := range policy.CheckFile(l, "learned", src, policy.CheckConfig{}).Diagnostics {
 		if d.Severity == policy.SeverityError && d.Category != "io" && d.Category != "include" {
-			errs = append(errs, d.Message)
+			errs = append(errs, d)
 		}
 	}
 	return errs

@@ -294,3 +294,34 @@ func TestLearnedProfilesProperty(t *testing.T) {
 		})
 	}
 }
+
+// TestSelfCheckPerProfile: the profiles are checked together, in one file;
+// an invalid rule of one of them (a disconnected path) is held back there,
+// and the profiles before and after it keep every rule.
+func TestSelfCheckPerProfile(t *testing.T) {
+	open := func(profile, name string) string {
+		return hdr + `apparmor="ALLOWED" operation="open" profile="` + profile + `" name="` + name + `" pid=1 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`
+	}
+	res, dir := sessionOver(t, "3.0",
+		open("app1", "/srv/one/a"), open("app1", "/srv/one/b"),
+		open("app2", "/srv/two/a"), open("app2", "dev/pts/1"), open("app2", "/srv/two/b"),
+		open("app3", "/srv/three/a"), open("app3", "/srv/three/b"),
+	)
+	validProfiles(t, res, dir, "3.0", false)
+	for _, p := range res.Profiles {
+		var rules []string
+		for _, r := range p.Rules {
+			rules = append(rules, learn.RuleText(r.Node))
+		}
+		if len(rules) != 2 {
+			t.Errorf("%s: rules %q, want its two /srv rules", p.Name, rules)
+		}
+		var ids []string
+		for _, f := range p.Findings {
+			ids = append(ids, f.ID)
+		}
+		if want := map[bool]string{true: "[disconnected-path]", false: "[]"}[p.Name == "app2"]; fmt.Sprint(ids) != want {
+			t.Errorf("%s: findings %v, want %s", p.Name, ids, want)
+		}
+	}
+}

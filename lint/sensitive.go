@@ -460,6 +460,42 @@ func Reaches(p *aare.Pattern, a aare.Perm, except *aare.Pattern) (SensitivePath,
 	return SensitivePath{}, "", false
 }
 
+// ReachesTree is Reaches's answer, without the entry and the path, for a
+// pattern's parse tree (aare.Parse): decided on one automaton of all the
+// entries sensitive for a permission in a, by aare.Meets, without
+// compiling the pattern. For guards that ask about many patterns once each.
+func ReachesTree(tree *aare.Node, a aare.Perm, except *aare.Pattern) bool {
+	u := unionFor(a)
+	return u != nil && aare.Meets(tree, u, except)
+}
+
+// unions holds, per set of entries (those sensitive for the permissions
+// asked), the automaton matching what any of them matches.
+var unions sync.Map // string of '0'/'1' per entry → *aare.Pattern (nil: no entry)
+
+func unionFor(a aare.Perm) *aare.Pattern {
+	var buf [128]byte
+	key := buf[:0]
+	for _, e := range SensitivePaths {
+		key = append(key, '0'+byte(min(e.Access&a, 1)))
+	}
+	if u, ok := unions.Load(string(key)); ok {
+		return u.(*aare.Pattern)
+	}
+	var alts []string
+	for _, e := range SensitivePaths {
+		if e.Access&a != 0 {
+			alts = append(alts, e.Pattern())
+		}
+	}
+	var u *aare.Pattern
+	if len(alts) > 0 {
+		u = aare.MustCompile("{" + strings.Join(alts, ",") + "}")
+	}
+	unions.Store(string(key), u)
+	return u
+}
+
 // MayReach reports whether some path that begins with prefix is in the
 // language of a table entry sensitive for a permission in a. When it is
 // not, no pattern whose paths all begin with prefix reaches the table:

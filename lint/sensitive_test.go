@@ -193,9 +193,55 @@ func TestReaches(t *testing.T) {
 		if tt.except != "" {
 			ex = aare.MustCompile(tt.except)
 		}
+		tree, err := aare.Parse(tt.pattern, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ReachesTree(tree, tt.perms, ex); got != (tt.id != "") {
+			t.Errorf("ReachesTree(%q, %s) = %v, want %v", tt.pattern, Kinds(tt.perms), got, tt.id != "")
+		}
 		e, w, ok := Reaches(p, tt.perms, ex)
 		if e.ID != tt.id || ok != (tt.id != "") || tt.id != "" && w != tt.witness {
 			t.Errorf("Reaches(%q, %s) = %s, %q, %v; want %s, %q", tt.pattern, Kinds(tt.perms), e.ID, w, ok, tt.id, tt.witness)
+		}
+	}
+}
+
+// ReachesTree decides what Reaches decides, entry by entry, for learned
+// patterns of every shape (home, proc, system trees, globs, siblings), each
+// permission kind, with and without the named paths as exceptions.
+func TestReachesTreeAgrees(t *testing.T) {
+	vars := aare.VarMap(map[string][]string{"HOME": {"@{HOMEDIRS}/*/", "/root/"}, "HOMEDIRS": {"/home/"},
+		"PROC": {"/proc/"}, "pid": {"{[1-9],[1-9][0-9]*}"}})
+	var patterns []string
+	for _, e := range SensitivePaths {
+		patterns = append(patterns, e.Pattern(), escape(e.Example), escape(e.Example)+"*", escape(e.Example)+"/**")
+		if i := strings.LastIndexByte(e.Example, '/'); i > 0 {
+			patterns = append(patterns, escape(e.Example[:i+1])+"*", escape(e.Example[:i+1])+"[0-9]*", escape(e.Example[:i+1])+"**")
+		}
+	}
+	patterns = append(patterns, "@{HOME}/.cache/app042/entries/10523EA[0-9]*AF79", "@{HOMEDIRS}/*/.cache/x", "@{HOME}/.ssh/*",
+		"@{HOMEDIRS}/*/.ssh/known_hosts", "@{HOME}/.bashrc", "@{HOMEDIRS}/*/.bash*", "@{HOME}/.config/fish/*.fish",
+		"@{PROC}/@{pid}/{stat,mem}", "@{PROC}/@{pid}/task/@{pid}/environ", "/proc/sys/**", "/dev/sd[a-z]*", "/dev/*",
+		"/etc/**", "/etc/ssh/*.pub", "/var/run/*.sock", "/run/containerd/*", "/usr/lib/x86_64-linux-gnu/*.so*", "/tmp/**")
+	excepts := []string{"", "/root/.bashrc", "{/etc/shadow,/root/.cache/app042/entries/105231AF79,/home/a/.ssh/x}"}
+	for _, ps := range patterns {
+		p, err := aare.Compile(ps, vars)
+		if err != nil {
+			t.Fatalf("%q: %v", ps, err)
+		}
+		tree, _ := aare.Parse(ps, vars)
+		for _, exs := range excepts {
+			var ex *aare.Pattern
+			if exs != "" {
+				ex = aare.MustCompile(exs)
+			}
+			for _, perms := range []aare.Perm{aare.PermRead, aare.PermWrite, aare.PermMmap | aare.PermRead, aare.PermLock, aare.PermExec, aare.PermRead | aare.PermWrite | aare.PermExec} {
+				_, _, want := Reaches(p, perms, ex)
+				if got := ReachesTree(tree, perms, ex); got != want {
+					t.Errorf("ReachesTree(%q, %s, except %q) = %v, Reaches says %v", ps, perms, exs, got, want)
+				}
+			}
 		}
 	}
 }

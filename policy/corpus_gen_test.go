@@ -758,7 +758,7 @@ func TestCorpusGeneratorShape(t *testing.T) {
 func genLexer(add func(string, string)) {
 	for _, path := range []string{"/tmp/f(", "/tmp/f)", "/tmp/f()", "/tmp/(f)", "/a(b)c", "\"/a(b)\"", "@{HOME}/a(b", "/tmp/f(1)/g",
 		"/a\\\\", "/a\\\\,", "/a\\\\\\\\,", "/a\\\\x", "/a\\\\\"", "/a\\,b", "/a\\ b", "/a\\!", "/a\\\"", "/a\"b",
-		"/a,b", "/a,", "/a,)", "/a#b", "/a!b", "/a=b", "/a+b", "/a<b", "/a>b", "/a->b"} {
+		"/a,b", "/a,", "/a,)", "/a,#b", "/a,#", "/srv/x,#y/**", "/a#b", "/a!b", "/a=b", "/a+b", "/a<b", "/a>b", "/a->b"} {
 		rule(add, path+" r,")
 	}
 	for _, name := range []string{"foo", "fo2", "foo_bar", "_foo", "foo-bar", "foo.bar", "pi", "cup", "K", "rw", "rwfoo", "network", "mount", "all", "owner"} {
@@ -775,6 +775,11 @@ func genLexer(add func(string, string)) {
 	rule(add, "unix peer=(label=/a(b)),")
 	rule(add, "ptrace peer=(a),")
 	rule(add, "link /a( -> /b),")
+	rule(add, "owner /a,#b r,")
+	rule(add, "/a,#b,")
+	rule(add, "/a, #b r,")
+	rule(add, "link /a -> /b,#c\n  /d r,")
+	rule(add, "/x rw -> /y,#z\n  /d r,")
 	for _, perms := range []string{"all", "al", "alll", "lla"} {
 		rule(add, perms+" foo,")
 		rule(add, perms+" /foo,")

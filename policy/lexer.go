@@ -249,7 +249,7 @@ loop:
 		case c == ',':
 			// apparmor_parser reads "/tmp/a,b" as one path: a comma
 			// inside a path ends it only before a space or the end.
-			if depth == 0 && !(commaInPath && next != 0 && !isSpace(next) && (next != ')' || s.parens == 0) && next != '#' && next != ',') {
+			if depth == 0 && !(commaInPath && next != 0 && !isSpace(next) && (next != ')' || s.parens == 0) && next != ',') {
 				return
 			}
 		case c == '(' || c == ')':

@@ -12,6 +12,7 @@ import (
 
 	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/library"
 	"github.com/armorer-dev/armorer/lint"
 )
 
@@ -77,6 +78,7 @@ const (
 	argSources                 // SOURCE...
 	argProfiles                // NAME|FILE...
 	argNone                    // no arguments
+	argLibrary                 // NAME of the profile library
 )
 
 // commandArgs maps a command path (without the root) to its positional arguments;
@@ -98,6 +100,10 @@ var commandArgs = map[string]argKind{
 	"k8s patch":     argNone,
 	"k8s check":     argNone,
 	"k8s agent":     argNone,
+
+	"library list":    argNone,
+	"library show":    argLibrary,
+	"library install": argLibrary,
 }
 
 // registerCompletions applies the tables to every command of the tree.
@@ -174,6 +180,18 @@ func argsCompletion(f *Factory, c *cobra.Command) cobra.CompletionFunc {
 		}
 	case argNone:
 		return cobra.NoFileCompletions
+	case argLibrary:
+		return func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			all, _ := library.List()
+			var out []cobra.Completion
+			for _, p := range all {
+				out = append(out, cobra.CompletionWithDesc(p.Name, orDash(p.Attach)))
+			}
+			return withPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
+		}
 	}
 	return nil
 }

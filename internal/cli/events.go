@@ -355,12 +355,23 @@ func appendCountLine(b []byte, e countEntry) []byte {
 	switch {
 	case e.Name == "":
 		b = append(b, '-')
-	case !utf8.ValidString(e.Name) || !isPrintable(e.Name):
+	case !plainText(e.Name):
 		b = strconv.AppendQuote(b, e.Name)
 	default:
 		b = append(b, e.Name...)
 	}
 	return append(b, '\n')
+}
+
+// plainText reports whether s is printable UTF-8 (utf8.ValidString and
+// isPrintable), in one pass over ASCII.
+func plainText(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return c >= 0x80 && utf8.ValidString(s[i:]) && isPrintable(s[i:])
+		}
+	}
+	return true
 }
 
 func isPrintable[T []byte | string](v T) bool {

@@ -100,16 +100,25 @@ func TestSchemasValidated(t *testing.T) {
 	schemaOf := map[string]string{"load": "host", "unload": "host", "complain": "host", "enforce": "host", "disable": "host",
 		"events": "events-summary"}
 	root := NewRootCmd(&Factory{IO: &IOStreams{}})
+	cmds := root.Commands()
 	for _, c := range root.Commands() {
+		if c.Name() == "library" { // subcommands with schemas of their own: library-list
+			cmds = append(cmds, c.Commands()...)
+		}
+	}
+	for _, c := range cmds {
 		if c.Flags().Lookup("json") == nil || strings.HasPrefix(c.Name(), "k8s") {
 			continue
 		}
 		want := c.Name()
+		if c.HasParent() && c.Parent() != root {
+			want = c.Parent().Name() + "-" + c.Name()
+		}
 		if s, ok := schemaOf[want]; ok {
 			want = s
 		}
 		if !slices.Contains(names, want) {
-			t.Errorf("armorer %s has --json but docs/json has no %s.v1.schema.json", c.Name(), want)
+			t.Errorf("%s has --json but docs/json has no %s.v1.schema.json", c.CommandPath(), want)
 		}
 	}
 }

@@ -28,6 +28,7 @@ type learnOptions struct {
 
 	Glob           string
 	Siblings       int
+	PermUnion      bool
 	AbstractionMin int
 	Explain        bool
 	AllowSensitive bool
@@ -69,15 +70,24 @@ Generalisation (--glob): none keeps every path as logged; safe (default)
 rewrites only what varies between runs: /proc/PID → @{PROC}/@{pid},
 /home/USER → @{HOME} (owner when the process owned the files), numeric, hex
 and uuid path components, runs of 6+ digits, rotated logs, mkstemp names in
-temp directories, versioned shared libraries, and --siblings N (default 4)
-names in one directory with the same permissions → dir/*; aggressive also
-writes dir/** for N paths spread over 2+ subdirectories. No glob ever reaches
-a sensitive path the events did not name; /** is never written.
+temp directories, pids and counters in a service's temp and spill names
+(pgsql_tmp1234.5, temp-1234.rdb), versioned shared libraries; a digit run
+in which --siblings N (default 4) names of one directory vary → [0-9]*
+(cpu12, hidraw3); N names in one directory → dir/*; a directory the
+application writes 2+ files in, in its own tree or /var/lib, /var/cache,
+/run, /srv under its name → dir/* or dir/**; 3+ files read spread over
+subdirectories of /var/www or /srv/NAME → root/** r. Merged names get the
+union of their permissions (--perm-union=false: only equal ones merge),
+unless the union adds a guarded write or exec (then a perm-union finding
+says why), and never code mapping (m, x) to names that can be written.
+aggressive also writes dir/** for N paths spread over 2+ subdirectories.
+No glob ever reaches a sensitive path the events did not name; /** is never
+written; no learned rule is covered by another or by the profile.
+--explain shows, for each glob, the observed paths it replaced and why.
 The same threshold generalises names that are not paths: N unix abstract
 addresses, dbus object paths or bus names, POSIX queue names or signal and
 ptrace peers that differ only in digit runs get [0-9]* there
 (@cups-1465 → @cups-[0-9]*); N System V queue keys a rule without a key.
-A learned rule another learned rule covers is left out.
 
 Exec: Px when a profile attaches to the program, ix inside the
 application's own directory, otherwise --exec (cx: a child profile, the
@@ -85,7 +95,10 @@ default; or ix). Never ux. Complain mode's null-… children are folded into
 the parent (ix) or the child profile (cx).
 
 Abstractions: one is included when it covers at least --abstraction-min
-(default 3) distinct accesses and grants nothing sensitive.
+(default 3) distinct accesses and grants nothing sensitive. Observed network
+use is never left to an abstraction: it stays an explicit network rule.
+--explain lists, above each include, the observed accesses it covers and
+everything else it grants (network, capability, dbus rules; its file rules).
 
 Sensitive accesses (writes under /etc, /usr, /boot; /etc/shadow, ~/.ssh,
 /proc/*/mem; capabilities such as sys_admin; raw and packet sockets; ptrace
@@ -150,11 +163,12 @@ neither the kernel nor auditd wrote are never learned from.`,
 	// Not MarkFlagsMutuallyExclusive: cobra's flag-group error is not a
 	// *FlagError, so it would exit 1 instead of 2.
 	fl.StringVar(&opts.Glob, "glob", learn.GlobSafe.String(), "generalisation: none, safe or aggressive")
-	fl.IntVar(&opts.Siblings, "siblings", learn.DefaultSiblings, "names in one directory with equal permissions that become dir/* (0: never)")
+	fl.IntVar(&opts.Siblings, "siblings", learn.DefaultSiblings, "names in one directory (or varying in a digit run) that become dir/* (or [0-9]*) (0: never)")
+	fl.BoolVar(&opts.PermUnion, "perm-union", true, "merge siblings with different permissions into one rule with their union (false: equal permissions only)")
 	fl.IntVar(&opts.MinDigits, "min-digits", learn.DefaultMinDigits, "a run of this many digits inside a name becomes [0-9]*")
 	fl.IntVar(&opts.MinHex, "min-hex", learn.DefaultMinHex, "a lower-case hex name this long (with a digit and a letter) becomes [0-9a-f]*")
 	fl.IntVar(&opts.AbstractionMin, "abstraction-min", learn.DefaultMinAbstraction, "distinct accesses an abstraction must cover to be included")
-	fl.BoolVar(&opts.Explain, "explain", false, "write the evidence (events, time, examples) above each learned rule")
+	fl.BoolVar(&opts.Explain, "explain", false, "write the evidence (events, time, examples) above each learned rule, and what each include covers and grants")
 	fl.BoolVar(&opts.AllowSensitive, "allow-sensitive", false, "add sensitive rules instead of only listing them")
 	fl.StringVar(&opts.ABI, "abi", "3.0", "policy ABI of new profiles and of what may be learned: 3.0 or 4.0")
 	fl.StringVar(&opts.Exec, "exec", aare.ExecMode{Kind: aare.ExecChild}.String(), "transition for programs outside the application's directory without a profile: cx or ix")
@@ -182,6 +196,7 @@ func learnRun(o *learnOptions) error {
 		Options: learn.Options{
 			Glob:           glob,
 			Siblings:       siblings,
+			NoPermUnion:    !o.PermUnion,
 			ABI:            o.ABI,
 			AllowSensitive: o.AllowSensitive,
 			DefaultExec:    execMode,

@@ -120,6 +120,7 @@ for custom Linux applications, non-interactively and reproducibly.`,
 		newSimulateCmd(f, nil),
 		newRecordCmd(f, nil),
 		newK8sCmd(f),
+		newLibraryCmd(f),
 		newVersionCmd(f, nil),
 	} {
 		root.AddCommand(c)

@@ -24,7 +24,19 @@ type tally struct {
 	slots []uint64 // the hash's top 24 bits, then 1+the record's offset (40 bits); 0 empty. A power of two, at most half full
 	arena []byte   // records: count (8 bytes), key length (4 bytes), key
 	n     int      // distinct keys
+
+	// The batch of keys not counted yet: pend[ends[j-1]:ends[j]].
+	pend   []byte
+	ends   [tallyBatch]int
+	hashes [tallyBatch]uint64
+	loaded [tallyBatch]uint64 // what the loads of flush read: kept, so that they are not optimised away
+	npend  int
 }
+
+const (
+	tallyBatch     = 32
+	tallyBatchFrom = 1 << 15 // slots (256 KiB): below, the table stays in the caches
+)
 
 const (
 	tallyHeader  = 12
@@ -36,9 +48,51 @@ func newTally() *tally {
 	return &tally{seed: maphash.MakeSeed(), slots: make([]uint64, 64)}
 }
 
-// add counts key once more.
+// add counts key once more. In a large tally the key waits in a batch: see
+// flush.
 func (t *tally) add(key []byte) {
-	h := maphash.Bytes(t.seed, key)
+	if len(t.slots) < tallyBatchFrom {
+		t.count(key, maphash.Bytes(t.seed, key))
+		return
+	}
+	t.pend = append(t.pend, key...)
+	t.ends[t.npend] = len(t.pend)
+	if t.npend++; t.npend == tallyBatch {
+		t.flush()
+	}
+}
+
+// flush counts the batch of waiting keys. Counted one by one, each key of a
+// large tally waits for two cache misses in turn (slot, then record); here
+// the batch's slots are loaded first, then the records they point to, as
+// independent loads that the CPU overlaps, and the keys are then counted
+// in cache.
+func (t *tally) flush() {
+	n := t.npend
+	start := 0
+	for j, end := range t.ends[:n] {
+		t.hashes[j] = maphash.Bytes(t.seed, t.pend[start:end])
+		start = end
+	}
+	mask := uint64(len(t.slots) - 1)
+	for j, h := range t.hashes[:n] { // tight loops without a chain between iterations: the loads overlap
+		t.loaded[j] = t.slots[h&mask]
+	}
+	for j, s := range t.loaded[:n] {
+		if off := int(s&tallyOffMask) - 1; off >= 0 {
+			t.loaded[j] = uint64(t.arena[off])
+		}
+	}
+	start = 0
+	for j, end := range t.ends[:n] {
+		t.count(t.pend[start:end], t.hashes[j])
+		start = end
+	}
+	t.pend, t.npend = t.pend[:0], 0
+}
+
+// count counts key, whose hash is h, once more.
+func (t *tally) count(key []byte, h uint64) {
 	tag := h &^ tallyOffMask
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
@@ -86,11 +140,15 @@ func (t *tally) grow() {
 }
 
 // len is the number of distinct keys.
-func (t *tally) len() int { return t.n }
+func (t *tally) len() int {
+	t.flush()
+	return t.n
+}
 
 // sorted lists the keys most frequent first, ties by name (byte order),
 // the first top only when top > 0. The names share one string.
 func (t *tally) sorted(top int) []countEntry {
+	t.flush()
 	type sortKey struct {
 		count  uint64
 		prefix uint64 // the key's first 8 bytes, big-endian, zero-padded

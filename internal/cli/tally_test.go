@@ -15,18 +15,19 @@ import (
 
 // TestTallyMatchesMap counts random keys (sharing prefixes, around the
 // 8-byte sort prefix, with zero bytes, empty) in a tally and a map, through
-// several table growths, and compares the sorted lists.
+// several table growths and into batched lookups, and compares the sorted
+// lists.
 func TestTallyMatchesMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	parts := []string{"", "a", "\x00", "/usr/lib/", "/usr/lib", "abcdefgh", "abcdefg", "é", "\xff", "1", "12345678"}
 	tl, m := newTally(), map[string]int{}
-	for range 50000 {
+	for range 100000 {
 		k := ""
 		for range rng.IntN(4) {
 			k += parts[rng.IntN(len(parts))]
 		}
 		if rng.IntN(3) == 0 {
-			k += fmt.Sprint(rng.IntN(5000))
+			k += fmt.Sprint(rng.IntN(50000))
 		}
 		tl.add([]byte(k))
 		m[k]++
@@ -36,6 +37,9 @@ func TestTallyMatchesMap(t *testing.T) {
 		want = append(want, countEntry{k, m[k]})
 	}
 	slices.SortStableFunc(want, func(a, b countEntry) int { return cmp.Compare(b.Count, a.Count) })
+	if len(tl.slots) < tallyBatchFrom {
+		t.Fatalf("%d slots: the batched lookups were not tested", len(tl.slots))
+	}
 	if tl.len() != len(m) {
 		t.Fatalf("len %d, want %d", tl.len(), len(m))
 	}

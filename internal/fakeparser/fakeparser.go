@@ -88,7 +88,7 @@ func run(args []string) int {
 			return rc
 		}
 	}
-	names, err := names(file)
+	names, err := names(passthrough, file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -160,8 +160,11 @@ func realRun(args ...string) int {
 	return 0
 }
 
-func names(file string) ([]string, error) {
-	out, err := exec.Command(real(), "-N", "-K", file).Output()
+// names lists file's profiles, with the call's other arguments (its
+// include path: -I, --base, --config-file).
+func names(args []string, file string) ([]string, error) {
+	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == file })
+	out, err := exec.Command(real(), append(args, "-N", "-K", file)...).Output()
 	if err != nil {
 		return nil, fmt.Errorf("fake apparmor_parser: names of %s: %v", file, err)
 	}

@@ -1,0 +1,705 @@
+package learn
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/armorer-dev/armorer/lint"
+	"github.com/armorer-dev/armorer/policy/aare"
+)
+
+// Why a learned glob replaced the paths it stands for (--explain).
+const (
+	whyDigitRun    = "digit run"
+	whySiblings    = "siblings"
+	whyDataDir     = "data directory"
+	whyContentTree = "content tree"
+	whySubtree     = "subtree"
+)
+
+// DigitRuns maps each of patterns to itself with the digit runs that vary
+// replaced by [0-9]*: at each component, names of one directory (the same
+// components before it) that differ only in their digit runs are
+// siblings, and a run in which at least min siblings take distinct values
+// varies (cpu0…cpu49 → cpu[0-9]*; the 3 of python3 stays). Patterns are in
+// AppArmor syntax (a name from an event is EscapeLiteral'ed first); digits
+// inside escapes, classes, alternations and variables are not runs. The
+// same step serves every class whose names have components separated by
+// '/' (file paths, dbus object paths) or none (unix abstract addresses,
+// mqueue names, peer labels).
+func DigitRuns(patterns []string, min int) map[string]string {
+	out := make(map[string]string, len(patterns))
+	if min < 1 {
+		for _, p := range patterns {
+			out[p] = p
+		}
+		return out
+	}
+	comps := make([][]string, len(patterns))
+	for i, p := range patterns {
+		comps[i] = strings.Split(p, "/")
+	}
+	type group struct {
+		members  []int
+		distinct []map[string]bool
+	}
+	for depth := 0; ; depth++ {
+		groups := map[string]*group{}
+		var keys []string
+		any := false
+		for i, cs := range comps {
+			if depth >= len(cs) {
+				continue
+			}
+			any = true
+			skel, runs := digitSlots(cs[depth])
+			if len(runs) == 0 {
+				continue
+			}
+			key := strings.Join(cs[:depth], "/") + "\x00" + skel
+			g := groups[key]
+			if g == nil {
+				g = &group{distinct: make([]map[string]bool, len(runs))}
+				for j := range g.distinct {
+					g.distinct[j] = map[string]bool{}
+				}
+				groups[key] = g
+				keys = append(keys, key)
+			}
+			g.members = append(g.members, i)
+			for j, r := range runs {
+				g.distinct[j][cs[depth][r[0]:r[1]]] = true
+			}
+		}
+		if !any {
+			break
+		}
+		for _, key := range keys {
+			g := groups[key]
+			vary := make([]bool, len(g.distinct))
+			n := 0
+			for j, d := range g.distinct {
+				if len(d) >= min {
+					vary[j] = true
+					n++
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			for _, i := range g.members {
+				comps[i][depth] = replaceRuns(comps[i][depth], vary)
+			}
+		}
+	}
+	for i, p := range patterns {
+		out[p] = strings.Join(comps[i], "/")
+	}
+	return out
+}
+
+// digitSlots finds the literal digit runs of one pattern component: the
+// component with each run replaced by \x01, and the runs' [start, end).
+func digitSlots(c string) (string, [][2]int) {
+	var runs [][2]int
+	var skel strings.Builder
+	for i := 0; i < len(c); {
+		switch ch := c[i]; {
+		case ch == '\\':
+			n := 2
+			if i+1 < len(c) && c[i+1] == 'x' {
+				n = 4
+			}
+			n = min(n, len(c)-i)
+			skel.WriteString(c[i : i+n])
+			i += n
+		case ch == '[' || ch == '{' || (ch == '@' && i+1 < len(c) && c[i+1] == '{'):
+			end := closing(c, i)
+			skel.WriteString(c[i:end])
+			i = end
+		case isDigit(ch):
+			j := i
+			for j < len(c) && isDigit(c[j]) {
+				j++
+			}
+			runs = append(runs, [2]int{i, j})
+			skel.WriteByte(1)
+			i = j
+		default:
+			skel.WriteByte(ch)
+			i++
+		}
+	}
+	return skel.String(), runs
+}
+
+// closing returns the index after the bracket, brace or variable that
+// opens at c[i] (the end of c when it is not closed).
+func closing(c string, i int) int {
+	open, close := c[i], byte(']')
+	if open == '@' {
+		open, i = '{', i+1
+	}
+	if open == '{' {
+		close = '}'
+	}
+	depth := 0
+	for j := i; j < len(c); j++ {
+		switch c[j] {
+		case '\\':
+			j++
+		case open:
+			depth++
+		case close:
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		}
+	}
+	return len(c)
+}
+
+// replaceRuns rewrites the digit runs of c marked in vary as [0-9]*.
+func replaceRuns(c string, vary []bool) string {
+	_, runs := digitSlots(c)
+	var b strings.Builder
+	last := 0
+	for j, r := range runs {
+		if j < len(vary) && vary[j] {
+			b.WriteString(c[last:r[0]])
+			b.WriteString("[0-9]*")
+			last = r[1]
+		}
+	}
+	b.WriteString(c[last:])
+	return b.String()
+}
+
+// collapser generalises a profile's file entries together: digit runs,
+// siblings, data directories and content trees, with the union of the
+// permissions of what it merges, never into a sensitive place.
+type collapser struct {
+	l       *Learner
+	p       *Profile
+	guard   func(pattern string, perms aare.Perm) bool
+	except  *aare.Pattern // the sensitive paths the events named
+	min     int           // --siblings
+	union   bool
+	appTree string
+	apps    []string            // names the application goes by: its profile's and attachment's base names
+	refused map[*fileEntry]bool // in a perm-union finding already
+}
+
+// unite replaces the entries of g by pat with the union of their
+// permissions, when the guard passes. When it fails only because the
+// union adds a write or exec the sensitive table guards, a finding says
+// so and the caller may try the permissions apart.
+func (c *collapser) unite(g []*fileEntry, pat, why string) (ok, unionRefused bool) {
+	var perms aare.Perm
+	owner := true
+	for _, e := range g {
+		perms |= e.perms
+		owner = owner && e.owner
+	}
+	perms = normal(perms)
+	if perms&(aare.PermWrite|aare.PermAppend) != 0 && slices.ContainsFunc(g, func(e *fileEntry) bool {
+		return (perms&^e.perms)&(aare.PermMmap|aare.PermExec) != 0
+	}) {
+		// Never spread mapping as code to names that can be written.
+		return false, true
+	}
+	if c.guard(pat, perms) {
+		for _, e := range g {
+			e.pattern, e.why = pat, why
+		}
+		return true, false
+	}
+	var added aare.Perm
+	for _, e := range g {
+		added |= perms &^ e.perms
+	}
+	added &= lint.WritePerms | lint.ExecPerms
+	if added == 0 {
+		return false, false
+	}
+	compiled, err := aare.Compile(pat, c.l.m.vars)
+	if err != nil {
+		return false, false
+	}
+	entry, example, reached := lint.Reaches(compiled, perms, c.except)
+	if !reached || entry.Access&added == 0 {
+		return false, false
+	}
+	if !slices.ContainsFunc(g, func(e *fileEntry) bool { return !c.refused[e] }) {
+		return false, true // the finding for these is there already
+	}
+	var names []string
+	var ev Evidence
+	for _, e := range g {
+		c.refused[e] = true
+		names = append(names, e.members...)
+		ev.merge(e.ev)
+	}
+	slices.Sort(names)
+	r := rule{Class: ClassFile, Path: pat, Owner: owner, Perms: perms, Exec: g[0].exec, ExecTarget: g[0].target}
+	f := newFinding(c.p.Name, r, "perm-union", entry.Severity, fmt.Sprintf(
+		"kept apart: one rule for %s with the union of their permissions would add %s, and reach %s (%s: %s)",
+		listPaths(names), permString(added), example, entry.ID, entry.Why))
+	f.Evidence = Evidence{Examples: ev.Examples, Lines: ev.Lines} // no events held back: the accesses are learned apart
+	c.p.Findings = append(c.p.Findings, f)
+	return false, true
+}
+
+// listPaths names up to a few paths for a message.
+func listPaths(names []string) string {
+	const show = 4
+	if len(names) <= show {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
+}
+
+// classKey groups entries that may merge: the same exec transition, and,
+// without the union, the same permissions and owner.
+func (c *collapser) classKey(e *fileEntry, union bool) string {
+	k := fmt.Sprintf("%d\x00%s", e.exec, e.target)
+	if !union {
+		k += fmt.Sprintf("\x00%d\x00%v", e.perms, e.owner)
+	}
+	return k
+}
+
+// digits collapses varying digit runs (DigitRuns over the entries of
+// each class).
+func (c *collapser) digits(entries []*fileEntry, union bool) {
+	classes := map[string][]*fileEntry{}
+	for _, e := range entries {
+		if e.exec != aare.ExecNone {
+			continue // an executable's name is never widened here
+		}
+		k := c.classKey(e, union)
+		classes[k] = append(classes[k], e)
+	}
+	for _, k := range slices.Sorted(maps.Keys(classes)) {
+		class := classes[k]
+		var pats []string
+		for _, e := range class {
+			pats = append(pats, e.pattern)
+		}
+		m := DigitRuns(pats, c.min)
+		byPat := map[string][]*fileEntry{}
+		for _, e := range class {
+			if np := m[e.pattern]; np != e.pattern {
+				byPat[np] = append(byPat[np], e)
+			}
+		}
+		for _, np := range slices.Sorted(maps.Keys(byPat)) {
+			g := byPat[np]
+			if ok, refused := c.unite(g, np, whyDigitRun); !ok && refused {
+				c.digits(g, false)
+			}
+		}
+	}
+}
+
+// siblings replaces --siblings or more names in one directory by dir/*.
+func (c *collapser) siblings(entries []*fileEntry, union bool) {
+	groups := map[string][]*fileEntry{}
+	for _, e := range entries {
+		if e.exec != aare.ExecNone || strings.HasSuffix(e.pattern, "/") || strings.Contains(e.pattern, "**") {
+			continue
+		}
+		dir := e.pattern[:strings.LastIndexByte(e.pattern, '/')+1]
+		if dir == "" || e.pattern[len(dir):] == "*" {
+			continue
+		}
+		k := dir + "\x00" + c.classKey(e, union)
+		groups[k] = append(groups[k], e)
+	}
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
+		g := groups[k]
+		if distinctPatterns(g) < c.min {
+			continue
+		}
+		dir := g[0].pattern[:strings.LastIndexByte(g[0].pattern, '/')+1]
+		if ok, refused := c.unite(g, dir+"*", whySiblings); !ok && refused {
+			c.siblings(g, false)
+		}
+	}
+}
+
+func distinctPatterns(g []*fileEntry) int {
+	seen := map[string]bool{}
+	for _, e := range g {
+		seen[e.pattern] = true
+	}
+	return len(seen)
+}
+
+// dataDirs: a directory the application writes several files in, under
+// its own places, becomes dir/* (files directly in it) or dir/** (files
+// spread over subdirectories, or subdirectories it makes). What it also
+// reads there joins with the union of the permissions; what it maps as
+// code stays a rule of its own.
+func (c *collapser) dataDirs(entries []*fileEntry) {
+	minWritten := min(c.min, 2)
+	c.trees(entries, whyDataDir, minWritten, true, func(e *fileEntry) (string, bool) {
+		if e.perms&(aare.PermWrite|aare.PermAppend) == 0 || e.perms&(aare.PermMmap|aare.PermExec) != 0 {
+			return "", false
+		}
+		return c.dataRoot(e.pattern)
+	})
+}
+
+// contentTrees: several files a server reads, spread over subdirectories
+// of a content root (/var/www, /srv/NAME), become root/** r.
+func (c *collapser) contentTrees(entries []*fileEntry) {
+	c.trees(entries, whyContentTree, min(c.min, 3), false, func(e *fileEntry) (string, bool) {
+		if e.perms != aare.PermRead {
+			return "", false
+		}
+		if strings.HasPrefix(e.pattern, "/var/www/") {
+			return "/var/www/", true
+		}
+		if rest, ok := strings.CutPrefix(e.pattern, "/srv/"); ok {
+			if name, _, ok := strings.Cut(rest, "/"); ok && name != "" && !hasGlob(name) {
+				return "/srv/" + name + "/", true
+			}
+		}
+		return "", false
+	})
+}
+
+// trees finds, for the entries rootOf places under a root, the directory
+// below (or at, for a data root) the root that holds at least need of them
+// in two or more of its entries, and replaces them by dir/* or dir/**.
+// Data directories take the deepest such directory (the narrowest that
+// holds what is written); content trees the shallowest (the content root).
+func (c *collapser) trees(entries []*fileEntry, why string, need int, deepest bool, rootOf func(*fileEntry) (string, bool)) {
+	type cand struct {
+		dir     string
+		members []*fileEntry
+	}
+	cands := map[string]*cand{}
+	for _, e := range entries {
+		if e.exec != aare.ExecNone || e.why != "" && e.why != whyDigitRun {
+			continue
+		}
+		root, ok := rootOf(e)
+		if !ok {
+			continue
+		}
+		rel := strings.TrimPrefix(e.pattern, root)
+		comps := strings.Split(strings.TrimSuffix(rel, "/"), "/")
+		dir := root
+		for k := 0; k < len(comps); k++ { // dir: root and each directory down to e's parent
+			if k > 0 {
+				dir += comps[k-1] + "/"
+			}
+			if strings.Contains(dir, "**") {
+				break
+			}
+			if dir == c.appTree && why == whyDataDir {
+				continue // never the whole tree: it holds the program itself
+			}
+			k := cands[dir]
+			if k == nil {
+				k = &cand{dir: dir}
+				cands[dir] = k
+			}
+			k.members = append(k.members, e)
+		}
+	}
+	dirs := slices.Collect(maps.Keys(cands))
+	slices.SortFunc(dirs, func(a, b string) int {
+		d := strings.Count(a, "/") - strings.Count(b, "/")
+		if deepest {
+			d = -d
+		}
+		return cmp.Or(d, strings.Compare(a, b))
+	})
+	done := map[*fileEntry]bool{}
+	for _, dir := range dirs {
+		k := cands[dir]
+		var free []*fileEntry
+		kids := map[string]bool{}
+		nested := false
+		for _, e := range k.members {
+			if !done[e] {
+				free = append(free, e)
+				kid := strings.SplitN(strings.TrimPrefix(e.pattern, dir), "/", 2)
+				kids[kid[0]] = true
+				nested = nested || len(kid) > 1
+			}
+		}
+		if distinctPatterns(free) < need || len(kids) < 2 || (why == whyContentTree && !nested) {
+			continue
+		}
+		pat := dir + "*"
+		if nested {
+			pat = dir + "**"
+		}
+		if ok, _ := c.unite(free, pat, why); ok {
+			for _, e := range free {
+				done[e] = true
+			}
+		}
+	}
+}
+
+// dataRoot returns the application's own data place a pattern lies in:
+// its tree, or /var/lib/APP, /var/cache/APP, /run/APP, /var/run/APP,
+// /srv/APP for a name APP the application goes by.
+func (c *collapser) dataRoot(p string) (string, bool) {
+	if c.appTree != "" && strings.HasPrefix(p, c.appTree) {
+		return c.appTree, true
+	}
+	for _, base := range []string{"/var/lib/", "/var/cache/", "/run/", "/var/run/", "/srv/", "/var/spool/"} {
+		rest, ok := strings.CutPrefix(p, base)
+		if !ok {
+			continue
+		}
+		name, _, ok := strings.Cut(rest, "/")
+		if ok && c.ownName(name) {
+			return base + name + "/", true
+		}
+	}
+	return "", false
+}
+
+// ownName says whether a directory name is the application's: one of
+// its names is a prefix of the other (postgres, postgresql; redis,
+// redis-server), at least 3 characters long.
+func (c *collapser) ownName(dir string) bool {
+	if len(dir) < 3 || hasGlob(dir) {
+		return false
+	}
+	for _, a := range c.apps {
+		if len(a) >= 3 && (strings.HasPrefix(a, dir) || strings.HasPrefix(dir, a)) {
+			return true
+		}
+	}
+	return false
+}
+
+// appNames are the names a profile's application goes by: the base of
+// its name and of its attachment, without a version suffix.
+func appNames(profile, attach string) []string {
+	var out []string
+	for _, n := range []string{profile, attach} {
+		n = strings.SplitN(n, "//", 2)[0]
+		b := strings.TrimRight(path.Base(n), "0123456789.-_")
+		if b != "" && b != "." && b != "/" && !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// spillDigits collapses the digit runs of a name that is a temporary or
+// spill file of the service (pgsql_tmp1234.5, temp-1234.rdb), or lies in
+// a temporary directory of its own (pgsql_tmp1234.5.fileset/i1of2.p0.0):
+// its pids and counters vary from run to run.
+func spillDigits(c string) string {
+	_, runs := digitSlots(c)
+	if len(runs) == 0 {
+		return c
+	}
+	vary := make([]bool, len(runs))
+	for i := range vary {
+		vary[i] = true
+	}
+	return replaceRuns(c, vary)
+}
+
+// isSpillName: a name that says it is temporary: tmp or temp not
+// followed by a letter (pgsql_tmp1234, temp-1234.rdb, x.tmp; not
+// templates, tmpfiles.d).
+func isSpillName(c string) bool {
+	l := strings.ToLower(c)
+	for _, w := range []string{"tmp", "temp"} {
+		for i := 0; ; {
+			j := strings.Index(l[i:], w)
+			if j < 0 {
+				break
+			}
+			end := i + j + len(w)
+			if end == len(l) || !(l[end] >= 'a' && l[end] <= 'z') {
+				return true
+			}
+			i = end
+		}
+	}
+	return false
+}
+
+// dropCovered removes each entry another entry (or the existing
+// profile) already allows, moving its events to the one that covers it:
+// no learned rule is covered by another learned or existing rule.
+func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry {
+	fc, _ := cov.(fileCoverer)
+	var globs []*fileEntry
+	for _, e := range entries {
+		if hasGlob(e.pattern) {
+			globs = append(globs, e)
+		}
+	}
+	dropped := map[*fileEntry]bool{}
+	for _, e := range entries {
+		r := aare.Rule{Pattern: e.pattern, Perms: e.perms, Owner: e.owner, Exec: aare.ExecMode{Kind: e.exec, Target: e.target}}
+		if fc != nil && e.pattern != e.members[0] && fc.coversFile(r) {
+			dropped[e] = true
+			c.p.Allowed += e.ev.Count
+			continue
+		}
+		var cands []aare.Rule
+		var by []*fileEntry
+		for _, g := range globs {
+			if g == e || dropped[g] || g.perms&e.perms != e.perms || (g.owner && !e.owner) || !c.matchesAll(g.pattern, e.raw) {
+				continue
+			}
+			cands = append(cands, aare.Rule{Pattern: g.pattern, Perms: g.perms, Owner: g.owner, Exec: aare.ExecMode{Kind: g.exec, Target: g.target}})
+			by = append(by, g)
+		}
+		if len(cands) == 0 {
+			continue
+		}
+		set, err := aare.NewSet(cands, c.l.m.vars)
+		if err != nil {
+			continue
+		}
+		if res, err := set.Covers(r, c.l.m.vars); err == nil && res == aare.Yes {
+			g := by[0]
+			g.ev.merge(e.ev)
+			g.members = append(g.members, e.members...)
+			g.raw = append(g.raw, e.raw...)
+			dropped[e] = true
+		}
+	}
+	return slices.DeleteFunc(entries, func(e *fileEntry) bool { return dropped[e] })
+}
+
+func (c *collapser) matchesAll(pattern string, paths []string) bool {
+	for _, p := range paths {
+		if !c.l.m.match(pattern, p) {
+			return false
+		}
+	}
+	return len(paths) > 0
+}
+
+// fileCoverer is a coverer that answers for a whole file rule (Coverage).
+type fileCoverer interface {
+	coversFile(r aare.Rule) bool
+	// ownFileRules are the literal file rules of the profile itself
+	// (its file and its local/ include), which generalise with the new
+	// events.
+	ownFileRules() []aare.Rule
+}
+
+// globNote is the --explain line of a glob: why, and the observed paths
+// it replaced.
+func globNote(why string, members []string) string {
+	names := slices.Clone(members)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	const show = 8
+	list := strings.Join(names[:min(len(names), show)], ", ")
+	if len(names) > show {
+		list += fmt.Sprintf(", … (%d paths)", len(names))
+	}
+	return fmt.Sprintf("glob (%s) replaces %s", why, list)
+}
+
+// collapse generalises a profile's entries together with the profile's
+// own literal rules: varying digit runs, data directories, content
+// trees, siblings (and, aggressive, subtrees); then drops what another
+// rule covers.
+func (l *Learner) collapse(p *Profile, entries []*fileEntry, cov coverer, guard func(string, aare.Perm) bool, except *aare.Pattern) ([]*fileEntry, error) {
+	c := &collapser{l: l, p: p, guard: guard, except: except, min: l.opts.siblings(), union: !l.opts.NoPermUnion,
+		refused: map[*fileEntry]bool{}}
+	root := strings.SplitN(p.Name, "//", 2)[0]
+	if l.opts.AppTree != nil {
+		c.appTree = l.opts.AppTree(root)
+	}
+	c.apps = appNames(root, strings.TrimSuffix(c.appTree, "/"))
+	fc, _ := cov.(fileCoverer)
+	if fc != nil {
+		for _, r := range fc.ownFileRules() {
+			entries = append(entries, &fileEntry{pattern: r.Pattern, perms: r.Perms, owner: r.Owner,
+				members: []string{r.Pattern + " (the profile's rule)"}, raw: []string{r.Pattern}, existing: true})
+		}
+	}
+	c.digits(entries, c.union)
+	c.dataDirs(entries)
+	c.contentTrees(entries)
+	c.siblings(entries, c.union)
+	if l.opts.Glob == GlobAggressive {
+		c.subtrees(entries, c.union)
+	}
+	// The profile's own rules that no glob took stay as they are.
+	entries = slices.DeleteFunc(entries, func(e *fileEntry) bool { return e.existing && e.pattern == e.raw[0] })
+	entries, err := mergeEntries(entries)
+	if err != nil {
+		return nil, err
+	}
+	// A glob of the profile's rules alone is not learned from these events.
+	entries = slices.DeleteFunc(entries, func(e *fileEntry) bool { return e.existing })
+	return c.dropCovered(entries, cov), nil
+}
+
+// subtrees (aggressive) replaces --siblings or more entries below a
+// directory, spread over at least two of its subdirectories, by dir/**.
+// The directory must have at least two components; the narrowest wins.
+func (c *collapser) subtrees(entries []*fileEntry, union bool) {
+	type cand struct {
+		subdirs map[string]bool
+		members []*fileEntry
+	}
+	groups := map[string]*cand{}
+	for _, e := range entries {
+		if e.exec != aare.ExecNone || strings.Contains(e.pattern, "**") {
+			continue
+		}
+		attrs := "\x00" + c.classKey(e, union)
+		comps := strings.Split(strings.TrimSuffix(e.pattern, "/"), "/")
+		for i := 2; i < len(comps)-1; i++ {
+			dir := strings.Join(comps[:i+1], "/") + "/"
+			k := groups[dir+attrs]
+			if k == nil {
+				k = &cand{subdirs: map[string]bool{}}
+				groups[dir+attrs] = k
+			}
+			k.subdirs[comps[i+1]] = true
+			k.members = append(k.members, e)
+		}
+	}
+	keys := slices.Collect(maps.Keys(groups))
+	slices.SortFunc(keys, func(a, b string) int {
+		return cmp.Or(strings.Count(b, "/")-strings.Count(a, "/"), strings.Compare(a, b))
+	})
+	done := map[*fileEntry]bool{}
+	for _, key := range keys {
+		k := groups[key]
+		var free []*fileEntry
+		for _, e := range k.members {
+			if !done[e] && !strings.Contains(e.pattern, "**") {
+				free = append(free, e)
+			}
+		}
+		if distinctPatterns(free) < c.min || len(k.subdirs) < 2 {
+			continue
+		}
+		dir := key[:strings.IndexByte(key, 0)]
+		if ok, _ := c.unite(free, dir+"**", whySubtree); ok {
+			for _, e := range free {
+				done[e] = true
+			}
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package aare
+
+import "slices"
+
+// Meets reports whether some path in the language of the tree a (as Parse
+// returns it) is matched by b and not by except (nil: none): Intersect's
+// question, without a witness and without building a's automaton. It walks
+// a's tree once, carrying the set of (b, except) state pairs that the paths
+// read so far can leave the two automata in, so its cost grows with the
+// size of a, not with a's determinized automaton: what a guard needs that
+// asks about thousands of one-off patterns once each (Compile's subset
+// construction costs a hundred times more for them).
+func Meets(a *Node, b, except *Pattern) bool {
+	w := meetWalk{b: b.d}
+	start := statePair{b: b.d.start}
+	if except != nil {
+		w.e = except.d
+		start.e = except.d.start
+	}
+	if start.b == 0 {
+		return false
+	}
+	for _, p := range w.walk(a, []statePair{start}) {
+		if w.b.accept[p.b] >= 0 && (p.e == 0 || w.e.accept[p.e] < 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// statePair is a state of b and of except; b's dead state (0) is never
+// carried, except's is (every path from it is outside except).
+type statePair struct{ b, e int32 }
+
+type meetWalk struct {
+	b, e *dfa // e is nil without except
+}
+
+// step is where the pair goes on byte c (b dead: ok false).
+func (w *meetWalk) step(p statePair, c byte) (statePair, bool) {
+	nb := w.b.step(p.b, c)
+	if nb == 0 {
+		return statePair{}, false
+	}
+	var ne int32
+	if p.e != 0 {
+		ne = w.e.step(p.e, c)
+	}
+	return statePair{nb, ne}, true
+}
+
+// reps returns one byte of set per class of the joint partition of b's and
+// except's bytes: bytes neither automaton tells apart behave alike.
+func (w *meetWalk) reps(set ByteSet) []byte {
+	var out []byte
+	var keys []uint16
+	prev := uint16(0xffff)
+	for c := 0; c < 256; c++ {
+		if !set.Has(byte(c)) {
+			continue
+		}
+		k := uint16(w.b.classOf[c])
+		if w.e != nil {
+			k |= uint16(w.e.classOf[c]) << 8
+		}
+		if k == prev || slices.Contains(keys, k) {
+			prev = k
+			continue
+		}
+		prev = k
+		keys = append(keys, k)
+		out = append(out, byte(c))
+	}
+	return out
+}
+
+// add appends p to set unless it is there (sets are small: a linear scan).
+func addPair(set []statePair, p statePair) []statePair {
+	for _, q := range set {
+		if q == p {
+			return set
+		}
+	}
+	return append(set, p)
+}
+
+// walk returns the pairs reached from those in in by reading any path of
+// n's language.
+func (w *meetWalk) walk(n *Node, in []statePair) []statePair {
+	if len(in) == 0 {
+		return nil
+	}
+	switch n.Op {
+	case OpEmpty:
+		return in
+	case OpLiteral:
+		cur := append([]statePair(nil), in...) // in may be the caller's
+		for i := 0; i < len(n.Lit) && len(cur) > 0; i++ {
+			next := cur[:0]
+			for _, p := range cur {
+				if q, ok := w.step(p, n.Lit[i]); ok {
+					next = addPair(next, q)
+				}
+			}
+			cur = next
+		}
+		return cur
+	case OpAnyNotSlash, OpCharClass:
+		set := n.Set
+		if n.Op == OpAnyNotSlash {
+			set = notSlash
+		}
+		var next []statePair
+		reps := w.reps(set)
+		for _, p := range in {
+			for _, c := range reps {
+				if q, ok := w.step(p, c); ok {
+					next = addPair(next, q)
+				}
+			}
+		}
+		return next
+	case OpStar, OpDoubleStar:
+		set := notSlash
+		if n.Op == OpDoubleStar {
+			set = anyByte
+		}
+		reps := w.reps(set)
+		out := append([]statePair(nil), in...)
+		for i := 0; i < len(out); i++ { // out is the work list too
+			for _, c := range reps {
+				if q, ok := w.step(out[i], c); ok {
+					out = addPair(out, q)
+				}
+			}
+		}
+		return out
+	case OpConcat:
+		cur := in
+		for _, s := range n.Sub {
+			cur = w.walk(s, cur)
+		}
+		return cur
+	case OpAlternate:
+		var out []statePair
+		for _, s := range n.Sub {
+			for _, p := range w.walk(s, in) {
+				out = addPair(out, p)
+			}
+		}
+		return out
+	}
+	panic("aare: unknown op " + n.Op.String())
+}

@@ -1,0 +1,93 @@
+package aare
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestMeetsAgreesWithIntersect: Meets, which walks the tree, answers what
+// Intersect answers on the compiled automaton, for random patterns (with
+// stars, classes, alternations and variables), against random and
+// specialised patterns, with and without an except set.
+func TestMeetsAgreesWithIntersect(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(14, 4))}
+	vars := VarMap(map[string][]string{"HOME": {"@{HOMEDIRS}/*/", "/root/"}, "HOMEDIRS": {"/home/"}})
+	n, yes := 0, 0
+	for i := range 3000 {
+		as := g.pattern()
+		if i%3 == 0 {
+			as = "@{HOME}/" + as
+		}
+		bs := g.pattern()
+		if i%2 == 0 {
+			bs = g.specialize(as)
+			if i%3 == 0 {
+				bs = "{/root/,/home/*/}" + bs
+			}
+		}
+		a, err := Compile(as, vars)
+		if err != nil {
+			continue
+		}
+		tree, err := Parse(as, vars)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v, but it compiles", as, err)
+		}
+		b, err := Compile(bs, vars)
+		if err != nil {
+			continue
+		}
+		var ex *Pattern
+		if i%4 != 0 {
+			if p, err := Compile(literalPattern(g.path(a)), nil); err == nil {
+				ex = p
+			}
+		}
+		_, want := Intersect(a, b, ex)
+		if want == Unknown {
+			continue
+		}
+		if got := Meets(tree, b, ex); got != (want == Yes) {
+			t.Errorf("Meets(%q, %q, %v) = %v; Intersect says %v", as, bs, ex, got, want)
+		}
+		n++
+		if want == Yes {
+			yes++
+		}
+	}
+	if n < 1000 || yes < n/10 {
+		t.Fatalf("only %d cases compared, %d meeting", n, yes)
+	}
+}
+
+func TestMeets(t *testing.T) {
+	vars := VarMap(map[string][]string{"HOME": {"/home/*/", "/root/"}})
+	for _, tt := range []struct {
+		a, b, except string
+		want         bool
+	}{
+		{"@{HOME}/.profile", "/root/{,**}", "", true},
+		{"@{HOME}/.profile", "/etc/{,**}", "", false},
+		{"@{HOME}/.profile", "/root/{,**}", "/root/.profile", false},
+		{"/home/*/x", "/home/alice/x", "/home/alice/x", false},
+		{"/home/*/x", "{/home/alice/x,/home/bob/x}", "/home/alice/x", true},
+		{"/tmp/*", "/tmp/[a-c]", "", true},
+		{"/tmp/**", "/tmp/", "", false},
+		{"/tmp/a[0-9]*b", "/tmp/a12b", "", true},
+		{"/tmp/a[0-9]*b", "/tmp/ab", "", false},
+		{"/tmp/a[0-9]*b", "/tmp/a1x2b", "", true}, // [0-9]* is a digit, then a star
+		{"/tmp/a[0-9]*b", "/tmp/a1/b", "", false},
+	} {
+		tree, err := Parse(tt.a, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ex *Pattern
+		if tt.except != "" {
+			ex = MustCompile(tt.except)
+		}
+		if got := Meets(tree, MustCompile(tt.b), ex); got != tt.want {
+			t.Errorf("Meets(%q, %q, %q) = %v, want %v", tt.a, tt.b, tt.except, got, tt.want)
+		}
+	}
+}
