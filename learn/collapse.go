@@ -187,12 +187,14 @@ type collapser struct {
 	l       *Learner
 	p       *Profile
 	guard   func(pattern string, perms aare.Perm) bool
-	except  *aare.Pattern // the sensitive paths the events named
-	min     int           // --siblings
+	except  func() *aare.Pattern // the sensitive paths the events named (built when asked)
+	min     int                  // --siblings
 	union   bool
 	appTree string
 	apps    []string            // names the application goes by: its profile's and attachment's base names
 	refused map[*fileEntry]bool // in a perm-union finding already
+	// patterns are the globs matchesAll compiled, for this profile.
+	patterns map[string]*aare.Pattern
 }
 
 // unite replaces the entries of g by pat with the union of their
@@ -231,7 +233,7 @@ func (c *collapser) unite(g []*fileEntry, pat, why string) (ok, unionRefused boo
 	if err != nil {
 		return false, false
 	}
-	entry, example, reached := lint.Reaches(compiled, perms, c.except)
+	entry, example, reached := lint.Reaches(compiled, perms, c.except())
 	if !reached || entry.Access&added == 0 {
 		return false, false
 	}
@@ -585,12 +587,41 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 }
 
 func (c *collapser) matchesAll(pattern string, paths []string) bool {
+	// Every path the pattern matches begins with its literal prefix and
+	// ends with its literal suffix: most pairs end here, without an
+	// automaton.
+	prefix, suffix := literalPrefix(pattern), literalSuffix(pattern)
+	if strings.Contains(prefix, "//") {
+		prefix = "" // the pattern folds it
+	}
 	for _, p := range paths {
-		if !c.l.m.match(pattern, p) {
+		if !strings.HasPrefix(p, prefix) || !strings.HasSuffix(p, suffix) {
 			return false
 		}
 	}
-	return len(paths) > 0
+	if len(paths) == 0 {
+		return false
+	}
+	m := c.patterns[pattern]
+	if m == nil {
+		// Kept for this profile only: a log's thousands of learned globs
+		// would stay compiled to the end in the learner's matcher.
+		var err error
+		if m, err = aare.Compile(pattern, c.l.m.vars); err != nil {
+			c.l.m.compile(pattern) // remembered for Problems
+			return false
+		}
+		if c.patterns == nil {
+			c.patterns = map[string]*aare.Pattern{}
+		}
+		c.patterns[pattern] = m
+	}
+	for _, p := range paths {
+		if !m.Match(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // fileCoverer is a coverer that answers for a whole file rule (Coverage).
@@ -620,7 +651,7 @@ func globNote(why string, members []string) string {
 // own literal rules: varying digit runs, data directories, content
 // trees, siblings (and, aggressive, subtrees); then drops what another
 // rule covers.
-func (l *Learner) collapse(p *Profile, entries []*fileEntry, cov coverer, guard func(string, aare.Perm) bool, except *aare.Pattern) ([]*fileEntry, error) {
+func (l *Learner) collapse(p *Profile, entries []*fileEntry, cov coverer, guard func(string, aare.Perm) bool, except func() *aare.Pattern) ([]*fileEntry, error) {
 	c := &collapser{l: l, p: p, guard: guard, except: except, min: l.opts.siblings(), union: !l.opts.NoPermUnion,
 		refused: map[*fileEntry]bool{}}
 	root := strings.SplitN(p.Name, "//", 2)[0]

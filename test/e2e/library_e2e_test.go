@@ -240,11 +240,8 @@ func tryStartService(ctx context.Context, m *vmtest.Machine, d vmtest.Daemon, re
 
 // comm is the process name pgrep finds the service's processes by.
 func comm(s *libService) string {
-	switch s.name {
-	case "redis":
-		return "redis-server"
-	case "postgresql":
-		return "postgres"
+	if s.comm != "" {
+		return s.comm
 	}
 	return s.name
 }
