@@ -188,7 +188,7 @@ func checkLifecycle(t *testing.T, res *vmtest.Result) {
 	learned := res.Output("profile-learned")
 	// Network: abstractions/nameservice (chosen for /etc/hosts and the
 	// rest) allows inet stream, so no network rule is needed.
-	for _, want := range []string{"/opt/myapp/config r,", "/opt/myapp/data/k1 w,", "/var/log/myapp/myapp.log w,", "include <abstractions/nameservice>", "/opt/myapp/bin/myapp-helper rix,"} {
+	for _, want := range []string{"/opt/myapp/config r,", "/opt/myapp/data/* rw,", "/var/log/myapp/myapp.log w,", "include <abstractions/nameservice>", "/opt/myapp/bin/myapp-helper rix,"} {
 		if !strings.Contains(learned, want) {
 			t.Errorf("2: learned profile lacks %q:\n%s", want, learned)
 		}
