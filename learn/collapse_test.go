@@ -37,6 +37,8 @@ func learnedSet(t *testing.T, ps []*Profile, profile string) (*aare.Set, []aare.
 	return set, rules
 }
 
+// learnProfiles learns accs; every learned profile must pass policy.Check
+// and compile with the real apparmor_parser (3.0.8).
 func learnProfiles(t *testing.T, opts Options, accs ...*Access) []*Profile {
 	t.Helper()
 	l := New(opts)
@@ -47,6 +49,27 @@ func learnProfiles(t *testing.T, opts Options, accs ...*Access) []*Profile {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Checked on a result of their own: Explained sets the nodes' comments.
+	checked, err := l.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range checked {
+		if p.Parent != "" {
+			continue
+		}
+		pf := ProfileFile{Name: p.Name, ABI: "3.0", Abstractions: p.Abstractions}
+		for _, r := range p.Rules {
+			pf.Rules = append(pf.Rules, r.Explained())
+		}
+		text := printFile(t, pf.File())
+		for _, d := range policy.CheckFile(policy.NewLoader(bundled), "learned", []byte(text), policy.CheckConfig{}).Diagnostics {
+			if d.Severity == policy.SeverityError {
+				t.Errorf("policy.Check rejects the learned profile: %s\n%s", d, text)
+			}
+		}
+	}
+	compileLearned(t, checked, "3.0")
 	return ps
 }
 
