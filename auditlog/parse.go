@@ -263,15 +263,18 @@ func mayBeAppArmor(body []byte) bool {
 // parseStamp reads "EPOCH.MS:SERIAL)" at body[i:] and the ':' after it,
 // returning the offset after them.
 func parseStamp(body []byte, i int, ev *Event) (int, *SyntaxError) {
-	// digits scans a decimal number at body[i:] in one pass.
+	// digits scans a decimal number of at most 19 digits at body[i:] in
+	// one pass.
 	digits := func(i int) (uint64, int, bool) {
-		s := i
 		var n uint64
-		for i < len(body) && byteClass[body[i]]&clsDigit != 0 && i-s < 19 {
-			n = n*10 + uint64(body[i]-'0')
-			i++
+		d := body[i:min(len(body), i+19)]
+		for j, c := range d {
+			if c-'0' > 9 {
+				return n, i + j, j > 0
+			}
+			n = n*10 + uint64(c-'0')
 		}
-		return n, i, i > s
+		return n, i + len(d), len(d) > 0
 	}
 	sec, i, ok := digits(i)
 	if !ok || i >= len(body) || body[i] != '.' {

@@ -95,18 +95,33 @@ func scanPairs(line []byte, start, end int, ev *Event, nested bool) *SyntaxError
 			return nil
 		}
 		ks := i
-		for i < end && byteClass[line[i]]&clsKey != 0 {
-			i++
-		}
-		if i == ks || i >= end || line[i] != '=' {
-			if i == ks {
-				return &SyntaxError{Col: i + 1, Msg: "expected key=value, found " + quoteByte(line[i])}
+		// Most keys are known ones, short: find the '=' a word at a time
+		// and look the key up. A known key is made of key bytes; any other
+		// is checked byte by byte.
+		k := KeyNone
+		eq := indexEqualShort(line, i, end)
+		if eq > i {
+			if k = lookupKey(line[i:eq]); k != KeyNone {
+				i = eq
 			}
-			return &SyntaxError{Col: i + 1, Msg: "expected '=' after key " + string(line[ks:i])}
+		}
+		if k == KeyNone {
+			for i < end && byteClass[line[i]]&clsKey != 0 {
+				i++
+			}
+			if i == ks || i >= end || line[i] != '=' {
+				if i == ks {
+					return &SyntaxError{Col: i + 1, Msg: "expected key=value, found " + quoteByte(line[i])}
+				}
+				return &SyntaxError{Col: i + 1, Msg: "expected '=' after key " + string(line[ks:i])}
+			}
+			if eq != i { // not looked up yet
+				k = lookupKey(line[ks:i])
+			}
 		}
 		key := line[ks:i]
 		i++ // '='
-		k := lookupKey(key)
+
 		var val []byte
 		enc := EncBare
 		switch {
@@ -187,6 +202,19 @@ func indexQuote(b []byte, from, end int) int {
 		}
 	}
 	return indexByteFrom(b, i, end, '"')
+}
+
+// indexEqualShort finds the first '=' in the 16 bytes at b[from:end], a
+// word at a time; -1 if there is none there (or fewer than 8 bytes left).
+func indexEqualShort(b []byte, from, end int) int {
+	const ones, highs, equals = 0x0101010101010101, 0x8080808080808080, 0x3d3d3d3d3d3d3d3d
+	for i := from; i+8 <= end && i-from < 16; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ equals
+		if m := (x - ones) &^ x & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	return -1
 }
 
 func indexByteFrom(b []byte, from, end int, c byte) int {

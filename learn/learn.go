@@ -280,10 +280,20 @@ func keyOf(r *rule) otherKey {
 }
 
 // sortedOthers lists a label's non-file rules in a fixed order.
-func sortedOthers(m map[otherKey]*otherAcc) []*otherAcc {
-	out := slices.Collect(maps.Values(m))
-	slices.SortFunc(out, func(a, b *otherAcc) int { return strings.Compare(a.rule.String(), b.rule.String()) })
+// Each rule is formatted once (its text is the order and, in Result, the
+// key), not once per comparison.
+func sortedOthers(m map[otherKey]*otherAcc) []keyedOther {
+	out := make([]keyedOther, 0, len(m))
+	for _, o := range m {
+		out = append(out, keyedOther{o.rule.String(), o})
+	}
+	slices.SortFunc(out, func(a, b keyedOther) int { return strings.Compare(a.text, b.text) })
 	return out
+}
+
+type keyedOther struct {
+	text string // o.rule.String()
+	o    *otherAcc
 }
 
 // ruleFor builds the rule for a non-file access, without its mask and
@@ -433,14 +443,15 @@ func (l *Learner) Result() ([]*Profile, error) {
 				ep.files[p] = &f
 			}
 		}
-		for _, o := range sortedOthers(la.others) {
+		for _, ko := range sortedOthers(la.others) {
+			o, key := ko.o, ko.text
 			rule := o.rule
 			if rule.Peer != "" {
-				if peer, _, err := r.resolve(rule.Peer); err == nil {
+				if peer, _, err := r.resolve(rule.Peer); err == nil && peer != rule.Peer {
 					rule.Peer = peer
+					key = rule.String()
 				}
 			}
-			key := rule.String()
 			g := ep.others[key]
 			if g == nil {
 				g = &otherAcc{rule: rule, mask: map[string]bool{}, sigs: map[string]bool{}}
@@ -481,13 +492,11 @@ func (l *Learner) Result() ([]*Profile, error) {
 			return nil, err
 		}
 		l.otherRules(p, &rules, others)
-		slices.SortFunc(rules, compareRules)
+		sortByRule(rules, func(x *rule) *rule { return x }, nil)
 		for _, x := range rules {
 			p.Rules = append(p.Rules, x.learned())
 		}
-		slices.SortFunc(p.Findings, func(a, b Finding) int {
-			return cmp.Or(compareRules(a.r, b.r), strings.Compare(a.ID, b.ID))
-		})
+		sortByRule(p.Findings, func(f *Finding) *rule { return &f.r }, func(a, b *Finding) int { return strings.Compare(a.ID, b.ID) })
 		out = append(out, p)
 	}
 	return out, nil
@@ -504,6 +513,8 @@ type resolver struct {
 	eff     map[string]string
 	decided map[[2]string]decision
 	depth   int
+	byBin   map[string][][2]string // decided's keys by executable (targetOf)
+	indexed int                    // len(decided) when byBin was built
 }
 
 // resolve maps a raw label to the profile its accesses belong to, folding
@@ -940,14 +951,19 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		entries = append(entries, fe)
 	}
-	except := namedSensitive(touched)
 	// guard decides on the automata: a generalised pattern is kept only
 	// when no path it adds (beyond those the events named) is sensitive for
 	// its permissions, whichever generalisation made it (variables such as
-	// @{HOME}, which include /root/, globs, siblings, subtrees).
-	var exceptSrc string
-	if except != nil {
-		exceptSrc = except.String()
+	// @{HOME}, which include /root/, globs, siblings, subtrees). The named
+	// paths' automaton is built when a question needs it (few do: most
+	// answers hold for every profile and are remembered).
+	exceptSrc, hasExcept := namedSensitiveSrc(touched)
+	var except *aare.Pattern
+	exceptPattern := func() *aare.Pattern {
+		if except == nil {
+			except = compileNamed(exceptSrc)
+		}
+		return except
 	}
 	guard := func(pattern string, perms aare.Perm) bool {
 		if forbiddenPattern(pattern) {
@@ -957,7 +973,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		// every profile, whatever paths its events named: ask that once.
 		general := guardKey{pattern: pattern, perms: perms}
 		key := guardKey{pattern, exceptSrc, perms}
-		if ok, done := l.guardMemo[general]; done && (ok || except == nil) {
+		if ok, done := l.guardMemo[general]; done && (ok || !hasExcept) {
 			return ok
 		}
 		if ok, done := l.guardMemo[key]; done {
@@ -981,11 +997,14 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		if _, done := l.guardMemo[general]; !done {
 			reached := lint.ReachesTree(tree, perms, nil)
 			l.guardMemo[general] = !reached
-			if !reached || except == nil {
+			if !reached || !hasExcept {
 				return !reached
 			}
 		}
-		reached := lint.ReachesTree(tree, perms, except)
+		reached := true // when the named paths do not compile: hold back more, never less
+		if ex := exceptPattern(); ex != nil {
+			reached = lint.ReachesTree(tree, perms, ex)
+		}
 		l.guardMemo[key] = !reached
 		return !reached
 	}
@@ -1026,8 +1045,18 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 // targetOf names the exec target a file rule needs: Cx needs the child's
 // name; Px needs one only when the profile's name is not the path.
 func (r *resolver) targetOf(profile, bin string, mode aare.ExecKind) string {
-	for key, d := range r.decided {
-		if key[1] != bin || d.mode != mode {
+	if r.byBin == nil || r.indexed != len(r.decided) {
+		// Built once in practice: profiles are output after every label
+		// is resolved (decisions are only added).
+		r.indexed = len(r.decided)
+		r.byBin = map[string][][2]string{}
+		for key := range r.decided {
+			r.byBin[key[1]] = append(r.byBin[key[1]], key)
+		}
+	}
+	for _, key := range r.byBin[bin] {
+		d := r.decided[key]
+		if d.mode != mode {
 			continue
 		}
 		if eff, _, err := r.resolve(key[0]); err != nil || eff != profile {

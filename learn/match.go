@@ -86,24 +86,36 @@ func (m *matcher) problems() []error {
 // in the sensitive table's language (nil when there are none): what the
 // events named, which a generalisation may cover without widening.
 func namedSensitive(paths map[string]bool) *aare.Pattern {
+	src, ok := namedSensitiveSrc(paths)
+	if !ok {
+		return nil
+	}
+	return compileNamed(src)
+}
+
+// namedSensitiveSrc is namedSensitive's pattern text (false: none).
+func namedSensitiveSrc(paths map[string]bool) (string, bool) {
 	var alts []string
 	for _, p := range slices.Sorted(maps.Keys(paths)) {
 		if lint.AnyPath(p) {
 			alts = append(alts, strings.ReplaceAll(EscapeLiteral(p), ",", "\\,"))
 		}
 	}
-	var src string
 	switch len(alts) {
 	case 0:
-		return nil
+		return "", false
 	case 1:
-		src = alts[0]
-	default:
-		src = "{" + strings.Join(alts, ",") + "}"
+		return alts[0], true
 	}
+	return "{" + strings.Join(alts, ",") + "}", true
+}
+
+// compileNamed compiles namedSensitiveSrc's text; nil when it does not
+// compile (the guard then holds back more, never less).
+func compileNamed(src string) *aare.Pattern {
 	p, err := aare.Compile(src, nil)
 	if err != nil {
-		return nil // hold back more, never less
+		return nil
 	}
 	return p
 }

@@ -71,6 +71,12 @@ type Simulator struct {
 	// Replayed counts the accesses checked; Skipped those of profiles the
 	// set does not define.
 	Replayed, Skipped int
+
+	// ProbeSiblings asks, for each allowed file access, whether a new
+	// sibling would be allowed too (Probes).
+	ProbeSiblings bool
+	seen          map[string]map[string]bool // profile → paths the events name
+	cands         map[probeKey]probeCand
 }
 
 // denial is a Denial being counted.
@@ -183,6 +189,9 @@ func (s *Simulator) Add(a *learn.Access) error {
 			return nil
 		}
 		d := cov.Decide(a.Path, a.Perms, a.Owner)
+		if s.ProbeSiblings {
+			s.probe(name, a, d.Allowed)
+		}
 		if d.Allowed && a.Perms&aare.PermExec != 0 {
 			if _, why := s.execTarget(name, a.Path); strings.HasPrefix(why, "the exec fails") {
 				d0 := s.deny(name, learn.AccessRule(a), "", why, "", a)

@@ -43,6 +43,9 @@ type GateReport struct {
 	// Findings are the denials learn holds back for a human: each
 	// blocks enforcement until accepted (or the profile changed).
 	Findings []GateFinding
+	// Warnings never block: sibling probes the profile would deny (a new
+	// file beside an allowed one), in the form simulate prints them.
+	Warnings []string
 }
 
 // GateFinding is one finding that blocks enforcement.
@@ -143,8 +146,11 @@ func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.Profil
 		return &FoundError{Msg: fmt.Sprintf("no recorded events for %s: an empty check proves nothing; record or learn first, give --events SOURCE, or use --force", strings.Join(names, ", "))}
 	}
 	if len(rep.Denials) > 0 {
-		return &gateRefusal{report: rep, found: FoundError{Msg: fmt.Sprintf("enforce mode would deny %d recorded access(es) (of %d events); learn them first or use --force:\n  %s%s",
-			len(rep.Denials), rep.Events, strings.Join(rep.Denials, "\n  "), gateFindingsText(rep.Findings))}}
+		return &gateRefusal{report: rep, found: FoundError{Msg: fmt.Sprintf("enforce mode would deny %d recorded access(es) (of %d events); learn them first or use --force:\n  %s%s%s",
+			len(rep.Denials), rep.Events, strings.Join(rep.Denials, "\n  "), gateFindingsText(rep.Findings), gateWarningsText(rep.Warnings))}}
+	}
+	for _, w := range capWarnings(rep.Warnings) {
+		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s\n", w)
 	}
 	return nil
 }
@@ -164,4 +170,23 @@ func gateFindingsText(fs []GateFinding) string {
 		}
 	}
 	return b.String()
+}
+
+// maxGateWarnings bounds the probe warnings the gate prints.
+const maxGateWarnings = 20
+
+// capWarnings keeps the first maxGateWarnings and says how many more.
+func capWarnings(ws []string) []string {
+	if len(ws) <= maxGateWarnings {
+		return ws
+	}
+	return append(ws[:maxGateWarnings:maxGateWarnings], fmt.Sprintf("and %d more sibling probes would be denied (armorer simulate --probe-siblings lists them)", len(ws)-maxGateWarnings))
+}
+
+// gateWarningsText lists the probe warnings of a refusal: not blocking.
+func gateWarningsText(ws []string) string {
+	if len(ws) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\nwarnings, not blocking (a new file beside an allowed one would be denied):\n  %s", strings.Join(capWarnings(ws), "\n  "))
 }

@@ -33,6 +33,7 @@ type gateJSON struct {
 	Events   int               `json:"events"`
 	Denials  []string          `json:"denials"`
 	Findings []gateFindingJSON `json:"findings"`
+	Warnings []string          `json:"warnings,omitempty"` // sibling probes the profile would deny
 }
 
 type gateFindingJSON struct {
@@ -68,7 +69,7 @@ func runHostVerbOut(ctx context.Context, ios *IOStreams, hf func() (*host.Host, 
 			f := hostFailure{Arg: arg, Error: err.Error(), ExitCode: exitCode(hostError(err))}
 			var gr *gateRefusal
 			if errors.As(err, &gr) && gr.report != nil {
-				f.Gate = &gateJSON{Events: gr.report.Events, Denials: append([]string{}, gr.report.Denials...), Findings: []gateFindingJSON{}}
+				f.Gate = &gateJSON{Events: gr.report.Events, Denials: append([]string{}, gr.report.Denials...), Findings: []gateFindingJSON{}, Warnings: gr.report.Warnings}
 				for _, g := range gr.report.Findings {
 					f.Gate.Findings = append(f.Gate.Findings, gateFindingJSON{ID: g.ID, Finding: g.Text, Accept: g.Accept})
 				}

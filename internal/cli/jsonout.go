@@ -244,6 +244,32 @@ type simulateReport struct {
 	// denials are learned by armorer learn --write.
 	Findings []findingJSON `json:"findings"`
 	Log      logJSON       `json:"log"`
+	// Probes (--probe-siblings): would a new file beside an allowed one
+	// be allowed?
+	Probes []probeJSON `json:"probes,omitempty"`
+}
+
+// probeJSON is one sibling probe and the profile's answer.
+type probeJSON struct {
+	Profile     string `json:"profile"`
+	Path        string `json:"path"`
+	SiblingOf   string `json:"sibling_of"`
+	Kind        string `json:"kind"` // "fresh" or "next"
+	Rule        string `json:"rule"`
+	Allowed     bool   `json:"allowed"`
+	NearestRule string `json:"nearest_rule,omitempty"`
+}
+
+func probesJSON(ps []simulator.Probe) []probeJSON {
+	out := []probeJSON{}
+	for _, p := range ps {
+		kind := "fresh"
+		if p.Next {
+			kind = "next"
+		}
+		out = append(out, probeJSON{Profile: p.Profile, Path: p.Path, SiblingOf: p.Of, Kind: kind, Rule: p.Rule(), Allowed: p.Allowed, NearestRule: p.Nearest})
+	}
+	return out
 }
 
 // denialJSON is one access enforce mode would deny.

@@ -25,6 +25,9 @@ type simulateOptions struct {
 	Sources []string
 	Include []string
 	JSON    bool
+	// ProbeSiblings: also ask, per allowed file access, whether a new
+	// file beside it would be allowed (warnings, not denials).
+	ProbeSiblings bool
 
 	hostFlags // --dir, --state-dir
 }
@@ -49,9 +52,18 @@ Denials that learn holds back for a human (sensitive accesses) are listed as
 findings, each with its stable ID and the armorer learn --accept command
 that grants it; learn --write learns the others.
 
+--probe-siblings also asks what the events cannot show: for each allowed
+file access, would a new file in the same directory be allowed (a fresh
+name, armorer-probe with the name's extension; for a numbered name the next
+number: data/k1 → data/k2, cpu12/online → cpu13/online)? Each probe the
+profile would deny is a PROBE line: a warning that the profile may be too
+narrow for the program's next run, never a denial (the exit status is the
+same). enforce's gate always probes and shows them as warnings.
+
 --json prints one document (schema armorer/simulate/v1, docs/json.md): each
 predicted denial with the rule that would allow it, the nearest existing
-rule and the events (source and line) it comes from, and the findings.`,
+rule and the events (source and line) it comes from, the findings, and with
+--probe-siblings every probe with its answer.`,
 		GroupID: "profile",
 		Args:    minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -68,6 +80,7 @@ rule and the events (source and line) it comes from, and the findings.`,
 	}
 	cmd.Flags().StringSliceVarP(&opts.Include, "include", "I", nil, "include search path")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as one JSON document (docs/json.md)")
+	cmd.Flags().BoolVar(&opts.ProbeSiblings, "probe-siblings", false, "also ask whether a new file beside each allowed one would be allowed (PROBE warnings)")
 	addHostFlags(cmd, &opts.hostFlags, "")
 	return cmd
 }
@@ -79,6 +92,7 @@ type simulation struct {
 	Events   int
 	Replayed int
 	Denials  []simulator.Denial
+	Probes   []simulator.Probe // with probing: every sibling probe
 	Stats    source.Stats
 	// Findings are the denials learn would hold back for a human (only
 	// when there are denials and the sources can be read again).
@@ -91,13 +105,16 @@ type simulation struct {
 }
 
 func simulateRun(o *simulateOptions) error {
-	sim, err := simulate(o.Ctx, o.IO, profileDir(o.Host, ""), stateDirOf(o.Host), o.Profile, o.Sources, o.Include, o.JSON)
+	sim, err := simulate(o.Ctx, o.IO, profileDir(o.Host, ""), stateDirOf(o.Host), o.Profile, o.Sources, o.Include, o.JSON, o.ProbeSiblings)
 	if err != nil {
 		return err
 	}
 	if o.JSON {
 		rep := &simulateReport{Schema: schemaName("simulate"), File: sim.File, Profiles: sim.Profiles, Events: sim.Events,
 			Replayed: sim.Replayed, Denials: denialsJSON(sim.Denials), Findings: findingsJSON(sim.Findings, sim.Dir, sim.Sources), Log: logStats(sim.Stats)}
+		if o.ProbeSiblings {
+			rep.Probes = probesJSON(sim.Probes)
+		}
 		if err := writeJSON(o.IO.Out, rep); err != nil {
 			return err
 		}
@@ -109,6 +126,13 @@ func simulateRun(o *simulateOptions) error {
 	cs := o.IO.ColorScheme()
 	for _, d := range sim.Denials {
 		fmt.Fprintf(o.IO.Out, "%s %s\n", cs.Denied("DENIED"), d)
+	}
+	denied := deniedProbes(sim.Probes)
+	for _, p := range denied {
+		fmt.Fprintf(o.IO.Out, "%s %s\n", cs.Yellow("PROBE"), p)
+	}
+	if o.ProbeSiblings {
+		fmt.Fprintf(o.IO.ErrOut, "armorer: %d of %d sibling probes would be denied (warnings: a new file there needs a rule)\n", len(denied), len(sim.Probes))
 	}
 	printBlocking(o.IO.ErrOut, o.IO.ErrColorScheme(), sim)
 	if len(sim.Denials) > 0 {
@@ -122,7 +146,7 @@ func simulateRun(o *simulateOptions) error {
 // simulate replays sources against profile: a file, or the name of a
 // profile in profDir; state:NAME sources read stateDir. quiet turns the
 // progress line off (--json).
-func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile string, sources, include []string, quiet bool) (*simulation, error) {
+func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile string, sources, include []string, quiet, probe bool) (*simulation, error) {
 	file := profile
 	if _, err := os.Stat(file); err != nil {
 		if strings.ContainsRune(profile, '/') {
@@ -176,6 +200,7 @@ func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile st
 	}
 	slices.Sort(names)
 	sim := simulator.New(pol, names...)
+	sim.ProbeSiblings = probe
 	p, err := openEvents(ctx, io_, sources, source.Options{State: storedEventsIn(stateDir)})
 	if err != nil {
 		return nil, err
@@ -208,6 +233,9 @@ func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile st
 	warnIncomplete(io_.ErrOut, "simulated", p.Stats())
 	res := &simulation{File: file, Profiles: names, Events: n, Replayed: sim.Replayed, Denials: sim.Denials(), Stats: p.Stats(),
 		Sources: sources}
+	if probe {
+		res.Probes = sim.Probes()
+	}
 	if !sameDir(dir, profDir) {
 		res.Dir = dir // the accept command names it
 	}
@@ -246,13 +274,16 @@ func (g simulateGate) Check(ctx context.Context, req GateRequest) (*GateReport, 
 	if state == "" {
 		state = stateDirOf(g.host)
 	}
-	sim, err := simulate(ctx, g.io, dir, state, req.File, sources, nil, false)
+	sim, err := simulate(ctx, g.io, dir, state, req.File, sources, nil, false, true)
 	if err != nil {
 		return nil, err
 	}
 	rep := &GateReport{Events: sim.Replayed}
 	for _, d := range sim.Denials {
 		rep.Denials = append(rep.Denials, d.String())
+	}
+	for _, p := range deniedProbes(sim.Probes) {
+		rep.Warnings = append(rep.Warnings, "PROBE "+p.String())
 	}
 	for _, f := range sim.Findings {
 		rep.Findings = append(rep.Findings, GateFinding{ID: f.Key(), Text: f.String(), Accept: acceptCommand(f, sim.Dir, sim.Sources)})
@@ -321,6 +352,17 @@ func quoteAll(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
 		out[i] = shellQuote(a)
+	}
+	return out
+}
+
+// deniedProbes are the probes the profile would deny: the warnings.
+func deniedProbes(ps []simulator.Probe) []simulator.Probe {
+	var out []simulator.Probe
+	for _, p := range ps {
+		if !p.Allowed {
+			out = append(out, p)
+		}
 	}
 	return out
 }

@@ -414,13 +414,27 @@ func (p *parser) parseSeq() (*Node, *PatternError) {
 			}
 			fallthrough
 		default:
-			p.pos++
-			seq.Sub = append(seq.Sub, &Node{Op: OpLiteral, Lit: string([]byte{c})})
-			p.lastSlash = c == '/'
+			// A run of plain bytes is one literal (simplify would merge
+			// them anyway): no node and no string per byte.
+			start := p.pos
+			for p.pos++; p.pos < len(p.src) && !isSyntaxByte(p.src[p.pos]); p.pos++ {
+			}
+			seq.Sub = append(seq.Sub, &Node{Op: OpLiteral, Lit: p.src[start:p.pos]})
+			p.lastSlash = p.src[p.pos-1] == '/'
 			continue
 		}
 	}
 	return seq, nil
+}
+
+// isSyntaxByte: the bytes parseSeq treats specially (',' only inside
+// braces, but a run of literals may stop there anyway).
+func isSyntaxByte(c byte) bool {
+	switch c {
+	case '\\', '*', '?', '[', ']', '{', '}', ',':
+		return true
+	}
+	return false
 }
 
 func (p *parser) alternation() (*Node, *PatternError) {

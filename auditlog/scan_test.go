@@ -1,0 +1,55 @@
+package auditlog
+
+import (
+	"strings"
+	"testing"
+)
+
+// scanPairs finds a known key's '=' a word at a time and falls back to a
+// byte-by-byte check otherwise: every key, at every alignment and near the
+// end of the line, must come out the same either way.
+func TestScanPairsKeysAtEveryAlignment(t *testing.T) {
+	keys := []string{"pid", "ouid", "name", "name2", "apparmor", "operation", "requested_mask", "peer_profile",
+		"x", "FSUID", "sauid", "some-key", "a_very_long_unknown_key_name", "requested_mask_x", "profilex"}
+	for pad := range 10 {
+		for _, key := range keys {
+			for _, tail := range []string{"", " ", " more=1", `="q"`} {
+				value := "v"
+				if tail == `="q"` {
+					value, tail = "", ""
+				}
+				line := strings.Repeat(" ", pad) + `apparmor="DENIED" ` + key + "=" + value + tail
+				var ev Event
+				if err := scanPairs([]byte(line), 0, len(line), &ev, false); err != nil {
+					t.Fatalf("%q: %v", line, err)
+				}
+				f := ev.Fields[1]
+				if string(f.Name) != key || f.Key != lookupKey([]byte(key)) || string(f.Value) != value {
+					t.Errorf("%q: field %q key %v value %q", line, f.Name, f.Key, f.Value)
+				}
+				if k := lookupKey([]byte(key)); k != KeyNone && string(ev.Value(k)) != value {
+					t.Errorf("%q: Value(%v) = %q", line, k, ev.Value(k))
+				}
+			}
+		}
+	}
+	bad := []struct{ line, msg string }{
+		{`apparmor="DENIED" pi d=1`, "1:21: expected '=' after key pi"},
+		{`apparmor="DENIED" requested.mask="r"`, "1:28: expected '=' after key requested"},
+		{`apparmor="DENIED" pid`, "1:22: expected '=' after key pid"},
+		{`apparmor="DENIED" =1`, "1:19: expected key=value, found '='"},
+		{`apparmor="DENIED" profile:="x"`, "1:26: expected '=' after key profile"},
+		{`apparmor="DENIED" ouid`, "1:23: expected '=' after key ouid"},
+	}
+	for _, b := range bad {
+		var ev Event
+		err := scanPairs([]byte(b.line), 0, len(b.line), &ev, false)
+		if err == nil {
+			t.Errorf("%q: no error", b.line)
+			continue
+		}
+		if got := "1:" + itoa(uint64(err.Col)) + ": " + err.Msg; got != b.msg {
+			t.Errorf("%q: %s, want %s", b.line, got, b.msg)
+		}
+	}
+}
