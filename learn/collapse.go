@@ -6,6 +6,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/armorer-dev/armorer/lint"
@@ -47,6 +48,7 @@ func DigitRuns(patterns []string, min int) map[string]string {
 		members  []int
 		distinct []map[string]bool
 	}
+	prefixes := make([]string, len(patterns)) // the components before depth, rewritten, joined
 	for depth := 0; ; depth++ {
 		groups := map[string]*group{}
 		var keys []string
@@ -56,11 +58,14 @@ func DigitRuns(patterns []string, min int) map[string]string {
 				continue
 			}
 			any = true
+			if depth > 0 {
+				prefixes[i] += cs[depth-1] + "/"
+			}
 			skel, runs := digitSlots(cs[depth])
 			if len(runs) == 0 {
 				continue
 			}
-			key := strings.Join(cs[:depth], "/") + "\x00" + skel
+			key := prefixes[i] + "\x00" + skel
 			g := groups[key]
 			if g == nil {
 				g = &group{distinct: make([]map[string]bool, len(runs))}
@@ -105,6 +110,9 @@ func DigitRuns(patterns []string, min int) map[string]string {
 // digitSlots finds the literal digit runs of one pattern component: the
 // component with each run replaced by \x01, and the runs' [start, end).
 func digitSlots(c string) (string, [][2]int) {
+	if !strings.ContainsAny(c, "0123456789") {
+		return c, nil
+	}
 	var runs [][2]int
 	var skel strings.Builder
 	for i := 0; i < len(c); {
@@ -184,15 +192,16 @@ func replaceRuns(c string, vary []bool) string {
 // siblings, data directories and content trees, with the union of the
 // permissions of what it merges, never into a sensitive place.
 type collapser struct {
-	l       *Learner
-	p       *Profile
-	guard   func(pattern string, perms aare.Perm) bool
-	except  *aare.Pattern // the sensitive paths the events named
-	min     int           // --siblings
-	union   bool
-	appTree string
-	apps    []string            // names the application goes by: its profile's and attachment's base names
-	refused map[*fileEntry]bool // in a perm-union finding already
+	l        *Learner
+	p        *Profile
+	guard    func(pattern string, perms aare.Perm) bool
+	except   *aare.Pattern // the sensitive paths the events named
+	min      int           // --siblings
+	union    bool
+	appTree  string
+	apps     []string            // names the application goes by: its profile's and attachment's base names
+	refused  map[*fileEntry]bool // in a perm-union finding already
+	compiled map[string]*aare.Pattern
 }
 
 // unite replaces the entries of g by pat with the union of their
@@ -267,9 +276,9 @@ func listPaths(names []string) string {
 // classKey groups entries that may merge: the same exec transition, and,
 // without the union, the same permissions and owner.
 func (c *collapser) classKey(e *fileEntry, union bool) string {
-	k := fmt.Sprintf("%d\x00%s", e.exec, e.target)
+	k := strconv.Itoa(int(e.exec)) + "\x00" + e.target
 	if !union {
-		k += fmt.Sprintf("\x00%d\x00%v", e.perms, e.owner)
+		k += "\x00" + strconv.Itoa(int(e.perms)) + "\x00" + strconv.FormatBool(e.owner)
 	}
 	return k
 }
@@ -544,9 +553,11 @@ func isSpillName(c string) bool {
 func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry {
 	fc, _ := cov.(fileCoverer)
 	var globs []*fileEntry
+	prefix := map[*fileEntry]string{}
 	for _, e := range entries {
 		if hasGlob(e.pattern) {
 			globs = append(globs, e)
+			prefix[e] = c.pathPrefix(e.pattern)
 		}
 	}
 	dropped := map[*fileEntry]bool{}
@@ -560,7 +571,8 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 		var cands []aare.Rule
 		var by []*fileEntry
 		for _, g := range globs {
-			if g == e || dropped[g] || g.perms&e.perms != e.perms || (g.owner && !e.owner) || !c.matchesAll(g.pattern, e.raw) {
+			if g == e || dropped[g] || g.perms&e.perms != e.perms || (g.owner && !e.owner) ||
+				!allHavePrefix(e.raw, prefix[g]) || !c.matchesAll(g.pattern, e.raw) {
 				continue
 			}
 			cands = append(cands, aare.Rule{Pattern: g.pattern, Perms: g.perms, Owner: g.owner, Exec: aare.ExecMode{Kind: g.exec, Target: g.target}})
@@ -584,9 +596,50 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 	return slices.DeleteFunc(entries, func(e *fileEntry) bool { return dropped[e] })
 }
 
-func (c *collapser) matchesAll(pattern string, paths []string) bool {
+// pathPrefix is text every path a pattern matches begins with: its
+// literal prefix, after a leading variable with one plain value
+// (@{PROC} → /proc/).
+func (c *collapser) pathPrefix(pattern string) string {
+	for range 4 {
+		name, rest, ok := strings.Cut(strings.TrimPrefix(pattern, "@{"), "}")
+		if !strings.HasPrefix(pattern, "@{") || !ok {
+			break
+		}
+		vals, ok := c.l.m.vars(name)
+		if !ok || len(vals) != 1 || hasGlob(vals[0]) {
+			break
+		}
+		if strings.HasSuffix(vals[0], "/") {
+			rest = strings.TrimPrefix(rest, "/") // @{PROC}/x is /proc/x
+		}
+		pattern = vals[0] + rest
+	}
+	return literalPrefix(pattern)
+}
+
+func allHavePrefix(paths []string, prefix string) bool {
 	for _, p := range paths {
-		if !c.l.m.match(pattern, p) {
+		if !strings.HasPrefix(p, prefix) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchesAll says whether pattern matches every path. The automata are
+// the profile's own (c.compiled), not the matcher's cache: a log's
+// thousands of learned globs would stay alive to the end there.
+func (c *collapser) matchesAll(pattern string, paths []string) bool {
+	p, ok := c.compiled[pattern]
+	if !ok {
+		p, _ = aare.Compile(pattern, c.l.m.vars)
+		c.compiled[pattern] = p
+	}
+	if p == nil {
+		return false
+	}
+	for _, path := range paths {
+		if !p.Match(path) {
 			return false
 		}
 	}
@@ -622,7 +675,7 @@ func globNote(why string, members []string) string {
 // rule covers.
 func (l *Learner) collapse(p *Profile, entries []*fileEntry, cov coverer, guard func(string, aare.Perm) bool, except *aare.Pattern) ([]*fileEntry, error) {
 	c := &collapser{l: l, p: p, guard: guard, except: except, min: l.opts.siblings(), union: !l.opts.NoPermUnion,
-		refused: map[*fileEntry]bool{}}
+		refused: map[*fileEntry]bool{}, compiled: map[string]*aare.Pattern{}}
 	root := strings.SplitN(p.Name, "//", 2)[0]
 	if l.opts.AppTree != nil {
 		c.appTree = l.opts.AppTree(root)
