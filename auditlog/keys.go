@@ -246,6 +246,13 @@ const (
 // recordTypeNumber maps an audit record type name to its number, 0 if
 // unknown. Names appear in auditd's log and journald's short output.
 func recordTypeNumber(b []byte) uint16 {
+	if len(b) > 0 && b[0]-'0' <= 9 { // printk and kmsg write the number: no name to try
+		n, ok := parseUint(b)
+		if !ok || n > 0xffff {
+			return 0
+		}
+		return uint16(n)
+	}
 	switch string(b) {
 	case "AVC":
 		return TypeAVC

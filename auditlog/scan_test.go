@@ -53,3 +53,31 @@ func TestScanPairsKeysAtEveryAlignment(t *testing.T) {
 		}
 	}
 }
+
+// parse8Digits and allDigits8 against the obvious loop, on every byte
+// value at every position and on random digit strings.
+func TestParse8Digits(t *testing.T) {
+	check := func(b []byte) {
+		t.Helper()
+		want, ok := parseUint(b)
+		if got := allDigits8(b); got != ok {
+			t.Fatalf("allDigits8(%q) = %v", b, got)
+		}
+		if ok && parse8Digits(b) != want {
+			t.Fatalf("parse8Digits(%q) = %d, want %d", b, parse8Digits(b), want)
+		}
+	}
+	for pos := range 8 {
+		for c := range 256 {
+			b := []byte("17325180")
+			b[pos] = byte(c)
+			check(b)
+		}
+	}
+	x := uint64(3)
+	for range 100000 {
+		x = x*6364136223846793005 + 1442695040888963407
+		b := []byte(itoa(x>>8 | 1<<62)[:8])
+		check(b)
+	}
+}

@@ -192,16 +192,17 @@ func replaceRuns(c string, vary []bool) string {
 // siblings, data directories and content trees, with the union of the
 // permissions of what it merges, never into a sensitive place.
 type collapser struct {
-	l        *Learner
-	p        *Profile
-	guard    func(pattern string, perms aare.Perm) bool
-	except   *aare.Pattern // the sensitive paths the events named
-	min      int           // --siblings
-	union    bool
-	appTree  string
-	apps     []string            // names the application goes by: its profile's and attachment's base names
-	refused  map[*fileEntry]bool // in a perm-union finding already
-	compiled map[string]*aare.Pattern
+	l       *Learner
+	p       *Profile
+	guard   func(pattern string, perms aare.Perm) bool
+	except  func() *aare.Pattern // the sensitive paths the events named (built when asked)
+	min     int                  // --siblings
+	union   bool
+	appTree string
+	apps    []string            // names the application goes by: its profile's and attachment's base names
+	refused map[*fileEntry]bool // in a perm-union finding already
+	// patterns are the globs matchesAll compiled, for this profile.
+	patterns map[string]*aare.Pattern
 }
 
 // unite replaces the entries of g by pat with the union of their
@@ -240,7 +241,7 @@ func (c *collapser) unite(g []*fileEntry, pat, why string) (ok, unionRefused boo
 	if err != nil {
 		return false, false
 	}
-	entry, example, reached := lint.Reaches(compiled, perms, c.except)
+	entry, example, reached := lint.Reaches(compiled, perms, c.except())
 	if !reached || entry.Access&added == 0 {
 		return false, false
 	}
@@ -553,11 +554,9 @@ func isSpillName(c string) bool {
 func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry {
 	fc, _ := cov.(fileCoverer)
 	var globs []*fileEntry
-	prefix := map[*fileEntry]string{}
 	for _, e := range entries {
 		if hasGlob(e.pattern) {
 			globs = append(globs, e)
-			prefix[e] = c.pathPrefix(e.pattern)
 		}
 	}
 	dropped := map[*fileEntry]bool{}
@@ -571,8 +570,7 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 		var cands []aare.Rule
 		var by []*fileEntry
 		for _, g := range globs {
-			if g == e || dropped[g] || g.perms&e.perms != e.perms || (g.owner && !e.owner) ||
-				!allHavePrefix(e.raw, prefix[g]) || !c.matchesAll(g.pattern, e.raw) {
+			if g == e || dropped[g] || g.perms&e.perms != e.perms || (g.owner && !e.owner) || !c.matchesAll(g.pattern, e.raw) {
 				continue
 			}
 			cands = append(cands, aare.Rule{Pattern: g.pattern, Perms: g.perms, Owner: g.owner, Exec: aare.ExecMode{Kind: g.exec, Target: g.target}})
@@ -596,54 +594,42 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 	return slices.DeleteFunc(entries, func(e *fileEntry) bool { return dropped[e] })
 }
 
-// pathPrefix is text every path a pattern matches begins with: its
-// literal prefix, after a leading variable with one plain value
-// (@{PROC} → /proc/).
-func (c *collapser) pathPrefix(pattern string) string {
-	for range 4 {
-		name, rest, ok := strings.Cut(strings.TrimPrefix(pattern, "@{"), "}")
-		if !strings.HasPrefix(pattern, "@{") || !ok {
-			break
-		}
-		vals, ok := c.l.m.vars(name)
-		if !ok || len(vals) != 1 || hasGlob(vals[0]) {
-			break
-		}
-		if strings.HasSuffix(vals[0], "/") {
-			rest = strings.TrimPrefix(rest, "/") // @{PROC}/x is /proc/x
-		}
-		pattern = vals[0] + rest
+func (c *collapser) matchesAll(pattern string, paths []string) bool {
+	// Every path the pattern matches begins with its literal prefix and
+	// ends with its literal suffix: most pairs end here, without an
+	// automaton.
+	prefix, suffix := literalPrefix(pattern), literalSuffix(pattern)
+	if strings.Contains(prefix, "//") {
+		prefix = "" // the pattern folds it
 	}
-	return literalPrefix(pattern)
-}
-
-func allHavePrefix(paths []string, prefix string) bool {
 	for _, p := range paths {
-		if !strings.HasPrefix(p, prefix) {
+		if !strings.HasPrefix(p, prefix) || !strings.HasSuffix(p, suffix) {
+			return false
+		}
+	}
+	if len(paths) == 0 {
+		return false
+	}
+	m := c.patterns[pattern]
+	if m == nil {
+		// Kept for this profile only: a log's thousands of learned globs
+		// would stay compiled to the end in the learner's matcher.
+		var err error
+		if m, err = aare.Compile(pattern, c.l.m.vars); err != nil {
+			c.l.m.compile(pattern) // remembered for Problems
+			return false
+		}
+		if c.patterns == nil {
+			c.patterns = map[string]*aare.Pattern{}
+		}
+		c.patterns[pattern] = m
+	}
+	for _, p := range paths {
+		if !m.Match(p) {
 			return false
 		}
 	}
 	return true
-}
-
-// matchesAll says whether pattern matches every path. The automata are
-// the profile's own (c.compiled), not the matcher's cache: a log's
-// thousands of learned globs would stay alive to the end there.
-func (c *collapser) matchesAll(pattern string, paths []string) bool {
-	p, ok := c.compiled[pattern]
-	if !ok {
-		p, _ = aare.Compile(pattern, c.l.m.vars)
-		c.compiled[pattern] = p
-	}
-	if p == nil {
-		return false
-	}
-	for _, path := range paths {
-		if !p.Match(path) {
-			return false
-		}
-	}
-	return len(paths) > 0
 }
 
 // fileCoverer is a coverer that answers for a whole file rule (Coverage).
@@ -673,9 +659,9 @@ func globNote(why string, members []string) string {
 // own literal rules: varying digit runs, data directories, content
 // trees, siblings (and, aggressive, subtrees); then drops what another
 // rule covers.
-func (l *Learner) collapse(p *Profile, entries []*fileEntry, cov coverer, guard func(string, aare.Perm) bool, except *aare.Pattern) ([]*fileEntry, error) {
+func (l *Learner) collapse(p *Profile, entries []*fileEntry, cov coverer, guard func(string, aare.Perm) bool, except func() *aare.Pattern) ([]*fileEntry, error) {
 	c := &collapser{l: l, p: p, guard: guard, except: except, min: l.opts.siblings(), union: !l.opts.NoPermUnion,
-		refused: map[*fileEntry]bool{}, compiled: map[string]*aare.Pattern{}}
+		refused: map[*fileEntry]bool{}}
 	root := strings.SplitN(p.Name, "//", 2)[0]
 	if l.opts.AppTree != nil {
 		c.appTree = l.opts.AppTree(root)

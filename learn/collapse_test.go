@@ -345,20 +345,6 @@ func TestExplainGlobs(t *testing.T) {
 	}
 }
 
-func TestPathPrefix(t *testing.T) {
-	c := &collapser{l: New(Options{})}
-	for in, want := range map[string]string{
-		"@{PROC}/@{pid}/stat": "/proc/",
-		"/var/lib/x/*":        "/var/lib/x/",
-		"@{HOME}/.cache/x":    "",
-		"/srv/a[0-9]*":        "/srv/a",
-	} {
-		if got := c.pathPrefix(in); got != want {
-			t.Errorf("pathPrefix(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestDigitRunsOfPatterns(t *testing.T) {
 	in := []string{"/a/x1/y", "/a/x2/y", "/a/x3/y", "/a/x4/z", "/b/x1/y", `/c/\x01`, `/c/\x02`, "/d/[0-9]1", "/d/[0-9]2", "@{PROC}/@{pid}/fd/1", "@{PROC}/@{pid}/fd/2"}
 	got := DigitRuns(in, 2)

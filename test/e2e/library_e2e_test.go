@@ -150,11 +150,8 @@ func proveService(t *testing.T, ctx context.Context, m *vmtest.Machine, s *libSe
 
 // comm is the process name pgrep finds the service's processes by.
 func comm(s *libService) string {
-	switch s.name {
-	case "redis":
-		return "redis-server"
-	case "postgresql":
-		return "postgres"
+	if s.comm != "" {
+		return s.comm
 	}
 	return s.name
 }

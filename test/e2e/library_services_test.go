@@ -22,6 +22,7 @@ import (
 type libService struct {
 	name    string // the profile's name and the library directory profiles/NAME
 	binary  string // the attachment: the resolved path of the program
+	comm    string // the name its processes have (pgrep -x); empty means name
 	prepare string // shell run once before the first start (runtime directories, content)
 	daemon  vmtest.Daemon
 	ready   string // shell that succeeds once the service answers
@@ -133,6 +134,7 @@ const redisCLI = "redis-cli -s /run/redis/redis-server.sock"
 
 var redisService = libService{
 	name: "redis",
+	comm: "redis-server",
 	// /usr/bin/redis-server is a symlink to redis-check-rdb, which picks
 	// its role from argv[0]: the kernel attaches by the resolved path.
 	binary: "/usr/bin/redis-check-rdb",
@@ -197,6 +199,7 @@ const psqlSocket = `runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -v ON
 
 var postgresService = libService{
 	name:   "postgresql",
+	comm:   "postgres",
 	binary: "/usr/lib/postgresql/15/bin/postgres",
 	flags:  "attach_disconnected",
 	prepare: `
@@ -250,6 +253,9 @@ cp /opt/library/evil.so /tmp/evil.so && chmod 0755 /tmp/evil.so
 }
 
 var libServices = []*libService{&nginxService, &redisService, &postgresService}
+
+// runtimeServices are the runtime profiles' services (library_runtimes_test.go).
+var runtimeServices = []*libService{&goService, &nodeService, &pythonService}
 
 // evilC is the attacker's shared library for MODULE LOAD and LANGUAGE C:
 // loading it at all is the attack, so it only needs to be a valid ELF.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,10 @@ import (
 	"github.com/armorer-dev/armorer/internal/vmtest"
 )
 
-var libraryTrain = flag.String("library-train", "", "TestLibraryTrain: learn the library's profiles in the VM and write them, with the training logs, under this directory")
+var (
+	libraryTrain = flag.String("library-train", "", "TestLibraryTrain: learn the library's profiles in the VM and write them, with the training logs, under this directory")
+	libraryOnly  = flag.String("library-services", "", "TestLibraryTrain: only these services (comma-separated profile names; default all)")
+)
 
 // TestLibraryTrain is how the profiles under profiles/ were made: for each
 // service, on Debian 12's kernel, armorer writes a first profile in
@@ -38,7 +42,10 @@ func TestLibraryTrain(t *testing.T) {
 	m := vmtest.BootMachine(t, k, vmtest.MachineOptions{Files: files, Console: consoleFor(t)})
 	t.Logf("%s: kernel %s, boot %v", k.Name, m.Release, m.Boot.Round(time.Millisecond))
 	m.MustSh(t, 10*time.Second, "dmesg -C")
-	for _, s := range libServices {
+	for _, s := range append(slices.Clone(libServices), runtimeServices...) {
+		if *libraryOnly != "" && !slices.Contains(strings.Split(*libraryOnly, ","), s.name) {
+			continue
+		}
 		t.Run(s.name, func(t *testing.T) {
 			out := filepath.Join(*libraryTrain, s.name)
 			if err := os.MkdirAll(out, 0o755); err != nil {
@@ -102,8 +109,8 @@ func TestLibraryTrain(t *testing.T) {
 	}
 }
 
-// libraryFiles is what both library tests add to the VM: armorer and the
-// attacker's shared library.
+// libraryFiles is what both library tests add to the VM: armorer, the
+// attacker's shared library and the runtime services' apps.
 func libraryFiles(t *testing.T, ctx context.Context) []vmtest.File {
 	t.Helper()
 	dir := t.TempDir()
@@ -119,5 +126,5 @@ func libraryFiles(t *testing.T, ctx context.Context) []vmtest.File {
 	if b, err := exec.CommandContext(ctx, "gcc", "-shared", "-fPIC", "-o", so, src).CombinedOutput(); err != nil {
 		t.Fatalf("gcc evil.so: %v\n%s", err, b)
 	}
-	return []vmtest.File{armorer, {Path: "/opt/library/evil.so", Src: so, Mode: 0o755}}
+	return append([]vmtest.File{armorer, {Path: "/opt/library/evil.so", Src: so, Mode: 0o755}}, runtimeFiles(t, ctx, dir)...)
 }
