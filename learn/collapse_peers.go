@@ -76,7 +76,18 @@ func (l *Learner) collapsePeers(profile string, others []rule) []rule {
 			out = mergeSameRules(out)
 		}
 	}
-	return dropCoveredRules(out)
+	out = dropCoveredRules(out)
+	for i := range out {
+		if r := &out[i]; len(r.replaced) > 0 {
+			why := whyDigitRun
+			if r.Class == ClassMqueue && r.MqType == "sysv" && r.Path == "" {
+				why = "any System V key"
+			}
+			r.Glob = globNote(why, r.replaced)
+			r.replaced = nil
+		}
+	}
+	return out
 }
 
 // collapseField rewrites, in place, the field of every rule whose value
@@ -125,7 +136,7 @@ func (l *Learner) collapseField(profile string, rules []rule, f peerField, n int
 		}
 		for _, i := range g.members {
 			r := &rules[i]
-			r.Evidence.Examples = addBounded(r.Evidence.Examples, *f.of(r), strings.Compare)
+			r.replaced = append(r.replaced, *f.of(r))
 			*f.of(r) = pat
 		}
 		changed = true
@@ -182,7 +193,7 @@ func (l *Learner) collapseSysv(profile string, rules []rule, n int) bool {
 	}
 	for _, i := range members {
 		r := &rules[i]
-		r.Evidence.Examples = addBounded(r.Evidence.Examples, r.Path, strings.Compare)
+		r.replaced = append(r.replaced, r.Path)
 		r.Path = ""
 	}
 	return true
@@ -201,6 +212,7 @@ func mergeSameRules(rules []rule) []rule {
 		k := key{keyOf(&r), strings.Join(r.Mask, " "), strings.Join(r.Signals, " ")}
 		if i, ok := at[k]; ok {
 			out[i].Evidence.merge(r.Evidence)
+			out[i].replaced = append(out[i].replaced, r.replaced...)
 			continue
 		}
 		at[k] = len(out)
@@ -260,6 +272,7 @@ func dropCoveredRules(rules []rule) []rule {
 				continue
 			}
 			rules[j].Evidence.merge(rules[i].Evidence)
+			rules[j].replaced = append(rules[j].replaced, rules[i].replaced...)
 			dropped[i] = true
 			break
 		}

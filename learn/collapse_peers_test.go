@@ -57,7 +57,10 @@ func peerLines() []string {
 // learned profile passes policy.Check and both real parsers.
 func TestCollapsePeers(t *testing.T) {
 	v41, _ := oracle.Find(context.Background(), "4.1")
-	siblings := func(o *learn.SessionOptions) { o.Options.Siblings = 0 } // the default, 4
+	siblings := func(o *learn.SessionOptions) {
+		o.Options.Siblings = 0 // the default, 4
+		o.Merge.Explain = true
+	}
 	for _, abi := range []string{"3.0", "4.0"} {
 		t.Run(abi, func(t *testing.T) {
 			res, dir := sessionWith(t, abi, siblings, peerLines()...)
@@ -79,8 +82,23 @@ func TestCollapsePeers(t *testing.T) {
 					t.Errorf("want %q in:\n%s", w, text)
 				}
 			}
+			// --explain says which names a pattern replaced.
+			for _, w := range []string{"# glob (digit run) replaces @cups-10555, @cups-1465, @cups-2210,", "# glob (digit run) replaces app//worker-1, app//worker-17,"} {
+				if !strings.Contains(text, w) {
+					t.Errorf("want %q in:\n%s", w, text)
+				}
+			}
+			if abi == "4.0" && !strings.Contains(text, "# glob (any System V key) replaces 5000, 5001,") {
+				t.Errorf("the sysv rule does not say which keys it replaced:\n%s", text)
+			}
+			var ruleLines strings.Builder // without the --explain comments
+			for l := range strings.Lines(text) {
+				if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+					ruleLines.WriteString(l)
+				}
+			}
 			for _, bad := range []string{"@cups-1465", "job/1201", "worker-3", "worker-17", "other-[0-9]*", "/app-q3", "sysv 5001"} {
-				if strings.Contains(text, bad) {
+				if strings.Contains(ruleLines.String(), bad) {
 					t.Errorf("%q was not collapsed (or dropped):\n%s", bad, text)
 				}
 			}
