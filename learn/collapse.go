@@ -201,8 +201,8 @@ type collapser struct {
 	appTree string
 	apps    []string            // names the application goes by: its profile's and attachment's base names
 	refused map[*fileEntry]bool // in a perm-union finding already
-	// patterns are the globs matchesAll compiled, for this profile.
-	patterns map[string]*aare.Pattern
+	// patterns are the globs matchesAll parsed, for this profile.
+	patterns map[string]*aare.Node
 }
 
 // unite replaces the entries of g by pat with the union of their
@@ -610,22 +610,23 @@ func (c *collapser) matchesAll(pattern string, paths []string) bool {
 	if len(paths) == 0 {
 		return false
 	}
-	m := c.patterns[pattern]
-	if m == nil {
-		// Kept for this profile only: a log's thousands of learned globs
-		// would stay compiled to the end in the learner's matcher.
+	tree := c.patterns[pattern]
+	if tree == nil {
+		// Parsed, not compiled (aare.MatchTree walks the tree), and kept
+		// for this profile only: a log's thousands of learned globs would
+		// stay compiled to the end in the learner's matcher.
 		var err error
-		if m, err = aare.Compile(pattern, c.l.m.vars); err != nil {
+		if tree, err = aare.Parse(pattern, c.l.m.vars); err != nil {
 			c.l.m.compile(pattern) // remembered for Problems
 			return false
 		}
 		if c.patterns == nil {
-			c.patterns = map[string]*aare.Pattern{}
+			c.patterns = map[string]*aare.Node{}
 		}
-		c.patterns[pattern] = m
+		c.patterns[pattern] = tree
 	}
 	for _, p := range paths {
-		if !m.Match(p) {
+		if !aare.MatchTree(tree, p) {
 			return false
 		}
 	}
