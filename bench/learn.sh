@@ -5,8 +5,9 @@
 # (../shared/bench/gen_aalog.py -f kernlog --style legacy --seed 42), in one
 # run: the two commands alternate, ROUNDS times, on one core (taskset -c 0,
 # GOMAXPROCS=1), warm page cache. /usr/bin/time -v gives wall, CPU
-# (user+sys) and max RSS of each run; the medians and their ratio are
-# printed, with the load average (the build machine is shared).
+# (user+sys) and max RSS of each run; the best (least CPU) and the medians
+# and their ratios are printed, with the load average (the build machine is
+# shared).
 #
 #   bench/learn.sh [-n LINES] [-r ROUNDS] [-f FILE]   (run from the repository root)
 #
@@ -69,3 +70,8 @@ printf 'median armorer learn --stdout: %.2f s wall, %.2f s CPU, %.0f MiB max RSS
 printf 'median aa-logprof read_log:    %.2f s wall, %.2f s CPU, %.0f MiB max RSS\n' "$pw" "$pc" "$(echo "$pr / 1024" | bc -l)"
 printf 'armorer vs read_log: %.2fx faster by wall, %.2fx by CPU (target >= 5x; under 2 s, <= 256 MiB)\n' \
 	"$(echo "$pw / $aw" | bc -l)" "$(echo "$pc / $ac" | bc -l)"
+best() { grep "^$1 " "$work/results" | sort -k3 -n | head -1; }
+read -r _ bw bc br <<<"$(best armorer)"
+read -r _ qw qc qr <<<"$(best read_log)"
+printf 'best of %d by CPU: armorer %.2f s CPU (%.0f MiB), read_log %.2f s CPU (%.0f MiB): armorer %.2fx faster by CPU\n' \
+	"$rounds" "$bc" "$(echo "$br / 1024" | bc -l)" "$qc" "$(echo "$qr / 1024" | bc -l)" "$(echo "$qc / $bc" | bc -l)"
