@@ -35,9 +35,10 @@ func TestLibrary(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 			defer cancel()
-			files := libraryFiles(t, ctx)
+			files := append(libraryFiles(t, ctx), libraryAbstractions(t, root)...)
+			services := libServices
 			stats := map[string]profileStats{}
-			for _, s := range libServices {
+			for _, s := range services {
 				src, err := os.ReadFile(filepath.Join(root, "profiles", s.name, s.name))
 				if err != nil {
 					t.Fatal(err)
@@ -52,7 +53,7 @@ func TestLibrary(t *testing.T) {
 			m := vmtest.BootMachine(t, k, vmtest.MachineOptions{Files: files, Console: consoleFor(t)})
 			t.Logf("%s: kernel %s, boot %v", k.Name, m.Release, m.Boot.Round(time.Millisecond))
 			m.MustSh(t, 10*time.Second, "dmesg -C")
-			for _, s := range libServices {
+			for _, s := range services {
 				t.Run(s.name, func(t *testing.T) {
 					r := proveService(t, ctx, m, s)
 					st := stats[s.name]
@@ -62,6 +63,22 @@ func TestLibrary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// libraryAbstractions installs the abstractions armorer owns
+// (profiles/abstractions) beside the distribution's.
+func libraryAbstractions(t *testing.T, root string) []vmtest.File {
+	t.Helper()
+	dir := filepath.Join(root, "profiles", "abstractions")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []vmtest.File
+	for _, e := range ents {
+		files = append(files, vmtest.File{Path: "/etc/apparmor.d/abstractions/" + e.Name(), Src: filepath.Join(dir, e.Name()), Mode: 0o644})
+	}
+	return files
 }
 
 type proof struct {
