@@ -1,6 +1,7 @@
 package learn
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -57,94 +58,95 @@ func escapeNames(r *rule) {
 
 // collapsePeers generalises the non-file rules of one profile (already
 // without what the profile and chosen abstractions allow).
+// Whatever the glob mode, a rule another one covers is dropped.
 func (l *Learner) collapsePeers(profile string, others []rule) []rule {
-	n := l.opts.siblings()
-	if l.opts.Glob == GlobNone || n <= 0 || len(others) < 2 {
+	if len(others) < 2 {
 		return others
 	}
 	out := slices.Clone(others)
 	for i := range out {
 		escapeNames(&out[i])
 	}
-	for _, f := range peerFields {
-		out = l.collapseField(profile, out, f, n)
-	}
-	out = l.collapseSysv(profile, out, n)
-	return dropCoveredRules(out)
-}
-
-// collapseKey identifies rules that differ only in one field's digit runs.
-type collapseKey struct {
-	other         otherKey
-	mask, signals string
-	skeleton      string
-}
-
-func keyWithout(r rule, f peerField, skeleton string) collapseKey {
-	*f.of(&r) = ""
-	return collapseKey{keyOf(&r), strings.Join(r.Mask, " "), strings.Join(r.Signals, " "), skeleton}
-}
-
-func (l *Learner) collapseField(profile string, rules []rule, f peerField, n int) []rule {
-	groups := map[collapseKey][]int{}
-	var order []collapseKey
-	for i := range rules {
-		r := &rules[i]
-		if r.Class != f.class || r.Class == ClassMqueue && r.MqType != "" {
-			continue
+	if n := l.opts.siblings(); l.opts.Glob != GlobNone && n > 0 {
+		changed := false
+		for _, f := range peerFields {
+			changed = l.collapseField(profile, out, f, n) || changed
 		}
-		skel, _, ok := digitRuns(*f.of(r))
-		if !ok {
-			continue
-		}
-		k := keyWithout(*r, f, skel)
-		if groups[k] == nil {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], i)
-	}
-	drop := map[int]bool{}
-	for _, k := range order {
-		g := groups[k]
-		if len(g) < n {
-			continue
-		}
-		merged, ok := l.generalised(profile, rules, g, f)
-		if !ok {
-			continue
-		}
-		rules[g[0]] = merged
-		for _, i := range g[1:] {
-			drop[i] = true
+		if l.collapseSysv(profile, out, n) || changed {
+			out = mergeSameRules(out)
 		}
 	}
-	if len(drop) == 0 {
-		return rules
-	}
-	out := rules[:0]
-	for i, r := range rules {
-		if !drop[i] {
-			out = append(out, r)
+	out = dropCoveredRules(out)
+	for i := range out {
+		if r := &out[i]; len(r.replaced) > 0 {
+			why := whyDigitRun
+			if r.Class == ClassMqueue && r.MqType == "sysv" && r.Path == "" {
+				why = "any System V key"
+			}
+			r.Glob = globNote(why, r.replaced)
+			r.replaced = nil
 		}
 	}
 	return out
 }
 
-// generalised is the rule for a group: the first member with the field's
-// varying digit runs as [0-9]*, and every member's evidence. It is refused
-// when a member or the result would be held back as sensitive: each such
-// access is decided on its own.
-func (l *Learner) generalised(profile string, rules []rule, g []int, f peerField) (rule, bool) {
-	var runs [][]string
-	for _, i := range g {
-		if l.sensitive(profile, rules[i]) {
-			return rule{}, false
-		}
-		_, rs, _ := digitRuns(*f.of(&rules[i]))
-		runs = append(runs, rs)
+// collapseField rewrites, in place, the field of every rule whose value
+// has the skeleton (the text around its digit runs) of at least n distinct
+// values of that field in the profile: the runs that vary become [0-9]*.
+// Their other conditionals and permissions stay: rules that differ only in
+// the rewritten field become one (mergeSameRules). A group with a member
+// learn holds back as sensitive is left alone: each such access is decided
+// on its own.
+func (l *Learner) collapseField(profile string, rules []rule, f peerField, n int) bool {
+	type group struct {
+		members []int
+		values  map[string][]string // value → its digit runs
 	}
-	first := rules[g[0]]
-	skel, _, _ := digitRuns(*f.of(&first))
+	groups := map[string]*group{}
+	var order []string
+	for i := range rules {
+		r := &rules[i]
+		if r.Class != f.class || r.Class == ClassMqueue && r.MqType != "" {
+			continue
+		}
+		skel, runs, ok := digitRuns(*f.of(r))
+		if !ok {
+			continue
+		}
+		g := groups[skel]
+		if g == nil {
+			g = &group{values: map[string][]string{}}
+			groups[skel] = g
+			order = append(order, skel)
+		}
+		g.members = append(g.members, i)
+		g.values[*f.of(r)] = runs
+	}
+	changed := false
+	for _, skel := range order {
+		g := groups[skel]
+		if len(g.values) < n || slices.ContainsFunc(g.members, func(i int) bool { return l.sensitive(profile, rules[i]) }) {
+			continue
+		}
+		pat := skeletonPattern(skel, slices.Collect(maps.Values(g.values)))
+		probe := rules[g.members[0]]
+		*f.of(&probe) = pat
+		if l.sensitive(profile, probe) {
+			continue
+		}
+		for _, i := range g.members {
+			r := &rules[i]
+			r.replaced = append(r.replaced, *f.of(r))
+			*f.of(r) = pat
+		}
+		changed = true
+	}
+	return changed
+}
+
+// skeletonPattern fills a skeleton's runs: a run all values share stays,
+// one that varies becomes [0-9]*.
+func skeletonPattern(skel string, runs [][]string) string {
 	var b strings.Builder
 	j := 0
 	for i := 0; i < len(skel); i++ {
@@ -163,17 +165,7 @@ func (l *Learner) generalised(profile string, rules []rule, g []int, f peerField
 		}
 		j++
 	}
-	merged := first
-	*f.of(&merged) = b.String()
-	merged.Evidence = Evidence{}
-	for _, i := range g {
-		merged.Evidence.merge(rules[i].Evidence)
-		merged.Evidence.Examples = addBounded(merged.Evidence.Examples, *f.of(&rules[i]), strings.Compare)
-	}
-	if l.sensitive(profile, merged) {
-		return rule{}, false
-	}
-	return merged, true
+	return b.String()
 }
 
 // sensitive says whether learn would hold the rule back for a human (a
@@ -183,50 +175,48 @@ func (l *Learner) sensitive(profile string, r rule) bool {
 	return ok && id != "abi"
 }
 
-// collapseSysv drops the name of System V queue rules when at least n of
-// them differ only in it: apparmor_parser takes a key only as a literal
+// collapseSysv drops the name of the System V queue rules when at least
+// n distinct keys are named: apparmor_parser takes a key only as a literal
 // number ("message queue names must begin with a / or be a positive
 // integer"), so the rule for varying keys names none.
-func (l *Learner) collapseSysv(profile string, rules []rule, n int) []rule {
-	f := peerField{ClassMqueue, func(r *rule) *string { return &r.Path }}
-	groups := map[collapseKey][]int{}
-	var order []collapseKey
-	for i := range rules {
-		r := &rules[i]
-		if r.Class != ClassMqueue || r.MqType != "sysv" || r.Path == "" {
-			continue
-		}
-		k := keyWithout(*r, f, "")
-		if groups[k] == nil {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], i)
-	}
-	drop := map[int]bool{}
-	for _, k := range order {
-		g := groups[k]
-		if len(g) < n {
-			continue
-		}
-		merged := rules[g[0]]
-		merged.Path, merged.Evidence = "", Evidence{}
-		for _, i := range g {
-			merged.Evidence.merge(rules[i].Evidence)
-			merged.Evidence.Examples = addBounded(merged.Evidence.Examples, *f.of(&rules[i]), strings.Compare)
-		}
-		if l.sensitive(profile, merged) {
-			continue
-		}
-		rules[g[0]] = merged
-		for _, i := range g[1:] {
-			drop[i] = true
-		}
-	}
-	out := rules[:0]
+func (l *Learner) collapseSysv(profile string, rules []rule, n int) bool {
+	keys := map[string]bool{}
+	var members []int
 	for i, r := range rules {
-		if !drop[i] {
-			out = append(out, r)
+		if r.Class == ClassMqueue && r.MqType == "sysv" && r.Path != "" {
+			keys[r.Path] = true
+			members = append(members, i)
 		}
+	}
+	if len(keys) < n || slices.ContainsFunc(members, func(i int) bool { return l.sensitive(profile, rules[i]) }) {
+		return false
+	}
+	for _, i := range members {
+		r := &rules[i]
+		r.replaced = append(r.replaced, r.Path)
+		r.Path = ""
+	}
+	return true
+}
+
+// mergeSameRules joins rules that are the same after collapsing: their
+// events and examples add up.
+func mergeSameRules(rules []rule) []rule {
+	type key struct {
+		other         otherKey
+		mask, signals string
+	}
+	at := map[key]int{}
+	out := rules[:0]
+	for _, r := range rules {
+		k := key{keyOf(&r), strings.Join(r.Mask, " "), strings.Join(r.Signals, " ")}
+		if i, ok := at[k]; ok {
+			out[i].Evidence.merge(r.Evidence)
+			out[i].replaced = append(out[i].replaced, r.replaced...)
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, r)
 	}
 	return out
 }
@@ -282,6 +272,7 @@ func dropCoveredRules(rules []rule) []rule {
 				continue
 			}
 			rules[j].Evidence.merge(rules[i].Evidence)
+			rules[j].replaced = append(rules[j].replaced, rules[i].replaced...)
 			dropped[i] = true
 			break
 		}

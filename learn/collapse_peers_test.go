@@ -3,6 +3,7 @@ package learn_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -56,7 +57,10 @@ func peerLines() []string {
 // learned profile passes policy.Check and both real parsers.
 func TestCollapsePeers(t *testing.T) {
 	v41, _ := oracle.Find(context.Background(), "4.1")
-	siblings := func(o *learn.SessionOptions) { o.Options.Siblings = 0 } // the default, 4
+	siblings := func(o *learn.SessionOptions) {
+		o.Options.Siblings = 0 // the default, 4
+		o.Merge.Explain = true
+	}
 	for _, abi := range []string{"3.0", "4.0"} {
 		t.Run(abi, func(t *testing.T) {
 			res, dir := sessionWith(t, abi, siblings, peerLines()...)
@@ -78,8 +82,23 @@ func TestCollapsePeers(t *testing.T) {
 					t.Errorf("want %q in:\n%s", w, text)
 				}
 			}
+			// --explain says which names a pattern replaced.
+			for _, w := range []string{"# glob (digit run) replaces @cups-10555, @cups-1465, @cups-2210,", "# glob (digit run) replaces app//worker-1, app//worker-17,"} {
+				if !strings.Contains(text, w) {
+					t.Errorf("want %q in:\n%s", w, text)
+				}
+			}
+			if abi == "4.0" && !strings.Contains(text, "# glob (any System V key) replaces 5000, 5001,") {
+				t.Errorf("the sysv rule does not say which keys it replaced:\n%s", text)
+			}
+			var ruleLines strings.Builder // without the --explain comments
+			for l := range strings.Lines(text) {
+				if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+					ruleLines.WriteString(l)
+				}
+			}
 			for _, bad := range []string{"@cups-1465", "job/1201", "worker-3", "worker-17", "other-[0-9]*", "/app-q3", "sysv 5001"} {
-				if strings.Contains(text, bad) {
+				if strings.Contains(ruleLines.String(), bad) {
 					t.Errorf("%q was not collapsed (or dropped):\n%s", bad, text)
 				}
 			}
@@ -111,5 +130,99 @@ func TestCollapsePeersOff(t *testing.T) {
 	}
 	if n := strings.Count(text, "\n  unix "); n != 10 {
 		t.Errorf("%d unix rules, want one per address (10):\n%s", n, text)
+	}
+}
+
+// TestCollapsePeersProperty: numbered names of every byte value, in
+// groups above the threshold, collapse into rules policy.Check and both
+// real parsers accept, and every event is accounted for.
+func TestCollapsePeersProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 3))
+	word := func() string {
+		var b []byte
+		for range 1 + rng.IntN(5) {
+			c := byte(rng.IntN(256))
+			if c == '/' || c == 0 {
+				c = 'x'
+			}
+			b = append(b, c)
+		}
+		return string(b)
+	}
+	hex := func(s string) string { return fmt.Sprintf("%X", s) }
+	families := []func(stem string, n int) string{
+		func(stem string, n int) string {
+			return `apparmor="ALLOWED" operation="bind" class="net" profile="app" pid=1 comm="app" family="unix" sock_type="dgram" protocol=0 requested="bind" denied="bind" addr=` + hex(fmt.Sprintf("@%s%d", stem, n))
+		},
+		func(stem string, n int) string {
+			// dbus-daemon quotes its values, never hex: an object path
+			// has only [A-Za-z0-9_/].
+			path := strings.Map(func(r rune) rune {
+				if r < 'A' || r > 'z' || r > 'Z' && r < 'a' {
+					return '_'
+				}
+				return r
+			}, stem)
+			return `apparmor="ALLOWED" operation="dbus_method_call" bus="system" path="/org/x/` + fmt.Sprintf("%s%d", path, n) + `" interface="org.x.Y" member="M" mask="send" name="org.x" pid=1 label="app" peer_label="unconfined"`
+		},
+		func(stem string, n int) string {
+			return `apparmor="ALLOWED" operation="signal" profile="app" pid=1 comm="app" requested_mask="send" denied_mask="send" signal=hup peer=` + hex(fmt.Sprintf("app//%s%d", stem, n))
+		},
+		func(stem string, n int) string {
+			return `apparmor="ALLOWED" operation="open" class="posix_mqueue" profile="app" name=` + hex(fmt.Sprintf("/%s%d", stem, n)) + ` pid=1 comm="app" requested="open read" denied="open read"`
+		},
+	}
+	v41, _ := oracle.Find(context.Background(), "4.1")
+	for i := range 8 {
+		abi := []string{"3.0", "4.0"}[i%2]
+		var lines []string
+		for range 3 {
+			fam, stem := families[rng.IntN(len(families))], word()
+			for range 4 + rng.IntN(3) {
+				lines = append(lines, fam(stem, rng.IntN(100000)))
+			}
+		}
+		t.Run(fmt.Sprint(i, "/", abi), func(t *testing.T) {
+			res, dir := sessionWith(t, abi, func(o *learn.SessionOptions) { o.Options.Siblings = 0 }, lines...)
+			accounted(t, res)
+			validProfiles(t, res, dir, abi, abi == "3.0" || v41 != nil)
+			for _, f := range res.Findings {
+				if f.ID == "invalid-rule" {
+					t.Errorf("learn built a rule its checker rejects: %s", f)
+				}
+			}
+			all := changeText(res)
+			for _, f := range res.Findings {
+				all += f.String() + "\n" // mqueue at abi 3.0: a finding
+			}
+			if !strings.Contains(all, "[0-9]*") {
+				t.Errorf("nothing collapsed:\n%s", changeText(res))
+			}
+			if t.Failed() {
+				t.Logf("events:\n%s", strings.Join(lines, "\n"))
+			}
+		})
+	}
+}
+
+// TestCollapsePeersAcrossTypes: the threshold counts the names, whatever
+// the socket type: six pids of one daemon over three types are one
+// pattern, written once per type.
+func TestCollapsePeersAcrossTypes(t *testing.T) {
+	var lines []string
+	for i, st := range []string{"stream", "dgram", "seqpacket", "stream", "dgram", "seqpacket"} {
+		lines = append(lines, fmt.Sprintf(`apparmor="ALLOWED" operation="bind" profile="docker-default" pid=%d comm="dockerd" family="unix" sock_type="%s" protocol=0 requested_mask="bind" denied_mask="bind" addr="@docker-%d"`, 100+i, st, 12849+i*7))
+	}
+	res, dir := sessionWith(t, "3.0", func(o *learn.SessionOptions) { o.Options.Siblings = 0 }, lines...)
+	accounted(t, res)
+	validProfiles(t, res, dir, "3.0", true)
+	text := changeText(res)
+	for _, st := range []string{"stream", "dgram", "seqpacket"} {
+		if want := "unix bind type=" + st + " addr=@docker-[0-9]*,"; !strings.Contains(text, want) {
+			t.Errorf("want %q in:\n%s", want, text)
+		}
+	}
+	if n := strings.Count(text, "\n  unix "); n != 3 {
+		t.Errorf("%d unix rules, want 3:\n%s", n, text)
 	}
 }

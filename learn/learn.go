@@ -401,7 +401,15 @@ func exampleFor(a *Access) string {
 
 // Result computes the learned profiles, sorted by name. It can be called
 // more than once; the Learner is not changed.
-func (l *Learner) Result() ([]*Profile, error) {
+func (l *Learner) Result() ([]*Profile, error) { return l.result(false) }
+
+// finish is Result for a Learner that is done: each label's accesses are
+// let go once folded into its profile, and each profile's once its rules
+// are made, so that a large log's accesses are not held twice (the peak
+// of a run). The Learner cannot give a result again.
+func (l *Learner) finish() ([]*Profile, error) { return l.result(true) }
+
+func (l *Learner) result(consume bool) ([]*Profile, error) {
 	r := &resolver{l: l, eff: map[string]string{}, decided: map[[2]string]decision{}}
 	// Fold every raw label into its effective profile.
 	type eprof struct {
@@ -422,7 +430,11 @@ func (l *Learner) Result() ([]*Profile, error) {
 			effs[name] = ep
 		}
 		for _, p := range slices.Sorted(maps.Keys(la.files)) {
-			f := *la.files[p]
+			f := la.files[p]
+			if !consume {
+				c := *f
+				f = &c
+			}
 			if f.perms&aare.PermExec != 0 {
 				d, err := r.decide(label, p)
 				if err != nil {
@@ -440,7 +452,7 @@ func (l *Learner) Result() ([]*Profile, error) {
 				g.evidence.merge(f.evidence)
 				g.linkTo = cmp.Or(g.linkTo, f.linkTo)
 			} else {
-				ep.files[p] = &f
+				ep.files[p] = f
 			}
 		}
 		for _, ko := range sortedOthers(la.others) {
@@ -453,6 +465,11 @@ func (l *Learner) Result() ([]*Profile, error) {
 				}
 			}
 			g := ep.others[key]
+			if g == nil && consume {
+				o.rule = rule
+				ep.others[key] = o
+				continue
+			}
 			if g == nil {
 				g = &otherAcc{rule: rule, mask: map[string]bool{}, sigs: map[string]bool{}}
 				g.rule.Evidence = Evidence{}
@@ -461,6 +478,9 @@ func (l *Learner) Result() ([]*Profile, error) {
 			maps.Copy(g.mask, o.mask)
 			maps.Copy(g.sigs, o.sigs)
 			g.rule.Evidence.merge(o.rule.Evidence)
+		}
+		if consume {
+			la.files, la.others = nil, nil // execTargets stay: later labels' decisions read them
 		}
 	}
 	// Cx children get an exec rule's target name even when they logged
@@ -478,6 +498,9 @@ func (l *Learner) Result() ([]*Profile, error) {
 	var out []*Profile
 	for _, name := range slices.Sorted(maps.Keys(effs)) {
 		ep := effs[name]
+		if consume {
+			effs[name] = nil
+		}
 		p := &Profile{Name: name, Parent: ep.parent}
 		others := l.otherRulesOf(ep.others)
 		var cov coverer

@@ -83,8 +83,10 @@ type rule struct {
 	Glob string
 
 	// escaped: the non-file names are patterns already (collapsePeers),
-	// node writes them as they are.
-	escaped bool
+	// node writes them as they are; replaced are the observed names a
+	// collapsed name stands for.
+	escaped  bool
+	replaced []string
 }
 
 // Learned is a learned rule: the policy AST node that allows what was

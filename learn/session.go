@@ -233,7 +233,7 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 			res.Accounting.skipped(ev.Event)
 		}
 	}
-	profiles, err := l.Result()
+	profiles, err := l.finish()
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +276,12 @@ func (s *Session) selfCheck(profiles []*Profile, abi string) {
 		}
 	}
 	l := s.checkLoader()
-	bad := profileErrors(l, abi, checked)
+	// In files of selfCheckBatch profiles: one pass over the tunables per
+	// file, and not the whole output's syntax tree at once.
+	var bad []bool
+	for i := 0; i < len(checked); i += selfCheckBatch {
+		bad = append(bad, profileErrors(l, abi, checked[i:min(i+selfCheckBatch, len(checked))])...)
+	}
 	for i, p := range checked {
 		if !bad[i] {
 			continue
@@ -335,6 +340,9 @@ func isHexName(s string) bool {
 	}
 	return true
 }
+
+// selfCheckBatch is how many profiles selfCheck checks in one file.
+const selfCheckBatch = 256
 
 // checkLoader is the loader self-checks use: the session's include path,
 // so that the tunables are read once.

@@ -240,7 +240,8 @@ func newEventSink(o *eventsOptions, out *bufio.Writer) *eventSink {
 }
 
 func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
-	if s.o.Denied && !ev.Denied() {
+	denied := ev.Denied()
+	if s.o.Denied && !denied {
 		return nil
 	}
 	label := ev.Value(auditlog.KeyProfile)
@@ -251,7 +252,7 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 		return nil
 	}
 	s.shown++
-	if ev.Denied() {
+	if denied {
 		s.denied++
 	}
 	if s.o.Summary {

@@ -79,8 +79,8 @@ func (t *tally) flush() {
 		t.loaded[j] = t.slots[h&mask]
 	}
 	for j, s := range t.loaded[:n] {
-		if off := int(s&tallyOffMask) - 1; off >= 0 {
-			t.loaded[j] = uint64(t.arena[off])
+		if off := int(s&tallyOffMask) - 1; off >= 0 { // a record's first line and, for most keys, its last
+			t.loaded[j] = uint64(t.arena[off]) + uint64(t.arena[min(off+64, len(t.arena)-1)])
 		}
 	}
 	start = 0
@@ -151,30 +151,31 @@ func (t *tally) sorted(top int) []countEntry {
 	t.flush()
 	type sortKey struct {
 		count  uint64
-		prefix uint64 // the key's first 8 bytes, big-endian, zero-padded
+		p0, p1 uint64 // the key's first 16 bytes, big-endian, zero-padded: most comparisons stop there
 		off, n int    // the key: arena[off:off+n]
 	}
 	keys := make([]sortKey, 0, t.n)
 	for off := 0; off < len(t.arena); {
 		n := int(binary.LittleEndian.Uint32(t.arena[off+8:]))
 		k := sortKey{count: binary.LittleEndian.Uint64(t.arena[off:]), off: off + tallyHeader, n: n}
-		var p [8]byte
+		var p [16]byte
 		copy(p[:], t.arena[off+tallyHeader:off+tallyHeader+n])
-		k.prefix = binary.BigEndian.Uint64(p[:])
+		k.p0, k.p1 = binary.BigEndian.Uint64(p[:8]), binary.BigEndian.Uint64(p[8:])
 		keys = append(keys, k)
 		off += tallyHeader + n
 	}
 	slices.SortFunc(keys, func(a, b sortKey) int {
-		if a.count != b.count {
+		switch {
+		case a.count != b.count:
 			return cmp.Compare(b.count, a.count)
-		}
-		if a.prefix != b.prefix {
-			return cmp.Compare(a.prefix, b.prefix)
-		}
-		if a.n <= 8 || b.n <= 8 { // one key ends within the prefix, where the other holds the same bytes (or zeros)
+		case a.p0 != b.p0:
+			return cmp.Compare(a.p0, b.p0)
+		case a.p1 != b.p1:
+			return cmp.Compare(a.p1, b.p1)
+		case a.n <= 16 || b.n <= 16: // one key ends within the prefix, where the other holds the same bytes (or zeros)
 			return cmp.Compare(a.n, b.n)
 		}
-		return bytes.Compare(t.arena[a.off+8:a.off+a.n], t.arena[b.off+8:b.off+b.n])
+		return bytes.Compare(t.arena[a.off+16:a.off+a.n], t.arena[b.off+16:b.off+b.n])
 	})
 	if top > 0 && len(keys) > top {
 		keys = keys[:top]

@@ -1,6 +1,9 @@
 package aare
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Meets reports whether some path in the language of the tree a (as Parse
 // returns it) is matched by b and not by except (nil: none): Intersect's
@@ -151,4 +154,71 @@ func (w *meetWalk) walk(n *Node, in []statePair) []statePair {
 		return out
 	}
 	panic("aare: unknown op " + n.Op.String())
+}
+
+// MatchTree reports whether path is in the language of the tree n (as
+// Parse returns it): Pattern.Match without building the automaton, for a
+// pattern matched against a few paths once. It walks n once, carrying the
+// positions in path that the matches so far can end at.
+func MatchTree(n *Node, path string) bool {
+	return slices.Contains(matchPos(n, path, []int{0}), len(path))
+}
+
+// matchPos returns the positions in path that a match of n starting at a
+// position in in can end at (sorted, without duplicates).
+func matchPos(n *Node, path string, in []int) []int {
+	if len(in) == 0 {
+		return nil
+	}
+	var out []int
+	add := func(p int) {
+		if i, found := slices.BinarySearch(out, p); !found {
+			out = slices.Insert(out, i, p)
+		}
+	}
+	switch n.Op {
+	case OpEmpty:
+		return in
+	case OpLiteral:
+		for _, p := range in {
+			if strings.HasPrefix(path[p:], n.Lit) {
+				add(p + len(n.Lit))
+			}
+		}
+	case OpAnyNotSlash, OpCharClass:
+		set := n.Set
+		if n.Op == OpAnyNotSlash {
+			set = notSlash
+		}
+		for _, p := range in {
+			if p < len(path) && set.Has(path[p]) {
+				add(p + 1)
+			}
+		}
+	case OpStar, OpDoubleStar:
+		set := notSlash
+		if n.Op == OpDoubleStar {
+			set = anyByte
+		}
+		for _, p := range in {
+			add(p)
+			for q := p; q < len(path) && set.Has(path[q]); q++ {
+				add(q + 1)
+			}
+		}
+	case OpConcat:
+		out = in
+		for _, s := range n.Sub {
+			out = matchPos(s, path, out)
+		}
+	case OpAlternate:
+		for _, s := range n.Sub {
+			for _, p := range matchPos(s, path, in) {
+				add(p)
+			}
+		}
+	default:
+		panic("aare: unknown op " + n.Op.String())
+	}
+	return out
 }

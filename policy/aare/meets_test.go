@@ -2,6 +2,7 @@ package aare
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -89,5 +90,42 @@ func TestMeets(t *testing.T) {
 		if got := Meets(tree, MustCompile(tt.b), ex); got != tt.want {
 			t.Errorf("Meets(%q, %q, %q) = %v, want %v", tt.a, tt.b, tt.except, got, tt.want)
 		}
+	}
+}
+
+// TestMatchTreeAgreesWithMatch: MatchTree, which walks the tree, matches
+// what the compiled automaton matches, on paths drawn from each random
+// pattern's language and on near misses.
+func TestMatchTreeAgreesWithMatch(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(14, 5))}
+	vars := VarMap(map[string][]string{"HOME": {"@{HOMEDIRS}/*/", "/root/"}, "HOMEDIRS": {"/home/"}})
+	n, matched := 0, 0
+	for i := range 3000 {
+		ps := g.pattern()
+		if i%3 == 0 {
+			ps = "@{HOME}/" + ps
+		}
+		p, err := Compile(ps, vars)
+		if err != nil {
+			continue
+		}
+		tree, err := Parse(ps, vars)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v, but it compiles", ps, err)
+		}
+		path := g.path(p)
+		for _, s := range []string{path, path + "a", path + "/", strings.TrimSuffix(path, path[len(path)-1:]), "/root" + path, "/home/u" + path} {
+			want := p.Match(s)
+			if got := MatchTree(tree, s); got != want {
+				t.Errorf("MatchTree(%q, %q) = %v; Match says %v", ps, s, got, want)
+			}
+			n++
+			if want {
+				matched++
+			}
+		}
+	}
+	if n < 5000 || matched < n/20 {
+		t.Fatalf("only %d cases, %d matching", n, matched)
 	}
 }
