@@ -579,11 +579,16 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 		if len(cands) == 0 {
 			continue
 		}
-		set, err := aare.NewSet(cands, c.l.m.vars)
-		if err != nil {
-			continue
+		// A literal entry is decided on its path, without automata.
+		res, ok, err := aare.CoversLiteral(cands, r, c.l.m.vars)
+		if !ok {
+			var set *aare.Set
+			if set, err = aare.NewSet(cands, c.l.m.vars); err != nil {
+				continue
+			}
+			res, err = set.Covers(r, c.l.m.vars)
 		}
-		if res, err := set.Covers(r, c.l.m.vars); err == nil && res == aare.Yes {
+		if err == nil && res == aare.Yes {
 			g := by[0]
 			g.ev.merge(e.ev)
 			g.members = append(g.members, e.members...)

@@ -509,7 +509,7 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 		}
 		files := l.uncovered(p, cov, ep.files, &others)
 		l.chooseAbstractions(p, files, &others)
-		others = l.collapsePeers(p.Name, others)
+		others = l.collapsePeers(p.Name, others, cov)
 		var rules []rule
 		if err := l.fileRules(p, &rules, files, r, cov); err != nil {
 			return nil, err

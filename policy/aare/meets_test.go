@@ -129,3 +129,49 @@ func TestMatchTreeAgreesWithMatch(t *testing.T) {
 		t.Fatalf("only %d cases, %d matching", n, matched)
 	}
 }
+
+// TestCoversLiteralAgreesWithCovers: for a literal rule, CoversLiteral
+// answers what NewSet(rules).Covers answers, on random rule sets (every
+// permission and exec mode, owner, audit, deny) and paths from their
+// patterns.
+func TestCoversLiteralAgreesWithCovers(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(14, 6))}
+	n, yes := 0, 0
+	for range 2000 {
+		var rules []Rule
+		for range 1 + g.r.IntN(3) {
+			rules = append(rules, g.rule("/"+g.seq(2, 3)))
+		}
+		set, err := NewSet(rules, nil)
+		if err != nil {
+			continue
+		}
+		p := set.pats[g.r.IntN(len(set.pats))]
+		r := g.rule(literalPattern(g.path(p)))
+		if g.r.IntN(3) == 0 {
+			b := rules[g.r.IntN(len(rules))]
+			r.Perms, r.Exec, r.Deny = b.Perms, b.Exec, b.Deny
+		}
+		want, err := set.Covers(r, nil)
+		if err != nil || want == Unknown {
+			continue
+		}
+		got, ok, err := CoversLiteral(rules, r, nil)
+		if !ok || err != nil {
+			t.Fatalf("CoversLiteral(%v, %v): ok %v, %v", rules, r, ok, err)
+		}
+		if got != want {
+			t.Errorf("CoversLiteral(%v, %v) = %v; Covers says %v", rules, r, got, want)
+		}
+		n++
+		if want == Yes {
+			yes++
+		}
+	}
+	if n < 1000 || yes < n/10 {
+		t.Fatalf("only %d cases, %d covered", n, yes)
+	}
+	if _, ok, _ := CoversLiteral(nil, Rule{Pattern: "/a/*", Perms: PermRead}, nil); ok {
+		t.Error("CoversLiteral answers for a glob")
+	}
+}
