@@ -2,6 +2,7 @@ package aare
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -50,6 +51,26 @@ func TestMeetsAgreesWithIntersect(t *testing.T) {
 		}
 		if got := Meets(tree, b, ex); got != (want == Yes) {
 			t.Errorf("Meets(%q, %q, %v) = %v; Intersect says %v", as, bs, ex, got, want)
+		}
+		// The same except as literal paths: a few of a's, one of b's.
+		var lits []string
+		for range 1 + g.r.IntN(3) {
+			lits = append(lits, g.path(a))
+		}
+		lits = append(lits, g.path(b))
+		slices.Sort(lits)
+		lits = slices.Compact(lits)
+		var alts []string
+		for _, l := range lits {
+			alts = append(alts, strings.ReplaceAll(literalPattern(l), ",", "\\,"))
+		}
+		lp, err := Compile("{"+strings.Join(alts, ",")+",\\x01}", nil)
+		if err != nil || slices.ContainsFunc(lits, func(l string) bool { return strings.Contains(l, "//") }) {
+			continue
+		}
+		_, wantLits := Intersect(a, b, lp)
+		if wantLits != Unknown && MeetsLiterals(tree, b, lits) != (wantLits == Yes) {
+			t.Errorf("MeetsLiterals(%q, %q, %q) = %v; Intersect says %v", as, bs, lits, !(wantLits == Yes), wantLits)
 		}
 		n++
 		if want == Yes {
