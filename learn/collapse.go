@@ -6,6 +6,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/armorer-dev/armorer/lint"
@@ -47,6 +48,7 @@ func DigitRuns(patterns []string, min int) map[string]string {
 		members  []int
 		distinct []map[string]bool
 	}
+	prefixes := make([]string, len(patterns)) // the components before depth, rewritten, joined
 	for depth := 0; ; depth++ {
 		groups := map[string]*group{}
 		var keys []string
@@ -56,11 +58,14 @@ func DigitRuns(patterns []string, min int) map[string]string {
 				continue
 			}
 			any = true
+			if depth > 0 {
+				prefixes[i] += cs[depth-1] + "/"
+			}
 			skel, runs := digitSlots(cs[depth])
 			if len(runs) == 0 {
 				continue
 			}
-			key := strings.Join(cs[:depth], "/") + "\x00" + skel
+			key := prefixes[i] + "\x00" + skel
 			g := groups[key]
 			if g == nil {
 				g = &group{distinct: make([]map[string]bool, len(runs))}
@@ -105,6 +110,9 @@ func DigitRuns(patterns []string, min int) map[string]string {
 // digitSlots finds the literal digit runs of one pattern component: the
 // component with each run replaced by \x01, and the runs' [start, end).
 func digitSlots(c string) (string, [][2]int) {
+	if !strings.ContainsAny(c, "0123456789") {
+		return c, nil
+	}
 	var runs [][2]int
 	var skel strings.Builder
 	for i := 0; i < len(c); {
@@ -193,8 +201,8 @@ type collapser struct {
 	appTree string
 	apps    []string            // names the application goes by: its profile's and attachment's base names
 	refused map[*fileEntry]bool // in a perm-union finding already
-	// patterns are the globs matchesAll compiled, for this profile.
-	patterns map[string]*aare.Pattern
+	// patterns are the globs matchesAll parsed, for this profile.
+	patterns map[string]*aare.Node
 }
 
 // unite replaces the entries of g by pat with the union of their
@@ -269,9 +277,9 @@ func listPaths(names []string) string {
 // classKey groups entries that may merge: the same exec transition, and,
 // without the union, the same permissions and owner.
 func (c *collapser) classKey(e *fileEntry, union bool) string {
-	k := fmt.Sprintf("%d\x00%s", e.exec, e.target)
+	k := strconv.Itoa(int(e.exec)) + "\x00" + e.target
 	if !union {
-		k += fmt.Sprintf("\x00%d\x00%v", e.perms, e.owner)
+		k += "\x00" + strconv.Itoa(int(e.perms)) + "\x00" + strconv.FormatBool(e.owner)
 	}
 	return k
 }
@@ -571,11 +579,16 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 		if len(cands) == 0 {
 			continue
 		}
-		set, err := aare.NewSet(cands, c.l.m.vars)
-		if err != nil {
-			continue
+		// A literal entry is decided on its path, without automata.
+		res, ok, err := aare.CoversLiteral(cands, r, c.l.m.vars)
+		if !ok {
+			var set *aare.Set
+			if set, err = aare.NewSet(cands, c.l.m.vars); err != nil {
+				continue
+			}
+			res, err = set.Covers(r, c.l.m.vars)
 		}
-		if res, err := set.Covers(r, c.l.m.vars); err == nil && res == aare.Yes {
+		if err == nil && res == aare.Yes {
 			g := by[0]
 			g.ev.merge(e.ev)
 			g.members = append(g.members, e.members...)
@@ -602,22 +615,23 @@ func (c *collapser) matchesAll(pattern string, paths []string) bool {
 	if len(paths) == 0 {
 		return false
 	}
-	m := c.patterns[pattern]
-	if m == nil {
-		// Kept for this profile only: a log's thousands of learned globs
-		// would stay compiled to the end in the learner's matcher.
+	tree := c.patterns[pattern]
+	if tree == nil {
+		// Parsed, not compiled (aare.MatchTree walks the tree), and kept
+		// for this profile only: a log's thousands of learned globs would
+		// stay compiled to the end in the learner's matcher.
 		var err error
-		if m, err = aare.Compile(pattern, c.l.m.vars); err != nil {
+		if tree, err = aare.Parse(pattern, c.l.m.vars); err != nil {
 			c.l.m.compile(pattern) // remembered for Problems
 			return false
 		}
 		if c.patterns == nil {
-			c.patterns = map[string]*aare.Pattern{}
+			c.patterns = map[string]*aare.Node{}
 		}
-		c.patterns[pattern] = m
+		c.patterns[pattern] = tree
 	}
 	for _, p := range paths {
-		if !m.Match(p) {
+		if !aare.MatchTree(tree, p) {
 			return false
 		}
 	}
@@ -633,18 +647,12 @@ type fileCoverer interface {
 	ownFileRules() []aare.Rule
 }
 
-// globNote is the --explain line of a glob: why, and the observed paths
-// it replaced.
-func globNote(why string, members []string) string {
+// globNote says why a glob replaced the observed names, and which
+// (the --explain line and --json's glob).
+func globNote(why string, members []string) *Globbed {
 	names := slices.Clone(members)
 	slices.Sort(names)
-	names = slices.Compact(names)
-	const show = 8
-	list := strings.Join(names[:min(len(names), show)], ", ")
-	if len(names) > show {
-		list += fmt.Sprintf(", … (%d paths)", len(names))
-	}
-	return fmt.Sprintf("glob (%s) replaces %s", why, list)
+	return &Globbed{Why: why, Replaced: slices.Compact(names)}
 }
 
 // collapse generalises a profile's entries together with the profile's

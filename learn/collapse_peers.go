@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/armorer-dev/armorer/policy"
 	"github.com/armorer-dev/armorer/policy/aare"
 )
 
@@ -18,21 +19,96 @@ import (
 // Siblings distinct keys become a rule without a name. A rule another
 // learned rule covers is dropped (its events count for that rule).
 
-// peerField is a name of a non-file rule that may be generalised.
+// peerField is a name of a non-file rule that may be generalised: the
+// learned rule's field, and the words of a profile's rule that say it.
 type peerField struct {
 	class Class
 	of    func(*rule) *string
+	ast   func(policy.Rule) []*policy.Word
 }
 
 var peerFields = []peerField{
-	{ClassUnix, func(r *rule) *string { return &r.Addr }},
-	{ClassUnix, func(r *rule) *string { return &r.PeerAddr }},
-	{ClassDBus, func(r *rule) *string { return &r.DBusPath }},
-	{ClassDBus, func(r *rule) *string { return &r.PeerName }},
-	{ClassDBus, func(r *rule) *string { return &r.Name }},
-	{ClassMqueue, func(r *rule) *string { return &r.Path }},
-	{ClassSignal, func(r *rule) *string { return &r.Peer }},
-	{ClassPtrace, func(r *rule) *string { return &r.Peer }},
+	{ClassUnix, func(r *rule) *string { return &r.Addr }, func(x policy.Rule) []*policy.Word {
+		if u, ok := x.(*policy.UnixRule); ok {
+			return condWords(u.Conds, "addr")
+		}
+		return nil
+	}},
+	{ClassUnix, func(r *rule) *string { return &r.PeerAddr }, func(x policy.Rule) []*policy.Word {
+		if u, ok := x.(*policy.UnixRule); ok {
+			return nestedWords(u.Conds, "peer", "addr")
+		}
+		return nil
+	}},
+	{ClassDBus, func(r *rule) *string { return &r.DBusPath }, func(x policy.Rule) []*policy.Word {
+		if d, ok := x.(*policy.DbusRule); ok {
+			return condWords(d.Conds, "path")
+		}
+		return nil
+	}},
+	{ClassDBus, func(r *rule) *string { return &r.PeerName }, func(x policy.Rule) []*policy.Word {
+		if d, ok := x.(*policy.DbusRule); ok {
+			return nestedWords(d.Conds, "peer", "name")
+		}
+		return nil
+	}},
+	{ClassDBus, func(r *rule) *string { return &r.Name }, func(x policy.Rule) []*policy.Word {
+		if d, ok := x.(*policy.DbusRule); ok {
+			return condWords(d.Conds, "name")
+		}
+		return nil
+	}},
+	{ClassMqueue, func(r *rule) *string { return &r.Path }, func(x policy.Rule) []*policy.Word {
+		if m, ok := x.(*policy.MqueueRule); ok && m.Name != nil && policy.FindCond(m.Conds, "type") == nil {
+			return []*policy.Word{m.Name}
+		}
+		return nil
+	}},
+	{ClassSignal, func(r *rule) *string { return &r.Peer }, func(x policy.Rule) []*policy.Word {
+		if s, ok := x.(*policy.SignalRule); ok {
+			return condWords(s.Conds, "peer")
+		}
+		return nil
+	}},
+	{ClassPtrace, func(r *rule) *string { return &r.Peer }, func(x policy.Rule) []*policy.Word {
+		if p, ok := x.(*policy.PtraceRule); ok {
+			return condWords(p.Conds, "peer")
+		}
+		return nil
+	}},
+}
+
+func condWords(cs []*policy.Cond, key string) []*policy.Word {
+	if k := policy.FindCond(cs, key); k != nil && k.Value != nil {
+		return k.Value.Words
+	}
+	return nil
+}
+
+func nestedWords(cs []*policy.Cond, key, sub string) []*policy.Word {
+	if k := policy.FindCond(cs, key); k != nil {
+		return condWords(k.Conds, sub)
+	}
+	return nil
+}
+
+// ownNames are the literal names a field has in the profile's own rules
+// (not its abstractions'), which new names generalise with. Only plain
+// words count: a quoted or globbed one is not a sibling to compare.
+func ownNames(cov coverer, f peerField) []string {
+	c, ok := cov.(*Coverage)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, x := range c.ownOthers {
+		for _, w := range f.ast(x) {
+			if v := w.Value(); !w.Quoted() && !strings.ContainsAny(v, "*?[]{}\\\"#") {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 // nameFields are every name field node() writes as a literal pattern.
@@ -59,7 +135,7 @@ func escapeNames(r *rule) {
 // collapsePeers generalises the non-file rules of one profile (already
 // without what the profile and chosen abstractions allow).
 // Whatever the glob mode, a rule another one covers is dropped.
-func (l *Learner) collapsePeers(profile string, others []rule) []rule {
+func (l *Learner) collapsePeers(profile string, others []rule, cov coverer) []rule {
 	if len(others) < 2 {
 		return others
 	}
@@ -70,7 +146,7 @@ func (l *Learner) collapsePeers(profile string, others []rule) []rule {
 	if n := l.opts.siblings(); l.opts.Glob != GlobNone && n > 0 {
 		changed := false
 		for _, f := range peerFields {
-			changed = l.collapseField(profile, out, f, n) || changed
+			changed = l.collapseField(profile, out, f, n, ownNames(cov, f)) || changed
 		}
 		if l.collapseSysv(profile, out, n) || changed {
 			out = mergeSameRules(out)
@@ -97,7 +173,7 @@ func (l *Learner) collapsePeers(profile string, others []rule) []rule {
 // the rewritten field become one (mergeSameRules). A group with a member
 // learn holds back as sensitive is left alone: each such access is decided
 // on its own.
-func (l *Learner) collapseField(profile string, rules []rule, f peerField, n int) bool {
+func (l *Learner) collapseField(profile string, rules []rule, f peerField, n int, own []string) bool {
 	type group struct {
 		members []int
 		values  map[string][]string // value → its digit runs
@@ -121,6 +197,11 @@ func (l *Learner) collapseField(profile string, rules []rule, f peerField, n int
 		}
 		g.members = append(g.members, i)
 		g.values[*f.of(r)] = runs
+	}
+	for _, v := range own {
+		if skel, runs, ok := digitRuns(v); ok && groups[skel] != nil {
+			groups[skel].values[v] = runs
+		}
 	}
 	changed := false
 	for _, skel := range order {

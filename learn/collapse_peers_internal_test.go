@@ -1,8 +1,12 @@
 package learn
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/armorer-dev/armorer/host"
 )
 
 func TestDigitRuns(t *testing.T) {
@@ -43,5 +47,32 @@ func TestRuleCoversRule(t *testing.T) {
 		if got := ruleCoversRule(&tc.x, &tc.r); got != tc.want {
 			t.Errorf("%s covers %s = %v, want %v", tc.x, tc.r, got, tc.want)
 		}
+	}
+}
+
+// TestUnixPeerRuleNoLocal: abstractions/base's `unix peer=(label=…),`
+// allows talking to a peer, not binding an address: a bind it "covered"
+// was reported as already allowed, and learned nothing.
+func TestUnixPeerRuleNoLocal(t *testing.T) {
+	d := t.TempDir()
+	prof := "profile app {\n  unix peer=(label=@{profile_name}),\n}\n"
+	if err := os.WriteFile(filepath.Join(d, "app"), []byte(prof), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := host.LoadProfileSet(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ProfileCoverage(set, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bind := rule{Class: ClassUnix, SockType: "dgram", Addr: "@cups-4097", Mask: []string{"bind"}}
+	send := rule{Class: ClassUnix, SockType: "stream", PeerAddr: "@x", Mask: []string{"send"}}
+	if c.coversRule(bind) {
+		t.Errorf("%s covers %s", ruleText(c.others[0]), bind)
+	}
+	if !c.coversRule(send) {
+		t.Errorf("%s does not cover %s", ruleText(c.others[0]), send)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -224,5 +226,40 @@ func TestCollapsePeersAcrossTypes(t *testing.T) {
 	}
 	if n := strings.Count(text, "\n  unix "); n != 3 {
 		t.Errorf("%d unix rules, want 3:\n%s", n, text)
+	}
+}
+
+// TestCollapsePeersWithExisting: new names are generalised together with
+// the profile's own literal rules (issue 14 §3): three addresses already
+// in the profile and two new ones are five siblings, and learn adds one
+// pattern rather than two more literals. Abstractions do not count.
+func TestCollapsePeersWithExisting(t *testing.T) {
+	prof := "abi <abi/3.0>,\n\ninclude <tunables/global>\n\nprofile app {\n  include <abstractions/base>\n" +
+		"  unix bind type=dgram addr=@cups-1465,\n  unix bind type=dgram addr=@cups-2210,\n  unix bind type=dgram addr=@cups-30311,\n" +
+		"  signal send set=(term) peer=app//worker-1,\n}\n"
+	var lines []string
+	for _, pid := range []int{4097, 51234} {
+		lines = append(lines, fmt.Sprintf(`apparmor="ALLOWED" operation="bind" class="net" profile="app" pid=%d comm="app" family="unix" sock_type="dgram" protocol=0 requested="bind" denied="bind" addr="@cups-%d"`, pid, pid))
+	}
+	// One existing worker and two new ones: three, below the threshold.
+	for w := 2; w <= 3; w++ {
+		lines = append(lines, fmt.Sprintf(`apparmor="ALLOWED" operation="signal" class="signal" profile="app" pid=8006 comm="app" requested_mask="send" denied_mask="send" signal=term peer="app//worker-%d"`, w))
+	}
+	res, dir := sessionWith(t, "3.0", func(o *learn.SessionOptions) {
+		o.Options.Siblings = 0
+		if err := os.WriteFile(filepath.Join(o.Dir, "app"), []byte(prof), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}, lines...)
+	accounted(t, res)
+	validProfiles(t, res, dir, "3.0", true)
+	text := changeText(res)
+	if !strings.Contains(text, "+  unix bind type=dgram addr=@cups-[0-9]*,") && !strings.Contains(text, "\n  unix bind type=dgram addr=@cups-[0-9]*,") {
+		t.Errorf("new addresses not generalised with the profile's own:\n%s\n%s", text, res.Accounting)
+	}
+	for _, bad := range []string{"@cups-4097", "@cups-51234", "worker-[0-9]*"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("%q in:\n%s", bad, text)
+		}
 	}
 }

@@ -37,6 +37,8 @@ func learnedSet(t *testing.T, ps []*Profile, profile string) (*aare.Set, []aare.
 	return set, rules
 }
 
+// learnProfiles learns accs; every learned profile must pass policy.Check
+// and compile with the real apparmor_parser (3.0.8).
 func learnProfiles(t *testing.T, opts Options, accs ...*Access) []*Profile {
 	t.Helper()
 	l := New(opts)
@@ -47,6 +49,27 @@ func learnProfiles(t *testing.T, opts Options, accs ...*Access) []*Profile {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Checked on a result of their own: Explained sets the nodes' comments.
+	checked, err := l.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range checked {
+		if p.Parent != "" {
+			continue
+		}
+		pf := ProfileFile{Name: p.Name, ABI: "3.0", Abstractions: p.Abstractions}
+		for _, r := range p.Rules {
+			pf.Rules = append(pf.Rules, r.Explained())
+		}
+		text := printFile(t, pf.File())
+		for _, d := range policy.CheckFile(policy.NewLoader(bundled), "learned", []byte(text), policy.CheckConfig{}).Diagnostics {
+			if d.Severity == policy.SeverityError {
+				t.Errorf("policy.Check rejects the learned profile: %s\n%s", d, text)
+			}
+		}
+	}
+	compileLearned(t, checked, "3.0")
 	return ps
 }
 
@@ -318,6 +341,19 @@ func TestExplainGlobs(t *testing.T) {
 	for _, want := range []string{"digit run", "/dev/hidraw0", "/dev/hidraw3", "data directory", "/opt/myapp/data/k1", "content tree", "/var/www/html/da/p.html"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("--explain lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestDigitRunsOfPatterns(t *testing.T) {
+	in := []string{"/a/x1/y", "/a/x2/y", "/a/x3/y", "/a/x4/z", "/b/x1/y", `/c/\x01`, `/c/\x02`, "/d/[0-9]1", "/d/[0-9]2", "@{PROC}/@{pid}/fd/1", "@{PROC}/@{pid}/fd/2"}
+	got := DigitRuns(in, 2)
+	for p, want := range map[string]string{
+		"/a/x1/y": "/a/x[0-9]*/y", "/a/x4/z": "/a/x[0-9]*/z", "/b/x1/y": "/b/x1/y",
+		`/c/\x01`: `/c/\x01`, "/d/[0-9]1": "/d/[0-9][0-9]*", "@{PROC}/@{pid}/fd/1": "@{PROC}/@{pid}/fd/[0-9]*",
+	} {
+		if got[p] != want {
+			t.Errorf("DigitRuns: %q → %q, want %q", p, got[p], want)
 		}
 	}
 }

@@ -45,10 +45,11 @@ type Coverage struct {
 	// own are the literal file rules of the profile's own file and its
 	// local/ include (fileCoverer).
 	own []aare.Rule
-	// directNet are the network rules of the profile itself and of its
-	// includes other than abstractions (local/): observed network use
-	// keeps a rule of its own beside an abstraction's (networkDirect).
-	directNet []policy.Rule
+	// ownOthers are the non-file allow rules of the profile itself and of
+	// its includes other than abstractions (local/): observed network use
+	// keeps a rule of its own beside an abstraction's (networkDirect), and
+	// new peer names generalise with the profile's own (ownNames).
+	ownOthers []policy.Rule
 }
 
 // ProfileCoverage returns what the named profile of set already allows.
@@ -81,7 +82,7 @@ func coverageOf(ps *host.ProfileSet, v *policy.Vars, name string, body []policy.
 	var files []aare.Rule
 	var errs []error
 	collect(ps.Loader, c, &files, body, profile, &errs)
-	c.directNet = directNetwork(ps.Loader, body, profile)
+	c.ownOthers = ownRules(ps.Loader, body, profile)
 	set, err := aare.NewSet(files, c.vars)
 	if err != nil {
 		// One bad rule must not hide the rest: compile rule by rule.
@@ -220,9 +221,9 @@ func collect(l *policy.Loader, c *Coverage, files *[]aare.Rule, body []policy.Ru
 	}
 }
 
-// directNetwork collects the allow network rules of a profile body and of
-// the files it includes, leaving abstractions out.
-func directNetwork(l *policy.Loader, body []policy.Rule, profile *policy.Profile) []policy.Rule {
+// ownRules collects the non-file allow rules of a profile body and of the
+// files it includes, leaving abstractions out.
+func ownRules(l *policy.Loader, body []policy.Rule, profile *policy.Profile) []policy.Rule {
 	include := func(r *policy.Include) []*policy.File {
 		if isAbstractionInclude(r) {
 			return nil
@@ -232,7 +233,11 @@ func directNetwork(l *policy.Loader, body []policy.Rule, profile *policy.Profile
 	}
 	var out []policy.Rule
 	for sr := range policy.Rules(body, profile, include) {
-		if _, ok := sr.Rule.(*policy.NetworkRule); ok && sr.Profile == profile && !sr.Conditional && !sr.Qual.Deny {
+		if sr.Profile != profile || sr.Conditional || sr.Qual.Deny {
+			continue
+		}
+		switch sr.Rule.(type) {
+		case *policy.NetworkRule, *policy.UnixRule, *policy.DbusRule, *policy.SignalRule, *policy.PtraceRule, *policy.MqueueRule:
 			out = append(out, sr.Rule)
 		}
 	}
@@ -351,6 +356,9 @@ func (c *Coverage) ruleCovers(x policy.Rule, r rule) bool {
 		}
 		return r.Class == ClassPtrace && hasAll(x.Access, mask) && c.condMatches(x.Conds, "peer", r.Peer)
 	case *policy.UnixRule:
+		if policy.FindCond(x.Conds, "peer") != nil && slices.ContainsFunc(r.Mask, localUnixPerm) {
+			return false // a rule with a peer allows only what has one: not bind, listen, create…
+		}
 		return r.Class == ClassUnix && hasAll(x.Access, r.Mask) && c.condMatches(x.Conds, "type", r.SockType) &&
 			c.condMatches(x.Conds, "addr", r.Addr) && c.nestedMatches(x.Conds, "peer", "addr", r.PeerAddr)
 	case *policy.DbusRule:
@@ -389,6 +397,16 @@ func (c *Coverage) matchName(pattern, val string) bool {
 		return true
 	}
 	return hasGlob(pattern) && c.m.match(pattern, val)
+}
+
+// localUnixPerm: a unix socket permission with no peer (bind, listen,
+// create, getattr…), which a rule with a peer= conditional does not give.
+func localUnixPerm(p string) bool {
+	switch p {
+	case "connect", "send", "receive", "r", "w", "rw":
+		return false
+	}
+	return true
 }
 
 func hasAll(l *policy.List, want []string) bool {

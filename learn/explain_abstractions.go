@@ -108,8 +108,8 @@ func (c *Coverage) networkDirect(r rule) bool {
 	if c.all {
 		return true
 	}
-	for _, x := range c.directNet {
-		if c.ruleCovers(x, r) {
+	for _, x := range c.ownOthers {
+		if _, ok := x.(*policy.NetworkRule); ok && c.ruleCovers(x, r) {
 			return true
 		}
 	}

@@ -509,7 +509,7 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 		}
 		files := l.uncovered(p, cov, ep.files, &others)
 		l.chooseAbstractions(p, files, &others)
-		others = l.collapsePeers(p.Name, others)
+		others = l.collapsePeers(p.Name, others, cov)
 		var rules []rule
 		if err := l.fileRules(p, &rules, files, r, cov); err != nil {
 			return nil, err
@@ -980,7 +980,9 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	// @{HOME}, which include /root/, globs, siblings, subtrees). The named
 	// paths' automaton is built when a question needs it (few do: most
 	// answers hold for every profile and are remembered).
-	exceptSrc, hasExcept := namedSensitiveSrc(touched)
+	named := sensitiveOf(touched)
+	exceptSrc, hasExcept := namedSensitiveSrc(named)
+	literal := literalNames(named)
 	var except *aare.Pattern
 	exceptPattern := func() *aare.Pattern {
 		if except == nil && hasExcept {
@@ -1025,7 +1027,9 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			}
 		}
 		reached := true // when the named paths do not compile: hold back more, never less
-		if ex := exceptPattern(); ex != nil {
+		if literal {
+			reached = lint.ReachesTreeLiterals(tree, perms, named)
+		} else if ex := exceptPattern(); ex != nil {
 			reached = lint.ReachesTree(tree, perms, ex)
 		}
 		l.guardMemo[key] = !reached

@@ -2,7 +2,6 @@ package learn
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -86,20 +85,31 @@ func (m *matcher) problems() []error {
 // in the sensitive table's language (nil when there are none): what the
 // events named, which a generalisation may cover without widening.
 func namedSensitive(paths map[string]bool) *aare.Pattern {
-	src, ok := namedSensitiveSrc(paths)
+	src, ok := namedSensitiveSrc(sensitiveOf(paths))
 	if !ok {
 		return nil
 	}
 	return compileNamed(src)
 }
 
-// namedSensitiveSrc is namedSensitive's pattern text (false: none).
-func namedSensitiveSrc(paths map[string]bool) (string, bool) {
-	var alts []string
-	for _, p := range slices.Sorted(maps.Keys(paths)) {
+// sensitiveOf lists, sorted, the paths in the sensitive table's language.
+func sensitiveOf(paths map[string]bool) []string {
+	var named []string
+	for p := range paths {
 		if lint.AnyPath(p) {
-			alts = append(alts, strings.ReplaceAll(EscapeLiteral(p), ",", "\\,"))
+			named = append(named, p)
 		}
+	}
+	slices.Sort(named)
+	return named
+}
+
+// namedSensitiveSrc is namedSensitive's pattern text for the named paths
+// (false: none).
+func namedSensitiveSrc(named []string) (string, bool) {
+	var alts []string
+	for _, p := range named {
+		alts = append(alts, strings.ReplaceAll(EscapeLiteral(p), ",", "\\,"))
 	}
 	switch len(alts) {
 	case 0:
@@ -108,6 +118,14 @@ func namedSensitiveSrc(paths map[string]bool) (string, bool) {
 		return alts[0], true
 	}
 	return "{" + strings.Join(alts, ",") + "}", true
+}
+
+// literalNames reports whether namedSensitiveSrc's pattern matches exactly
+// the named paths, so that a guard may ask with the paths themselves
+// (lint.ReachesTreeLiterals): not when one holds a run of slashes, which
+// the pattern folds, or "@{", which it reads as a variable.
+func literalNames(named []string) bool {
+	return !slices.ContainsFunc(named, func(p string) bool { return strings.Contains(p, "//") || strings.Contains(p, "@{") })
 }
 
 // compileNamed compiles namedSensitiveSrc's text; nil when it does not

@@ -224,10 +224,10 @@ func (e SensitivePath) matches(p string) bool {
 	case MatchExact:
 		return p == e.Path
 	case MatchTree:
-		return p == e.Path || p+"/" == e.Path || strings.HasPrefix(p, e.Path)
+		return p == e.Path || isDir(p, e.Path) || strings.HasPrefix(p, e.Path)
 	case MatchHomeTree:
 		rest, ok := underHome(p)
-		return ok && (rest == e.Path || rest+"/" == e.Path || strings.HasPrefix(rest, e.Path))
+		return ok && (rest == e.Path || isDir(rest, e.Path) || strings.HasPrefix(rest, e.Path))
 	case MatchProcPid:
 		rest, ok := underProcPid(p)
 		return ok && rest == e.Path
@@ -239,6 +239,12 @@ func (e SensitivePath) matches(p string) bool {
 		return ok && !strings.Contains(rest, "/")
 	}
 	return false
+}
+
+// isDir reports whether p+"/" == dir, without building the string (the
+// table is asked about every path of a log).
+func isDir(p, dir string) bool {
+	return len(dir) == len(p)+1 && dir[len(p)] == '/' && strings.HasPrefix(dir, p)
 }
 
 // underHome returns p relative to its home directory (/home/USER/ or /root/).
@@ -467,6 +473,14 @@ func Reaches(p *aare.Pattern, a aare.Perm, except *aare.Pattern) (SensitivePath,
 func ReachesTree(tree *aare.Node, a aare.Perm, except *aare.Pattern) bool {
 	u := unionFor(a)
 	return u != nil && aare.Meets(tree, u, except)
+}
+
+// ReachesTreeLiterals is ReachesTree with except given as the paths it
+// matches (sorted, distinct, none with a run of slashes): no automaton
+// for them (aare.MeetsLiterals).
+func ReachesTreeLiterals(tree *aare.Node, a aare.Perm, except []string) bool {
+	u := unionFor(a)
+	return u != nil && aare.MeetsLiterals(tree, u, except)
 }
 
 // unions holds, per set of entries (those sensitive for the permissions

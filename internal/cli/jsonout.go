@@ -134,12 +134,29 @@ type learnedJSON struct {
 	Parent   string        `json:"parent,omitempty"`
 	Includes []string      `json:"includes"`
 	Rules    []learnedRule `json:"rules"`
+	// Abstractions say, per include, what it was chosen for and what
+	// else it grants: no access is granted invisibly.
+	Abstractions []abstractionJSON `json:"abstractions,omitempty"`
+}
+
+type abstractionJSON struct {
+	Name   string   `json:"name"`
+	Reason string   `json:"reason"`
+	Covers []string `json:"covers"`
+	Grants []string `json:"grants"`
 }
 
 type learnedRule struct {
-	Rule     string   `json:"rule"`
-	Events   int      `json:"events"`
-	Examples []string `json:"examples"`
+	Rule     string    `json:"rule"`
+	Events   int       `json:"events"`
+	Examples []string  `json:"examples"`
+	Glob     *globJSON `json:"glob,omitempty"`
+}
+
+// globJSON is why a learned glob replaced the observed names, and which.
+type globJSON struct {
+	Why      string   `json:"why"`
+	Replaced []string `json:"replaced"`
 }
 
 // changeJSON is one file learn changes (or would change).
@@ -174,9 +191,15 @@ func newLearnReport(res *learn.SessionResult, st source.Stats, dir string, sourc
 		lp := learnedJSON{Name: p.Name, Parent: p.Parent, Includes: []string{}, Rules: []learnedRule{}}
 		for _, a := range p.Abstractions {
 			lp.Includes = append(lp.Includes, a.Name)
+			lp.Abstractions = append(lp.Abstractions, abstractionJSON{Name: a.Name, Reason: a.Reason,
+				Covers: append([]string{}, a.Covers...), Grants: append([]string{}, a.Grants...)})
 		}
 		for _, l := range p.Rules {
-			lp.Rules = append(lp.Rules, learnedRule{Rule: l.RuleText(), Events: l.Evidence.Count, Examples: append([]string{}, l.Evidence.Examples...)})
+			lr := learnedRule{Rule: l.RuleText(), Events: l.Evidence.Count, Examples: append([]string{}, l.Evidence.Examples...)}
+			if l.Glob != nil {
+				lr.Glob = &globJSON{Why: l.Glob.Why, Replaced: l.Glob.Replaced}
+			}
+			lp.Rules = append(lp.Rules, lr)
 		}
 		if len(lp.Rules) > 0 || len(lp.Includes) > 0 {
 			r.Profiles = append(r.Profiles, lp)

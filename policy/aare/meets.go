@@ -1,6 +1,10 @@
 package aare
 
-import "slices"
+import (
+	"slices"
+	"sort"
+	"strings"
+)
 
 // Meets reports whether some path in the language of the tree a (as Parse
 // returns it) is matched by b and not by except (nil: none): Intersect's
@@ -17,11 +21,30 @@ func Meets(a *Node, b, except *Pattern) bool {
 		w.e = except.d
 		start.e = except.d.start
 	}
+	return w.meets(a, start)
+}
+
+// MeetsLiterals is Meets with except given as the paths it matches, sorted
+// and distinct, instead of their automaton: Meets(a, b, p) for p the
+// alternation of the paths as literals, when no path holds a run of
+// slashes (which such a pattern would fold).
+func MeetsLiterals(a *Node, b *Pattern, except []string) bool {
+	w := meetWalk{b: b.d, lits: except}
+	start := statePair{b: b.d.start}
+	if len(except) > 0 {
+		start.hi = int32(len(except)) // depth 0, every path
+	} else {
+		w.lits = nil
+	}
+	return w.meets(a, start)
+}
+
+func (w *meetWalk) meets(a *Node, start statePair) bool {
 	if start.b == 0 {
 		return false
 	}
 	for _, p := range w.walk(a, []statePair{start}) {
-		if w.b.accept[p.b] >= 0 && (p.e == 0 || w.e.accept[p.e] < 0) {
+		if w.b.accept[p.b] >= 0 && !w.excepted(p) {
 			return true
 		}
 	}
@@ -29,11 +52,22 @@ func Meets(a *Node, b, except *Pattern) bool {
 }
 
 // statePair is a state of b and of except; b's dead state (0) is never
-// carried, except's is (every path from it is outside except).
-type statePair struct{ b, e int32 }
+// carried, except's is (every path from it is outside except). With
+// literal paths for except, its state is the range lo:hi of the paths that
+// begin with what was read, e bytes long (lo == hi: none).
+type statePair struct{ b, e, lo, hi int32 }
 
 type meetWalk struct {
-	b, e *dfa // e is nil without except
+	b, e *dfa     // e is nil without an except automaton
+	lits []string // except as literal paths (MeetsLiterals)
+}
+
+// excepted: the path read to p is one of except's.
+func (w *meetWalk) excepted(p statePair) bool {
+	if w.lits != nil {
+		return p.lo < p.hi && len(w.lits[p.lo]) == int(p.e) // the shortest sorts first
+	}
+	return p.e != 0 && w.e.accept[p.e] >= 0
 }
 
 // step is where the pair goes on byte c (b dead: ok false).
@@ -42,15 +76,68 @@ func (w *meetWalk) step(p statePair, c byte) (statePair, bool) {
 	if nb == 0 {
 		return statePair{}, false
 	}
+	if w.lits != nil {
+		if p.lo == p.hi {
+			return statePair{b: nb}, true
+		}
+		d := int(p.e)
+		r := w.lits[p.lo:p.hi]
+		lo := sort.Search(len(r), func(i int) bool { return len(r[i]) > d && r[i][d] >= c })
+		hi := sort.Search(len(r), func(i int) bool { return len(r[i]) > d && r[i][d] > c })
+		if lo == hi {
+			return statePair{b: nb}, true
+		}
+		return statePair{b: nb, e: p.e + 1, lo: p.lo + int32(lo), hi: p.lo + int32(hi)}, true
+	}
 	var ne int32
 	if p.e != 0 {
 		ne = w.e.step(p.e, c)
 	}
-	return statePair{nb, ne}, true
+	return statePair{b: nb, e: ne}, true
+}
+
+// successors adds to next where p goes on each byte of set, trying one
+// byte per class of bytes that b and except cannot tell apart (reps: the
+// joint classes of two automata; with literal paths, b's classes and each
+// byte that continues a path of p's range).
+func (w *meetWalk) successors(next []statePair, p statePair, set ByteSet, reps []byte) []statePair {
+	if w.lits == nil || p.lo == p.hi {
+		for _, c := range reps {
+			if q, ok := w.step(p, c); ok {
+				next = addPair(next, q)
+			}
+		}
+		return next
+	}
+	var cont ByteSet // bytes that continue a path of the range
+	d := int(p.e)
+	for _, l := range w.lits[p.lo:p.hi] {
+		if len(l) > d {
+			cont.Add(l[d])
+		}
+	}
+	var seen [256]bool // b's classes tried with a byte outside cont
+	for c := 0; c < 256; c++ {
+		if !set.Has(byte(c)) {
+			continue
+		}
+		if !cont.Has(byte(c)) {
+			k := w.b.classOf[c]
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		}
+		if q, ok := w.step(p, byte(c)); ok {
+			next = addPair(next, q)
+		}
+	}
+	return next
 }
 
 // reps returns one byte of set per class of the joint partition of b's and
-// except's bytes: bytes neither automaton tells apart behave alike.
+// except's bytes: bytes neither automaton tells apart behave alike. (With
+// literal paths, successors tries the bytes that continue them itself.)
 func (w *meetWalk) reps(set ByteSet) []byte {
 	var out []byte
 	var keys []uint16
@@ -113,11 +200,7 @@ func (w *meetWalk) walk(n *Node, in []statePair) []statePair {
 		var next []statePair
 		reps := w.reps(set)
 		for _, p := range in {
-			for _, c := range reps {
-				if q, ok := w.step(p, c); ok {
-					next = addPair(next, q)
-				}
-			}
+			next = w.successors(next, p, set, reps)
 		}
 		return next
 	case OpStar, OpDoubleStar:
@@ -128,11 +211,7 @@ func (w *meetWalk) walk(n *Node, in []statePair) []statePair {
 		reps := w.reps(set)
 		out := append([]statePair(nil), in...)
 		for i := 0; i < len(out); i++ { // out is the work list too
-			for _, c := range reps {
-				if q, ok := w.step(out[i], c); ok {
-					out = addPair(out, q)
-				}
-			}
+			out = w.successors(out, out[i], set, reps)
 		}
 		return out
 	case OpConcat:
@@ -151,4 +230,71 @@ func (w *meetWalk) walk(n *Node, in []statePair) []statePair {
 		return out
 	}
 	panic("aare: unknown op " + n.Op.String())
+}
+
+// MatchTree reports whether path is in the language of the tree n (as
+// Parse returns it): Pattern.Match without building the automaton, for a
+// pattern matched against a few paths once. It walks n once, carrying the
+// positions in path that the matches so far can end at.
+func MatchTree(n *Node, path string) bool {
+	return slices.Contains(matchPos(n, path, []int{0}), len(path))
+}
+
+// matchPos returns the positions in path that a match of n starting at a
+// position in in can end at (sorted, without duplicates).
+func matchPos(n *Node, path string, in []int) []int {
+	if len(in) == 0 {
+		return nil
+	}
+	var out []int
+	add := func(p int) {
+		if i, found := slices.BinarySearch(out, p); !found {
+			out = slices.Insert(out, i, p)
+		}
+	}
+	switch n.Op {
+	case OpEmpty:
+		return in
+	case OpLiteral:
+		for _, p := range in {
+			if strings.HasPrefix(path[p:], n.Lit) {
+				add(p + len(n.Lit))
+			}
+		}
+	case OpAnyNotSlash, OpCharClass:
+		set := n.Set
+		if n.Op == OpAnyNotSlash {
+			set = notSlash
+		}
+		for _, p := range in {
+			if p < len(path) && set.Has(path[p]) {
+				add(p + 1)
+			}
+		}
+	case OpStar, OpDoubleStar:
+		set := notSlash
+		if n.Op == OpDoubleStar {
+			set = anyByte
+		}
+		for _, p := range in {
+			add(p)
+			for q := p; q < len(path) && set.Has(path[q]); q++ {
+				add(q + 1)
+			}
+		}
+	case OpConcat:
+		out = in
+		for _, s := range n.Sub {
+			out = matchPos(s, path, out)
+		}
+	case OpAlternate:
+		for _, s := range n.Sub {
+			for _, p := range matchPos(s, path, in) {
+				add(p)
+			}
+		}
+	default:
+		panic("aare: unknown op " + n.Op.String())
+	}
+	return out
 }

@@ -2,6 +2,8 @@ package aare
 
 import (
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -50,6 +52,26 @@ func TestMeetsAgreesWithIntersect(t *testing.T) {
 		if got := Meets(tree, b, ex); got != (want == Yes) {
 			t.Errorf("Meets(%q, %q, %v) = %v; Intersect says %v", as, bs, ex, got, want)
 		}
+		// The same except as literal paths: a few of a's, one of b's.
+		var lits []string
+		for range 1 + g.r.IntN(3) {
+			lits = append(lits, g.path(a))
+		}
+		lits = append(lits, g.path(b))
+		slices.Sort(lits)
+		lits = slices.Compact(lits)
+		var alts []string
+		for _, l := range lits {
+			alts = append(alts, strings.ReplaceAll(literalPattern(l), ",", "\\,"))
+		}
+		lp, err := Compile("{"+strings.Join(alts, ",")+",\\x01}", nil)
+		if err != nil || slices.ContainsFunc(lits, func(l string) bool { return strings.Contains(l, "//") }) {
+			continue
+		}
+		_, wantLits := Intersect(a, b, lp)
+		if wantLits != Unknown && MeetsLiterals(tree, b, lits) != (wantLits == Yes) {
+			t.Errorf("MeetsLiterals(%q, %q, %q) = %v; Intersect says %v", as, bs, lits, !(wantLits == Yes), wantLits)
+		}
 		n++
 		if want == Yes {
 			yes++
@@ -89,5 +111,88 @@ func TestMeets(t *testing.T) {
 		if got := Meets(tree, MustCompile(tt.b), ex); got != tt.want {
 			t.Errorf("Meets(%q, %q, %q) = %v, want %v", tt.a, tt.b, tt.except, got, tt.want)
 		}
+	}
+}
+
+// TestMatchTreeAgreesWithMatch: MatchTree, which walks the tree, matches
+// what the compiled automaton matches, on paths drawn from each random
+// pattern's language and on near misses.
+func TestMatchTreeAgreesWithMatch(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(14, 5))}
+	vars := VarMap(map[string][]string{"HOME": {"@{HOMEDIRS}/*/", "/root/"}, "HOMEDIRS": {"/home/"}})
+	n, matched := 0, 0
+	for i := range 3000 {
+		ps := g.pattern()
+		if i%3 == 0 {
+			ps = "@{HOME}/" + ps
+		}
+		p, err := Compile(ps, vars)
+		if err != nil {
+			continue
+		}
+		tree, err := Parse(ps, vars)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v, but it compiles", ps, err)
+		}
+		path := g.path(p)
+		for _, s := range []string{path, path + "a", path + "/", strings.TrimSuffix(path, path[len(path)-1:]), "/root" + path, "/home/u" + path} {
+			want := p.Match(s)
+			if got := MatchTree(tree, s); got != want {
+				t.Errorf("MatchTree(%q, %q) = %v; Match says %v", ps, s, got, want)
+			}
+			n++
+			if want {
+				matched++
+			}
+		}
+	}
+	if n < 5000 || matched < n/20 {
+		t.Fatalf("only %d cases, %d matching", n, matched)
+	}
+}
+
+// TestCoversLiteralAgreesWithCovers: for a literal rule, CoversLiteral
+// answers what NewSet(rules).Covers answers, on random rule sets (every
+// permission and exec mode, owner, audit, deny) and paths from their
+// patterns.
+func TestCoversLiteralAgreesWithCovers(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(14, 6))}
+	n, yes := 0, 0
+	for range 2000 {
+		var rules []Rule
+		for range 1 + g.r.IntN(3) {
+			rules = append(rules, g.rule("/"+g.seq(2, 3)))
+		}
+		set, err := NewSet(rules, nil)
+		if err != nil {
+			continue
+		}
+		p := set.pats[g.r.IntN(len(set.pats))]
+		r := g.rule(literalPattern(g.path(p)))
+		if g.r.IntN(3) == 0 {
+			b := rules[g.r.IntN(len(rules))]
+			r.Perms, r.Exec, r.Deny = b.Perms, b.Exec, b.Deny
+		}
+		want, err := set.Covers(r, nil)
+		if err != nil || want == Unknown {
+			continue
+		}
+		got, ok, err := CoversLiteral(rules, r, nil)
+		if !ok || err != nil {
+			t.Fatalf("CoversLiteral(%v, %v): ok %v, %v", rules, r, ok, err)
+		}
+		if got != want {
+			t.Errorf("CoversLiteral(%v, %v) = %v; Covers says %v", rules, r, got, want)
+		}
+		n++
+		if want == Yes {
+			yes++
+		}
+	}
+	if n < 1000 || yes < n/10 {
+		t.Fatalf("only %d cases, %d covered", n, yes)
+	}
+	if _, ok, _ := CoversLiteral(nil, Rule{Pattern: "/a/*", Perms: PermRead}, nil); ok {
+		t.Error("CoversLiteral answers for a glob")
 	}
 }

@@ -518,3 +518,46 @@ func (s *Set) Covers(r Rule, vars Vars) (Result, error) {
 	}, nil)
 	return res, nil
 }
+
+// CoversLiteral is NewSet(rules).Covers(r) for an r whose pattern is one
+// literal path: decided on that path alone, matching each rule's tree
+// (MatchTree), without building an automaton. ok is false when r's pattern
+// is not literal; the caller then builds the set. (A set too complex for
+// one automaton gets an answer here where Covers may say Unknown.)
+func CoversLiteral(rules []Rule, r Rule, vars Vars) (res Result, ok bool, err error) {
+	tree, err := Parse(r.Pattern, vars)
+	if err != nil {
+		return Unknown, true, err
+	}
+	if tree.Op != OpLiteral {
+		return Unknown, false, nil
+	}
+	path := tree.Lit
+	targets := map[execTarget]bool{}
+	literal := make([]bool, len(rules))
+	var tags []int32
+	for i, q := range rules {
+		qt, err := Parse(q.Pattern, vars)
+		if err != nil {
+			return Unknown, true, fmt.Errorf("rule %d (%s): %w", i, q, err)
+		}
+		literal[i] = isLiteralText(q.Pattern, vars)
+		if t, ok := targetOf(&q); ok {
+			targets[t] = true
+		}
+		if MatchTree(qt, path) {
+			tags = append(tags, int32(i))
+		}
+	}
+	if t, ok := targetOf(&r); ok && !targets[t] {
+		return No, true, nil // a new named transition
+	}
+	var cur effective
+	if len(tags) > 0 {
+		cur = merge(rules, literal, tags, nil, false)
+	}
+	if merge(rules, literal, tags, &r, isLiteralText(r.Pattern, vars)).compiled() != cur.compiled() {
+		return No, true, nil
+	}
+	return Yes, true, nil
+}
