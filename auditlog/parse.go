@@ -40,7 +40,12 @@ var (
 // ev.Kind == KindNone and a nil error. A line that looks like an AppArmor
 // record but cannot be read gives a *SyntaxError. ev's slices alias line and
 // p's buffers until the next Parse.
-func (p *Parser) Parse(line []byte, ev *Event) error {
+func (p *Parser) Parse(line []byte, ev *Event) error { return p.parse(line, ev, false) }
+
+// parse is Parse; oneLine says that line holds no '\n' (a Reader's line),
+// so that the search for /dev/kmsg dictionary lines, a pass over every
+// byte, is not needed.
+func (p *Parser) parse(line []byte, ev *Event, oneLine bool) error {
 	ev.reset()
 	ev.intern = &p.intern
 	line = trimEOL(line)
@@ -57,7 +62,7 @@ func (p *Parser) Parse(line []byte, ev *Event) error {
 			format, body = FormatKmsg, b
 		}
 	}
-	if err := p.parseText(line, body, ev); err != nil {
+	if err := p.parseText(line, body, ev, oneLine); err != nil {
 		return err
 	}
 	if format != FormatUnknown && ev.Kind != KindNone {
@@ -93,10 +98,13 @@ func kmsgBody(line []byte) (int, bool) {
 }
 
 // parseText parses line[from:], a message with its anchors somewhere in it.
-func (p *Parser) parseText(line []byte, from int, ev *Event) error {
+// oneLine says that line holds no '\n'.
+func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error {
 	body := line[from:]
-	if nl := bytes.IndexByte(body, '\n'); nl >= 0 { // /dev/kmsg dictionary lines follow
-		body = body[:nl]
+	if !oneLine {
+		if nl := bytes.IndexByte(body, '\n'); nl >= 0 { // /dev/kmsg dictionary lines follow
+			body = body[:nl]
+		}
 	}
 	if !mayBeAppArmor(body) {
 		return nil
@@ -444,7 +452,7 @@ func (p *Parser) parseJSON(line []byte, ev *Event) error {
 // knows beside it: the audit type, serial and time of audit-transport
 // entries (whose MESSAGE is "AVC apparmor=…", without audit(…)).
 func (p *Parser) finishJournal(r *journalRecord, ev *Event, format Format) error {
-	if err := p.parseText(r.message, 0, ev); err != nil {
+	if err := p.parseText(r.message, 0, ev, false); err != nil {
 		return err
 	}
 	if ev.Kind == KindNone {

@@ -107,7 +107,7 @@ func (r *Reader) Next() bool {
 		if r.export {
 			err = r.p.ParseExport(tok, &r.ev)
 		} else {
-			err = r.p.Parse(tok, &r.ev)
+			err = r.p.parse(tok, &r.ev, true) // split at newlines
 		}
 		if err != nil {
 			se, ok := err.(*SyntaxError)

@@ -647,18 +647,12 @@ type fileCoverer interface {
 	ownFileRules() []aare.Rule
 }
 
-// globNote is the --explain line of a glob: why, and the observed paths
-// it replaced.
-func globNote(why string, members []string) string {
+// globNote says why a glob replaced the observed names, and which
+// (the --explain line and --json's glob).
+func globNote(why string, members []string) *Globbed {
 	names := slices.Clone(members)
 	slices.Sort(names)
-	names = slices.Compact(names)
-	const show = 8
-	list := strings.Join(names[:min(len(names), show)], ", ")
-	if len(names) > show {
-		list += fmt.Sprintf(", … (%d paths)", len(names))
-	}
-	return fmt.Sprintf("glob (%s) replaces %s", why, list)
+	return &Globbed{Why: why, Replaced: slices.Compact(names)}
 }
 
 // collapse generalises a profile's entries together with the profile's

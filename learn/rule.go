@@ -79,8 +79,8 @@ type rule struct {
 
 	Evidence Evidence
 	// Glob says, for a glob that replaced several observed names, why
-	// and which (--explain).
-	Glob string
+	// and which (--explain); nil for a rule that names what it saw.
+	Glob *Globbed
 
 	// escaped: the non-file names are patterns already (collapsePeers),
 	// node writes them as they are; replaced are the observed names a
@@ -94,10 +94,26 @@ type rule struct {
 type Learned struct {
 	Node     policy.Rule
 	Evidence Evidence
-	// Glob says why a glob replaced the observed names, and which
-	// ("glob (digit run) replaces /dev/hidraw0, /dev/hidraw1"); "" for a
-	// rule that names what was observed.
-	Glob string
+	// Glob says why a glob replaced the observed names, and which; nil
+	// for a rule that names what was observed.
+	Glob *Globbed
+}
+
+// Globbed is why a learned glob replaced observed names, and which.
+type Globbed struct {
+	Why      string   // "digit run", "siblings", "data directory", "content tree", "subtree"
+	Replaced []string // the observed names (literal patterns), sorted; the profile's own rules marked
+}
+
+// String is the --explain line: "glob (digit run) replaces /dev/hidraw0,
+// /dev/hidraw1".
+func (g *Globbed) String() string {
+	const show = 8
+	list := strings.Join(g.Replaced[:min(len(g.Replaced), show)], ", ")
+	if len(g.Replaced) > show {
+		list += fmt.Sprintf(", … (%d paths)", len(g.Replaced))
+	}
+	return fmt.Sprintf("glob (%s) replaces %s", g.Why, list)
 }
 
 // Explained returns the node with its evidence as the doc comment (what
@@ -108,8 +124,8 @@ func (l Learned) Explained() policy.Rule {
 	if l.Evidence.Count > 0 {
 		lines = append(lines, l.Evidence.Comment())
 	}
-	if l.Glob != "" {
-		lines = append(lines, l.Glob)
+	if l.Glob != nil {
+		lines = append(lines, l.Glob.String())
 	}
 	if len(lines) > 0 {
 		setDoc(l.Node, lines...)

@@ -12,5 +12,5 @@ import "embed"
 // are any, abstractions/...). A new profile directory is added to this
 // list; TestEmbedsEveryProfile fails until it is.
 //
-//go:embed nginx/nginx postgresql/postgresql redis/redis
+//go:embed nginx/nginx postgresql/postgresql redis/redis go/go node/node python/python abstractions
 var FS embed.FS

@@ -365,9 +365,20 @@ func appendCountLine(b []byte, e countEntry) []byte {
 }
 
 // plainText reports whether s is printable UTF-8 (utf8.ValidString and
-// isPrintable), in one pass over ASCII.
+// isPrintable), in one pass over ASCII, 8 bytes at a time (it is asked of
+// every name the summary prints).
 func plainText(s string) bool {
-	for i := range len(s) {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A byte below 0x20 borrows into its top bit; 0x7f carries into
+		// it; one from 0x80 has it.
+		if ((v-0x2020202020202020)&^v|(v+0x0101010101010101)|v)&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f {
 			return c >= 0x80 && utf8.ValidString(s[i:]) && isPrintable(s[i:])
 		}

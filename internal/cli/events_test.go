@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestNewEventsCmdFlags(t *testing.T) {
@@ -183,5 +184,26 @@ func TestEventsJournalFile(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "1 duplicates") {
 		t.Errorf("stderr %q: want the audit copy of serial 501 counted as a duplicate", errOut)
+	}
+}
+
+// TestPlainText compares plainText, which tests 8 bytes at a time, with
+// its definition, on names with each byte value at each position of a word
+// and after it.
+func TestPlainText(t *testing.T) {
+	for c := range 256 {
+		for pos := range 12 {
+			b := []byte("/usr/lib/x86_64/a")
+			b[pos] = byte(c)
+			s := string(b)
+			if got, want := plainText(s), utf8.ValidString(s) && isPrintable(s); got != want {
+				t.Errorf("plainText(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
+	for _, s := range []string{"", "/etc/shadow", "/tmp/é/ü", "/tmp/\x7f", "\xff\xfe/abcdefgh", "/abcdefg\u00e9"} {
+		if got, want := plainText(s), utf8.ValidString(s) && isPrintable(s); got != want {
+			t.Errorf("plainText(%q) = %v, want %v", s, got, want)
+		}
 	}
 }

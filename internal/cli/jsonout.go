@@ -147,9 +147,16 @@ type abstractionJSON struct {
 }
 
 type learnedRule struct {
-	Rule     string   `json:"rule"`
-	Events   int      `json:"events"`
-	Examples []string `json:"examples"`
+	Rule     string    `json:"rule"`
+	Events   int       `json:"events"`
+	Examples []string  `json:"examples"`
+	Glob     *globJSON `json:"glob,omitempty"`
+}
+
+// globJSON is why a learned glob replaced the observed names, and which.
+type globJSON struct {
+	Why      string   `json:"why"`
+	Replaced []string `json:"replaced"`
 }
 
 // changeJSON is one file learn changes (or would change).
@@ -188,7 +195,11 @@ func newLearnReport(res *learn.SessionResult, st source.Stats, dir string, sourc
 				Covers: append([]string{}, a.Covers...), Grants: append([]string{}, a.Grants...)})
 		}
 		for _, l := range p.Rules {
-			lp.Rules = append(lp.Rules, learnedRule{Rule: l.RuleText(), Events: l.Evidence.Count, Examples: append([]string{}, l.Evidence.Examples...)})
+			lr := learnedRule{Rule: l.RuleText(), Events: l.Evidence.Count, Examples: append([]string{}, l.Evidence.Examples...)}
+			if l.Glob != nil {
+				lr.Glob = &globJSON{Why: l.Glob.Why, Replaced: l.Glob.Replaced}
+			}
+			lp.Rules = append(lp.Rules, lr)
 		}
 		if len(lp.Rules) > 0 || len(lp.Includes) > 0 {
 			r.Profiles = append(r.Profiles, lp)

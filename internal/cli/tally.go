@@ -149,11 +149,6 @@ func (t *tally) len() int {
 // the first top only when top > 0. The names share one string.
 func (t *tally) sorted(top int) []countEntry {
 	t.flush()
-	type sortKey struct {
-		count  uint64
-		p0, p1 uint64 // the key's first 16 bytes, big-endian, zero-padded: most comparisons stop there
-		off, n int    // the key: arena[off:off+n]
-	}
 	keys := make([]sortKey, 0, t.n)
 	for off := 0; off < len(t.arena); {
 		n := int(binary.LittleEndian.Uint32(t.arena[off+8:]))
@@ -164,19 +159,24 @@ func (t *tally) sorted(top int) []countEntry {
 		keys = append(keys, k)
 		off += tallyHeader + n
 	}
-	slices.SortFunc(keys, func(a, b sortKey) int {
-		switch {
-		case a.count != b.count:
-			return cmp.Compare(b.count, a.count)
-		case a.p0 != b.p0:
-			return cmp.Compare(a.p0, b.p0)
-		case a.p1 != b.p1:
-			return cmp.Compare(a.p1, b.p1)
-		case a.n <= 16 || b.n <= 16: // one key ends within the prefix, where the other holds the same bytes (or zeros)
-			return cmp.Compare(a.n, b.n)
+	keys = radixSortKeys(keys)
+	// The radix sort ordered by count and the 16-byte prefix: keys that
+	// share both are ordered by their lengths and the rest of their bytes.
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j].count == keys[i].count && keys[j].p0 == keys[i].p0 && keys[j].p1 == keys[i].p1 {
+			j++
 		}
-		return bytes.Compare(t.arena[a.off+16:a.off+a.n], t.arena[b.off+16:b.off+b.n])
-	})
+		if j-i > 1 {
+			slices.SortFunc(keys[i:j], func(a, b sortKey) int {
+				if a.n <= 16 || b.n <= 16 { // one key ends within the prefix, where the other holds the same bytes (or zeros)
+					return cmp.Compare(a.n, b.n)
+				}
+				return bytes.Compare(t.arena[a.off+16:a.off+a.n], t.arena[b.off+16:b.off+b.n])
+			})
+		}
+		i = j
+	}
 	if top > 0 && len(keys) > top {
 		keys = keys[:top]
 	}
@@ -186,4 +186,61 @@ func (t *tally) sorted(top int) []countEntry {
 		out[i] = countEntry{Name: names[k.off : k.off+k.n], Count: int(k.count)}
 	}
 	return out
+}
+
+// sortKey is a tally key as sorted sorts it.
+type sortKey struct {
+	count  uint64
+	p0, p1 uint64 // the key's first 16 bytes, big-endian, zero-padded
+	off, n int    // the key: arena[off:off+n]
+}
+
+// radixSortKeys sorts keys by count (highest first), then p0, then p1, and
+// returns the sorted slice (keys or a buffer of its length). A
+// comparison sort of the 100,000s of paths of a large log calls its
+// comparator some 2 million times; this is a least-significant-digit
+// radix sort by bytes, which skips the bytes every key shares (most of the
+// count's), so that it makes a few passes over the keys.
+func radixSortKeys(keys []sortKey) []sortKey {
+	if len(keys) < 2 {
+		return keys
+	}
+	digit := func(k *sortKey, d int) uint8 { // d: 0 is the least significant byte
+		var w uint64
+		switch d / 8 {
+		case 0:
+			w = k.p1
+		case 1:
+			w = k.p0
+		default:
+			w = ^k.count // highest count first
+		}
+		return uint8(w >> (8 * (d % 8)))
+	}
+	const digits = 24
+	var hist [digits][256]int
+	for i := range keys {
+		k := &keys[i]
+		for d := range digits {
+			hist[d][digit(k, d)]++
+		}
+	}
+	src, dst := keys, make([]sortKey, len(keys))
+	for d := range digits {
+		h := &hist[d]
+		if h[digit(&src[0], d)] == len(src) {
+			continue // every key has this byte
+		}
+		pos := 0
+		for b := range h {
+			h[b], pos = pos, pos+h[b]
+		}
+		for i := range src {
+			b := digit(&src[i], d)
+			dst[h[b]] = src[i]
+			h[b]++
+		}
+		src, dst = dst, src
+	}
+	return src
 }

@@ -18,7 +18,9 @@ import (
 )
 
 // TestLibrary proves the profile library (profiles/nginx, profiles/redis,
-// profiles/postgresql) on each kernel, in one VM boot per kernel: each
+// profiles/postgresql, and the runtime profiles profiles/go, profiles/node,
+// profiles/python with the abstractions armorer owns,
+// profiles/abstractions) on each kernel, in one VM boot per kernel: each
 // committed profile is loaded in enforce mode, the service runs a test
 // workload that differs from its training (other pages, keys, tables) with
 // zero DENIED lines and stops cleanly on SIGTERM; then every attack probe
@@ -38,9 +40,10 @@ func TestLibrary(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 			defer cancel()
-			files := libraryFiles(t, ctx)
+			files := append(libraryFiles(t, ctx), libraryAbstractions(t, root)...)
+			services := append(slices.Clone(libServices), runtimeServices...)
 			stats := map[string]profileStats{}
-			for _, s := range libServices {
+			for _, s := range services {
 				src, err := os.ReadFile(filepath.Join(root, "profiles", s.name, s.name))
 				if err != nil {
 					t.Fatal(err)
@@ -59,7 +62,7 @@ func TestLibrary(t *testing.T) {
 			m := vmtest.BootMachine(t, k, vmtest.MachineOptions{Files: files, Console: consoleFor(t)})
 			t.Logf("%s: kernel %s, boot %v", k.Name, m.Release, m.Boot.Round(time.Millisecond))
 			m.MustSh(t, 10*time.Second, "dmesg -C")
-			for _, s := range libServices {
+			for _, s := range services {
 				t.Run(s.name, func(t *testing.T) {
 					p, hasPeer := peers[s.name]
 					if hasPeer {
@@ -76,6 +79,22 @@ func TestLibrary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// libraryAbstractions installs the abstractions armorer owns
+// (profiles/abstractions) beside the distribution's.
+func libraryAbstractions(t *testing.T, root string) []vmtest.File {
+	t.Helper()
+	dir := filepath.Join(root, "profiles", "abstractions")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []vmtest.File
+	for _, e := range ents {
+		files = append(files, vmtest.File{Path: "/etc/apparmor.d/abstractions/" + e.Name(), Src: filepath.Join(dir, e.Name()), Mode: 0o644})
+	}
+	return files
 }
 
 type proof struct {
