@@ -159,6 +159,21 @@ type Learner struct {
 	// generalise to the same patterns (@{PROC}/@{pid}/stat, libraries),
 	// and each answer is a product of automata.
 	guardMemo map[guardKey]bool
+	anyMemo   map[string]bool // anyPath's answers
+}
+
+// anyPath is lint.AnyPath, remembered: profiles of one log name the same
+// paths (libraries, /proc, /etc), and most are in no table entry.
+func (l *Learner) anyPath(p string) bool {
+	v, ok := l.anyMemo[p]
+	if !ok {
+		v = lint.AnyPath(p)
+		if l.anyMemo == nil {
+			l.anyMemo = map[string]bool{}
+		}
+		l.anyMemo[p] = v
+	}
+	return v
 }
 
 type guardKey struct {
@@ -940,7 +955,9 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		f := files[fp]
 		perms := f.perms
 		// The sensitive guard works on concrete paths, before any glob.
-		if e, ok := lint.Path(fp, perms); ok {
+		if !l.anyPath(fp) {
+			// No entry matches it, whatever the permissions.
+		} else if e, ok := lint.Path(fp, perms); ok {
 			bad := perms & e.Access
 			r := rule{Class: ClassFile, Path: fp, Perms: bad, Exec: f.exec, Evidence: f.evidence}
 			p.Findings = append(p.Findings, newFinding(p.Name, r, e.ID, e.Severity, e.Why))
@@ -980,7 +997,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	// @{HOME}, which include /root/, globs, siblings, subtrees). The named
 	// paths' automaton is built when a question needs it (few do: most
 	// answers hold for every profile and are remembered).
-	named := sensitiveOf(touched)
+	named := sensitiveOf(touched, l.anyPath)
 	exceptSrc, hasExcept := namedSensitiveSrc(named)
 	literal := literalNames(named)
 	var except *aare.Pattern
