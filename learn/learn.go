@@ -202,8 +202,9 @@ type fileAcc struct {
 
 type otherAcc struct {
 	rule rule
-	mask map[string]bool
-	sigs map[string]bool
+	// mask and sigs are the permissions and signals seen, sorted (a few
+	// words: a slice, not a map per rule).
+	mask, sigs []string
 }
 
 // New returns a Learner with the given options.
@@ -267,16 +268,25 @@ func (l *Learner) Add(a *Access) {
 	key := keyOf(&r)
 	o := la.others[key]
 	if o == nil {
-		o = &otherAcc{rule: r, mask: map[string]bool{}, sigs: map[string]bool{}}
+		o = &otherAcc{rule: r}
 		la.others[key] = o
 	}
 	for _, m := range a.Mask {
-		o.mask[m] = true
+		o.mask = addSorted(o.mask, m)
 	}
 	if a.Signal != "" {
-		o.sigs[a.Signal] = true
+		o.sigs = addSorted(o.sigs, a.Signal)
 	}
 	o.rule.Evidence.Add(a, exampleFor(a))
+}
+
+// addSorted inserts v into the sorted set s.
+func addSorted(s []string, v string) []string {
+	i, found := slices.BinarySearch(s, v)
+	if found {
+		return s
+	}
+	return slices.Insert(s, i, v)
 }
 
 // otherKey identifies a non-file rule without its mask and signals (which
@@ -486,12 +496,16 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 				continue
 			}
 			if g == nil {
-				g = &otherAcc{rule: rule, mask: map[string]bool{}, sigs: map[string]bool{}}
+				g = &otherAcc{rule: rule}
 				g.rule.Evidence = Evidence{}
 				ep.others[key] = g
 			}
-			maps.Copy(g.mask, o.mask)
-			maps.Copy(g.sigs, o.sigs)
+			for _, m := range o.mask {
+				g.mask = addSorted(g.mask, m)
+			}
+			for _, sig := range o.sigs {
+				g.sigs = addSorted(g.sigs, sig)
+			}
 			g.rule.Evidence.merge(o.rule.Evidence)
 		}
 		if consume {
@@ -717,8 +731,8 @@ func (l *Learner) otherRulesOf(others map[string]*otherAcc) []rule {
 	for _, k := range slices.Sorted(maps.Keys(others)) {
 		o := others[k]
 		rule := o.rule
-		rule.Mask = slices.Sorted(maps.Keys(o.mask))
-		rule.Signals = slices.Sorted(maps.Keys(o.sigs))
+		rule.Mask = slices.Clone(o.mask)
+		rule.Signals = slices.Clone(o.sigs)
 		out = append(out, rule)
 	}
 	return out
