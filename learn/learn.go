@@ -159,6 +159,21 @@ type Learner struct {
 	// generalise to the same patterns (@{PROC}/@{pid}/stat, libraries),
 	// and each answer is a product of automata.
 	guardMemo map[guardKey]bool
+	anyMemo   map[string]bool // anyPath's answers
+}
+
+// anyPath is lint.AnyPath, remembered: profiles of one log name the same
+// paths (libraries, /proc, /etc), and most are in no table entry.
+func (l *Learner) anyPath(p string) bool {
+	v, ok := l.anyMemo[p]
+	if !ok {
+		v = lint.AnyPath(p)
+		if l.anyMemo == nil {
+			l.anyMemo = map[string]bool{}
+		}
+		l.anyMemo[p] = v
+	}
+	return v
 }
 
 type guardKey struct {
@@ -187,8 +202,9 @@ type fileAcc struct {
 
 type otherAcc struct {
 	rule rule
-	mask map[string]bool
-	sigs map[string]bool
+	// mask and sigs are the permissions and signals seen, sorted (a few
+	// words: a slice, not a map per rule).
+	mask, sigs []string
 }
 
 // New returns a Learner with the given options.
@@ -252,16 +268,25 @@ func (l *Learner) Add(a *Access) {
 	key := keyOf(&r)
 	o := la.others[key]
 	if o == nil {
-		o = &otherAcc{rule: r, mask: map[string]bool{}, sigs: map[string]bool{}}
+		o = &otherAcc{rule: r}
 		la.others[key] = o
 	}
 	for _, m := range a.Mask {
-		o.mask[m] = true
+		o.mask = addSorted(o.mask, m)
 	}
 	if a.Signal != "" {
-		o.sigs[a.Signal] = true
+		o.sigs = addSorted(o.sigs, a.Signal)
 	}
 	o.rule.Evidence.Add(a, exampleFor(a))
+}
+
+// addSorted inserts v into the sorted set s.
+func addSorted(s []string, v string) []string {
+	i, found := slices.BinarySearch(s, v)
+	if found {
+		return s
+	}
+	return slices.Insert(s, i, v)
 }
 
 // otherKey identifies a non-file rule without its mask and signals (which
@@ -471,12 +496,16 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 				continue
 			}
 			if g == nil {
-				g = &otherAcc{rule: rule, mask: map[string]bool{}, sigs: map[string]bool{}}
+				g = &otherAcc{rule: rule}
 				g.rule.Evidence = Evidence{}
 				ep.others[key] = g
 			}
-			maps.Copy(g.mask, o.mask)
-			maps.Copy(g.sigs, o.sigs)
+			for _, m := range o.mask {
+				g.mask = addSorted(g.mask, m)
+			}
+			for _, sig := range o.sigs {
+				g.sigs = addSorted(g.sigs, sig)
+			}
 			g.rule.Evidence.merge(o.rule.Evidence)
 		}
 		if consume {
@@ -702,8 +731,8 @@ func (l *Learner) otherRulesOf(others map[string]*otherAcc) []rule {
 	for _, k := range slices.Sorted(maps.Keys(others)) {
 		o := others[k]
 		rule := o.rule
-		rule.Mask = slices.Sorted(maps.Keys(o.mask))
-		rule.Signals = slices.Sorted(maps.Keys(o.sigs))
+		rule.Mask = slices.Clone(o.mask)
+		rule.Signals = slices.Clone(o.sigs)
 		out = append(out, rule)
 	}
 	return out
@@ -940,7 +969,9 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		f := files[fp]
 		perms := f.perms
 		// The sensitive guard works on concrete paths, before any glob.
-		if e, ok := lint.Path(fp, perms); ok {
+		if !l.anyPath(fp) {
+			// No entry matches it, whatever the permissions.
+		} else if e, ok := lint.Path(fp, perms); ok {
 			bad := perms & e.Access
 			// The finding's rule names exactly this path: escaped, so that
 			// accepting "/etc/a*" or a name with a quote grants only it.
@@ -982,7 +1013,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	// @{HOME}, which include /root/, globs, siblings, subtrees). The named
 	// paths' automaton is built when a question needs it (few do: most
 	// answers hold for every profile and are remembered).
-	named := sensitiveOf(touched)
+	named := sensitiveOf(touched, l.anyPath)
 	exceptSrc, hasExcept := namedSensitiveSrc(named)
 	literal := literalNames(named)
 	var except *aare.Pattern

@@ -85,18 +85,19 @@ func (m *matcher) problems() []error {
 // in the sensitive table's language (nil when there are none): what the
 // events named, which a generalisation may cover without widening.
 func namedSensitive(paths map[string]bool) *aare.Pattern {
-	src, ok := namedSensitiveSrc(sensitiveOf(paths))
+	src, ok := namedSensitiveSrc(sensitiveOf(paths, lint.AnyPath))
 	if !ok {
 		return nil
 	}
 	return compileNamed(src)
 }
 
-// sensitiveOf lists, sorted, the paths in the sensitive table's language.
-func sensitiveOf(paths map[string]bool) []string {
+// sensitiveOf lists, sorted, the paths in the sensitive table's language
+// (anyPath: lint.AnyPath, or a memo of it).
+func sensitiveOf(paths map[string]bool, anyPath func(string) bool) []string {
 	var named []string
 	for p := range paths {
-		if lint.AnyPath(p) {
+		if anyPath(p) {
 			named = append(named, p)
 		}
 	}

@@ -130,9 +130,14 @@ func Parse(pattern string, vars Vars) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	offs := make([]int, len(text))
-	for i := range offs {
-		offs[i] = i
+	// Offsets into the text, for errors; only escapes and slash runs move
+	// them (nil: each is its own).
+	var offs []int
+	if strings.Contains(text, "\\") || strings.Contains(text, "//") {
+		offs = make([]int, len(text))
+		for i := range offs {
+			offs[i] = i
+		}
 	}
 	decoded, offs := decodeNumeric(text, offs)
 	filtered, offs := filterSlashes(decoded, offs)
