@@ -65,3 +65,9 @@ func BenchmarkParseOtherAuditRecord(b *testing.B) {
 func BenchmarkParseSyslogEvent(b *testing.B) {
 	benchParse(b, `Nov 25 07:00:01 host kernel: [   12.347000] audit: type=1400 audit(1764054001.003:303): apparmor="DENIED" operation="open" profile="/usr/bin/myapp" name="/var/lib/myapp/data.db" pid=5003 comm="myapp" requested_mask="r" denied_mask="r" fsuid=1000 ouid=0`, true)
 }
+func BenchmarkParsePrintkOtherRecord(b *testing.B) {
+	benchParse(b, `Nov 25 07:00:00 web01 kernel: [56475.041129] audit: type=1300 audit(1732518000.030:581): arch=c000003e syscall=41 success=no exit=-13 a0=21e8ac68 a1=5958eeea163e a2=233 a3=0 items=0 ppid=3028 pid=375790 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=11 comm="app103-io" exe="/opt/app103/bin/app103" key=(null)`, false)
+}
+func BenchmarkParsePrintkNoiseLine(b *testing.B) {
+	benchParse(b, `Nov 25 07:00:00 web01 kernel: [56475.196392] [UFW BLOCK] IN=enp3s0 OUT= MAC=52:54:00:ba:14:b7:fe:ff:ff:ff:ff:ff:08:00 SRC=192.127.52.91 DST=151.208.79.237 LEN=524 TOS=0x00 PREC=0x00 TTL=251 ID=21299 PROTO=TCP SPT=58788 DPT=5353 WINDOW=64240 RES=0x00 SYN URGP=0`, false)
+}

@@ -106,7 +106,8 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 			body = body[:nl]
 		}
 	}
-	if !mayBeAppArmor(body) {
+	ok, paren := mayBeAppArmor(body)
+	if !ok {
 		return nil
 	}
 	ap := indexApparmor(body)
@@ -116,7 +117,7 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 	}
 	var kv int     // where the key=value pairs start, relative to body
 	var anchor int // where the record starts: what is before it is a log prefix
-	if a := indexAuditBefore(body, ap); a >= 0 {
+	if a := indexAuditBefore(body, ap, paren); a >= 0 {
 		t := lastIndexType(body[:a])
 		if t < 0 || (t > 0 && byteClass[body[t-1]]&clsSpace == 0 && body[t-1] != ':') {
 			return nil // "audit(" without a record type: not a record
@@ -138,6 +139,10 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 				anchor = n
 			}
 		} else {
+			if ev.Type != 0 && !isAppArmorType(ev.Type) {
+				ev.Type = 0
+				return nil // as in mayBePrintkAppArmor, for a header it did not see
+			}
 			ev.Format = FormatPrintk
 			if bytes.HasSuffix(body[:t], printkPrefix) {
 				anchor = t - len(printkPrefix)
@@ -204,11 +209,15 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 
 // indexAuditBefore finds "audit(" in body[:ap]. In kernel records it is
 // the last '(' before apparmor=, a few bytes back; otherwise (USER_AVC,
-// whose subj= may hold parentheses) search forward.
-func indexAuditBefore(body []byte, ap int) int {
+// whose subj= may hold parentheses) search forward. paren is body's first
+// '(' if mayBeAppArmor found it, or -1.
+func indexAuditBefore(body []byte, ap, paren int) int {
 	// bytes.LastIndexByte goes byte by byte; a vectorised search forward
 	// from the start finds the last '(' in one or two steps in most lines.
-	i := bytes.IndexByte(body[:ap], '(')
+	i := paren
+	if i < 0 || i >= ap {
+		i = bytes.IndexByte(body[:ap], '(')
+	}
 	for i >= 0 {
 		j := bytes.IndexByte(body[i+1:ap], '(')
 		if j < 0 {
@@ -256,27 +265,66 @@ func indexApparmor(b []byte) int {
 
 // mayBeAppArmor rejects auditd records of other types (SYSCALL, PATH,
 // PROCTITLE, …: most of audit.log) from their first bytes, without
-// scanning the line.
-func mayBeAppArmor(body []byte) bool {
+// scanning the line, and printk records of other types from their header
+// (mayBePrintkAppArmor). paren is body's first '(' when it was found, or
+// -1.
+func mayBeAppArmor(body []byte) (ok bool, paren int) {
 	if bytes.HasPrefix(body, anchorNode) {
 		sp := bytes.IndexByte(body, ' ')
 		if sp < 0 {
-			return true
+			return true, -1
 		}
 		body = body[sp+1:]
 	}
 	if !bytes.HasPrefix(body, anchorType) {
-		return true
+		return mayBePrintkAppArmor(body)
 	}
 	t := body[len(anchorType):]
 	if sp := bytes.IndexByte(t, ' '); sp >= 0 {
 		t = t[:sp]
 	}
-	switch n := recordTypeNumber(t); {
-	case n == TypeAVC, n == TypeUserAVC, n >= typeAAFirst && n <= typeAALast, len(t) == 0:
-		return true
+	return len(t) == 0 || isAppArmorType(recordTypeNumber(t)), -1
+}
+
+// isAppArmorType reports whether records of type n can be AppArmor's:
+// AVC, USER_AVC (dbus) or AUDIT_APPARMOR_* (old kernels).
+func isAppArmorType(n uint16) bool {
+	return n == TypeAVC || n == TypeUserAVC || (n >= typeAAFirst && n <= typeAALast)
+}
+
+// printkHeaderWindow bounds where mayBePrintkAppArmor looks for a record's
+// header: after a syslog or dmesg prefix, never far into the line.
+const printkHeaderWindow = 256
+
+// mayBePrintkAppArmor rejects printk records of other types (SYSCALL,
+// PROCTITLE, USER_*, …: a third of a kernel log with audit on) from their
+// header "type=N audit(", without searching the line for apparmor=. The
+// kernel writes one record per line, its header first after the log
+// prefix, so the first header is the record's: an apparmor= in its text
+// (a user's USER_* message, even one that holds a whole forged AppArmor
+// record) is not an AppArmor record. Anything else (no "audit(" at the
+// line's first '(', a type that is not a number) is left to parseText.
+func mayBePrintkAppArmor(body []byte) (ok bool, paren int) {
+	// One vectorised search for a byte that log prefixes rarely hold
+	// ('t', the first of "type=", is in most words); parseText's search
+	// for "audit(" starts from it.
+	a := bytes.IndexByte(body[:min(len(body), printkHeaderWindow)], '(')
+	const audit = " audit"
+	if a < len("type=0"+audit) || string(body[a-len(audit):a]) != audit {
+		return true, a
 	}
-	return false
+	e := a - len(audit)
+	n, d := 0, e
+	for m := 1; d > 0 && e-d < 6 && body[d-1]-'0' <= 9; m *= 10 {
+		d--
+		n += int(body[d]-'0') * m
+	}
+	t := d - len(anchorType)
+	if d == e || e-d > 5 || t < 0 || string(body[t:d]) != string(anchorType) ||
+		(t > 0 && body[t-1] != ' ' && body[t-1] != ':') {
+		return true, a
+	}
+	return n > 0xffff || isAppArmorType(uint16(n)), a // parseText reads a larger one as type 0
 }
 
 // parseStamp reads "EPOCH.MS:SERIAL)" at body[i:] and the ':' after it,
