@@ -28,7 +28,11 @@
 // type=1400 audit(…): apparmor=…" into the system log), a journal entry of
 // another transport, or a /dev/kmsg record written from user space is
 // KindRejected, with the reason in Event.Rejected, and counted in
-// Stats.Rejected.
+// Stats.Rejected. An audit.log line or printk record of another audit
+// type (SYSCALL, PROCTITLE, USER_*, …) is no AppArmor record whatever its
+// text holds, so that apparmor= inside a user's USER_* message, even a
+// whole forged record, is not an event: only AVC, USER_AVC and
+// AUDIT_APPARMOR_* records are.
 //
 // Parser parses one line into a caller-owned Event whose slices alias the
 // line; Stream removes duplicates (the printk copy and the audit copy of
