@@ -564,7 +564,7 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 		r := aare.Rule{Pattern: e.pattern, Perms: e.perms, Owner: e.owner, Exec: aare.ExecMode{Kind: e.exec, Target: e.target}}
 		if fc != nil && e.pattern != e.members[0] && fc.coversFile(r) {
 			dropped[e] = true
-			c.p.Allowed += e.ev.Count
+			c.p.Allowed += e.ev.counted()
 			continue
 		}
 		var cands []aare.Rule
