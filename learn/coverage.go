@@ -124,7 +124,7 @@ func ownLiterals(l *policy.Loader, body []policy.Rule, profile *policy.Profile) 
 		if sr.Profile != profile || sr.Conditional || !ok || r.Path == nil || sr.Qual.Deny || r.Target != nil {
 			continue
 		}
-		p := r.Path.Value()
+		p := r.Path.Pattern()
 		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "*?[]{}@\\\"") {
 			continue
 		}
@@ -204,9 +204,9 @@ func collect(l *policy.Loader, c *Coverage, files *[]aare.Rule, body []policy.Ru
 			if r.Target != nil {
 				mode.Target = r.Target.Value()
 			}
-			*files = append(*files, aare.Rule{Pattern: r.Path.Value(), Perms: perms, Exec: mode, Owner: q.Owner, Deny: q.Deny, Audit: q.Audit})
+			*files = append(*files, aare.Rule{Pattern: r.Path.Pattern(), Perms: perms, Exec: mode, Owner: q.Owner, Deny: q.Deny, Audit: q.Audit})
 		case *policy.LinkRule:
-			*files = append(*files, aare.Rule{Pattern: r.Path.Value(), Perms: aare.PermLink, Owner: q.Owner, Deny: q.Deny})
+			*files = append(*files, aare.Rule{Pattern: r.Path.Pattern(), Perms: aare.PermLink, Owner: q.Owner, Deny: q.Deny})
 		case *policy.AllRule:
 			if !q.Deny {
 				c.all = true

@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/armorer-dev/armorer/auditlog/source"
+	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
+	"github.com/armorer-dev/armorer/simulate"
 )
 
 // findingLog has accesses learn holds back (a sensitive file, a
@@ -179,5 +181,46 @@ func TestAcceptRefusesUnexpressible(t *testing.T) {
 	res := learnIn(t, dir, learn.Accept{Keys: []string{key}}, findingLog...)
 	if len(res.Accept.Refused) != 1 || len(res.Accept.Accepted) != 0 || strings.Contains(changeText(res), "userns") {
 		t.Errorf("abi finding accepted: %+v\n%s", res.Accept, changeText(res))
+	}
+}
+
+// TestAcceptNamesOnlyThePath: a held-back path with glob characters, a
+// quote or a newline in its name is written, in the finding and when
+// accepted, as a literal that matches that one path: accepting the
+// write to a file named "/etc/app/*" must not grant every file there.
+func TestAcceptNamesOnlyThePath(t *testing.T) {
+	dir := newProfDir(t)
+	star := `apparmor="ALLOWED" operation="open" profile="app" name=2F6574632F6170702F2A pid=1 comm="app" requested_mask="w" denied_mask="w" fsuid=0 ouid=0` // /etc/app/*
+	odd := `apparmor="ALLOWED" operation="open" profile="app" name=2F6574632F6170702F61220A2F6574632F736861646F772072772C23 pid=1 comm="app" requested_mask="w" denied_mask="w" fsuid=0 ouid=0`
+	first := keys(learnIn(t, dir, learn.Accept{}, star, odd))
+	k1, k2 := first[`app: /etc/app/\* w,`], first[`app: "/etc/app/a\x22\x0a/etc/shadow rw,\x23" w,`]
+	if k1 == "" || k2 == "" {
+		t.Fatalf("findings not written as escaped literals: %v", first)
+	}
+	res := learnIn(t, dir, learn.Accept{Keys: []string{k1, k2}, Reason: "test"}, star, odd)
+	for _, c := range res.Changes {
+		if err := os.WriteFile(c.Path, c.New, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	validProfiles(t, res, dir, "3.0", true)
+	pol, err := host.LoadProfileSet(dir, dir, learn.Bundled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := simulate.New(pol)
+	for _, line := range []string{star, odd, strings.Replace(star, "2F2A ", "2F78 ", 1)} { // the last: /etc/app/x
+		for _, a := range learn.LogAccesses(t, []byte(numbered([]string{line})[0]+"\n")) {
+			if err := sim.Add(a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var denied []string
+	for _, d := range sim.Denials() {
+		denied = append(denied, d.String())
+	}
+	if len(denied) != 1 || !strings.Contains(denied[0], "/etc/app/x") {
+		t.Errorf("want only /etc/app/x denied (the accepted rules name two files), got %q", denied)
 	}
 }

@@ -207,7 +207,7 @@ func reported(profiles []*learn.Profile, d simulate.Denial) bool {
 				continue
 			}
 			ff, ok := f.Rule.(*policy.FileRule)
-			if !ok || learn.EscapeLiteral(ff.Path.Value()) == d.Rule.(*policy.FileRule).Path.Value() {
+			if !ok || ff.Path.Pattern() == d.Rule.(*policy.FileRule).Path.Pattern() {
 				return true
 			}
 		}

@@ -973,7 +973,9 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			// No entry matches it, whatever the permissions.
 		} else if e, ok := lint.Path(fp, perms); ok {
 			bad := perms & e.Access
-			r := rule{Class: ClassFile, Path: fp, Perms: bad, Exec: f.exec, Evidence: f.evidence}
+			// The finding's rule names exactly this path: escaped, so that
+			// accepting "/etc/a*" or a name with a quote grants only it.
+			r := rule{Class: ClassFile, Path: EscapeLiteral(fp), Perms: bad, Exec: f.exec, Evidence: f.evidence}
 			p.Findings = append(p.Findings, newFinding(p.Name, r, e.ID, e.Severity, e.Why))
 			if !l.opts.AllowSensitive {
 				perms &^= bad
@@ -981,7 +983,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		if f.linkTo != "" && perms&aare.PermLink != 0 {
 			e, _ := lint.Path(f.linkTo, allSensitivePerms)
-			r := rule{Class: ClassFile, Path: fp, Perms: aare.PermLink, Evidence: f.evidence}
+			r := rule{Class: ClassFile, Path: EscapeLiteral(fp), Perms: aare.PermLink, Evidence: f.evidence}
 			p.Findings = append(p.Findings, newFinding(p.Name, r, e.ID, e.Severity,
 				fmt.Sprintf("hard link to %s: %s", f.linkTo, e.Why)))
 			if !l.opts.AllowSensitive {

@@ -53,7 +53,7 @@ it. learn never adds such rules on its own.`,
 				}
 			}
 			for _, pat := range compile(p, fr.Path) {
-				if sp, ok := Reached(pat.Match, a); ok && !isLiteral(fr.Path.Value()) {
+				if sp, ok := Reached(pat.Match, a); ok && !isLiteral(fr.Path.Pattern()) {
 					reportSeverity(p, fr, sp.Severity, "%s %s reaches %s (%s): %s", fr.Path.Raw, fr.Perms.Raw, sp.Example, sp.ID, sp.Why)
 					break
 				}

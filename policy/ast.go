@@ -135,6 +135,17 @@ func (w *Word) Value() string {
 	return w.Raw
 }
 
+// Pattern returns the word as an AARE pattern: a quoted string loses its
+// quotes but keeps its escapes, which the pattern syntax decodes into
+// literal bytes. apparmor_parser reads "/a\x5b" as the path "/a[" with a
+// literal '[', where Value's decoded "/a[" would open a character class.
+func (w *Word) Pattern() string {
+	if w.Quoted() {
+		return w.Raw[1 : len(w.Raw)-1]
+	}
+	return w.Raw
+}
+
 // NewWord returns a Word without position, for building trees.
 func NewWord(raw string) *Word { return &Word{Raw: raw} }
 

@@ -665,7 +665,17 @@ func (c *checker) flagValue(w *Word, key, val string) {
 // expand expands the variables of w and reports problems; it returns the
 // alternatives (nil on error).
 func (c *checker) expand(w *Word) []string {
-	vals, err := c.vars.Expand(w.Value())
+	return c.expandText(w, w.Value())
+}
+
+// expandPattern is expand for a word that is an AARE pattern (see
+// Word.Pattern): the escapes of a quoted path stay for the glob check.
+func (c *checker) expandPattern(w *Word) []string {
+	return c.expandText(w, w.Pattern())
+}
+
+func (c *checker) expandText(w *Word, text string) []string {
+	vals, err := c.vars.Expand(text)
 	if err != nil {
 		c.errorf(w.Pos(), "variable", "%v", err)
 		return nil

@@ -57,7 +57,7 @@ func (c *checker) fileRule(r *FileRule, ctx *profileCtx, q Qualifiers) {
 	if fp.perm&aare.PermExec == 0 || ctx.dead > 0 {
 		return
 	}
-	vals, err := c.vars.Expand(r.Path.Value())
+	vals, err := c.vars.Expand(r.Path.Pattern())
 	if err != nil {
 		return
 	}

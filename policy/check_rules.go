@@ -452,7 +452,7 @@ func (c *checker) pathWord(w *Word, what string) {
 		c.errorf(w.Pos(), "rule", "%s %s is not absolute: paths start with / (after variable expansion)", what, raw)
 		return
 	}
-	vals := c.expand(w)
+	vals := c.expandPattern(w)
 	for _, v := range vals {
 		if raw[0] == '"' && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "@") {
 			c.errorf(w.Pos(), "rule", "%s %s is not absolute: paths start with / (after variable expansion)", what, raw)

@@ -775,6 +775,10 @@ func genLexer(add func(string, string)) {
 	rule(add, "unix peer=(label=/a(b)),")
 	rule(add, "ptrace peer=(a),")
 	rule(add, "link /a( -> /b),")
+	// a quoted path's \x escapes are literal bytes, glob characters too
+	for _, path := range []string{`"/a\x5bb"`, `"/a\x5d"`, `"/q\x7b"`, `"/q\x7d,"`, `"/e\x2af"`, `"/a\x5c5"`, `"/a\x5c"`, `"/a\x22b"`, `"/a\x00b"`, `"/a\d123"`, `"/a\173"`} {
+		rule(add, path+" r,")
+	}
 	rule(add, "owner /a,#b r,")
 	rule(add, "/a,#b,")
 	rule(add, "/a, #b r,")

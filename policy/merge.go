@@ -96,7 +96,7 @@ func similarity(x, r Rule) int {
 	if fx, ok := x.(*FileRule); ok {
 		fr := r.(*FileRule)
 		if fx.Path != nil && fr.Path != nil {
-			s += 2 * commonPrefix(fx.Path.Value(), fr.Path.Value())
+			s += 2 * commonPrefix(fx.Path.Pattern(), fr.Path.Pattern())
 		}
 	}
 	return s
@@ -226,7 +226,7 @@ func qualsOf(r Rule) Qualifiers {
 
 func filePath(r Rule) (string, bool) {
 	if f, ok := r.(*FileRule); ok && f.Path != nil {
-		return f.Path.Value(), true
+		return f.Path.Pattern(), true
 	}
 	return "", false
 }
