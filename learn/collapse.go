@@ -107,8 +107,12 @@ func DigitRuns(patterns []string, min int) map[string]string {
 	return out
 }
 
+// runMark stands for a digit run in a skeleton (an escaped name has no
+// control bytes).
+const runMark = 1
+
 // digitSlots finds the literal digit runs of one pattern component: the
-// component with each run replaced by \x01, and the runs' [start, end).
+// component with each run replaced by runMark, and the runs' [start, end).
 func digitSlots(c string) (string, [][2]int) {
 	if !strings.ContainsAny(c, "0123456789") {
 		return c, nil
@@ -135,7 +139,7 @@ func digitSlots(c string) (string, [][2]int) {
 				j++
 			}
 			runs = append(runs, [2]int{i, j})
-			skel.WriteByte(1)
+			skel.WriteByte(runMark)
 			i = j
 		default:
 			skel.WriteByte(ch)
@@ -564,7 +568,7 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 		r := aare.Rule{Pattern: e.pattern, Perms: e.perms, Owner: e.owner, Exec: aare.ExecMode{Kind: e.exec, Target: e.target}}
 		if fc != nil && e.pattern != e.members[0] && fc.coversFile(r) {
 			dropped[e] = true
-			c.p.Allowed += e.ev.Count
+			c.p.Allowed += e.ev.counted()
 			continue
 		}
 		var cands []aare.Rule

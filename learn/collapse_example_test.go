@@ -164,8 +164,7 @@ func TestCollapsedProfilesProperty(t *testing.T) {
 		}
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			res, dir := sessionWith(t, "3.0", func(o *learn.SessionOptions) { o.Options.Siblings = 2 }, lines...)
-			// Not accounted(): an event partly learned (r) and partly held
-			// back (k under /etc) counts twice today.
+			accounted(t, res)
 			validProfiles(t, res, dir, "3.0", true)
 			for _, p := range res.Profiles {
 				for _, r := range p.Rules {

@@ -231,7 +231,7 @@ func skeletonPattern(skel string, runs [][]string) string {
 	var b strings.Builder
 	j := 0
 	for i := 0; i < len(skel); i++ {
-		if skel[i] != 0 {
+		if skel[i] != runMark {
 			b.WriteByte(skel[i])
 			continue
 		}
@@ -302,45 +302,14 @@ func mergeSameRules(rules []rule) []rule {
 	return out
 }
 
-// digitRuns splits an escaped name into its skeleton (the text with each
-// digit run replaced by a 0 byte) and the runs. Escapes (\x0a) and bracket
-// expressions ([0-9]) are text, not runs. ok is false when there is no run.
+// digitRuns is digitSlots with the runs as text, for one whole name
+// (peer fields have no components); ok is false when there is no run.
 func digitRuns(s string) (skeleton string, runs []string, ok bool) {
-	if !strings.ContainsAny(s, "0123456789") {
-		return "", nil, false
+	skeleton, slots := digitSlots(s)
+	for _, r := range slots {
+		runs = append(runs, s[r[0]:r[1]])
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == '\\':
-			n := 2
-			if i+1 < len(s) && s[i+1] == 'x' {
-				n = 4
-			}
-			n = min(n, len(s)-i)
-			b.WriteString(s[i : i+n])
-			i += n
-		case c == '[':
-			j := strings.IndexByte(s[i:], ']')
-			if j < 0 {
-				j = len(s) - i - 1
-			}
-			b.WriteString(s[i : i+j+1])
-			i += j + 1
-		case isDigit(c):
-			j := i
-			for j < len(s) && isDigit(s[j]) {
-				j++
-			}
-			runs = append(runs, s[i:j])
-			b.WriteByte(0)
-			i = j
-		default:
-			b.WriteByte(c)
-			i++
-		}
-	}
-	return b.String(), runs, len(runs) > 0
+	return skeleton, runs, len(runs) > 0
 }
 
 // dropCoveredRules removes each rule another one covers, counting its

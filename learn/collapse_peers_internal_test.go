@@ -14,11 +14,12 @@ func TestDigitRuns(t *testing.T) {
 		in, skel string
 		runs     []string
 	}{
-		{"@cups-1465", "@cups-\x00", []string{"1465"}},
-		{`@a\x0ab12`, `@a\x0ab` + "\x00", []string{"12"}},    // an escape is text
-		{"/job/[0-9]*/7", "/job/[0-9]*/\x00", []string{"7"}}, // so is a bracket
-		{"app//w-1-22", "app//w-\x00-\x00", []string{"1", "22"}},
-		{"plain", "", nil},
+		{"@cups-1465", "@cups-\x01", []string{"1465"}},
+		{`@a\x0ab12`, `@a\x0ab` + "\x01", []string{"12"}},    // an escape is text
+		{"/job/[0-9]*/7", "/job/[0-9]*/\x01", []string{"7"}}, // so is a bracket
+		{"app//w-1-22", "app//w-\x01-\x01", []string{"1", "22"}},
+		{"{a1,b2}x3", "{a1,b2}x\x01", []string{"3"}}, // an alternation is text
+		{"plain", "plain", nil},
 	} {
 		skel, runs, ok := digitRuns(tc.in)
 		if skel != tc.skel || !slices.Equal(runs, tc.runs) || ok != (tc.runs != nil) {

@@ -749,7 +749,7 @@ func (l *Learner) uncovered(prof *Profile, cov coverer, files map[string]*fileAc
 			return false // allowed by an abstraction only: keep the rule
 		}
 		if cov.coversRule(r) {
-			prof.Allowed += r.Evidence.Count
+			prof.Allowed += r.Evidence.counted()
 			return true
 		}
 		return false
@@ -758,7 +758,7 @@ func (l *Learner) uncovered(prof *Profile, cov coverer, files map[string]*fileAc
 	for p, f := range files {
 		missing := cov.MissingFile(p, f.perms, f.owned)
 		if missing == 0 {
-			prof.Allowed += f.evidence.Count
+			prof.Allowed += f.evidence.counted()
 			continue
 		}
 		g := *f
@@ -872,7 +872,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 	}
 	for i, path := range paths {
 		if removedF[i] {
-			p.Included += files[path].evidence.Count
+			p.Included += files[path].evidence.counted()
 			delete(files, path)
 		}
 	}
@@ -881,7 +881,7 @@ func (l *Learner) chooseAbstractions(p *Profile, files map[string]*fileAcc, othe
 		if !removedO[i] {
 			kept = append(kept, r)
 		} else {
-			p.Included += r.Evidence.Count
+			p.Included += r.Evidence.counted()
 		}
 	}
 	*others = kept
@@ -968,6 +968,9 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	for _, fp := range slices.Sorted(maps.Keys(files)) {
 		f := files[fp]
 		perms := f.perms
+		// ev: the path's events, each counted once: once a finding holds
+		// them back, a second finding or the learned rest counts none.
+		ev := f.evidence
 		// The sensitive guard works on concrete paths, before any glob.
 		if !l.anyPath(fp) {
 			// No entry matches it, whatever the permissions.
@@ -975,17 +978,19 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			bad := perms & e.Access
 			// The finding's rule names exactly this path: escaped, so that
 			// accepting "/etc/a*" or a name with a quote grants only it.
-			r := rule{Class: ClassFile, Path: EscapeLiteral(fp), Perms: bad, Exec: f.exec, Evidence: f.evidence}
+			r := rule{Class: ClassFile, Path: EscapeLiteral(fp), Perms: bad, Exec: f.exec, Evidence: ev}
 			p.Findings = append(p.Findings, newFinding(p.Name, r, e.ID, e.Severity, e.Why))
+			ev = ev.heldBack()
 			if !l.opts.AllowSensitive {
 				perms &^= bad
 			}
 		}
 		if f.linkTo != "" && perms&aare.PermLink != 0 {
 			e, _ := lint.Path(f.linkTo, allSensitivePerms)
-			r := rule{Class: ClassFile, Path: EscapeLiteral(fp), Perms: aare.PermLink, Evidence: f.evidence}
+			r := rule{Class: ClassFile, Path: EscapeLiteral(fp), Perms: aare.PermLink, Evidence: ev}
 			p.Findings = append(p.Findings, newFinding(p.Name, r, e.ID, e.Severity,
 				fmt.Sprintf("hard link to %s: %s", f.linkTo, e.Why)))
+			ev = ev.heldBack()
 			if !l.opts.AllowSensitive {
 				perms &^= aare.PermLink
 			}
@@ -995,7 +1000,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		touched[fp] = true
 		lit := EscapeLiteral(fp)
-		fe := &fileEntry{pattern: lit, perms: perms, ev: f.evidence, members: []string{lit}, raw: []string{fp}}
+		fe := &fileEntry{pattern: lit, perms: perms, ev: ev, members: []string{lit}, raw: []string{fp}}
 		if perms&aare.PermExec != 0 {
 			fe.exec = f.exec
 			fe.target = r.targetOf(p.Name, fp, f.exec)

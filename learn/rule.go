@@ -149,6 +149,19 @@ type Evidence struct {
 	Examples []string
 	// Lines are up to MaxExamples event locations, sorted.
 	Lines []Location
+	// held of the Count events are counted already by a finding: the
+	// rest of their access was held back (r of an rk under /etc). The
+	// accounting counts each event once, under its most cautious outcome.
+	held int
+}
+
+// counted is how many of the events the accounting counts here.
+func (e Evidence) counted() int { return e.Count - e.held }
+
+// heldBack marks all the events as counted by a finding already.
+func (e Evidence) heldBack() Evidence {
+	e.held = e.Count
+	return e
 }
 
 // MaxExamples bounds Evidence.Examples and Evidence.Lines.
@@ -174,6 +187,7 @@ func (e *Evidence) Add(a *Access, example string) {
 
 func (e *Evidence) merge(o Evidence) {
 	e.Count += o.Count
+	e.held += o.held
 	if !o.First.IsZero() && (e.First.IsZero() || o.First.Before(e.First)) {
 		e.First = o.First
 	}

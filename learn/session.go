@@ -90,8 +90,12 @@ type Accounting struct {
 	// Allowed events the profile (or an audit rule: apparmor="AUDIT")
 	// already allowed.
 	Allowed int `json:"already_allowed"`
-	// HeldBack events became findings (SessionResult.Findings).
-	HeldBack int `json:"held_back"`
+	// HeldBack events became findings (SessionResult.Findings). An event
+	// partly held back and partly learned (r of an rk under /etc) counts
+	// here only, the most cautious of its outcomes; PartlyLearned says how
+	// many of them are.
+	HeldBack      int `json:"held_back"`
+	PartlyLearned int `json:"partly_learned,omitempty"`
 	// NeedABI counts, per class, events the target ABI cannot express.
 	NeedABI map[string]int `json:"not_expressible,omitempty"`
 	// Unlearnable counts, per class, events armorer has no rule for.
@@ -123,7 +127,11 @@ func (a Accounting) String() string {
 		parts = append(parts, fmt.Sprintf("%d already allowed", a.Allowed))
 	}
 	if a.HeldBack > 0 {
-		parts = append(parts, fmt.Sprintf("%d held back as findings", a.HeldBack))
+		held := fmt.Sprintf("%d held back as findings", a.HeldBack)
+		if a.PartlyLearned > 0 {
+			held += fmt.Sprintf(" (%d of them partly learned)", a.PartlyLearned)
+		}
+		parts = append(parts, held)
 	}
 	for _, c := range slices.Sorted(maps.Keys(a.NeedABI)) {
 		parts = append(parts, fmt.Sprintf("%d %s not expressible at this abi (use --abi 4.0)", a.NeedABI[c], c))
@@ -148,17 +156,18 @@ func (a *Accounting) count(profiles []*Profile) {
 		a.Includes += len(p.Abstractions)
 		a.Rules += len(p.Rules)
 		for _, r := range p.Rules {
-			a.Learned += r.Evidence.Count
+			a.Learned += r.Evidence.counted()
+			a.PartlyLearned += r.Evidence.held
 		}
 		for _, f := range p.Findings {
 			if f.ID == "abi" {
 				if a.NeedABI == nil {
 					a.NeedABI = map[string]int{}
 				}
-				a.NeedABI[f.r.Class.String()] += f.Evidence.Count
+				a.NeedABI[f.r.Class.String()] += f.Evidence.counted()
 				continue
 			}
-			a.HeldBack += f.Evidence.Count
+			a.HeldBack += f.Evidence.counted()
 		}
 	}
 }
@@ -178,7 +187,7 @@ func (a *Accounting) notWritten(profiles []*Profile, changes []Change) {
 		}
 		n := p.Included
 		for _, r := range p.Rules {
-			n += r.Evidence.Count
+			n += r.Evidence.counted()
 		}
 		if n == 0 {
 			continue
