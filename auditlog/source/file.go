@@ -210,7 +210,19 @@ func (s *fileSource) drain(ctx context.Context, snd *sender, final bool) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		var prevTail [tailLen]byte
+		prevN, prevOff := copy(prevTail[:], s.lr.tail), s.lr.readOff()
 		err := s.lr.fill(s.r)
+		if err == nil && s.opts.Follow && s.f != nil && !heldAt(s.f, prevTail[:prevN], prevOff) {
+			// Truncated and rewritten between checkRotation and this read:
+			// what was read is new content at the old offset. Undo it; the
+			// next checkRotation sees the changed tail and starts over.
+			s.lr.unread(prevOff, prevTail[:prevN])
+			if _, err := s.f.Seek(prevOff, io.SeekStart); err != nil {
+				return fmt.Errorf("seek %s: %w", s.path, err)
+			}
+			return nil
+		}
 		if err == io.EOF {
 			if final {
 				if line, pos, ok := s.lr.rest(s.path != ""); ok {
@@ -347,16 +359,28 @@ const tailLen = 64
 // sameTail reports whether f still holds the last bytes we read at the
 // offsets we read them from.
 func (lr *lineReader) sameTail(f *os.File) bool {
-	if len(lr.tail) == 0 {
+	return heldAt(f, lr.tail, lr.readOff())
+}
+
+// heldAt reports whether f still holds tail just before offset off.
+func heldAt(f *os.File, tail []byte, off int64) bool {
+	if len(tail) == 0 {
 		return true
 	}
 	var buf [tailLen]byte
-	got := buf[:len(lr.tail)]
-	n, err := f.ReadAt(got, lr.readOff()-int64(len(got)))
+	got := buf[:len(tail)]
+	n, err := f.ReadAt(got, off-int64(len(got)))
 	if err != nil && err != io.EOF {
 		return true // cannot tell; the size check still works
 	}
-	return n == len(got) && bytes.Equal(got, lr.tail)
+	return n == len(got) && bytes.Equal(got, tail)
+}
+
+// unread drops what was read past offset off and restores the tail kept
+// before it.
+func (lr *lineReader) unread(off int64, tail []byte) {
+	lr.end -= int(lr.readOff() - off)
+	lr.tail = append(lr.tail[:0], tail...)
 }
 
 func (lr *lineReader) init(max int) {

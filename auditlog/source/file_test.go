@@ -585,3 +585,55 @@ func TestFileFollowStress(t *testing.T) {
 		})
 	}
 }
+
+// TestFileRewriteBetweenCheckAndRead: the file is truncated and rewritten
+// past the old offset after checkRotation looked and before the next read
+// (the race the poll loop cannot close). The read must not deliver the new
+// content as if it continued the old: it is undone, and the next check
+// starts over from the beginning.
+func TestFileRewriteBetweenCheckAndRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	writeFile(t, path, "c1\n")
+	src, err := OpenSource(path, SourceOptions{Follow: true, noWatch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := src.(*fileSource)
+	defer s.f.Close()
+	out := make(chan Record, 16)
+	snd := newSender(&s.counters, out, s.name, FullWait, false)
+	ctx := context.Background()
+	recv := func() []got {
+		var recs []Record
+		for len(out) > 0 {
+			recs = append(recs, <-out)
+		}
+		return gots(recs)
+	}
+	if err := s.drain(ctx, snd, false); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]got{{"c1", 1, 3}}, recv()); diff != "" {
+		t.Fatalf("first read (-want +got):\n%s", diff)
+	}
+	// checkRotation ran here and found nothing; now the rewrite.
+	if err := os.WriteFile(path, []byte("d1-longer\nd2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.drain(ctx, snd, false); err != nil {
+		t.Fatal(err)
+	}
+	if g := recv(); len(g) != 0 {
+		t.Fatalf("read the rewritten file from the old offset: %v", g)
+	}
+	switched, err := s.checkRotation(ctx, snd)
+	if err != nil || !switched {
+		t.Fatalf("checkRotation = %v, %v; want the rewrite seen", switched, err)
+	}
+	if err := s.drain(ctx, snd, false); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]got{{"d1-longer", 1, 10}, {"d2", 2, 13}}, recv()); diff != "" {
+		t.Errorf("after the rewrite (-want +got):\n%s", diff)
+	}
+}
