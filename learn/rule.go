@@ -203,7 +203,9 @@ func (e *Evidence) merge(o Evidence) {
 }
 
 // addBounded keeps the MaxExamples smallest distinct values, sorted, so
-// evidence does not depend on event order.
+// evidence does not depend on event order. It never writes into s's
+// array: copies of an Evidence (a finding's, the rule entry's that goes
+// on to merge) share it.
 func addBounded[T comparable](s []T, v T, compare func(a, b T) int) []T {
 	var zero T
 	if v == zero {
@@ -213,7 +215,7 @@ func addBounded[T comparable](s []T, v T, compare func(a, b T) int) []T {
 	if found || (len(s) >= MaxExamples && i >= MaxExamples) {
 		return s
 	}
-	s = slices.Insert(s, i, v)
+	s = slices.Insert(s[:len(s):len(s)], i, v)
 	if len(s) > MaxExamples {
 		s = s[:MaxExamples]
 	}
