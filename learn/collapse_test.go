@@ -357,3 +357,51 @@ func TestDigitRunsOfPatterns(t *testing.T) {
 		}
 	}
 }
+
+// A data directory's glob is owner exactly when every path it replaced
+// was the process's own (every event on it had fsuid == ouid, as
+// aa-logprof proposes owner), and --explain says so; one path of another
+// owner leaves the glob without owner.
+func TestDataDirOwner(t *testing.T) {
+	tree := func(string) string { return "/opt/myapp/" }
+	for _, tt := range []struct {
+		name  string
+		in    []*Access
+		want  string // the data directory's rule
+		owner bool
+	}{
+		{name: "files in a directory",
+			in:   []*Access{owned(file("myapp", "/var/lib/myapp/a", "w")), owned(file("myapp", "/var/lib/myapp/b", "rw"))},
+			want: "owner /var/lib/myapp/* rw,", owner: true},
+		{name: "a subtree of the own tree",
+			in:   []*Access{owned(file("myapp", "/opt/myapp/data/x/1", "w")), owned(file("myapp", "/opt/myapp/data/y/2", "w"))},
+			want: "owner /opt/myapp/data/** w,", owner: true},
+		{name: "one path of another owner",
+			in:   []*Access{owned(file("myapp", "/var/lib/myapp/a", "w")), file("myapp", "/var/lib/myapp/b", "w")},
+			want: "/var/lib/myapp/* w,"},
+		{name: "one event of another owner on a path",
+			in: []*Access{owned(file("myapp", "/var/lib/myapp/a", "w")), owned(file("myapp", "/var/lib/myapp/b", "w")),
+				file("myapp", "/var/lib/myapp/b", "r")},
+			want: "/var/lib/myapp/* rw,"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := learnProfiles(t, Options{AppTree: tree}, tt.in...)
+			var got []string
+			for _, r := range ps[0].Rules {
+				got = append(got, ruleText(r.Node))
+				if ruleText(r.Node) != tt.want {
+					continue
+				}
+				if r.Glob == nil {
+					t.Fatalf("%s: no glob note", tt.want)
+				}
+				if said := strings.Contains(r.Glob.String(), "owner"); said != tt.owner {
+					t.Errorf("--explain of %s: %q; says owner: %v, want %v", tt.want, r.Glob.String(), said, tt.owner)
+				}
+			}
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("learned %q; want [%s]", got, tt.want)
+			}
+		})
+	}
+}
