@@ -108,6 +108,11 @@ func eventsRun(o *eventsOptions) error {
 			}
 		},
 	}
+	if o.Summary {
+		// The summary reads a few fields: the parser stores only those.
+		opts.Only = append(auditlog.ClassKeys(), auditlog.KeyApparmor, auditlog.KeyProfile, auditlog.KeyLabel,
+			auditlog.KeyOperation, auditlog.KeyName)
+	}
 	if o.Follow {
 		opts.OnIdle = func() { out.Flush() } // caught up: show what we have
 	}
