@@ -69,6 +69,15 @@ func TestResolve(t *testing.T) {
 			t.Errorf("Resolve(%q) = %v, want *NotFoundError", arg, err)
 		}
 	}
+	// A file from outside whose name the loader skips would be installed
+	// and loaded now, and be gone after the next boot.
+	for _, base := range []string{".hidden", "README", "myapp.dpkg-new", "myapp.rpmsave"} {
+		skipped := filepath.Join(t.TempDir(), base)
+		os.WriteFile(skipped, []byte("profile myapp {}\n"), 0o644)
+		if got, err := h.Resolve(skipped); err == nil || !strings.Contains(err.Error(), "skipped by the AppArmor loader") {
+			t.Errorf("Resolve(%q) = %+v, %v; want it refused as a name the loader skips", skipped, got, err)
+		}
+	}
 }
 
 func TestLoadInstallsAndReportsUnconfined(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/armorer-dev/armorer/internal/atomicfile"
+	"github.com/armorer-dev/armorer/policy"
 )
 
 // ProfileFile is a profile file armorer acts on.
@@ -92,8 +93,8 @@ func (h *Host) Resolve(arg string) (ProfileFile, error) {
 			}
 			if isProfileText(abs) {
 				base := filepath.Base(abs)
-				if strings.HasPrefix(base, ".") {
-					return ProfileFile{}, fmt.Errorf("%s: a file name starting with '.' is skipped by the AppArmor loader; rename it", arg)
+				if policy.SkippedName(base) {
+					return ProfileFile{}, fmt.Errorf("%s: a file named %q is skipped by the AppArmor loader (it would be installed as %s and not loaded at boot); rename it", arg, base, filepath.Join(h.Paths.ProfileDir, base))
 				}
 				return ProfileFile{Name: base, Source: abs}, nil
 			}

@@ -137,3 +137,47 @@ func TestRestore(t *testing.T) {
 		t.Errorf("file after a refused restore:\n%s", got)
 	}
 }
+
+// A reload of several files that the kernel rejects for one of them puts
+// back the others it had accepted: the kernel runs the restored files'
+// version, not the rejected change's, though the names and modes it lists
+// never changed.
+func TestUpdateAndReloadRejectionRestoresEarlierFiles(t *testing.T) {
+	p := withFakeKernel(t, fixture(t, "full"), false)
+	h := New(p, nil)
+	ctx := context.Background()
+	const (
+		alphaOld = "profile alpha /opt/alpha {\n  /opt/alpha/old r,\n}\n"
+		alphaNew = "profile alpha /opt/alpha {\n  /opt/alpha/old r,\n  /opt/alpha/new r,\n}\n"
+		betaOld  = "profile beta /opt/beta {\n  /opt/beta/old r,\n}\n"
+		betaNew  = "profile beta /opt/beta {\n  /opt/beta/old r,\n  /opt/beta/new r,\n}\n"
+	)
+	alpha, beta := filepath.Join(p.ProfileDir, "alpha"), filepath.Join(p.ProfileDir, "beta")
+	os.WriteFile(alpha, []byte(alphaOld), 0o644)
+	os.WriteFile(beta, []byte(betaOld), 0o644)
+	for _, n := range []string{"alpha", "beta"} {
+		if _, err := h.Load(ctx, ProfileFile{Name: n}, false, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kernelText := func(name string) string {
+		return readString(t, filepath.Join(p.SecurityFS, "apparmor", "policy", "profiles", name+".1", "source"))
+	}
+	t.Setenv(fakeparser.EnvRejectFile, "beta") // alpha (first, sorted) is accepted, beta rejected
+	_, err := h.UpdateAndReload(ctx, p.ProfileDir, nil, func() ([]FileWrite, error) {
+		return []FileWrite{{Path: alpha, Content: []byte(alphaNew)}, {Path: beta, Content: []byte(betaNew)}}, nil
+	})
+	var rb *RolledBackError
+	if !errors.As(err, &rb) {
+		t.Fatalf("err = %v, want *RolledBackError", err)
+	}
+	if readString(t, alpha) != alphaOld || readString(t, beta) != betaOld {
+		t.Errorf("files not restored:\n%s\n%s", readString(t, alpha), readString(t, beta))
+	}
+	if got := kernelText("alpha"); got != alphaOld {
+		t.Errorf("the kernel runs alpha's rejected change, its file holds the previous version:\n%s", got)
+	}
+	if !strings.Contains(rb.Kernel, "restored to the previous profiles") {
+		t.Errorf("kernel = %q, want it restored", rb.Kernel)
+	}
+}

@@ -250,29 +250,34 @@ func (h *Host) update(ctx context.Context, dir string, includeDirs []string, cha
 
 // reload replaces the loaded profiles of res.Validated in the kernel, and
 // with all loads those that are not. On a rejection it restores the files
-// (restore) and the kernel.
+// (restore) and the kernel: the files replaced before the rejected one
+// are reloaded from their restored versions.
 func (h *Host) reload(ctx context.Context, res *WriteResult, all bool, restore func() error) error {
 	before, err := h.snapshot()
 	if err != nil {
 		return errors.Join(err, restore())
 	}
-	var replaced []Reload
+	// Every file's names first: a failure here leaves the kernel untouched.
+	var todo []Reload
 	for _, file := range res.Validated {
 		names, err := h.Parser.Names(ctx, file)
 		if err != nil {
 			return errors.Join(err, restore())
 		}
-		r := Reload{File: file, Profiles: names}
-		if was := anyLoaded(before, names); was || all {
-			kerr := h.Parser.Replace(ctx, file)
+		todo = append(todo, Reload{File: file, Profiles: names})
+	}
+	var replaced []Reload
+	for _, r := range todo {
+		if was := anyLoaded(before, r.Profiles); was || all {
+			kerr := h.Parser.Replace(ctx, r.File)
 			if kerr == nil {
-				kerr = h.checkLoaded(file, names)
+				kerr = h.checkLoaded(r.File, r.Profiles)
 			}
 			replaced = append(replaced, r)
 			if kerr != nil {
 				// Name a file that was written: the profile's own, or the
 				// local/ file it changed through.
-				wf, wb := file, res.backupOf(file)
+				wf, wb := r.File, res.backupOf(r.File)
 				if wb == "" && len(res.Files) > 0 {
 					wf, wb = res.Files[0].Path, res.Files[0].Backup
 				}
@@ -300,22 +305,31 @@ func (res *WriteResult) backupOf(file string) string {
 
 // rollBackReload puts the files back, then reloads the previous versions
 // of those already replaced, unloads the profiles that were not loaded
-// before, and says what became of the kernel.
+// before, and says what became of the kernel. replaced ends with the file
+// whose load failed; the kernel accepted the others, so they are always
+// put back (the kernel lists the same names and modes whichever version
+// runs), the failed one only when the kernel's list changed.
 func (h *Host) rollBackReload(ctx context.Context, kerr error, file, backup string, before loadedSet, replaced []Reload, restore func() error) error {
 	if rerr := restore(); rerr != nil {
 		return fmt.Errorf("%w; restoring the files also failed: %v", kerr, rerr)
 	}
+	accepted := len(replaced) - 1
 	var ke *KernelError
-	if !errors.As(kerr, &ke) {
+	if !errors.As(kerr, &ke) && accepted == 0 {
 		return kerr // the parser did not run: nothing reached the kernel
 	}
 	rb := &RolledBackError{File: file, Backup: backup, Err: kerr, Kernel: "unchanged (the previous profiles stay loaded as they were)"}
 	if h.policyLocked() {
 		rb.Hint = lockedHint
 	}
-	if now, err := h.snapshot(); err != nil || !sameSet(before, now) {
+	now, err := h.snapshot()
+	changed := err != nil || !sameSet(before, now)
+	if changed || accepted > 0 {
 		var errs []string
-		for _, r := range slices.Backward(replaced) {
+		for i, r := range slices.Backward(replaced) {
+			if i == accepted && !changed {
+				continue // rejected as a whole: its previous version still runs
+			}
 			if anyLoaded(before, r.Profiles) {
 				if err := h.Parser.Replace(ctx, r.File); err != nil {
 					errs = append(errs, "reloading the previous "+r.File+": "+err.Error())

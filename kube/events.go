@@ -68,18 +68,24 @@ type Access struct {
 // AccessKey identifies what an event object asks for (eventstore.Key):
 // two accesses with the same key are one.
 func AccessKey(event []byte) (string, error) {
+	key, _, err := accessOf(event)
+	return key, err
+}
+
+// accessOf is AccessKey and the top-level profile the event is of.
+func accessOf(event []byte) (key, profile string, err error) {
 	line, err := eventstore.ToAuditd(event)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	var ev auditlog.Event
 	if err := auditlog.NewParser().Parse(line, &ev); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if ev.Kind != auditlog.KindEvent {
-		return "", errors.New("not an AppArmor event")
+		return "", "", errors.New("not an AppArmor event")
 	}
-	return eventstore.Key(&ev), nil
+	return eventstore.Key(&ev), eventstore.TopProfile(string(ev.Label())), nil
 }
 
 // Line is a's line in a published value, without its newline: compact
@@ -179,7 +185,11 @@ func GatherEvents(ctx context.Context, c *apiclient.Client, ns, profile string) 
 		as, err := DecodeAccesses(value)
 		if err == nil {
 			for _, a := range as {
-				key, kerr := AccessKey(a.Event)
+				key, of, kerr := accessOf(a.Event)
+				if kerr == nil && of != profile {
+					// Not this profile's evidence, whoever wrote it there.
+					kerr = fmt.Errorf("an event of profile %q, not %s or its children; that node's remaining accesses are not used", of, profile)
+				}
 				if kerr != nil {
 					err = kerr
 					break

@@ -70,3 +70,37 @@ func TestGatherEvents(t *testing.T) {
 		t.Errorf("audit log:\n%s", log)
 	}
 }
+
+// An access published under one profile's key whose event is another
+// profile's is not that profile's evidence: learn k8s:web would otherwise
+// write rules into the other profile. It is reported for its node.
+func TestGatherEventsRefusesOtherProfiles(t *testing.T) {
+	t0 := time.Unix(1795600000, 0).UTC()
+	line := `type=AVC msg=audit(1795600186.001:7): apparmor="ALLOWED" operation="open" class="file" profile="sshd" name="/etc/shadow" pid=1 comm="x" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`
+	var ev auditlog.Event
+	if err := auditlog.NewParser().Parse([]byte(line), &ev); err != nil {
+		t.Fatal(err)
+	}
+	child := access(t, "/child", 1, t0)
+	child.Event = []byte(strings.Replace(string(child.Event), `"profile":"web"`, `"profile":"web//helper"`, 1))
+	v, err := EncodeAccesses([]Access{access(t, "/ok", 1, t0), child, {Count: 1, First: t0, Last: t0, Event: ev.AppendJSON(nil, "", 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms := []corev1.ConfigMap{{ObjectMeta: metav1.ObjectMeta{Name: EventsConfigMapName("a")}, Data: map[string]string{"web": v}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(corev1.ConfigMapList{Items: cms})
+	}))
+	defer srv.Close()
+	f, err := GatherEvents(context.Background(), &apiclient.Client{Server: srv.URL, HTTP: srv.Client()}, "ns", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := f.AuditLog()
+	if strings.Contains(string(log), "shadow") || len(f.Accesses) != 2 {
+		t.Errorf("another profile's event was gathered for web:\n%s", log)
+	}
+	if len(f.Nodes) != 1 || !strings.Contains(f.Nodes[0].Error, "sshd") {
+		t.Errorf("nodes %+v, want node a's error naming sshd", f.Nodes)
+	}
+}

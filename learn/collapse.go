@@ -207,18 +207,26 @@ type collapser struct {
 	refused map[*fileEntry]bool // in a perm-union finding already
 	// patterns are the globs matchesAll parsed, for this profile.
 	patterns map[string]*aare.Node
+	automata map[string]*aare.Pattern // the globs covered compiled, for this profile
 }
 
 // unite replaces the entries of g by pat with the union of their
 // permissions, when the guard passes. When it fails only because the
 // union adds a write or exec the sensitive table guards, a finding says
-// so and the caller may try the permissions apart.
+// so and the caller may try the permissions apart. A data directory's
+// glob is owner exactly when every entry it replaces is owned (the
+// application's own files, as aa-logprof proposes owner for fsuid ==
+// ouid); other globs are owner when every entry was.
 func (c *collapser) unite(g []*fileEntry, pat, why string) (ok, unionRefused bool) {
 	var perms aare.Perm
-	owner := true
+	owner, owned := true, true
 	for _, e := range g {
 		perms |= e.perms
 		owner = owner && e.owner
+		owned = owned && e.owned
+	}
+	if why == whyDataDir {
+		owner = owned
 	}
 	perms = normal(perms)
 	if perms&(aare.PermWrite|aare.PermAppend) != 0 && slices.ContainsFunc(g, func(e *fileEntry) bool {
@@ -230,6 +238,9 @@ func (c *collapser) unite(g []*fileEntry, pat, why string) (ok, unionRefused boo
 	if c.guard(pat, perms) {
 		for _, e := range g {
 			e.pattern, e.why = pat, why
+			if why == whyDataDir {
+				e.owner = owner
+			}
 		}
 		return true, false
 	}
@@ -557,13 +568,18 @@ func isSpillName(c string) bool {
 // no learned rule is covered by another learned or existing rule.
 func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry {
 	fc, _ := cov.(fileCoverer)
-	var globs []*fileEntry
+	var globs []globEntry
 	for _, e := range entries {
 		if hasGlob(e.pattern) {
-			globs = append(globs, e)
+			g := globEntry{e: e, prefix: literalPrefix(e.pattern), suffix: literalSuffix(e.pattern)}
+			if strings.Contains(g.prefix, "//") {
+				g.prefix = "" // the pattern folds it
+			}
+			globs = append(globs, g)
 		}
 	}
 	dropped := map[*fileEntry]bool{}
+	var by []*fileEntry
 	for _, e := range entries {
 		r := aare.Rule{Pattern: e.pattern, Perms: e.perms, Owner: e.owner, Exec: aare.ExecMode{Kind: e.exec, Target: e.target}}
 		if fc != nil && e.pattern != e.members[0] && fc.coversFile(r) {
@@ -571,28 +587,17 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 			c.p.Allowed += e.ev.counted()
 			continue
 		}
-		var cands []aare.Rule
-		var by []*fileEntry
+		by = by[:0]
 		for _, g := range globs {
-			if g == e || dropped[g] || g.perms&e.perms != e.perms || (g.owner && !e.owner) || !c.matchesAll(g.pattern, e.raw) {
+			if g.e == e || g.e.perms&e.perms != e.perms || (g.e.owner && !e.owner) || dropped[g.e] || !c.matchesAll(g, e.raw) {
 				continue
 			}
-			cands = append(cands, aare.Rule{Pattern: g.pattern, Perms: g.perms, Owner: g.owner, Exec: aare.ExecMode{Kind: g.exec, Target: g.target}})
-			by = append(by, g)
+			by = append(by, g.e)
 		}
-		if len(cands) == 0 {
+		if len(by) == 0 {
 			continue
 		}
-		// A literal entry is decided on its path, without automata.
-		res, ok, err := aare.CoversLiteral(cands, r, c.l.m.vars)
-		if !ok {
-			var set *aare.Set
-			if set, err = aare.NewSet(cands, c.l.m.vars); err != nil {
-				continue
-			}
-			res, err = set.Covers(r, c.l.m.vars)
-		}
-		if err == nil && res == aare.Yes {
+		if c.covered(r, by) {
 			g := by[0]
 			g.ev.merge(e.ev)
 			g.members = append(g.members, e.members...)
@@ -603,22 +608,78 @@ func (c *collapser) dropCovered(entries []*fileEntry, cov coverer) []*fileEntry 
 	return slices.DeleteFunc(entries, func(e *fileEntry) bool { return dropped[e] })
 }
 
-func (c *collapser) matchesAll(pattern string, paths []string) bool {
+// globEntry is an entry whose pattern is a glob, with the literal text
+// every path it matches begins and ends with.
+type globEntry struct {
+	e              *fileEntry
+	prefix, suffix string
+}
+
+// covered is aare.NewSet(the rules of by).Covers(r) == aare.Yes, for
+// entries by whose patterns match each path r was learned from. A
+// literal r is decided on its path, without automata. For one glob and
+// an r without exec (nor deny or audit, which learned rules never have,
+// and each glob grants all of r's permissions, owner only when r is), r is
+// covered exactly when the glob matches every path of r's pattern: decided
+// by walking r's tree through the glob's automaton (compiled once per
+// profile), without r's automaton or the set's product.
+func (c *collapser) covered(r aare.Rule, by []*fileEntry) bool {
+	var cands []aare.Rule
+	for _, g := range by {
+		cands = append(cands, aare.Rule{Pattern: g.pattern, Perms: g.perms, Owner: g.owner, Exec: aare.ExecMode{Kind: g.exec, Target: g.target}})
+	}
+	res, ok, err := aare.CoversLiteral(cands, r, c.l.m.vars)
+	if ok {
+		return err == nil && res == aare.Yes
+	}
+	if len(by) == 1 && r.Perms&aare.PermExec == 0 && r.Exec.Kind == aare.ExecNone {
+		tree, err := aare.Parse(r.Pattern, c.l.m.vars)
+		if err != nil {
+			return false
+		}
+		if p := c.compiled(by[0].pattern); p != nil {
+			return aare.CoversTree(p, tree)
+		}
+		return false
+	}
+	set, err := aare.NewSet(cands, c.l.m.vars)
+	if err != nil {
+		return false
+	}
+	res, err = set.Covers(r, c.l.m.vars)
+	return err == nil && res == aare.Yes
+}
+
+// compiled is a glob's automaton, built once per profile (nil when it
+// does not compile).
+func (c *collapser) compiled(pattern string) *aare.Pattern {
+	if p, ok := c.automata[pattern]; ok {
+		return p
+	}
+	p, err := aare.Compile(pattern, c.l.m.vars)
+	if err != nil {
+		p = nil
+	}
+	if c.automata == nil {
+		c.automata = map[string]*aare.Pattern{}
+	}
+	c.automata[pattern] = p
+	return p
+}
+
+func (c *collapser) matchesAll(g globEntry, paths []string) bool {
 	// Every path the pattern matches begins with its literal prefix and
 	// ends with its literal suffix: most pairs end here, without an
 	// automaton.
-	prefix, suffix := literalPrefix(pattern), literalSuffix(pattern)
-	if strings.Contains(prefix, "//") {
-		prefix = "" // the pattern folds it
-	}
 	for _, p := range paths {
-		if !strings.HasPrefix(p, prefix) || !strings.HasSuffix(p, suffix) {
+		if !strings.HasPrefix(p, g.prefix) || !strings.HasSuffix(p, g.suffix) {
 			return false
 		}
 	}
 	if len(paths) == 0 {
 		return false
 	}
+	pattern := g.e.pattern
 	tree := c.patterns[pattern]
 	if tree == nil {
 		// Parsed, not compiled (aare.MatchTree walks the tree), and kept
@@ -674,7 +735,7 @@ func (l *Learner) collapse(p *Profile, entries []*fileEntry, cov coverer, guard 
 	fc, _ := cov.(fileCoverer)
 	if fc != nil {
 		for _, r := range fc.ownFileRules() {
-			entries = append(entries, &fileEntry{pattern: r.Pattern, perms: r.Perms, owner: r.Owner,
+			entries = append(entries, &fileEntry{pattern: r.Pattern, perms: r.Perms, owner: r.Owner, owned: r.Owner,
 				members: []string{r.Pattern + " (the profile's rule)"}, raw: []string{r.Pattern}, existing: true})
 		}
 	}

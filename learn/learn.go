@@ -947,6 +947,10 @@ func (l *Learner) sensitiveRule(profile string, r rule) (id string, sev lint.Sev
 type fileEntry struct {
 	pattern string
 	owner   bool
+	// owned: every event on its paths had fsuid == ouid (for the profile's
+	// own rule: it is owner). A data directory's glob is owner when all
+	// its entries are owned, as each of its paths would be alone.
+	owned   bool
 	perms   aare.Perm
 	exec    aare.ExecKind
 	target  string
@@ -1000,7 +1004,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		touched[fp] = true
 		lit := EscapeLiteral(fp)
-		fe := &fileEntry{pattern: lit, perms: perms, ev: ev, members: []string{lit}, raw: []string{fp}}
+		fe := &fileEntry{pattern: lit, owned: f.owned, perms: perms, ev: ev, members: []string{lit}, raw: []string{fp}}
 		if perms&aare.PermExec != 0 {
 			fe.exec = f.exec
 			fe.target = r.targetOf(p.Name, fp, f.exec)
@@ -1101,6 +1105,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			Exec: e.exec, ExecTarget: e.target, Evidence: e.ev}
 		if e.why != "" && len(e.members) > 1 {
 			r.Glob = globNote(e.why, e.members)
+			r.Glob.Owner = e.owner
 		}
 		*rules = append(*rules, r)
 	}
@@ -1190,6 +1195,7 @@ func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
 		}
 		g.perms = normal(g.perms | e.perms)
 		g.owner = g.owner && e.owner
+		g.owned = g.owned && e.owned
 		g.exec = max(g.exec, e.exec)
 		if g.target == "" {
 			g.target = e.target

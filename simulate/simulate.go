@@ -314,7 +314,12 @@ func (s *Simulator) execTarget(parent, bin string) (string, string) {
 	return name, why
 }
 
+// transition is the profile an allowed exec of bin from parent runs
+// under. A p or c target that does not exist takes the rule's fallback
+// (pix, cix: parent; pux, cux: unconfined); without one the exec fails,
+// which execTarget reports for a named target that is missing.
 func (s *Simulator) transition(parent, bin string, d aare.Decision) (string, string) {
+	var name string
 	switch d.Exec.Kind {
 	case aare.ExecInherit:
 		return parent, ""
@@ -323,20 +328,28 @@ func (s *Simulator) transition(parent, bin string, d aare.Decision) (string, str
 		if t == "" {
 			t = bin
 		}
-		return parent + "//" + t, ""
+		name = parent + "//" + t
 	case aare.ExecProfile:
-		if d.Exec.Target != "" {
-			return d.Exec.Target, ""
+		name = d.Exec.Target
+		if name == "" {
+			name, _ = s.set.ProfileFor(bin)
 		}
-		if name, ok := s.set.ProfileFor(bin); ok {
-			return name, ""
-		}
-		if d.Exec.Fallback == aare.ExecInherit {
-			return parent, ""
-		}
-		return "", "no profile for the Px target"
+	default:
+		return "", "runs unconfined"
 	}
-	return "", "runs unconfined"
+	if name != "" && s.set.Profiles[name] != nil {
+		return name, ""
+	}
+	switch d.Exec.Fallback {
+	case aare.ExecInherit:
+		return parent, ""
+	case aare.ExecUnconfined:
+		return "", "runs unconfined"
+	}
+	if name == "" {
+		return "", "the exec fails: no profile attaches to " + bin + " and the rule has no fallback (pix, pux)"
+	}
+	return name, ""
 }
 
 func nearestFile(cov *learn.Coverage, i int) string {

@@ -125,6 +125,10 @@ func TestMissingExecTarget(t *testing.T) {
   /bin/sh Cx -> sh,
   /bin/ls Px -> nowhere,
   /usr/bin/ok Cx -> ok,
+  /usr/bin/nobody Px,
+  /usr/bin/pix pix -> nowhere,
+  /usr/bin/cix cix -> nochild,
+  /usr/bin/pux PUx,
 
   profile ok { /etc/hosts r, }
 }
@@ -144,6 +148,16 @@ func TestMissingExecTarget(t *testing.T) {
 		{"exec logged", []*learn.Access{{Profile: "app", Class: learn.ClassFile, Operation: "exec", Path: "/bin/sh", Perms: aare.PermExec}}, 1},
 		{"px logged", []*learn.Access{{Profile: "app", Class: learn.ClassFile, Operation: "exec", Path: "/bin/ls", Perms: aare.PermExec}}, 1},
 		{"child only", []*learn.Access{{Profile: "app//null-/bin/sh", Class: learn.ClassFile, Path: "/etc/hosts", Perms: aare.PermRead}}, 1},
+		// Px without a target and no profile that attaches: no fallback.
+		{"px no profile", []*learn.Access{{Profile: "app", Class: learn.ClassFile, Operation: "exec", Path: "/usr/bin/nobody", Perms: aare.PermExec}}, 1},
+		{"px no profile, child only", []*learn.Access{{Profile: "app//null-/usr/bin/nobody", Class: learn.ClassFile, Path: "/etc/hosts", Perms: aare.PermRead}}, 1},
+		// A fallback (i: inherit, u: unconfined) runs the exec anyway;
+		// inherit means app decides the child's accesses.
+		{"pix falls back", []*learn.Access{
+			{Profile: "app", Class: learn.ClassFile, Operation: "exec", Path: "/usr/bin/pix", Perms: aare.PermExec},
+			{Profile: "app//null-/usr/bin/pix", Class: learn.ClassFile, Path: "/usr/bin/pix", Perms: aare.PermExec}}, 0},
+		{"cix falls back", []*learn.Access{{Profile: "app", Class: learn.ClassFile, Operation: "exec", Path: "/usr/bin/cix", Perms: aare.PermExec}}, 0},
+		{"pux falls back", []*learn.Access{{Profile: "app", Class: learn.ClassFile, Operation: "exec", Path: "/usr/bin/pux", Perms: aare.PermExec}}, 0},
 		{"existing child", []*learn.Access{
 			{Profile: "app", Class: learn.ClassFile, Operation: "exec", Path: "/usr/bin/ok", Perms: aare.PermExec},
 			{Profile: "app//null-/usr/bin/ok", Class: learn.ClassFile, Path: "/etc/hosts", Perms: aare.PermRead}}, 0},
@@ -160,8 +174,8 @@ func TestMissingExecTarget(t *testing.T) {
 				t.Fatalf("denials %v, want %d", ds, tt.want)
 			}
 			for _, d := range ds {
-				if !strings.Contains(d.Why, "does not exist") {
-					t.Errorf("denial %v does not say the target is missing", d)
+				if !strings.HasPrefix(d.Why, "the exec fails") {
+					t.Errorf("denial %v does not say the exec fails", d)
 				}
 			}
 		})

@@ -47,7 +47,7 @@ kernel state are restored and the exit status is 3.`,
 }
 
 func complainRun(cmd *cobra.Command, o *complainOptions) error {
-	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "complain", o.Profiles, o.JSON, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "complain", o.Profiles, o.JSON, nil, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
 		f.Install = o.Install
 		return h.SetMode(ctx, f, host.Complain, nil)
 	}))

@@ -46,7 +46,7 @@ processes, unless --force.`,
 }
 
 func disableRun(cmd *cobra.Command, o *disableOptions) error {
-	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "disable", o.Profiles, o.JSON, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "disable", o.Profiles, o.JSON, nil, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
 		return h.Disable(ctx, f, o.Force)
 	}))
 }

@@ -108,27 +108,36 @@ kernel state are restored and the exit status is 3.`,
 }
 
 func enforceRun(cmd *cobra.Command, o *enforceOptions) error {
-	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "enforce", o.Profiles, o.JSON, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
+	gates := gatesPassed{}
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "enforce", o.Profiles, o.JSON, gates, onFile(func(ctx context.Context, h *host.Host, f host.ProfileFile) (*host.Result, error) {
 		f.Install = o.Install
 		if err := h.CheckOutside(f); err != nil {
 			return nil, err
 		}
+		var rep *GateReport
 		if !o.Force {
-			if err := runGate(ctx, h, o, f); err != nil {
+			var err error
+			if rep, err = runGate(ctx, h, o, f); err != nil {
 				return nil, err
 			}
 		}
-		return h.SetMode(ctx, f, host.Enforce, nil)
+		res, err := h.SetMode(ctx, f, host.Enforce, nil)
+		if res != nil && rep != nil {
+			gates[res] = rep
+		}
+		return res, err
 	}))
 }
 
-func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.ProfileFile) error {
+// runGate checks f with the simulate gate: the report when it passes
+// (its warnings printed on stderr), a refusal otherwise.
+func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.ProfileFile) (*GateReport, error) {
 	if o.Gate == nil {
-		return &FoundError{Msg: ErrNoGate.Error() + ": enforce cannot check recorded behaviour; use --force to enforce without the check"}
+		return nil, &FoundError{Msg: ErrNoGate.Error() + ": enforce cannot check recorded behaviour; use --force to enforce without the check"}
 	}
 	gate, err := o.Gate()
 	if err != nil {
-		return &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
+		return nil, &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
 	}
 	file := h.Path(f)
 	if f.Source != "" {
@@ -136,23 +145,23 @@ func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.Profil
 	}
 	names, err := h.Parser.Names(ctx, file)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rep, err := gate.Check(ctx, GateRequest{File: file, Profiles: names, Sources: o.Events, Dir: h.Paths.ProfileDir, StateDir: h.Paths.StateDir})
 	if err != nil {
-		return &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
+		return nil, &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
 	}
 	if rep.Events == 0 {
-		return &FoundError{Msg: fmt.Sprintf("no recorded events for %s: an empty check proves nothing; record or learn first, give --events SOURCE, or use --force", strings.Join(names, ", "))}
+		return nil, &FoundError{Msg: fmt.Sprintf("no recorded events for %s: an empty check proves nothing; record or learn first, give --events SOURCE, or use --force", strings.Join(names, ", "))}
 	}
 	if len(rep.Denials) > 0 {
-		return &gateRefusal{report: rep, found: FoundError{Msg: fmt.Sprintf("enforce mode would deny %d recorded access(es) (of %d events); learn them first or use --force:\n  %s%s%s",
+		return nil, &gateRefusal{report: rep, found: FoundError{Msg: fmt.Sprintf("enforce mode would deny %d recorded access(es) (of %d events); learn them first or use --force:\n  %s%s%s",
 			len(rep.Denials), rep.Events, strings.Join(rep.Denials, "\n  "), gateFindingsText(rep.Findings), gateWarningsText(rep.Warnings))}}
 	}
 	for _, w := range capWarnings(rep.Warnings) {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s\n", w)
 	}
-	return nil
+	return rep, nil
 }
 
 // gateFindingsText lists the findings that block enforcement, each with

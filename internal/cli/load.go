@@ -51,7 +51,7 @@ write ./NAME or the full path.`,
 }
 
 func loadRun(cmd *cobra.Command, o *loadOptions) error {
-	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "load", o.Profiles, o.JSON, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "load", o.Profiles, o.JSON, nil, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
 		f, err := h.ResolveLoad(arg)
 		if err != nil {
 			return nil, err

@@ -46,7 +46,7 @@ since removing it silently leaves them unconfined; --force removes it anyway.`,
 }
 
 func unloadRun(cmd *cobra.Command, o *unloadOptions) error {
-	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "unload", o.Profiles, o.JSON, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
+	return runHostVerbOut(cmd.Context(), o.IO, o.Host, "unload", o.Profiles, o.JSON, nil, func(ctx context.Context, h *host.Host, arg string) (*host.Result, error) {
 		f, err := h.Resolve(arg)
 		var nf *host.NotFoundError
 		if errors.As(err, &nf) {

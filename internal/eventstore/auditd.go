@@ -68,6 +68,9 @@ func ToAuditd(obj []byte) ([]byte, error) {
 		case "serial", "node", "source", "line":
 		default:
 			if base, ok := strings.CutSuffix(k, "_hex"); ok {
+				if _, err := hex.DecodeString(v); err != nil || v == "" {
+					return nil, fmt.Errorf("key %q: %q is not hex", k, v)
+				}
 				hexOf[base] = v
 				continue
 			}

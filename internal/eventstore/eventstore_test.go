@@ -78,7 +78,11 @@ func TestToAuditdEncoding(t *testing.T) {
 			t.Errorf("ToAuditd(%s) = %s, %v\nwant %s", tc.in, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{``, `[]`, `{"a b":"c"}`, `{"apparmor":{}}`, `{"time":"yesterday"}`, `{"apparmor":"x"`} {
+	// A _hex twin is hex or nothing: a stored or published event must not
+	// write a second record into the line it becomes.
+	for _, bad := range []string{``, `[]`, `{"a b":"c"}`, `{"apparmor":{}}`, `{"time":"yesterday"}`, `{"apparmor":"x"`,
+		`{"apparmor":"ALLOWED","name":"x","name_hex":"41\ntype=AVC msg=audit(1.000:1): apparmor=\"ALLOWED\" profile=\"sshd\" name=\"/etc/shadow\""}`,
+		`{"apparmor":"ALLOWED","name":"x","name_hex":"41 profile=sshd"}`, `{"name":"x","name_hex":"4"}`} {
 		if _, err := ToAuditd([]byte(bad)); err == nil {
 			t.Errorf("ToAuditd(%q): no error", bad)
 		}

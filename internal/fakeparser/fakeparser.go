@@ -30,6 +30,9 @@ const (
 	// creates it, records the profiles and then fails, as a kernel that
 	// accepted part of a set would; later loads succeed.
 	EnvPartial = "FAKE_PARSER_PARTIAL"
+	// EnvRejectFile names a profile file by its base name: loads of that
+	// file are rejected, others succeed.
+	EnvRejectFile = "FAKE_PARSER_REJECT_FILE"
 )
 
 // Main runs the fake with os.Args and exits.
@@ -93,7 +96,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if os.Getenv(EnvReject) == "1" {
+	if os.Getenv(EnvReject) == "1" || load && os.Getenv(EnvRejectFile) == filepath.Base(file) {
 		verb := "replace"
 		if remove {
 			verb = "remove"
@@ -220,6 +223,8 @@ func writePolicyDirs(aafs string, src []byte, names []string, mode string) {
 		os.WriteFile(filepath.Join(dir, "name"), []byte(n+"\n"), 0o644)
 		os.WriteFile(filepath.Join(dir, "mode"), []byte(mode+"\n"), 0o644)
 		os.WriteFile(filepath.Join(dir, "attach"), []byte(a+"\n"), 0o644)
+		// Not a kernel file: the text loaded, for tests to tell versions apart.
+		os.WriteFile(filepath.Join(dir, "source"), src, 0o644)
 	}
 }
 

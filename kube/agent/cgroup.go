@@ -58,10 +58,13 @@ func ParseCgroup(data []byte) (ref ContainerRef, ok bool) {
 }
 
 // parseCgroupPath looks for a pod component followed by a container
-// component.
+// component: the outermost, which kubelet and the runtime made. Names
+// below a container's cgroup are the workload's own (it may be able to
+// write its cgroup tree), so a child named like another pod's container
+// does not make its processes that pod's.
 func parseCgroupPath(path string) (ContainerRef, bool) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
-	for i := len(parts) - 2; i >= 0; i-- {
+	for i := 0; i < len(parts)-1; i++ {
 		uid, driver, ok := podComponent(parts[i])
 		if !ok {
 			continue

@@ -298,3 +298,112 @@ func matchPos(n *Node, path string, in []int) []int {
 	}
 	return out
 }
+
+// CoversTree reports whether p matches every path in the language of the
+// tree n (as Parse returns it): Covers(p, Compile(n)) without building n's
+// automaton. It walks n once, carrying the set of p's states (the dead
+// one included) that the paths read so far can leave p in; p covers n
+// when each state the whole of n can end in accepts.
+func CoversTree(p *Pattern, n *Node) bool {
+	w := coverWalk{d: p.d}
+	for _, s := range w.walk(n, []int32{p.d.start}) {
+		if s == 0 || p.d.accept[s] < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+type coverWalk struct {
+	d    *dfa
+	reps map[ByteSet][]byte
+}
+
+// classReps returns one byte of set per byte class of the automaton.
+func (w *coverWalk) classReps(set ByteSet) []byte {
+	if r, ok := w.reps[set]; ok {
+		return r
+	}
+	var seen [256]bool
+	var out []byte
+	for c := 0; c < 256; c++ {
+		if set.Has(byte(c)) && !seen[w.d.classOf[c]] {
+			seen[w.d.classOf[c]] = true
+			out = append(out, byte(c))
+		}
+	}
+	if w.reps == nil {
+		w.reps = map[ByteSet][]byte{}
+	}
+	w.reps[set] = out
+	return out
+}
+
+func addState(set []int32, s int32) []int32 {
+	if slices.Contains(set, s) {
+		return set
+	}
+	return append(set, s)
+}
+
+// walk returns the states reached from those in in by reading any path of
+// n's language.
+func (w *coverWalk) walk(n *Node, in []int32) []int32 {
+	if len(in) == 0 {
+		return nil
+	}
+	switch n.Op {
+	case OpEmpty:
+		return in
+	case OpLiteral:
+		out := make([]int32, 0, len(in))
+		for _, s := range in {
+			for i := 0; i < len(n.Lit) && s != 0; i++ {
+				s = w.d.step(s, n.Lit[i])
+			}
+			out = addState(out, s)
+		}
+		return out
+	case OpAnyNotSlash, OpCharClass:
+		set := n.Set
+		if n.Op == OpAnyNotSlash {
+			set = notSlash
+		}
+		var out []int32
+		reps := w.classReps(set)
+		for _, s := range in {
+			for _, c := range reps {
+				out = addState(out, w.d.step(s, c))
+			}
+		}
+		return out
+	case OpStar, OpDoubleStar:
+		set := notSlash
+		if n.Op == OpDoubleStar {
+			set = anyByte
+		}
+		reps := w.classReps(set)
+		out := slices.Clone(in)
+		for i := 0; i < len(out); i++ { // out is the work list too
+			for _, c := range reps {
+				out = addState(out, w.d.step(out[i], c))
+			}
+		}
+		return out
+	case OpConcat:
+		cur := in
+		for _, s := range n.Sub {
+			cur = w.walk(s, cur)
+		}
+		return cur
+	case OpAlternate:
+		var out []int32
+		for _, s := range n.Sub {
+			for _, st := range w.walk(s, in) {
+				out = addState(out, st)
+			}
+		}
+		return out
+	}
+	panic("aare: unknown op " + n.Op.String())
+}

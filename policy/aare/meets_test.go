@@ -196,3 +196,76 @@ func TestCoversLiteralAgreesWithCovers(t *testing.T) {
 		t.Error("CoversLiteral answers for a glob")
 	}
 }
+
+// TestCoversTreeAgreesWithCovers: CoversTree, which walks the tree of b,
+// answers what Covers answers on the two compiled automata, for random
+// patterns against random and specialised ones (with variables).
+func TestCoversTreeAgreesWithCovers(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(14, 7))}
+	vars := VarMap(map[string][]string{"HOME": {"@{HOMEDIRS}/*/", "/root/"}, "HOMEDIRS": {"/home/"}})
+	n, yes := 0, 0
+	for i := range 4000 {
+		as := g.pattern()
+		if i%3 == 0 {
+			as = "@{HOME}/" + as
+		}
+		a, err := Compile(as, vars)
+		if err != nil {
+			continue
+		}
+		bs := g.pattern()
+		switch i % 4 {
+		case 0, 1:
+			bs = g.specialize(as)
+		case 2:
+			bs = literalPattern(g.path(a))
+		}
+		b, err := Compile(bs, vars)
+		if err != nil {
+			continue
+		}
+		tree, err := Parse(bs, vars)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v, but it compiles", bs, err)
+		}
+		want := Covers(a, b)
+		if want == Unknown {
+			continue
+		}
+		if got := CoversTree(a, tree); got != (want == Yes) {
+			t.Errorf("CoversTree(%q, %q) = %v; Covers says %v", as, bs, got, want)
+		}
+		n++
+		if want == Yes {
+			yes++
+		}
+	}
+	if n < 2000 || yes < n/10 || yes > n*9/10 {
+		t.Fatalf("only %d cases compared, %d covered", n, yes)
+	}
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"/var/cache/app/**", "/var/cache/app/3d/[0-9a-f]*", true},
+		{"/var/cache/app/[0-9]*/[0-9a-f]*", "/var/cache/app/3d/[0-9a-f]*", true}, // [0-9]* is a digit, then a star
+		{"/var/cache/app/[0-9]*/[0-9a-f]*", "/var/cache/app/d3/[0-9a-f]*", false},
+		{"/tmp/*", "/tmp/tmp.ab??????", true},
+		{"/tmp/*", "/tmp/**", false},
+		{"/tmp/*", "/tmp/", false}, // a star after a slash matches no empty name
+		{"@{HOME}/*", "/home/*/x", true},
+		{"/home/*/x", "@{HOME}/x", false},
+	} {
+		tree, err := Parse(tt.b, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Compile(tt.a, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := CoversTree(p, tree); got != tt.want {
+			t.Errorf("CoversTree(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
