@@ -8,6 +8,8 @@ profile risky /opt/app/bin/risky {
   @{APPDIR}/plugins/** rw,
   @{APPDIR}/plugins/*.so m, # want "L002"
   /opt/app/tmp/run wix, # want "L002"
+  /opt/app/drop/a* w,
+  /opt/app/drop/*.so m, # want "L002"
   /usr/bin/helper ux, # want "L003"
   /usr/bin/other PUx, # want "L003"
   /usr/bin/worker px, # want "L004"
