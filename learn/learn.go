@@ -331,11 +331,10 @@ func (l *Learner) Add(a *Access) {
 		}
 		return
 	}
-	r := ruleFor(a)
-	l.key = appendOtherKey(l.key[:0], &r)
+	l.key = appendAccessKey(l.key[:0], a)
 	o := la.others[string(l.key)]
 	if o == nil {
-		o = &otherAcc{rule: r}
+		o = &otherAcc{rule: ruleFor(a)}
 		la.others[string(l.key)] = o
 	}
 	for _, m := range a.Mask {
@@ -349,6 +348,9 @@ func (l *Learner) Add(a *Access) {
 
 // addSorted inserts v into the sorted set s.
 func addSorted(s []string, v string) []string {
+	if len(s) <= 8 && slices.Contains(s, v) {
+		return s // the usual case, cheaper than a search: a few words, most interned
+	}
 	i, found := slices.BinarySearch(s, v)
 	if found {
 		return s
@@ -356,18 +358,51 @@ func addSorted(s []string, v string) []string {
 	return slices.Insert(s, i, v)
 }
 
+// appendAccessKey appends the key of the non-file rule ruleFor(a) makes
+// without building it: the class and the fields ruleFor sets for it
+// (every field, as appendOtherKey, for dbus and the classes without any),
+// so that two accesses have one key exactly when ruleFor gives them the
+// same key fields.
+func appendAccessKey(b []byte, a *Access) []byte {
+	switch a.Class {
+	case ClassCapability:
+		return appendKey(b, a.Class, a.Capability)
+	case ClassNetwork:
+		return appendKey(b, a.Class, a.Family, a.SockType)
+	case ClassUnix:
+		return appendKey(b, a.Class, a.SockType, unixAddr(a.Addr), unixAddr(a.PeerAddr))
+	case ClassSignal, ClassPtrace, ClassIOUring:
+		return appendKey(b, a.Class, a.Peer)
+	case ClassMount:
+		return appendKey(b, a.Class, a.FSType, a.Flags, a.Source, a.Path)
+	case ClassUmount, ClassPivotRoot:
+		return appendKey(b, a.Class, a.Path)
+	case ClassMqueue:
+		return appendKey(b, a.Class, a.Path, a.MqType)
+	case ClassChangeProfile:
+		return appendKey(b, a.Class, a.Target)
+	}
+	r := ruleFor(a)
+	return appendOtherKey(b, &r)
+}
+
+// appendKey appends a class and fields, each length-prefixed.
+func appendKey(b []byte, c Class, fields ...string) []byte {
+	b = append(b, byte(c))
+	for _, f := range fields {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
 // appendOtherKey appends the key of a non-file rule (ruleFor's)
 // without its mask and signals (which merge): its class and fields, each
 // length-prefixed, in a buffer Add reuses, so that Add neither formats
 // nor allocates to find the rule (nor hashes a struct of 19 strings).
 func appendOtherKey(b []byte, r *rule) []byte {
-	b = append(b, byte(r.Class))
-	for _, f := range [...]string{r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
-		r.Interface, r.Member, r.PeerName, r.Name, r.MqType, r.FSType, r.Options, r.Source, r.Path, r.Target} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
-	}
-	return b
+	return appendKey(b, r.Class, r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
+		r.Interface, r.Member, r.PeerName, r.Name, r.MqType, r.FSType, r.Options, r.Source, r.Path, r.Target)
 }
 
 // otherKey identifies a non-file rule without its mask and signals, as
