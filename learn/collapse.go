@@ -200,7 +200,7 @@ type collapser struct {
 	p     *Profile
 	guard func(pattern string, perms aare.Perm) bool
 	// reached is lint.Reaches's entry for a pattern, decided on its tree
-	// (remembered across profiles with the same named paths).
+	// (remembered for the profile).
 	reached func(pattern string, perms aare.Perm) (lint.SensitivePath, bool, error)
 	example func(pattern string, entry lint.SensitivePath) (string, bool) // a shortest path it reaches of entry's
 	min     int                                                           // --siblings

@@ -20,6 +20,9 @@ type fileGuard struct {
 	hasExcept bool
 	literal   bool // named has no slash runs or variables: MeetsLiterals decides
 	except    *aare.Pattern
+	// memo and reachMemo: answers with the named paths excepted.
+	memo      map[guardKey]bool
+	reachMemo map[guardKey]reachAnswer
 }
 
 func (l *Learner) newFileGuard(touched map[string]bool) *fileGuard {
@@ -47,12 +50,11 @@ func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
 	}
 	// A pattern that reaches nothing sensitive at all passes for
 	// every profile, whatever paths its events named: ask that once.
-	general := guardKey{pattern: pattern, perms: perms}
-	key := guardKey{pattern, g.exceptSrc, perms}
-	if ok, done := l.guardMemo[general]; done && (ok || !g.hasExcept) {
+	key := guardKey{pattern, lint.Sensitivity(perms)}
+	if ok, done := l.guardMemo[key]; done && (ok || !g.hasExcept) {
 		return ok
 	}
-	if ok, done := l.guardMemo[key]; done {
+	if ok, done := g.memo[key]; done {
 		return ok
 	}
 	if !lint.MayReach(literalPrefix(pattern), perms) {
@@ -70,9 +72,9 @@ func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
 	if l.guardMemo == nil {
 		l.guardMemo = map[guardKey]bool{}
 	}
-	if _, done := l.guardMemo[general]; !done {
+	if _, done := l.guardMemo[key]; !done {
 		reached := lint.ReachesTree(tree, perms, nil)
-		l.guardMemo[general] = !reached
+		l.guardMemo[key] = !reached
 		if !reached || !g.hasExcept {
 			return !reached
 		}
@@ -83,18 +85,20 @@ func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
 	} else if ex := g.exceptPattern(); ex != nil {
 		reached = lint.ReachesTree(tree, perms, ex)
 	}
-	l.guardMemo[key] = !reached
+	if g.memo == nil {
+		g.memo = map[guardKey]bool{}
+	}
+	g.memo[key] = !reached
 	return !reached
 }
 
 // reached is the first table entry, sensitive for a permission in perms,
 // that pattern reaches outside the named paths (lint.Reaches's entry),
-// decided on the pattern's tree and remembered across profiles that named
-// the same paths.
+// decided on the pattern's tree.
 func (g *fileGuard) reached(pattern string, perms aare.Perm) (lint.SensitivePath, bool, error) {
 	l := g.l
-	key := guardKey{pattern, g.exceptSrc, perms}
-	if a, ok := l.reachMemo[key]; ok {
+	key := guardKey{pattern, lint.Sensitivity(perms)}
+	if a, ok := g.reachMemo[key]; ok {
 		return a.entry, a.ok, a.err
 	}
 	var a reachAnswer
@@ -107,10 +111,10 @@ func (g *fileGuard) reached(pattern string, perms aare.Perm) (lint.SensitivePath
 	default:
 		a.entry, a.ok = lint.ReachedTree(tree, perms, g.exceptPattern())
 	}
-	if l.reachMemo == nil {
-		l.reachMemo = map[guardKey]reachAnswer{}
+	if g.reachMemo == nil {
+		g.reachMemo = map[guardKey]reachAnswer{}
 	}
-	l.reachMemo[key] = a
+	g.reachMemo[key] = a
 	return a.entry, a.ok, a.err
 }
 

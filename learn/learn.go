@@ -155,12 +155,13 @@ type Learner struct {
 	m      *matcher
 
 	unsafeMemo map[string]bool
-	// guardMemo: the sensitive guard's answers. Profiles of one log
-	// generalise to the same patterns (@{PROC}/@{pid}/stat, libraries),
-	// and each answer is a product of automata.
+	// guardMemo: the sensitive guard's answers without named paths.
+	// Profiles of one log generalise to the same patterns
+	// (@{PROC}/@{pid}/stat, libraries), and each answer is a walk of the
+	// pattern's tree through an automaton. (Those with a profile's named
+	// paths are its own: no two profiles of the 1M corpus share them.)
 	guardMemo map[guardKey]bool
 	anyMemo   map[string]bool // anyPath's answers
-	reachMemo map[guardKey]reachAnswer
 	// exampleMemo: lint.Witness per (pattern, entry ID), no paths excepted.
 	exampleMemo map[[2]string]exampleAnswer
 }
@@ -179,9 +180,11 @@ func (l *Learner) anyPath(p string) bool {
 	return v
 }
 
+// guardKey is a question to the guard: a pattern, with the kinds of
+// permissions the sensitive table tells apart (lint.Sensitivity).
 type guardKey struct {
-	pattern, except string
-	perms           aare.Perm
+	pattern string
+	perms   aare.Perm
 }
 
 // labelAcc is everything seen under one raw label.

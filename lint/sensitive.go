@@ -20,6 +20,21 @@ const (
 	ExecPerms  = aare.PermExec
 )
 
+// Sensitivity is the part of a that the table tells apart: each kind
+// (ReadPerms, WritePerms, ExecPerms) a has any permission of, whole. Every
+// entry's Access is made of whole kinds, so Path, Reaches, ReachesTree,
+// MayReach and the others answer for a what they answer for
+// Sensitivity(a): a key for remembering their answers.
+func Sensitivity(a aare.Perm) aare.Perm {
+	var s aare.Perm
+	for _, k := range []aare.Perm{ReadPerms, WritePerms, ExecPerms} {
+		if a&k != 0 {
+			s |= k
+		}
+	}
+	return s
+}
+
 // Kinds spells permissions as "read", "write", "exec" joined with "+".
 func Kinds(p aare.Perm) string {
 	var parts []string

@@ -277,3 +277,15 @@ func literalsOf(ex string) ([]string, bool) {
 	slices.Sort(lits)
 	return slices.Compact(lits), true
 }
+
+// Every entry's Access is made of whole kinds: what Sensitivity promises.
+func TestSensitivityKinds(t *testing.T) {
+	for _, e := range SensitivePaths {
+		if Sensitivity(e.Access) != e.Access {
+			t.Errorf("%s: Access %s is not made of whole kinds (%s)", e.ID, e.Access, Sensitivity(e.Access))
+		}
+	}
+	if got := Sensitivity(aare.PermLock | aare.PermRead); got != ReadPerms|WritePerms {
+		t.Errorf("Sensitivity(rk) = %s", got)
+	}
+}
