@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,7 +21,9 @@ import (
 // After the write, still under the lock, every profile file of the change
 // is loaded or replaced (not with NoLoad), compiled with dir as its
 // include path too; if the kernel rejects one, every file is restored
-// and the kernel put back (a *RolledBackError).
+// and the kernel put back (a *RolledBackError). Like Load, it enables the
+// profile files it writes: their disable/ and force-complain/ links go
+// (and come back if the install fails).
 func (h *Host) InstallProfiles(ctx context.Context, dir string, change func() ([]FileWrite, error)) (*WriteResult, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -30,17 +33,75 @@ func (h *Host) InstallProfiles(ctx context.Context, dir string, change func() ([
 	p := *h.Parser
 	p.Args = append(slices.Clone(h.Parser.Args), "-I", abs, "--base", abs)
 	in.Parser = &p
+	relink := func() {}
 	validated := func() ([]FileWrite, error) {
 		files, err := change()
 		if err != nil {
 			return nil, err
 		}
-		return files, h.validateOverlay(ctx, abs, files)
+		if err := h.validateOverlay(ctx, abs, files); err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, f := range files {
+			if p, err := filepath.Abs(f.Path); err == nil && filepath.Dir(p) == abs {
+				names = append(names, filepath.Base(p))
+			}
+		}
+		relink, err = enable(abs, names)
+		return files, err
 	}
+	step := loadAll
 	if h.NoLoad {
-		return in.update(ctx, dir, nil, validated, kernelUntouched)
+		step = kernelUntouched
 	}
-	return in.update(ctx, dir, nil, validated, loadAll)
+	res, err := in.update(ctx, dir, nil, validated, step)
+	if err != nil {
+		relink()
+		return nil, err
+	}
+	return res, nil
+}
+
+// enable removes the disable/ and force-complain/ links of the profile
+// files names in dir, and returns what puts them back.
+func enable(dir string, names []string) (func(), error) {
+	type link struct{ name, target string }
+	var removed []link
+	relink := func() {
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return
+		}
+		defer root.Close()
+		for _, l := range removed {
+			root.Symlink(l.target, l.name)
+		}
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return func() {}, fmt.Errorf("open profile directory: %w", err)
+	}
+	defer root.Close()
+	for _, n := range names {
+		for _, sub := range []string{"disable", "force-complain"} {
+			name := filepath.Join(sub, n)
+			fi, err := root.Lstat(name)
+			if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+				continue // none, or a file that is not ours to touch
+			}
+			target, err := root.Readlink(name)
+			if err == nil {
+				err = root.Remove(name)
+			}
+			if err != nil {
+				relink()
+				return func() {}, fmt.Errorf("enable %s: %s: %w", n, filepath.Join(dir, name), err)
+			}
+			removed = append(removed, link{name, target})
+		}
+	}
+	return relink, nil
 }
 
 // validateOverlay compiles each profile file of files (those directly in

@@ -87,3 +87,37 @@ func TestInstallProfiles(t *testing.T) {
 		t.Fatalf("NoLoad: %+v, %v", res, err)
 	}
 }
+
+// Installing a profile whose file is disabled (disable/NAME) enables it,
+// as load does: otherwise it runs now and is gone after the next boot (and
+// apparmor_parser 4.1 skips such a file even when named). A rejected
+// install leaves the link as it was.
+func TestInstallProfilesEnables(t *testing.T) {
+	p := withFakeKernel(t, fixture(t, "full"), false)
+	h := New(p, nil)
+	ctx := context.Background()
+	dir := p.ProfileDir
+	os.MkdirAll(filepath.Join(dir, "disable"), 0o755)
+	link := filepath.Join(dir, "disable", "svc")
+	if err := os.Symlink("../svc", link); err != nil {
+		t.Fatal(err)
+	}
+	change := func() ([]FileWrite, error) {
+		return []FileWrite{{Path: filepath.Join(dir, "svc"), Content: []byte(svcProfile)},
+			{Path: filepath.Join(dir, "abstractions", "svc-runtime"), Content: []byte(svcRuntime)}}, nil
+	}
+	t.Setenv(fakeparser.EnvReject, "1")
+	if _, err := h.InstallProfiles(ctx, dir, change); err == nil {
+		t.Fatal("the rejected install succeeded")
+	}
+	if _, err := os.Lstat(link); err != nil {
+		t.Errorf("a rejected install removed disable/svc: %v", err)
+	}
+	t.Setenv(fakeparser.EnvReject, "")
+	if _, err := h.InstallProfiles(ctx, dir, change); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(link); !os.IsNotExist(err) {
+		t.Errorf("disable/svc stayed after the install: %v", err)
+	}
+}

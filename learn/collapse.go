@@ -216,13 +216,20 @@ type collapser struct {
 // unite replaces the entries of g by pat with the union of their
 // permissions, when the guard passes. When it fails only because the
 // union adds a write or exec the sensitive table guards, a finding says
-// so and the caller may try the permissions apart.
+// so and the caller may try the permissions apart. A data directory's
+// glob is owner exactly when every entry it replaces is owned (the
+// application's own files, as aa-logprof proposes owner for fsuid ==
+// ouid); other globs are owner when every entry was.
 func (c *collapser) unite(g []*fileEntry, pat, why string) (ok, unionRefused bool) {
 	var perms aare.Perm
-	owner := true
+	owner, owned := true, true
 	for _, e := range g {
 		perms |= e.perms
 		owner = owner && e.owner
+		owned = owned && e.owned
+	}
+	if why == whyDataDir {
+		owner = owned
 	}
 	perms = normal(perms)
 	if perms&(aare.PermWrite|aare.PermAppend) != 0 && slices.ContainsFunc(g, func(e *fileEntry) bool {
@@ -234,6 +241,9 @@ func (c *collapser) unite(g []*fileEntry, pat, why string) (ok, unionRefused boo
 	if c.guard(pat, perms) {
 		for _, e := range g {
 			e.pattern, e.why = pat, why
+			if why == whyDataDir {
+				e.owner = owner
+			}
 		}
 		return true, false
 	}
@@ -728,7 +738,7 @@ func (l *Learner) collapse(p *Profile, entries []*fileEntry, cov coverer, g *fil
 	fc, _ := cov.(fileCoverer)
 	if fc != nil {
 		for _, r := range fc.ownFileRules() {
-			entries = append(entries, &fileEntry{pattern: r.Pattern, perms: r.Perms, owner: r.Owner,
+			entries = append(entries, &fileEntry{pattern: r.Pattern, perms: r.Perms, owner: r.Owner, owned: r.Owner,
 				members: []string{r.Pattern + " (the profile's rule)"}, raw: []string{r.Pattern}, existing: true})
 		}
 	}

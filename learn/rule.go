@@ -103,6 +103,9 @@ type Learned struct {
 type Globbed struct {
 	Why      string   // "digit run", "siblings", "data directory", "content tree", "subtree"
 	Replaced []string // the observed names (literal patterns), sorted; the profile's own rules marked
+	// Owner: the glob is owner, because every path it replaced was
+	// (every event on them had fsuid == ouid).
+	Owner bool
 }
 
 // String is the --explain line: "glob (digit run) replaces /dev/hidraw0,
@@ -113,7 +116,11 @@ func (g *Globbed) String() string {
 	if len(g.Replaced) > show {
 		list += fmt.Sprintf(", … (%d paths)", len(g.Replaced))
 	}
-	return fmt.Sprintf("glob (%s) replaces %s", g.Why, list)
+	s := fmt.Sprintf("glob (%s) replaces %s", g.Why, list)
+	if g.Owner {
+		s += "; owner: each was the process's own (fsuid == ouid on every event)"
+	}
+	return s
 }
 
 // Explained returns the node with its evidence as the doc comment (what
@@ -203,7 +210,9 @@ func (e *Evidence) merge(o Evidence) {
 }
 
 // addBounded keeps the MaxExamples smallest distinct values, sorted, so
-// evidence does not depend on event order.
+// evidence does not depend on event order. It never writes into s's
+// array: copies of an Evidence (a finding's, the rule entry's that goes
+// on to merge) share it.
 func addBounded[T comparable](s []T, v T, compare func(a, b T) int) []T {
 	var zero T
 	if v == zero {
@@ -213,7 +222,7 @@ func addBounded[T comparable](s []T, v T, compare func(a, b T) int) []T {
 	if found || (len(s) >= MaxExamples && i >= MaxExamples) {
 		return s
 	}
-	s = slices.Insert(s, i, v)
+	s = slices.Insert(s[:len(s):len(s)], i, v)
 	if len(s) > MaxExamples {
 		s = s[:MaxExamples]
 	}

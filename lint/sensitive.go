@@ -347,14 +347,31 @@ var SensitiveCapabilities = []SensitiveCapability{
 	{"fowner", SeverityMedium, "bypasses owner checks: chmod, utimes and more on any file"},
 }
 
-// Capability reports whether the capability name is sensitive.
+// Capability reports whether the capability name is sensitive. A name
+// that is no capability's (not lower-case letters, digits and '_') is:
+// from an event, it would become rule text ("chown, capability" is two
+// rules, the second granting every capability).
 func Capability(name string) (SensitiveCapability, bool) {
 	for _, c := range SensitiveCapabilities {
 		if c.Name == name {
 			return c, true
 		}
 	}
+	if !isName(name) {
+		return SensitiveCapability{name, SeverityHigh, "not a capability name: the event that asks for it is malformed or forged"}, true
+	}
 	return SensitiveCapability{}, false
+}
+
+// isName reports whether s is a capability, network family or socket
+// type name as the kernel spells them.
+func isName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // SensitiveNetwork is a network family and socket type that needs a human
@@ -378,6 +395,9 @@ var SensitiveNetworks = []SensitiveNetwork{
 // An empty family or type in the query (a rule that names none) means "all"
 // and matches every entry it could grant.
 func Network(family, sockType string) (SensitiveNetwork, bool) {
+	if family != "" && !isName(family) || sockType != "" && !isName(sockType) {
+		return SensitiveNetwork{family, sockType, SeverityHigh, "not a network family or socket type name: the event that asks for it is malformed or forged"}, true
+	}
 	for _, n := range SensitiveNetworks {
 		if (family == "" || n.Family == "" || n.Family == family) &&
 			(sockType == "" || n.Type == "" || n.Type == sockType) {

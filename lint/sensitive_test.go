@@ -125,6 +125,14 @@ func TestCapability(t *testing.T) {
 			t.Errorf("Capability(%q) sensitive", c)
 		}
 	}
+	// A name no capability has is no capability: from an event, it would
+	// become rule text (capname="chown, capability" is two rules, the
+	// second every capability).
+	for _, c := range []string{"chown, capability", "chown,", "a b", "", "SYS_ADMIN", "x\ny"} {
+		if e, ok := Capability(c); !ok || e.Severity != SeverityHigh {
+			t.Errorf("Capability(%q) = %+v, %v; want it sensitive (high)", c, e, ok)
+		}
+	}
 }
 
 func TestNetwork(t *testing.T) {
@@ -142,6 +150,10 @@ func TestNetwork(t *testing.T) {
 		{"packet", "", true},
 		{"", "", true}, // a bare "network," grants packet too
 		{"inet", "", true},
+		// Not a family or type name: rule text from an event.
+		{"inet, capability", "", true},
+		{"inet", "stream, capability", true},
+		{"unix stream,", "stream", true},
 	}
 	for _, tt := range tests {
 		if _, got := Network(tt.family, tt.typ); got != tt.want {

@@ -108,6 +108,11 @@ func eventsRun(o *eventsOptions) error {
 			}
 		},
 	}
+	if o.Summary {
+		// The summary reads a few fields: the parser stores only those.
+		opts.Only = append(auditlog.ClassKeys(), auditlog.KeyApparmor, auditlog.KeyProfile, auditlog.KeyLabel,
+			auditlog.KeyOperation, auditlog.KeyName)
+	}
 	if o.Follow {
 		opts.OnIdle = func() { out.Flush() } // caught up: show what we have
 	}
@@ -344,7 +349,7 @@ func colorWord(b []byte, word, colored string) []byte {
 
 // appendCountLine appends one line of the summary: the count right-aligned
 // in 8 columns (as %8d), two spaces and the name, "-" when empty, quoted
-// when it is not printable UTF-8.
+// when it is not printable UTF-8 (e.quote).
 func appendCountLine(b []byte, e countEntry) []byte {
 	var num [20]byte
 	digits := strconv.AppendInt(num[:0], int64(e.Count), 10)
@@ -356,7 +361,7 @@ func appendCountLine(b []byte, e countEntry) []byte {
 	switch {
 	case e.Name == "":
 		b = append(b, '-')
-	case !plainText(e.Name):
+	case e.quote:
 		b = strconv.AppendQuote(b, e.Name)
 	default:
 		b = append(b, e.Name...)
@@ -364,10 +369,10 @@ func appendCountLine(b []byte, e countEntry) []byte {
 	return append(b, '\n')
 }
 
-// plainText reports whether s is printable UTF-8 (utf8.ValidString and
+// plainText reports whether s is printable UTF-8 (utf8.Valid and
 // isPrintable), in one pass over ASCII, 8 bytes at a time (it is asked of
-// every name the summary prints).
-func plainText(s string) bool {
+// every name the summary counts).
+func plainText(s []byte) bool {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
@@ -380,7 +385,7 @@ func plainText(s string) bool {
 	}
 	for ; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f {
-			return c >= 0x80 && utf8.ValidString(s[i:]) && isPrintable(s[i:])
+			return c >= 0x80 && utf8.Valid(s[i:]) && isPrintable(s[i:])
 		}
 	}
 	return true
@@ -398,6 +403,7 @@ func isPrintable[T []byte | string](v T) bool {
 type countEntry struct {
 	Name  string `json:"name"`
 	Count int    `json:"count"`
+	quote bool   // Name is not printable UTF-8 (plainText): printed quoted
 }
 
 // finish prints the summary, and on stderr what the user should know:

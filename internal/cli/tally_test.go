@@ -34,7 +34,7 @@ func TestTallyMatchesMap(t *testing.T) {
 	}
 	want := make([]countEntry, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		want = append(want, countEntry{k, m[k]})
+		want = append(want, countEntry{Name: k, Count: m[k], quote: !plainText([]byte(k))})
 	}
 	slices.SortStableFunc(want, func(a, b countEntry) int { return cmp.Compare(b.Count, a.Count) })
 	if len(tl.slots) < tallyBatchFrom {
@@ -86,10 +86,10 @@ func TestSummaryEventAllocs(t *testing.T) {
 		}
 	}
 	// Each line counted once, then AllocsPerRun's warm-up run and 100.
-	if got := sink.counts[0].sorted(0); len(got) != 2 || got[0] != (countEntry{"/usr/bin/app", 306}) || got[1] != (countEntry{"/usr/bin/app ", 102}) {
+	if got := sink.counts[0].sorted(0); len(got) != 2 || got[0] != (countEntry{Name: "/usr/bin/app", Count: 306}) || got[1] != (countEntry{Name: "/usr/bin/app ", Count: 102}) {
 		t.Errorf("profiles %+v", got)
 	}
-	if got := sink.counts[3].sorted(0); len(got) != 2 || got[0] != (countEntry{"/etc/shadow", 102}) || got[1] != (countEntry{"/mnt", 102}) {
+	if got := sink.counts[3].sorted(0); len(got) != 2 || got[0] != (countEntry{Name: "/etc/shadow", Count: 102}) || got[1] != (countEntry{Name: "/mnt", Count: 102}) {
 		t.Errorf("paths %+v", got)
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,14 +33,16 @@ const peerDir = "testdata/aa-logprof"
 // for each library service, from the same training log armorer learned
 // from (profiles/NAME/testdata/training-debian12-6.1.log[.gz]): in a
 // chroot of the VM's Debian 12 userland (the services' real binaries, its
-// /etc/apparmor.d) with Debian 12's apparmor-utils installed, aa-autodep
+// /etc/apparmor.d, and the runtime services' apps at their VM paths) with
+// Debian 12's apparmor-utils installed, aa-autodep
 // writes the starting profile and aa-logprof reads the log, driven by
 // scripts/aa-logprof-peer/hurried.py (every suggestion allowed, then
 // saved), and aa-enforce puts it in enforce mode. The kernel printed the training log for armorer's profile NAME;
 // the names in it are rewritten to the one aa-autodep's profile has (the
 // program's path), as the kernel would have printed them had that profile
 // been loaded. Needs root (overlay mount, chroot). It is a generator: without
-// -aa-logprof-peer it skips. TestLibrary runs its output.
+// -aa-logprof-peer it skips; -library-services=a,b makes only those.
+// TestLibrary runs its output.
 func TestLibraryPeerGen(t *testing.T) {
 	if !*aaLogprofPeer {
 		t.Skip("generator: go test -tags e2e -run TestLibraryPeerGen ./test/e2e -args -aa-logprof-peer")
@@ -72,9 +76,23 @@ func TestLibraryPeerGen(t *testing.T) {
 	}
 	run(append([]string{"dpkg", "-i"}, mapSlice(debs, func(d string) string { return "/tmp/" + filepath.Base(d) })...)...)
 	copyToChroot(t, chroot, filepath.Join(root, "scripts/aa-logprof-peer/hurried.py"), "/tmp/hurried.py")
+	// The runtime services' apps are not in the userland: aa-autodep
+	// reads the program (a script's #! line picks its interpreter).
+	for _, f := range runtimeFiles(t, ctx, t.TempDir()) {
+		if err := os.MkdirAll(filepath.Join(chroot, filepath.Dir(f.Path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		copyToChroot(t, chroot, f.Src, f.Path)
+		if err := os.Chmod(filepath.Join(chroot, f.Path), f.Mode); err != nil {
+			t.Fatal(err)
+		}
+	}
 	version := strings.TrimSpace(run("dpkg-query", "-W", "-f", "${Version}", "apparmor-utils"))
 
-	for _, s := range libServices {
+	for _, s := range append(slices.Clone(libServices), runtimeServices...) {
+		if *libraryOnly != "" && !slices.Contains(strings.Split(*libraryOnly, ","), s.name) {
+			continue
+		}
 		t.Run(s.name, func(t *testing.T) {
 			log, err := trainingLog(filepath.Join(root, "profiles", s.name, "testdata"))
 			if err != nil {
@@ -240,26 +258,28 @@ type libPeer struct {
 func libraryPeers(t *testing.T, root string) map[string]libPeer {
 	t.Helper()
 	peers := map[string]libPeer{}
-	for _, s := range libServices {
-		dir := filepath.Join(root, "profiles", s.name, peerDir)
-		m, _ := filepath.Glob(filepath.Join(dir, "usr.*"))
-		if len(m) == 0 {
+	for _, s := range append(slices.Clone(libServices), runtimeServices...) {
+		file := peerFile(s.binary)
+		src, err := os.ReadFile(filepath.Join(root, "profiles", s.name, peerDir, file))
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if len(m) > 1 {
-			t.Fatalf("%s: more than one profile file: %v", dir, m)
-		}
-		src, err := os.ReadFile(m[0])
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := statsOf(filepath.Base(m[0]), src)
+		st, err := statsOf(file, src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		peers[s.name] = libPeer{name: s.binary, file: vmtest.File{Path: "/etc/apparmor.d/" + filepath.Base(m[0]), Data: src}, stats: st}
+		peers[s.name] = libPeer{name: s.binary, file: vmtest.File{Path: "/etc/apparmor.d/" + file, Data: src}, stats: st}
 	}
 	return peers
+}
+
+// peerFile is the file aa-autodep writes the profile of program to, under
+// /etc/apparmor.d: the path without its first slash, the others dots.
+func peerFile(program string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(program, "/"), "/", ".")
 }
 
 // peerState are the services' data directories: kept as they were before

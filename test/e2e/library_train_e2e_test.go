@@ -19,7 +19,7 @@ import (
 
 var (
 	libraryTrain = flag.String("library-train", "", "TestLibraryTrain: learn the library's profiles in the VM and write them, with the training logs, under this directory")
-	libraryOnly  = flag.String("library-services", "", "TestLibraryTrain: only these services (comma-separated profile names; default all)")
+	libraryOnly  = flag.String("library-services", "", "TestLibraryTrain, TestLibraryPeerGen: only these services (comma-separated profile names; default all)")
 )
 
 // TestLibraryTrain is how the profiles under profiles/ were made: for each

@@ -1,0 +1,77 @@
+package learn
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// An Evidence copied (a finding's, and the rule entry its events go on
+// in) must not change when the other copy counts more: each keeps its own
+// examples and lines.
+func TestEvidenceCopiesIndependent(t *testing.T) {
+	var e Evidence
+	for _, n := range []int64{30, 50, 70} {
+		e.Add(&Access{Loc: Location{Source: "log", Line: n}}, "/b"+string(rune('0'+n/10)))
+	}
+	kept := e // a finding's copy
+	wantLines, wantExamples := slices.Clone(kept.Lines), slices.Clone(kept.Examples)
+	e.Add(&Access{Loc: Location{Source: "log", Line: 10}}, "/a")
+	e.merge(Evidence{Count: 1, Examples: []string{"/a0"}, Lines: []Location{{Source: "log", Line: 20}}})
+	if !slices.Equal(kept.Lines, wantLines) {
+		t.Errorf("the copy's lines changed to %v, want %v", kept.Lines, wantLines)
+	}
+	if !slices.Equal(kept.Examples, wantExamples) {
+		t.Errorf("the copy's examples changed to %v, want %v", kept.Examples, wantExamples)
+	}
+	if want := []Location{{"log", 10}, {"log", 20}, {"log", 30}}; !slices.Equal(e.Lines, want) {
+		t.Errorf("lines %v, want %v", e.Lines, want)
+	}
+	if want := []string{"/a", "/a0", "/b3"}; !slices.Equal(e.Examples, want) {
+		t.Errorf("examples %v, want %v", e.Examples, want)
+	}
+}
+
+// Add finds a non-file access's rule by appendAccessKey, without building
+// the rule: two accesses must share a key exactly when the rules ruleFor
+// makes for them have the same key fields (keyOf).
+func TestAccessKeyIsRuleKey(t *testing.T) {
+	logs, _ := filepath.Glob("../auditlog/testdata/kernel/*/*.log")
+	if len(logs) == 0 {
+		t.Fatal("no kernel logs")
+	}
+	var accesses []*Access
+	for _, in := range logs {
+		accesses = append(accesses, readAccesses(t, in)...)
+	}
+	// Fields that only some classes' rules use, set on every class.
+	for c := ClassCapability; c <= ClassMqueue; c++ {
+		for _, v := range []string{"", "x", "@x", "x\x00"} {
+			accesses = append(accesses, &Access{Class: c, Capability: v, Family: v, SockType: v, Addr: v, PeerAddr: v,
+				Peer: v, Bus: v, DBusPath: v, Interface: v, Member: v, PeerName: v, Path: v, MqType: v, FSType: v,
+				Flags: v, Source: v, Target: v, Mask: []string{"send"}},
+				&Access{Class: c, Peer: v, Path: "p" + v, Mask: []string{"bind"}, PeerName: v})
+		}
+	}
+	byKey := map[string]otherKey{}
+	byRule := map[otherKey]string{}
+	classes := map[Class]bool{}
+	for _, a := range accesses {
+		if a.Class == ClassFile {
+			continue
+		}
+		classes[a.Class] = true
+		r := ruleFor(a)
+		k, rk := string(appendAccessKey(nil, a)), keyOf(&r)
+		if old, ok := byKey[k]; ok && old != rk {
+			t.Errorf("key %q for two rules: %+v and %+v", k, old, rk)
+		}
+		if old, ok := byRule[rk]; ok && old != k {
+			t.Errorf("rule %+v has two keys: %q and %q", rk, old, k)
+		}
+		byKey[k], byRule[rk] = rk, k
+	}
+	if len(classes) < 10 {
+		t.Errorf("only %d classes tried", len(classes))
+	}
+}
