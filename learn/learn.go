@@ -158,11 +158,15 @@ type Learner struct {
 	m      *matcher
 
 	unsafeMemo map[string]bool
-	// guardMemo: the sensitive guard's answers. Profiles of one log
-	// generalise to the same patterns (@{PROC}/@{pid}/stat, libraries),
-	// and each answer is a product of automata.
+	// guardMemo: the sensitive guard's answers without named paths.
+	// Profiles of one log generalise to the same patterns
+	// (@{PROC}/@{pid}/stat, libraries), and each answer is a walk of the
+	// pattern's tree through an automaton. (Those with a profile's named
+	// paths are its own: no two profiles of the 1M corpus share them.)
 	guardMemo map[guardKey]bool
 	anyMemo   map[string]bool // anyPath's answers
+	// exampleMemo: lint.Witness per (pattern, entry ID), no paths excepted.
+	exampleMemo map[[2]string]exampleAnswer
 }
 
 // anyPath is lint.AnyPath, remembered: profiles of one log name the same
@@ -179,9 +183,11 @@ func (l *Learner) anyPath(p string) bool {
 	return v
 }
 
+// guardKey is a question to the guard: a pattern, with the kinds of
+// permissions the sensitive table tells apart (lint.Sensitivity).
 type guardKey struct {
-	pattern, except string
-	perms           aare.Perm
+	pattern string
+	perms   aare.Perm
 }
 
 // labelAcc is everything seen under one raw label.
@@ -331,11 +337,10 @@ func (l *Learner) Add(a *Access) {
 		}
 		return
 	}
-	r := ruleFor(a)
-	l.key = appendOtherKey(l.key[:0], &r)
+	l.key = appendAccessKey(l.key[:0], a)
 	o := la.others[string(l.key)]
 	if o == nil {
-		o = &otherAcc{rule: r}
+		o = &otherAcc{rule: ruleFor(a)}
 		la.others[string(l.key)] = o
 	}
 	for _, m := range a.Mask {
@@ -349,6 +354,9 @@ func (l *Learner) Add(a *Access) {
 
 // addSorted inserts v into the sorted set s.
 func addSorted(s []string, v string) []string {
+	if len(s) <= 8 && slices.Contains(s, v) {
+		return s // the usual case, cheaper than a search: a few words, most interned
+	}
 	i, found := slices.BinarySearch(s, v)
 	if found {
 		return s
@@ -356,18 +364,51 @@ func addSorted(s []string, v string) []string {
 	return slices.Insert(s, i, v)
 }
 
+// appendAccessKey appends the key of the non-file rule ruleFor(a) makes
+// without building it: the class and the fields ruleFor sets for it
+// (every field, as appendOtherKey, for dbus and the classes without any),
+// so that two accesses have one key exactly when ruleFor gives them the
+// same key fields.
+func appendAccessKey(b []byte, a *Access) []byte {
+	switch a.Class {
+	case ClassCapability:
+		return appendKey(b, a.Class, a.Capability)
+	case ClassNetwork:
+		return appendKey(b, a.Class, a.Family, a.SockType)
+	case ClassUnix:
+		return appendKey(b, a.Class, a.SockType, unixAddr(a.Addr), unixAddr(a.PeerAddr))
+	case ClassSignal, ClassPtrace, ClassIOUring:
+		return appendKey(b, a.Class, a.Peer)
+	case ClassMount:
+		return appendKey(b, a.Class, a.FSType, a.Flags, a.Source, a.Path)
+	case ClassUmount, ClassPivotRoot:
+		return appendKey(b, a.Class, a.Path)
+	case ClassMqueue:
+		return appendKey(b, a.Class, a.Path, a.MqType)
+	case ClassChangeProfile:
+		return appendKey(b, a.Class, a.Target)
+	}
+	r := ruleFor(a)
+	return appendOtherKey(b, &r)
+}
+
+// appendKey appends a class and fields, each length-prefixed.
+func appendKey(b []byte, c Class, fields ...string) []byte {
+	b = append(b, byte(c))
+	for _, f := range fields {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
 // appendOtherKey appends the key of a non-file rule (ruleFor's)
 // without its mask and signals (which merge): its class and fields, each
 // length-prefixed, in a buffer Add reuses, so that Add neither formats
 // nor allocates to find the rule (nor hashes a struct of 19 strings).
 func appendOtherKey(b []byte, r *rule) []byte {
-	b = append(b, byte(r.Class))
-	for _, f := range [...]string{r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
-		r.Interface, r.Member, r.PeerName, r.Name, r.MqType, r.FSType, r.Options, r.Source, r.Path, r.Target} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
-	}
-	return b
+	return appendKey(b, r.Class, r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
+		r.Interface, r.Member, r.PeerName, r.Name, r.MqType, r.FSType, r.Options, r.Source, r.Path, r.Target)
 }
 
 // otherKey identifies a non-file rule without its mask and signals, as
@@ -1143,74 +1184,14 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		entries = append(entries, fe)
 	}
-	// guard decides on the automata: a generalised pattern is kept only
-	// when no path it adds (beyond those the events named) is sensitive for
-	// its permissions, whichever generalisation made it (variables such as
-	// @{HOME}, which include /root/, globs, siblings, subtrees). The named
-	// paths' automaton is built when a question needs it (few do: most
-	// answers hold for every profile and are remembered).
-	named := sensitiveOf(touched, l.anyPath)
-	exceptSrc, hasExcept := namedSensitiveSrc(named)
-	literal := literalNames(named)
-	var except *aare.Pattern
-	exceptPattern := func() *aare.Pattern {
-		if except == nil && hasExcept {
-			except = compileNamed(exceptSrc)
-		}
-		return except
-	}
-	guard := func(pattern string, perms aare.Perm) bool {
-		if forbiddenPattern(pattern) {
-			return false
-		}
-		// A pattern that reaches nothing sensitive at all passes for
-		// every profile, whatever paths its events named: ask that once.
-		general := guardKey{pattern: pattern, perms: perms}
-		key := guardKey{pattern, exceptSrc, perms}
-		if ok, done := l.guardMemo[general]; done && (ok || !hasExcept) {
-			return ok
-		}
-		if ok, done := l.guardMemo[key]; done {
-			return ok
-		}
-		if !lint.MayReach(literalPrefix(pattern), perms) {
-			return true // most patterns: no parse, no walk
-		}
-		// Parsed, not compiled: lint.ReachesTree walks the tree against one
-		// automaton of the whole table, where a compile would build the
-		// pattern's automaton (the cost of a log's thousands of @{HOME}
-		// patterns, one each, which no prefix test can skip).
-		tree, err := aare.Parse(pattern, l.m.vars)
-		if err != nil {
-			l.m.compile(pattern) // remembered for Problems
-			return false
-		}
-		if l.guardMemo == nil {
-			l.guardMemo = map[guardKey]bool{}
-		}
-		if _, done := l.guardMemo[general]; !done {
-			reached := lint.ReachesTree(tree, perms, nil)
-			l.guardMemo[general] = !reached
-			if !reached || !hasExcept {
-				return !reached
-			}
-		}
-		reached := true // when the named paths do not compile: hold back more, never less
-		if literal {
-			reached = lint.ReachesTreeLiterals(tree, perms, named)
-		} else if ex := exceptPattern(); ex != nil {
-			reached = lint.ReachesTree(tree, perms, ex)
-		}
-		l.guardMemo[key] = !reached
-		return !reached
-	}
+	guard := l.newFileGuard(touched)
 	// Undo generalisations that reach a sensitive path.
 	for _, e := range entries {
-		if e.pattern == e.members[0] || guard(e.pattern, e.perms) {
+		if e.pattern == e.members[0] || guard.allows(e.pattern, e.perms) {
 			continue
 		}
 		// @{HOME} includes /root/: the users' homes alone may still do.
-		if rest, ok := strings.CutPrefix(e.pattern, "@{HOME}/"); ok && guard(homeDirsPattern+rest, e.perms) {
+		if rest, ok := strings.CutPrefix(e.pattern, "@{HOME}/"); ok && guard.allows(homeDirsPattern+rest, e.perms) {
 			e.pattern = homeDirsPattern + rest
 			continue
 		}
@@ -1218,7 +1199,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	}
 	entries, err := mergeEntries(entries)
 	if err == nil && l.opts.Glob != GlobNone && l.opts.siblings() > 0 {
-		entries, err = l.collapse(p, entries, cov, guard, exceptPattern)
+		entries, err = l.collapse(p, entries, cov, guard)
 	}
 	if err != nil {
 		var ce *ExecConflictError
