@@ -116,6 +116,7 @@ type Event struct {
 	idx     [numKeys]uint16 // 1+index into Fields of the last field with that key
 	scratch []byte          // decoded hex values
 	intern  *interner
+	only    uint64 // the keys the Parser keeps (Parser.Only), a bit per Key; 0: all fields
 }
 
 // Stamp is an audit timestamp: seconds since the epoch and milliseconds.
@@ -290,6 +291,13 @@ func (e *Event) Class() Class {
 		}
 	}
 	return Class(e.String(KeyClass))
+}
+
+// ClassKeys returns the keys whose fields Class reads: a Parser that
+// keeps only some keys (Parser.Only) must keep these for Class to work.
+func ClassKeys() []Key {
+	return []Key{KeyClass, KeyOperation, KeyApparmor, KeyCapname, KeyCapability, KeySignal, KeyBus,
+		KeyFamily, KeySockType, KeyName, KeyRequestedMask}
 }
 
 var knownClasses = [...]Class{ClassFile, ClassNet, ClassUnix, ClassCap, ClassSignal, ClassPtrace, ClassDBus,

@@ -11,7 +11,8 @@ import (
 
 // FuzzParse: no panic on any line; the line is not modified; an event's
 // JSON is valid; a Clone renders the same JSON; memory stays bounded by the
-// line (fields never outnumber its bytes).
+// line (fields never outnumber its bytes); a Parser that keeps only the
+// summary's keys reads the line the same way.
 func FuzzParse(f *testing.F) {
 	for _, in := range goldenInputs(f) {
 		data, err := os.ReadFile(in)
@@ -22,9 +23,11 @@ func FuzzParse(f *testing.F) {
 			f.Add(l)
 		}
 	}
-	p := NewParser()
+	p, full, only := NewParser(), NewParser(), NewParser()
+	only.Only(summaryKeys...)
 	var ev Event
 	f.Fuzz(func(t *testing.T, line []byte) {
+		sameWithOnly(t, full, only, line, summaryKeys)
 		orig := bytes.Clone(line)
 		err := p.Parse(line, &ev)
 		if !bytes.Equal(line, orig) {

@@ -15,10 +15,39 @@ type Parser struct {
 	intern interner
 	json   fastjson.Parser
 	msg    []byte // journald MESSAGE given as a byte array
+	only   uint64 // see Only
 }
 
 // NewParser returns a Parser.
 func NewParser() *Parser { return &Parser{} }
+
+// Only makes p keep, of an event's key=value pairs, the last field of each
+// of keys (and of KeyApparmor) only, in the place of the first: Fields then
+// hold no unknown keys and no repeated ones, and Lookup finds only these.
+// Lines are read and checked as before (the same events, the same errors);
+// only the fields no one reads are not stored. No keys: keep all (the
+// default).
+func (p *Parser) Only(keys ...Key) {
+	p.only = keySet(keys)
+}
+
+// keySet is the bit set of keys for Event.only: 0 for none, else keys and
+// KeyApparmor, which parseText reads.
+func keySet(keys []Key) uint64 {
+	var s uint64
+	for _, k := range keys {
+		if k != KeyNone && k < numKeys {
+			s |= 1 << k
+		}
+	}
+	if s != 0 {
+		s |= 1 << KeyApparmor
+	}
+	return s
+}
+
+// Event.only holds a bit per Key.
+var _ [64 - numKeys]struct{}
 
 var (
 	anchorApparmor = []byte("apparmor=")
@@ -47,7 +76,7 @@ func (p *Parser) Parse(line []byte, ev *Event) error { return p.parse(line, ev, 
 // byte, is not needed.
 func (p *Parser) parse(line []byte, ev *Event, oneLine bool) error {
 	ev.reset()
-	ev.intern = &p.intern
+	ev.intern, ev.only = &p.intern, p.only
 	line = trimEOL(line)
 	if len(line) == 0 {
 		return nil
@@ -536,7 +565,7 @@ func (p *Parser) finishJournal(r *journalRecord, ev *Event, format Format) error
 // and a newline. See Reader for detecting the export format of a stream.
 func (p *Parser) ParseExport(rec []byte, ev *Event) error {
 	ev.reset()
-	ev.intern = &p.intern
+	ev.intern, ev.only = &p.intern, p.only
 	var r journalRecord
 	for i := 0; i < len(rec); {
 		nl := bytes.IndexByte(rec[i:], '\n')

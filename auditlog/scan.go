@@ -94,36 +94,30 @@ func scanPairs(line []byte, start, end int, ev *Event, nested bool) *SyntaxError
 		if i >= end {
 			return nil
 		}
+		// Most pairs are a known key and a "quoted" or bare value: a small
+		// function reads them (fewer registers to spill than here);
+		// anything else, and any error, is read below.
+		if next := fastPair(line[:end], i, ev); next > 0 {
+			i = next
+			continue
+		}
 		ks := i
-		// Most keys are known ones, short: find the '=' a word at a time
-		// and look the key up. A known key is made of key bytes; any other
-		// is checked byte by byte.
-		k := KeyNone
-		eq := indexEqualShort(line, i, end)
-		if eq > i {
-			if k = lookupKey(line[i:eq]); k != KeyNone {
-				i = eq
-			}
+		for i < end && byteClass[line[i]]&clsKey != 0 {
+			i++
 		}
-		if k == KeyNone {
-			for i < end && byteClass[line[i]]&clsKey != 0 {
-				i++
+		if i == ks || i >= end || line[i] != '=' {
+			if i == ks {
+				return &SyntaxError{Col: i + 1, Msg: "expected key=value, found " + quoteByte(line[i])}
 			}
-			if i == ks || i >= end || line[i] != '=' {
-				if i == ks {
-					return &SyntaxError{Col: i + 1, Msg: "expected key=value, found " + quoteByte(line[i])}
-				}
-				return &SyntaxError{Col: i + 1, Msg: "expected '=' after key " + string(line[ks:i])}
-			}
-			if eq != i { // not looked up yet
-				k = lookupKey(line[ks:i])
-			}
+			return &SyntaxError{Col: i + 1, Msg: "expected '=' after key " + string(line[ks:i])}
 		}
+		k := lookupKey(line[ks:i])
 		key := line[ks:i]
 		i++ // '='
 
 		var val []byte
 		enc := EncBare
+		bare := false
 		switch {
 		case i < end && line[i] == '"':
 			j := indexQuote(line, i+1, end)
@@ -155,28 +149,83 @@ func scanPairs(line []byte, start, end int, ev *Event, nested bool) *SyntaxError
 			for i < end && byteClass[line[i]]&clsSpace == 0 {
 				i++
 			}
-			val = line[vs:i]
-			if keyInfos[k].hex && isHex(val) {
-				enc = EncHex
-			}
+			val, bare = line[vs:i], true
 		}
 		if val == nil {
 			val = line[i:i:i] // empty but non-nil: present
 		}
-		// Write the new element in place: building a Field on the stack and
-		// copying it stalls on store forwarding (mixed-width stores read
-		// back as 16-byte loads), which cost a third of the parse.
-		n := len(ev.Fields)
-		if n < cap(ev.Fields) {
-			ev.Fields = ev.Fields[:n+1]
-		} else {
-			ev.Fields = append(ev.Fields, Field{})
+		ev.addField(k, key, val, enc, bare)
+	}
+}
+
+// fastPair reads the pair at line[i:] when its key is a known one (its '='
+// found a word at a time) and its value "quoted" or bare, and returns
+// where it ends; 0 for anything else, which scanPairs reads in full (with
+// its errors).
+func fastPair(line []byte, i int, ev *Event) int {
+	eq := indexEqualShort(line, i, len(line))
+	if eq <= i {
+		return 0
+	}
+	k := lookupKey(line[i:eq])
+	if k == KeyNone {
+		return 0
+	}
+	v := eq + 1
+	if v >= len(line) {
+		return 0
+	}
+	if line[v] == '"' {
+		j := indexQuote(line, v+1, len(line))
+		if j < 0 {
+			return 0
 		}
-		f := &ev.Fields[n]
-		f.Key, f.Name, f.Value, f.Enc, f.decoded = k, key, val, enc, false
-		if k != KeyNone && len(ev.Fields) < 1<<16 {
-			ev.idx[k] = uint16(len(ev.Fields))
+		ev.addField(k, line[i:eq], line[v+1:j], EncQuoted, false)
+		return j + 1
+	}
+	if line[v] == '\'' {
+		return 0
+	}
+	j := v
+	for j < len(line) && byteClass[line[j]]&clsSpace == 0 {
+		j++
+	}
+	ev.addField(k, line[i:eq], line[v:j], EncBare, true)
+	return j
+}
+
+// addField appends a field, or with Parser.Only keeps the last field of
+// each kept key in the place of its first. bare says the value was not
+// quoted: it may be hex.
+func (ev *Event) addField(k Key, key, val []byte, enc Encoding, bare bool) {
+	if ev.only != 0 {
+		if ev.only&(1<<k) == 0 {
+			return // a key the caller does not read
 		}
+		if bare && keyInfos[k].hex && isHex(val) {
+			enc = EncHex
+		}
+		if j := ev.idx[k]; j != 0 {
+			f := &ev.Fields[j-1]
+			f.Name, f.Value, f.Enc, f.decoded = key, val, enc, false
+			return
+		}
+	} else if bare && keyInfos[k].hex && isHex(val) {
+		enc = EncHex
+	}
+	// Write the new element in place: building a Field on the stack and
+	// copying it stalls on store forwarding (mixed-width stores read
+	// back as 16-byte loads), which cost a third of the parse.
+	n := len(ev.Fields)
+	if n < cap(ev.Fields) {
+		ev.Fields = ev.Fields[:n+1]
+	} else {
+		ev.Fields = append(ev.Fields, Field{})
+	}
+	f := &ev.Fields[n]
+	f.Key, f.Name, f.Value, f.Enc, f.decoded = k, key, val, enc, false
+	if k != KeyNone && len(ev.Fields) < 1<<16 {
+		ev.idx[k] = uint16(len(ev.Fields))
 	}
 }
 

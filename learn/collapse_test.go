@@ -224,54 +224,29 @@ func TestNoCoveredRules(t *testing.T) {
 // (or dir/** when the files spread over subdirectories).
 func TestDataDirs(t *testing.T) {
 	tree := func(string) string { return "/opt/myapp/" }
-	for _, tt := range []struct {
-		name   string
-		in     []*Access
-		probes []*Access // must be allowed
-		denied []*Access // must not
-	}{
-		{name: "own tree",
+	runGlobCases(t, Options{AppTree: tree}, false, []globCase{
+		{name: "own tree", profile: "myapp",
 			in:     []*Access{file("myapp", "/opt/myapp/data/k1", "w"), file("myapp", "/opt/myapp/data/selftest", "rw")},
 			probes: []*Access{file("myapp", "/opt/myapp/data/k2", "w"), file("myapp", "/opt/myapp/data/k3", "rw")},
 			denied: []*Access{file("myapp", "/opt/myapp/config", "w"), file("myapp", "/opt/myapp/bin/myapp", "w")}},
-		{name: "var lib",
+		{name: "var lib", profile: "myapp",
 			in:     []*Access{file("myapp", "/var/lib/myapp/state.db", "rwk"), file("myapp", "/var/lib/myapp/state.db-wal", "rw")},
 			probes: []*Access{file("myapp", "/var/lib/myapp/state.db-shm", "rw")}},
-		{name: "run and cache",
+		{name: "run and cache", profile: "myapp",
 			in: []*Access{file("myapp", "/run/myapp/a.sock", "w"), file("myapp", "/run/myapp/b.pid", "w"),
 				file("myapp", "/var/cache/myapp/x/1", "w"), file("myapp", "/var/cache/myapp/y/2", "w")},
 			probes: []*Access{file("myapp", "/run/myapp/c.lock", "w"), file("myapp", "/var/cache/myapp/z/3", "w")}},
-		{name: "another application's data stays literal",
+		{name: "another application's data stays literal", profile: "myapp",
 			in:     []*Access{file("myapp", "/var/lib/dpkg/a", "w"), file("myapp", "/var/lib/dpkg/b", "w")},
 			denied: []*Access{file("myapp", "/var/lib/dpkg/status", "w")}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			ps := learnProfiles(t, Options{AppTree: tree}, tt.in...)
-			set, _ := learnedSet(t, ps, "myapp")
-			for _, a := range tt.probes {
-				if d := set.Access(a.Path, a.Perms, false); !d.Allowed {
-					t.Errorf("a new file %s %s is denied:\n%s", a.Path, permString(a.Perms), render(ps))
-				}
-			}
-			for _, a := range tt.denied {
-				if d := set.Access(a.Path, a.Perms, false); d.Allowed {
-					t.Errorf("%s %s allowed:\n%s", a.Path, permString(a.Perms), render(ps))
-				}
-			}
-			noneCovered(t, ps)
-		})
-	}
+	})
 }
 
 // A content tree a server reads becomes root/** r; a service's own
 // spill and temp names with pids and counters collapse; sensitive places
 // stay literal.
 func TestContentTreesAndSpillFiles(t *testing.T) {
-	tests := []struct {
-		name, profile string
-		in, probes    []*Access
-		denied        []*Access
-	}{
+	runGlobCases(t, Options{}, true, []globCase{
 		{name: "nginx", profile: "nginx",
 			in: []*Access{file("nginx", "/var/www/html/index.html", "r"), file("nginx", "/var/www/html/about/index.html", "r"),
 				file("nginx", "/var/www/html/css/site.css", "r"), file("nginx", "/var/www/html/docs/guide.html", "r"),
@@ -303,18 +278,33 @@ func TestContentTreesAndSpillFiles(t *testing.T) {
 			in: []*Access{file("nginx", "/root/site/index.html", "r"), file("nginx", "/root/site/a/b.html", "r"),
 				file("nginx", "/root/site/c/d.html", "r"), file("nginx", "/root/site/e/f.html", "r")},
 			denied: []*Access{file("nginx", "/root/site/g/h.html", "r")}},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// globCase is one learning case of the collapse tests: after learning in,
+// profile must allow each of probes and none of denied.
+type globCase struct {
+	name, profile string
+	in, probes    []*Access
+	denied        []*Access
+}
+
+// runGlobCases learns each case with opts and asks the learned profile
+// for its probes and denials (as the files' owner, or not), then checks
+// that no learned rule is covered by another.
+func runGlobCases(t *testing.T, opts Options, owner bool, cases []globCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			ps := learnProfiles(t, Options{}, tt.in...)
+			ps := learnProfiles(t, opts, tt.in...)
 			set, _ := learnedSet(t, ps, tt.profile)
 			for _, a := range tt.probes {
-				if d := set.Access(a.Path, a.Perms, true); !d.Allowed {
+				if d := set.Access(a.Path, a.Perms, owner); !d.Allowed {
 					t.Errorf("%s %s is denied:\n%s", a.Path, permString(a.Perms), render(ps))
 				}
 			}
 			for _, a := range tt.denied {
-				if d := set.Access(a.Path, a.Perms, true); d.Allowed {
+				if d := set.Access(a.Path, a.Perms, owner); d.Allowed {
 					t.Errorf("%s %s is allowed:\n%s", a.Path, permString(a.Perms), render(ps))
 				}
 			}
@@ -355,5 +345,53 @@ func TestDigitRunsOfPatterns(t *testing.T) {
 		if got[p] != want {
 			t.Errorf("DigitRuns: %q → %q, want %q", p, got[p], want)
 		}
+	}
+}
+
+// A data directory's glob is owner exactly when every path it replaced
+// was the process's own (every event on it had fsuid == ouid, as
+// aa-logprof proposes owner), and --explain says so; one path of another
+// owner leaves the glob without owner.
+func TestDataDirOwner(t *testing.T) {
+	tree := func(string) string { return "/opt/myapp/" }
+	for _, tt := range []struct {
+		name  string
+		in    []*Access
+		want  string // the data directory's rule
+		owner bool
+	}{
+		{name: "files in a directory",
+			in:   []*Access{owned(file("myapp", "/var/lib/myapp/a", "w")), owned(file("myapp", "/var/lib/myapp/b", "rw"))},
+			want: "owner /var/lib/myapp/* rw,", owner: true},
+		{name: "a subtree of the own tree",
+			in:   []*Access{owned(file("myapp", "/opt/myapp/data/x/1", "w")), owned(file("myapp", "/opt/myapp/data/y/2", "w"))},
+			want: "owner /opt/myapp/data/** w,", owner: true},
+		{name: "one path of another owner",
+			in:   []*Access{owned(file("myapp", "/var/lib/myapp/a", "w")), file("myapp", "/var/lib/myapp/b", "w")},
+			want: "/var/lib/myapp/* w,"},
+		{name: "one event of another owner on a path",
+			in: []*Access{owned(file("myapp", "/var/lib/myapp/a", "w")), owned(file("myapp", "/var/lib/myapp/b", "w")),
+				file("myapp", "/var/lib/myapp/b", "r")},
+			want: "/var/lib/myapp/* rw,"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := learnProfiles(t, Options{AppTree: tree}, tt.in...)
+			var got []string
+			for _, r := range ps[0].Rules {
+				got = append(got, ruleText(r.Node))
+				if ruleText(r.Node) != tt.want {
+					continue
+				}
+				if r.Glob == nil {
+					t.Fatalf("%s: no glob note", tt.want)
+				}
+				if said := strings.Contains(r.Glob.String(), "owner"); said != tt.owner {
+					t.Errorf("--explain of %s: %q; says owner: %v, want %v", tt.want, r.Glob.String(), said, tt.owner)
+				}
+			}
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("learned %q; want [%s]", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package learn
 
 import (
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -28,5 +29,49 @@ func TestEvidenceCopiesIndependent(t *testing.T) {
 	}
 	if want := []string{"/a", "/a0", "/b3"}; !slices.Equal(e.Examples, want) {
 		t.Errorf("examples %v, want %v", e.Examples, want)
+	}
+}
+
+// Add finds a non-file access's rule by appendAccessKey, without building
+// the rule: two accesses must share a key exactly when the rules ruleFor
+// makes for them have the same key fields (keyOf).
+func TestAccessKeyIsRuleKey(t *testing.T) {
+	logs, _ := filepath.Glob("../auditlog/testdata/kernel/*/*.log")
+	if len(logs) == 0 {
+		t.Fatal("no kernel logs")
+	}
+	var accesses []*Access
+	for _, in := range logs {
+		accesses = append(accesses, readAccesses(t, in)...)
+	}
+	// Fields that only some classes' rules use, set on every class.
+	for c := ClassCapability; c <= ClassMqueue; c++ {
+		for _, v := range []string{"", "x", "@x", "x\x00"} {
+			accesses = append(accesses, &Access{Class: c, Capability: v, Family: v, SockType: v, Addr: v, PeerAddr: v,
+				Peer: v, Bus: v, DBusPath: v, Interface: v, Member: v, PeerName: v, Path: v, MqType: v, FSType: v,
+				Flags: v, Source: v, Target: v, Mask: []string{"send"}},
+				&Access{Class: c, Peer: v, Path: "p" + v, Mask: []string{"bind"}, PeerName: v})
+		}
+	}
+	byKey := map[string]otherKey{}
+	byRule := map[otherKey]string{}
+	classes := map[Class]bool{}
+	for _, a := range accesses {
+		if a.Class == ClassFile {
+			continue
+		}
+		classes[a.Class] = true
+		r := ruleFor(a)
+		k, rk := string(appendAccessKey(nil, a)), keyOf(&r)
+		if old, ok := byKey[k]; ok && old != rk {
+			t.Errorf("key %q for two rules: %+v and %+v", k, old, rk)
+		}
+		if old, ok := byRule[rk]; ok && old != k {
+			t.Errorf("rule %+v has two keys: %q and %q", rk, old, k)
+		}
+		byKey[k], byRule[rk] = rk, k
+	}
+	if len(classes) < 10 {
+		t.Errorf("only %d classes tried", len(classes))
 	}
 }

@@ -6,6 +6,7 @@ var (
 	Bundled     = bundled
 	Compiles    = compiles
 	LogAccesses = logAccesses
+	LearnLog    = learnLog
 	Update      = update
 	RuleText    = ruleText
 )

@@ -1,7 +1,6 @@
 package learn_test
 
 import (
-	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/armorer-dev/armorer/auditlog/source"
 	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/simulate"
@@ -31,27 +29,10 @@ var findingLog = []string{
 // learnIn runs one learning session over lines in profDir.
 func learnIn(t *testing.T, profDir string, acc learn.Accept, lines ...string) *learn.SessionResult {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "audit.log")
-	if err := os.WriteFile(logPath, []byte(strings.Join(numbered(lines), "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := learn.OpenSession(learn.SessionOptions{
+	return learn.LearnLog(t, learn.SessionOptions{
 		Dir: profDir, Include: []string{profDir, learn.Bundled},
 		Options: learn.Options{ABI: "3.0"}, Merge: learn.MergeOptions{ABI: "3.0"}, Accept: acc,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := source.Open(context.Background(), []string{logPath}, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	res, err := s.Learn(src.Events())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	}, lineLog(t, lines...))
 }
 
 func newProfDir(t *testing.T) string {

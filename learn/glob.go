@@ -33,7 +33,8 @@ import (
 //	            (default 4) names of one directory vary → [0-9]*; at least
 //	            Siblings names in one directory → dir/*; a directory the
 //	            application writes 2+ files in under its own places → dir/*
-//	            or dir/**; 3+ files read spread over subdirectories of
+//	            or dir/** (owner when every event on every path it replaces
+//	            had fsuid == ouid); 3+ files read spread over subdirectories of
 //	            /var/www or /srv/NAME → root/**. What merges gets the union
 //	            of its permissions (Options.NoPermUnion: equal ones only).
 //	aggressive  safe, and also dir/** when at least Siblings paths in at

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/armorer-dev/armorer/auditlog"
+	"github.com/armorer-dev/armorer/auditlog/source"
 	"github.com/armorer-dev/armorer/internal/oracle"
 	"github.com/armorer-dev/armorer/policy"
 )
@@ -58,4 +59,24 @@ func printFile(t testing.TB, f *policy.File) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// learnLog runs one learning session with opts over the log file at path
+// (the external tests' way in: learn_test writes its lines with lineLog).
+func learnLog(t testing.TB, opts SessionOptions, path string) *SessionResult {
+	t.Helper()
+	s, err := OpenSession(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.Open(context.Background(), []string{path}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	res, err := s.Learn(src.Events())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

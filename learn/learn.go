@@ -2,12 +2,14 @@ package learn
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/armorer-dev/armorer/lint"
 	"github.com/armorer-dev/armorer/policy"
@@ -152,14 +154,19 @@ func (e *ExecConflictError) Error() string {
 type Learner struct {
 	opts   Options
 	labels map[string]*labelAcc
+	key    []byte // Add's buffer for appendOtherKey
 	m      *matcher
 
 	unsafeMemo map[string]bool
-	// guardMemo: the sensitive guard's answers. Profiles of one log
-	// generalise to the same patterns (@{PROC}/@{pid}/stat, libraries),
-	// and each answer is a product of automata.
+	// guardMemo: the sensitive guard's answers without named paths.
+	// Profiles of one log generalise to the same patterns
+	// (@{PROC}/@{pid}/stat, libraries), and each answer is a walk of the
+	// pattern's tree through an automaton. (Those with a profile's named
+	// paths are its own: no two profiles of the 1M corpus share them.)
 	guardMemo map[guardKey]bool
 	anyMemo   map[string]bool // anyPath's answers
+	// exampleMemo: lint.Witness per (pattern, entry ID), no paths excepted.
+	exampleMemo map[[2]string]exampleAnswer
 }
 
 // anyPath is lint.AnyPath, remembered: profiles of one log name the same
@@ -176,18 +183,84 @@ func (l *Learner) anyPath(p string) bool {
 	return v
 }
 
+// guardKey is a question to the guard: a pattern, with the kinds of
+// permissions the sensitive table tells apart (lint.Sensitivity).
 type guardKey struct {
-	pattern, except string
-	perms           aare.Perm
+	pattern string
+	perms   aare.Perm
 }
 
 // labelAcc is everything seen under one raw label.
 type labelAcc struct {
-	files  map[string]*fileAcc
-	others map[otherKey]*otherAcc
+	// files indexes seen: one compact record per distinct path.
+	files map[string]int32
+	seen  []fileSeen
+	// others: the non-file accesses by their key (otherKeyOf).
+	others map[string]*otherAcc
 	// execTargets: executable → labels the kernel moved to (null- ones
 	// excluded).
 	execTargets map[string]map[string]bool
+}
+
+// fileSeen is what the events of one label said about one path, kept
+// compact while a log is read (a log has a record per distinct access
+// and label): the evidence's one example is the path itself, and its
+// lines are held in place. acc makes the fileAcc that profiles are
+// computed from.
+type fileSeen struct {
+	perms       aare.Perm
+	owned       bool // every event had fsuid == ouid
+	nlines      uint8
+	count       int
+	first, last time.Time
+	lines       [MaxExamples]Location // the nlines smallest, sorted
+	// linkTo is a sensitive file an event hard-linked this path to.
+	linkTo string
+}
+
+// add counts one more access of the path, as Evidence.Add does.
+func (f *fileSeen) add(a *Access) {
+	f.perms = normal(f.perms | a.Perms)
+	f.owned = f.owned && a.Owner
+	f.count++
+	if !a.Time.IsZero() {
+		if f.first.IsZero() || a.Time.Before(f.first) {
+			f.first = a.Time
+		}
+		if a.Time.After(f.last) {
+			f.last = a.Time
+		}
+	}
+	if a.Loc == (Location{}) {
+		return
+	}
+	n := int(f.nlines)
+	if n == MaxExamples && compareLocations(a.Loc, f.lines[n-1]) >= 0 {
+		return // the common case: a later line of the same log
+	}
+	i, found := slices.BinarySearchFunc(f.lines[:n], a.Loc, compareLocations)
+	if found {
+		return
+	}
+	if n < MaxExamples {
+		n++
+		f.nlines++
+	}
+	copy(f.lines[i+1:n], f.lines[i:n-1])
+	f.lines[i] = a.Loc
+}
+
+// acc is the fileAcc of path's record, with its evidence as
+// Evidence.Add would have counted it.
+func (f *fileSeen) acc(path string) *fileAcc {
+	ev := Evidence{Count: f.count, First: f.first, Last: f.last}
+	if path != "" {
+		ev.Examples = []string{path}
+	}
+	if f.nlines > 0 {
+		ev.Lines = slices.Clone(f.lines[:f.nlines])
+	}
+	return &fileAcc{perms: f.perms, owned: f.owned, evidence: ev, linkTo: f.linkTo}
 }
 
 type fileAcc struct {
@@ -236,21 +309,21 @@ func (l *Learner) Add(a *Access) {
 	}
 	la := l.labels[a.Profile]
 	if la == nil {
-		la = &labelAcc{files: map[string]*fileAcc{}, others: map[otherKey]*otherAcc{}, execTargets: map[string]map[string]bool{}}
+		la = &labelAcc{files: map[string]int32{}, others: map[string]*otherAcc{}, execTargets: map[string]map[string]bool{}}
 		l.labels[a.Profile] = la
 	}
 	if a.Class == ClassFile {
 		if a.Path == "" || a.Perms == 0 {
 			return
 		}
-		f := la.files[a.Path]
-		if f == nil {
-			f = &fileAcc{owned: true}
-			la.files[a.Path] = f
+		i, ok := la.files[a.Path]
+		if !ok {
+			i = int32(len(la.seen))
+			la.seen = append(la.seen, fileSeen{owned: true})
+			la.files[a.Path] = i
 		}
-		f.perms = normal(f.perms | a.Perms)
-		f.owned = f.owned && a.Owner
-		f.evidence.Add(a, a.Path)
+		f := &la.seen[i]
+		f.add(a)
 		if a.Perms&aare.PermLink != 0 && f.linkTo == "" && a.Target != "" && lint.AnyPath(a.Target) {
 			f.linkTo = a.Target
 		}
@@ -264,12 +337,11 @@ func (l *Learner) Add(a *Access) {
 		}
 		return
 	}
-	r := ruleFor(a)
-	key := keyOf(&r)
-	o := la.others[key]
+	l.key = appendAccessKey(l.key[:0], a)
+	o := la.others[string(l.key)]
 	if o == nil {
-		o = &otherAcc{rule: r}
-		la.others[key] = o
+		o = &otherAcc{rule: ruleFor(a)}
+		la.others[string(l.key)] = o
 	}
 	for _, m := range a.Mask {
 		o.mask = addSorted(o.mask, m)
@@ -282,6 +354,9 @@ func (l *Learner) Add(a *Access) {
 
 // addSorted inserts v into the sorted set s.
 func addSorted(s []string, v string) []string {
+	if len(s) <= 8 && slices.Contains(s, v) {
+		return s // the usual case, cheaper than a search: a few words, most interned
+	}
 	i, found := slices.BinarySearch(s, v)
 	if found {
 		return s
@@ -289,8 +364,55 @@ func addSorted(s []string, v string) []string {
 	return slices.Insert(s, i, v)
 }
 
-// otherKey identifies a non-file rule without its mask and signals (which
-// merge): a comparable key, so Add neither formats nor allocates for it.
+// appendAccessKey appends the key of the non-file rule ruleFor(a) makes
+// without building it: the class and the fields ruleFor sets for it
+// (every field, as appendOtherKey, for dbus and the classes without any),
+// so that two accesses have one key exactly when ruleFor gives them the
+// same key fields.
+func appendAccessKey(b []byte, a *Access) []byte {
+	switch a.Class {
+	case ClassCapability:
+		return appendKey(b, a.Class, a.Capability)
+	case ClassNetwork:
+		return appendKey(b, a.Class, a.Family, a.SockType)
+	case ClassUnix:
+		return appendKey(b, a.Class, a.SockType, unixAddr(a.Addr), unixAddr(a.PeerAddr))
+	case ClassSignal, ClassPtrace, ClassIOUring:
+		return appendKey(b, a.Class, a.Peer)
+	case ClassMount:
+		return appendKey(b, a.Class, a.FSType, a.Flags, a.Source, a.Path)
+	case ClassUmount, ClassPivotRoot:
+		return appendKey(b, a.Class, a.Path)
+	case ClassMqueue:
+		return appendKey(b, a.Class, a.Path, a.MqType)
+	case ClassChangeProfile:
+		return appendKey(b, a.Class, a.Target)
+	}
+	r := ruleFor(a)
+	return appendOtherKey(b, &r)
+}
+
+// appendKey appends a class and fields, each length-prefixed.
+func appendKey(b []byte, c Class, fields ...string) []byte {
+	b = append(b, byte(c))
+	for _, f := range fields {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+// appendOtherKey appends the key of a non-file rule (ruleFor's)
+// without its mask and signals (which merge): its class and fields, each
+// length-prefixed, in a buffer Add reuses, so that Add neither formats
+// nor allocates to find the rule (nor hashes a struct of 19 strings).
+func appendOtherKey(b []byte, r *rule) []byte {
+	return appendKey(b, r.Class, r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
+		r.Interface, r.Member, r.PeerName, r.Name, r.MqType, r.FSType, r.Options, r.Source, r.Path, r.Target)
+}
+
+// otherKey identifies a non-file rule without its mask and signals, as
+// a comparable struct (mergeSameRules' key; Add's is appendOtherKey's).
 type otherKey struct {
 	class                                        Class
 	capability, family, sockType, addr, peerAddr string
@@ -307,7 +429,7 @@ func keyOf(r *rule) otherKey {
 // sortedOthers lists a label's non-file rules in a fixed order.
 // Each rule is formatted once (its text is the order and, in Result, the
 // key), not once per comparison.
-func sortedOthers(m map[otherKey]*otherAcc) []keyedOther {
+func sortedOthers(m map[string]*otherAcc) []keyedOther {
 	out := make([]keyedOther, 0, len(m))
 	for _, o := range m {
 		out = append(out, keyedOther{o.rule.String(), o})
@@ -434,42 +556,33 @@ func (l *Learner) Result() ([]*Profile, error) { return l.result(false) }
 // of a run). The Learner cannot give a result again.
 func (l *Learner) finish() ([]*Profile, error) { return l.result(true) }
 
-func (l *Learner) result(consume bool) ([]*Profile, error) {
-	r := &resolver{l: l, eff: map[string]string{}, decided: map[[2]string]decision{}}
-	// Fold every raw label into its effective profile.
-	type eprof struct {
-		files  map[string]*fileAcc
-		others map[string]*otherAcc
-		parent string
-	}
-	effs := map[string]*eprof{}
-	for _, label := range slices.Sorted(maps.Keys(l.labels)) {
+// eprof is an effective profile: the raw labels whose accesses it
+// holds (sorted), folded into files and others when its rules are made.
+type eprof struct {
+	labels []string
+	parent string
+	files  map[string]*fileAcc
+	others map[string]*otherAcc
+}
+
+// fold merges the accesses of ep's raw labels into ep.files and
+// ep.others; consume lets each label's go.
+func (l *Learner) fold(r *resolver, name string, ep *eprof, consume bool) error {
+	ep.files, ep.others = map[string]*fileAcc{}, map[string]*otherAcc{}
+	for _, label := range ep.labels {
 		la := l.labels[label]
-		name, parent, err := r.resolve(label)
-		if err != nil {
-			return nil, err
-		}
-		ep := effs[name]
-		if ep == nil {
-			ep = &eprof{files: map[string]*fileAcc{}, others: map[string]*otherAcc{}, parent: parent}
-			effs[name] = ep
-		}
 		for _, p := range slices.Sorted(maps.Keys(la.files)) {
-			f := la.files[p]
-			if !consume {
-				c := *f
-				f = &c
-			}
+			f := la.seen[la.files[p]].acc(p)
 			if f.perms&aare.PermExec != 0 {
 				d, err := r.decide(label, p)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				f.exec = d.mode
 			}
 			if g := ep.files[p]; g != nil {
 				if g.exec != f.exec && g.exec != aare.ExecNone && f.exec != aare.ExecNone {
-					return nil, &ExecConflictError{Profile: name, Path: p, Modes: []string{execString(g.exec), execString(f.exec)}}
+					return &ExecConflictError{Profile: name, Path: p, Modes: []string{execString(g.exec), execString(f.exec)}}
 				}
 				g.perms = normal(g.perms | f.perms)
 				g.owned = g.owned && f.owned
@@ -509,7 +622,59 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 			g.rule.Evidence.merge(o.rule.Evidence)
 		}
 		if consume {
-			la.files, la.others = nil, nil // execTargets stay: later labels' decisions read them
+			la.files, la.seen, la.others = nil, nil, nil // execTargets stay: later labels' decisions read them
+		}
+	}
+	return nil
+}
+
+func (l *Learner) result(consume bool) ([]*Profile, error) {
+	r := &resolver{l: l, eff: map[string]string{}, decided: map[[2]string]decision{}}
+	// Resolve every raw label to its effective profile and decide every
+	// exec transition first, in the order folding meets them (labels
+	// sorted, then paths): the same decisions, and the same first error.
+	// The accesses themselves are folded one profile at a time, when its
+	// rules are made, so that they stay compact until then.
+	effs := map[string]*eprof{}
+	type execKey struct{ profile, path string }
+	execs := map[execKey]aare.ExecKind{}
+	for _, label := range slices.Sorted(maps.Keys(l.labels)) {
+		la := l.labels[label]
+		name, parent, err := r.resolve(label)
+		if err != nil {
+			return nil, err
+		}
+		ep := effs[name]
+		if ep == nil {
+			ep = &eprof{parent: parent}
+			effs[name] = ep
+		}
+		ep.labels = append(ep.labels, label)
+		var bins []string
+		for p, i := range la.files {
+			if la.seen[i].perms&aare.PermExec != 0 {
+				bins = append(bins, p)
+			}
+		}
+		slices.Sort(bins)
+		for _, p := range bins {
+			d, err := r.decide(label, p)
+			if err != nil {
+				return nil, err
+			}
+			k := execKey{name, p}
+			g, ok := execs[k]
+			if ok && g != d.mode && g != aare.ExecNone && d.mode != aare.ExecNone {
+				return nil, &ExecConflictError{Profile: name, Path: p, Modes: []string{execString(g), execString(d.mode)}}
+			}
+			execs[k] = max(g, d.mode)
+		}
+		// Peers are resolved as folding does (which may decide
+		// transitions: the children made below).
+		for _, o := range la.others {
+			if o.rule.Peer != "" {
+				r.resolve(o.rule.Peer)
+			}
 		}
 	}
 	// Cx children get an exec rule's target name even when they logged
@@ -519,7 +684,7 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 			parent, _, _ := r.resolve(key[0])
 			name := parent + "//" + d.target
 			if effs[name] == nil {
-				effs[name] = &eprof{files: map[string]*fileAcc{}, others: map[string]*otherAcc{}, parent: parent}
+				effs[name] = &eprof{parent: parent}
 			}
 		}
 	}
@@ -529,6 +694,9 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 		ep := effs[name]
 		if consume {
 			effs[name] = nil
+		}
+		if err := l.fold(r, name, ep, consume); err != nil {
+			return nil, err
 		}
 		p := &Profile{Name: name, Parent: ep.parent}
 		others := l.otherRulesOf(ep.others)
@@ -947,6 +1115,10 @@ func (l *Learner) sensitiveRule(profile string, r rule) (id string, sev lint.Sev
 type fileEntry struct {
 	pattern string
 	owner   bool
+	// owned: every event on its paths had fsuid == ouid (for the profile's
+	// own rule: it is owner). A data directory's glob is owner when all
+	// its entries are owned, as each of its paths would be alone.
+	owned   bool
 	perms   aare.Perm
 	exec    aare.ExecKind
 	target  string
@@ -1000,7 +1172,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		touched[fp] = true
 		lit := EscapeLiteral(fp)
-		fe := &fileEntry{pattern: lit, perms: perms, ev: ev, members: []string{lit}, raw: []string{fp}}
+		fe := &fileEntry{pattern: lit, owned: f.owned, perms: perms, ev: ev, members: []string{lit}, raw: []string{fp}}
 		if perms&aare.PermExec != 0 {
 			fe.exec = f.exec
 			fe.target = r.targetOf(p.Name, fp, f.exec)
@@ -1012,74 +1184,14 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		entries = append(entries, fe)
 	}
-	// guard decides on the automata: a generalised pattern is kept only
-	// when no path it adds (beyond those the events named) is sensitive for
-	// its permissions, whichever generalisation made it (variables such as
-	// @{HOME}, which include /root/, globs, siblings, subtrees). The named
-	// paths' automaton is built when a question needs it (few do: most
-	// answers hold for every profile and are remembered).
-	named := sensitiveOf(touched, l.anyPath)
-	exceptSrc, hasExcept := namedSensitiveSrc(named)
-	literal := literalNames(named)
-	var except *aare.Pattern
-	exceptPattern := func() *aare.Pattern {
-		if except == nil && hasExcept {
-			except = compileNamed(exceptSrc)
-		}
-		return except
-	}
-	guard := func(pattern string, perms aare.Perm) bool {
-		if forbiddenPattern(pattern) {
-			return false
-		}
-		// A pattern that reaches nothing sensitive at all passes for
-		// every profile, whatever paths its events named: ask that once.
-		general := guardKey{pattern: pattern, perms: perms}
-		key := guardKey{pattern, exceptSrc, perms}
-		if ok, done := l.guardMemo[general]; done && (ok || !hasExcept) {
-			return ok
-		}
-		if ok, done := l.guardMemo[key]; done {
-			return ok
-		}
-		if !lint.MayReach(literalPrefix(pattern), perms) {
-			return true // most patterns: no parse, no walk
-		}
-		// Parsed, not compiled: lint.ReachesTree walks the tree against one
-		// automaton of the whole table, where a compile would build the
-		// pattern's automaton (the cost of a log's thousands of @{HOME}
-		// patterns, one each, which no prefix test can skip).
-		tree, err := aare.Parse(pattern, l.m.vars)
-		if err != nil {
-			l.m.compile(pattern) // remembered for Problems
-			return false
-		}
-		if l.guardMemo == nil {
-			l.guardMemo = map[guardKey]bool{}
-		}
-		if _, done := l.guardMemo[general]; !done {
-			reached := lint.ReachesTree(tree, perms, nil)
-			l.guardMemo[general] = !reached
-			if !reached || !hasExcept {
-				return !reached
-			}
-		}
-		reached := true // when the named paths do not compile: hold back more, never less
-		if literal {
-			reached = lint.ReachesTreeLiterals(tree, perms, named)
-		} else if ex := exceptPattern(); ex != nil {
-			reached = lint.ReachesTree(tree, perms, ex)
-		}
-		l.guardMemo[key] = !reached
-		return !reached
-	}
+	guard := l.newFileGuard(touched)
 	// Undo generalisations that reach a sensitive path.
 	for _, e := range entries {
-		if e.pattern == e.members[0] || guard(e.pattern, e.perms) {
+		if e.pattern == e.members[0] || guard.allows(e.pattern, e.perms) {
 			continue
 		}
 		// @{HOME} includes /root/: the users' homes alone may still do.
-		if rest, ok := strings.CutPrefix(e.pattern, "@{HOME}/"); ok && guard(homeDirsPattern+rest, e.perms) {
+		if rest, ok := strings.CutPrefix(e.pattern, "@{HOME}/"); ok && guard.allows(homeDirsPattern+rest, e.perms) {
 			e.pattern = homeDirsPattern + rest
 			continue
 		}
@@ -1087,7 +1199,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	}
 	entries, err := mergeEntries(entries)
 	if err == nil && l.opts.Glob != GlobNone && l.opts.siblings() > 0 {
-		entries, err = l.collapse(p, entries, cov, guard, exceptPattern)
+		entries, err = l.collapse(p, entries, cov, guard)
 	}
 	if err != nil {
 		var ce *ExecConflictError
@@ -1101,6 +1213,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			Exec: e.exec, ExecTarget: e.target, Evidence: e.ev}
 		if e.why != "" && len(e.members) > 1 {
 			r.Glob = globNote(e.why, e.members)
+			r.Glob.Owner = e.owner
 		}
 		*rules = append(*rules, r)
 	}
@@ -1190,6 +1303,7 @@ func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
 		}
 		g.perms = normal(g.perms | e.perms)
 		g.owner = g.owner && e.owner
+		g.owned = g.owned && e.owned
 		g.exec = max(g.exec, e.exec)
 		if g.target == "" {
 			g.target = e.target

@@ -103,6 +103,9 @@ type Learned struct {
 type Globbed struct {
 	Why      string   // "digit run", "siblings", "data directory", "content tree", "subtree"
 	Replaced []string // the observed names (literal patterns), sorted; the profile's own rules marked
+	// Owner: the glob is owner, because every path it replaced was
+	// (every event on them had fsuid == ouid).
+	Owner bool
 }
 
 // String is the --explain line: "glob (digit run) replaces /dev/hidraw0,
@@ -113,7 +116,11 @@ func (g *Globbed) String() string {
 	if len(g.Replaced) > show {
 		list += fmt.Sprintf(", … (%d paths)", len(g.Replaced))
 	}
-	return fmt.Sprintf("glob (%s) replaces %s", g.Why, list)
+	s := fmt.Sprintf("glob (%s) replaces %s", g.Why, list)
+	if g.Owner {
+		s += "; owner: each was the process's own (fsuid == ouid on every event)"
+	}
+	return s
 }
 
 // Explained returns the node with its evidence as the doc comment (what

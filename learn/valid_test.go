@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/armorer-dev/armorer/auditlog/source"
 	"github.com/armorer-dev/armorer/internal/oracle"
 	"github.com/armorer-dev/armorer/learn"
 	"github.com/armorer-dev/armorer/policy"
@@ -26,14 +25,7 @@ func sessionOver(t *testing.T, abi string, lines ...string) (*learn.SessionResul
 // own; nil: none).
 func sessionWith(t *testing.T, abi string, set func(*learn.SessionOptions), lines ...string) (*learn.SessionResult, string) {
 	t.Helper()
-	profDir := filepath.Join(t.TempDir(), "apparmor.d")
-	if err := os.MkdirAll(profDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(t.TempDir(), "audit.log")
-	if err := os.WriteFile(logPath, []byte(strings.Join(numbered(lines), "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	profDir := newProfDir(t)
 	var opts learn.SessionOptions
 	opts.Dir = profDir
 	opts.Include = []string{profDir, learn.Bundled}
@@ -43,20 +35,7 @@ func sessionWith(t *testing.T, abi string, set func(*learn.SessionOptions), line
 	if set != nil {
 		set(&opts)
 	}
-	s, err := learn.OpenSession(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := source.Open(context.Background(), []string{logPath}, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	res, err := s.Learn(src.Events())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, profDir
+	return learn.LearnLog(t, opts, lineLog(t, lines...)), profDir
 }
 
 // validProfiles writes the changes and checks each new profile with
@@ -96,6 +75,16 @@ func numbered(lines []string) []string {
 		out[i] = fmt.Sprintf("audit: type=1400 audit(1795600175.001:%d): %s", 100+i, l)
 	}
 	return out
+}
+
+// lineLog writes lines, numbered, to a log file of their own.
+func lineLog(t *testing.T, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(p, []byte(strings.Join(numbered(lines), "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 const hdr = ""

@@ -55,28 +55,30 @@ profile. Keep code and data in different paths.`,
 			default:
 				continue
 			}
-			if o, ok := overlapping(g.pats, others, func(o grant) []*aare.Pattern { return o.pats }); ok {
-				p.ReportRangef(fr, "%s %s and %s %s make the same files writable and executable (w + m/x): code written there can be run",
-					o.rule.Path.Raw, o.rule.Perms.Raw, fr.Path.Raw, fr.Perms.Raw)
+			if o, path, ok := overlapping(g.pats, others, func(o grant) []*aare.Pattern { return o.pats }); ok {
+				p.ReportRangef(fr, "%s %s and %s %s make the same files writable and executable (w + m/x, e.g. %s): code written there can be run",
+					o.rule.Path.Raw, o.rule.Perms.Raw, fr.Path.Raw, fr.Perms.Raw, path)
 			}
 		}
 	},
 }
 
-// overlapping returns the first of others whose patterns cover, or are
-// covered by, one of pats (decided on automata; unknown counts as no).
-func overlapping[T any](pats []*aare.Pattern, others []T, patsOf func(T) []*aare.Pattern) (T, bool) {
+// overlapping returns the first of others whose patterns share a path
+// with one of pats, and such a path (decided on automata; unknown counts
+// as no): /srv/a* w and /srv/*.so m share /srv/a.so though neither covers
+// the other.
+func overlapping[T any](pats []*aare.Pattern, others []T, patsOf func(T) []*aare.Pattern) (T, string, bool) {
 	for _, o := range others {
 		for _, a := range patsOf(o) {
 			for _, b := range pats {
-				if aare.Covers(a, b) == aare.Yes || aare.Covers(b, a) == aare.Yes {
-					return o, true
+				if path, r := aare.Intersect(a, b, nil); r == aare.Yes {
+					return o, path, true
 				}
 			}
 		}
 	}
 	var zero T
-	return zero, false
+	return zero, "", false
 }
 
 var unconfinedExec = &Analyzer{

@@ -75,6 +75,7 @@ func (p *Pass) ReportRangef(n policy.Node, format string, args ...any) {
 var Analyzers = []*Analyzer{
 	missingABI, writeExec, unconfinedExec, execNoScrub, dangerousCapability,
 	dangerousNetwork, broadGlob, sensitivePath, unconfinedPeer, denyWithoutAudit, newerThanABI, relativePath,
+	leavesConfinement,
 }
 
 // Lookup returns the analyzer with the given ID or name.

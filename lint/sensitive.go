@@ -20,6 +20,21 @@ const (
 	ExecPerms  = aare.PermExec
 )
 
+// Sensitivity is the part of a that the table tells apart: each kind
+// (ReadPerms, WritePerms, ExecPerms) a has any permission of, whole. Every
+// entry's Access is made of whole kinds, so Path, Reaches, ReachesTree,
+// MayReach and the others answer for a what they answer for
+// Sensitivity(a): a key for remembering their answers.
+func Sensitivity(a aare.Perm) aare.Perm {
+	var s aare.Perm
+	for _, k := range []aare.Perm{ReadPerms, WritePerms, ExecPerms} {
+		if a&k != 0 {
+			s |= k
+		}
+	}
+	return s
+}
+
 // Kinds spells permissions as "read", "write", "exec" joined with "+".
 func Kinds(p aare.Perm) string {
 	var parts []string
@@ -332,14 +347,31 @@ var SensitiveCapabilities = []SensitiveCapability{
 	{"fowner", SeverityMedium, "bypasses owner checks: chmod, utimes and more on any file"},
 }
 
-// Capability reports whether the capability name is sensitive.
+// Capability reports whether the capability name is sensitive. A name
+// that is no capability's (not lower-case letters, digits and '_') is:
+// from an event, it would become rule text ("chown, capability" is two
+// rules, the second granting every capability).
 func Capability(name string) (SensitiveCapability, bool) {
 	for _, c := range SensitiveCapabilities {
 		if c.Name == name {
 			return c, true
 		}
 	}
+	if !isName(name) {
+		return SensitiveCapability{name, SeverityHigh, "not a capability name: the event that asks for it is malformed or forged"}, true
+	}
 	return SensitiveCapability{}, false
+}
+
+// isName reports whether s is a capability, network family or socket
+// type name as the kernel spells them.
+func isName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // SensitiveNetwork is a network family and socket type that needs a human
@@ -363,6 +395,9 @@ var SensitiveNetworks = []SensitiveNetwork{
 // An empty family or type in the query (a rule that names none) means "all"
 // and matches every entry it could grant.
 func Network(family, sockType string) (SensitiveNetwork, bool) {
+	if family != "" && !isName(family) || sockType != "" && !isName(sockType) {
+		return SensitiveNetwork{family, sockType, SeverityHigh, "not a network family or socket type name: the event that asks for it is malformed or forged"}, true
+	}
 	for _, n := range SensitiveNetworks {
 		if (family == "" || n.Family == "" || n.Family == family) &&
 			(sockType == "" || n.Type == "" || n.Type == sockType) {
@@ -466,6 +501,23 @@ func Reaches(p *aare.Pattern, a aare.Perm, except *aare.Pattern) (SensitivePath,
 	return SensitivePath{}, "", false
 }
 
+// Witness is Reaches's path for the entry e (as ReachedTree found it): a
+// shortest path (ties broken by byte order) that p and e match and except
+// (nil: none) does not, with Yes; No when there is none; e's Example with
+// Unknown past the bound on the comparison (Reaches's answer then).
+func Witness(p *aare.Pattern, e SensitivePath, except *aare.Pattern) (string, aare.Result) {
+	for i, t := range SensitivePaths {
+		if t.ID == e.ID {
+			w, r := aare.Intersect(p, compiled()[i], except)
+			if r == aare.Unknown {
+				w = e.Example
+			}
+			return w, r
+		}
+	}
+	return "", aare.No
+}
+
 // ReachesTree is Reaches's answer, without the entry and the path, for a
 // pattern's parse tree (aare.Parse): decided on one automaton of all the
 // entries sensitive for a permission in a, by aare.Meets, without
@@ -481,6 +533,30 @@ func ReachesTree(tree *aare.Node, a aare.Perm, except *aare.Pattern) bool {
 func ReachesTreeLiterals(tree *aare.Node, a aare.Perm, except []string) bool {
 	u := unionFor(a)
 	return u != nil && aare.MeetsLiterals(tree, u, except)
+}
+
+// ReachedTree is Reaches's entry, without the path, for a pattern's
+// parse tree (aare.Parse): the first entry sensitive for a permission in a
+// whose language the tree's meets outside except, each decided by
+// aare.Meets on the entry's automaton, without compiling the pattern.
+func ReachedTree(tree *aare.Node, a aare.Perm, except *aare.Pattern) (SensitivePath, bool) {
+	return reachedBy(a, func(entry *aare.Pattern) bool { return aare.Meets(tree, entry, except) })
+}
+
+// ReachedTreeLiterals is ReachedTree with except given as the paths it
+// matches (sorted, distinct, none with a run of slashes), as for
+// ReachesTreeLiterals.
+func ReachedTreeLiterals(tree *aare.Node, a aare.Perm, except []string) (SensitivePath, bool) {
+	return reachedBy(a, func(entry *aare.Pattern) bool { return aare.MeetsLiterals(tree, entry, except) })
+}
+
+func reachedBy(a aare.Perm, meets func(entry *aare.Pattern) bool) (SensitivePath, bool) {
+	for i, e := range SensitivePaths {
+		if e.Access&a != 0 && meets(compiled()[i]) {
+			return e, true
+		}
+	}
+	return SensitivePath{}, false
 }
 
 // unions holds, per set of entries (those sensitive for the permissions

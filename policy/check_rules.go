@@ -409,15 +409,12 @@ func (c *checker) signalSet(cd *Cond) {
 
 // unescaped returns the first of chars in raw that apparmor_parser's lexer
 // does not take as part of a path ('"' or '!'), or 0: only a backslash
-// directly before one escapes it, and a double backslash is no pair there
-// ("/a\\\" ends in an escaped quote).
+// directly before one escapes it, by the lexer's rule (escapeLen).
 func unescaped(raw, chars string) byte {
 	for i := 0; i < len(raw); i++ {
 		switch c := raw[i]; {
 		case c == '\\':
-			if i+1 < len(raw) && raw[i+1] != '\\' {
-				i++
-			}
+			i += escapeLen(raw, i) - 1
 		case strings.IndexByte(chars, c) >= 0:
 			return c
 		}

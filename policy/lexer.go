@@ -231,13 +231,7 @@ loop:
 				}
 				break loop
 			}
-			// As apparmor_parser's lexer: "\\" is no pair there, each
-			// backslash escapes what follows it, so "/a\\, r," is one word.
-			if next == '\\' {
-				s.off++
-			} else {
-				s.off += 2
-			}
+			s.off += escapeLen(src, s.off)
 			continue
 		case c == '{':
 			depth++
@@ -268,6 +262,18 @@ loop:
 		s.off++
 	}
 	s.checkBraces(start, depth)
+}
+
+// escapeLen is how many bytes the backslash at src[i] takes with what it
+// escapes, as apparmor_parser's lexer reads a word: the byte after it,
+// but "\\" is no pair there (each backslash escapes what follows it, so
+// "/a\\, r," is one word and "/a\\\"" ends in an escaped quote), and a
+// backslash at the end escapes nothing.
+func escapeLen[S ~string | ~[]byte](src S, i int) int {
+	if i+1 >= len(src) || src[i+1] == '\\' {
+		return 1
+	}
+	return 2
 }
 
 // checkBraces reports a word that ends inside a {a,b} alternation: its

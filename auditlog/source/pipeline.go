@@ -72,6 +72,9 @@ type Options struct {
 	// OnIdle, if set, is called when the live sources have nothing more to
 	// deliver for now (a follower caught up): the moment to flush output.
 	OnIdle func()
+	// Only, if set, keeps only these keys' fields in the events (see
+	// auditlog.Parser.Only): for a caller that reads a few of them.
+	Only []auditlog.Key
 	// WhenFull and MaxRecord are passed to every raw source.
 	WhenFull  WhenFull
 	MaxRecord int
@@ -366,7 +369,7 @@ func (p *Pipeline) Events() iter.Seq[*Event] {
 // pipeline's Stream. It returns false when the iteration must stop.
 func (p *Pipeline) readWhole(f fileInput, yield func(*Event) bool) bool {
 	r := auditlog.NewReader(f.r, auditlog.ReaderOptions{Name: f.spec, Stream: &p.st,
-		MaxLine: p.opts.MaxRecord, OnBad: p.opts.OnBad, OnRejected: p.opts.OnRejected})
+		MaxLine: p.opts.MaxRecord, OnBad: p.opts.OnBad, OnRejected: p.opts.OnRejected, Only: p.opts.Only})
 	ev := Event{Source: f.spec}
 	n := 0
 	for r.Next() {
@@ -412,6 +415,7 @@ func (p *Pipeline) readLive(yield func(*Event) bool) {
 	}()
 
 	parser := auditlog.NewParser()
+	parser.Only(p.opts.Only...)
 	var aev auditlog.Event
 	ev := Event{Event: &aev}
 	for {

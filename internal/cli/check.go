@@ -62,7 +62,8 @@ disagreement is reported. Lint findings (L001 missing abi, L002 writable and
 executable paths, L003 ux, L004 px without environment scrubbing, L005
 dangerous capabilities, L006 raw and packet sockets, L007 whole-filesystem
 globs, L008 sensitive paths, L009 ptrace/signal to unconfined, L010 deny without
-audit, L011 rules newer than the file's abi, L012 relative file names) are warnings: they change the exit
+audit, L011 rules newer than the file's abi, L012 relative file names, L013 change_profile
+to any profile or unconfined, mount and pivot_root) are warnings: they change the exit
 status only with --strict, or with --strict=medium or --strict=high only the
 findings at least that severe. --explain says why each matters; --json gives
 each finding's severity (low, medium, high), its span and, where one is

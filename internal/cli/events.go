@@ -108,6 +108,11 @@ func eventsRun(o *eventsOptions) error {
 			}
 		},
 	}
+	if o.Summary {
+		// The summary reads a few fields: the parser stores only those.
+		opts.Only = append(auditlog.ClassKeys(), auditlog.KeyApparmor, auditlog.KeyProfile, auditlog.KeyLabel,
+			auditlog.KeyOperation, auditlog.KeyName)
+	}
 	if o.Follow {
 		opts.OnIdle = func() { out.Flush() } // caught up: show what we have
 	}
@@ -226,7 +231,31 @@ type eventSink struct {
 	shown  uint64
 	denied uint64
 	counts [4]*tally // profile, class, operation, path
-	color  *ColorScheme
+	// classes counts the classes before counts[1] does: they are few and
+	// mostly auditlog's constants, which compare without reading their
+	// bytes, where a tally hashes each.
+	classes []classCount
+	color   *ColorScheme
+}
+
+type classCount struct {
+	c auditlog.Class
+	n uint64
+}
+
+// countClass counts c once more.
+func (s *eventSink) countClass(c auditlog.Class) {
+	for i := range s.classes {
+		if s.classes[i].c == c {
+			s.classes[i].n++
+			return
+		}
+	}
+	if len(s.classes) == 16 { // not the kernel's: count there
+		s.counts[1].add([]byte(c))
+		return
+	}
+	s.classes = append(s.classes, classCount{c, 1})
 }
 
 var summaryTitles = [4]string{"profile", "class", "operation", "path"}
@@ -258,7 +287,7 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 	if s.o.Summary {
 		c := ev.Class()
 		s.counts[0].add(label)
-		s.counts[1].add([]byte(c))
+		s.countClass(c)
 		s.counts[2].add(ev.Value(auditlog.KeyOperation))
 		if ev.Has(auditlog.KeyName) && (c == auditlog.ClassFile || c == auditlog.ClassMount || c == auditlog.ClassMqueue) {
 			s.counts[3].add(ev.Value(auditlog.KeyName))
@@ -344,7 +373,7 @@ func colorWord(b []byte, word, colored string) []byte {
 
 // appendCountLine appends one line of the summary: the count right-aligned
 // in 8 columns (as %8d), two spaces and the name, "-" when empty, quoted
-// when it is not printable UTF-8.
+// when it is not printable UTF-8 (e.quote).
 func appendCountLine(b []byte, e countEntry) []byte {
 	var num [20]byte
 	digits := strconv.AppendInt(num[:0], int64(e.Count), 10)
@@ -356,7 +385,7 @@ func appendCountLine(b []byte, e countEntry) []byte {
 	switch {
 	case e.Name == "":
 		b = append(b, '-')
-	case !plainText(e.Name):
+	case e.quote:
 		b = strconv.AppendQuote(b, e.Name)
 	default:
 		b = append(b, e.Name...)
@@ -364,10 +393,10 @@ func appendCountLine(b []byte, e countEntry) []byte {
 	return append(b, '\n')
 }
 
-// plainText reports whether s is printable UTF-8 (utf8.ValidString and
+// plainText reports whether s is printable UTF-8 (utf8.Valid and
 // isPrintable), in one pass over ASCII, 8 bytes at a time (it is asked of
-// every name the summary prints).
-func plainText(s string) bool {
+// every name the summary counts).
+func plainText(s []byte) bool {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
@@ -380,7 +409,7 @@ func plainText(s string) bool {
 	}
 	for ; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f {
-			return c >= 0x80 && utf8.ValidString(s[i:]) && isPrintable(s[i:])
+			return c >= 0x80 && utf8.Valid(s[i:]) && isPrintable(s[i:])
 		}
 	}
 	return true
@@ -398,12 +427,17 @@ func isPrintable[T []byte | string](v T) bool {
 type countEntry struct {
 	Name  string `json:"name"`
 	Count int    `json:"count"`
+	quote bool   // Name is not printable UTF-8 (plainText): printed quoted
 }
 
 // finish prints the summary, and on stderr what the user should know:
 // unreadable lines and lost events.
 func (s *eventSink) finish(stats source.Stats) error {
 	if s.o.Summary {
+		for _, cc := range s.classes {
+			s.counts[1].addN([]byte(cc.c), cc.n)
+		}
+		s.classes = nil
 		if s.o.JSON {
 			sum := map[string]any{
 				"schema": schemaName("events-summary"),

@@ -196,13 +196,13 @@ func TestPlainText(t *testing.T) {
 			b := []byte("/usr/lib/x86_64/a")
 			b[pos] = byte(c)
 			s := string(b)
-			if got, want := plainText(s), utf8.ValidString(s) && isPrintable(s); got != want {
+			if got, want := plainText([]byte(s)), utf8.ValidString(s) && isPrintable(s); got != want {
 				t.Errorf("plainText(%q) = %v, want %v", s, got, want)
 			}
 		}
 	}
 	for _, s := range []string{"", "/etc/shadow", "/tmp/é/ü", "/tmp/\x7f", "\xff\xfe/abcdefgh", "/abcdefg\u00e9"} {
-		if got, want := plainText(s), utf8.ValidString(s) && isPrintable(s); got != want {
+		if got, want := plainText([]byte(s)), utf8.ValidString(s) && isPrintable(s); got != want {
 			t.Errorf("plainText(%q) = %v, want %v", s, got, want)
 		}
 	}

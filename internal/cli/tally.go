@@ -40,6 +40,7 @@ const (
 
 const (
 	tallyHeader  = 12
+	tallyQuote   = 1 << 63 // in a record's count: the key is not printable as is (plainText)
 	tallyOffBits = 40
 	tallyOffMask = 1<<tallyOffBits - 1
 )
@@ -60,6 +61,12 @@ func (t *tally) add(key []byte) {
 	if t.npend++; t.npend == tallyBatch {
 		t.flush()
 	}
+}
+
+// addN counts key n times more.
+func (t *tally) addN(key []byte, n uint64) {
+	t.flush()
+	t.countN(key, maphash.Bytes(t.seed, key), n)
 }
 
 // flush counts the batch of waiting keys. Counted one by one, each key of a
@@ -92,13 +99,16 @@ func (t *tally) flush() {
 }
 
 // count counts key, whose hash is h, once more.
-func (t *tally) count(key []byte, h uint64) {
+func (t *tally) count(key []byte, h uint64) { t.countN(key, h, 1) }
+
+// countN counts key, whose hash is h, n times more.
+func (t *tally) countN(key []byte, h, n uint64) {
 	tag := h &^ tallyOffMask
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s == 0 {
-			t.insert(i, tag, key)
+			t.insert(i, tag, key, n)
 			return
 		}
 		if s&^tallyOffMask != tag {
@@ -106,16 +116,20 @@ func (t *tally) count(key []byte, h uint64) {
 		}
 		off := int(s&tallyOffMask) - 1
 		rec := t.arena[off:]
-		if n := int(binary.LittleEndian.Uint32(rec[8:])); n == len(key) && bytes.Equal(rec[tallyHeader:tallyHeader+n], key) {
-			binary.LittleEndian.PutUint64(rec, binary.LittleEndian.Uint64(rec)+1)
+		if l := int(binary.LittleEndian.Uint32(rec[8:])); l == len(key) && bytes.Equal(rec[tallyHeader:tallyHeader+l], key) {
+			binary.LittleEndian.PutUint64(rec, binary.LittleEndian.Uint64(rec)+n)
 			return
 		}
 	}
 }
 
-func (t *tally) insert(slot, tag uint64, key []byte) {
+func (t *tally) insert(slot, tag uint64, key []byte, n uint64) {
 	off := len(t.arena)
-	t.arena = binary.LittleEndian.AppendUint64(t.arena, 1)
+	c := n
+	if !plainText(key) { // asked now, while the key is in the cache
+		c |= tallyQuote
+	}
+	t.arena = binary.LittleEndian.AppendUint64(t.arena, c)
 	t.arena = binary.LittleEndian.AppendUint32(t.arena, uint32(len(key)))
 	t.arena = append(t.arena, key...)
 	t.slots[slot] = tag | uint64(off+1)
@@ -152,7 +166,7 @@ func (t *tally) sorted(top int) []countEntry {
 	keys := make([]sortKey, 0, t.n)
 	for off := 0; off < len(t.arena); {
 		n := int(binary.LittleEndian.Uint32(t.arena[off+8:]))
-		k := sortKey{count: binary.LittleEndian.Uint64(t.arena[off:]), off: off + tallyHeader, n: n}
+		k := sortKey{count: binary.LittleEndian.Uint64(t.arena[off:]) &^ tallyQuote, off: off + tallyHeader, n: n, idx: len(keys)}
 		var p [16]byte
 		copy(p[:], t.arena[off+tallyHeader:off+tallyHeader+n])
 		k.p0, k.p1 = binary.BigEndian.Uint64(p[:8]), binary.BigEndian.Uint64(p[8:])
@@ -161,38 +175,104 @@ func (t *tally) sorted(top int) []countEntry {
 	}
 	keys = radixSortKeys(keys)
 	// The radix sort ordered by count and the 16-byte prefix: keys that
-	// share both are ordered by their lengths and the rest of their bytes.
+	// share both (paths share long prefixes) are ordered by the rest.
 	for i := 0; i < len(keys); {
 		j := i + 1
 		for j < len(keys) && keys[j].count == keys[i].count && keys[j].p0 == keys[i].p0 && keys[j].p1 == keys[i].p1 {
 			j++
 		}
 		if j-i > 1 {
-			slices.SortFunc(keys[i:j], func(a, b sortKey) int {
-				if a.n <= 16 || b.n <= 16 { // one key ends within the prefix, where the other holds the same bytes (or zeros)
-					return cmp.Compare(a.n, b.n)
-				}
-				return bytes.Compare(t.arena[a.off+16:a.off+a.n], t.arena[b.off+16:b.off+b.n])
-			})
+			t.sortTies(keys[i:j], 0)
 		}
 		i = j
 	}
 	if top > 0 && len(keys) > top {
 		keys = keys[:top]
 	}
-	names := string(t.arena)
+	// Lay the names out in their sorted order, so that printing them
+	// reads them in order: the arena is read in its own order (rank says
+	// where each of its keys goes), and the names written where they go.
+	// Read in sorted order instead, each name of a large tally would be a
+	// cache miss, and the CPU can overlap many more writes than reads.
+	rank := make([]int32, t.n)
+	if len(keys) < t.n {
+		for i := range rank {
+			rank[i] = -1
+		}
+	}
+	at := make([]int, len(keys)+1) // where each name starts, in sorted order
+	for i, k := range keys {
+		rank[k.idx] = int32(i)
+		at[i+1] = at[i] + k.n
+	}
+	buf := make([]byte, at[len(keys)])
+	quote := make([]bool, len(keys))
+	for j, off := 0, 0; off < len(t.arena); j++ {
+		n := int(binary.LittleEndian.Uint32(t.arena[off+8:]))
+		if r := rank[j]; r >= 0 {
+			copy(buf[at[r]:], t.arena[off+tallyHeader:off+tallyHeader+n])
+			quote[r] = binary.LittleEndian.Uint64(t.arena[off:])&tallyQuote != 0
+		}
+		off += tallyHeader + n
+	}
+	names := string(buf)
 	out := make([]countEntry, len(keys))
 	for i, k := range keys {
-		out[i] = countEntry{Name: names[k.off : k.off+k.n], Count: int(k.count)}
+		out[i] = countEntry{Name: names[at[i]:at[i+1]], Count: int(k.count), quote: quote[i]}
 	}
 	return out
+}
+
+// sortTies sorts keys that share their first from+16 bytes, zero-padded
+// (p0 and p1 hold bytes from:from+16), in byte order. Keys that end within
+// those bytes are prefixes of the others: the shorter first. The others
+// are sorted by their next 16 bytes, read once per key, and so on: a
+// comparison sort would read two keys' bytes from all over the arena
+// (cache misses) for each of its comparisons.
+func (t *tally) sortTies(keys []sortKey, from int) {
+	w := from + 16
+	// Those that end within the window first, by length; then the rest.
+	s := 0
+	for i := range keys {
+		if keys[i].n <= w {
+			keys[i], keys[s] = keys[s], keys[i]
+			s++
+		}
+	}
+	short, rest := keys[:s], keys[s:]
+	slices.SortFunc(short, func(a, b sortKey) int { return cmp.Compare(a.n, b.n) })
+	if len(rest) > 1 {
+		for i := range rest {
+			k := &rest[i]
+			var p [16]byte
+			copy(p[:], t.arena[k.off+w:k.off+k.n])
+			k.p0, k.p1 = binary.BigEndian.Uint64(p[:8]), binary.BigEndian.Uint64(p[8:])
+		}
+		slices.SortFunc(rest, func(a, b sortKey) int {
+			if c := cmp.Compare(a.p0, b.p0); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.p1, b.p1)
+		})
+		for i := 0; i < len(rest); {
+			j := i + 1
+			for j < len(rest) && rest[j].p0 == rest[i].p0 && rest[j].p1 == rest[i].p1 {
+				j++
+			}
+			if j-i > 1 {
+				t.sortTies(rest[i:j], w)
+			}
+			i = j
+		}
+	}
 }
 
 // sortKey is a tally key as sorted sorts it.
 type sortKey struct {
 	count  uint64
 	p0, p1 uint64 // the key's first 16 bytes, big-endian, zero-padded
-	off, n int    // the key: arena[off:off+n]
+	off    int    // the key: arena[off:off+n]
+	n, idx int    // idx: the key's place in the arena, 0 for the first
 }
 
 // radixSortKeys sorts keys by count (highest first), then p0, then p1, and

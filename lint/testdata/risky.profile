@@ -8,6 +8,8 @@ profile risky /opt/app/bin/risky {
   @{APPDIR}/plugins/** rw,
   @{APPDIR}/plugins/*.so m, # want "L002"
   /opt/app/tmp/run wix, # want "L002"
+  /opt/app/drop/a* w,
+  /opt/app/drop/*.so m, # want "L002"
   /usr/bin/helper ux, # want "L003"
   /usr/bin/other PUx, # want "L003"
   /usr/bin/worker px, # want "L004"
@@ -37,6 +39,15 @@ profile risky /opt/app/bin/risky {
   signal (send) set=(term) peer=risky//worker,
   deny /etc/passwd w, # want "L010"
   audit deny /etc/group w,
+  change_profile -> risky//worker,
+  change_profile, # want "L013"
+  change_profile -> unconfined, # want "L013"
+  change_profile /usr/bin/x -> **, # want "L013"
+  mount, # want "L013"
+  mount fstype=tmpfs -> /opt/app/tmp/, # want "L013"
+  umount /opt/app/tmp/, # want "L013"
+  pivot_root, # want "L013"
+  audit deny mount,
   owner {
     deny @{APPDIR}/secret r, # want "L010"
   }

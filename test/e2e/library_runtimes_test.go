@@ -98,54 +98,45 @@ func rceProbes(port string, raw probe) []probe {
 // rawInet is the DENIED line of a raw IPv4 socket.
 var rawInet = regexp.MustCompile(`operation="create".*family="inet" sock_type="raw"`)
 
-var goService = libService{
-	name:    "go",
-	comm:    "goapp",
-	binary:  "/opt/goapp/goapp",
-	prepare: runtimeContent("/opt/goapp/public"),
-	daemon:  vmtest.Daemon{Name: "goapp", User: "www-data", Argv: []string{"/opt/goapp/goapp"}},
-	ready:   `curl -fsS -o /dev/null http://127.0.0.1:8081/`,
+// runtimeService is the service of a runtime app: daemon runs binary as
+// www-data, serving the app's content tree /opt/APP/public (APP: the
+// daemon's name) on port, trained and tested by the shared workloads
+// (train: the app's extra training) and probed through its RCE endpoint
+// (raw: its raw socket attempt).
+func runtimeService(name, comm, daemon, binary, port, train string, raw probe) libService {
+	return libService{
+		name:    name,
+		comm:    comm,
+		binary:  binary,
+		prepare: runtimeContent("/opt/" + daemon + "/public"),
+		daemon:  vmtest.Daemon{Name: daemon, User: "www-data", Argv: []string{binary}},
+		ready:   "curl -fsS -o /dev/null http://127.0.0.1:" + port + "/",
+		train:   runtimeTrain(port, train),
+		test:    runtimeTest(port),
+		probes:  rceProbes(port, raw),
+
+		setupProbes: runtimeSetupProbes,
+	}
+}
+
+var goService = func() libService {
 	// primes: compute-bound requests, long enough for the runtime to
 	// preempt them (SIGURG to its own threads)
-	train: runtimeTrain("8081", `for h in 127.0.0.1 '[::1]'; do curl -fsS "http://$h:8081/primes?n=300000" | grep -qx 25997; done
+	s := runtimeService("go", "goapp", "goapp", "/opt/goapp/goapp", "8081", `for h in 127.0.0.1 '[::1]'; do curl -fsS "http://$h:8081/primes?n=300000" | grep -qx 25997; done
 for i in 1 2 3; do curl -fsS -o /dev/null 'http://127.0.0.1:8081/primes?n=200000' & done; wait
-`),
-	test:   append(runtimeTest("8081"), check{"primes below another bound, IPv6", `curl -fsS 'http://[::1]:8081/primes?n=250000' | grep -qx 22044`}),
-	probes: rceProbes("8081", probe{name: "RCE opens a raw socket", denied: rawInet}),
+`, probe{name: "RCE opens a raw socket", denied: rawInet})
+	s.test = append(s.test, check{"primes below another bound, IPv6", `curl -fsS 'http://[::1]:8081/primes?n=250000' | grep -qx 22044`})
+	return s
+}()
 
-	setupProbes: runtimeSetupProbes,
-}
+// node is started by its own path: the kernel names the process after
+// it. Node has no raw socket API: the attacker's way to one is native
+// code, a process.dlopen of an addon it dropped in /tmp.
+var nodeService = runtimeService("node", "server.js", "nodeapp", "/opt/nodeapp/server.js", "8082", "",
+	probe{name: "RCE loads a native addon from /tmp (Node's way to a raw socket)", denied: regexp.MustCompile(`name="/tmp/raw\.node"`)})
 
-var nodeService = libService{
-	name: "node",
-	// started by its own path: the kernel names the process after it
-	comm:    "server.js",
-	binary:  "/opt/nodeapp/server.js",
-	prepare: runtimeContent("/opt/nodeapp/public"),
-	daemon:  vmtest.Daemon{Name: "nodeapp", User: "www-data", Argv: []string{"/opt/nodeapp/server.js"}},
-	ready:   `curl -fsS -o /dev/null http://127.0.0.1:8082/`,
-	train:   runtimeTrain("8082", ""),
-	test:    runtimeTest("8082"),
-	// Node has no raw socket API: the attacker's way to one is native
-	// code, a process.dlopen of an addon it dropped in /tmp.
-	probes: rceProbes("8082", probe{name: "RCE loads a native addon from /tmp (Node's way to a raw socket)", denied: regexp.MustCompile(`name="/tmp/raw\.node"`)}),
-
-	setupProbes: runtimeSetupProbes,
-}
-
-var pythonService = libService{
-	name:    "python",
-	comm:    "server.py",
-	binary:  "/opt/pyapp/server.py",
-	prepare: runtimeContent("/opt/pyapp/public"),
-	daemon:  vmtest.Daemon{Name: "pyapp", User: "www-data", Argv: []string{"/opt/pyapp/server.py"}},
-	ready:   `curl -fsS -o /dev/null http://127.0.0.1:8083/`,
-	train:   runtimeTrain("8083", ""),
-	test:    runtimeTest("8083"),
-	probes:  rceProbes("8083", probe{name: "RCE opens a raw socket", denied: rawInet}),
-
-	setupProbes: runtimeSetupProbes,
-}
+var pythonService = runtimeService("python", "server.py", "pyapp", "/opt/pyapp/server.py", "8083", "",
+	probe{name: "RCE opens a raw socket", denied: rawInet})
 
 // runtimeFiles are the runtime apps in the VM: goapp built here (static),
 // the node and python apps as they are in testdata/apps, and the addon
