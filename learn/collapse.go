@@ -196,11 +196,14 @@ func replaceRuns(c string, vary []bool) string {
 // siblings, data directories and content trees, with the union of the
 // permissions of what it merges, never into a sensitive place.
 type collapser struct {
-	l       *Learner
-	p       *Profile
-	guard   func(pattern string, perms aare.Perm) bool
-	except  func() *aare.Pattern // the sensitive paths the events named (built when asked)
-	min     int                  // --siblings
+	l     *Learner
+	p     *Profile
+	guard func(pattern string, perms aare.Perm) bool
+	// reached is lint.Reaches's entry for a pattern, decided on its tree
+	// (remembered for the profile).
+	reached func(pattern string, perms aare.Perm) (lint.SensitivePath, bool, error)
+	example func(pattern string, entry lint.SensitivePath) (string, bool) // a shortest path it reaches of entry's
+	min     int                                                           // --siblings
 	union   bool
 	appTree string
 	apps    []string            // names the application goes by: its profile's and attachment's base names
@@ -252,16 +255,16 @@ func (c *collapser) unite(g []*fileEntry, pat, why string) (ok, unionRefused boo
 	if added == 0 {
 		return false, false
 	}
-	compiled, err := aare.Compile(pat, c.l.m.vars)
-	if err != nil {
-		return false, false
-	}
-	entry, example, reached := lint.Reaches(compiled, perms, c.except())
-	if !reached || entry.Access&added == 0 {
+	entry, reached, err := c.reached(pat, perms)
+	if err != nil || !reached || entry.Access&added == 0 {
 		return false, false
 	}
 	if !slices.ContainsFunc(g, func(e *fileEntry) bool { return !c.refused[e] }) {
 		return false, true // the finding for these is there already
+	}
+	example, ok := c.example(pat, entry)
+	if !ok {
+		return false, false
 	}
 	var names []string
 	var ev Evidence
@@ -724,8 +727,8 @@ func globNote(why string, members []string) *Globbed {
 // own literal rules: varying digit runs, data directories, content
 // trees, siblings (and, aggressive, subtrees); then drops what another
 // rule covers.
-func (l *Learner) collapse(p *Profile, entries []*fileEntry, cov coverer, guard func(string, aare.Perm) bool, except func() *aare.Pattern) ([]*fileEntry, error) {
-	c := &collapser{l: l, p: p, guard: guard, except: except, min: l.opts.siblings(), union: !l.opts.NoPermUnion,
+func (l *Learner) collapse(p *Profile, entries []*fileEntry, cov coverer, g *fileGuard) ([]*fileEntry, error) {
+	c := &collapser{l: l, p: p, guard: g.allows, reached: g.reached, example: g.example, min: l.opts.siblings(), union: !l.opts.NoPermUnion,
 		refused: map[*fileEntry]bool{}}
 	root := strings.SplitN(p.Name, "//", 2)[0]
 	if l.opts.AppTree != nil {

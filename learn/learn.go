@@ -158,11 +158,15 @@ type Learner struct {
 	m      *matcher
 
 	unsafeMemo map[string]bool
-	// guardMemo: the sensitive guard's answers. Profiles of one log
-	// generalise to the same patterns (@{PROC}/@{pid}/stat, libraries),
-	// and each answer is a product of automata.
+	// guardMemo: the sensitive guard's answers without named paths.
+	// Profiles of one log generalise to the same patterns
+	// (@{PROC}/@{pid}/stat, libraries), and each answer is a walk of the
+	// pattern's tree through an automaton. (Those with a profile's named
+	// paths are its own: no two profiles of the 1M corpus share them.)
 	guardMemo map[guardKey]bool
 	anyMemo   map[string]bool // anyPath's answers
+	// exampleMemo: lint.Witness per (pattern, entry ID), no paths excepted.
+	exampleMemo map[[2]string]exampleAnswer
 }
 
 // anyPath is lint.AnyPath, remembered: profiles of one log name the same
@@ -179,9 +183,11 @@ func (l *Learner) anyPath(p string) bool {
 	return v
 }
 
+// guardKey is a question to the guard: a pattern, with the kinds of
+// permissions the sensitive table tells apart (lint.Sensitivity).
 type guardKey struct {
-	pattern, except string
-	perms           aare.Perm
+	pattern string
+	perms   aare.Perm
 }
 
 // labelAcc is everything seen under one raw label.
@@ -1178,74 +1184,14 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		entries = append(entries, fe)
 	}
-	// guard decides on the automata: a generalised pattern is kept only
-	// when no path it adds (beyond those the events named) is sensitive for
-	// its permissions, whichever generalisation made it (variables such as
-	// @{HOME}, which include /root/, globs, siblings, subtrees). The named
-	// paths' automaton is built when a question needs it (few do: most
-	// answers hold for every profile and are remembered).
-	named := sensitiveOf(touched, l.anyPath)
-	exceptSrc, hasExcept := namedSensitiveSrc(named)
-	literal := literalNames(named)
-	var except *aare.Pattern
-	exceptPattern := func() *aare.Pattern {
-		if except == nil && hasExcept {
-			except = compileNamed(exceptSrc)
-		}
-		return except
-	}
-	guard := func(pattern string, perms aare.Perm) bool {
-		if forbiddenPattern(pattern) {
-			return false
-		}
-		// A pattern that reaches nothing sensitive at all passes for
-		// every profile, whatever paths its events named: ask that once.
-		general := guardKey{pattern: pattern, perms: perms}
-		key := guardKey{pattern, exceptSrc, perms}
-		if ok, done := l.guardMemo[general]; done && (ok || !hasExcept) {
-			return ok
-		}
-		if ok, done := l.guardMemo[key]; done {
-			return ok
-		}
-		if !lint.MayReach(literalPrefix(pattern), perms) {
-			return true // most patterns: no parse, no walk
-		}
-		// Parsed, not compiled: lint.ReachesTree walks the tree against one
-		// automaton of the whole table, where a compile would build the
-		// pattern's automaton (the cost of a log's thousands of @{HOME}
-		// patterns, one each, which no prefix test can skip).
-		tree, err := aare.Parse(pattern, l.m.vars)
-		if err != nil {
-			l.m.compile(pattern) // remembered for Problems
-			return false
-		}
-		if l.guardMemo == nil {
-			l.guardMemo = map[guardKey]bool{}
-		}
-		if _, done := l.guardMemo[general]; !done {
-			reached := lint.ReachesTree(tree, perms, nil)
-			l.guardMemo[general] = !reached
-			if !reached || !hasExcept {
-				return !reached
-			}
-		}
-		reached := true // when the named paths do not compile: hold back more, never less
-		if literal {
-			reached = lint.ReachesTreeLiterals(tree, perms, named)
-		} else if ex := exceptPattern(); ex != nil {
-			reached = lint.ReachesTree(tree, perms, ex)
-		}
-		l.guardMemo[key] = !reached
-		return !reached
-	}
+	guard := l.newFileGuard(touched)
 	// Undo generalisations that reach a sensitive path.
 	for _, e := range entries {
-		if e.pattern == e.members[0] || guard(e.pattern, e.perms) {
+		if e.pattern == e.members[0] || guard.allows(e.pattern, e.perms) {
 			continue
 		}
 		// @{HOME} includes /root/: the users' homes alone may still do.
-		if rest, ok := strings.CutPrefix(e.pattern, "@{HOME}/"); ok && guard(homeDirsPattern+rest, e.perms) {
+		if rest, ok := strings.CutPrefix(e.pattern, "@{HOME}/"); ok && guard.allows(homeDirsPattern+rest, e.perms) {
 			e.pattern = homeDirsPattern + rest
 			continue
 		}
@@ -1253,7 +1199,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	}
 	entries, err := mergeEntries(entries)
 	if err == nil && l.opts.Glob != GlobNone && l.opts.siblings() > 0 {
-		entries, err = l.collapse(p, entries, cov, guard, exceptPattern)
+		entries, err = l.collapse(p, entries, cov, guard)
 	}
 	if err != nil {
 		var ce *ExecConflictError

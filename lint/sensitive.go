@@ -20,6 +20,21 @@ const (
 	ExecPerms  = aare.PermExec
 )
 
+// Sensitivity is the part of a that the table tells apart: each kind
+// (ReadPerms, WritePerms, ExecPerms) a has any permission of, whole. Every
+// entry's Access is made of whole kinds, so Path, Reaches, ReachesTree,
+// MayReach and the others answer for a what they answer for
+// Sensitivity(a): a key for remembering their answers.
+func Sensitivity(a aare.Perm) aare.Perm {
+	var s aare.Perm
+	for _, k := range []aare.Perm{ReadPerms, WritePerms, ExecPerms} {
+		if a&k != 0 {
+			s |= k
+		}
+	}
+	return s
+}
+
 // Kinds spells permissions as "read", "write", "exec" joined with "+".
 func Kinds(p aare.Perm) string {
 	var parts []string
@@ -486,6 +501,23 @@ func Reaches(p *aare.Pattern, a aare.Perm, except *aare.Pattern) (SensitivePath,
 	return SensitivePath{}, "", false
 }
 
+// Witness is Reaches's path for the entry e (as ReachedTree found it): a
+// shortest path (ties broken by byte order) that p and e match and except
+// (nil: none) does not, with Yes; No when there is none; e's Example with
+// Unknown past the bound on the comparison (Reaches's answer then).
+func Witness(p *aare.Pattern, e SensitivePath, except *aare.Pattern) (string, aare.Result) {
+	for i, t := range SensitivePaths {
+		if t.ID == e.ID {
+			w, r := aare.Intersect(p, compiled()[i], except)
+			if r == aare.Unknown {
+				w = e.Example
+			}
+			return w, r
+		}
+	}
+	return "", aare.No
+}
+
 // ReachesTree is Reaches's answer, without the entry and the path, for a
 // pattern's parse tree (aare.Parse): decided on one automaton of all the
 // entries sensitive for a permission in a, by aare.Meets, without
@@ -501,6 +533,30 @@ func ReachesTree(tree *aare.Node, a aare.Perm, except *aare.Pattern) bool {
 func ReachesTreeLiterals(tree *aare.Node, a aare.Perm, except []string) bool {
 	u := unionFor(a)
 	return u != nil && aare.MeetsLiterals(tree, u, except)
+}
+
+// ReachedTree is Reaches's entry, without the path, for a pattern's
+// parse tree (aare.Parse): the first entry sensitive for a permission in a
+// whose language the tree's meets outside except, each decided by
+// aare.Meets on the entry's automaton, without compiling the pattern.
+func ReachedTree(tree *aare.Node, a aare.Perm, except *aare.Pattern) (SensitivePath, bool) {
+	return reachedBy(a, func(entry *aare.Pattern) bool { return aare.Meets(tree, entry, except) })
+}
+
+// ReachedTreeLiterals is ReachedTree with except given as the paths it
+// matches (sorted, distinct, none with a run of slashes), as for
+// ReachesTreeLiterals.
+func ReachedTreeLiterals(tree *aare.Node, a aare.Perm, except []string) (SensitivePath, bool) {
+	return reachedBy(a, func(entry *aare.Pattern) bool { return aare.MeetsLiterals(tree, entry, except) })
+}
+
+func reachedBy(a aare.Perm, meets func(entry *aare.Pattern) bool) (SensitivePath, bool) {
+	for i, e := range SensitivePaths {
+		if e.Access&a != 0 && meets(compiled()[i]) {
+			return e, true
+		}
+	}
+	return SensitivePath{}, false
 }
 
 // unions holds, per set of entries (those sensitive for the permissions

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -216,6 +217,11 @@ func TestReaches(t *testing.T) {
 		if e.ID != tt.id || ok != (tt.id != "") || tt.id != "" && w != tt.witness {
 			t.Errorf("Reaches(%q, %s) = %s, %q, %v; want %s, %q", tt.pattern, Kinds(tt.perms), e.ID, w, ok, tt.id, tt.witness)
 		}
+		if re, ok := ReachedTree(tree, tt.perms, ex); ok {
+			if w, r := Witness(p, re, ex); r != aare.Yes || w != tt.witness {
+				t.Errorf("Witness(%q, %s) = %q, %v; want %q", tt.pattern, re.ID, w, r, tt.witness)
+			}
+		}
 	}
 }
 
@@ -249,11 +255,49 @@ func TestReachesTreeAgrees(t *testing.T) {
 				ex = aare.MustCompile(exs)
 			}
 			for _, perms := range []aare.Perm{aare.PermRead, aare.PermWrite, aare.PermMmap | aare.PermRead, aare.PermLock, aare.PermExec, aare.PermRead | aare.PermWrite | aare.PermExec} {
-				_, _, want := Reaches(p, perms, ex)
+				e, path, want := Reaches(p, perms, ex)
 				if got := ReachesTree(tree, perms, ex); got != want {
 					t.Errorf("ReachesTree(%q, %s, except %q) = %v, Reaches says %v", ps, perms, exs, got, want)
 				}
+				if got, ok := ReachedTree(tree, perms, ex); ok != want || got.ID != e.ID {
+					t.Errorf("ReachedTree(%q, %s, except %q) = %s, %v; Reaches says %s, %v", ps, perms, exs, got.ID, ok, e.ID, want)
+				} else if ok {
+					if w, r := Witness(p, got, ex); r == aare.No || w != path {
+						t.Errorf("Witness(%q, %s, except %q) = %q, %v; Reaches says %q", ps, got.ID, exs, w, r, path)
+					}
+				}
+				if lits, ok := literalsOf(exs); ok {
+					if got, ok := ReachedTreeLiterals(tree, perms, lits); ok != want || got.ID != e.ID {
+						t.Errorf("ReachedTreeLiterals(%q, %s, %q) = %s, %v; Reaches says %s, %v", ps, perms, lits, got.ID, ok, e.ID, want)
+					}
+				}
 			}
 		}
+	}
+}
+
+// literalsOf returns the paths of an except pattern of the test's form
+// ("", one path or an alternation of paths), sorted.
+func literalsOf(ex string) ([]string, bool) {
+	if ex == "" {
+		return nil, true
+	}
+	if strings.ContainsAny(ex, "*?[]\\@") {
+		return nil, false
+	}
+	lits := strings.Split(strings.TrimSuffix(strings.TrimPrefix(ex, "{"), "}"), ",")
+	slices.Sort(lits)
+	return slices.Compact(lits), true
+}
+
+// Every entry's Access is made of whole kinds: what Sensitivity promises.
+func TestSensitivityKinds(t *testing.T) {
+	for _, e := range SensitivePaths {
+		if Sensitivity(e.Access) != e.Access {
+			t.Errorf("%s: Access %s is not made of whole kinds (%s)", e.ID, e.Access, Sensitivity(e.Access))
+		}
+	}
+	if got := Sensitivity(aare.PermLock | aare.PermRead); got != ReadPerms|WritePerms {
+		t.Errorf("Sensitivity(rk) = %s", got)
 	}
 }

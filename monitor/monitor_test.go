@@ -343,3 +343,20 @@ func TestOperationClassBounded(t *testing.T) {
 		t.Errorf("%d operation and %d class values (other: %v, %v), want 64 + other each", len(ops), len(classes), ops["other"], classes["other"])
 	}
 }
+
+// Complain mode's learning children are named after the program they
+// exec, a path: a label carries no path, so they count as PROFILE//null-.
+func TestLearningChildLabel(t *testing.T) {
+	m := New(Options{}, nil, nil)
+	for _, p := range []string{"myapp//null-/usr/bin/curl", "myapp//null-/bin/sh", "myapp//null-/bin/sh//null-/bin/ls"} {
+		m.Observe(Observation{Outcome: "ALLOWED", Profile: p, Operation: "open", Class: "file", Name: "/etc/hosts"})
+	}
+	want := `
+# HELP armorer_apparmor_events_total AppArmor audit events seen, by profile, class and outcome (the apparmor= value).
+# TYPE armorer_apparmor_events_total counter
+armorer_apparmor_events_total{class="file",outcome="ALLOWED",profile="myapp//null-"} 3
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "armorer_apparmor_events_total"); err != nil {
+		t.Error(err)
+	}
+}

@@ -93,10 +93,15 @@ func newState(opts Options) *state {
 	}
 }
 
-// profileLabel folds profiles past the cap into "other". Called with mu held.
+// profileLabel folds profiles past the cap into "other", and complain
+// mode's learning children (P//null-/usr/bin/curl, named after a path)
+// into P//null-: labels carry no path. Called with mu held.
 func (s *state) profileLabel(p string) string {
 	if p == "" {
 		p = "unconfined"
+	}
+	if i := strings.Index(p, "//null-"); i >= 0 {
+		p = p[:i+len("//null-")]
 	}
 	return bounded(s.profiles, s.opts.MaxProfiles, p)
 }

@@ -1,0 +1,164 @@
+package learn
+
+import (
+	"slices"
+
+	"github.com/armorer-dev/armorer/lint"
+	"github.com/armorer-dev/armorer/policy/aare"
+)
+
+// fileGuard decides on the automata for one profile: a generalised
+// pattern is kept only when no path it adds (beyond those the events
+// named) is sensitive for its permissions, whichever generalisation made
+// it (variables such as @{HOME}, which include /root/, globs, siblings,
+// subtrees). The named paths' automaton is built when a question needs it
+// (few do: most answers hold for every profile and are remembered).
+type fileGuard struct {
+	l         *Learner
+	named     []string // the sensitive paths the events named, sorted
+	exceptSrc string   // their alternation
+	hasExcept bool
+	literal   bool // named has no slash runs or variables: MeetsLiterals decides
+	except    *aare.Pattern
+	// memo and reachMemo: answers with the named paths excepted.
+	memo      map[guardKey]bool
+	reachMemo map[guardKey]reachAnswer
+}
+
+func (l *Learner) newFileGuard(touched map[string]bool) *fileGuard {
+	g := &fileGuard{l: l, named: sensitiveOf(touched, l.anyPath)}
+	g.exceptSrc, g.hasExcept = namedSensitiveSrc(g.named)
+	g.literal = literalNames(g.named)
+	return g
+}
+
+// exceptPattern is the named paths' automaton (nil: none, or they do not
+// compile).
+func (g *fileGuard) exceptPattern() *aare.Pattern {
+	if g.except == nil && g.hasExcept {
+		g.except = compileNamed(g.exceptSrc)
+	}
+	return g.except
+}
+
+// allows reports whether pattern with perms reaches no sensitive path
+// but those the events named.
+func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
+	l := g.l
+	if forbiddenPattern(pattern) {
+		return false
+	}
+	// A pattern that reaches nothing sensitive at all passes for
+	// every profile, whatever paths its events named: ask that once.
+	key := guardKey{pattern, lint.Sensitivity(perms)}
+	if ok, done := l.guardMemo[key]; done && (ok || !g.hasExcept) {
+		return ok
+	}
+	if ok, done := g.memo[key]; done {
+		return ok
+	}
+	if !lint.MayReach(literalPrefix(pattern), perms) {
+		return true // most patterns: no parse, no walk
+	}
+	// Parsed, not compiled: lint.ReachesTree walks the tree against one
+	// automaton of the whole table, where a compile would build the
+	// pattern's automaton (the cost of a log's thousands of @{HOME}
+	// patterns, one each, which no prefix test can skip).
+	tree, err := aare.Parse(pattern, l.m.vars)
+	if err != nil {
+		l.m.compile(pattern) // remembered for Problems
+		return false
+	}
+	if l.guardMemo == nil {
+		l.guardMemo = map[guardKey]bool{}
+	}
+	if _, done := l.guardMemo[key]; !done {
+		reached := lint.ReachesTree(tree, perms, nil)
+		l.guardMemo[key] = !reached
+		if !reached || !g.hasExcept {
+			return !reached
+		}
+	}
+	reached := true // when the named paths do not compile: hold back more, never less
+	if g.literal {
+		reached = lint.ReachesTreeLiterals(tree, perms, g.named)
+	} else if ex := g.exceptPattern(); ex != nil {
+		reached = lint.ReachesTree(tree, perms, ex)
+	}
+	if g.memo == nil {
+		g.memo = map[guardKey]bool{}
+	}
+	g.memo[key] = !reached
+	return !reached
+}
+
+// reached is the first table entry, sensitive for a permission in perms,
+// that pattern reaches outside the named paths (lint.Reaches's entry),
+// decided on the pattern's tree.
+func (g *fileGuard) reached(pattern string, perms aare.Perm) (lint.SensitivePath, bool, error) {
+	l := g.l
+	key := guardKey{pattern, lint.Sensitivity(perms)}
+	if a, ok := g.reachMemo[key]; ok {
+		return a.entry, a.ok, a.err
+	}
+	var a reachAnswer
+	tree, err := aare.Parse(pattern, l.m.vars)
+	switch {
+	case err != nil:
+		a.err = err
+	case g.literal:
+		a.entry, a.ok = lint.ReachedTreeLiterals(tree, perms, g.named)
+	default:
+		a.entry, a.ok = lint.ReachedTree(tree, perms, g.exceptPattern())
+	}
+	if g.reachMemo == nil {
+		g.reachMemo = map[guardKey]reachAnswer{}
+	}
+	g.reachMemo[key] = a
+	return a.entry, a.ok, a.err
+}
+
+type reachAnswer struct {
+	entry lint.SensitivePath
+	ok    bool
+	err   error
+}
+
+// example is lint.Witness's path for pattern and entry outside the named
+// paths (ok false: none). Without them it is a question of the pattern and
+// the entry alone, remembered across profiles; a shortest path that is
+// none of the named paths is also the shortest outside them, so the named
+// paths' automaton is built only when one of them is that path.
+func (g *fileGuard) example(pattern string, entry lint.SensitivePath) (string, bool) {
+	l := g.l
+	key := [2]string{pattern, entry.ID}
+	a, done := l.exampleMemo[key]
+	if !done {
+		p, err := aare.Compile(pattern, l.m.vars)
+		if err != nil {
+			return "", false
+		}
+		a.path, a.res = lint.Witness(p, entry, nil)
+		if l.exampleMemo == nil {
+			l.exampleMemo = map[[2]string]exampleAnswer{}
+		}
+		l.exampleMemo[key] = a
+	}
+	switch {
+	case a.res == aare.No:
+		return "", false // none at all, so none outside the named paths
+	case a.res == aare.Yes && (!g.hasExcept || g.literal && !slices.Contains(g.named, a.path)):
+		return a.path, true
+	}
+	p, err := aare.Compile(pattern, l.m.vars)
+	if err != nil {
+		return "", false
+	}
+	w, r := lint.Witness(p, entry, g.exceptPattern())
+	return w, r != aare.No
+}
+
+type exampleAnswer struct {
+	path string
+	res  aare.Result
+}
