@@ -256,14 +256,14 @@ func (r *Reader) splitExport(data []byte, atEOF bool) (int, []byte, error) {
 			break
 		}
 		n := leUint64(data[j : j+8])
-		if n > uint64(len(data)-j-8-1) {
+		if n >= uint64(len(data)-j-8) { // the field and its newline are not all here
 			if n >= uint64(r.opts.MaxLine) {
 				if atEOF { // cut off by the end of the input
 					r.tok = tokLongHead
 					return len(data), emptyToken, nil
 				}
 				// Drop the field and its '\n' without buffering them.
-				r.skip, r.skipRec = n+1, true
+				r.skip, r.skipRec = max(n+1, n), true // n+1 overflows for the largest n
 				return j + 8, nil, nil
 			}
 			break
