@@ -32,7 +32,12 @@
 // type (SYSCALL, PROCTITLE, USER_*, …) is no AppArmor record whatever its
 // text holds, so that apparmor= inside a user's USER_* message, even a
 // whole forged record, is not an event: only AVC, USER_AVC and
-// AUDIT_APPARMOR_* records are.
+// AUDIT_APPARMOR_* records are. And USER_AVC records only of dbus: any
+// process with CAP_AUDIT_WRITE (root in a default container) writes one,
+// with any text, through the kernel into audit.log, and user space
+// mediates dbus only (dbus-daemon, dbus-broker), so a USER_AVC record of
+// another class (a file open, a capability), or an AppArmor record nested
+// in its text, is KindRejected.
 //
 // Parser parses one line into a caller-owned Event whose slices alias the
 // line; Stream removes duplicates (the printk copy and the audit copy of

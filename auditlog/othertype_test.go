@@ -32,7 +32,8 @@ func TestPrintkOtherRecordTypes(t *testing.T) {
 		// AppArmor's types: kept.
 		{"AVC", syslog + `audit: type=1400 audit(1764054001.010:10): ` + aa, KindEvent, TypeAVC},
 		{"AVC, old layout without audit:", syslog + `type=1400 audit(1764054001.011:11): ` + aa, KindEvent, TypeAVC},
-		{"USER_AVC (dbus)", syslog + `audit: type=1107 audit(1764054001.012:12): pid=1 uid=103 auid=4294967295 ses=4294967295 subj=unconfined msg='` + aa + ` bus="system" exe="/usr/bin/dbus-daemon"'`, KindEvent, TypeUserAVC},
+		{"USER_AVC (dbus)", syslog + `audit: type=1107 audit(1764054001.012:12): pid=1 uid=103 auid=4294967295 ses=4294967295 subj=unconfined msg='apparmor="DENIED" operation="dbus_method_call" bus="system" member="PowerOff" label="app" exe="/usr/bin/dbus-daemon"'`, KindEvent, TypeUserAVC},
+		{"USER_AVC of a file operation (user space's text)", syslog + `audit: type=1107 audit(1764054001.012:12): pid=1 uid=0 auid=4294967295 ses=4294967295 subj=unconfined msg='` + aa + ` bus="system"'`, KindRejected, TypeUserAVC},
 		{"APPARMOR_DENIED, old kernels", syslog + `audit: type=1503 audit(1764054001.013:13): ` + aa, KindEvent, 1503},
 		{"kmsg AVC", `5,101,12346,-;audit: type=1400 audit(1764054001.014:14): ` + aa, KindEvent, TypeAVC},
 		{"journal kernel AVC", `{"_TRANSPORT":"kernel","MESSAGE":"audit: type=1400 audit(1764054001.015:15): apparmor=\"DENIED\" operation=\"open\" profile=\"app\" name=\"/x\""}`, KindEvent, TypeAVC},

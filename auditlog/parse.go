@@ -144,8 +144,9 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 		parseLoss(body, ev)
 		return nil
 	}
-	var kv int     // where the key=value pairs start, relative to body
-	var anchor int // where the record starts: what is before it is a log prefix
+	var kv int      // where the key=value pairs start, relative to body
+	var anchor int  // where the record starts: what is before it is a log prefix
+	nested := false // another record's header is before it: it is in that record's text
 	if a := indexAuditBefore(body, ap, paren); a >= 0 {
 		t := lastIndexType(body[:a])
 		if t < 0 || (t > 0 && byteClass[body[t-1]]&clsSpace == 0 && body[t-1] != ':') {
@@ -157,6 +158,7 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 		}
 		ev.Type = recordTypeNumber(body[t+len(anchorType) : te])
 		anchor = t
+		nested = bytes.Contains(body[:t], anchorType)
 		if bytes.HasSuffix(body[:a], []byte("msg=")) {
 			ev.Format = FormatAuditd
 			if n := bytes.Index(body[:t], anchorNode); n >= 0 {
@@ -194,6 +196,7 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 		}
 		ev.Format = FormatJournalAudit
 		kv = v + len(anchorAVC)
+		nested = bytes.Contains(body[:anchor], anchorAVC)
 	} else if ap == 0 || (ap >= 2 && body[ap-2] == ':' && body[ap-1] == ' ') {
 		// dbus-daemon without auditd logs its AVC text itself, to syslog
 		// or the journal: "dbus-daemon[712]: apparmor="DENIED" …". No
@@ -214,6 +217,9 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 	case anchor > 0:
 		untrusted = untrustedPrefix(body[:anchor])
 	}
+	if nested && untrusted == "" {
+		untrusted = nestedRecord
+	}
 	if err := scanPairs(line, from+kv, from+len(body), ev, false); err != nil {
 		ev.Fields = ev.Fields[:0]
 		ev.idx = [numKeys]uint16{}
@@ -230,6 +236,9 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 		return nil // another record type that mentions apparmor= in a value
 	}
 	ev.Kind = KindEvent
+	if untrusted == "" && ev.Type == TypeUserAVC {
+		untrusted = untrustedUserAVC(line, from+kv, from+len(body), ev)
+	}
 	if untrusted != "" {
 		ev.reject(untrusted)
 	}
@@ -546,6 +555,10 @@ func (p *Parser) finishJournal(r *journalRecord, ev *Event, format Format) error
 		return nil
 	}
 	if n := recordTypeNumber(r.auditType); n != 0 {
+		if n == TypeUserAVC && ev.Type != TypeUserAVC {
+			ev.reject(userAVCMessage) // its MESSAGE did not say USER_AVC: not journald's
+			return nil
+		}
 		ev.Type = n
 	}
 	if n, ok := parseUint(r.auditID); ok && ev.Serial == 0 {

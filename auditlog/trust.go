@@ -11,6 +11,13 @@ import (
 // of a transport other than kernel or audit, or a /dev/kmsg record written
 // from user space is parsed but rejected (KindRejected), never delivered as
 // an event.
+//
+// Nor is every auditd or kernel record: any process with CAP_AUDIT_WRITE
+// (root in a default container) sends the kernel a USER_AVC record with any
+// text, and the kernel and auditd log it as they log dbus-daemon's. User
+// space's AppArmor mediation is dbus's (dbus-daemon, dbus-broker), so a
+// USER_AVC record is evidence of a dbus event only (untrustedUserAVC), and
+// an AppArmor record inside another record's text (nestedRecord) none.
 
 var (
 	printkPrefix = []byte("audit: ")
@@ -108,6 +115,34 @@ func untrustedTransport(transport []byte) string {
 		return "journal entry without _TRANSPORT: not known to come from the kernel or auditd"
 	}
 	return "journal entry of _TRANSPORT=" + strconv.QuoteToASCII(string(transport[:min(len(transport), 32)])) + ", not kernel or audit (another program's message)"
+}
+
+const (
+	nestedRecord   = "an AppArmor record inside another record's text (a user space USER_AVC message), not the kernel's"
+	userAVCMessage = "journal entry of _AUDIT_TYPE USER_AVC whose MESSAGE is not a USER_AVC record"
+)
+
+// untrustedUserAVC says why a USER_AVC record, whose pairs are
+// line[start:end] and were parsed into ev, is not evidence: it is not a dbus
+// mediation (an operation dbus_… of class dbus), the only AppArmor events
+// user space writes. Any process with CAP_AUDIT_WRITE can write one of a
+// file or capability operation, which the kernel never reports this way.
+func untrustedUserAVC(line []byte, start, end int, ev *Event) string {
+	e := ev
+	if ev.only != 0 { // ev may lack the keys Class reads: read them all (USER_AVC records are few)
+		e = &Event{intern: ev.intern}
+		if scanPairs(line, start, end, e, false) != nil {
+			return "unreadable USER_AVC record" // not reached: ev's scan of the same bytes succeeded
+		}
+	}
+	op := e.Value(KeyOperation)
+	class := e.Class()
+	if bytes.HasPrefix(op, []byte("dbus_")) && class == ClassDBus {
+		return ""
+	}
+	return "USER_AVC record of operation " + strconv.QuoteToASCII(string(op[:min(len(op), 32)])) +
+		" class " + strconv.QuoteToASCII(string(class[:min(len(class), 32)])) +
+		": user space (any process with CAP_AUDIT_WRITE) writes USER_AVC, and only dbus mediation comes from it"
 }
 
 // reject turns a parsed record into a rejected one.

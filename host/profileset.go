@@ -213,19 +213,31 @@ func AareVars(v *policy.Vars) aare.Vars {
 }
 
 // ProfileFor returns the top-level profile whose attachment matches an
-// executable (the first by name when several do).
+// executable, as the kernel attaches: an exact attachment before any
+// glob, else the first glob by name; never a disabled file's profile,
+// which is not loaded at boot.
 func (s *ProfileSet) ProfileFor(executable string) (string, bool) {
+	glob := ""
 	for _, name := range slices.Sorted(maps.Keys(s.Profiles)) {
 		e := s.Profiles[name]
-		if e.Attach == "" || strings.Contains(name, "//") {
+		if e.Attach == "" || e.Disabled || strings.Contains(name, "//") {
+			continue
+		}
+		if !strings.ContainsAny(e.Attach, "*?[{@\\") {
+			if e.Attach == executable {
+				return name, true
+			}
+			continue
+		}
+		if glob != "" {
 			continue
 		}
 		pat, err := aare.Compile(e.Attach, AareVars(s.Vars(e.File)))
 		if err == nil && pat.Match(executable) {
-			return name, true
+			glob = name
 		}
 	}
-	return "", false
+	return glob, glob != ""
 }
 
 // AbstractionNames lists the abstractions in the search path's

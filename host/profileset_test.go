@@ -123,3 +123,32 @@ func TestReadUnit(t *testing.T) {
 		t.Error("a missing unit read without error")
 	}
 }
+
+// ProfileFor answers as the kernel attaches: an exact attachment wins
+// over a glob, whatever the names; a disabled file's profile is not loaded
+// at boot, so it attaches to nothing (a Px to it would fail).
+func TestProfileForSpecificAndEnabled(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"a-glob": "profile a-glob /opt/b/bin/* { }\n",
+		"exact":  "profile exact /opt/b/bin/special { }\n",
+		"off":    "profile off /usr/bin/off { }\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Mkdir(filepath.Join(dir, "disable"), 0o755)
+	if err := os.Symlink("../off", filepath.Join(dir, "disable", "off")); err != nil {
+		t.Fatal(err)
+	}
+	set, err := LoadProfileSet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for exe, want := range map[string]string{"/opt/b/bin/special": "exact", "/opt/b/bin/other": "a-glob", "/usr/bin/off": ""} {
+		if got, ok := set.ProfileFor(exe); got != want || ok != (want != "") {
+			t.Errorf("ProfileFor(%s) = %q, %v; want %q", exe, got, ok, want)
+		}
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // An Evidence copied (a finding's, and the rule entry its events go on
@@ -73,5 +76,37 @@ func TestAccessKeyIsRuleKey(t *testing.T) {
 	}
 	if len(classes) < 10 {
 		t.Errorf("only %d classes tried", len(classes))
+	}
+}
+
+// A path's compact record (fileSeen) gives the evidence Evidence.Add
+// would have counted, whatever the events' times (UTC instants, other
+// zones, zero) and locations (several sources, none, repeated).
+func TestFileSeenEvidence(t *testing.T) {
+	utc := func(s int64) time.Time { return time.Unix(s, 5e6).UTC() }
+	zone := time.FixedZone("X", 3600)
+	for name, times := range map[string][]time.Time{
+		"utc":   {utc(50), utc(20), {}, utc(90), utc(20)},
+		"zones": {utc(50), time.Unix(10, 0).In(zone), utc(90), time.Unix(95, 0).In(zone)},
+		"zero":  {{}, {}},
+		"epoch": {time.Unix(0, 0).UTC(), utc(3)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := New(Options{})
+			var want Evidence
+			locs := []Location{{"b.log", 7}, {"a.log", 9}, {}, {"b.log", 3}, {"a.log", 9}, {"a.log", 1}, {"c.log", 2}}
+			for i := range 2 * len(locs) {
+				a := &Access{Profile: "p", Class: ClassFile, Path: "/f", Perms: aare.PermRead,
+					Time: times[i%len(times)], Loc: locs[i%len(locs)]}
+				l.Add(a)
+				want.Add(a, a.Path)
+			}
+			la := l.labels["p"]
+			got := la.seen[la.files["/f"]].acc("/f").evidence
+			if got.Count != want.Count || got.First != want.First || got.Last != want.Last ||
+				!slices.Equal(got.Lines, want.Lines) || !slices.Equal(got.Examples, want.Examples) {
+				t.Errorf("record's evidence\n%+v, want\n%+v", got, want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/armorer-dev/armorer/policy"
@@ -52,10 +53,9 @@ it. learn never adds such rules on its own.`,
 					break
 				}
 			}
-			for _, pat := range compile(p, fr.Path) {
-				if sp, ok := Reached(pat.Match, a); ok && !isLiteral(fr.Path.Pattern()) {
-					reportSeverity(p, fr, sp.Severity, "%s %s reaches %s (%s): %s", fr.Path.Raw, fr.Perms.Raw, sp.Example, sp.ID, sp.Why)
-					break
+			if !isLiteral(fr.Path.Pattern()) {
+				if sp, w, ok := globReaches(p, fr.Path, a); ok {
+					reportSeverity(p, fr, sp.Severity, "%s %s reaches %s (%s): %s", fr.Path.Raw, fr.Perms.Raw, w, sp.ID, sp.Why)
 				}
 			}
 		}
@@ -75,6 +75,56 @@ it. learn never adds such rules on its own.`,
 			}
 		}
 	},
+}
+
+// globReaches decides whether any path a glob rule matches is on the
+// sensitive list for a (the intersection of the two languages, not a test
+// of each entry's example path: /etc/cron.d/* w reaches /etc). An
+// alternative /root/REST whose rule also names /home/*/REST stands for
+// every user's home (@{HOME}), not for root's: the home entries (~/.ssh,
+// shell start-up files, ...) judge it, not the whole of /root.
+func globReaches(p *Pass, w *policy.Word, a aare.Perm) (SensitivePath, string, bool) {
+	alts := expandPath(p, w)
+	for _, alt := range alts {
+		if !strings.HasPrefix(alt, "/") {
+			continue
+		}
+		pat, err := aare.Compile(alt, nil)
+		if err != nil {
+			continue
+		}
+		skip := ""
+		if rest, ok := strings.CutPrefix(oneSlash(alt), "/root/"); ok && everyHome(alts, rest) {
+			skip = "root-home"
+		}
+		if sp, witness, ok := reaches(pat, a, nil, skip); ok {
+			if pat.Match(sp.Example) {
+				witness = sp.Example // a real path reads better than the shortest (/home//.ssh)
+			}
+			return sp, witness, true
+		}
+	}
+	return SensitivePath{}, "", false
+}
+
+// everyHome reports whether alts holds HOMEDIR*/rest for every home
+// directory root: the rule's path is one under each user's home.
+// Runs of '/' compare as one ("@{HOMEDIRS}/*/" expands to /home//*/), as
+// apparmor_parser reads them.
+func everyHome(alts []string, rest string) bool {
+	for _, h := range homeDirs {
+		if !slices.ContainsFunc(alts, func(alt string) bool { return oneSlash(alt) == oneSlash(h+"*/"+rest) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func oneSlash(s string) string {
+	for strings.Contains(s, "//") {
+		s = strings.ReplaceAll(s, "//", "/")
+	}
+	return s
 }
 
 func matchesAll(pat *aare.Pattern, paths []string) bool {

@@ -37,8 +37,12 @@ func bigProfile(n int) []byte {
 }
 
 // TestSignalStops (issue 13 item 13): SIGTERM and SIGINT stop a blocked or
-// busy command within a second, leaving no temporary file and no half
-// written file. Before, events on a FIFO and on an idle pipe needed SIGKILL.
+// busy command promptly (within a second on an idle machine), exiting 130,
+// leaving no temporary file and no half written file. Before, events on a
+// FIFO and on an idle pipe needed SIGKILL. The time bound is the hard 3 s
+// one: a one-second bound failed on the shared CI machine under a load of
+// 20 (1.18 s); the exit status, not the clock, tells that the signal and
+// not the end of the work stopped a busy command.
 func TestSignalStops(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -91,9 +95,9 @@ func TestSignalStops(t *testing.T) {
 			sent := time.Now()
 			cmd.Process.Signal(tc.sig)
 			select {
-			case <-exited:
-				if d := time.Since(sent); d > time.Second {
-					t.Errorf("exited %v after the signal, want within 1s", d)
+			case err := <-exited:
+				if code := cmd.ProcessState.ExitCode(); code != 130 {
+					t.Errorf("exited with %v (code %d) %v after %v, want 130 (interrupted); stderr:\n%s", err, code, time.Since(sent), tc.sig, stderr.String())
 				}
 			case <-time.After(3 * time.Second):
 				cmd.Process.Kill()

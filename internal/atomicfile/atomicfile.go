@@ -45,6 +45,11 @@ var BackupRetention = Retention{Keep: KeepBackups, MaxAge: 90 * 24 * time.Hour}
 // be identified must be before the next write removes it.
 const StaleTemp = time.Minute
 
+// staleOwned is how old a temporary file of a writer that seems to run
+// must be before it is removed anyway: its pid was given to another
+// process.
+const staleOwned = 24 * time.Hour
+
 // Backup records the version of a file that a write replaced.
 type Backup struct {
 	// Target is the file that was written (root directory joined with name).
@@ -419,9 +424,12 @@ func removeStaleTemps(root *os.Root, dir string) {
 		if err != nil {
 			continue
 		}
-		stale := time.Since(info.ModTime()) > StaleTemp
-		if pid, ok := tempOwner(name[i+len(tempMarker):]); ok && !stale {
-			stale = !processRuns(pid)
+		age := time.Since(info.ModTime())
+		stale := age > StaleTemp
+		if pid, ok := tempOwner(name[i+len(tempMarker):]); ok && ownersKnown {
+			// The owner decides while it runs (a long validation keeps
+			// its copy); a day covers a pid the system gave again.
+			stale = !processRuns(pid) || age > staleOwned
 		}
 		if stale {
 			root.Remove(path.Join(dir, name))

@@ -299,12 +299,15 @@ func TestStaleTempsRemoved(t *testing.T) {
 		".myapp.armorer-0123456789ab":                              true,  // unknown owner, fresh
 		".other.armorer-0123456789ac":                              false, // unknown owner, old
 		fmt.Sprintf(".myapp.armorer-%d-cccccccccccc", os.Getpid()): true,  // a running writer
+		// A running writer's file older than StaleTemp: a validation that
+		// runs long (a large profile on a loaded machine) keeps its copy.
+		fmt.Sprintf(".myapp.armorer-check-%d-dddddddddddd", os.Getpid()): true,
 		".myapp.keep": true,
 	}
 	for name := range files {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte("partial"), 0o600)
-		if name == ".other.armorer-0123456789ac" {
+		if name == ".other.armorer-0123456789ac" || strings.HasSuffix(name, "dddddddddddd") {
 			os.Chtimes(p, old, old)
 		}
 	}

@@ -231,7 +231,31 @@ type eventSink struct {
 	shown  uint64
 	denied uint64
 	counts [4]*tally // profile, class, operation, path
-	color  *ColorScheme
+	// classes counts the classes before counts[1] does: they are few and
+	// mostly auditlog's constants, which compare without reading their
+	// bytes, where a tally hashes each.
+	classes []classCount
+	color   *ColorScheme
+}
+
+type classCount struct {
+	c auditlog.Class
+	n uint64
+}
+
+// countClass counts c once more.
+func (s *eventSink) countClass(c auditlog.Class) {
+	for i := range s.classes {
+		if s.classes[i].c == c {
+			s.classes[i].n++
+			return
+		}
+	}
+	if len(s.classes) == 16 { // not the kernel's: count there
+		s.counts[1].add([]byte(c))
+		return
+	}
+	s.classes = append(s.classes, classCount{c, 1})
 }
 
 var summaryTitles = [4]string{"profile", "class", "operation", "path"}
@@ -263,7 +287,7 @@ func (s *eventSink) event(ev *auditlog.Event, src string, line int64) error {
 	if s.o.Summary {
 		c := ev.Class()
 		s.counts[0].add(label)
-		s.counts[1].add([]byte(c))
+		s.countClass(c)
 		s.counts[2].add(ev.Value(auditlog.KeyOperation))
 		if ev.Has(auditlog.KeyName) && (c == auditlog.ClassFile || c == auditlog.ClassMount || c == auditlog.ClassMqueue) {
 			s.counts[3].add(ev.Value(auditlog.KeyName))
@@ -410,6 +434,10 @@ type countEntry struct {
 // unreadable lines and lost events.
 func (s *eventSink) finish(stats source.Stats) error {
 	if s.o.Summary {
+		for _, cc := range s.classes {
+			s.counts[1].addN([]byte(cc.c), cc.n)
+		}
+		s.classes = nil
 		if s.o.JSON {
 			sum := map[string]any{
 				"schema": schemaName("events-summary"),

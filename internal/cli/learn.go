@@ -226,7 +226,9 @@ func learnRun(o *learnOptions) error {
 		kept = eventstore.NewBatch()
 		events = keepEvents(events, kept)
 	}
+	restoreLimit := limitMemory(learnMemoryFloor)
 	res, err := sess.Learn(events)
+	restoreLimit()
 	stopProgress()
 	if perr := p.Err(); perr != nil {
 		return sourceError(perr)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -203,6 +204,12 @@ func libraryInstall(cmd *cobra.Command, o *libraryInstallOptions) (*library.Inst
 	h, err := o.Host()
 	if err != nil {
 		return nil, &EnvError{Err: err}
+	}
+	if fi, err := os.Stat(h.Paths.ProfileDir); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, usageErrorf("profile directory %s: %v (--dir names an existing profile directory)", h.Paths.ProfileDir, err)
 	}
 	if !h.NoLoad {
 		if h, err = requireKernel(cmd.Context(), o.Host); err != nil {

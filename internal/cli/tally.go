@@ -63,6 +63,12 @@ func (t *tally) add(key []byte) {
 	}
 }
 
+// addN counts key n times more.
+func (t *tally) addN(key []byte, n uint64) {
+	t.flush()
+	t.countN(key, maphash.Bytes(t.seed, key), n)
+}
+
 // flush counts the batch of waiting keys. Counted one by one, each key of a
 // large tally waits for two cache misses in turn (slot, then record); here
 // the batch's slots are loaded first, then the records they point to, as
@@ -93,13 +99,16 @@ func (t *tally) flush() {
 }
 
 // count counts key, whose hash is h, once more.
-func (t *tally) count(key []byte, h uint64) {
+func (t *tally) count(key []byte, h uint64) { t.countN(key, h, 1) }
+
+// countN counts key, whose hash is h, n times more.
+func (t *tally) countN(key []byte, h, n uint64) {
 	tag := h &^ tallyOffMask
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s == 0 {
-			t.insert(i, tag, key)
+			t.insert(i, tag, key, n)
 			return
 		}
 		if s&^tallyOffMask != tag {
@@ -107,16 +116,16 @@ func (t *tally) count(key []byte, h uint64) {
 		}
 		off := int(s&tallyOffMask) - 1
 		rec := t.arena[off:]
-		if n := int(binary.LittleEndian.Uint32(rec[8:])); n == len(key) && bytes.Equal(rec[tallyHeader:tallyHeader+n], key) {
-			binary.LittleEndian.PutUint64(rec, binary.LittleEndian.Uint64(rec)+1)
+		if l := int(binary.LittleEndian.Uint32(rec[8:])); l == len(key) && bytes.Equal(rec[tallyHeader:tallyHeader+l], key) {
+			binary.LittleEndian.PutUint64(rec, binary.LittleEndian.Uint64(rec)+n)
 			return
 		}
 	}
 }
 
-func (t *tally) insert(slot, tag uint64, key []byte) {
+func (t *tally) insert(slot, tag uint64, key []byte, n uint64) {
 	off := len(t.arena)
-	c := uint64(1)
+	c := n
 	if !plainText(key) { // asked now, while the key is in the cache
 		c |= tallyQuote
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/armorer-dev/armorer/auditlog"
+	"github.com/armorer-dev/armorer/auditlog/source"
 )
 
 // TestTallyMatchesMap counts random keys (sharing prefixes, around the
@@ -91,5 +93,48 @@ func TestSummaryEventAllocs(t *testing.T) {
 	}
 	if got := sink.counts[3].sorted(0); len(got) != 2 || got[0] != (countEntry{Name: "/etc/shadow", Count: 102}) || got[1] != (countEntry{Name: "/mnt", Count: 102}) {
 		t.Errorf("paths %+v", got)
+	}
+}
+
+// TestSummaryClasses: classes are counted apart from the other columns,
+// the kernel's few and any number of others (more than the 16 counted
+// apart), and listed as the other columns are.
+func TestSummaryClasses(t *testing.T) {
+	io_, _, out, _ := TestStreams()
+	o := &eventsOptions{IO: io_, Summary: true, JSON: true}
+	sink := newEventSink(o, bufio.NewWriter(io_.Out))
+	p := auditlog.NewParser()
+	var ev auditlog.Event
+	want := map[string]int{}
+	for n := range 20 {
+		class := fmt.Sprintf("c%02d", n)
+		if n%5 == 0 {
+			class = []string{"file", "net", "cap", "signal"}[n/5]
+		}
+		for range n + 1 {
+			line := fmt.Sprintf(`audit: type=1400 audit(1700000000.123:%d): apparmor="DENIED" operation="x" class="%s" profile="p"`, 100+n, class)
+			if err := p.Parse([]byte(line), &ev); err != nil || ev.Kind != auditlog.KindEvent {
+				t.Fatalf("parse %q: %v", line, err)
+			}
+			if err := sink.event(&ev, "x", 1); err != nil {
+				t.Fatal(err)
+			}
+			want[class]++
+		}
+	}
+	if err := sink.finish(source.Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	var sum struct{ Class []countEntry }
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Class) != len(want) {
+		t.Fatalf("%d classes, want %d: %+v", len(sum.Class), len(want), sum.Class)
+	}
+	for i, e := range sum.Class {
+		if want[e.Name] != e.Count || (i > 0 && e.Count > sum.Class[i-1].Count) {
+			t.Errorf("class %d: %+v, want count %d, most frequent first", i, e, want[e.Name])
+		}
 	}
 }

@@ -10,6 +10,13 @@ mount -t securityfs securityfs /sys/kernel/security
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# cgroup v2, as on a systemd host: the agent and everything it starts run
+# in a child cgroup with the cpu, memory and pids controllers (a service's
+# cgroup; Go's runtime reads its cpu.max to size GOMAXPROCS).
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+echo '+cpu +memory +pids' > /sys/fs/cgroup/cgroup.subtree_control
+mkdir /sys/fs/cgroup/vmtest
+echo $$ > /sys/fs/cgroup/vmtest/cgroup.procs
 # Complain-mode events go through printk: without this most are dropped.
 echo 0 > /proc/sys/kernel/printk_ratelimit
 ip link set lo up

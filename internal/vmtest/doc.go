@@ -35,7 +35,10 @@
 // /init (debian-init.sh), vmtest-agent (./vmagent, built once per test
 // process) and MachineOptions.Files. The agent serves the host over the
 // second serial port (ttyS1, a unix socket on the host; protocol in
-// ./vmproto); the console stays on ttyS0.
+// ./vmproto); the console stays on ttyS0. /init mounts cgroup v2 as a
+// systemd host does and moves itself, so the agent and everything it
+// starts, into /sys/fs/cgroup/vmtest, with the cpu, memory and pids
+// controllers (a service's cgroup: its cpu.max exists).
 //
 //	m := vmtest.BootMachine(t, vmtest.Debian13, vmtest.MachineOptions{Files: []vmtest.File{armorer}})
 //	out, err := m.Run(ctx, 30*time.Second, "nginx", "-v")         // unconfined, as root

@@ -2,6 +2,8 @@
 abi <abi/3.0>,
 
 @{APPDIR} = /opt/app /srv/app
+@{HOMEDIRS} = /home/
+@{HOME} = @{HOMEDIRS}/*/ /root/
 
 profile risky /opt/app/bin/risky {
   /opt/app/bin/risky mr,
@@ -27,6 +29,12 @@ profile risky /opt/app/bin/risky {
   /etc/shadow r, # want "L008"
   /etc/myapp.conf w, # want "L008"
   /etc/myapp.conf r,
+  /etc/cron.d/* w, # want "L008"
+  /usr/lib/app/** w, # want "L008"
+  /boot/grub/** w, # want "L008"
+  /root/** r, # want "L008"
+  @{HOME}/.config/app/** rw,
+  @{HOME}/** rw, # want "L008"
   owner /home/*/.ssh/id_* r, # want "L008"
   /proc/*/mem r, # want "L008"
   link /tmp/shadow -> /etc/shadow, # want "L008"

@@ -40,6 +40,9 @@ func TestMachine(t *testing.T) {
 				{[]string{"node", "--version"}, "v18"},
 				{[]string{"python3", "--version"}, "Python 3.11"},
 				{[]string{"cat", "/sys/module/apparmor/parameters/enabled"}, "Y"},
+				// cgroup v2 as on a host, the agent's children in a child cgroup
+				{[]string{"cat", "/proc/self/cgroup"}, "0::/vmtest\n"},
+				{[]string{"cat", "/sys/fs/cgroup/vmtest/cpu.max"}, "max 100000"},
 				{[]string{"apparmor_parser", "--version"}, map[string]string{"3.0": "version 3.0", "4.0": "version 4.1"}[k.ABI]},
 				{[]string{"armorer", "status"}, "apparmor module is loaded"},
 			} {
