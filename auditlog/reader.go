@@ -48,7 +48,14 @@ type ReaderOptions struct {
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {
-	sc     *bufio.Scanner
+	// The input and its buffer, as bufio.Scanner holds them (see scan).
+	in         io.Reader
+	buf        []byte
+	start, end int
+	rerr       error // the first read error, io.EOF at the end
+	empties    int
+	token      []byte
+
 	p      *Parser
 	st     *Stream
 	ev     Event
@@ -79,21 +86,94 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	if opts.MaxLine <= 0 {
 		opts.MaxLine = DefaultMaxLine
 	}
-	rd := &Reader{sc: bufio.NewScanner(r), p: NewParser(), opts: opts, st: opts.Stream}
+	rd := &Reader{in: r, buf: make([]byte, min(256*1024, opts.MaxLine)), p: NewParser(), opts: opts, st: opts.Stream}
 	if rd.st == nil {
 		rd.st = new(Stream)
 	}
 	rd.p.Only(opts.Only...)
-	rd.sc.Buffer(make([]byte, min(256*1024, opts.MaxLine)), opts.MaxLine)
-	rd.sc.Split(rd.split)
 	return rd
+}
+
+// scan advances to the next token, as bufio.Scanner.Scan does with split
+// and a buffer of at most MaxLine bytes (so that a line longer than that
+// is seen the same way), but finds a text line itself, without an
+// indirect call per line. The token is r.token.
+func (r *Reader) scan() bool {
+	for {
+		if r.end > r.start || r.rerr != nil {
+			data := r.buf[r.start:r.end]
+			if r.probed && !r.export && !r.inLong { // splitLine's common case
+				if i := bytes.IndexByte(data, '\n'); i >= 0 {
+					r.tok, r.token, r.start = tokLine, data[:i], r.start+i+1
+					return true
+				}
+			}
+			adv, tok, _ := r.split(data, r.rerr != nil) // split returns no errors
+			r.start += adv
+			if tok != nil {
+				if r.rerr == nil || adv > 0 {
+					r.empties = 0
+				} else if r.empties++; r.empties > 100 {
+					panic("auditlog: too many empty tokens without progress")
+				}
+				r.token = tok
+				return true
+			}
+		}
+		if r.rerr != nil {
+			r.start, r.end = 0, 0
+			return false
+		}
+		// Make room: move the data to the front, or grow the buffer up
+		// to MaxLine (split returns a full buffer of text as one token).
+		if r.start > 0 && (r.end == len(r.buf) || r.start > len(r.buf)/2) {
+			copy(r.buf, r.buf[r.start:r.end])
+			r.end -= r.start
+			r.start = 0
+		}
+		if r.end == len(r.buf) {
+			if len(r.buf) >= r.opts.MaxLine {
+				r.setErr(bufio.ErrTooLong)
+				return false
+			}
+			nb := make([]byte, min(2*len(r.buf), r.opts.MaxLine))
+			copy(nb, r.buf[r.start:r.end])
+			r.buf, r.end, r.start = nb, r.end-r.start, 0
+		}
+		for loop := 0; ; {
+			n, err := r.in.Read(r.buf[r.end:])
+			if n < 0 || len(r.buf)-r.end < n {
+				r.setErr(bufio.ErrBadReadCount)
+				break
+			}
+			r.end += n
+			if err != nil {
+				r.setErr(err)
+				break
+			}
+			if n > 0 {
+				r.empties = 0
+				break
+			}
+			if loop++; loop > 100 {
+				r.setErr(io.ErrNoProgress)
+				break
+			}
+		}
+	}
+}
+
+func (r *Reader) setErr(err error) {
+	if r.rerr == nil {
+		r.rerr = err
+	}
 }
 
 // Next advances to the next AppArmor event, which Event returns. It returns
 // false at the end of the input or on a read error (see Err).
 func (r *Reader) Next() bool {
-	for r.sc.Scan() {
-		tok := r.sc.Bytes()
+	for r.scan() {
+		tok := r.token
 		if r.tok == tokLongRest {
 			continue
 		}
@@ -128,7 +208,9 @@ func (r *Reader) Next() bool {
 			r.opts.OnRejected(&RejectedError{File: r.opts.Name, Line: r.line, Reason: r.ev.Rejected})
 		}
 	}
-	r.err = r.sc.Err()
+	if r.rerr != io.EOF {
+		r.err = r.rerr
+	}
 	return false
 }
 
@@ -256,14 +338,14 @@ func (r *Reader) splitExport(data []byte, atEOF bool) (int, []byte, error) {
 			break
 		}
 		n := leUint64(data[j : j+8])
-		if n > uint64(len(data)-j-8-1) {
+		if n >= uint64(len(data)-j-8) { // the field and its newline are not all here
 			if n >= uint64(r.opts.MaxLine) {
 				if atEOF { // cut off by the end of the input
 					r.tok = tokLongHead
 					return len(data), emptyToken, nil
 				}
 				// Drop the field and its '\n' without buffering them.
-				r.skip, r.skipRec = n+1, true
+				r.skip, r.skipRec = max(n+1, n), true // n+1 overflows for the largest n
 				return j + 8, nil, nil
 			}
 			break
