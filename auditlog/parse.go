@@ -22,7 +22,8 @@ type Parser struct {
 func NewParser() *Parser { return &Parser{} }
 
 // Only makes p keep, of an event's key=value pairs, the last field of each
-// of keys (and of KeyApparmor) only, in the place of the first: Fields then
+// of keys (and of KeyApparmor and ClassKeys, which the parser reads itself:
+// a USER_AVC record must be dbus's) only, in the place of the first: Fields then
 // hold no unknown keys and no repeated ones, and Lookup finds only these.
 // Lines are read and checked as before (the same events, the same errors);
 // only the fields no one reads are not stored. No keys: keep all (the
@@ -32,7 +33,8 @@ func (p *Parser) Only(keys ...Key) {
 }
 
 // keySet is the bit set of keys for Event.only: 0 for none, else keys and
-// KeyApparmor, which parseText reads.
+// those parseText reads (KeyApparmor, and what Class reads for
+// untrustedUserAVC).
 func keySet(keys []Key) uint64 {
 	var s uint64
 	for _, k := range keys {
@@ -42,6 +44,9 @@ func keySet(keys []Key) uint64 {
 	}
 	if s != 0 {
 		s |= 1 << KeyApparmor
+		for _, k := range ClassKeys() {
+			s |= 1 << k
+		}
 	}
 	return s
 }
@@ -158,7 +163,7 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 		}
 		ev.Type = recordTypeNumber(body[t+len(anchorType) : te])
 		anchor = t
-		nested = bytes.Contains(body[:t], anchorType)
+		nested = containsType(body[:t])
 		if bytes.HasSuffix(body[:a], []byte("msg=")) {
 			ev.Format = FormatAuditd
 			if n := bytes.Index(body[:t], anchorNode); n >= 0 {
@@ -237,7 +242,7 @@ func (p *Parser) parseText(line []byte, from int, ev *Event, oneLine bool) error
 	}
 	ev.Kind = KindEvent
 	if untrusted == "" && ev.Type == TypeUserAVC {
-		untrusted = untrustedUserAVC(line, from+kv, from+len(body), ev)
+		untrusted = untrustedUserAVC(ev)
 	}
 	if untrusted != "" {
 		ev.reject(untrusted)
@@ -267,6 +272,22 @@ func indexAuditBefore(body []byte, ap, paren int) int {
 		return i - 5
 	}
 	return bytes.Index(body[:ap], anchorAudit)
+}
+
+// containsType reports whether b holds "type=": from its '=', which log
+// prefixes rarely hold (one vectorised search), where bytes.Contains
+// would stop at each 't'.
+func containsType(b []byte) bool {
+	for off := 0; ; {
+		i := bytes.IndexByte(b[off:], '=')
+		if i < 0 {
+			return false
+		}
+		if i += off; i >= 4 && string(b[i-4:i]) == "type" {
+			return true
+		}
+		off = i + 1
+	}
 }
 
 // lastIndexType finds the last "type=" in b: it sits a few bytes before

@@ -122,21 +122,14 @@ const (
 	userAVCMessage = "journal entry of _AUDIT_TYPE USER_AVC whose MESSAGE is not a USER_AVC record"
 )
 
-// untrustedUserAVC says why a USER_AVC record, whose pairs are
-// line[start:end] and were parsed into ev, is not evidence: it is not a dbus
+// untrustedUserAVC says why a USER_AVC record, parsed into ev (with
+// Parser.Only too: it keeps what Class reads), is not evidence: it is not a dbus
 // mediation (an operation dbus_… of class dbus), the only AppArmor events
 // user space writes. Any process with CAP_AUDIT_WRITE can write one of a
 // file or capability operation, which the kernel never reports this way.
-func untrustedUserAVC(line []byte, start, end int, ev *Event) string {
-	e := ev
-	if ev.only != 0 { // ev may lack the keys Class reads: read them all (USER_AVC records are few)
-		e = &Event{intern: ev.intern}
-		if scanPairs(line, start, end, e, false) != nil {
-			return "unreadable USER_AVC record" // not reached: ev's scan of the same bytes succeeded
-		}
-	}
-	op := e.Value(KeyOperation)
-	class := e.Class()
+func untrustedUserAVC(ev *Event) string {
+	op := ev.Value(KeyOperation)
+	class := ev.Class()
 	if bytes.HasPrefix(op, []byte("dbus_")) && class == ClassDBus {
 		return ""
 	}

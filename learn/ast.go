@@ -160,3 +160,18 @@ func appendCond(cs []*policy.Cond, key, val string) []*policy.Cond {
 func nested(key string, sub ...*policy.Cond) *policy.Cond {
 	return &policy.Cond{Key: policy.NewWord(key), Conds: sub, Commas: true}
 }
+
+// A capability name, network family or socket type from an event becomes a
+// bare word of its rule: one that is no such name ("chown, capability"
+// would print as two rules, the second granting every capability) builds
+// no rule. The Mapper refuses the event, which is then counted as one
+// armorer cannot learn: never a finding that --accept could write.
+
+// ruleCapability reports whether name can be a capability rule's word.
+func ruleCapability(name string) bool { return policy.IsCapability(name) }
+
+// ruleNetwork reports whether family and sockType ("" for none) can be a
+// network rule's words.
+func ruleNetwork(family, sockType string) bool {
+	return policy.IsNetworkFamily(family) && (sockType == "" || policy.IsNetworkType(sockType))
+}

@@ -48,10 +48,22 @@ func DigitRuns(patterns []string, min int) map[string]string {
 		members  []int
 		distinct []map[string]bool
 	}
-	prefixes := make([]string, len(patterns)) // the components before depth, rewritten, joined
+	// prefixes: the components before depth, rewritten, as a number (equal
+	// numbers for equal sequences): a component sequence is its prefix's
+	// number and its last component.
+	type prefixKey struct {
+		prefix int
+		comp   string
+	}
+	type groupKey struct {
+		prefix int
+		skel   string
+	}
+	prefixes := make([]int, len(patterns))
+	ids := map[prefixKey]int{}
 	for depth := 0; ; depth++ {
-		groups := map[string]*group{}
-		var keys []string
+		groups := map[groupKey]*group{}
+		var keys []groupKey
 		any := false
 		for i, cs := range comps {
 			if depth >= len(cs) {
@@ -59,13 +71,19 @@ func DigitRuns(patterns []string, min int) map[string]string {
 			}
 			any = true
 			if depth > 0 {
-				prefixes[i] += cs[depth-1] + "/"
+				k := prefixKey{prefixes[i], cs[depth-1]}
+				id, ok := ids[k]
+				if !ok {
+					id = len(ids) + 1
+					ids[k] = id
+				}
+				prefixes[i] = id
 			}
 			skel, runs := digitSlots(cs[depth])
 			if len(runs) == 0 {
 				continue
 			}
-			key := prefixes[i] + "\x00" + skel
+			key := groupKey{prefixes[i], skel}
 			g := groups[key]
 			if g == nil {
 				g = &group{distinct: make([]map[string]bool, len(runs))}

@@ -108,7 +108,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 				a.Capability = capabilityName(int(n))
 			}
 		}
-		return a.Capability != ""
+		return ruleCapability(a.Capability) // ast.go: a forged name builds no rule
 	case auditlog.ClassNet, auditlog.ClassUnix:
 		a.Family = ev.String(auditlog.KeyFamily)
 		a.SockType = ev.String(auditlog.KeySockType)
@@ -123,7 +123,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 			return true
 		}
 		a.Class = ClassNetwork
-		return a.Family != ""
+		return ruleNetwork(a.Family, a.SockType) // ast.go: a forged name builds no rule
 	case auditlog.ClassSignal:
 		a.Class = ClassSignal
 		a.Mask = splitMask(a.Mask, mask)

@@ -51,8 +51,9 @@ func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
 	// A pattern that reaches nothing sensitive at all passes for
 	// every profile, whatever paths its events named: ask that once.
 	key := guardKey{pattern, lint.Sensitivity(perms)}
-	if ok, done := l.guardMemo[key]; done && (ok || !g.hasExcept) {
-		return ok
+	general, generalDone := l.guardMemo[key]
+	if generalDone && (general || !g.hasExcept) {
+		return general
 	}
 	if ok, done := g.memo[key]; done {
 		return ok
@@ -72,7 +73,21 @@ func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
 	if l.guardMemo == nil {
 		l.guardMemo = map[guardKey]bool{}
 	}
-	if _, done := l.guardMemo[key]; !done {
+	if !generalDone && g.hasExcept && g.literal {
+		// One walk, with the named paths excepted: when it reaches a
+		// sensitive path, so does the pattern without them (the answer for
+		// every profile); when not, that answer is left to be asked.
+		reached := lint.ReachesTreeLiterals(tree, perms, g.named)
+		if reached {
+			l.guardMemo[key] = false
+		}
+		if g.memo == nil {
+			g.memo = map[guardKey]bool{}
+		}
+		g.memo[key] = !reached
+		return !reached
+	}
+	if !generalDone {
 		reached := lint.ReachesTree(tree, perms, nil)
 		l.guardMemo[key] = !reached
 		if !reached || !g.hasExcept {

@@ -733,8 +733,8 @@ type resolver struct {
 	eff     map[string]string
 	decided map[[2]string]decision
 	depth   int
-	byBin   map[string][][2]string // decided's keys by executable (targetOf)
-	indexed int                    // len(decided) when byBin was built
+	byBin   map[[2]string][][2]string // decided's keys by executable and effective profile (targetOf)
+	indexed int                       // len(decided) when byBin was built
 }
 
 // resolve maps a raw label to the profile its accesses belong to, folding
@@ -1208,6 +1208,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		return err
 	}
+	*rules = slices.Grow(*rules, len(entries))
 	for _, e := range entries {
 		r := rule{Class: ClassFile, Path: e.pattern, Owner: e.owner, Perms: e.perms,
 			Exec: e.exec, ExecTarget: e.target, Evidence: e.ev}
@@ -1227,17 +1228,18 @@ func (r *resolver) targetOf(profile, bin string, mode aare.ExecKind) string {
 		// Built once in practice: profiles are output after every label
 		// is resolved (decisions are only added).
 		r.indexed = len(r.decided)
-		r.byBin = map[string][][2]string{}
-		for key := range r.decided {
-			r.byBin[key[1]] = append(r.byBin[key[1]], key)
+		keys := slices.Collect(maps.Keys(r.decided))
+		r.byBin = map[[2]string][][2]string{}
+		for _, key := range keys {
+			if eff, _, err := r.resolve(key[0]); err == nil {
+				k := [2]string{key[1], eff}
+				r.byBin[k] = append(r.byBin[k], key)
+			}
 		}
 	}
-	for _, key := range r.byBin[bin] {
+	for _, key := range r.byBin[[2]string{bin, profile}] {
 		d := r.decided[key]
 		if d.mode != mode {
-			continue
-		}
-		if eff, _, err := r.resolve(key[0]); err != nil || eff != profile {
 			continue
 		}
 		if mode == aare.ExecChild || (mode == aare.ExecProfile && d.target != bin) {

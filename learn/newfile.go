@@ -81,9 +81,12 @@ func (pf ProfileFile) File() *policy.File {
 		c.Hint = policy.NewSection
 		prof.Body = append(prof.Body, c)
 	}
-	local := &policy.Include{IfExists: true, Path: policy.NewWord("<local/" + localName(pf.Name) + ">")}
-	local.Hint = policy.NewSection
-	prof.Body = append(prof.Body, local)
+	// localName is a plain file name (host.ProfileFileName); SearchInclude
+	// checks it again, so that no label becomes include text.
+	if local := policy.SearchInclude("local/"+localName(pf.Name), true); local != nil {
+		local.Hint = policy.NewSection
+		prof.Body = append(prof.Body, local)
+	}
 	prof.Hint = policy.NewSection
 
 	inc := &policy.Include{Path: policy.NewWord("<tunables/global>")}

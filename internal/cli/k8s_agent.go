@@ -26,6 +26,7 @@ type k8sAgentOptions struct {
 	RuntimeRoot string
 	Resync      time.Duration
 	NodeLabel   bool
+	AllowAttach bool
 	Publish     bool
 	EventsNS    string
 	PublishEach time.Duration
@@ -58,6 +59,9 @@ volume's ..data link (kubelet's atomic update) and every --resync:
     --includes) and any profile someone else loaded;
   - a profile removed from the ConfigMap is unloaded only when no process is
     confined by it; otherwise it stays loaded and /status says so;
+  - a profile with a path attachment (profile x /usr/bin/** {…}) is refused, as
+    it would confine the host's processes that match it on every node
+    (containers are attached by name), unless --allow-attachments;
   - the mode is the profile's own flags: edit flags=(complain) in the ConfigMap
     and the agent reloads the same name in the new mode; pods keep running.
 
@@ -96,6 +100,7 @@ removes the label while not. Both use the pod's service account.`,
 	fl.StringArrayVar(&o.Sources, "source", nil, "with --attribution, read this `SOURCE` (repeatable): kmsg:, netlink:, auditd:[PATH], journal:[PATH]")
 	fl.StringVar(&o.RuntimeRoot, "runtime-root", "/", "with --attribution, the `DIR` under which /run/containerd, /run/containers and /run/runc are found")
 	fl.DurationVar(&o.Resync, "resync", agent.DefaultResync, "reconcile at least this often, even without a change of the volume")
+	fl.BoolVar(&o.AllowAttach, "allow-attachments", false, "accept profiles with a path attachment (profile x /usr/bin/** {…}), which confine matching host processes on every node")
 	fl.BoolVar(&o.NodeLabel, "node-label", false, "label the node $NODE_NAME with "+agent.NodeLabelKey+"=<hash of the loaded set> while ready (RBAC: get, patch nodes)")
 	fl.BoolVar(&o.Publish, "publish-events", false, "with --attribution, publish the complain-mode accesses in the ConfigMap armorer-events-$NODE_NAME (RBAC: create, get, update configmaps)")
 	fl.StringVar(&o.EventsNS, "events-namespace", kube.DefaultNamespace, "with --publish-events, the `namespace` of the events ConfigMap (the agent's own)")
@@ -147,7 +152,9 @@ func k8sAgentRun(o *k8sAgentOptions) error {
 			Includes:    o.Includes,
 			Resync:      o.Resync,
 			Host:        o.paths,
-			Logger:      slog.New(slog.NewTextHandler(o.IO.ErrOut, nil)),
+			// a path attachment confines host processes on every node
+			AllowAttachments: o.AllowAttach,
+			Logger:           slog.New(slog.NewTextHandler(o.IO.ErrOut, nil)),
 		},
 		Listen:          o.Listen,
 		Attribution:     o.Attribution,

@@ -45,6 +45,11 @@ type Config struct {
 	// volume (a safety net for missed events and a node whose kernel
 	// state changed under it).
 	Resync time.Duration
+	// AllowAttachments accepts profiles with a path attachment
+	// ("profile x /usr/bin/** {…}"), which confine the host's processes
+	// that match it on every node. Without it such a profile is invalid:
+	// containers are attached by name (localhostProfile).
+	AllowAttachments bool
 	// Host gives securityfs, /proc and the apparmor_parser program;
 	// ProfileDir, StateDir and ParserArgs are set by the agent.
 	Host   host.Paths

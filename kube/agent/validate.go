@@ -96,6 +96,9 @@ func (a *Agent) validate(ctx context.Context, l *policy.Loader, name string, con
 			got = "profile " + top[0].Name.Value()
 		}
 		return nil, invalidf("key %s holds %s: the key must be the profile's name (pods refer to it by that name)", name, got)
+	case top[0].Attach != nil && !a.cfg.AllowAttachments:
+		return nil, invalidf("profile %s has the attachment %s: it would confine the host's processes that match it on every node "+
+			"(containers are attached by name, localhostProfile); remove it, or run the agent with --allow-attachments", name, top[0].Attach.Raw)
 	}
 	staged, err := a.stage(name, content)
 	if err != nil {

@@ -30,24 +30,25 @@ func ExecConflicts(rules []Rule, vars Vars, exact func(pattern string) bool) ([]
 		if r.Deny || r.Perms&PermExec == 0 {
 			continue
 		}
-		p, err := Compile(r.Pattern, vars)
+		// Parsed, not compiled: only the combined automaton is needed.
+		tree, err := Parse(r.Pattern, vars)
 		if err != nil {
-			return nil, Unknown, err
+			return nil, Unknown, compileError(rules, idx, vars, err)
 		}
 		idx = append(idx, i)
-		trees = append(trees, p.tree)
+		trees = append(trees, tree)
 		if exact != nil {
 			lit = append(lit, exact(r.Pattern))
 		} else {
-			lit = append(lit, p.literal)
+			lit = append(lit, isLiteralText(r.Pattern, vars))
 		}
 	}
 	if len(idx) < 2 {
-		return nil, Yes, nil
+		return nil, Yes, compileError(rules, idx, vars, nil)
 	}
 	d, err := compileTrees(trees, MaxDFAStates)
 	if err != nil {
-		return nil, Unknown, nil
+		return nil, Unknown, compileError(rules, idx, vars, nil)
 	}
 	// Breadth first from the start: the shortest input to every state.
 	reps := make([]byte, 0, d.nclass)
@@ -103,6 +104,19 @@ func ExecConflicts(rules []Rule, vars Vars, exact func(pattern string) bool) ([]
 	}
 	slices.SortFunc(out, func(x, y ExecConflict) int { return cmp.Or(cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B)) })
 	return out, Yes, nil
+}
+
+// compileError is the error of the first of the rules at idx that does
+// not compile on its own (too complex), else err: what ExecConflicts
+// returned when it compiled each rule's pattern (rarely asked: only when
+// something fails, or for a single exec rule, whose automaton is small).
+func compileError(rules []Rule, idx []int, vars Vars, err error) error {
+	for _, i := range idx {
+		if _, cerr := Compile(rules[i].Pattern, vars); cerr != nil {
+			return cerr
+		}
+	}
+	return err
 }
 
 // conflictIn returns the first two rules of tags (indexes into idx) that

@@ -1,6 +1,7 @@
 package aare
 
 import (
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -116,20 +117,34 @@ func (w *meetWalk) successors(next []statePair, p statePair, set ByteSet, reps [
 			cont.Add(l[d])
 		}
 	}
-	var seen [256]bool // b's classes tried with a byte outside cont
-	for c := 0; c < 256; c++ {
-		if !set.Has(byte(c)) {
-			continue
-		}
-		if !cont.Has(byte(c)) {
-			k := w.b.classOf[c]
-			if seen[k] {
+	// One byte outside cont per class of b (reps holds the smallest of
+	// each: when it continues a path, the next of its class that does not).
+	for _, c := range reps {
+		if cont.Has(c) {
+			k, found := w.b.classOf[c], false
+			for x := int(c) + 1; x < 256; x++ {
+				if b := byte(x); w.b.classOf[b] == k && set.Has(b) && !cont.Has(b) {
+					c, found = b, true
+					break
+				}
+			}
+			if !found {
 				continue
 			}
-			seen[k] = true
 		}
-		if q, ok := w.step(p, byte(c)); ok {
+		if q, ok := w.step(p, c); ok {
 			next = addPair(next, q)
+		}
+	}
+	// Each byte of set that continues a path.
+	for i, word := range cont {
+		word &= set[i]
+		for word != 0 {
+			c := byte(i*64 + bits.TrailingZeros64(word))
+			word &= word - 1
+			if q, ok := w.step(p, c); ok {
+				next = addPair(next, q)
+			}
 		}
 	}
 	return next

@@ -2,6 +2,7 @@ package aare
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -63,7 +64,7 @@ func simplify(n *Node) *Node {
 		return &Node{Op: OpConcat, Sub: out}
 	case OpAlternate:
 		var out []*Node
-		seen := map[string]bool{}
+		var seen map[string]bool // past a few alternatives: by their text
 		hasEmpty, otherNullable := false, false
 		for _, s := range n.Sub {
 			s = simplify(s)
@@ -76,8 +77,21 @@ func simplify(n *Node) *Node {
 					hasEmpty = true
 					continue
 				}
-				if k := s.String(); !seen[k] {
+				if seen == nil && len(out) >= 8 {
+					seen = make(map[string]bool, 2*len(out))
+					for _, o := range out {
+						seen[o.String()] = true
+					}
+				}
+				dup := false
+				if seen != nil {
+					k := s.String()
+					dup = seen[k]
 					seen[k] = true
+				} else {
+					dup = slices.ContainsFunc(out, func(o *Node) bool { return sameTree(o, s) })
+				}
+				if !dup {
 					out = append(out, s)
 					otherNullable = otherNullable || nullable(s)
 				}
@@ -103,6 +117,26 @@ func simplify(n *Node) *Node {
 		}
 	}
 	return n
+}
+
+// sameTree reports whether two simplified trees print the same (String):
+// the same shape, literals and sets.
+func sameTree(a, b *Node) bool {
+	if a.Op != b.Op || len(a.Sub) != len(b.Sub) {
+		return false
+	}
+	switch a.Op {
+	case OpLiteral:
+		return a.Lit == b.Lit
+	case OpCharClass:
+		return a.Set == b.Set
+	}
+	for i := range a.Sub {
+		if !sameTree(a.Sub[i], b.Sub[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func isStar(n *Node) bool { return n.Op == OpStar || n.Op == OpDoubleStar }
