@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"go/token"
@@ -71,6 +72,9 @@ func (h *Host) SetMode(ctx context.Context, f ProfileFile, mode Mode, match Atta
 	content, err := h.readProfile(f)
 	if err != nil {
 		return nil, err
+	}
+	if f.Checked != "" && ContentHash(content) != f.Checked {
+		return nil, &ChangedError{File: cmp.Or(f.Source, h.Path(f))}
 	}
 	edited, err := SetModeFlags(h.Path(f), content, mode)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/armorer-dev/armorer/host"
@@ -117,7 +118,7 @@ func enforceRun(cmd *cobra.Command, o *enforceOptions) error {
 		var rep *GateReport
 		if !o.Force {
 			var err error
-			if rep, err = runGate(ctx, h, o, f); err != nil {
+			if rep, f.Checked, err = runGate(ctx, h, o, f); err != nil {
 				return nil, err
 			}
 		}
@@ -130,38 +131,45 @@ func enforceRun(cmd *cobra.Command, o *enforceOptions) error {
 }
 
 // runGate checks f with the simulate gate: the report when it passes
-// (its warnings printed on stderr), a refusal otherwise.
-func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.ProfileFile) (*GateReport, error) {
+// (its warnings printed on stderr) and the hash of the content it read
+// before the check, for SetMode to compare under the directory's lock (a
+// write in between is refused, not enforced unchecked); a refusal
+// otherwise.
+func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.ProfileFile) (*GateReport, string, error) {
 	if o.Gate == nil {
-		return nil, &FoundError{Msg: ErrNoGate.Error() + ": enforce cannot check recorded behaviour; use --force to enforce without the check"}
+		return nil, "", &FoundError{Msg: ErrNoGate.Error() + ": enforce cannot check recorded behaviour; use --force to enforce without the check"}
 	}
 	gate, err := o.Gate()
 	if err != nil {
-		return nil, &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
+		return nil, "", &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
 	}
 	file := h.Path(f)
 	if f.Source != "" {
 		file = f.Source
 	}
+	content, err := os.ReadFile(file) // before the check: what it can have read at most
+	if err != nil {
+		return nil, "", err
+	}
 	names, err := h.Parser.Names(ctx, file)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rep, err := gate.Check(ctx, GateRequest{File: file, Profiles: names, Sources: o.Events, Dir: h.Paths.ProfileDir, StateDir: h.Paths.StateDir})
 	if err != nil {
-		return nil, &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
+		return nil, "", &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
 	}
 	if rep.Events == 0 {
-		return nil, &FoundError{Msg: fmt.Sprintf("no recorded events for %s: an empty check proves nothing; record or learn first, give --events SOURCE, or use --force", strings.Join(names, ", "))}
+		return nil, "", &FoundError{Msg: fmt.Sprintf("no recorded events for %s: an empty check proves nothing; record or learn first, give --events SOURCE, or use --force", strings.Join(names, ", "))}
 	}
 	if len(rep.Denials) > 0 {
-		return nil, &gateRefusal{report: rep, found: FoundError{Msg: fmt.Sprintf("enforce mode would deny %d recorded access(es) (of %d events); learn them first or use --force:\n  %s%s%s",
+		return nil, "", &gateRefusal{report: rep, found: FoundError{Msg: fmt.Sprintf("enforce mode would deny %d recorded access(es) (of %d events); learn them first or use --force:\n  %s%s%s",
 			len(rep.Denials), rep.Events, strings.Join(rep.Denials, "\n  "), gateFindingsText(rep.Findings), gateWarningsText(rep.Warnings))}}
 	}
 	for _, w := range capWarnings(rep.Warnings) {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s\n", w)
 	}
-	return rep, nil
+	return rep, host.ContentHash(content), nil
 }
 
 // gateFindingsText lists the findings that block enforcement, each with

@@ -126,3 +126,31 @@ func TestEnforceGate(t *testing.T) {
 		})
 	}
 }
+
+// writingGate is a gate during whose check the profile file changes: the
+// content enforce would put in enforce mode is not the one the gate checked.
+type writingGate struct {
+	file, content string
+}
+
+func (g *writingGate) Check(_ context.Context, req GateRequest) (*GateReport, error) {
+	if err := os.WriteFile(g.file, []byte(g.content), 0o644); err != nil {
+		return nil, err
+	}
+	return &GateReport{Events: 12}, nil
+}
+
+// The gate's verdict is about the content it read: a write between the
+// check and the mode switch (under the directory's lock) is refused, not
+// enforced unchecked.
+func TestEnforceGateFileChanged(t *testing.T) {
+	p, file := gateHost(t)
+	changed := "profile myapp /opt/myapp/bin/myapp flags=(complain) {\n  /opt/myapp/config r,\n  capability sys_admin,\n}\n"
+	_, stderr, err := runEnforce(t, p, &writingGate{file: file, content: changed}, "myapp")
+	if got := exitCode(err); got != ExitFound || !strings.Contains(stderr, "changed since the simulate gate checked it") {
+		t.Fatalf("exit %d (%v), stderr %q; want a refusal (exit %d)", got, err, stderr, ExitFound)
+	}
+	if b, _ := os.ReadFile(file); string(b) != changed {
+		t.Errorf("file after the refusal:\n%s", b)
+	}
+}

@@ -36,13 +36,14 @@ func hostError(err error) error {
 		nb *host.NotBackupError
 		pe *host.ParserError
 		oe *host.OutsideError
+		ce *host.ChangedError
 	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &ue), errors.As(err, &ke), errors.As(err, &rb), errors.Is(err, fs.ErrPermission):
 		return &EnvError{Err: err}
-	case errors.As(err, &ie), errors.As(err, &iu), errors.As(err, &oe):
+	case errors.As(err, &ie), errors.As(err, &iu), errors.As(err, &oe), errors.As(err, &ce):
 		return &FoundError{Msg: err.Error()}
 	case errors.As(err, &nf), errors.As(err, &am), errors.As(err, &nb):
 		return &FlagError{Err: err}
