@@ -153,8 +153,20 @@ func (h *Host) restoreLinks(name string, links map[string]string) {
 }
 
 // Unload removes f's profiles from the kernel; the file stays. It refuses
-// while they confine processes, unless force.
+// while they confine processes, unless force. It holds the profile
+// directory's lock, as every operation on its files does: the profiles it
+// names are the file's while no one rewrites it.
 func (h *Host) Unload(ctx context.Context, f ProfileFile, force bool) (*Result, error) {
+	lock, err := h.LockProfileDir(ctx, h.Paths.ProfileDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	return h.unload(ctx, f, force)
+}
+
+// unload is Unload, under the lock.
+func (h *Host) unload(ctx context.Context, f ProfileFile, force bool) (*Result, error) {
 	target := h.Path(f)
 	if f.Source != "" {
 		target = f.Source // a file outside the profile directory names the profiles
@@ -184,6 +196,11 @@ func (h *Host) Unload(ctx context.Context, f ProfileFile, force bool) (*Result, 
 
 // UnloadName removes a loaded profile that has no file any more.
 func (h *Host) UnloadName(ctx context.Context, name string, force bool) (*Result, error) {
+	lock, err := h.LockProfileDir(ctx, h.Paths.ProfileDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	loaded, err := h.snapshot()
 	if err != nil {
 		return nil, err
@@ -207,13 +224,17 @@ func (h *Host) Disable(ctx context.Context, f ProfileFile, force bool) (*Result,
 	if f.Source != "" {
 		return nil, fmt.Errorf("disable %s: not a file in %s", f.Source, h.Paths.ProfileDir)
 	}
+	lock, err := h.LockProfileDir(ctx, h.Paths.ProfileDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	var res *Result
-	var err error
 	if h.NoLoad {
 		names, nerr := h.Parser.Names(ctx, h.Path(f))
 		res, err = &Result{File: h.Path(f), Profiles: names}, nerr
 	} else {
-		res, err = h.Unload(ctx, f, force)
+		res, err = h.unload(ctx, f, force)
 	}
 	if err != nil {
 		return nil, err
