@@ -9,12 +9,18 @@ import (
 
 func TestLimitMemory(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
 	prev := debug.SetMemoryLimit(-1)
+	prevPercent := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prevPercent)
 	const floor = 8 << 20
 	restore := limitMemory(floor)
 	if got := debug.SetMemoryLimit(-1); got != floor {
 		restore()
 		t.Fatalf("limit %d, want the floor %d", got, floor)
+	}
+	if got := debug.SetGCPercent(learnGCPercent); got != learnGCPercent {
+		t.Errorf("GOGC %d under the limit, want %d", got, learnGCPercent)
 	}
 	// A live heap above half the floor raises the limit to twice it after
 	// a collection, so that the collector never works against it.
@@ -38,6 +44,22 @@ func TestLimitMemory(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != prev {
 		t.Errorf("restored limit %d, want %d", got, prev)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("restored GOGC %d, want 100", got)
+	}
+}
+
+func TestLimitMemoryRespectsGOGC(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "50")
+	prevPercent := debug.SetGCPercent(50)
+	defer debug.SetGCPercent(prevPercent)
+	restore := limitMemory(8 << 20)
+	got := debug.SetGCPercent(50)
+	restore()
+	if got != 50 {
+		t.Errorf("GOGC %d with GOGC set, want it left at 50", got)
 	}
 }
 
