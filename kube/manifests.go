@@ -141,7 +141,8 @@ func (o *ManifestOptions) agentArgs() []string {
 		"--listen=:" + strconv.Itoa(int(o.Port)),
 	}
 	if o.Attribution {
-		args = append(args, "--attribution", "--runtime-root="+runtimeRoot)
+		// hostNetwork: the port is the node's; not on all its addresses
+		args = append(args, "--attribution", "--runtime-root="+runtimeRoot, "--listen-pod-ip")
 	}
 	if o.NodeLabel {
 		args = append(args, "--node-label")
@@ -396,13 +397,20 @@ func (o *ManifestOptions) daemonSet() *appsv1.DaemonSet {
 }
 
 // env gives the agent its node's name (the downward API's
-// spec.nodeName) when it labels that node or publishes its events.
+// spec.nodeName) when it labels that node or publishes its events, and
+// with Attribution (hostNetwork) its pod's IP (status.podIP, the node's
+// internal address) to listen on (--listen-pod-ip).
 func (o *ManifestOptions) env() []corev1.EnvVar {
-	if !o.usesAPI() {
-		return nil
+	var env []corev1.EnvVar
+	if o.usesAPI() {
+		env = append(env, corev1.EnvVar{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "spec.nodeName"}}})
 	}
-	return []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
-		FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "spec.nodeName"}}}}
+	if o.Attribution {
+		env = append(env, corev1.EnvVar{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}})
+	}
+	return env
 }
 
 func (o *ManifestOptions) service() *corev1.Service {

@@ -145,8 +145,10 @@ func TestManifestsNodeLabel(t *testing.T) {
 						a.NodeNameEnv = true
 					}
 				}
-				if len(c.Env) > 0 && !a.NodeNameEnv {
-					t.Errorf("unexpected env %v", c.Env)
+				for _, e := range c.Env {
+					if e.Name != "NODE_NAME" && e.Name != "POD_IP" { // POD_IP: --listen-pod-ip
+						t.Errorf("unexpected env %v", e)
+					}
 				}
 			case *rbacv1.ClusterRole:
 				a.Rules = v.Rules
@@ -196,7 +198,7 @@ func TestManifestsPublishEvents(t *testing.T) {
 						a.Args = append(a.Args, arg)
 					}
 				}
-				a.NodeNameEnv = len(spec.Containers[0].Env) == 1 && spec.Containers[0].Env[0].Name == "NODE_NAME"
+				a.NodeNameEnv = len(spec.Containers[0].Env) > 0 && spec.Containers[0].Env[0].Name == "NODE_NAME"
 			case *rbacv1.Role:
 				a.Roles["Role/"+v.Namespace+"/"+v.Name] = v.Rules
 			case *rbacv1.ClusterRole:
@@ -229,5 +231,24 @@ func TestManifestsPublishEvents(t *testing.T) {
 	}
 	if d := cmp.Diff(access{Roles: map[string][]rbacv1.PolicyRule{}, Bindings: map[string]rbacv1.RoleRef{}}, get(ManifestOptions{Attribution: true})); d != "" {
 		t.Errorf("without it (-want +got):\n%s", d)
+	}
+}
+
+// With --attribution the pod shares the node's network, and the agent's
+// unauthenticated /status and /denials would be served on every address of
+// the node: the agent listens on the pod's IP (the node's internal one,
+// from the downward API), which kubelet's probes and Prometheus use.
+func TestAttributionListensOnPodIP(t *testing.T) {
+	for _, attr := range []bool{false, true} {
+		o := ManifestOptions{Attribution: attr}
+		o.defaults()
+		args := strings.Join(o.agentArgs(), " ")
+		podIP := false
+		for _, e := range o.env() {
+			podIP = podIP || e.Name == "POD_IP" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP"
+		}
+		if got := strings.Contains(args, "--listen-pod-ip"); got != attr || podIP != attr {
+			t.Errorf("attribution %v: args %q, POD_IP env %v", attr, args, podIP)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -27,6 +28,7 @@ type k8sAgentOptions struct {
 	Resync      time.Duration
 	NodeLabel   bool
 	AllowAttach bool
+	ListenPodIP bool
 	Publish     bool
 	EventsNS    string
 	PublishEach time.Duration
@@ -65,7 +67,9 @@ volume's ..data link (kubelet's atomic update) and every --resync:
   - the mode is the profile's own flags: edit flags=(complain) in the ConfigMap
     and the agent reloads the same name in the new mode; pods keep running.
 
-It serves on --listen: /healthz, /readyz (200 only once every profile of the
+It serves on --listen (without authentication: with --attribution, which needs
+the node's network, give --listen-pod-ip, as armorer k8s manifests does, so that
+only the node's internal address serves it): /healthz, /readyz (200 only once every profile of the
 ConfigMap is loaded), /status (JSON per profile: desired and loaded sha256,
 mode, state, error), /metrics, and with --attribution /denials: denials read
 from --source (default: the first of netlink:, auditd:, journal:, kmsg: that
@@ -96,6 +100,7 @@ removes the label while not. Both use the pod's service account.`,
 	fl.StringVar(&o.StateDir, "state-dir", o.paths.StateDir, "the agent's own state `DIR`: ownership record, accepted profiles, backups")
 	fl.StringVar(&o.Includes, "includes", agent.DefaultIncludes, "tunables and abstractions search `DIR` (the host's /etc/apparmor.d, read-only)")
 	fl.StringVar(&o.Listen, "listen", agent.DefaultListen, "`address` for /healthz, /readyz, /status, /metrics and /denials")
+	fl.BoolVar(&o.ListenPodIP, "listen-pod-ip", false, "listen on $POD_IP (the downward API's status.podIP) at --listen's port, not on every address: with --attribution (hostNetwork) the port is the node's")
 	fl.BoolVar(&o.Attribution, "attribution", false, "read denials and attribute them to pods (needs hostPID and the runtime's state directory)")
 	fl.StringArrayVar(&o.Sources, "source", nil, "with --attribution, read this `SOURCE` (repeatable): kmsg:, netlink:, auditd:[PATH], journal:[PATH]")
 	fl.StringVar(&o.RuntimeRoot, "runtime-root", "/", "with --attribution, the `DIR` under which /run/containerd, /run/containers and /run/runc are found")
@@ -123,6 +128,14 @@ func k8sAgentRun(o *k8sAgentOptions) error {
 	}
 	if o.PublishEach <= 0 {
 		return usageErrorf("--publish-interval must be positive")
+	}
+	if o.ListenPodIP {
+		ip := net.ParseIP(os.Getenv("POD_IP"))
+		_, port, err := net.SplitHostPort(o.Listen)
+		if ip == nil || err != nil {
+			return usageErrorf("--listen-pod-ip needs POD_IP, the pod's IP (env from the downward API's status.podIP), and --listen [HOST]:PORT")
+		}
+		o.Listen = net.JoinHostPort(ip.String(), port)
 	}
 	node := ""
 	if o.NodeLabel || o.Publish {
