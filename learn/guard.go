@@ -25,8 +25,10 @@ type fileGuard struct {
 	reachMemo map[guardKey]reachAnswer
 }
 
-func (l *Learner) newFileGuard(touched map[string]bool) *fileGuard {
-	g := &fileGuard{l: l, named: sensitiveOf(touched, l.anyPath)}
+// newFileGuard is the guard of a profile whose learned paths in the
+// sensitive table's language are named (sorted, distinct).
+func (l *Learner) newFileGuard(named []string) *fileGuard {
+	g := &fileGuard{l: l, named: named}
 	g.exceptSrc, g.hasExcept = namedSensitiveSrc(g.named)
 	g.literal = literalNames(g.named)
 	return g

@@ -1135,7 +1135,9 @@ type fileEntry struct {
 }
 
 func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc, r *resolver, cov coverer) error {
-	touched := map[string]bool{}
+	// named: the learned paths in the sensitive table's language, sorted
+	// (the guard's exceptions).
+	var named []string
 	var entries []*fileEntry
 	for _, fp := range slices.Sorted(maps.Keys(files)) {
 		f := files[fp]
@@ -1144,7 +1146,8 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		// them back, a second finding or the learned rest counts none.
 		ev := f.evidence
 		// The sensitive guard works on concrete paths, before any glob.
-		if !l.anyPath(fp) {
+		sensitive := l.anyPath(fp)
+		if !sensitive {
 			// No entry matches it, whatever the permissions.
 		} else if e, ok := lint.Path(fp, perms); ok {
 			bad := perms & e.Access
@@ -1170,7 +1173,9 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		if perms == 0 {
 			continue
 		}
-		touched[fp] = true
+		if sensitive {
+			named = append(named, fp)
+		}
 		lit := EscapeLiteral(fp)
 		fe := &fileEntry{pattern: lit, owned: f.owned, perms: perms, ev: ev, members: []string{lit}, raw: []string{fp}}
 		if perms&aare.PermExec != 0 {
@@ -1184,7 +1189,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 		}
 		entries = append(entries, fe)
 	}
-	guard := l.newFileGuard(touched)
+	guard := l.newFileGuard(named)
 	// Undo generalisations that reach a sensitive path.
 	for _, e := range entries {
 		if e.pattern == e.members[0] || guard.allows(e.pattern, e.perms) {

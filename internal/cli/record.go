@@ -270,12 +270,37 @@ func recordProfileFile(o *recordOptions, h *host.Host, prog string) (host.Profil
 	if _, err := os.Stat(filepath.Join(h.Paths.ProfileDir, name)); err == nil {
 		return host.ProfileFile{Name: name}, nil
 	}
+	if f, ok := profileAttachedTo(h, prog); ok {
+		return f, nil
+	}
 	nopts := &newOptions{IO: &IOStreams{Out: o.IO.ErrOut, ErrOut: o.IO.ErrOut}, Host: o.Host, Ctx: o.Ctx, Binary: prog, Name: o.Profile,
 		Write: true, hostFlags: hostFlags{Dir: h.Paths.ProfileDir, StateDir: h.Paths.StateDir}, Complain: true, ABI: o.ABI}
 	if err := newRun(nopts); err != nil {
 		return host.ProfileFile{}, err
 	}
 	return host.ProfileFile{Name: name}, nil
+}
+
+// profileAttachedTo finds the file of the top-level profile attached to
+// exactly prog (its attachment, or its name for a profile named by its
+// path): one named otherwise, or by an older conventional name (before
+// host.ProfileFileName replaced characters outside letters, digits and
+// ._-+~), is still the program's profile. A glob attachment is not taken:
+// record's own profile for the program is.
+func profileAttachedTo(h *host.Host, prog string) (host.ProfileFile, bool) {
+	set, err := h.ProfileSet()
+	if err != nil {
+		return host.ProfileFile{}, false
+	}
+	name, ok := set.ProfileFor(prog)
+	if !ok || set.Profiles[name].Attach != prog {
+		return host.ProfileFile{}, false
+	}
+	rel, err := filepath.Rel(set.Dir, set.Profiles[name].File)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return host.ProfileFile{}, false
+	}
+	return host.ProfileFile{Name: filepath.ToSlash(rel)}, true
 }
 
 // raiseRatelimit sets the kernel's printk rate limit (complain mode's

@@ -131,3 +131,36 @@ func TestRecordInterrupted(t *testing.T) {
 		t.Errorf("stderr does not say the rate limit was restored:\n%s", errOut)
 	}
 }
+
+// record finds the program's existing profile by its attachment, not only
+// by the conventional file name: a file named before host.ProfileFileName
+// sanitised names ("opt.my app" for /opt/my app), or named otherwise,
+// is the profile, and no second one is written beside it.
+func TestRecordFindsProfileByAttachment(t *testing.T) {
+	p := recordRoot(t)
+	h := host.New(p, nil)
+	for file, text := range map[string]string{
+		"opt.my app":   "profile \"/opt/my app\" flags=(complain) {\n}\n",
+		"custom-name":  "profile tool /opt/bin/tool flags=(complain) {\n}\n",
+		"glob-profile": "profile globbed /opt/glob/* flags=(complain) {\n}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(p.ProfileDir, file), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := &recordOptions{IO: &IOStreams{Out: &strings.Builder{}, ErrOut: &strings.Builder{}}, Host: func() (*host.Host, error) { return h, nil }, Ctx: context.Background()}
+	for prog, want := range map[string]string{"/opt/my app": "opt.my app", "/opt/bin/tool": "custom-name"} {
+		f, err := recordProfileFile(o, h, prog)
+		if err != nil || f.Name != want {
+			t.Errorf("%s: profile file %q, %v; want %q", prog, f.Name, err, want)
+		}
+	}
+	ents, _ := os.ReadDir(p.ProfileDir)
+	if len(ents) != 4 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("profile directory holds %q: a second profile was written", names)
+	}
+}
