@@ -7,6 +7,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// The source label is the SOURCE spec as configured (Runner.Specs, or
+// AutoSources), as source.Options.OnSource reports it: a file path in it
+// is the operator's, never a value from the events, so the series are as
+// many as the configured sources (docs/update-workflow.md).
 var (
 	sourceUpDesc = prometheus.NewDesc(
 		prometheus.BuildFQName(namespace, "monitor", "source_up"),
