@@ -37,8 +37,10 @@ const agentScript = `
 CM=/etc/armorer/profiles
 API=http://127.0.0.1:9779
 PROFILES=/sys/kernel/security/apparmor/profiles
+# --allow-attachments: the held profile attaches to /opt/holder/sleep by
+# path, so that a process it confines keeps it in use (step 5).
 agent_start() {
-	armorer k8s agent --profiles $CM --resync 3s --listen 127.0.0.1:9779 --attribution --source kmsg: >>/root/agent.log 2>&1 &
+	armorer k8s agent --profiles $CM --resync 3s --listen 127.0.0.1:9779 --attribution --allow-attachments --source kmsg: >>/root/agent.log 2>&1 &
 	AGENT=$!
 }
 # wait_status SECS TEXT: until /status contains TEXT.
