@@ -273,6 +273,13 @@ func recordProfileFile(o *recordOptions, h *host.Host, prog string) (host.Profil
 	if f, ok := profileAttachedTo(h, prog); ok {
 		return f, nil
 	}
+	if file, ok := disabledProfileFor(h, prog); ok {
+		// Not a second profile beside it, which the next boot would load
+		// while this one stays disabled: loading re-enables it, as load does
+		// for the conventional file.
+		fmt.Fprintf(o.IO.ErrOut, "record: the profile for %s in %s is disabled; loading it re-enables it\n", prog, file)
+		return host.ProfileFile{Name: file}, nil
+	}
 	nopts := &newOptions{IO: &IOStreams{Out: o.IO.ErrOut, ErrOut: o.IO.ErrOut}, Host: o.Host, Ctx: o.Ctx, Binary: prog, Name: o.Profile,
 		Write: true, hostFlags: hostFlags{Dir: h.Paths.ProfileDir, StateDir: h.Paths.StateDir}, Complain: true, ABI: o.ABI}
 	if err := newRun(nopts); err != nil {
@@ -301,6 +308,23 @@ func profileAttachedTo(h *host.Host, prog string) (host.ProfileFile, bool) {
 		return host.ProfileFile{}, false
 	}
 	return host.ProfileFile{Name: filepath.ToSlash(rel)}, true
+}
+
+// disabledProfileFor finds the file of a disabled top-level profile
+// attached to exactly prog (ProfileFor skips disabled files).
+func disabledProfileFor(h *host.Host, prog string) (string, bool) {
+	set, err := h.ProfileSet()
+	if err != nil {
+		return "", false
+	}
+	for _, p := range set.TopLevel(true) {
+		if p.Disabled && p.Attach == prog {
+			if rel, err := filepath.Rel(set.Dir, p.File); err == nil && !strings.HasPrefix(rel, "..") {
+				return filepath.ToSlash(rel), true
+			}
+		}
+	}
+	return "", false
 }
 
 // raiseRatelimit sets the kernel's printk rate limit (complain mode's

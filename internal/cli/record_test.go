@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/armorer-dev/armorer/host"
+	"github.com/armorer-dev/armorer/learn"
 )
 
 // recordRoot is a fixture host: AppArmor "enabled", fake parser, a
@@ -162,5 +163,32 @@ func TestRecordFindsProfileByAttachment(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("profile directory holds %q: a second profile was written", names)
+	}
+}
+
+// A program whose only profile is disabled (in a file not of the
+// conventional name) records into that profile, which loading re-enables,
+// rather than writing a second profile beside it.
+func TestRecordUsesDisabledProfile(t *testing.T) {
+	p := recordRoot(t)
+	h := host.New(p, nil)
+	if err := os.WriteFile(filepath.Join(p.ProfileDir, "custom-name"), []byte("profile tool /opt/bin/tool flags=(complain) {\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(p.ProfileDir, "disable"), 0o755)
+	if err := os.Symlink("../custom-name", filepath.Join(p.ProfileDir, "disable", "custom-name")); err != nil {
+		t.Fatal(err)
+	}
+	errOut := &strings.Builder{}
+	o := &recordOptions{IO: &IOStreams{Out: &strings.Builder{}, ErrOut: errOut}, Host: func() (*host.Host, error) { return h, nil }, Ctx: context.Background()}
+	f, err := recordProfileFile(o, h, "/opt/bin/tool")
+	if err != nil || f.Name != "custom-name" {
+		t.Errorf("profile file %q, %v; want custom-name", f.Name, err)
+	}
+	if !strings.Contains(errOut.String(), "disabled") {
+		t.Errorf("stderr does not say the profile is disabled:\n%s", errOut)
+	}
+	if _, err := os.Stat(filepath.Join(p.ProfileDir, learn.ProfileFileName("/opt/bin/tool"))); err == nil {
+		t.Error("a second profile was written")
 	}
 }
