@@ -223,14 +223,7 @@ func (f *fileSeen) add(a *Access) {
 	f.perms = normal(f.perms | a.Perms)
 	f.owned = f.owned && a.Owner
 	f.count++
-	if !a.Time.IsZero() {
-		if f.first.IsZero() || a.Time.Before(f.first) {
-			f.first = a.Time
-		}
-		if a.Time.After(f.last) {
-			f.last = a.Time
-		}
-	}
+	widen(&f.first, &f.last, a.Time, a.Time)
 	if a.Loc == (Location{}) {
 		return
 	}

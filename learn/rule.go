@@ -178,14 +178,7 @@ const MaxExamples = 3
 // ("" for none).
 func (e *Evidence) Add(a *Access, example string) {
 	e.Count++
-	if !a.Time.IsZero() {
-		if e.First.IsZero() || a.Time.Before(e.First) {
-			e.First = a.Time
-		}
-		if a.Time.After(e.Last) {
-			e.Last = a.Time
-		}
-	}
+	widen(&e.First, &e.Last, a.Time, a.Time)
 	e.Examples = addBounded(e.Examples, example, strings.Compare)
 	if a.Loc != (Location{}) {
 		e.Lines = addBounded(e.Lines, a.Loc, compareLocations)
@@ -195,17 +188,23 @@ func (e *Evidence) Add(a *Access, example string) {
 func (e *Evidence) merge(o Evidence) {
 	e.Count += o.Count
 	e.held += o.held
-	if !o.First.IsZero() && (e.First.IsZero() || o.First.Before(e.First)) {
-		e.First = o.First
-	}
-	if o.Last.After(e.Last) {
-		e.Last = o.Last
-	}
+	widen(&e.First, &e.Last, o.First, o.Last)
 	for _, x := range o.Examples {
 		e.Examples = addBounded(e.Examples, x, strings.Compare)
 	}
 	for _, x := range o.Lines {
 		e.Lines = addBounded(e.Lines, x, compareLocations)
+	}
+}
+
+// widen extends the time window [*first, *last] to take in [from, to];
+// a zero time is no time (an event without a timestamp).
+func widen(first, last *time.Time, from, to time.Time) {
+	if !from.IsZero() && (first.IsZero() || from.Before(*first)) {
+		*first = from
+	}
+	if to.After(*last) {
+		*last = to
 	}
 }
 
