@@ -8,6 +8,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,25 +104,47 @@ type Finding struct {
 	Reason   string
 
 	r rule // for ordering
+	// text is ruleText(textOf), made once with the node: sorting, the
+	// key and the message all need it. RuleText uses it only while Rule
+	// is still textOf (a caller may set another Rule).
+	text   string
+	textOf policy.Rule
 }
 
 func newFinding(profile string, r rule, id string, sev lint.Severity, why string) Finding {
-	return Finding{Profile: profile, Rule: r.node(), Evidence: r.Evidence, ID: id, Severity: sev, Reason: why, r: r}
+	n := r.node()
+	return Finding{Profile: profile, Rule: n, Evidence: r.Evidence, ID: id, Severity: sev, Reason: why, r: r, text: ruleText(n), textOf: n}
 }
 
 func (f Finding) String() string {
-	s := fmt.Sprintf("%s: %s [%s, %s]: %s", f.Profile, ruleText(f.Rule), f.ID, f.Severity, f.Reason)
+	return string(f.appendText(nil, f.RuleText()))
+}
+
+// appendText appends String's text, the rule's text given.
+func (f *Finding) appendText(b []byte, rule string) []byte {
+	b = append(b, f.Profile...)
+	b = append(b, ": "...)
+	b = append(b, rule...)
+	b = append(b, " ["...)
+	b = append(b, f.ID...)
+	b = append(b, ", "...)
+	b = append(b, f.Severity.String()...)
+	b = append(b, "]: "...)
+	b = append(b, f.Reason...)
 	if ev := f.Evidence; ev.Count > 0 {
-		s += fmt.Sprintf(" (%d event", ev.Count)
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(ev.Count), 10)
+		b = append(b, " event"...)
 		if ev.Count != 1 {
-			s += "s"
+			b = append(b, 's')
 		}
 		if len(ev.Lines) > 0 {
-			s += ", e.g. " + ev.Lines[0].String()
+			b = append(b, ", e.g. "...)
+			b = append(b, ev.Lines[0].String()...)
 		}
-		s += ")"
+		b = append(b, ')')
 	}
-	return s
+	return b
 }
 
 // Profile is what was learned for one profile: its rules (sorted) and the
@@ -819,11 +842,10 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 			return nil, err
 		}
 		l.otherRules(p, &rules, others)
-		sortByRule(rules, func(x *rule) *rule { return x }, nil)
-		for _, x := range rules {
-			p.Rules = append(p.Rules, x.learned())
+		if len(rules) > 0 {
+			p.Rules = learnedSorted(rules)
 		}
-		sortByRule(p.Findings, func(f *Finding) *rule { return &f.r }, func(a, b *Finding) int { return strings.Compare(a.ID, b.ID) })
+		sortFindings(p.Findings)
 		out = append(out, p)
 	}
 	return out, nil

@@ -251,6 +251,13 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 	res.Profiles = profiles
 	res.Accounting.Events = res.Events
 	res.Accounting.count(profiles)
+	n := 0
+	for _, p := range profiles {
+		n += len(p.Findings)
+	}
+	if n > 0 {
+		res.Findings = make([]Finding, 0, n)
+	}
 	for _, p := range profiles {
 		res.Findings = append(res.Findings, p.Findings...)
 	}
