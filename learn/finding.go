@@ -30,7 +30,12 @@ func FindingKey(profile, rule string) string {
 func (f Finding) Key() string { return FindingKey(f.Profile, f.RuleText()) }
 
 // RuleText is the exact rule the finding would add, in canonical form.
-func (f Finding) RuleText() string { return ruleText(f.Rule) }
+func (f Finding) RuleText() string {
+	if f.textOf != nil && f.textOf == f.Rule {
+		return f.text
+	}
+	return ruleText(f.Rule)
+}
 
 // RuleText is a learned rule in canonical form, without its comments.
 func (l Learned) RuleText() string { return ruleText(l.Node) }

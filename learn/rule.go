@@ -274,14 +274,18 @@ func (r rule) filePerms() string {
 	return s
 }
 
-// classOrder is the order rules of each class appear in a profile.
-var classOrder = map[Class]int{
-	ClassCapability: 1, ClassNetwork: 2, ClassUnix: 3, ClassSignal: 4, ClassPtrace: 5, ClassDBus: 6,
-	ClassMount: 7, ClassUmount: 8, ClassPivotRoot: 9, ClassChangeProfile: 10, ClassUserns: 11,
-	ClassIOUring: 12, ClassMqueue: 13, ClassFile: 14,
-}
+// classOrder is the order rules of each class appear in a profile
+// (indexed by Class; 0 for an unknown class).
+var classOrder = func() (o [256]int) {
+	for i, c := range []Class{ClassCapability, ClassNetwork, ClassUnix, ClassSignal, ClassPtrace, ClassDBus,
+		ClassMount, ClassUmount, ClassPivotRoot, ClassChangeProfile, ClassUserns, ClassIOUring, ClassMqueue, ClassFile} {
+		o[c] = i + 1
+	}
+	return o
+}()
 
-// compareRules orders rules for output: by class, then by their text.
+// compareRules orders rules for output: by class, then by their text
+// (a file rule by its path first).
 func compareRules(a, b rule) int {
 	if c := classOrder[a.Class] - classOrder[b.Class]; c != 0 {
 		return c
@@ -292,40 +296,77 @@ func compareRules(a, b rule) int {
 	return strings.Compare(a.String(), b.String())
 }
 
-// sortByRule sorts s in compareRules' order of the rule each element
-// holds (then by tie, when not nil), formatting each rule at most once:
-// the order of slices.SortFunc with compareRules, at a fraction of its
-// cost (formatting a rule builds and prints its AST).
-func sortByRule[T any](s []T, ruleOf func(*T) *rule, tie func(a, b *T) int) {
-	text := make([]string, len(s))
-	textOf := func(i int) string {
-		if text[i] == "" {
-			text[i] = ruleOf(&s[i]).String()
-		}
-		return text[i]
+// ruleOrder returns the indexes of n rules in compareRules' order (then
+// by tie, when not nil): rule(i) is the i-th rule and text(i) its
+// String, asked at most once per rule and only when needed (formatting
+// a rule builds and prints its AST).
+func ruleOrder(n int, ruleOf func(i int) *rule, text func(i int) string, tie func(i, j int) int) []int {
+	type key struct {
+		ord  int
+		file bool
+		path string
 	}
-	idx := make([]int, len(s))
+	keys := make([]key, n)
+	for i := range keys {
+		r := ruleOf(i)
+		keys[i] = key{ord: classOrder[r.Class], file: r.Class == ClassFile, path: r.Path}
+	}
+	texts := make([]string, n)
+	done := make([]bool, n)
+	textOf := func(i int) string {
+		if !done[i] {
+			texts[i], done[i] = text(i), true
+		}
+		return texts[i]
+	}
+	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
 	}
 	slices.SortFunc(idx, func(i, j int) int {
-		a, b := ruleOf(&s[i]), ruleOf(&s[j])
-		c := classOrder[a.Class] - classOrder[b.Class]
+		a, b := &keys[i], &keys[j]
+		c := a.ord - b.ord
 		if c == 0 {
-			if a.Class == ClassFile && a.Path != b.Path {
-				c = strings.Compare(a.Path, b.Path)
+			if a.file && a.path != b.path {
+				c = strings.Compare(a.path, b.path)
 			} else {
 				c = strings.Compare(textOf(i), textOf(j))
 			}
 		}
 		if c == 0 && tie != nil {
-			c = tie(&s[i], &s[j])
+			c = tie(i, j)
 		}
 		return c
 	})
-	sorted := make([]T, len(s))
+	return idx
+}
+
+// sortFindings sorts a profile's findings by their rules (compareRules),
+// then by ID.
+func sortFindings(fs []Finding) {
+	idx := ruleOrder(len(fs), func(i int) *rule { return &fs[i].r }, func(i int) string {
+		if fs[i].textOf != nil {
+			return fs[i].text // newFinding's: ruleText(r.node())
+		}
+		return fs[i].r.String()
+	}, func(i, j int) int { return strings.Compare(fs[i].ID, fs[j].ID) })
+	sorted := make([]Finding, len(fs))
 	for k, i := range idx {
-		sorted[k] = s[i]
+		sorted[k] = fs[i]
 	}
-	copy(s, sorted)
+	copy(fs, sorted)
+}
+
+// learnedSorted builds the learned rules, in compareRules' order.
+func learnedSorted(rules []rule) []Learned {
+	built := make([]Learned, len(rules))
+	for i := range rules {
+		built[i] = rules[i].learned()
+	}
+	idx := ruleOrder(len(rules), func(i int) *rule { return &rules[i] }, func(i int) string { return ruleText(built[i].Node) }, nil)
+	out := make([]Learned, len(rules))
+	for k, i := range idx {
+		out[k] = built[i]
+	}
+	return out
 }

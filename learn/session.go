@@ -230,7 +230,7 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 	l := New(WithProfiles(s.opts.Options, s.Profiles, abstractions, s.opts.Warn))
 	res := &SessionResult{}
 	var a Access
-	var m Mapper
+	m := &l.ids // Add finds labels and paths by the numbers it gives them
 	for ev := range events {
 		if s.opts.Profile != "" && !auditlog.LabelMatches(string(ev.Label()), s.opts.Profile) {
 			continue
@@ -251,6 +251,13 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 	res.Profiles = profiles
 	res.Accounting.Events = res.Events
 	res.Accounting.count(profiles)
+	n := 0
+	for _, p := range profiles {
+		n += len(p.Findings)
+	}
+	if n > 0 {
+		res.Findings = make([]Finding, 0, n)
+	}
 	for _, p := range profiles {
 		res.Findings = append(res.Findings, p.Findings...)
 	}

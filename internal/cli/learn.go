@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -298,20 +299,28 @@ func learnOutput(io_ *IOStreams, out learnOut, res *learn.SessionResult, st sour
 		fmt.Fprintf(io_.ErrOut, "armorer: warning: --accept %s matches no finding of this run (granted already, or not observed)\n", k)
 	}
 	if !out.json {
+		// Buffered: a large log has thousands of findings, a write each.
+		ew := bufio.NewWriter(io_.ErrOut)
 		for _, f := range res.Findings {
-			fmt.Fprintf(io_.ErrOut, "finding %s: %s\n", ecs.Severity(f.Severity, f.Key()), f)
+			ew.WriteString("finding ")
+			ew.WriteString(ecs.Severity(f.Severity, f.Key()))
+			ew.WriteString(": ")
+			ew.WriteString(f.String())
+			ew.WriteByte('\n')
 		}
 		if acceptable(res.Findings) {
-			fmt.Fprintf(io_.ErrOut, "armorer: a human decides each finding: grant one with --accept ID (or --accept 'RULE'), with --write\n")
+			ew.WriteString("armorer: a human decides each finding: grant one with --accept ID (or --accept 'RULE'), with --write\n")
 		}
+		ew.Flush()
 	}
+	ow := bufio.NewWriter(io_.Out)
 	for _, c := range res.Changes {
 		oldName := c.Path
 		if c.Old == nil {
 			oldName = "/dev/null"
 		}
-		d := diff.Diff(oldName, c.Old, c.Path, c.New)
 		if rep != nil {
+			d := diff.Diff(oldName, c.Old, c.Path, c.New)
 			rep.Changes = append(rep.Changes, changeJSON{Path: c.Path, NewFile: c.Old == nil,
 				Profiles: append([]string{}, c.Profiles...), Diff: string(d), Content: string(c.New)})
 			continue
@@ -320,13 +329,14 @@ func learnOutput(io_ *IOStreams, out learnOut, res *learn.SessionResult, st sour
 		case write:
 		case out.stdout:
 			if len(res.Changes) > 1 {
-				fmt.Fprintf(io_.Out, "# armorer: %s\n", c.Path)
+				ow.WriteString("# armorer: " + c.Path + "\n")
 			}
-			io_.Out.Write(c.New)
+			ow.Write(c.New)
 		default:
-			io_.Out.Write(cs.Diff(d))
+			ow.Write(cs.Diff(diff.Diff(oldName, c.Old, c.Path, c.New)))
 		}
 	}
+	ow.Flush()
 	if write {
 		written, err := out.w.write(io_, res.Changes)
 		if rep != nil {
