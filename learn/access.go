@@ -147,6 +147,12 @@ type Access struct {
 	// Evidence: when and where the event was seen.
 	Time time.Time
 	Loc  Location
+
+	// by is the Mapper that filled the access, profileID and pathID the
+	// numbers it gave Profile and Path (0: none): Learner.Add's way to a
+	// label's and a path's records without hashing them again.
+	by                *Mapper
+	profileID, pathID uint32
 }
 
 // Location is where an event was read: a SOURCE and its line number (or

@@ -25,24 +25,62 @@ func fromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 // with memory: it shares one copy of each profile
 // label and path among the accesses it fills, so mapping a long log does
 // not allocate a string per event. It is not safe for concurrent use.
+//
+// Each string it keeps has a number, which the accesses it fills carry
+// for their Profile and Path: a Learner mapping with its own Mapper
+// (Session.Learn) finds a label's and a path's records by number,
+// without hashing either string again.
 type Mapper struct {
-	strs map[string]string
+	ids  map[string]uint32 // string → its number, an index into strs
+	strs []string          // strs[0] is "", the number of none
 }
 
 // intern returns a string equal to b; a nil Mapper just converts.
 func (m *Mapper) intern(b []byte) string {
-	if m == nil {
-		return string(b)
-	}
-	if s, ok := m.strs[string(b)]; ok {
-		return s
-	}
-	if m.strs == nil {
-		m.strs = map[string]string{}
-	}
-	s := string(b)
-	m.strs[s] = s
+	s, _ := m.internID(b)
 	return s
+}
+
+// internID returns a string equal to b and its number (0 for a nil
+// Mapper, which just converts).
+func (m *Mapper) internID(b []byte) (string, uint32) {
+	if m == nil {
+		return string(b), 0
+	}
+	if id, ok := m.ids[string(b)]; ok {
+		return m.strs[id], id
+	}
+	return m.add(string(b))
+}
+
+// internString is internID for a string.
+func (m *Mapper) internString(s string) (string, uint32) {
+	if id, ok := m.ids[s]; ok {
+		return m.strs[id], id
+	}
+	return m.add(s)
+}
+
+func (m *Mapper) add(s string) (string, uint32) {
+	if m.ids == nil {
+		m.ids = map[string]uint32{}
+		m.strs = []string{""}
+	}
+	id := uint32(len(m.strs))
+	m.strs = append(m.strs, s)
+	m.ids[s] = id
+	return s, id
+}
+
+// idOf is the number of s, which an access says is id in mapper by: id
+// itself when by is m and the string is still s, else looked up (and
+// kept).
+func (m *Mapper) idOf(by *Mapper, id uint32, s string) uint32 {
+	if by == m && id != 0 && int(id) < len(m.strs) && m.strs[id] == s {
+		return id
+	}
+	_, id = m.internString(s)
+	return id
 }
 
 // Map is fromEvent, with interning.
@@ -57,7 +95,8 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 	default:
 		return false
 	}
-	a.Profile = m.intern(ev.Label())
+	a.by = m
+	a.Profile, a.profileID = m.internID(ev.Label())
 	a.Operation = ev.String(auditlog.KeyOperation)
 	if !ev.Time.IsZero() {
 		a.Time = ev.Time.Time()
@@ -81,7 +120,7 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 			return false
 		}
 		a.Class = ClassFile
-		a.Path = m.intern(ev.Value(auditlog.KeyName))
+		a.Path, a.pathID = m.internID(ev.Value(auditlog.KeyName))
 		a.Perms = kernelPerms(mask)
 		if a.Operation == "exec" {
 			a.Perms |= aare.PermExec

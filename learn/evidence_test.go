@@ -102,8 +102,9 @@ func TestFileSeenEvidence(t *testing.T) {
 				want.Add(a, a.Path)
 			}
 			la := l.labels["p"]
-			got := la.seen[la.files["/f"]].acc("/f").evidence
-			if got.Count != want.Count || got.First != want.First || got.Last != want.Last ||
+			_, f := l.fileAccOf(la, la.files[l.ids.idOf(nil, 0, "/f")])
+			got := f.evidence
+			if got.Count != want.Count || !got.First.Equal(want.First) || !got.Last.Equal(want.Last) ||
 				!slices.Equal(got.Lines, want.Lines) || !slices.Equal(got.Examples, want.Examples) {
 				t.Errorf("record's evidence\n%+v, want\n%+v", got, want)
 			}

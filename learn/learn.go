@@ -180,6 +180,13 @@ type Learner struct {
 	key    []byte // Add's buffer for appendOtherKey
 	m      *matcher
 
+	// ids numbers the labels and paths Add sees (Session.Learn maps
+	// events with it, so that Add finds them by number); byID is each
+	// label's record by its number; srcs numbers the events' sources.
+	ids  Mapper
+	byID []*labelAcc
+	srcs sources
+
 	unsafeMemo map[string]bool
 	// guardMemo: the sensitive guard's answers without named paths.
 	// Profiles of one log generalise to the same patterns
@@ -215,9 +222,14 @@ type guardKey struct {
 
 // labelAcc is everything seen under one raw label.
 type labelAcc struct {
-	// files indexes seen: one compact record per distinct path.
-	files map[string]int32
+	// files indexes seen by the path's number (Learner.ids): one
+	// compact, pointer-free record per distinct path, which the garbage
+	// collector need not scan.
+	files map[uint32]int32
 	seen  []fileSeen
+	// linkTo is, by record (seen's index), a sensitive file an event
+	// hard-linked the path to.
+	linkTo map[int32]string
 	// others: the non-file accesses by their key (otherKeyOf).
 	others map[string]*otherAcc
 	// execTargets: executable → labels the kernel moved to (null- ones
@@ -228,33 +240,58 @@ type labelAcc struct {
 // fileSeen is what the events of one label said about one path, kept
 // compact while a log is read (a log has a record per distinct access
 // and label): the evidence's one example is the path itself, and its
-// lines are held in place. acc makes the fileAcc that profiles are
-// computed from.
+// lines are held in place, their sources by number (Learner.srcs).
+// fileAcc makes the fileAcc that profiles are computed from.
 type fileSeen struct {
-	perms       aare.Perm
-	owned       bool // every event had fsuid == ouid
-	nlines      uint8
-	count       int
-	first, last time.Time
-	lines       [MaxExamples]Location // the nlines smallest, sorted
-	// linkTo is a sensitive file an event hard-linked this path to.
-	linkTo string
+	count int
+	// first and last are the time window: seconds since year 1 (zero:
+	// no time yet, as time.Time's zero) and nanoseconds.
+	firstSec, lastSec   int64
+	firstNsec, lastNsec int32
+	// lines and srcs are the nlines smallest locations, sorted.
+	lines  [MaxExamples]int64
+	srcs   [MaxExamples]uint32
+	path   uint32 // the path's number (Learner.ids)
+	perms  aare.Perm
+	owned  bool // every event had fsuid == ouid
+	nlines uint8
 }
 
+// zeroUnix is time.Time{}.Unix(): fileSeen counts seconds from it, so
+// that its zero value is no time.
+const zeroUnix = -62135596800
+
 // add counts one more access of the path, as Evidence.Add does.
-func (f *fileSeen) add(a *Access) {
+func (f *fileSeen) add(a *Access, srcs *sources) {
 	f.perms = normal(f.perms | a.Perms)
 	f.owned = f.owned && a.Owner
 	f.count++
-	widen(&f.first, &f.last, a.Time, a.Time)
+	if !a.Time.IsZero() {
+		// widen, on the record's numbers (instants compare as time.Time's
+		// Before and After do without a monotonic reading).
+		sec, nsec := a.Time.Unix()-zeroUnix, int32(a.Time.Nanosecond())
+		if (f.firstSec == 0 && f.firstNsec == 0) || sec < f.firstSec || (sec == f.firstSec && nsec < f.firstNsec) {
+			f.firstSec, f.firstNsec = sec, nsec
+		}
+		if sec > f.lastSec || (sec == f.lastSec && nsec > f.lastNsec) {
+			f.lastSec, f.lastNsec = sec, nsec
+		}
+	}
 	if a.Loc == (Location{}) {
 		return
 	}
+	src := srcs.id(a.Loc.Source)
 	n := int(f.nlines)
-	if n == MaxExamples && compareLocations(a.Loc, f.lines[n-1]) >= 0 {
+	if n == MaxExamples && f.compareLine(n-1, a.Loc, src, srcs) <= 0 {
 		return // the common case: a later line of the same log
 	}
-	i, found := slices.BinarySearchFunc(f.lines[:n], a.Loc, compareLocations)
+	i, found := 0, false
+	for ; i < n; i++ {
+		if c := f.compareLine(i, a.Loc, src, srcs); c >= 0 {
+			found = c == 0
+			break
+		}
+	}
 	if found {
 		return
 	}
@@ -263,20 +300,68 @@ func (f *fileSeen) add(a *Access) {
 		f.nlines++
 	}
 	copy(f.lines[i+1:n], f.lines[i:n-1])
-	f.lines[i] = a.Loc
+	copy(f.srcs[i+1:n], f.srcs[i:n-1])
+	f.lines[i], f.srcs[i] = a.Loc.Line, src
 }
 
-// acc is the fileAcc of path's record, with its evidence as
-// Evidence.Add would have counted it.
-func (f *fileSeen) acc(path string) *fileAcc {
-	ev := Evidence{Count: f.count, First: f.first, Last: f.last}
+// compareLine compares the record's i-th location with loc, whose
+// source is number src: compareLocations(lines[i], loc).
+func (f *fileSeen) compareLine(i int, loc Location, src uint32, srcs *sources) int {
+	if f.srcs[i] != src {
+		return strings.Compare(srcs.names[f.srcs[i]], loc.Source)
+	}
+	return cmp.Compare(f.lines[i], loc.Line)
+}
+
+// sources numbers the sources of event locations, for fileSeen.
+type sources struct {
+	names []string
+	ids   map[string]uint32
+	// last and lastID: the previous call's (a log is one source).
+	last   string
+	lastID uint32
+	ok     bool
+}
+
+func (s *sources) id(name string) uint32 {
+	if s.ok && name == s.last {
+		return s.lastID
+	}
+	id, found := s.ids[name]
+	if !found {
+		if s.ids == nil {
+			s.ids = map[string]uint32{}
+		}
+		id = uint32(len(s.names))
+		s.names = append(s.names, name)
+		s.ids[name] = id
+	}
+	s.last, s.lastID, s.ok = name, id, true
+	return id
+}
+
+// fileAccOf is the path and fileAcc of a label's i-th record, with its
+// evidence as Evidence.Add would have counted it.
+func (l *Learner) fileAccOf(la *labelAcc, i int32) (string, *fileAcc) {
+	f := &la.seen[i]
+	path := l.ids.strs[f.path]
+	ev := Evidence{Count: f.count}
+	if f.firstSec != 0 || f.firstNsec != 0 {
+		ev.First = time.Unix(f.firstSec+zeroUnix, int64(f.firstNsec)).UTC()
+	}
+	if f.lastSec != 0 || f.lastNsec != 0 {
+		ev.Last = time.Unix(f.lastSec+zeroUnix, int64(f.lastNsec)).UTC()
+	}
 	if path != "" {
 		ev.Examples = []string{path}
 	}
 	if f.nlines > 0 {
-		ev.Lines = slices.Clone(f.lines[:f.nlines])
+		ev.Lines = make([]Location, f.nlines)
+		for j := range ev.Lines {
+			ev.Lines[j] = Location{Source: l.srcs.names[f.srcs[j]], Line: f.lines[j]}
+		}
 	}
-	return &fileAcc{perms: f.perms, owned: f.owned, evidence: ev, linkTo: f.linkTo}
+	return path, &fileAcc{perms: f.perms, owned: f.owned, evidence: ev, linkTo: la.linkTo[i]}
 }
 
 type fileAcc struct {
@@ -323,25 +408,25 @@ func (l *Learner) Add(a *Access) {
 		a.Profile = label
 		return
 	}
-	la := l.labels[a.Profile]
-	if la == nil {
-		la = &labelAcc{files: map[string]int32{}, others: map[string]*otherAcc{}, execTargets: map[string]map[string]bool{}}
-		l.labels[a.Profile] = la
-	}
+	la := l.label(a)
 	if a.Class == ClassFile {
 		if a.Path == "" || a.Perms == 0 {
 			return
 		}
-		i, ok := la.files[a.Path]
+		id := l.ids.idOf(a.by, a.pathID, a.Path)
+		i, ok := la.files[id]
 		if !ok {
 			i = int32(len(la.seen))
-			la.seen = append(la.seen, fileSeen{owned: true})
-			la.files[a.Path] = i
+			la.seen = append(la.seen, fileSeen{path: id, owned: true})
+			la.files[id] = i
 		}
 		f := &la.seen[i]
-		f.add(a)
-		if a.Perms&aare.PermLink != 0 && f.linkTo == "" && a.Target != "" && lint.AnyPath(a.Target) {
-			f.linkTo = a.Target
+		f.add(a, &l.srcs)
+		if a.Perms&aare.PermLink != 0 && a.Target != "" && la.linkTo[i] == "" && lint.AnyPath(a.Target) {
+			if la.linkTo == nil {
+				la.linkTo = map[int32]string{}
+			}
+			la.linkTo[i] = a.Target
 		}
 		if a.Perms&aare.PermExec != 0 && a.Target != "" && !strings.Contains(a.Target, "//null-") {
 			t := la.execTargets[a.Path]
@@ -366,6 +451,25 @@ func (l *Learner) Add(a *Access) {
 		o.sigs = addSorted(o.sigs, a.Signal)
 	}
 	o.rule.Evidence.Add(a, exampleFor(a))
+}
+
+// label is the record of a's label, found by its number.
+func (l *Learner) label(a *Access) *labelAcc {
+	id := l.ids.idOf(a.by, a.profileID, a.Profile)
+	if int(id) < len(l.byID) && l.byID[id] != nil {
+		return l.byID[id]
+	}
+	name := l.ids.strs[id]
+	la := l.labels[name]
+	if la == nil {
+		la = &labelAcc{files: map[uint32]int32{}, others: map[string]*otherAcc{}, execTargets: map[string]map[string]bool{}}
+		l.labels[name] = la
+	}
+	if int(id) >= len(l.byID) {
+		l.byID = append(l.byID, make([]*labelAcc, int(id)+1-len(l.byID))...)
+	}
+	l.byID[id] = la
+	return la
 }
 
 // addSorted inserts v into the sorted set s.
@@ -575,11 +679,11 @@ func (l *Learner) fold(r *resolver, name string, ep *eprof, consume bool) error 
 	ep.files, ep.others = make(map[string]*fileAcc, nfiles), make(map[otherKey]*otherAcc, nothers)
 	for _, label := range ep.labels {
 		la := l.labels[label]
-		// In map order: merging is order-free (permissions and masks are
-		// unions, evidence keeps the smallest examples), and result
+		// In seen's order: merging is order-free (permissions and masks
+		// are unions, evidence keeps the smallest examples), and result
 		// decided every transition, and found any conflict, in order.
-		for p, i := range la.files {
-			f := la.seen[i].acc(p)
+		for i := range la.seen {
+			p, f := l.fileAccOf(la, int32(i))
 			if f.perms&aare.PermExec != 0 {
 				d, err := r.decide(label, p)
 				if err != nil {
@@ -657,9 +761,9 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 		}
 		ep.labels = append(ep.labels, label)
 		var bins []string
-		for p, i := range la.files {
+		for i := range la.seen {
 			if la.seen[i].perms&aare.PermExec != 0 {
-				bins = append(bins, p)
+				bins = append(bins, l.ids.strs[la.seen[i].path])
 			}
 		}
 		slices.Sort(bins)
