@@ -88,18 +88,15 @@ func itoa(n uint64) string {
 func scanPairs(line []byte, start, end int, ev *Event, nested bool) *SyntaxError {
 	i := start
 	for {
+		// Most pairs are a known key and a "quoted" or bare value:
+		// fastPairs reads them; anything else, and any error, is read
+		// below, one pair at a time.
+		i = fastPairs(line[:end], i, ev)
 		for i < end && byteClass[line[i]]&clsSpace != 0 {
 			i++
 		}
 		if i >= end {
 			return nil
-		}
-		// Most pairs are a known key and a "quoted" or bare value: a small
-		// function reads them (fewer registers to spill than here);
-		// anything else, and any error, is read below.
-		if next := fastPair(line[:end], i, ev); next > 0 {
-			i = next
-			continue
 		}
 		ks := i
 		for i < end && byteClass[line[i]]&clsKey != 0 {
@@ -158,40 +155,109 @@ func scanPairs(line []byte, start, end int, ev *Event, nested bool) *SyntaxError
 	}
 }
 
-// fastPair reads the pair at line[i:] when its key is a known one (its '='
-// found a word at a time) and its value "quoted" or bare, and returns
-// where it ends; 0 for anything else, which scanPairs reads in full (with
-// its errors).
-func fastPair(line []byte, i int, ev *Event) int {
-	eq := indexEqualShort(line, i, len(line))
-	if eq <= i {
-		return 0
+// fastPairs reads the pairs at line[i:] while each is a known key (its
+// '=' found a word at a time) and a "quoted" or bare value, as scanPairs
+// reads them, and returns where it stopped: at the end, or at a pair
+// (or the spaces before it) that scanPairs reads in full, with its
+// errors.
+func fastPairs(line []byte, i int, ev *Event) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	end := len(line)
+	keep := ev.only // the keys to store, a bit each
+	if keep == 0 {
+		keep = ^uint64(0)
 	}
-	k := lookupKey(line[i:eq])
-	if k == KeyNone {
-		return 0
-	}
-	v := eq + 1
-	if v >= len(line) {
-		return 0
-	}
-	if line[v] == '"' {
-		j := indexQuote(line, v+1, len(line))
-		if j < 0 {
-			return 0
+	for {
+		// The pairs are separated by one space, mostly.
+		if i < end && line[i] == ' ' {
+			i++
 		}
-		ev.addField(k, line[i:eq], line[v+1:j], EncQuoted, false)
-		return j + 1
+		if i+8 > end {
+			return i
+		}
+		// The '=' in the first 16 bytes.
+		x := binary.LittleEndian.Uint64(line[i:]) ^ (0x3d * ones)
+		eq := i
+		if m := (x - ones) &^ x & highs; m != 0 {
+			eq += bits.TrailingZeros64(m) / 8
+		} else {
+			if i+16 > end {
+				return i
+			}
+			x = binary.LittleEndian.Uint64(line[i+8:]) ^ (0x3d * ones)
+			m := (x - ones) &^ x & highs
+			if m == 0 {
+				return i
+			}
+			eq += 8 + bits.TrailingZeros64(m)/8
+		}
+		if eq == i {
+			return i
+		}
+		k := lookupKey(line[i:eq])
+		v := eq + 1
+		if k == KeyNone || v >= end {
+			return i
+		}
+		if keep>>(k&63)&1 == 0 {
+			k = KeyNone // read, not stored
+		}
+		switch line[v] {
+		case '"':
+			// The closing quote, a word at a time: values are short.
+			j := v + 1
+			for {
+				if j+8 > end {
+					j = indexByteFrom(line, j, end, '"')
+					break
+				}
+				x := binary.LittleEndian.Uint64(line[j:]) ^ (0x22 * ones)
+				if m := (x - ones) &^ x & highs; m != 0 {
+					j += bits.TrailingZeros64(m) / 8
+					break
+				}
+				j += 8
+			}
+			if j < 0 {
+				return i
+			}
+			if k != KeyNone {
+				// addField's common case, without its call.
+				if n := len(ev.Fields); n < cap(ev.Fields) && n < 1<<16-1 && (ev.only == 0 || ev.idx[k] == 0) {
+					ev.Fields = ev.Fields[:n+1]
+					f := &ev.Fields[n]
+					f.Key, f.Name, f.Value, f.Enc, f.decoded = k, line[i:eq], line[v+1:j], EncQuoted, false
+					ev.idx[k] = uint16(n + 1)
+				} else {
+					ev.addField(k, line[i:eq], line[v+1:j], EncQuoted, false)
+				}
+			}
+			i = j + 1
+		case '\'':
+			return i
+		default:
+			// To the next space, tab or \x1d: the first byte below 0x21,
+			// a word at a time, then byte by byte if that was another.
+			j := v
+			for j+8 <= end {
+				x := binary.LittleEndian.Uint64(line[j:])
+				m := (x - 0x21*ones) &^ x & highs
+				if m == 0 {
+					j += 8
+					continue
+				}
+				j += bits.TrailingZeros64(m) / 8
+				break
+			}
+			for j < end && byteClass[line[j]]&clsSpace == 0 {
+				j++
+			}
+			if k != KeyNone {
+				ev.addField(k, line[i:eq], line[v:j], EncBare, true)
+			}
+			i = j
+		}
 	}
-	if line[v] == '\'' {
-		return 0
-	}
-	j := v
-	for j < len(line) && byteClass[line[j]]&clsSpace == 0 {
-		j++
-	}
-	ev.addField(k, line[i:eq], line[v:j], EncBare, true)
-	return j
 }
 
 // addField appends a field, or with Parser.Only keeps the last field of

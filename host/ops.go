@@ -1,7 +1,6 @@
 package host
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"go/token"
@@ -73,8 +72,14 @@ func (h *Host) SetMode(ctx context.Context, f ProfileFile, mode Mode, match Atta
 	if err != nil {
 		return nil, err
 	}
-	if f.Checked != "" && ContentHash(content) != f.Checked {
-		return nil, &ChangedError{File: cmp.Or(f.Source, h.Path(f))}
+	if f.Checked != nil {
+		changed, err := f.Checked.Changed()
+		if err != nil {
+			return nil, err
+		}
+		if changed != "" {
+			return nil, &ChangedError{File: changed}
+		}
 	}
 	edited, err := SetModeFlags(h.Path(f), content, mode)
 	if err != nil {

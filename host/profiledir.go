@@ -3,8 +3,6 @@ package host
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,25 +26,19 @@ type ProfileFile struct {
 	// Install allows complain and enforce to install a Source as Name,
 	// replacing the installed file of that name (load always does).
 	Install bool
-	// Checked, when set, is the SHA-256 (hex) of the content a caller
-	// checked before (enforce's gate): SetMode refuses, under the
-	// directory's lock, a file whose content is no longer that one.
-	Checked string
+	// Checked, when set, is what a caller checked before (enforce's
+	// gate): SetMode refuses, under the directory's lock, a file whose
+	// content or include closure is no longer the one checked.
+	Checked *Snapshot
 }
 
-// ChangedError is SetMode refusing a file whose content changed since
-// the caller checked it (ProfileFile.Checked).
+// ChangedError is SetMode refusing a file whose content, or that of a
+// file it includes, changed since the caller checked it
+// (ProfileFile.Checked). File is the changed one.
 type ChangedError struct{ File string }
 
 func (e *ChangedError) Error() string {
 	return e.File + " changed since the simulate gate checked it: not enforced; run enforce again to check the new content"
-}
-
-// ContentHash is the SHA-256 (hex) of a profile file's content, for
-// ProfileFile.Checked.
-func ContentHash(content []byte) string {
-	sum := sha256.Sum256(content)
-	return hex.EncodeToString(sum[:])
 }
 
 // OutsideError is complain or enforce given a file outside the profile

@@ -2,6 +2,7 @@ package learn
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/armorer-dev/armorer/lint"
 	"github.com/armorer-dev/armorer/policy/aare"
@@ -63,6 +64,17 @@ func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
 	if !lint.MayReach(literalPrefix(pattern), perms) {
 		return true // most patterns: no parse, no walk
 	}
+	// in: the named paths the pattern may match. Excepting the others
+	// changes nothing: when there are none, the answer is the one for
+	// every profile (most @{HOME} patterns, whose other profiles' named
+	// paths are under /etc and /proc).
+	var in []string
+	if g.literal {
+		in = g.namedIn(pattern)
+		if len(in) == 0 && generalDone {
+			return general
+		}
+	}
 	// Parsed, not compiled: lint.ReachesTree walks the tree against one
 	// automaton of the whole table, where a compile would build the
 	// pattern's automaton (the cost of a log's thousands of @{HOME}
@@ -75,11 +87,11 @@ func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
 	if l.guardMemo == nil {
 		l.guardMemo = map[guardKey]bool{}
 	}
-	if !generalDone && g.hasExcept && g.literal {
+	if !generalDone && len(in) > 0 {
 		// One walk, with the named paths excepted: when it reaches a
 		// sensitive path, so does the pattern without them (the answer for
 		// every profile); when not, that answer is left to be asked.
-		reached := lint.ReachesTreeLiterals(tree, perms, g.named)
+		reached := lint.ReachesTreeLiterals(tree, perms, in)
 		if reached {
 			l.guardMemo[key] = false
 		}
@@ -92,13 +104,13 @@ func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
 	if !generalDone {
 		reached := lint.ReachesTree(tree, perms, nil)
 		l.guardMemo[key] = !reached
-		if !reached || !g.hasExcept {
-			return !reached
+		if !reached || !g.hasExcept || g.literal {
+			return !reached // (literal: none of the named paths is the pattern's)
 		}
 	}
 	reached := true // when the named paths do not compile: hold back more, never less
 	if g.literal {
-		reached = lint.ReachesTreeLiterals(tree, perms, g.named)
+		reached = lint.ReachesTreeLiterals(tree, perms, in)
 	} else if ex := g.exceptPattern(); ex != nil {
 		reached = lint.ReachesTree(tree, perms, ex)
 	}
@@ -133,6 +145,35 @@ func (g *fileGuard) reached(pattern string, perms aare.Perm) (lint.SensitivePath
 	}
 	g.reachMemo[key] = a
 	return a.entry, a.ok, a.err
+}
+
+// namedIn is the named paths that may be in pattern's language: those
+// that begin with its literal prefix and end with its literal suffix (the
+// rest are not; g.literal).
+func (g *fileGuard) namedIn(pattern string) []string {
+	prefix, suffix := literalPrefix(pattern), literalSuffix(pattern)
+	if strings.Contains(prefix, "//") {
+		prefix = "" // the pattern folds it
+	}
+	i, _ := slices.BinarySearch(g.named, prefix)
+	j := i
+	for j < len(g.named) && strings.HasPrefix(g.named[j], prefix) {
+		j++
+	}
+	in := g.named[i:j]
+	for k, p := range in {
+		if !strings.HasSuffix(p, suffix) {
+			// Copy on the first path left out.
+			out := slices.Clip(in[:k])
+			for _, p := range in[k+1:] {
+				if strings.HasSuffix(p, suffix) {
+					out = append(out, p)
+				}
+			}
+			return out
+		}
+	}
+	return in
 }
 
 type reachAnswer struct {

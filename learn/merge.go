@@ -12,6 +12,7 @@ import (
 
 	"github.com/armorer-dev/armorer/host"
 	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/policy/aare"
 )
 
 // MergeOptions say how learned profiles go into files.
@@ -60,6 +61,9 @@ type Change struct {
 	Path     string
 	Old, New []byte // Old is nil for a new file
 	Profiles []string
+	// Removed are the file's rules that a learned rule covers, which
+	// learn removed (in file order per profile).
+	Removed []Removal
 }
 
 // Merge adds the learned profiles to the policy: each rule goes next to
@@ -132,7 +136,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 		if err != nil {
 			return nil, err
 		}
-		addTo(e.Decl, p, opts)
+		st.removed = append(st.removed, addTo(e.Decl, p, profileVars(pol, e), opts)...)
 		st.profiles = append(st.profiles, p.Name)
 		done[p.Name] = true
 	}
@@ -180,7 +184,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 			continue
 		}
 		slices.Sort(st.profiles)
-		out = append(out, Change{Path: path, Old: st.old, New: b.Bytes(), Profiles: slices.Compact(st.profiles)})
+		out = append(out, Change{Path: path, Old: st.old, New: b.Bytes(), Profiles: slices.Compact(st.profiles), Removed: st.removed})
 	}
 	return out, nil
 }
@@ -204,12 +208,21 @@ func applyEdits(fset *token.FileSet, old []byte, f *policy.File) ([]byte, bool) 
 }
 
 // addTo adds a learned profile's abstractions and rules to a profile
-// declaration.
-func addTo(decl *policy.Profile, p *Profile, opts MergeOptions) {
+// declaration; a learned rule that covers rules of the declaration's own
+// body replaces them (replaceCovered), which it returns.
+func addTo(decl *policy.Profile, p *Profile, vars aare.Vars, opts MergeOptions) []Removal {
 	for _, a := range p.Abstractions {
 		decl.AddRule(lastInclude(decl.Body), includeNode(a, opts.Explain))
 	}
-	decl.AddRules(nodes(p, opts))
+	r := replaceCovered(decl.Body, nodes(p, opts), vars, p.Name, opts.Explain)
+	decl.AddRules(r.rest)
+	return r.removals
+}
+
+// profileVars are the variables a profile's rules see (its file's, and
+// @{profile_name}).
+func profileVars(pol *host.ProfileSet, e *host.Profile) aare.Vars {
+	return withBuiltins(host.AareVars(pol.Vars(e.File)), e.Name)
 }
 
 // nodes are the learned rules' AST nodes.
@@ -262,6 +275,7 @@ type fileState struct {
 	f        *policy.File
 	old      []byte
 	profiles []string
+	removed  []Removal
 }
 
 // mergeLocal puts additions into the profile's local/NAME file (top-level
@@ -292,7 +306,11 @@ func mergeLocal(pol *host.ProfileSet, e *host.Profile, p *Profile, opts MergeOpt
 	for _, a := range p.Abstractions {
 		st.f.AddRule(lastInclude(st.f.Rules), includeNode(a, opts.Explain))
 	}
-	st.f.AddRules(nodes(p, opts))
+	// Only local/NAME's own rules are replaced: the packaged profile is
+	// the package's, and learn does not write it here.
+	r := replaceCovered(st.f.Rules, nodes(p, opts), profileVars(pol, e), p.Name, opts.Explain)
+	st.f.AddRules(r.rest)
+	st.removed = append(st.removed, r.removals...)
 	st.profiles = append(st.profiles, p.Name)
 	return nil
 }

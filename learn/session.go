@@ -87,6 +87,9 @@ type Accounting struct {
 	Learned  int `json:"learned"`
 	Rules    int `json:"rules"`
 	Includes int `json:"includes"`
+	// Removed rules of the profiles are covered by a learned rule that
+	// replaces them (Change.Removed says which).
+	Removed int `json:"removed_rules,omitempty"`
 	// Allowed events the profile (or an audit rule: apparmor="AUDIT")
 	// already allowed.
 	Allowed int `json:"already_allowed"`
@@ -122,6 +125,12 @@ func (a Accounting) String() string {
 	var parts []string
 	if a.Learned > 0 {
 		parts = append(parts, fmt.Sprintf("%d learned into %d rules and %d includes", a.Learned, a.Rules, a.Includes))
+	}
+	switch {
+	case a.Removed == 1:
+		parts = append(parts, "1 existing rule removed (covered by a learned rule)")
+	case a.Removed > 1:
+		parts = append(parts, fmt.Sprintf("%d existing rules removed (each covered by a learned rule)", a.Removed))
 	}
 	if a.Allowed > 0 {
 		parts = append(parts, fmt.Sprintf("%d already allowed", a.Allowed))
@@ -265,6 +274,9 @@ func (s *Session) Learn(events iter.Seq[*source.Event]) (*SessionResult, error) 
 		return nil, err
 	}
 	res.Accounting.notWritten(profiles, res.Changes)
+	for _, c := range res.Changes {
+		res.Accounting.Removed += len(c.Removed)
+	}
 	return res, nil
 }
 

@@ -362,7 +362,7 @@ func (c *checker) eofComment(f *File) {
 		return
 	}
 	c.eofChecked[tf] = true
-	src := c.l.source(tf.Name())
+	src := c.l.Source(tf.Name())
 	if len(src) == 0 || src[len(src)-1] == '\n' {
 		return
 	}

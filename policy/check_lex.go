@@ -18,7 +18,7 @@ func (c *checker) span(from, to token.Pos) ([]byte, int) {
 	if tf == nil || !to.IsValid() || to < from {
 		return nil, 0
 	}
-	src := c.l.source(tf.Name())
+	src := c.l.Source(tf.Name())
 	a, b := tf.Offset(from), tf.Offset(to)
 	if src == nil || b > len(src) {
 		return nil, 0
@@ -135,7 +135,7 @@ func (c *checker) gluedComma(r Rule, text []byte) {
 	if tf == nil || len(text) == 0 || text[len(text)-1] != ',' {
 		return
 	}
-	src := c.l.source(tf.Name())
+	src := c.l.Source(tf.Name())
 	end := tf.Offset(r.End())
 	if src == nil || end >= len(src) || isSpace(src[end]) {
 		return

@@ -157,8 +157,9 @@ func readPolicyFile(path string) ([]byte, error) {
 	return append(buf, rest...), err
 }
 
-// source returns the text of a file this Loader parsed.
-func (l *Loader) source(path string) []byte {
+// Source returns the text of a file this Loader parsed (nil for one it
+// did not): the exact bytes its *File and checks came from.
+func (l *Loader) Source(path string) []byte {
 	if c, ok := l.files[path]; ok {
 		return c.src
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/armorer-dev/armorer/host"
@@ -131,45 +131,47 @@ func enforceRun(cmd *cobra.Command, o *enforceOptions) error {
 }
 
 // runGate checks f with the simulate gate: the report when it passes
-// (its warnings printed on stderr) and the hash of the content it read
-// before the check, for SetMode to compare under the directory's lock (a
-// write in between is refused, not enforced unchecked); a refusal
-// otherwise.
-func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.ProfileFile) (*GateReport, string, error) {
+// (its warnings printed on stderr) and a snapshot of the file and the
+// files it includes taken before the check, for SetMode to compare under
+// the directory's lock (a write in between is refused, not enforced
+// unchecked); a refusal otherwise.
+func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.ProfileFile) (*GateReport, *host.Snapshot, error) {
 	if o.Gate == nil {
-		return nil, "", &FoundError{Msg: ErrNoGate.Error() + ": enforce cannot check recorded behaviour; use --force to enforce without the check"}
+		return nil, nil, &FoundError{Msg: ErrNoGate.Error() + ": enforce cannot check recorded behaviour; use --force to enforce without the check"}
 	}
 	gate, err := o.Gate()
 	if err != nil {
-		return nil, "", &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
+		return nil, nil, &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
 	}
 	file := h.Path(f)
 	if f.Source != "" {
 		file = f.Source
 	}
-	content, err := os.ReadFile(file) // before the check: what it can have read at most
+	// Before the check: what it can have read at most, resolved as the
+	// gate's simulation resolves includes.
+	snap, err := host.TakeSnapshot(file, filepath.Dir(file), simulateIncludes(h.Paths.ProfileDir, filepath.Dir(file))...)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	names, err := h.Parser.Names(ctx, file)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	rep, err := gate.Check(ctx, GateRequest{File: file, Profiles: names, Sources: o.Events, Dir: h.Paths.ProfileDir, StateDir: h.Paths.StateDir})
 	if err != nil {
-		return nil, "", &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
+		return nil, nil, &EnvError{Err: fmt.Errorf("simulate gate: %w", err)}
 	}
 	if rep.Events == 0 {
-		return nil, "", &FoundError{Msg: fmt.Sprintf("no recorded events for %s: an empty check proves nothing; record or learn first, give --events SOURCE, or use --force", strings.Join(names, ", "))}
+		return nil, nil, &FoundError{Msg: fmt.Sprintf("no recorded events for %s: an empty check proves nothing; record or learn first, give --events SOURCE, or use --force", strings.Join(names, ", "))}
 	}
 	if len(rep.Denials) > 0 {
-		return nil, "", &gateRefusal{report: rep, found: FoundError{Msg: fmt.Sprintf("enforce mode would deny %d recorded access(es) (of %d events); learn them first or use --force:\n  %s%s%s",
+		return nil, nil, &gateRefusal{report: rep, found: FoundError{Msg: fmt.Sprintf("enforce mode would deny %d recorded access(es) (of %d events); learn them first or use --force:\n  %s%s%s",
 			len(rep.Denials), rep.Events, strings.Join(rep.Denials, "\n  "), gateFindingsText(rep.Findings), gateWarningsText(rep.Warnings))}}
 	}
 	for _, w := range capWarnings(rep.Warnings) {
 		fmt.Fprintf(o.IO.ErrOut, "armorer: warning: %s\n", w)
 	}
-	return rep, host.ContentHash(content), nil
+	return rep, snap, nil
 }
 
 // gateFindingsText lists the findings that block enforcement, each with

@@ -154,3 +154,33 @@ func TestEnforceGateFileChanged(t *testing.T) {
 		t.Errorf("file after the refusal:\n%s", b)
 	}
 }
+
+// The gate's verdict covers the files the profile includes too: a rule
+// written into local/myapp (a learn --write, or any writer) between the
+// check and the switch is refused, not enforced unchecked, also when the
+// included file did not exist at the check (include if exists).
+func TestEnforceGateIncludeChanged(t *testing.T) {
+	for _, existed := range []bool{true, false} {
+		t.Run(map[bool]string{true: "changed", false: "created"}[existed], func(t *testing.T) {
+			p, file := gateHost(t)
+			profile := "profile myapp /opt/myapp/bin/myapp flags=(complain) {\n  /opt/myapp/config r,\n  include if exists <local/myapp>\n}\n"
+			if err := os.WriteFile(file, []byte(profile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			local := filepath.Join(p.ProfileDir, "local", "myapp")
+			os.MkdirAll(filepath.Dir(local), 0o755)
+			if existed {
+				if err := os.WriteFile(local, []byte("/opt/myapp/data r,\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, stderr, err := runEnforce(t, p, &writingGate{file: local, content: "capability sys_admin,\n"}, "myapp")
+			if got := exitCode(err); got != ExitFound || !strings.Contains(stderr, local+" changed since the simulate gate checked it") {
+				t.Fatalf("exit %d (%v), stderr %q; want a refusal naming %s (exit %d)", got, err, stderr, local, ExitFound)
+			}
+			if b, _ := os.ReadFile(file); string(b) != profile {
+				t.Errorf("profile after the refusal (mode switched?):\n%s", b)
+			}
+		})
+	}
+}

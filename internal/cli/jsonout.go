@@ -166,6 +166,16 @@ type changeJSON struct {
 	Profiles []string `json:"profiles"`
 	Diff     string   `json:"diff"`
 	Content  string   `json:"content"`
+	// Removed are the file's rules a learned rule covers, which learn
+	// removed.
+	Removed []removalJSON `json:"removed,omitempty"`
+}
+
+// removalJSON is a rule learn removed because a learned rule covers it.
+type removalJSON struct {
+	Profile string `json:"profile"`
+	Rule    string `json:"rule"`
+	By      string `json:"by"`
 }
 
 // writtenJSON is one file a command wrote.

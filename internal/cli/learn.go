@@ -83,8 +83,13 @@ unless the union adds a guarded write or exec (then a perm-union finding
 says why), and never code mapping (m, x) to names that can be written.
 aggressive also writes dir/** for N paths spread over 2+ subdirectories.
 No glob ever reaches a sensitive path the events did not name; /** is never
-written; no learned rule is covered by another or by the profile.
---explain shows, for each glob, the observed paths it replaced and why.
+written; no learned rule is covered by another or by the profile. A learned
+rule that covers rules of the profile replaces them (the profile's own block,
+or local/NAME when learn writes there; never deny or audit rules, rules with
+an exec target, in a conditional, or an accepted finding's): it takes the
+first one's place and their comments, and stderr and --json say which it
+removed. --explain shows, for each glob, the observed paths it replaced and
+why, and the profile's rules it replaced.
 The same threshold generalises names that are not paths: N unix abstract
 addresses, dbus object paths or bus names, POSIX queue names or signal and
 ptrace peers that differ only in digit runs get [0-9]* there
@@ -321,8 +326,12 @@ func learnOutput(io_ *IOStreams, out learnOut, res *learn.SessionResult, st sour
 		}
 		if rep != nil {
 			d := diff.Diff(oldName, c.Old, c.Path, c.New)
-			rep.Changes = append(rep.Changes, changeJSON{Path: c.Path, NewFile: c.Old == nil,
-				Profiles: append([]string{}, c.Profiles...), Diff: string(d), Content: string(c.New)})
+			cj := changeJSON{Path: c.Path, NewFile: c.Old == nil,
+				Profiles: append([]string{}, c.Profiles...), Diff: string(d), Content: string(c.New)}
+			for _, r := range c.Removed {
+				cj.Removed = append(cj.Removed, removalJSON{Profile: r.Profile, Rule: r.Rule, By: r.By})
+			}
+			rep.Changes = append(rep.Changes, cj)
 			continue
 		}
 		switch {
@@ -346,6 +355,13 @@ func learnOutput(io_ *IOStreams, out learnOut, res *learn.SessionResult, st sour
 		}
 		if err != nil {
 			return rep, err
+		}
+	}
+	if !out.json {
+		for _, c := range res.Changes {
+			for _, r := range c.Removed {
+				fmt.Fprintf(io_.ErrOut, "removed %s: %s (covered by %s)\n", r.Profile, r.Rule, r.By)
+			}
 		}
 	}
 	if len(res.Changes) == 0 || !res.Accounting.NothingNew() {

@@ -146,6 +146,18 @@ func simulateRun(o *simulateOptions) error {
 // simulate replays sources against profile: a file, or the name of a
 // profile in profDir; state:NAME sources read stateDir. quiet turns the
 // progress line off (--json).
+// simulateIncludes is where simulate looks for the includes of a profile
+// in dir by default: dir itself when it has its own tunables or
+// abstractions (a copy of a profile tree), else the profile directory.
+func simulateIncludes(profDir, dir string) []string {
+	for _, sub := range []string{"tunables", "abstractions"} {
+		if fi, err := os.Stat(filepath.Join(dir, sub)); err == nil && fi.IsDir() {
+			return []string{dir}
+		}
+	}
+	return []string{profDir}
+}
+
 func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile string, sources, include []string, quiet, probe bool) (*simulation, error) {
 	file := profile
 	if _, err := os.Stat(file); err != nil {
@@ -159,13 +171,7 @@ func simulate(ctx context.Context, io_ *IOStreams, profDir, stateDir, profile st
 		dir = filepath.Dir(file)
 	}
 	if len(include) == 0 {
-		include = []string{profDir}
-		for _, sub := range []string{"tunables", "abstractions"} {
-			if fi, err := os.Stat(filepath.Join(dir, sub)); err == nil && fi.IsDir() {
-				include = []string{dir}
-				break
-			}
-		}
+		include = simulateIncludes(profDir, dir)
 	}
 	pol, err := host.LoadProfileSet(dir, include...)
 	if err != nil {

@@ -154,6 +154,22 @@ func (w *meetWalk) successors(next []statePair, p statePair, set ByteSet, reps [
 // except's bytes: bytes neither automaton tells apart behave alike. (With
 // literal paths, successors tries the bytes that continue them itself.)
 func (w *meetWalk) reps(set ByteSet) []byte {
+	if w.e == nil {
+		// b's classes alone (fewer than 256): the first byte of each.
+		var seen [256]bool
+		out := make([]byte, 0, w.b.nclass)
+		for i, word := range set {
+			for word != 0 {
+				c := byte(i*64 + bits.TrailingZeros64(word))
+				word &= word - 1
+				if k := w.b.classOf[c]; !seen[k] {
+					seen[k] = true
+					out = append(out, c)
+				}
+			}
+		}
+		return out
+	}
 	var out []byte
 	var keys []uint16
 	prev := uint16(0xffff)
