@@ -3,8 +3,10 @@ package auditlog
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -59,9 +61,10 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzReader: any byte stream, text or journal export (the seed corpus has
-// both), read whole or one byte at a time with a small MaxLine, gives the
-// same events and stats, never an error from a bytes.Reader and never a
-// panic; memory stays bounded by MaxLine.
+// both), read whole, one byte at a time or in place (NewBytesReader) with
+// a small MaxLine, gives the same events, bad lines and stats, never an
+// error from a bytes.Reader and never a panic; memory stays bounded by
+// MaxLine.
 func FuzzReader(f *testing.F) {
 	for _, in := range goldenInputs(f) {
 		data, err := os.ReadFile(in)
@@ -83,17 +86,13 @@ func FuzzReader(f *testing.F) {
 	} {
 		f.Add(append(rec, exportRecord("b1", textField("_TRANSPORT", "kernel"), textField("MESSAGE", kernelAVC(1)))...))
 	}
+	// Text lines of MaxLine bytes and more, with and without a newline.
+	long := strings.Repeat("x", 700)
+	f.Add([]byte("a\n" + long + "\n" + kernelAVC(1) + "\n" + long + long))
+	f.Add([]byte(strings.Repeat("y", 511) + "\n" + strings.Repeat("z", 512) + "\n" + kernelAVC(2) + "\n" + strings.Repeat("z", 512)))
+	f.Add([]byte(kernelAVC(3) + "\n" + strings.Repeat("w", 511)))
 	read := func(t *testing.T, r io.Reader) (string, Stats) {
-		var out bytes.Buffer
-		rd := NewReader(r, ReaderOptions{MaxLine: 512})
-		for rd.Next() {
-			out.Write(rd.Event().AppendJSON(nil, "f", rd.Line()))
-			out.WriteByte('\n')
-		}
-		if err := rd.Err(); err != nil {
-			t.Fatalf("Err: %v", err)
-		}
-		return out.String(), rd.Stats()
+		return readAll(t, NewReader(r, ReaderOptions{MaxLine: 512}))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		whole, st1 := read(t, bytes.NewReader(data))
@@ -101,5 +100,27 @@ func FuzzReader(f *testing.F) {
 		if whole != bytewise || st1 != st2 {
 			t.Fatalf("reading in one piece and byte by byte differ:\n%s%+v\n---\n%s%+v", whole, st1, bytewise, st2)
 		}
+		rd := NewBytesReader(data, ReaderOptions{MaxLine: 512})
+		inPlace, st3 := readAll(t, rd)
+		if whole != inPlace || st1 != st3 {
+			t.Fatalf("reading through a buffer and in place differ:\n%s%+v\n---\n%s%+v", whole, st1, inPlace, st3)
+		}
+		if rd.Offset() != int64(len(data)) {
+			t.Fatalf("in place: Offset %d at the end of %d bytes", rd.Offset(), len(data))
+		}
 	})
+}
+
+// readAll renders what rd reads: each event's JSON and each bad line.
+func readAll(t *testing.T, rd *Reader) (string, Stats) {
+	var out bytes.Buffer
+	rd.opts.OnBad = func(e *SyntaxError) { fmt.Fprintf(&out, "bad %v\n", e) }
+	for rd.Next() {
+		out.Write(rd.Event().AppendJSON(nil, "f", rd.Line()))
+		out.WriteByte('\n')
+	}
+	if err := rd.Err(); err != nil {
+		t.Fatalf("Err: %v", err)
+	}
+	return out.String(), rd.Stats()
 }

@@ -55,6 +55,10 @@ type Reader struct {
 	rerr       error // the first read error, io.EOF at the end
 	empties    int
 	token      []byte
+	// whole says buf is all the input, read in place (NewBytesReader).
+	whole bool
+	// read counts the bytes read from in, for Offset.
+	read int64
 
 	p      *Parser
 	st     *Stream
@@ -94,6 +98,32 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	return rd
 }
 
+// NewBytesReader returns a Reader of data, all of the input, which it
+// reads in place instead of copying it into a buffer: events alias data.
+// data must not change while it is read. It reads what NewReader reads of
+// the same bytes, with the same limits (MaxLine) and the same errors.
+func NewBytesReader(data []byte, opts ReaderOptions) *Reader {
+	if opts.MaxLine <= 0 {
+		opts.MaxLine = DefaultMaxLine
+	}
+	rd := &Reader{buf: data, end: len(data), rerr: io.EOF, whole: true, p: NewParser(), opts: opts, st: opts.Stream}
+	if rd.st == nil {
+		rd.st = new(Stream)
+	}
+	rd.p.Only(opts.Only...)
+	return rd
+}
+
+// Offset returns how many bytes of the input the Reader has consumed:
+// those of the lines (records) it has returned or skipped. For
+// NewBytesReader, data[Offset():] is what it has not read yet.
+func (r *Reader) Offset() int64 {
+	if r.whole {
+		return int64(r.start)
+	}
+	return r.read - int64(r.end-r.start)
+}
+
 // scan advances to the next token, as bufio.Scanner.Scan does with split
 // and a buffer of at most MaxLine bytes (so that a line longer than that
 // is seen the same way), but finds a text line itself, without an
@@ -105,8 +135,21 @@ func (r *Reader) scan() bool {
 			if r.probed && !r.export && !r.inLong { // splitLine's common case
 				if i := bytes.IndexByte(data, '\n'); i >= 0 {
 					r.tok, r.token, r.start = tokLine, data[:i], r.start+i+1
+					if r.whole && i >= r.opts.MaxLine {
+						// What a buffer of MaxLine bytes holds of it: the
+						// head of an over-long line (the rest is skipped).
+						r.tok, r.token = tokLongHead, data[:r.opts.MaxLine]
+					}
 					return true
 				}
+			}
+			if r.whole && !r.probed && bytes.HasPrefix(data, exportMagic) {
+				// A journal export stream: read through a buffer, whose
+				// bound on a record's length (MaxLine) is part of how
+				// export records are read.
+				r.in, r.whole = bytes.NewReader(data), false
+				r.buf, r.start, r.end, r.rerr = make([]byte, min(256*1024, r.opts.MaxLine)), 0, 0, nil
+				continue
 			}
 			adv, tok, _ := r.split(data, r.rerr != nil) // split returns no errors
 			r.start += adv
@@ -121,7 +164,9 @@ func (r *Reader) scan() bool {
 			}
 		}
 		if r.rerr != nil {
-			r.start, r.end = 0, 0
+			if !r.whole {
+				r.start, r.end = 0, 0
+			}
 			return false
 		}
 		// Make room: move the data to the front, or grow the buffer up
@@ -147,6 +192,7 @@ func (r *Reader) scan() bool {
 				break
 			}
 			r.end += n
+			r.read += int64(n)
 			if err != nil {
 				r.setErr(err)
 				break

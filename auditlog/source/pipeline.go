@@ -9,9 +9,11 @@ import (
 	"iter"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/armorer-dev/armorer/auditlog"
 )
@@ -138,7 +140,9 @@ func (s Stats) Incomplete() bool { return s.Bad > 0 || s.Lost > 0 }
 // Files (and stdin, auditd:PATH and state:NAME) that are not followed are
 // read first, one after the other, in the iterating goroutine, with no
 // copy per line (a journalctl -o export file is recognised by its first
-// bytes). Live and followed sources are read concurrently and parsed in
+// bytes); a regular file is mapped (on Linux) and read in place, as it
+// was when Open opened it (its size then), and one truncated while it is
+// read ends the pipeline with an error. Live and followed sources are read concurrently and parsed in
 // the iterating goroutine. Events may be iterated once.
 type Pipeline struct {
 	ctx   context.Context
@@ -161,6 +165,17 @@ type fileInput struct {
 	spec string
 	r    io.Reader
 	c    io.Closer
+	// data is the file mapped into memory (mapFile), read in place; nil:
+	// read r.
+	data []byte
+}
+
+// mapping closes a file mapped by mapFile: it unmaps it.
+type mapping []byte
+
+func (m mapping) Close() error {
+	unmapFile(m)
+	return nil
 }
 
 // slot is one live reader: a SOURCE, or with FirstOf the alternatives.
@@ -284,8 +299,8 @@ func (p *Pipeline) openWhole(spec, path string) (fileInput, error) {
 		return fileInput{spec: spec, r: p.opts.Stdin}, nil
 	}
 	f, err := os.Open(path)
+	var fi os.FileInfo
 	if err == nil {
-		var fi os.FileInfo
 		if fi, err = f.Stat(); err == nil && fi.IsDir() {
 			err = &fs.PathError{Op: "read", Path: path, Err: errors.New("is a directory")}
 		}
@@ -299,6 +314,15 @@ func (p *Pipeline) openWhole(spec, path string) (fileInput, error) {
 			ue.(*UnavailableError).Hint = "is auditd installed and running? Without auditd, read netlink:, journal: or kmsg:"
 		}
 		return fileInput{}, ue
+	}
+	// A regular file is read in place, as it is now: mapped, without a
+	// copy of every byte through read(2). Anything else (a pipe, a
+	// device, /proc's files of size 0) is read.
+	if fi.Mode().IsRegular() {
+		if data, ok := mapFile(f, fi.Size()); ok {
+			f.Close()
+			return fileInput{spec: spec, c: mapping(data), data: data}, nil
+		}
 	}
 	return fileInput{spec: spec, r: f, c: f}, nil
 }
@@ -368,16 +392,43 @@ func (p *Pipeline) Events() iter.Seq[*Event] {
 // readWhole reads one file through an auditlog.Reader sharing the
 // pipeline's Stream. It returns false when the iteration must stop.
 func (p *Pipeline) readWhole(f fileInput, yield func(*Event) bool) bool {
-	r := auditlog.NewReader(f.r, auditlog.ReaderOptions{Name: f.spec, Stream: &p.st,
-		MaxLine: p.opts.MaxRecord, OnBad: p.opts.OnBad, OnRejected: p.opts.OnRejected, Only: p.opts.Only})
+	ro := auditlog.ReaderOptions{Name: f.spec, Stream: &p.st,
+		MaxLine: p.opts.MaxRecord, OnBad: p.opts.OnBad, OnRejected: p.opts.OnRejected, Only: p.opts.Only}
+	var r *auditlog.Reader
+	mc := mapCursor{data: f.data}
+	if f.data != nil {
+		r = auditlog.NewBytesReader(f.data, ro)
+		// A mapped file that shrinks under us (truncated by another
+		// program) faults where it ended: nextMapped turns that into
+		// an error instead of a crash.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	} else {
+		r = auditlog.NewReader(f.r, ro)
+	}
 	ev := Event{Source: f.spec}
 	n := 0
-	for r.Next() {
+	for {
+		var more bool
+		if f.data != nil {
+			var err error
+			if more, err = nextMapped(r, f.data); err != nil {
+				p.setErr(fmt.Errorf("read %s: %w", f.spec, err))
+				return false
+			}
+		} else {
+			more = r.Next()
+		}
+		if !more {
+			break
+		}
 		if n++; n&63 == 0 {
 			p.publish()
 			if err := p.ctx.Err(); err != nil {
 				p.setErr(err)
 				return false
+			}
+			if f.data != nil {
+				mc.at(r.Offset())
 			}
 		}
 		ev.Event, ev.Pos = r.Event(), Position{Line: r.Line()}
@@ -390,6 +441,49 @@ func (p *Pipeline) readWhole(f fileInput, yield func(*Event) bool) bool {
 		return false
 	}
 	return true
+}
+
+// errMappedFault: reading a mapped file faulted.
+var errMappedFault = errors.New("the file was truncated while it was read (or could not be read: I/O error)")
+
+// nextMapped is r.Next for a Reader of the mapped data, with faults on
+// data (the file truncated: its pages beyond the new end are gone) as
+// errMappedFault. The goroutine must panic on faults
+// (debug.SetPanicOnFault).
+func nextMapped(r *auditlog.Reader, data []byte) (more bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if f, ok := v.(interface{ Addr() uintptr }); ok {
+				base := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+				if a := f.Addr(); a >= base && a-base < uintptr(len(data)) {
+					more, err = false, errMappedFault
+					return
+				}
+			}
+			panic(v)
+		}
+	}()
+	return r.Next(), nil
+}
+
+// dropEvery is how much of a mapped file is read between two drops
+// (dropMapped) of what was read: reading a large file does not count it
+// all as the process's memory.
+const dropEvery = 8 << 20
+
+// mapCursor drops what was read of a mapped file.
+type mapCursor struct {
+	data    []byte
+	dropped int64 // data[:dropped] was dropped
+}
+
+// at is told the reader's offset off.
+func (c *mapCursor) at(off int64) {
+	end := (off - 1<<16) &^ int64(os.Getpagesize()-1) // not the pages of the lines just read
+	if end-c.dropped >= dropEvery {
+		dropMapped(c.data[c.dropped:end])
+		c.dropped = end
+	}
 }
 
 // readLive runs the live slots concurrently and parses their records in
