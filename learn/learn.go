@@ -1502,8 +1502,45 @@ func forbiddenPattern(p string) bool {
 }
 
 // mergeEntries joins entries with the same pattern; the result is owner
-// only when all of them were.
+// only when all of them were. The result is sorted by pattern; an entry
+// takes in those after it with its pattern, in their order.
 func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
+	sorted := slices.Clone(entries)
+	slices.SortStableFunc(sorted, func(a, b *fileEntry) int { return strings.Compare(a.pattern, b.pattern) })
+	for i := 0; i < len(sorted); {
+		exec, target := sorted[i].exec, sorted[i].target
+		j := i + 1
+		for ; j < len(sorted) && sorted[j].pattern == sorted[i].pattern; j++ {
+			e := sorted[j]
+			if execConflict(exec, target, e) {
+				// The error mergeEntriesInOrder meets first.
+				return mergeEntriesInOrder(entries)
+			}
+			exec = max(exec, e.exec)
+			target = cmp.Or(target, e.target)
+		}
+		i = j
+	}
+	out := sorted[:0]
+	for _, e := range sorted {
+		if n := len(out); n > 0 && out[n-1].pattern == e.pattern {
+			out[n-1].join(e)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// execConflict: e's exec transition or target differs from the one of
+// the entries it would join.
+func execConflict(exec aare.ExecKind, target string, e *fileEntry) bool {
+	return exec != e.exec && exec != aare.ExecNone && e.exec != aare.ExecNone || target != e.target && target != "" && e.target != ""
+}
+
+// mergeEntriesInOrder is mergeEntries by a map, in the entries' order:
+// what decides which exec conflict is reported.
+func mergeEntriesInOrder(entries []*fileEntry) ([]*fileEntry, error) {
 	byKey := map[string]*fileEntry{}
 	for _, e := range entries {
 		k := e.pattern
@@ -1512,26 +1549,31 @@ func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
 			byKey[k] = e
 			continue
 		}
-		if g.exec != e.exec && g.exec != aare.ExecNone && e.exec != aare.ExecNone || g.target != e.target && g.target != "" && e.target != "" {
+		if execConflict(g.exec, g.target, e) {
 			return nil, &ExecConflictError{Path: k, Modes: []string{
 				strings.TrimSpace(execString(g.exec) + " " + g.target), strings.TrimSpace(execString(e.exec) + " " + e.target)}}
 		}
-		g.perms = normal(g.perms | e.perms)
-		g.owner = g.owner && e.owner
-		g.owned = g.owned && e.owned
-		g.exec = max(g.exec, e.exec)
-		if g.target == "" {
-			g.target = e.target
-		}
-		g.ev.merge(e.ev)
-		g.members = append(g.members, e.members...)
-		g.raw = append(g.raw, e.raw...)
-		g.why = cmp.Or(g.why, e.why)
-		g.existing = g.existing && e.existing
+		g.join(e)
 	}
 	out := make([]*fileEntry, 0, len(byKey))
 	for _, k := range slices.Sorted(maps.Keys(byKey)) {
 		out = append(out, byKey[k])
 	}
 	return out, nil
+}
+
+// join merges e, of the same pattern, into g.
+func (g *fileEntry) join(e *fileEntry) {
+	g.perms = normal(g.perms | e.perms)
+	g.owner = g.owner && e.owner
+	g.owned = g.owned && e.owned
+	g.exec = max(g.exec, e.exec)
+	if g.target == "" {
+		g.target = e.target
+	}
+	g.ev.merge(e.ev)
+	g.members = append(g.members, e.members...)
+	g.raw = append(g.raw, e.raw...)
+	g.why = cmp.Or(g.why, e.why)
+	g.existing = g.existing && e.existing
 }
