@@ -34,93 +34,103 @@ const (
 // mqueue names, peer labels).
 func DigitRuns(patterns []string, min int) map[string]string {
 	out := make(map[string]string, len(patterns))
+	for i, np := range digitRunsOf(patterns, min) {
+		out[patterns[i]] = np
+	}
+	return out
+}
+
+// digitRunsOf is DigitRuns as a list: the i-th pattern rewritten (the
+// same string when nothing in it varies).
+func digitRunsOf(patterns []string, min int) []string {
+	out := slices.Clone(patterns)
 	if min < 1 {
-		for _, p := range patterns {
-			out[p] = p
-		}
 		return out
 	}
+	// Only a pattern with a digit has a run: the others are in no group
+	// at any depth.
 	comps := make([][]string, len(patterns))
+	n, depths := 0, 0
 	for i, p := range patterns {
-		comps[i] = strings.Split(p, "/")
+		if strings.ContainsAny(p, "0123456789") {
+			comps[i] = strings.Split(p, "/")
+			depths = max(depths, len(comps[i]))
+			n++
+		}
+	}
+	if n < min {
+		return out // no group has min names
 	}
 	type group struct {
-		members  []int
-		distinct []map[string]bool
+		members []int
+		runs    int
 	}
-	// prefixes: the components before depth, rewritten, as a number (equal
-	// numbers for equal sequences): a component sequence is its prefix's
-	// number and its last component.
-	type prefixKey struct {
-		prefix int
-		comp   string
-	}
-	type groupKey struct {
-		prefix int
-		skel   string
-	}
-	prefixes := make([]int, len(patterns))
-	ids := map[prefixKey]int{}
-	for depth := 0; ; depth++ {
-		groups := map[groupKey]*group{}
-		var keys []groupKey
-		any := false
+	changed := make([]bool, len(patterns))
+	var (
+		key  []byte
+		keys []string
+		vals []string
+	)
+	for depth := 0; depth < depths; depth++ {
+		// A group: the names whose components before depth (rewritten)
+		// are the same, and whose component at depth is the same but for
+		// its digit runs (the key: those components and the skeleton).
+		groups := map[string]*group{}
+		keys = keys[:0]
 		for i, cs := range comps {
-			if depth >= len(cs) {
+			if depth >= len(cs) || !strings.ContainsAny(cs[depth], "0123456789") {
 				continue
-			}
-			any = true
-			if depth > 0 {
-				k := prefixKey{prefixes[i], cs[depth-1]}
-				id, ok := ids[k]
-				if !ok {
-					id = len(ids) + 1
-					ids[k] = id
-				}
-				prefixes[i] = id
 			}
 			skel, runs := digitSlots(cs[depth])
 			if len(runs) == 0 {
 				continue
 			}
-			key := groupKey{prefixes[i], skel}
-			g := groups[key]
+			key = key[:0]
+			for _, c := range cs[:depth] {
+				key = append(append(key, c...), '/')
+			}
+			key = append(key, skel...)
+			g := groups[string(key)]
 			if g == nil {
-				g = &group{distinct: make([]map[string]bool, len(runs))}
-				for j := range g.distinct {
-					g.distinct[j] = map[string]bool{}
-				}
-				groups[key] = g
-				keys = append(keys, key)
+				g = &group{runs: len(runs)}
+				k := string(key)
+				groups[k] = g
+				keys = append(keys, k)
 			}
 			g.members = append(g.members, i)
-			for j, r := range runs {
-				g.distinct[j][cs[depth][r[0]:r[1]]] = true
+		}
+		for _, k := range keys {
+			g := groups[k]
+			if len(g.members) < min {
+				continue // fewer than min distinct values in every run
 			}
-		}
-		if !any {
-			break
-		}
-		for _, key := range keys {
-			g := groups[key]
-			vary := make([]bool, len(g.distinct))
-			n := 0
-			for j, d := range g.distinct {
-				if len(d) >= min {
-					vary[j] = true
-					n++
+			vary := make([]bool, g.runs)
+			any := false
+			for j := range vary {
+				vals = vals[:0]
+				for _, i := range g.members {
+					c := comps[i][depth]
+					_, runs := digitSlots(c)
+					vals = append(vals, c[runs[j][0]:runs[j][1]])
+				}
+				slices.Sort(vals)
+				if len(slices.Compact(vals)) >= min {
+					vary[j], any = true, true
 				}
 			}
-			if n == 0 {
+			if !any {
 				continue
 			}
 			for _, i := range g.members {
 				comps[i][depth] = replaceRuns(comps[i][depth], vary)
+				changed[i] = true
 			}
 		}
 	}
-	for i, p := range patterns {
-		out[p] = strings.Join(comps[i], "/")
+	for i := range patterns {
+		if changed[i] {
+			out[i] = strings.Join(comps[i], "/")
+		}
 	}
 	return out
 }
@@ -337,10 +347,10 @@ func (c *collapser) digits(entries []*fileEntry, union bool) {
 		for _, e := range class {
 			pats = append(pats, e.pattern)
 		}
-		m := DigitRuns(pats, c.min)
+		m := digitRunsOf(pats, c.min)
 		byPat := map[string][]*fileEntry{}
-		for _, e := range class {
-			if np := m[e.pattern]; np != e.pattern {
+		for i, e := range class {
+			if np := m[i]; np != e.pattern {
 				byPat[np] = append(byPat[np], e)
 			}
 		}

@@ -2,6 +2,7 @@ package learn
 
 import (
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -73,6 +74,9 @@ func TestAccessKeyIsRuleKey(t *testing.T) {
 			t.Errorf("rule %+v has two keys: %q and %q", rk, old, k)
 		}
 		byKey[k], byRule[rk] = rk, k
+		if back := ruleOfKey(k); !reflect.DeepEqual(back, r) {
+			t.Errorf("key %q gives back the rule\n%+v, want\n%+v", k, back, r)
+		}
 	}
 	if len(classes) < 10 {
 		t.Errorf("only %d classes tried", len(classes))

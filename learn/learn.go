@@ -230,8 +230,9 @@ type labelAcc struct {
 	// linkTo is, by record (seen's index), a sensitive file an event
 	// hard-linked the path to.
 	linkTo map[int32]string
-	// others: the non-file accesses by their key (otherKeyOf).
-	others map[string]*otherAcc
+	// others: the non-file accesses by their key (appendAccessKey's,
+	// which ruleOfKey makes their rule from).
+	others map[string]*otherSeen
 	// execTargets: executable → labels the kernel moved to (null- ones
 	// excluded).
 	execTargets map[string]map[string]bool
@@ -239,10 +240,36 @@ type labelAcc struct {
 
 // fileSeen is what the events of one label said about one path, kept
 // compact while a log is read (a log has a record per distinct access
-// and label): the evidence's one example is the path itself, and its
-// lines are held in place, their sources by number (Learner.srcs).
-// fileAcc makes the fileAcc that profiles are computed from.
+// and label): the evidence's one example is the path itself.
+// fileAccOf makes the fileAcc that profiles are computed from.
 type fileSeen struct {
+	tally
+	path  uint32 // the path's number (Learner.ids)
+	perms aare.Perm
+	owned bool // every event had fsuid == ouid
+}
+
+// add counts one more access of the path, as Evidence.Add does.
+func (f *fileSeen) add(a *Access, srcs *sources) {
+	f.perms = normal(f.perms | a.Perms)
+	f.owned = f.owned && a.Owner
+	f.tally.add(a, srcs)
+}
+
+// otherSeen is what the events of one label said about one non-file
+// access: its rule is the key it is kept under (ruleOfKey), its evidence
+// a tally and the examples.
+type otherSeen struct {
+	tally
+	// mask and sigs are the permissions and signals seen, sorted (a few
+	// words: a slice, not a map per rule); examples are Evidence's.
+	mask, sigs, examples []string
+}
+
+// tally is Evidence without its examples, pointer-free so that the
+// garbage collector need not scan a log's records: the count, the time
+// window, and the locations with their sources by number (Learner.srcs).
+type tally struct {
 	count int
 	// first and last are the time window: seconds since year 1 (zero:
 	// no time yet, as time.Time's zero) and nanoseconds.
@@ -251,43 +278,38 @@ type fileSeen struct {
 	// lines and srcs are the nlines smallest locations, sorted.
 	lines  [MaxExamples]int64
 	srcs   [MaxExamples]uint32
-	path   uint32 // the path's number (Learner.ids)
-	perms  aare.Perm
-	owned  bool // every event had fsuid == ouid
 	nlines uint8
 }
 
-// zeroUnix is time.Time{}.Unix(): fileSeen counts seconds from it, so
+// zeroUnix is time.Time{}.Unix(): tally counts seconds from it, so
 // that its zero value is no time.
 const zeroUnix = -62135596800
 
-// add counts one more access of the path, as Evidence.Add does.
-func (f *fileSeen) add(a *Access, srcs *sources) {
-	f.perms = normal(f.perms | a.Perms)
-	f.owned = f.owned && a.Owner
-	f.count++
+// add counts one more access, as Evidence.Add does.
+func (t *tally) add(a *Access, srcs *sources) {
+	t.count++
 	if !a.Time.IsZero() {
-		// widen, on the record's numbers (instants compare as time.Time's
+		// widen, on the tally's numbers (instants compare as time.Time's
 		// Before and After do without a monotonic reading).
 		sec, nsec := a.Time.Unix()-zeroUnix, int32(a.Time.Nanosecond())
-		if (f.firstSec == 0 && f.firstNsec == 0) || sec < f.firstSec || (sec == f.firstSec && nsec < f.firstNsec) {
-			f.firstSec, f.firstNsec = sec, nsec
+		if (t.firstSec == 0 && t.firstNsec == 0) || sec < t.firstSec || (sec == t.firstSec && nsec < t.firstNsec) {
+			t.firstSec, t.firstNsec = sec, nsec
 		}
-		if sec > f.lastSec || (sec == f.lastSec && nsec > f.lastNsec) {
-			f.lastSec, f.lastNsec = sec, nsec
+		if sec > t.lastSec || (sec == t.lastSec && nsec > t.lastNsec) {
+			t.lastSec, t.lastNsec = sec, nsec
 		}
 	}
 	if a.Loc == (Location{}) {
 		return
 	}
 	src := srcs.id(a.Loc.Source)
-	n := int(f.nlines)
-	if n == MaxExamples && f.compareLine(n-1, a.Loc, src, srcs) <= 0 {
+	n := int(t.nlines)
+	if n == MaxExamples && t.compareLine(n-1, a.Loc, src, srcs) <= 0 {
 		return // the common case: a later line of the same log
 	}
 	i, found := 0, false
 	for ; i < n; i++ {
-		if c := f.compareLine(i, a.Loc, src, srcs); c >= 0 {
+		if c := t.compareLine(i, a.Loc, src, srcs); c >= 0 {
 			found = c == 0
 			break
 		}
@@ -297,20 +319,38 @@ func (f *fileSeen) add(a *Access, srcs *sources) {
 	}
 	if n < MaxExamples {
 		n++
-		f.nlines++
+		t.nlines++
 	}
-	copy(f.lines[i+1:n], f.lines[i:n-1])
-	copy(f.srcs[i+1:n], f.srcs[i:n-1])
-	f.lines[i], f.srcs[i] = a.Loc.Line, src
+	copy(t.lines[i+1:n], t.lines[i:n-1])
+	copy(t.srcs[i+1:n], t.srcs[i:n-1])
+	t.lines[i], t.srcs[i] = a.Loc.Line, src
 }
 
-// compareLine compares the record's i-th location with loc, whose
+// compareLine compares the tally's i-th location with loc, whose
 // source is number src: compareLocations(lines[i], loc).
-func (f *fileSeen) compareLine(i int, loc Location, src uint32, srcs *sources) int {
-	if f.srcs[i] != src {
-		return strings.Compare(srcs.names[f.srcs[i]], loc.Source)
+func (t *tally) compareLine(i int, loc Location, src uint32, srcs *sources) int {
+	if t.srcs[i] != src {
+		return strings.Compare(srcs.names[t.srcs[i]], loc.Source)
 	}
-	return cmp.Compare(f.lines[i], loc.Line)
+	return cmp.Compare(t.lines[i], loc.Line)
+}
+
+// evidence is the Evidence the tally counted, without examples.
+func (t *tally) evidence(srcs *sources) Evidence {
+	ev := Evidence{Count: t.count}
+	if t.firstSec != 0 || t.firstNsec != 0 {
+		ev.First = time.Unix(t.firstSec+zeroUnix, int64(t.firstNsec)).UTC()
+	}
+	if t.lastSec != 0 || t.lastNsec != 0 {
+		ev.Last = time.Unix(t.lastSec+zeroUnix, int64(t.lastNsec)).UTC()
+	}
+	if t.nlines > 0 {
+		ev.Lines = make([]Location, t.nlines)
+		for j := range ev.Lines {
+			ev.Lines[j] = Location{Source: srcs.names[t.srcs[j]], Line: t.lines[j]}
+		}
+	}
+	return ev
 }
 
 // sources numbers the sources of event locations, for fileSeen.
@@ -345,33 +385,11 @@ func (s *sources) id(name string) uint32 {
 func (l *Learner) fileAccOf(la *labelAcc, i int32) (string, *fileAcc) {
 	f := &la.seen[i]
 	path := l.ids.strs[f.path]
-	ev := Evidence{Count: f.count}
-	if f.firstSec != 0 || f.firstNsec != 0 {
-		ev.First = time.Unix(f.firstSec+zeroUnix, int64(f.firstNsec)).UTC()
-	}
-	if f.lastSec != 0 || f.lastNsec != 0 {
-		ev.Last = time.Unix(f.lastSec+zeroUnix, int64(f.lastNsec)).UTC()
-	}
+	ev := f.evidence(&l.srcs)
 	if path != "" {
 		ev.Examples = []string{path}
 	}
-	if f.nlines > 0 {
-		ev.Lines = make([]Location, f.nlines)
-		for j := range ev.Lines {
-			ev.Lines[j] = Location{Source: l.srcs.names[f.srcs[j]], Line: f.lines[j]}
-		}
-	}
 	return path, &fileAcc{perms: f.perms, owned: f.owned, evidence: ev, linkTo: la.linkTo[i]}
-}
-
-// sortedFiles lists a label's records (seen's indexes) by path.
-func (l *Learner) sortedFiles(la *labelAcc) []int32 {
-	idx := make([]int32, len(la.seen))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(i, j int32) int { return strings.Compare(l.ids.strs[la.seen[i].path], l.ids.strs[la.seen[j].path]) })
-	return idx
 }
 
 type fileAcc struct {
@@ -384,6 +402,7 @@ type fileAcc struct {
 	linkTo string
 }
 
+// otherAcc is a non-file rule being folded into a profile.
 type otherAcc struct {
 	rule rule
 	// mask and sigs are the permissions and signals seen, sorted (a few
@@ -451,7 +470,7 @@ func (l *Learner) Add(a *Access) {
 	l.key = appendAccessKey(l.key[:0], a)
 	o := la.others[string(l.key)]
 	if o == nil {
-		o = &otherAcc{rule: ruleFor(a)}
+		o = &otherSeen{}
 		la.others[string(l.key)] = o
 	}
 	for _, m := range a.Mask {
@@ -460,7 +479,8 @@ func (l *Learner) Add(a *Access) {
 	if a.Signal != "" {
 		o.sigs = addSorted(o.sigs, a.Signal)
 	}
-	o.rule.Evidence.Add(a, exampleFor(a))
+	o.tally.add(a, &l.srcs)
+	o.examples = addBounded(o.examples, exampleFor(a), strings.Compare)
 }
 
 // label is the record of a's label, found by its number.
@@ -472,7 +492,7 @@ func (l *Learner) label(a *Access) *labelAcc {
 	name := l.ids.strs[id]
 	la := l.labels[name]
 	if la == nil {
-		la = &labelAcc{files: map[uint32]int32{}, others: map[string]*otherAcc{}, execTargets: map[string]map[string]bool{}}
+		la = &labelAcc{files: map[uint32]int32{}, others: map[string]*otherSeen{}, execTargets: map[string]map[string]bool{}}
 		l.labels[name] = la
 	}
 	if int(id) >= len(l.byID) {
@@ -522,6 +542,52 @@ func appendAccessKey(b []byte, a *Access) []byte {
 	return appendOtherKey(b, &r)
 }
 
+// ruleOfKey is the rule whose key appendAccessKey made: ruleFor's,
+// without building it from an access again.
+func ruleOfKey(k string) rule {
+	r := rule{Class: Class(k[0])}
+	k = k[1:]
+	next := func() string { // a uvarint length, then the field
+		n, shift := 0, 0
+		for {
+			c := k[0]
+			k = k[1:]
+			n |= int(c&0x7f) << shift
+			if c < 0x80 {
+				break
+			}
+			shift += 7
+		}
+		v := k[:n]
+		k = k[n:]
+		return v
+	}
+	switch r.Class {
+	case ClassCapability:
+		r.Capability = next()
+	case ClassNetwork:
+		r.Family, r.SockType = next(), next()
+	case ClassUnix:
+		r.SockType, r.Addr, r.PeerAddr = next(), next(), next()
+	case ClassSignal, ClassPtrace, ClassIOUring:
+		r.Peer = next()
+	case ClassMount:
+		r.FSType, r.Options, r.Source, r.Path = next(), next(), next(), next()
+	case ClassUmount, ClassPivotRoot:
+		r.Path = next()
+	case ClassMqueue:
+		r.Path, r.MqType = next(), next()
+	case ClassChangeProfile:
+		r.Target = next()
+	default: // appendOtherKey's fields, in its order
+		for _, f := range []*string{&r.Capability, &r.Family, &r.SockType, &r.Addr, &r.PeerAddr, &r.Peer, &r.Bus, &r.DBusPath,
+			&r.Interface, &r.Member, &r.PeerName, &r.Name, &r.MqType, &r.FSType, &r.Options, &r.Source, &r.Path, &r.Target} {
+			*f = next()
+		}
+	}
+	return r
+}
+
 // appendKey appends a class and fields, each length-prefixed.
 func appendKey(b []byte, c Class, fields ...string) []byte {
 	b = append(b, byte(c))
@@ -554,23 +620,6 @@ type otherKey struct {
 func keyOf(r *rule) otherKey {
 	return otherKey{r.Class, r.Capability, r.Family, r.SockType, r.Addr, r.PeerAddr, r.Peer, r.Bus, r.DBusPath,
 		r.Interface, r.Member, r.PeerName, r.Name, r.MqType, r.FSType, r.Options, r.Source, r.Path, r.Target}
-}
-
-// sortedOthers lists a label's non-file rules in a fixed order.
-// Each rule is formatted once (its text is the order and, in Result, the
-// key), not once per comparison.
-func sortedOthers(m map[string]*otherAcc) []keyedOther {
-	out := make([]keyedOther, 0, len(m))
-	for _, o := range m {
-		out = append(out, keyedOther{o.rule.String(), o})
-	}
-	slices.SortFunc(out, func(a, b keyedOther) int { return strings.Compare(a.text, b.text) })
-	return out
-}
-
-type keyedOther struct {
-	text string // o.rule.String()
-	o    *otherAcc
 }
 
 // ruleFor builds the rule for a non-file access, without its mask and
@@ -692,17 +741,25 @@ type eprof struct {
 	labels []string
 	parent string
 	files  map[string]*fileAcc
-	others map[string]*otherAcc
+	others map[otherKey]*otherAcc
 }
 
 // fold merges the accesses of ep's raw labels into ep.files and
 // ep.others; consume lets each label's go.
 func (l *Learner) fold(r *resolver, name string, ep *eprof, consume bool) error {
-	ep.files, ep.others = map[string]*fileAcc{}, map[string]*otherAcc{}
+	nfiles, nothers := 0, 0
+	for _, label := range ep.labels {
+		nfiles += len(l.labels[label].files)
+		nothers += len(l.labels[label].others)
+	}
+	ep.files, ep.others = make(map[string]*fileAcc, nfiles), make(map[otherKey]*otherAcc, nothers)
 	for _, label := range ep.labels {
 		la := l.labels[label]
-		for _, i := range l.sortedFiles(la) {
-			p, f := l.fileAccOf(la, i)
+		// In seen's order: merging is order-free (permissions and masks
+		// are unions, evidence keeps the smallest examples), and result
+		// decided every transition, and found any conflict, in order.
+		for i := range la.seen {
+			p, f := l.fileAccOf(la, int32(i))
 			if f.perms&aare.PermExec != 0 {
 				d, err := r.decide(label, p)
 				if err != nil {
@@ -723,15 +780,17 @@ func (l *Learner) fold(r *resolver, name string, ep *eprof, consume bool) error 
 				ep.files[p] = f
 			}
 		}
-		for _, ko := range sortedOthers(la.others) {
-			o, key := ko.o, ko.text
+		for k, seen := range la.others {
+			o := &otherAcc{rule: ruleOfKey(k), mask: seen.mask, sigs: seen.sigs}
+			o.rule.Evidence = seen.evidence(&l.srcs)
+			o.rule.Evidence.Examples = seen.examples
 			rule := o.rule
 			if rule.Peer != "" {
 				if peer, _, err := r.resolve(rule.Peer); err == nil && peer != rule.Peer {
 					rule.Peer = peer
-					key = rule.String()
 				}
 			}
+			key := keyOf(&rule)
 			g := ep.others[key]
 			if g == nil && consume {
 				o.rule = rule
@@ -801,9 +860,9 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 		}
 		// Peers are resolved as folding does (which may decide
 		// transitions: the children made below).
-		for _, o := range la.others {
-			if o.rule.Peer != "" {
-				r.resolve(o.rule.Peer)
+		for k := range la.others {
+			if peer := ruleOfKey(k).Peer; peer != "" {
+				r.resolve(peer)
 			}
 		}
 	}
@@ -1022,17 +1081,28 @@ func childName(bin string) string {
 	return b
 }
 
-// otherRulesOf finishes the non-file rules: masks and signals sorted.
-func (l *Learner) otherRulesOf(others map[string]*otherAcc) []rule {
-	var out []rule
-	for _, k := range slices.Sorted(maps.Keys(others)) {
-		o := others[k]
+// otherRulesOf finishes the non-file rules: masks and signals sorted,
+// the rules in the order of their text without them.
+func (l *Learner) otherRulesOf(others map[otherKey]*otherAcc) []rule {
+	out := make([]rule, 0, len(others))
+	texts := make([]string, 0, len(others))
+	for _, o := range others {
+		texts = append(texts, o.rule.String())
 		rule := o.rule
 		rule.Mask = slices.Clone(o.mask)
 		rule.Signals = slices.Clone(o.sigs)
 		out = append(out, rule)
 	}
-	return out
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(i, j int) int { return strings.Compare(texts[i], texts[j]) })
+	sorted := make([]rule, len(out))
+	for k, i := range idx {
+		sorted[k] = out[i]
+	}
+	return sorted
 }
 
 // uncovered drops what the existing profile already allows: whole
@@ -1423,8 +1493,45 @@ func forbiddenPattern(p string) bool {
 }
 
 // mergeEntries joins entries with the same pattern; the result is owner
-// only when all of them were.
+// only when all of them were. The result is sorted by pattern; an entry
+// takes in those after it with its pattern, in their order.
 func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
+	sorted := slices.Clone(entries)
+	slices.SortStableFunc(sorted, func(a, b *fileEntry) int { return strings.Compare(a.pattern, b.pattern) })
+	for i := 0; i < len(sorted); {
+		exec, target := sorted[i].exec, sorted[i].target
+		j := i + 1
+		for ; j < len(sorted) && sorted[j].pattern == sorted[i].pattern; j++ {
+			e := sorted[j]
+			if execConflict(exec, target, e) {
+				// The error mergeEntriesInOrder meets first.
+				return mergeEntriesInOrder(entries)
+			}
+			exec = max(exec, e.exec)
+			target = cmp.Or(target, e.target)
+		}
+		i = j
+	}
+	out := sorted[:0]
+	for _, e := range sorted {
+		if n := len(out); n > 0 && out[n-1].pattern == e.pattern {
+			out[n-1].join(e)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// execConflict: e's exec transition or target differs from the one of
+// the entries it would join.
+func execConflict(exec aare.ExecKind, target string, e *fileEntry) bool {
+	return exec != e.exec && exec != aare.ExecNone && e.exec != aare.ExecNone || target != e.target && target != "" && e.target != ""
+}
+
+// mergeEntriesInOrder is mergeEntries by a map, in the entries' order:
+// what decides which exec conflict is reported.
+func mergeEntriesInOrder(entries []*fileEntry) ([]*fileEntry, error) {
 	byKey := map[string]*fileEntry{}
 	for _, e := range entries {
 		k := e.pattern
@@ -1433,26 +1540,31 @@ func mergeEntries(entries []*fileEntry) ([]*fileEntry, error) {
 			byKey[k] = e
 			continue
 		}
-		if g.exec != e.exec && g.exec != aare.ExecNone && e.exec != aare.ExecNone || g.target != e.target && g.target != "" && e.target != "" {
+		if execConflict(g.exec, g.target, e) {
 			return nil, &ExecConflictError{Path: k, Modes: []string{
 				strings.TrimSpace(execString(g.exec) + " " + g.target), strings.TrimSpace(execString(e.exec) + " " + e.target)}}
 		}
-		g.perms = normal(g.perms | e.perms)
-		g.owner = g.owner && e.owner
-		g.owned = g.owned && e.owned
-		g.exec = max(g.exec, e.exec)
-		if g.target == "" {
-			g.target = e.target
-		}
-		g.ev.merge(e.ev)
-		g.members = append(g.members, e.members...)
-		g.raw = append(g.raw, e.raw...)
-		g.why = cmp.Or(g.why, e.why)
-		g.existing = g.existing && e.existing
+		g.join(e)
 	}
 	out := make([]*fileEntry, 0, len(byKey))
 	for _, k := range slices.Sorted(maps.Keys(byKey)) {
 		out = append(out, byKey[k])
 	}
 	return out, nil
+}
+
+// join merges e, of the same pattern, into g.
+func (g *fileEntry) join(e *fileEntry) {
+	g.perms = normal(g.perms | e.perms)
+	g.owner = g.owner && e.owner
+	g.owned = g.owned && e.owned
+	g.exec = max(g.exec, e.exec)
+	if g.target == "" {
+		g.target = e.target
+	}
+	g.ev.merge(e.ev)
+	g.members = append(g.members, e.members...)
+	g.raw = append(g.raw, e.raw...)
+	g.why = cmp.Or(g.why, e.why)
+	g.existing = g.existing && e.existing
 }
