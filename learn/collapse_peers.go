@@ -313,12 +313,35 @@ func digitRuns(s string) (skeleton string, runs []string, ok bool) {
 }
 
 // dropCoveredRules removes each rule another one covers, counting its
-// events for the covering rule.
+// events for the covering rule (the first that covers it). Only rules of
+// one class and queue type can cover each other: each is compared with
+// those of its own, in order.
 func dropCoveredRules(rules []rule) []rule {
+	type kind struct {
+		class  Class
+		mqType string
+	}
+	var byKind map[kind][]int
+	for i := range rules {
+		if r := &rules[i]; r.escaped && peerClass(r.Class) {
+			if byKind == nil {
+				byKind = map[kind][]int{}
+			}
+			k := kind{r.Class, r.MqType}
+			byKind[k] = append(byKind[k], i)
+		}
+	}
+	if byKind == nil {
+		return rules
+	}
 	dropped := make([]bool, len(rules))
 	for i := range rules {
-		for j := range rules {
-			if i == j || dropped[j] || !ruleCoversRule(&rules[j], &rules[i]) {
+		r := &rules[i]
+		if !r.escaped || !peerClass(r.Class) {
+			continue
+		}
+		for _, j := range byKind[kind{r.Class, r.MqType}] {
+			if i == j || dropped[j] || !ruleCoversRule(&rules[j], r) {
 				continue
 			}
 			rules[j].Evidence.merge(rules[i].Evidence)
@@ -336,13 +359,23 @@ func dropCoveredRules(rules []rule) []rule {
 	return out
 }
 
+// peerClass says whether rules of the class can cover each other
+// (ruleCoversRule).
+func peerClass(c Class) bool {
+	switch c {
+	case ClassUnix, ClassDBus, ClassMqueue, ClassSignal, ClassPtrace:
+		return true
+	}
+	return false
+}
+
 // ruleCoversRule decides whether learned rule x allows everything learned
 // rule r does, for the classes collapsePeers generalises (both with names
 // escaped): the same fixed conditionals, x's permissions and signals a
 // superset (none: all), and each name of x empty (any) or a pattern whose
 // language contains r's.
 func ruleCoversRule(x, r *rule) bool {
-	if x.Class != r.Class || !x.escaped || !r.escaped || !slices.Contains([]Class{ClassUnix, ClassDBus, ClassMqueue, ClassSignal, ClassPtrace}, x.Class) {
+	if x.Class != r.Class || !x.escaped || !r.escaped || !peerClass(x.Class) {
 		return false
 	}
 	if x.MqType != r.MqType || x.SockType != "" && x.SockType != r.SockType || x.Bus != "" && x.Bus != r.Bus {
@@ -351,16 +384,12 @@ func ruleCoversRule(x, r *rule) bool {
 	if !superset(x.Mask, r.Mask) || !superset(x.Signals, r.Signals) {
 		return false
 	}
-	xs, rs := nameFields(x), nameFields(r)
-	if x.Class == ClassMqueue && x.Path == "" {
-		xs, rs = xs[:len(xs)-1], rs[:len(rs)-1] // no name: every queue
-	}
-	for i := range xs {
-		if !patternCovers(*xs[i], *rs[i]) {
-			return false
-		}
-	}
-	return true
+	// nameFields' names, without its slices; a queue rule's name too
+	// (x without one: every queue, as patternCovers says of "").
+	return patternCovers(x.Addr, r.Addr) && patternCovers(x.PeerAddr, r.PeerAddr) && patternCovers(x.Peer, r.Peer) &&
+		patternCovers(x.DBusPath, r.DBusPath) && patternCovers(x.Interface, r.Interface) && patternCovers(x.Member, r.Member) &&
+		patternCovers(x.PeerName, r.PeerName) && patternCovers(x.Name, r.Name) && patternCovers(x.Target, r.Target) &&
+		(x.Class != ClassMqueue || patternCovers(x.Path, r.Path))
 }
 
 // superset: x (empty: everything) has every element of r.

@@ -232,7 +232,8 @@ func TestCollapsePeersAcrossTypes(t *testing.T) {
 // TestCollapsePeersWithExisting: new names are generalised together with
 // the profile's own literal rules (issue 14 §3): three addresses already
 // in the profile and two new ones are five siblings, and learn adds one
-// pattern rather than two more literals. Abstractions do not count.
+// pattern rather than two more literals, which replaces the three.
+// Abstractions do not count.
 func TestCollapsePeersWithExisting(t *testing.T) {
 	prof := "abi <abi/3.0>,\n\ninclude <tunables/global>\n\nprofile app {\n  include <abstractions/base>\n" +
 		"  unix bind type=dgram addr=@cups-1465,\n  unix bind type=dgram addr=@cups-2210,\n  unix bind type=dgram addr=@cups-30311,\n" +
@@ -261,5 +262,18 @@ func TestCollapsePeersWithExisting(t *testing.T) {
 		if strings.Contains(text, bad) {
 			t.Errorf("%q in:\n%s", bad, text)
 		}
+	}
+	// The pattern replaces the profile's literal rules it covers; the
+	// signal rule it does not cover stays.
+	for _, gone := range []string{"@cups-1465", "@cups-2210", "@cups-30311"} {
+		if strings.Contains(text, gone) {
+			t.Errorf("%q stays beside the pattern that covers it:\n%s", gone, text)
+		}
+	}
+	if !strings.Contains(text, "\n  signal send set=(term) peer=app//worker-1,\n") {
+		t.Errorf("the signal rule is gone:\n%s", text)
+	}
+	if n := len(res.Changes[0].Removed); n != 3 || res.Accounting.Removed != 3 {
+		t.Errorf("%d removals, accounting %d, want 3: %v", n, res.Accounting.Removed, res.Changes[0].Removed)
 	}
 }

@@ -381,16 +381,6 @@ func (l *Learner) fileAccOf(la *labelAcc, i int32) (string, *fileAcc) {
 	return path, &fileAcc{perms: f.perms, owned: f.owned, evidence: ev, linkTo: la.linkTo[i]}
 }
 
-// sortedFiles lists a label's records (seen's indexes) by path.
-func (l *Learner) sortedFiles(la *labelAcc) []int32 {
-	idx := make([]int32, len(la.seen))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(i, j int32) int { return strings.Compare(l.ids.strs[la.seen[i].path], l.ids.strs[la.seen[j].path]) })
-	return idx
-}
-
 type fileAcc struct {
 	perms    aare.Perm
 	owned    bool // every event had fsuid == ouid
@@ -621,26 +611,6 @@ func keyOf(r *rule) otherKey {
 		r.Interface, r.Member, r.PeerName, r.Name, r.MqType, r.FSType, r.Options, r.Source, r.Path, r.Target}
 }
 
-// sortedOthers lists a label's non-file rules in a fixed order, each
-// with its evidence. Each rule is formatted once (its text is the order
-// and, in Result, the key), not once per comparison.
-func (l *Learner) sortedOthers(m map[string]*otherSeen) []keyedOther {
-	out := make([]keyedOther, 0, len(m))
-	for k, s := range m {
-		o := &otherAcc{rule: ruleOfKey(k), mask: s.mask, sigs: s.sigs}
-		o.rule.Evidence = s.evidence(&l.srcs)
-		o.rule.Evidence.Examples = s.examples
-		out = append(out, keyedOther{o.rule.String(), o})
-	}
-	slices.SortFunc(out, func(a, b keyedOther) int { return strings.Compare(a.text, b.text) })
-	return out
-}
-
-type keyedOther struct {
-	text string // o.rule.String()
-	o    *otherAcc
-}
-
 // ruleFor builds the rule for a non-file access, without its mask and
 // signal (which are merged across events with the same key).
 func ruleFor(a *Access) rule {
@@ -760,17 +730,25 @@ type eprof struct {
 	labels []string
 	parent string
 	files  map[string]*fileAcc
-	others map[string]*otherAcc
+	others map[otherKey]*otherAcc
 }
 
 // fold merges the accesses of ep's raw labels into ep.files and
 // ep.others; consume lets each label's go.
 func (l *Learner) fold(r *resolver, name string, ep *eprof, consume bool) error {
-	ep.files, ep.others = map[string]*fileAcc{}, map[string]*otherAcc{}
+	nfiles, nothers := 0, 0
+	for _, label := range ep.labels {
+		nfiles += len(l.labels[label].files)
+		nothers += len(l.labels[label].others)
+	}
+	ep.files, ep.others = make(map[string]*fileAcc, nfiles), make(map[otherKey]*otherAcc, nothers)
 	for _, label := range ep.labels {
 		la := l.labels[label]
-		for _, i := range l.sortedFiles(la) {
-			p, f := l.fileAccOf(la, i)
+		// In seen's order: merging is order-free (permissions and masks
+		// are unions, evidence keeps the smallest examples), and result
+		// decided every transition, and found any conflict, in order.
+		for i := range la.seen {
+			p, f := l.fileAccOf(la, int32(i))
 			if f.perms&aare.PermExec != 0 {
 				d, err := r.decide(label, p)
 				if err != nil {
@@ -791,15 +769,17 @@ func (l *Learner) fold(r *resolver, name string, ep *eprof, consume bool) error 
 				ep.files[p] = f
 			}
 		}
-		for _, ko := range l.sortedOthers(la.others) {
-			o, key := ko.o, ko.text
+		for k, seen := range la.others {
+			o := &otherAcc{rule: ruleOfKey(k), mask: seen.mask, sigs: seen.sigs}
+			o.rule.Evidence = seen.evidence(&l.srcs)
+			o.rule.Evidence.Examples = seen.examples
 			rule := o.rule
 			if rule.Peer != "" {
 				if peer, _, err := r.resolve(rule.Peer); err == nil && peer != rule.Peer {
 					rule.Peer = peer
-					key = rule.String()
 				}
 			}
+			key := keyOf(&rule)
 			g := ep.others[key]
 			if g == nil && consume {
 				o.rule = rule
@@ -1090,17 +1070,28 @@ func childName(bin string) string {
 	return b
 }
 
-// otherRulesOf finishes the non-file rules: masks and signals sorted.
-func (l *Learner) otherRulesOf(others map[string]*otherAcc) []rule {
-	var out []rule
-	for _, k := range slices.Sorted(maps.Keys(others)) {
-		o := others[k]
+// otherRulesOf finishes the non-file rules: masks and signals sorted,
+// the rules in the order of their text without them.
+func (l *Learner) otherRulesOf(others map[otherKey]*otherAcc) []rule {
+	out := make([]rule, 0, len(others))
+	texts := make([]string, 0, len(others))
+	for _, o := range others {
+		texts = append(texts, o.rule.String())
 		rule := o.rule
 		rule.Mask = slices.Clone(o.mask)
 		rule.Signals = slices.Clone(o.sigs)
 		out = append(out, rule)
 	}
-	return out
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(i, j int) int { return strings.Compare(texts[i], texts[j]) })
+	sorted := make([]rule, len(out))
+	for k, i := range idx {
+		sorted[k] = out[i]
+	}
+	return sorted
 }
 
 // uncovered drops what the existing profile already allows: whole

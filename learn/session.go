@@ -305,13 +305,35 @@ func (s *Session) selfCheck(profiles []*Profile, abi string) {
 	}
 	l := s.checkLoader()
 	// In files of selfCheckBatch profiles: one pass over the tunables per
-	// file, and not the whole output's syntax tree at once.
-	var bad []bool
-	for i := 0; i < len(checked); i += selfCheckBatch {
-		bad = append(bad, profileErrors(l, abi, checked[i:min(i+selfCheckBatch, len(checked))])...)
+	// file, and not the whole output's syntax tree at once. A profile of
+	// plain rules (plainRule) is checked as its syntax tree, which is what
+	// the printer writes; the others, and each batch with errors (to find
+	// the profiles that hold them), as the printed text.
+	bad := map[*Profile]bool{}
+	var plain, text []*Profile
+	for _, p := range checked {
+		if plainProfile(p) {
+			plain = append(plain, p)
+		} else {
+			text = append(text, p)
+		}
 	}
-	for i, p := range checked {
-		if !bad[i] {
+	for i := 0; i < len(plain); i += selfCheckBatch {
+		batch := plain[i:min(i+selfCheckBatch, len(plain))]
+		if treeErrors(l, abi, batch) {
+			text = append(text, batch...)
+		}
+	}
+	for i := 0; i < len(text); i += selfCheckBatch {
+		batch := text[i:min(i+selfCheckBatch, len(text))]
+		for j, b := range profileErrors(l, abi, batch) {
+			if b {
+				bad[batch[j]] = true
+			}
+		}
+	}
+	for _, p := range checked {
+		if !bad[p] {
 			continue
 		}
 		kept := p.Rules[:0]
@@ -429,6 +451,89 @@ func profileErrors(l *policy.Loader, abi string, profiles []*Profile) []bool {
 		bad[i] = true
 	}
 	return bad
+}
+
+// treeErrors checks the profiles' syntax trees in one file, as
+// profileErrors checks their text, and says whether there are errors.
+func treeErrors(l *policy.Loader, abi string, profiles []*Profile) bool {
+	f := &policy.File{Name: "learned", Rules: []policy.Rule{
+		&policy.Abi{Path: policy.NewWord("<abi/" + abi + ">")},
+		&policy.Include{IfExists: true, Path: policy.NewWord("<tunables/global>")},
+	}}
+	for i, p := range profiles {
+		prof := &policy.Profile{Keyword: policy.PROFILE, Name: policy.NewWord("selfcheck" + strconv.Itoa(i))}
+		prof.Body = make([]policy.Rule, len(p.Rules))
+		for j, r := range p.Rules {
+			prof.Body[j] = r.Node
+		}
+		f.Rules = append(f.Rules, prof)
+	}
+	for _, d := range policy.Check(l, f, policy.CheckConfig{}).Diagnostics {
+		if d.Severity == policy.SeverityError && d.Category != "io" && d.Category != "include" {
+			return true
+		}
+	}
+	return false
+}
+
+// plainProfile says whether every rule of p is plain (plainRule).
+func plainProfile(p *Profile) bool {
+	for _, r := range p.Rules {
+		if !plainRule(r.Node) {
+			return false
+		}
+	}
+	return true
+}
+
+// plainRule says whether the printed rule parses back to the same tree,
+// so that policy.Check says of the tree what it says of the text: the
+// rule carries no comment, and each word is one the policy lexer reads
+// as one word, the same, wherever it stands (plainWord); a file rule's
+// path is absolute or starts with a variable.
+func plainRule(n policy.Rule) bool {
+	if fr, ok := n.(*policy.FileRule); ok && (fr.Path == nil || !strings.HasPrefix(fr.Path.Raw, "/") && !strings.HasPrefix(fr.Path.Raw, "@{")) {
+		return false
+	}
+	plain := true
+	policy.Inspect(n, func(x policy.Node) bool {
+		switch x := x.(type) {
+		case *policy.Word:
+			plain = plain && plainWord(x.Raw)
+		case *policy.Comment, *policy.CommentGroup:
+			plain = false
+		}
+		return plain
+	})
+	return plain
+}
+
+// plainWord: letters, digits, bytes of UTF-8 sequences and
+// /._-@:*?[]{}^%~+& only, braces balanced and not first, no "->": none
+// of the characters that quote, escape, separate or comment in the
+// policy syntax.
+func plainWord(s string) bool {
+	if s == "" || s[0] == '{' || strings.Contains(s, "->") {
+		return false
+	}
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c >= 0x80:
+		case strings.IndexByte("/._-@:*?[]^%~+&", c) >= 0:
+		case c == '{':
+			depth++
+		case c == '}':
+			if depth == 0 {
+				return false
+			}
+			depth--
+		default:
+			return false
+		}
+	}
+	return depth == 0
 }
 
 // ruleErrors checks rules in a profile of their own at the ABI and

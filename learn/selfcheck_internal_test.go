@@ -1,0 +1,138 @@
+package learn
+
+import (
+	"testing"
+
+	"github.com/armorer-dev/armorer/policy"
+	"github.com/armorer-dev/armorer/policy/aare"
+)
+
+func TestPlainWord(t *testing.T) {
+	for _, tc := range []struct {
+		w    string
+		want bool
+	}{
+		{"/usr/bin/ls", true},
+		{"@{PROC}/@{pid}/stat", true},
+		{"/run/user/[0-9]*/bus", true},
+		{"@cups-[0-9]*", true},
+		{"/home/*/résumé.odt", true},
+		{"mrix", true},
+		{"org.freedesktop.DBus", true},
+		{"", false},
+		{`"/tmp/a b"`, false},
+		{"/tmp/a,b", false},
+		{"/tmp/a#b", false},
+		{"/tmp/a=b", false},
+		{"/tmp/f(1)", false},
+		{`/tmp/\[x`, false},
+		{"{a}", false},
+		{"@{PROC", false},
+		{"/a}b", false},
+		{"a->b", false},
+		{"<abi/3.0>", false},
+	} {
+		if got := plainWord(tc.w); got != tc.want {
+			t.Errorf("plainWord(%q) = %v, want %v", tc.w, got, tc.want)
+		}
+	}
+}
+
+// selfCheckCases are learned rules the checker accepts or rejects.
+func selfCheckCases() (valid, invalid [][]rule) {
+	file := func(p string, perms aare.Perm, exec aare.ExecKind) rule {
+		return rule{Class: ClassFile, Path: p, Perms: perms, Exec: exec}
+	}
+	valid = [][]rule{
+		{{Class: ClassCapability, Capability: "chown"}},
+		{file("/etc/hosts", aare.PermRead, 0), file("@{PROC}/@{pid}/stat", aare.PermRead, 0)},
+		{{Class: ClassNetwork, Family: "inet", SockType: "stream"}},
+		{{Class: ClassUnix, Mask: []string{"bind"}, SockType: "dgram", Addr: "@cups-[0-9]*", escaped: true}},
+		{{Class: ClassSignal, Mask: []string{"send"}, Signals: []string{"hup", "term"}, Peer: "other"}},
+		{{Class: ClassDBus, Mask: []string{"send"}, Bus: "session", DBusPath: "/org/x", Interface: "org.x", Member: "Ping", PeerName: "org.y"}},
+	}
+	invalid = [][]rule{
+		// dbus bind takes no message conditionals; eavesdrop only a bus.
+		{{Class: ClassDBus, Mask: []string{"bind"}, Bus: "session", PeerName: "com.example.Test"}},
+		{{Class: ClassDBus, Mask: []string{"eavesdrop"}, Bus: "session", DBusPath: "/org/x", Interface: "org.x", Member: "M"}},
+		// One program, two transitions.
+		{file("/usr/bin/tool", aare.PermExec, aare.ExecInherit), file("/usr/bin/tool", aare.PermExec, aare.ExecProfile)},
+		// A queue rule at abi 3.0.
+		{{Class: ClassMqueue, Mask: []string{"read"}, Path: "/q"}},
+	}
+	return valid, invalid
+}
+
+func profileOf(name string, rules []rule) *Profile {
+	p := &Profile{Name: name}
+	for _, r := range rules {
+		p.Rules = append(p.Rules, r.learned())
+	}
+	return p
+}
+
+// The syntax tree is checked as its text would be: for plain rules,
+// treeErrors finds errors exactly when profileErrors does.
+func TestTreeErrorsAsText(t *testing.T) {
+	l := policy.NewLoader(t.TempDir())
+	valid, invalid := selfCheckCases()
+	for i, rules := range append(valid, invalid...) {
+		p := profileOf("p", rules)
+		if !plainProfile(p) {
+			t.Fatalf("case %d: not plain: %v", i, p.Rules)
+		}
+		text := profileErrors(l, "3.0", []*Profile{p})[0]
+		tree := treeErrors(l, "3.0", []*Profile{p})
+		if text != (i >= len(valid)) {
+			t.Errorf("case %d (%s): text check says errors=%v", i, ruleText(p.Rules[0].Node), text)
+		}
+		if tree != text {
+			t.Errorf("case %d (%s): tree check says errors=%v, text check %v", i, ruleText(p.Rules[0].Node), tree, text)
+		}
+	}
+}
+
+// selfCheck holds back exactly the rejected rules, whichever way a
+// profile is checked: plain profiles in a batch with a bad one, a profile
+// with a quoted path, a relative path.
+func TestSelfCheckHoldsBackRejected(t *testing.T) {
+	s := &Session{opts: SessionOptions{Dir: t.TempDir()}}
+	valid, invalid := selfCheckCases()
+	var profiles []*Profile
+	for _, rs := range valid {
+		profiles = append(profiles, profileOf("good", rs))
+	}
+	for _, rs := range invalid {
+		if len(rs) > 1 {
+			continue // rejected together, each rule alone is valid: selfCheck keeps both
+		}
+		profiles = append(profiles, profileOf("bad", append(rs, rule{Class: ClassCapability, Capability: "chown"})))
+	}
+	quoted := profileOf("quoted", []rule{{Class: ClassFile, Path: "/tmp/a b", Perms: aare.PermRead}})
+	relative := profileOf("relative", []rule{{Class: ClassFile, Path: "dev/pts/1", Perms: aare.PermRead | aare.PermWrite}})
+	profiles = append(profiles, quoted, relative)
+	if plainProfile(quoted) || plainProfile(relative) {
+		t.Fatal("a quoted or relative path is plain")
+	}
+	want := map[*Profile]int{}
+	for _, p := range profiles {
+		want[p] = len(p.Rules)
+	}
+	s.selfCheck(profiles, "3.0")
+	for _, p := range profiles {
+		switch p.Name {
+		case "good", "quoted":
+			if len(p.Findings) > 0 || len(p.Rules) != want[p] {
+				t.Errorf("%s: rules %v, findings %v", p.Name, p.Rules, p.Findings)
+			}
+		case "bad":
+			if len(p.Rules) != 1 || p.Rules[0].RuleText() != "capability chown," || len(p.Findings) == 0 {
+				t.Errorf("bad: rules %v, findings %v", p.Rules, p.Findings)
+			}
+		case "relative":
+			if len(p.Rules) != 0 || len(p.Findings) != 1 || p.Findings[0].ID != "disconnected-path" {
+				t.Errorf("relative: rules %v, findings %v", p.Rules, p.Findings)
+			}
+		}
+	}
+}
