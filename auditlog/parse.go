@@ -373,6 +373,14 @@ func mayBePrintkAppArmor(body []byte) (ok bool, paren int) {
 		return true, a
 	}
 	e := a - len(audit)
+	if e >= len("type=0000") && string(body[e-8:e-4]) == "ype=" && body[e-9] == 't' && allDigits4(body[e-4:e]) {
+		// The kernel's "type=NNNN audit(", read as below.
+		if t := e - len("type=0000"); t > 0 && body[t-1] != ' ' && body[t-1] != ':' {
+			return true, a
+		}
+		n := uint16(body[e-4]-'0')*1000 + uint16(body[e-3]-'0')*100 + uint16(body[e-2]-'0')*10 + uint16(body[e-1]-'0')
+		return isAppArmorType(n), a
+	}
 	n, d := 0, e
 	for m := 1; d > 0 && e-d < 6 && body[d-1]-'0' <= 9; m *= 10 {
 		d--
@@ -435,6 +443,12 @@ func allDigits8(b []byte) bool {
 	v := binary.LittleEndian.Uint64(b)
 	// A byte below '0' borrows into its top bit; one above '9' carries.
 	return ((v-0x3030303030303030)|(v+0x4646464646464646))&0x8080808080808080 == 0
+}
+
+// allDigits4 reports whether b's first 4 bytes are ASCII digits.
+func allDigits4(b []byte) bool {
+	v := binary.LittleEndian.Uint32(b)
+	return ((v-0x30303030)|(v+0x46464646))&0x80808080 == 0
 }
 
 // parse8Digits reads the 8 ASCII digits at b's start (allDigits8) as a

@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -79,5 +80,36 @@ func TestParse8Digits(t *testing.T) {
 		x = x*6364136223846793005 + 1442695040888963407
 		b := []byte(itoa(x>>8 | 1<<62)[:8])
 		check(b)
+	}
+}
+
+// lastIndexByte is bytes.LastIndexByte: every length to 40, the byte at
+// every place, once or twice, beside bytes that differ from it by one bit.
+func TestLastIndexByteIsBytes(t *testing.T) {
+	for n := range 41 {
+		for _, c := range []byte{' ', '[', 0, 0x80, 0xff} {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = c ^ byte(1<<(i%8))
+			}
+			check := func() {
+				if got, want := lastIndexByte(b, c), bytes.LastIndexByte(b, c); got != want {
+					t.Fatalf("lastIndexByte(%q, %q) = %d, want %d", b, c, got, want)
+				}
+			}
+			check()
+			for i := range b {
+				old := b[i]
+				b[i] = c
+				check()
+				for j := i + 1; j < n; j += 3 {
+					o := b[j]
+					b[j] = c
+					check()
+					b[j] = o
+				}
+				b[i] = old
+			}
+		}
 	}
 }

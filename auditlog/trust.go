@@ -2,6 +2,8 @@ package auditlog
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 )
 
@@ -47,11 +49,11 @@ func untrustedPrefix(pre []byte) string {
 // trimDmesgStamp removes a trailing "[   12.345678] " or "[Tue Nov 25
 // 07:00:01 2026] " from pre.
 func trimDmesgStamp(pre []byte) []byte {
-	p := bytes.TrimRight(pre, " ")
+	p := trimSpaces(pre)
 	if len(p) == 0 || p[len(p)-1] != ']' {
 		return pre
 	}
-	i := bytes.LastIndexByte(p, '[')
+	i := lastIndexByte(p, '[')
 	if i < 0 {
 		return pre
 	}
@@ -61,7 +63,7 @@ func trimDmesgStamp(pre []byte) []byte {
 // syslogTag returns the tag (program name, with its [PID]) of a syslog
 // header, or nil if pre does not end with one.
 func syslogTag(pre []byte) []byte {
-	p := bytes.TrimRight(pre, " ")
+	p := trimSpaces(pre)
 	if len(p) > 0 && p[0] == '<' {
 		// RFC 5424: <PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID SD
 		f := bytes.Fields(p)
@@ -74,7 +76,38 @@ func syslogTag(pre []byte) []byte {
 		return nil
 	}
 	p = p[:len(p)-1]
-	return p[bytes.LastIndexByte(p, ' ')+1:]
+	return p[lastIndexByte(p, ' ')+1:]
+}
+
+// trimSpaces is bytes.TrimRight(b, " ").
+func trimSpaces(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// lastIndexByte is bytes.LastIndexByte, 8 bytes at a time from the end
+// (bytes.LastIndexByte goes byte by byte): the bytes it looks for in a log
+// prefix are a few words back.
+func lastIndexByte(b []byte, c byte) int {
+	const lows, highs = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	pat := uint64(c) * 0x0101010101010101
+	i := len(b)
+	for ; i >= 8; i -= 8 {
+		x := binary.LittleEndian.Uint64(b[i-8:]) ^ pat
+		// A byte's top bit is set when the byte is not 0, exactly (no
+		// carry crosses bytes): the zero bytes are c's.
+		if m := ^((x&lows + lows) | x) & highs; m != 0 {
+			return i - 1 - bits.LeadingZeros64(m)/8
+		}
+	}
+	for i--; i >= 0; i-- {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // trustedTag reports whether a syslog tag is the kernel's or the audit

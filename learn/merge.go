@@ -88,6 +88,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 		files[path] = st
 		return st, nil
 	}
+	abs := abstractionCache(pol)
 	byName := map[string]*Profile{}
 	for _, p := range learned {
 		byName[p.Name] = p
@@ -126,7 +127,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 			continue
 		}
 		if e.Local != nil && opts.useLocal(pol, e) {
-			if err := mergeLocal(pol, e, p, opts, state); err != nil {
+			if err := mergeLocal(pol, e, p, opts, state, abs); err != nil {
 				return nil, err
 			}
 			done[p.Name] = true
@@ -136,7 +137,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 		if err != nil {
 			return nil, err
 		}
-		st.removed = append(st.removed, addTo(e.Decl, p, profileVars(pol, e), opts)...)
+		st.removed = append(st.removed, addTo(e.Decl, p, profileVars(pol, e), opts, abs)...)
 		st.profiles = append(st.profiles, p.Name)
 		done[p.Name] = true
 	}
@@ -208,15 +209,35 @@ func applyEdits(fset *token.FileSet, old []byte, f *policy.File) ([]byte, bool) 
 }
 
 // addTo adds a learned profile's abstractions and rules to a profile
-// declaration; a learned rule that covers rules of the declaration's own
-// body replaces them (replaceCovered), which it returns.
-func addTo(decl *policy.Profile, p *Profile, vars aare.Vars, opts MergeOptions) []Removal {
+// declaration; an include or a learned rule that covers rules of the
+// declaration's own body replaces them (replaceByInclude,
+// replaceCovered), which it returns.
+func addTo(decl *policy.Profile, p *Profile, vars aare.Vars, opts MergeOptions, abs func(string) *Coverage) []Removal {
+	var removed []Removal
 	for _, a := range p.Abstractions {
-		decl.AddRule(lastInclude(decl.Body), includeNode(a, opts.Explain))
+		inc := includeNode(a, opts.Explain)
+		if cov := abs(a.Name); cov != nil {
+			removed = append(removed, replaceByInclude(decl.Body, inc, cov, p.Name, opts.Explain)...)
+		}
+		decl.AddRule(lastInclude(decl.Body), inc)
 	}
 	r := replaceCovered(decl.Body, nodes(p, opts), vars, p.Name, opts.Explain)
 	decl.AddRules(r.rest)
-	return r.removals
+	return append(removed, r.removals...)
+}
+
+// abstractionCache returns what each abstraction allows, compiled once
+// per Merge (nil when it cannot be read).
+func abstractionCache(pol *host.ProfileSet) func(string) *Coverage {
+	m := map[string]*Coverage{}
+	return func(name string) *Coverage {
+		if c, ok := m[name]; ok {
+			return c
+		}
+		c, _ := AbstractionCoverage(pol, name) // a partial coverage covers less: never too much
+		m[name] = c
+		return c
+	}
 }
 
 // profileVars are the variables a profile's rules see (its file's, and
@@ -281,7 +302,7 @@ type fileState struct {
 // mergeLocal puts additions into the profile's local/NAME file (top-level
 // rules, as apparmor_parser reads it inside the profile), creating it
 // when it does not exist.
-func mergeLocal(pol *host.ProfileSet, e *host.Profile, p *Profile, opts MergeOptions, state func(string, *policy.File) (*fileState, error)) error {
+func mergeLocal(pol *host.ProfileSet, e *host.Profile, p *Profile, opts MergeOptions, state func(string, *policy.File) (*fileState, error), abs func(string) *Coverage) error {
 	paths, err := pol.Loader.Resolve(e.Local)
 	if err != nil {
 		return err
@@ -303,11 +324,15 @@ func mergeLocal(pol *host.ProfileSet, e *host.Profile, p *Profile, opts MergeOpt
 	if st.f == nil {
 		st.f = &policy.File{}
 	}
-	for _, a := range p.Abstractions {
-		st.f.AddRule(lastInclude(st.f.Rules), includeNode(a, opts.Explain))
-	}
 	// Only local/NAME's own rules are replaced: the packaged profile is
 	// the package's, and learn does not write it here.
+	for _, a := range p.Abstractions {
+		inc := includeNode(a, opts.Explain)
+		if cov := abs(a.Name); cov != nil {
+			st.removed = append(st.removed, replaceByInclude(st.f.Rules, inc, cov, p.Name, opts.Explain)...)
+		}
+		st.f.AddRule(lastInclude(st.f.Rules), inc)
+	}
 	r := replaceCovered(st.f.Rules, nodes(p, opts), profileVars(pol, e), p.Name, opts.Explain)
 	st.f.AddRules(r.rest)
 	st.removed = append(st.removed, r.removals...)

@@ -97,6 +97,35 @@ func replaceCovered(body []policy.Rule, learned []policy.Rule, vars aare.Vars, p
 	return out
 }
 
+// replaceByInclude drops the file rules of body that the abstraction an
+// added include names covers (with the abstraction's own variables, as
+// AbstractionCoverage reads it), as aa-logprof does when it adds an
+// include; their comments move above the include.
+func replaceByInclude(body []policy.Rule, inc *policy.Include, cov *Coverage, profile string, explain bool) []Removal {
+	var out []Removal
+	var doc []*policy.Comment
+	var texts []string
+	for _, c := range replaceable(body, cov.vars) {
+		if _, ok := c.node.(*policy.FileRule); !ok || !cov.coversFile(c.rule) {
+			continue
+		}
+		doc = append(doc, comments(c.node.RuleMeta().Doc)...)
+		doc = append(doc, comments(c.node.RuleMeta().Line)...)
+		texts = append(texts, bareText(c.node))
+		out = append(out, Removal{Profile: profile, Rule: bareText(c.node), By: ruleText(&policy.Include{Path: inc.Path})})
+		dropIn(body, c.node)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	doc = append(doc, comments(inc.Doc)...)
+	if explain {
+		doc = append(doc, &policy.Comment{Text: "# " + replacesNote(texts)})
+	}
+	inc.Doc = &policy.CommentGroup{List: doc}
+	return out
+}
+
 // withMeta is a copy of a learned rule with the position and layout m.
 func withMeta(n policy.Rule, m policy.Meta) policy.Rule {
 	switch n := n.(type) {

@@ -2,6 +2,7 @@ package learn
 
 import (
 	"go/token"
+	"strings"
 	"testing"
 
 	"github.com/armorer-dev/armorer/policy"
@@ -67,5 +68,36 @@ func TestReplaceCovered(t *testing.T) {
 		if tc.want && (len(r.rest) != 0 || bareText(body[0]) != bareText(n)) {
 			t.Errorf("%s: not in %s's place: %v", tc.learned, tc.existing, body)
 		}
+	}
+}
+
+// TestReplaceCoveredPrinted: the edited tree prints the same whether
+// policy.Edits patches the file or the printer writes it whole (as Merge
+// does when the file changed on disk): the learned rule in the first
+// covered rule's place with the comments of all, the others gone.
+func TestReplaceCoveredPrinted(t *testing.T) {
+	src := "profile t {\n  /bin/t mr,\n\n  # keys\n  owner /srv/d/k1 w,\n  owner /srv/d/k2 w, # second\n\n  /srv/d/index r,\n}\n"
+	want := "profile t {\n  /bin/t mr,\n\n  # keys\n  # second\n  /srv/d/* rw,\n}\n"
+	fset := token.NewFileSet()
+	f, err := policy.ParseFile(fset, "t", []byte(src), policy.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.Rules[0].(*policy.Profile)
+	n := parseRules(t, "/srv/d/* rw,")[0]
+	r := replaceCovered(p.Body, []policy.Rule{n}, aare.Vars(func(string) ([]string, bool) { return nil, false }), "t", false)
+	if len(r.removals) != 3 {
+		t.Fatalf("removals %v", r.removals)
+	}
+	edited, ok := applyEdits(fset, []byte(src), f)
+	if !ok || string(edited) != want {
+		t.Errorf("policy.Edits (ok %v):\n%s\nwant:\n%s", ok, edited, want)
+	}
+	var b strings.Builder
+	if err := policy.Format(&b, fset, f); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != want {
+		t.Errorf("policy.Format:\n%s\nwant:\n%s", b.String(), want)
 	}
 }

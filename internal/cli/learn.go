@@ -84,7 +84,8 @@ says why), and never code mapping (m, x) to names that can be written.
 aggressive also writes dir/** for N paths spread over 2+ subdirectories.
 No glob ever reaches a sensitive path the events did not name; /** is never
 written; no learned rule is covered by another or by the profile. A learned
-rule that covers rules of the profile replaces them (the profile's own block,
+rule or include that covers rules of the profile replaces them (as aa-logprof
+does; unix, dbus, signal, ptrace and mqueue rules too; the profile's own block,
 or local/NAME when learn writes there; never deny or audit rules, rules with
 an exec target, in a conditional, or an accepted finding's): it takes the
 first one's place and their comments, and stderr and --json say which it
