@@ -235,10 +235,17 @@ func generaliseComponent(c string, inTemp, lib bool, th thresholds) string {
 // quotes, comment signs, backslashes, bytes of invalid UTF-8) as \xHH, which
 // apparmor_parser and policy/aare decode to that byte.
 func EscapeLiteral(s string) string {
-	valid := utf8.ValidString(s)
-	if valid && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || strings.ContainsRune(escapedSyntax, r) }) {
+	// Most paths are plain ASCII: one pass over the bytes says so.
+	plain, ascii := true, true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = !escapedByte[c]
+		ascii = ascii && c < 0x80
+	}
+	if plain && (ascii || utf8.ValidString(s)) {
 		return s
 	}
+	valid := utf8.ValidString(s)
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -258,6 +265,19 @@ func EscapeLiteral(s string) string {
 
 // escapedSyntax are the printable characters EscapeLiteral escapes.
 const escapedSyntax = "\\*?[]{}\"#"
+
+// escapedByte: the ASCII bytes EscapeLiteral always escapes (control
+// bytes, DEL and escapedSyntax).
+var escapedByte = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t[0x7f] = true
+	for i := 0; i < len(escapedSyntax); i++ {
+		t[escapedSyntax[i]] = true
+	}
+	return t
+}()
 
 // digitRun finds the first run of at least min digits in c.
 func digitRun(c string, min int) (start, n int) {
