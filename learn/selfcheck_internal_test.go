@@ -19,8 +19,19 @@ func TestPlainWord(t *testing.T) {
 		{"/home/*/résumé.odt", true},
 		{"mrix", true},
 		{"org.freedesktop.DBus", true},
+		{`"/tmp/a b"`, true},
+		{`"/tmp/budget (final), #2 {x=y}.ods"`, true},
 		{"", false},
-		{`"/tmp/a b"`, false},
+		{`"`, false},
+		{`"/tmp/a\"b"`, true},
+		{`"/tmp/a\\b"`, true},
+		{`"/tmp/Meeting \x22draft\x22.docx"`, true},
+		{`"/tmp/a"b"`, false},
+		{`"/tmp/a\"`, false},
+		{"\"/tmp/a\nb\"", false},
+		{"\"/tmp/a\\\nb\"", false},
+		{`"/tmp/a`, false},
+		{"/tmp/a b", false},
 		{"/tmp/a,b", false},
 		{"/tmp/a#b", false},
 		{"/tmp/a=b", false},
@@ -46,6 +57,8 @@ func selfCheckCases() (valid, invalid [][]rule) {
 	valid = [][]rule{
 		{{Class: ClassCapability, Capability: "chown"}},
 		{file("/etc/hosts", aare.PermRead, 0), file("@{PROC}/@{pid}/stat", aare.PermRead, 0)},
+		{file("@{HOME}/Desktop/budget (final), #2.ods", aare.PermRead|aare.PermWrite, 0)},
+		{file(EscapeLiteral(`/srv/a "quoted" \ *name*`), aare.PermRead, 0)},
 		{{Class: ClassNetwork, Family: "inet", SockType: "stream"}},
 		{{Class: ClassUnix, Mask: []string{"bind"}, SockType: "dgram", Addr: "@cups-[0-9]*", escaped: true}},
 		{{Class: ClassSignal, Mask: []string{"send"}, Signals: []string{"hup", "term"}, Peer: "other"}},
@@ -59,6 +72,8 @@ func selfCheckCases() (valid, invalid [][]rule) {
 		{file("/usr/bin/tool", aare.PermExec, aare.ExecInherit), file("/usr/bin/tool", aare.PermExec, aare.ExecProfile)},
 		// A queue rule at abi 3.0.
 		{{Class: ClassMqueue, Mask: []string{"read"}, Path: "/q"}},
+		// A quoted path with an exec conflict.
+		{file("/opt/my app/tool", aare.PermExec, aare.ExecInherit), file("/opt/my app/tool", aare.PermExec, aare.ExecProfile)},
 	}
 	return valid, invalid
 }
@@ -94,7 +109,7 @@ func TestTreeErrorsAsText(t *testing.T) {
 
 // selfCheck holds back exactly the rejected rules, whichever way a
 // profile is checked: plain profiles in a batch with a bad one, a profile
-// with a quoted path, a relative path.
+// with a newline in a path, a relative path.
 func TestSelfCheckHoldsBackRejected(t *testing.T) {
 	s := &Session{opts: SessionOptions{Dir: t.TempDir()}}
 	valid, invalid := selfCheckCases()
@@ -108,11 +123,11 @@ func TestSelfCheckHoldsBackRejected(t *testing.T) {
 		}
 		profiles = append(profiles, profileOf("bad", append(rs, rule{Class: ClassCapability, Capability: "chown"})))
 	}
-	quoted := profileOf("quoted", []rule{{Class: ClassFile, Path: "/tmp/a b", Perms: aare.PermRead}})
+	quoted := profileOf("quoted", []rule{{Class: ClassFile, Path: "/tmp/a\nb", Perms: aare.PermRead}})
 	relative := profileOf("relative", []rule{{Class: ClassFile, Path: "dev/pts/1", Perms: aare.PermRead | aare.PermWrite}})
 	profiles = append(profiles, quoted, relative)
 	if plainProfile(quoted) || plainProfile(relative) {
-		t.Fatal("a quoted or relative path is plain")
+		t.Fatal("a path with a newline, or a relative path, is plain")
 	}
 	want := map[*Profile]int{}
 	for _, p := range profiles {
