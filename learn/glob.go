@@ -126,6 +126,7 @@ func generaliseWith(p string, perms aare.Perm, th thresholds) (pattern string, o
 
 func generaliseRules(p string, perms aare.Perm, th thresholds) (pattern string, home bool) {
 	var b strings.Builder
+	b.Grow(len(p) + 16)
 	rest := p
 	switch {
 	case strings.HasPrefix(p, "/proc/"):
@@ -160,23 +161,35 @@ func generaliseRules(p string, perms aare.Perm, th thresholds) (pattern string, 
 	}
 	temp := isTempDir(b.String())
 	spill := false // below a temporary directory of the service's own
-	comps := strings.Split(rest, "/")
-	for i, c := range comps {
+	for i := 0; ; i++ {
+		c, after, more := strings.Cut(rest, "/")
+		rest = after
 		if i > 0 {
 			b.WriteByte('/')
 		}
-		last := i == len(comps)-1
+		last := !more
 		g := generaliseComponent(c, temp, last && perms&^(aare.PermRead|aare.PermMmap) == 0, th)
 		if (spill || isSpillName(c)) && g == EscapeLiteral(c) {
 			g = spillDigits(g)
 		}
 		b.WriteString(g)
-		if !last {
-			temp = temp || isTempName(c) || isTempDir(b.String()+"/")
-			spill = spill || isSpillName(c) && !isTempDir(b.String()+"/")
+		if last {
+			break
 		}
+		temp = temp || isTempName(c) || isTempDirOf(b.String())
+		spill = spill || isSpillName(c) && !isTempDirOf(b.String())
 	}
 	return b.String(), home
+}
+
+// isTempDirOf is isTempDir(dir + "/"), without the string.
+func isTempDirOf(dir string) bool {
+	for _, t := range tempDirs {
+		if len(t) == len(dir)+1 && t[len(dir)] == '/' && strings.HasPrefix(t, dir) {
+			return true
+		}
+	}
+	return false
 }
 
 func isTempDir(dir string) bool {

@@ -1326,7 +1326,11 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	// named: the learned paths in the sensitive table's language, sorted
 	// (the guard's exceptions).
 	var named []string
-	var entries []*fileEntry
+	entries := make([]*fileEntry, 0, len(files))
+	// One allocation for the entries, and one for their first member and
+	// raw path (each of capacity 1: a merge appends to a copy).
+	slab := make([]fileEntry, len(files))
+	names := make([]string, 2*len(files))
 	for _, fp := range slices.Sorted(maps.Keys(files)) {
 		f := files[fp]
 		perms := f.perms
@@ -1365,7 +1369,10 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			named = append(named, fp)
 		}
 		lit := EscapeLiteral(fp)
-		fe := &fileEntry{pattern: lit, owned: f.owned, perms: perms, ev: ev, members: []string{lit}, raw: []string{fp}}
+		n := len(entries)
+		names[2*n], names[2*n+1] = lit, fp
+		fe := &slab[n]
+		*fe = fileEntry{pattern: lit, owned: f.owned, perms: perms, ev: ev, members: names[2*n : 2*n+1 : 2*n+1], raw: names[2*n+1 : 2*n+2 : 2*n+2]}
 		if perms&aare.PermExec != 0 {
 			fe.exec = f.exec
 			fe.target = r.targetOf(p.Name, fp, f.exec)
