@@ -1,6 +1,8 @@
 package learn
 
 import (
+	"go/token"
+	"slices"
 	"testing"
 
 	"github.com/armorer-dev/armorer/policy"
@@ -150,4 +152,57 @@ func TestSelfCheckHoldsBackRejected(t *testing.T) {
 			}
 		}
 	}
+}
+
+// wordsOf lists the raw words of a rule, in Inspect's order.
+func wordsOf(n policy.Node) []string {
+	var ws []string
+	policy.Inspect(n, func(x policy.Node) bool {
+		if w, ok := x.(*policy.Word); ok {
+			ws = append(ws, w.Raw)
+		}
+		return true
+	})
+	return ws
+}
+
+// FuzzPlainRule: a learned rule that plainRule calls plain prints to text
+// that parses back, without errors, to the same words: what selfCheck's
+// tree route relies on.
+func FuzzPlainRule(f *testing.F) {
+	for _, s := range []string{"/usr/bin/ls", "@{HOME}/a b (1).txt", `/srv/a "b" \ *c*`, "/tmp/a\nb", "org.x.Y", "@cups-1465", "x,y", "a#b", "{a,b}", "-> x"} {
+		f.Add(s, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, name string, kind uint8) {
+		var r rule
+		switch kind % 5 {
+		case 0:
+			r = rule{Class: ClassFile, Path: name, Perms: aare.PermRead}
+		case 1:
+			r = rule{Class: ClassFile, Path: "/" + EscapeLiteral(name), Perms: aare.PermRead | aare.PermWrite}
+		case 2:
+			r = rule{Class: ClassDBus, Mask: []string{"send"}, Bus: "session", Member: name, PeerName: name}
+		case 3:
+			r = rule{Class: ClassUnix, Mask: []string{"connect"}, SockType: "stream", PeerAddr: "@" + name}
+		case 4:
+			r = rule{Class: ClassSignal, Mask: []string{"send"}, Signals: []string{"term"}, Peer: name}
+		}
+		n := r.node()
+		if !plainRule(n) {
+			return
+		}
+		text := ruleText(n)
+		src := "profile p {\n  " + text + "\n}\n"
+		file, err := policy.ParseFile(token.NewFileSet(), "fuzz", []byte(src), 0)
+		if err != nil {
+			t.Fatalf("plain rule %q does not parse: %v", text, err)
+		}
+		prof, ok := file.Rules[0].(*policy.Profile)
+		if !ok || len(prof.Body) != 1 {
+			t.Fatalf("plain rule %q parses to %d rules", text, len(prof.Body))
+		}
+		if got, want := wordsOf(prof.Body[0]), wordsOf(n); !slices.Equal(got, want) {
+			t.Fatalf("plain rule %q parses back to words %q, built with %q", text, got, want)
+		}
+	})
 }
