@@ -145,7 +145,9 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 	}
 	for _, p := range fresh {
 		pf := ProfileFile{Name: p.Name, ABI: opts.ABI, Abstractions: p.Abstractions, Explain: opts.Explain}
-		if strings.HasPrefix(p.Name, "/") {
+		if strings.HasPrefix(p.Name, "/") && EscapeLiteral(p.Name) != p.Name {
+			// A path with pattern characters cannot be the name, which is
+			// also the attachment: a short name attaches to it escaped.
 			pf.Name, pf.Attach = filepath.Base(p.Name), p.Name
 		}
 		for _, r := range p.Rules {
@@ -156,10 +158,7 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 				pf.Children = append(pf.Children, newChild(c, opts))
 			}
 		}
-		name := localName(p.Name)
-		if pf.Attach != "" {
-			name = ProfileFileName(pf.Attach)
-		}
+		name := localName(p.Name) // a path label: aa-autodep's file name
 		path := filepath.Join(pol.Dir, name)
 		if files[path] != nil {
 			return nil, fmt.Errorf("profiles %s and %s would both be written to %s: give one of them a file first", strings.Join(files[path].profiles, ", "), p.Name, path)
