@@ -67,32 +67,36 @@ func digitRunsOf(patterns []string, min int) []string {
 	}
 	changed := make([]bool, len(patterns))
 	var (
-		key  []byte
-		keys []string
-		vals []string
+		key   []byte
+		keys  []string
+		vals  []string
+		slots [][2]int   // the runs of the names at depth
+		at    [][2]int32 // the i-th name's runs: slots[at[i][0]:at[i][1]]
 	)
+	at = make([][2]int32, len(patterns))
 	for depth := 0; depth < depths; depth++ {
 		// A group: the names whose components before depth (rewritten)
 		// are the same, and whose component at depth is the same but for
 		// its digit runs (the key: those components and the skeleton).
 		groups := map[string]*group{}
-		keys = keys[:0]
+		keys, slots = keys[:0], slots[:0]
 		for i, cs := range comps {
 			if depth >= len(cs) || !strings.ContainsAny(cs[depth], "0123456789") {
-				continue
-			}
-			skel, runs := digitSlots(cs[depth])
-			if len(runs) == 0 {
 				continue
 			}
 			key = key[:0]
 			for _, c := range cs[:depth] {
 				key = append(append(key, c...), '/')
 			}
-			key = append(key, skel...)
+			n := len(slots)
+			key, slots = appendSlots(key, slots, cs[depth])
+			if len(slots) == n {
+				continue
+			}
+			at[i] = [2]int32{int32(n), int32(len(slots))}
 			g := groups[string(key)]
 			if g == nil {
-				g = &group{runs: len(runs)}
+				g = &group{runs: len(slots) - n}
 				k := string(key)
 				groups[k] = g
 				keys = append(keys, k)
@@ -109,9 +113,8 @@ func digitRunsOf(patterns []string, min int) []string {
 			for j := range vary {
 				vals = vals[:0]
 				for _, i := range g.members {
-					c := comps[i][depth]
-					_, runs := digitSlots(c)
-					vals = append(vals, c[runs[j][0]:runs[j][1]])
+					r := slots[at[i][0]+int32(j)]
+					vals = append(vals, comps[i][depth][r[0]:r[1]])
 				}
 				slices.Sort(vals)
 				if len(slices.Compact(vals)) >= min {
@@ -122,7 +125,7 @@ func digitRunsOf(patterns []string, min int) []string {
 				continue
 			}
 			for _, i := range g.members {
-				comps[i][depth] = replaceRuns(comps[i][depth], vary)
+				comps[i][depth] = rewriteRuns(comps[i][depth], slots[at[i][0]:at[i][1]], vary)
 				changed[i] = true
 			}
 		}
@@ -145,8 +148,13 @@ func digitSlots(c string) (string, [][2]int) {
 	if !strings.ContainsAny(c, "0123456789") {
 		return c, nil
 	}
-	var runs [][2]int
-	var skel strings.Builder
+	skel, runs := appendSlots(nil, nil, c)
+	return string(skel), runs
+}
+
+// appendSlots is digitSlots appending the skeleton to skel and the runs
+// to runs.
+func appendSlots(skel []byte, runs [][2]int, c string) ([]byte, [][2]int) {
 	for i := 0; i < len(c); {
 		switch ch := c[i]; {
 		case ch == '\\':
@@ -155,11 +163,11 @@ func digitSlots(c string) (string, [][2]int) {
 				n = 4
 			}
 			n = min(n, len(c)-i)
-			skel.WriteString(c[i : i+n])
+			skel = append(skel, c[i:i+n]...)
 			i += n
 		case ch == '[' || ch == '{' || (ch == '@' && i+1 < len(c) && c[i+1] == '{'):
 			end := closing(c, i)
-			skel.WriteString(c[i:end])
+			skel = append(skel, c[i:end]...)
 			i = end
 		case isDigit(ch):
 			j := i
@@ -167,14 +175,14 @@ func digitSlots(c string) (string, [][2]int) {
 				j++
 			}
 			runs = append(runs, [2]int{i, j})
-			skel.WriteByte(runMark)
+			skel = append(skel, runMark)
 			i = j
 		default:
-			skel.WriteByte(ch)
+			skel = append(skel, ch)
 			i++
 		}
 	}
-	return skel.String(), runs
+	return skel, runs
 }
 
 // closing returns the index after the bracket, brace or variable that
@@ -207,7 +215,13 @@ func closing(c string, i int) int {
 // replaceRuns rewrites the digit runs of c marked in vary as [0-9]*.
 func replaceRuns(c string, vary []bool) string {
 	_, runs := digitSlots(c)
+	return rewriteRuns(c, runs, vary)
+}
+
+// rewriteRuns is replaceRuns with c's runs given.
+func rewriteRuns(c string, runs [][2]int, vary []bool) string {
 	var b strings.Builder
+	b.Grow(len(c) + 6*len(runs))
 	last := 0
 	for j, r := range runs {
 		if j < len(vary) && vary[j] {

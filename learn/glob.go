@@ -126,6 +126,7 @@ func generaliseWith(p string, perms aare.Perm, th thresholds) (pattern string, o
 
 func generaliseRules(p string, perms aare.Perm, th thresholds) (pattern string, home bool) {
 	var b strings.Builder
+	b.Grow(len(p) + 16)
 	rest := p
 	switch {
 	case strings.HasPrefix(p, "/proc/"):
@@ -160,23 +161,35 @@ func generaliseRules(p string, perms aare.Perm, th thresholds) (pattern string, 
 	}
 	temp := isTempDir(b.String())
 	spill := false // below a temporary directory of the service's own
-	comps := strings.Split(rest, "/")
-	for i, c := range comps {
+	for i := 0; ; i++ {
+		c, after, more := strings.Cut(rest, "/")
+		rest = after
 		if i > 0 {
 			b.WriteByte('/')
 		}
-		last := i == len(comps)-1
+		last := !more
 		g := generaliseComponent(c, temp, last && perms&^(aare.PermRead|aare.PermMmap) == 0, th)
 		if (spill || isSpillName(c)) && g == EscapeLiteral(c) {
 			g = spillDigits(g)
 		}
 		b.WriteString(g)
-		if !last {
-			temp = temp || isTempName(c) || isTempDir(b.String()+"/")
-			spill = spill || isSpillName(c) && !isTempDir(b.String()+"/")
+		if last {
+			break
 		}
+		temp = temp || isTempName(c) || isTempDirOf(b.String())
+		spill = spill || isSpillName(c) && !isTempDirOf(b.String())
 	}
 	return b.String(), home
+}
+
+// isTempDirOf is isTempDir(dir + "/"), without the string.
+func isTempDirOf(dir string) bool {
+	for _, t := range tempDirs {
+		if len(t) == len(dir)+1 && t[len(dir)] == '/' && strings.HasPrefix(t, dir) {
+			return true
+		}
+	}
+	return false
 }
 
 func isTempDir(dir string) bool {
@@ -235,10 +248,17 @@ func generaliseComponent(c string, inTemp, lib bool, th thresholds) string {
 // quotes, comment signs, backslashes, bytes of invalid UTF-8) as \xHH, which
 // apparmor_parser and policy/aare decode to that byte.
 func EscapeLiteral(s string) string {
-	valid := utf8.ValidString(s)
-	if valid && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || strings.ContainsRune(escapedSyntax, r) }) {
+	// Most paths are plain ASCII: one pass over the bytes says so.
+	plain, ascii := true, true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = !escapedByte[c]
+		ascii = ascii && c < 0x80
+	}
+	if plain && (ascii || utf8.ValidString(s)) {
 		return s
 	}
+	valid := utf8.ValidString(s)
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -258,6 +278,19 @@ func EscapeLiteral(s string) string {
 
 // escapedSyntax are the printable characters EscapeLiteral escapes.
 const escapedSyntax = "\\*?[]{}\"#"
+
+// escapedByte: the ASCII bytes EscapeLiteral always escapes (control
+// bytes, DEL and escapedSyntax).
+var escapedByte = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t[0x7f] = true
+	for i := 0; i < len(escapedSyntax); i++ {
+		t[escapedSyntax[i]] = true
+	}
+	return t
+}()
 
 // digitRun finds the first run of at least min digits in c.
 func digitRun(c string, min int) (start, n int) {

@@ -121,6 +121,31 @@ func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
 	return !reached
 }
 
+// allowsFrom is allows for a pattern generalised from path (which it
+// matches: FuzzGeneralise). A pattern @{HOME}/... made from a path
+// /home/USER/REST matches /root/REST too; when that is sensitive for
+// perms and not named, the pattern reaches it, and no walk is needed to
+// say no (the first question about most @{HOME} patterns).
+func (g *fileGuard) allowsFrom(pattern, path string, perms aare.Perm) bool {
+	if g.literal && g.l.m.homeRoot && strings.HasPrefix(pattern, "@{HOME}/") {
+		if rest, ok := strings.CutPrefix(path, "/home/"); ok {
+			if user, rest, ok := strings.Cut(rest, "/"); ok && user != "" {
+				w := "/root/" + rest
+				if _, sensitive := lint.Path(w, perms); sensitive && !strings.Contains(w, "//") {
+					if _, named := slices.BinarySearch(g.named, w); !named {
+						if g.l.guardMemo == nil {
+							g.l.guardMemo = map[guardKey]bool{}
+						}
+						g.l.guardMemo[guardKey{pattern, lint.Sensitivity(perms)}] = false
+						return false
+					}
+				}
+			}
+		}
+	}
+	return g.allows(pattern, perms)
+}
+
 // reached is the first table entry, sensitive for a permission in perms,
 // that pattern reaches outside the named paths (lint.Reaches's entry),
 // decided on the pattern's tree.

@@ -194,24 +194,13 @@ type Learner struct {
 	// pattern's tree through an automaton. (Those with a profile's named
 	// paths are its own: no two profiles of the 1M corpus share them.)
 	guardMemo map[guardKey]bool
-	anyMemo   map[string]bool // anyPath's answers
 	// exampleMemo: lint.Witness per (pattern, entry ID), no paths excepted.
 	exampleMemo map[[2]string]exampleAnswer
 }
 
-// anyPath is lint.AnyPath, remembered: profiles of one log name the same
-// paths (libraries, /proc, /etc), and most are in no table entry.
-func (l *Learner) anyPath(p string) bool {
-	v, ok := l.anyMemo[p]
-	if !ok {
-		v = lint.AnyPath(p)
-		if l.anyMemo == nil {
-			l.anyMemo = map[string]bool{}
-		}
-		l.anyMemo[p] = v
-	}
-	return v
-}
+// anyPath is lint.AnyPath (cheaper than a memo of it: most of a log's
+// paths are asked about once).
+func (l *Learner) anyPath(p string) bool { return lint.AnyPath(p) }
 
 // guardKey is a question to the guard: a pattern, with the kinds of
 // permissions the sensitive table tells apart (lint.Sensitivity).
@@ -1337,7 +1326,11 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	// named: the learned paths in the sensitive table's language, sorted
 	// (the guard's exceptions).
 	var named []string
-	var entries []*fileEntry
+	entries := make([]*fileEntry, 0, len(files))
+	// One allocation for the entries, and one for their first member and
+	// raw path (each of capacity 1: a merge appends to a copy).
+	slab := make([]fileEntry, len(files))
+	names := make([]string, 2*len(files))
 	for _, fp := range slices.Sorted(maps.Keys(files)) {
 		f := files[fp]
 		perms := f.perms
@@ -1376,7 +1369,10 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 			named = append(named, fp)
 		}
 		lit := EscapeLiteral(fp)
-		fe := &fileEntry{pattern: lit, owned: f.owned, perms: perms, ev: ev, members: []string{lit}, raw: []string{fp}}
+		n := len(entries)
+		names[2*n], names[2*n+1] = lit, fp
+		fe := &slab[n]
+		*fe = fileEntry{pattern: lit, owned: f.owned, perms: perms, ev: ev, members: names[2*n : 2*n+1 : 2*n+1], raw: names[2*n+1 : 2*n+2 : 2*n+2]}
 		if perms&aare.PermExec != 0 {
 			fe.exec = f.exec
 			fe.target = r.targetOf(p.Name, fp, f.exec)
@@ -1391,7 +1387,7 @@ func (l *Learner) fileRules(p *Profile, rules *[]rule, files map[string]*fileAcc
 	guard := l.newFileGuard(named)
 	// Undo generalisations that reach a sensitive path.
 	for _, e := range entries {
-		if e.pattern == e.members[0] || guard.allows(e.pattern, e.perms) {
+		if e.pattern == e.members[0] || guard.allowsFrom(e.pattern, e.raw[0], e.perms) {
 			continue
 		}
 		// @{HOME} includes /root/: the users' homes alone may still do.

@@ -35,13 +35,16 @@ var defaultVars = map[string][]string{
 type matcher struct {
 	vars  aare.Vars
 	cache sync.Map // pattern → *aare.Pattern, or error when it does not compile
+	// homeRoot: one of @{HOME}'s values is /root/, so that @{HOME}/x
+	// matches /root/x.
+	homeRoot bool
 }
 
 func newMatcher(vars map[string][]string) *matcher {
 	if vars == nil {
 		vars = defaultVars
 	}
-	return &matcher{vars: aare.VarMap(vars)}
+	return &matcher{vars: aare.VarMap(vars), homeRoot: slices.Contains(vars["HOME"], "/root/")}
 }
 
 func (m *matcher) compile(pattern string) (*aare.Pattern, error) {

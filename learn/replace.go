@@ -42,13 +42,13 @@ type ownRule struct {
 // the top level of the local/ file learn writes), never another file. A
 // file rule is covered when adding the learned rule to it would change
 // nothing apparmor_parser compiles (aare's coverage: its paths, its
-// permissions and exec mode, owner and audit); a unix, dbus, signal,
-// ptrace or mqueue rule when the learned rule of its kind allows all it
-// does (othersCover). Only plain allow rules of the block itself are
-// candidates: never a deny rule, a rule with an exec target or a
-// priority, a rule inside a conditional or qualifier block (its
-// conditions are not the learned rule's), nor one that records a human's
-// decision (an accepted finding's comment). The removed rules' comments
+// permissions, owner and audit); a unix, dbus, signal, ptrace or mqueue
+// rule when the learned rule of its kind allows all it does
+// (othersCover). Only plain allow rules of the block itself are
+// candidates: never a deny rule, an exec rule, a rule with a priority, a
+// rule inside a conditional or qualifier block (its conditions are not
+// the learned rule's), nor one that records a human's decision (an
+// accepted finding's comment). The removed rules' comments
 // move above the learned rule, in their order. learned are the learned
 // rules' nodes (as nodes gives them), in order.
 func replaceCovered(body []policy.Rule, learned []policy.Rule, vars aare.Vars, profile string, explain bool) replaced {
@@ -210,7 +210,10 @@ func replaceable(body []policy.Rule, vars aare.Vars) []*ownRule {
 			continue
 		}
 		perms, mode, err := aare.ParsePerms(fr.Perms.Value())
-		if err != nil || perms == 0 {
+		// Not an exec rule: an exact path's exec mode outranks a glob's,
+		// so that it may be what settles a conflict between two globs of
+		// the profile, which removing it would bring back.
+		if err != nil || perms == 0 || perms&aare.PermExec != 0 {
 			continue
 		}
 		c := &ownRule{node: fr, rule: aare.Rule{Pattern: fr.Path.Pattern(), Perms: perms, Exec: mode, Owner: fr.Qual.Owner, Audit: fr.Qual.Audit}}

@@ -21,7 +21,7 @@ func parseRules(t *testing.T, src string) []policy.Rule {
 
 // TestReplaceCovered: which existing rules a learned rule replaces. A
 // rule that allows something the learned one does not, or that a human
-// qualified (deny, audit, a priority, an exec target, an accepted
+// qualified (deny, audit, a priority, an exec rule, an accepted
 // finding), stays.
 func TestReplaceCovered(t *testing.T) {
 	noVars := func(string) ([]string, bool) { return nil, false }
@@ -39,8 +39,9 @@ func TestReplaceCovered(t *testing.T) {
 		{"/srv/d/* rw,", "deny /srv/d/k1 w,", false},
 		{"/srv/d/* rw,", "audit /srv/d/k1 w,", false},
 		{"/srv/d/* rw,", "priority=1 /srv/d/k1 w,", false},
-		{"/srv/d/* rix,", "/srv/d/run ix,", true},
+		{"/srv/d/* rix,", "/srv/d/run ix,", false}, // an exact path's exec mode outranks a glob's
 		{"/srv/d/* rix,", "/srv/d/run px,", false},
+		{"/srv/d/* rw,", "/srv/d/run rix,", false},
 		{"/srv/d/* rw,", "/srv/d/k1 w, # armorer: accepted 0123abcd [x]", false},
 		{"unix bind type=dgram addr=@cups-[0-9]*,", "unix bind type=dgram addr=@cups-12,", true},
 		{"unix bind type=dgram addr=@cups-[0-9]*,", "unix (bind listen) type=dgram addr=@cups-12,", false},

@@ -1,6 +1,8 @@
 package learn
 
 import (
+	"go/token"
+	"slices"
 	"testing"
 
 	"github.com/armorer-dev/armorer/policy"
@@ -19,8 +21,19 @@ func TestPlainWord(t *testing.T) {
 		{"/home/*/résumé.odt", true},
 		{"mrix", true},
 		{"org.freedesktop.DBus", true},
+		{`"/tmp/a b"`, true},
+		{`"/tmp/budget (final), #2 {x=y}.ods"`, true},
 		{"", false},
-		{`"/tmp/a b"`, false},
+		{`"`, false},
+		{`"/tmp/a\"b"`, true},
+		{`"/tmp/a\\b"`, true},
+		{`"/tmp/Meeting \x22draft\x22.docx"`, true},
+		{`"/tmp/a"b"`, false},
+		{`"/tmp/a\"`, false},
+		{"\"/tmp/a\nb\"", false},
+		{"\"/tmp/a\\\nb\"", false},
+		{`"/tmp/a`, false},
+		{"/tmp/a b", false},
 		{"/tmp/a,b", false},
 		{"/tmp/a#b", false},
 		{"/tmp/a=b", false},
@@ -46,6 +59,8 @@ func selfCheckCases() (valid, invalid [][]rule) {
 	valid = [][]rule{
 		{{Class: ClassCapability, Capability: "chown"}},
 		{file("/etc/hosts", aare.PermRead, 0), file("@{PROC}/@{pid}/stat", aare.PermRead, 0)},
+		{file("@{HOME}/Desktop/budget (final), #2.ods", aare.PermRead|aare.PermWrite, 0)},
+		{file(EscapeLiteral(`/srv/a "quoted" \ *name*`), aare.PermRead, 0)},
 		{{Class: ClassNetwork, Family: "inet", SockType: "stream"}},
 		{{Class: ClassUnix, Mask: []string{"bind"}, SockType: "dgram", Addr: "@cups-[0-9]*", escaped: true}},
 		{{Class: ClassSignal, Mask: []string{"send"}, Signals: []string{"hup", "term"}, Peer: "other"}},
@@ -59,6 +74,8 @@ func selfCheckCases() (valid, invalid [][]rule) {
 		{file("/usr/bin/tool", aare.PermExec, aare.ExecInherit), file("/usr/bin/tool", aare.PermExec, aare.ExecProfile)},
 		// A queue rule at abi 3.0.
 		{{Class: ClassMqueue, Mask: []string{"read"}, Path: "/q"}},
+		// A quoted path with an exec conflict.
+		{file("/opt/my app/tool", aare.PermExec, aare.ExecInherit), file("/opt/my app/tool", aare.PermExec, aare.ExecProfile)},
 	}
 	return valid, invalid
 }
@@ -94,7 +111,7 @@ func TestTreeErrorsAsText(t *testing.T) {
 
 // selfCheck holds back exactly the rejected rules, whichever way a
 // profile is checked: plain profiles in a batch with a bad one, a profile
-// with a quoted path, a relative path.
+// with a newline in a path, a relative path.
 func TestSelfCheckHoldsBackRejected(t *testing.T) {
 	s := &Session{opts: SessionOptions{Dir: t.TempDir()}}
 	valid, invalid := selfCheckCases()
@@ -108,11 +125,11 @@ func TestSelfCheckHoldsBackRejected(t *testing.T) {
 		}
 		profiles = append(profiles, profileOf("bad", append(rs, rule{Class: ClassCapability, Capability: "chown"})))
 	}
-	quoted := profileOf("quoted", []rule{{Class: ClassFile, Path: "/tmp/a b", Perms: aare.PermRead}})
+	quoted := profileOf("quoted", []rule{{Class: ClassFile, Path: "/tmp/a\nb", Perms: aare.PermRead}})
 	relative := profileOf("relative", []rule{{Class: ClassFile, Path: "dev/pts/1", Perms: aare.PermRead | aare.PermWrite}})
 	profiles = append(profiles, quoted, relative)
 	if plainProfile(quoted) || plainProfile(relative) {
-		t.Fatal("a quoted or relative path is plain")
+		t.Fatal("a path with a newline, or a relative path, is plain")
 	}
 	want := map[*Profile]int{}
 	for _, p := range profiles {
@@ -135,4 +152,57 @@ func TestSelfCheckHoldsBackRejected(t *testing.T) {
 			}
 		}
 	}
+}
+
+// wordsOf lists the raw words of a rule, in Inspect's order.
+func wordsOf(n policy.Node) []string {
+	var ws []string
+	policy.Inspect(n, func(x policy.Node) bool {
+		if w, ok := x.(*policy.Word); ok {
+			ws = append(ws, w.Raw)
+		}
+		return true
+	})
+	return ws
+}
+
+// FuzzPlainRule: a learned rule that plainRule calls plain prints to text
+// that parses back, without errors, to the same words: what selfCheck's
+// tree route relies on.
+func FuzzPlainRule(f *testing.F) {
+	for _, s := range []string{"/usr/bin/ls", "@{HOME}/a b (1).txt", `/srv/a "b" \ *c*`, "/tmp/a\nb", "org.x.Y", "@cups-1465", "x,y", "a#b", "{a,b}", "-> x"} {
+		f.Add(s, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, name string, kind uint8) {
+		var r rule
+		switch kind % 5 {
+		case 0:
+			r = rule{Class: ClassFile, Path: name, Perms: aare.PermRead}
+		case 1:
+			r = rule{Class: ClassFile, Path: "/" + EscapeLiteral(name), Perms: aare.PermRead | aare.PermWrite}
+		case 2:
+			r = rule{Class: ClassDBus, Mask: []string{"send"}, Bus: "session", Member: name, PeerName: name}
+		case 3:
+			r = rule{Class: ClassUnix, Mask: []string{"connect"}, SockType: "stream", PeerAddr: "@" + name}
+		case 4:
+			r = rule{Class: ClassSignal, Mask: []string{"send"}, Signals: []string{"term"}, Peer: name}
+		}
+		n := r.node()
+		if !plainRule(n) {
+			return
+		}
+		text := ruleText(n)
+		src := "profile p {\n  " + text + "\n}\n"
+		file, err := policy.ParseFile(token.NewFileSet(), "fuzz", []byte(src), 0)
+		if err != nil {
+			t.Fatalf("plain rule %q does not parse: %v", text, err)
+		}
+		prof, ok := file.Rules[0].(*policy.Profile)
+		if !ok || len(prof.Body) != 1 {
+			t.Fatalf("plain rule %q parses to %d rules", text, len(prof.Body))
+		}
+		if got, want := wordsOf(prof.Body[0]), wordsOf(n); !slices.Equal(got, want) {
+			t.Fatalf("plain rule %q parses back to words %q, built with %q", text, got, want)
+		}
+	})
 }

@@ -490,10 +490,15 @@ func plainProfile(p *Profile) bool {
 // so that policy.Check says of the tree what it says of the text: the
 // rule carries no comment, and each word is one the policy lexer reads
 // as one word, the same, wherever it stands (plainWord); a file rule's
-// path is absolute or starts with a variable.
+// path (inside its quotes) is absolute or starts with a variable.
 func plainRule(n policy.Rule) bool {
-	if fr, ok := n.(*policy.FileRule); ok && (fr.Path == nil || !strings.HasPrefix(fr.Path.Raw, "/") && !strings.HasPrefix(fr.Path.Raw, "@{")) {
-		return false
+	if fr, ok := n.(*policy.FileRule); ok {
+		if fr.Path == nil {
+			return false
+		}
+		if p := strings.TrimPrefix(fr.Path.Raw, `"`); !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "@{") {
+			return false
+		}
 	}
 	plain := true
 	policy.Inspect(n, func(x policy.Node) bool {
@@ -511,8 +516,28 @@ func plainRule(n policy.Rule) bool {
 // plainWord: letters, digits, bytes of UTF-8 sequences and
 // /._-@:*?[]{}^%~+& only, braces balanced and not first, no "->": none
 // of the characters that quote, escape, separate or comment in the
-// policy syntax.
+// policy syntax. Or a quoted word (as word quotes one) that the lexer
+// reads to its last quote, as its quoted strings: a backslash takes the
+// byte after it, and no control character, nor a quote that is not
+// escaped, comes before the end.
 func plainWord(s string) bool {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		i := 1
+		for i < len(s)-1 {
+			c := s[i]
+			if c == '\\' && i+1 < len(s) {
+				i++
+				c = s[i]
+			} else if c == '"' {
+				return false
+			}
+			if c < 0x20 || c == 0x7f {
+				return false
+			}
+			i++
+		}
+		return i == len(s)-1
+	}
 	if s == "" || s[0] == '{' || strings.Contains(s, "->") {
 		return false
 	}

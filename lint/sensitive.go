@@ -607,9 +607,29 @@ func MayReach(prefix string, a aare.Perm) bool {
 // AnyPath reports whether a concrete path is in some entry's language,
 // whatever the permission.
 func AnyPath(p string) bool {
-	for _, e := range SensitivePaths {
-		if e.matches(p) {
-			return true
+	// p relative to its home and to its /proc/PID/, found once for all
+	// the entries that ask (the table is asked about every path of a log).
+	home, inHome := underHome(p)
+	proc, inProc := underProcPid(p)
+	for i := range SensitivePaths {
+		e := &SensitivePaths[i]
+		switch e.Match {
+		case MatchHomeTree:
+			if inHome && (home == e.Path || isDir(home, e.Path) || strings.HasPrefix(home, e.Path)) {
+				return true
+			}
+		case MatchHomeFile:
+			if inHome && home == e.Path {
+				return true
+			}
+		case MatchProcPid:
+			if inProc && proc == e.Path {
+				return true
+			}
+		default:
+			if e.matches(p) {
+				return true
+			}
 		}
 	}
 	return false

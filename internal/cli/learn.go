@@ -86,8 +86,8 @@ No glob ever reaches a sensitive path the events did not name; /** is never
 written; no learned rule is covered by another or by the profile. A learned
 rule or include that covers rules of the profile replaces them (as aa-logprof
 does; unix, dbus, signal, ptrace and mqueue rules too; the profile's own block,
-or local/NAME when learn writes there; never deny or audit rules, rules with
-an exec target, in a conditional, or an accepted finding's): it takes the
+or local/NAME when learn writes there; never deny, audit or exec rules, rules
+in a conditional, or an accepted finding's): it takes the
 first one's place and their comments, and stderr and --json say which it
 removed. --explain shows, for each glob, the observed paths it replaced and
 why, and the profile's rules it replaced.

@@ -31,7 +31,22 @@ type tally struct {
 	hashes [tallyBatch]uint64
 	loaded [tallyBatch]uint64 // what the loads of flush read: kept, so that they are not optimised away
 	npend  int
+
+	// memo remembers where the records of short keys (16 bytes or fewer:
+	// operations, many profiles) are, by their bytes: a key found there is
+	// counted without a hash or a comparison of its bytes. Direct-mapped;
+	// nil until the first short key.
+	memo *[tallyMemoSize]memoEntry
 }
+
+// memoEntry is a short key as shortKey packs it, and its record's offset.
+type memoEntry struct {
+	w0, w1 uint64
+	n      uint32 // the key's length + 1; 0: empty
+	off    uint32 // the record's offset in the arena, if below 1<<32
+}
+
+const tallyMemoSize = 1024
 
 const (
 	tallyBatch     = 32
@@ -52,8 +67,25 @@ func newTally() *tally {
 // add counts key once more. In a large tally the key waits in a batch: see
 // flush.
 func (t *tally) add(key []byte) {
+	var m *memoEntry
+	var w0, w1 uint64
+	if n := len(key); n > 0 && n <= 16 {
+		if t.memo == nil {
+			t.memo = new([tallyMemoSize]memoEntry)
+		}
+		w0, w1 = shortKey(key)
+		m = &t.memo[((w0*0x9e3779b97f4a7c15)^(w1*0xc2b2ae3d27d4eb4f)^uint64(n))>>(64-10)]
+		if m.w0 == w0 && m.w1 == w1 && m.n == uint32(n+1) {
+			rec := t.arena[m.off:]
+			binary.LittleEndian.PutUint64(rec, binary.LittleEndian.Uint64(rec)+1)
+			return
+		}
+	}
 	if len(t.slots) < tallyBatchFrom {
-		t.count(key, maphash.Bytes(t.seed, key))
+		off := t.countN(key, maphash.Bytes(t.seed, key), 1)
+		if m != nil && off < 1<<32 {
+			*m = memoEntry{w0: w0, w1: w1, n: uint32(len(key) + 1), off: uint32(off)}
+		}
 		return
 	}
 	t.pend = append(t.pend, key...)
@@ -98,18 +130,33 @@ func (t *tally) flush() {
 	t.pend, t.npend = t.pend[:0], 0
 }
 
+// shortKey packs a key of 1 to 16 bytes into two words that, with its
+// length, are the key: its first and last 8 bytes (which overlap), 4 bytes
+// for a key of fewer than 8, its first, middle and last byte for fewer
+// than 4.
+func shortKey(key []byte) (w0, w1 uint64) {
+	switch n := len(key); {
+	case n >= 8:
+		return binary.LittleEndian.Uint64(key), binary.LittleEndian.Uint64(key[n-8:])
+	case n >= 4:
+		return uint64(binary.LittleEndian.Uint32(key)) | uint64(binary.LittleEndian.Uint32(key[n-4:]))<<32, 0
+	default:
+		return uint64(key[0]) | uint64(key[n/2])<<8 | uint64(key[n-1])<<16, 0
+	}
+}
+
 // count counts key, whose hash is h, once more.
 func (t *tally) count(key []byte, h uint64) { t.countN(key, h, 1) }
 
-// countN counts key, whose hash is h, n times more.
-func (t *tally) countN(key []byte, h, n uint64) {
+// countN counts key, whose hash is h, n times more, and returns its
+// record's offset in the arena.
+func (t *tally) countN(key []byte, h, n uint64) int {
 	tag := h &^ tallyOffMask
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s == 0 {
-			t.insert(i, tag, key, n)
-			return
+			return t.insert(i, tag, key, n)
 		}
 		if s&^tallyOffMask != tag {
 			continue
@@ -118,12 +165,12 @@ func (t *tally) countN(key []byte, h, n uint64) {
 		rec := t.arena[off:]
 		if l := int(binary.LittleEndian.Uint32(rec[8:])); l == len(key) && bytes.Equal(rec[tallyHeader:tallyHeader+l], key) {
 			binary.LittleEndian.PutUint64(rec, binary.LittleEndian.Uint64(rec)+n)
-			return
+			return off
 		}
 	}
 }
 
-func (t *tally) insert(slot, tag uint64, key []byte, n uint64) {
+func (t *tally) insert(slot, tag uint64, key []byte, n uint64) int {
 	off := len(t.arena)
 	c := n
 	if !plainText(key) { // asked now, while the key is in the cache
@@ -136,6 +183,7 @@ func (t *tally) insert(slot, tag uint64, key []byte, n uint64) {
 	if t.n++; 2*t.n > len(t.slots) {
 		t.grow()
 	}
+	return off
 }
 
 func (t *tally) grow() {

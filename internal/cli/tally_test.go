@@ -60,6 +60,41 @@ func TestTallyMatchesMap(t *testing.T) {
 
 // TestSummaryEventAllocs: counting an event for --summary allocates
 // nothing once its keys were seen.
+// TestTallyShortKeys: keys of 1 to 17 bytes over two letters, which
+// differ only in the bytes that shortKey's words overlap or skip, counted
+// in a tally (through its memo of short keys) and a map, small and then
+// batched, come out the same.
+func TestTallyShortKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	tl, m := newTally(), map[string]int{}
+	add := func(k string) {
+		tl.add([]byte(k))
+		m[k]++
+	}
+	for range 300000 {
+		b := make([]byte, 1+rng.IntN(17))
+		for i := range b {
+			b[i] = "ab"[rng.IntN(2)]
+		}
+		add(string(b))
+		if rng.IntN(4) == 0 {
+			add(fmt.Sprint(rng.IntN(100000))) // and enough others to batch
+		}
+	}
+	if len(tl.slots) < tallyBatchFrom {
+		t.Fatalf("%d slots: the batched lookups were not tested", len(tl.slots))
+	}
+	got := tl.sorted(0)
+	if len(got) != len(m) {
+		t.Fatalf("%d keys, want %d", len(got), len(m))
+	}
+	for _, e := range got {
+		if m[e.Name] != e.Count {
+			t.Fatalf("%q counted %d times, want %d", e.Name, e.Count, m[e.Name])
+		}
+	}
+}
+
 func TestSummaryEventAllocs(t *testing.T) {
 	lines := []string{
 		`audit: type=1400 audit(1700000000.123:42): apparmor="DENIED" operation="open" profile="/usr/bin/app" name="/etc/shadow" pid=1 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
