@@ -68,7 +68,9 @@ type Change struct {
 
 // Merge adds the learned profiles to the policy: each rule goes next to
 // the most similar rule of its profile (the policy package decides where),
-// comments and order of the existing file stay. Profiles the policy does
+// comments and order of the existing file stay. A learned rule or include
+// that covers rules of the block it goes into replaces them (Change.Removed
+// says which). Profiles the policy does
 // not define get a new file in the policy directory. The result is sorted
 // by path; files whose text would not change are left out.
 func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Change, error) {
@@ -192,8 +194,9 @@ func Merge(pol *host.ProfileSet, learned []*Profile, opts MergeOptions) ([]Chang
 
 // applyEdits returns the text of an edited file as policy.Edits gives it:
 // the original bytes plus the rules learn inserted, printed in canonical
-// style after the nearest rule before them. Learn only inserts, so the
-// diff shows additions only, never a reformatting. ok is false for a new
+// style after the nearest rule before them, and the rules a learned rule
+// replaced (replaceCovered) rewritten or deleted line by line: the diff
+// shows only what learn changed, never a reformatting. ok is false for a new
 // file, or when the file changed on disk since it was parsed (it is then
 // printed whole).
 func applyEdits(fset *token.FileSet, old []byte, f *policy.File) ([]byte, bool) {
