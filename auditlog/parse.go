@@ -421,7 +421,13 @@ func parseStamp(body []byte, i int, ev *Event) (int, *SyntaxError) {
 	if !ok || i >= len(body) || body[i] != '.' {
 		return 0, &SyntaxError{Col: i + 1, Msg: "malformed audit(EPOCH.MS:SERIAL) timestamp"}
 	}
-	ms, i, ok := digits(i + 1)
+	var ms uint64
+	if i+5 <= len(body) && body[i+4] == ':' && body[i+1]-'0' <= 9 && body[i+2]-'0' <= 9 && body[i+3]-'0' <= 9 {
+		// The kernel writes 3 digits.
+		ms, i, ok = uint64(body[i+1]-'0')*100+uint64(body[i+2]-'0')*10+uint64(body[i+3]-'0'), i+4, true
+	} else {
+		ms, i, ok = digits(i + 1)
+	}
 	if !ok || i >= len(body) || body[i] != ':' || ms > 999 {
 		return 0, &SyntaxError{Col: i + 1, Msg: "malformed audit(EPOCH.MS:SERIAL) timestamp"}
 	}

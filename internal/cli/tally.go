@@ -349,8 +349,11 @@ func radixSortKeys(keys []sortKey) []sortKey {
 	var hist [digits][256]int
 	for i := range keys {
 		k := &keys[i]
-		for d := range digits {
-			hist[d][digit(k, d)]++
+		p1, p0, c := k.p1, k.p0, ^k.count
+		for b := range 8 { // digit's bytes, without its switch
+			hist[b][uint8(p1>>(8*b))]++
+			hist[8+b][uint8(p0>>(8*b))]++
+			hist[16+b][uint8(c>>(8*b))]++
 		}
 	}
 	src, dst := keys, make([]sortKey, len(keys))
