@@ -64,6 +64,13 @@ func (g *fileGuard) allows(pattern string, perms aare.Perm) bool {
 	if !lint.MayReach(literalPrefix(pattern), perms) {
 		return true // most patterns: no parse, no walk
 	}
+	if rest, ok := strings.CutPrefix(pattern, homeDirsPattern); ok && l.m.homeDirs {
+		// The users' homes: what the pattern names below them decides.
+		rel := literalPrefix(rest)
+		if !strings.Contains(rel, "//") && !lint.MayReachHome(rel, perms) {
+			return true
+		}
+	}
 	// in: the named paths the pattern may match. Excepting the others
 	// changes nothing: when there are none, the answer is the one for
 	// every profile (most @{HOME} patterns, whose other profiles' named

@@ -36,15 +36,17 @@ type matcher struct {
 	vars  aare.Vars
 	cache sync.Map // pattern → *aare.Pattern, or error when it does not compile
 	// homeRoot: one of @{HOME}'s values is /root/, so that @{HOME}/x
-	// matches /root/x.
-	homeRoot bool
+	// matches /root/x. homeDirs: @{HOMEDIRS} is /home/ alone (as lint's
+	// table has it: lint.MayReachHome).
+	homeRoot, homeDirs bool
 }
 
 func newMatcher(vars map[string][]string) *matcher {
 	if vars == nil {
 		vars = defaultVars
 	}
-	return &matcher{vars: aare.VarMap(vars), homeRoot: slices.Contains(vars["HOME"], "/root/")}
+	return &matcher{vars: aare.VarMap(vars), homeRoot: slices.Contains(vars["HOME"], "/root/"),
+		homeDirs: slices.Equal(vars["HOMEDIRS"], []string{"/home/"})}
 }
 
 func (m *matcher) compile(pattern string) (*aare.Pattern, error) {

@@ -604,6 +604,39 @@ func MayReach(prefix string, a aare.Perm) bool {
 	return false
 }
 
+// MayReachHome reports whether a path /home/USER/REST, for any USER and
+// any REST that begins with rel, may be in the language of an entry
+// sensitive for a permission in a. False only when none can be: a guard
+// then needs no walk for a pattern of the users' homes (/home/*/rel...)
+// whose literal text after the home is rel, which MayReach, given the
+// pattern's literal prefix, cannot tell.
+func MayReachHome(rel string, a aare.Perm) bool {
+	for i, e := range SensitivePaths {
+		if e.Access&a == 0 {
+			continue
+		}
+		switch e.Match {
+		case MatchHomeTree:
+			// HOME/T, HOME/T/ and below: rel and T must agree as far as
+			// both go.
+			t := strings.TrimSuffix(e.Path, "/")
+			if strings.HasPrefix(t, rel) || strings.HasPrefix(rel, t) {
+				return true
+			}
+		case MatchHomeFile:
+			if strings.HasPrefix(e.Path, rel) {
+				return true
+			}
+		default:
+			// Any other entry that has a path below /home/ may.
+			if compiled()[i].MatchPrefix("/home/") == len("/home/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // AnyPath reports whether a concrete path is in some entry's language,
 // whatever the permission.
 func AnyPath(p string) bool {

@@ -301,3 +301,38 @@ func TestSensitivityKinds(t *testing.T) {
 		t.Errorf("Sensitivity(rk) = %s", got)
 	}
 }
+
+// MayReachHome says no only where the walk over the automata finds
+// nothing sensitive for /home/*/rel followed by anything.
+func TestMayReachHome(t *testing.T) {
+	vars := aare.VarMap(map[string][]string{"HOMEDIRS": {"/home/"}})
+	for _, tt := range []struct {
+		rel   string
+		perms aare.Perm
+		may   bool
+	}{
+		{".cache/app/x", ReadPerms | WritePerms, false},
+		{"Desktop/todo.md", ReadPerms | WritePerms | ExecPerms, false},
+		{".ssh/id_rsa", ReadPerms, true},
+		{".ss", ReadPerms, true},
+		{".sshd", ReadPerms, true}, // conservative: .ssh is a prefix
+		{".gnupg", WritePerms, true},
+		{".bashrc", WritePerms, true},
+		{".bashrc", ReadPerms, false},
+		{".config/fish/config.fish", WritePerms, true},
+		{".config/fish/other", WritePerms, false},
+		{".config/", WritePerms, true},
+		{"", ReadPerms, true},
+	} {
+		if got := MayReachHome(tt.rel, tt.perms); got != tt.may {
+			t.Errorf("MayReachHome(%q, %v) = %v, want %v", tt.rel, tt.perms, got, tt.may)
+		}
+		tree, err := aare.Parse("@{HOMEDIRS}/*/"+escape(tt.rel)+"**", vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !MayReachHome(tt.rel, tt.perms) && ReachesTree(tree, tt.perms, nil) {
+			t.Errorf("MayReachHome(%q, %v) = false, but /home/*/%s** reaches a sensitive path", tt.rel, tt.perms, tt.rel)
+		}
+	}
+}
