@@ -111,13 +111,15 @@ func ownNames(cov coverer, f peerField) []string {
 	return out
 }
 
-// nameFields are every name field node() writes as a literal pattern.
-func nameFields(r *rule) []*string {
-	fs := []*string{&r.Addr, &r.PeerAddr, &r.Peer, &r.DBusPath, &r.Interface, &r.Member, &r.PeerName, &r.Name, &r.Target}
+// nameFields are every name field node() writes as a literal pattern
+// (n of them: the queue name of a mqueue rule only), in an array that
+// needs no allocation.
+func nameFields(r *rule) (fs [10]*string, n int) {
+	fs = [10]*string{&r.Addr, &r.PeerAddr, &r.Peer, &r.DBusPath, &r.Interface, &r.Member, &r.PeerName, &r.Name, &r.Target, &r.Path}
 	if r.Class == ClassMqueue {
-		fs = append(fs, &r.Path)
+		return fs, 10
 	}
-	return fs
+	return fs, 9
 }
 
 // escapeNames turns a rule's names into the literal patterns node() would
@@ -126,8 +128,11 @@ func escapeNames(r *rule) {
 	if r.escaped || r.Class == ClassFile {
 		return
 	}
-	for _, f := range nameFields(r) {
-		*f = EscapeLiteral(*f)
+	fs, n := nameFields(r)
+	for _, f := range fs[:n] {
+		if *f != "" {
+			*f = EscapeLiteral(*f)
+		}
 	}
 	r.escaped = true
 }
@@ -152,7 +157,10 @@ func (l *Learner) collapsePeers(profile string, others []rule, cov coverer) []ru
 			out = mergeSameRules(out)
 		}
 	}
-	out = dropCoveredRules(out)
+	if l.peerCovers == nil {
+		l.peerCovers = coverMemo{}
+	}
+	out = dropCoveredRules(out, l.peerCovers)
 	for i := range out {
 		if r := &out[i]; len(r.replaced) > 0 {
 			why := whyDigitRun
@@ -316,7 +324,7 @@ func digitRuns(s string) (skeleton string, runs []string, ok bool) {
 // events for the covering rule (the first that covers it). Only rules of
 // one class and queue type can cover each other: each is compared with
 // those of its own, in order.
-func dropCoveredRules(rules []rule) []rule {
+func dropCoveredRules(rules []rule, memo coverMemo) []rule {
 	type kind struct {
 		class  Class
 		mqType string
@@ -341,7 +349,7 @@ func dropCoveredRules(rules []rule) []rule {
 			continue
 		}
 		for _, j := range byKind[kind{r.Class, r.MqType}] {
-			if i == j || dropped[j] || !ruleCoversRule(&rules[j], r) {
+			if i == j || dropped[j] || !memo.rule(&rules[j], r) {
 				continue
 			}
 			rules[j].Evidence.merge(rules[i].Evidence)
@@ -374,7 +382,15 @@ func peerClass(c Class) bool {
 // escaped): the same fixed conditionals, x's permissions and signals a
 // superset (none: all), and each name of x empty (any) or a pattern whose
 // language contains r's.
-func ruleCoversRule(x, r *rule) bool {
+func ruleCoversRule(x, r *rule) bool { return coverMemo(nil).rule(x, r) }
+
+// coverMemo remembers patternCovers' answers for patterns with globs
+// (each a comparison of two compiled patterns): a log's profiles collapse
+// to the same names (peer=(name=:1.[0-9]*)). A nil coverMemo remembers
+// nothing.
+type coverMemo map[[2]string]bool
+
+func (m coverMemo) rule(x, r *rule) bool {
 	if x.Class != r.Class || !x.escaped || !r.escaped || !peerClass(x.Class) {
 		return false
 	}
@@ -386,10 +402,24 @@ func ruleCoversRule(x, r *rule) bool {
 	}
 	// nameFields' names, without its slices; a queue rule's name too
 	// (x without one: every queue, as patternCovers says of "").
-	return patternCovers(x.Addr, r.Addr) && patternCovers(x.PeerAddr, r.PeerAddr) && patternCovers(x.Peer, r.Peer) &&
-		patternCovers(x.DBusPath, r.DBusPath) && patternCovers(x.Interface, r.Interface) && patternCovers(x.Member, r.Member) &&
-		patternCovers(x.PeerName, r.PeerName) && patternCovers(x.Name, r.Name) && patternCovers(x.Target, r.Target) &&
-		(x.Class != ClassMqueue || patternCovers(x.Path, r.Path))
+	return m.covers(x.Addr, r.Addr) && m.covers(x.PeerAddr, r.PeerAddr) && m.covers(x.Peer, r.Peer) &&
+		m.covers(x.DBusPath, r.DBusPath) && m.covers(x.Interface, r.Interface) && m.covers(x.Member, r.Member) &&
+		m.covers(x.PeerName, r.PeerName) && m.covers(x.Name, r.Name) && m.covers(x.Target, r.Target) &&
+		(x.Class != ClassMqueue || m.covers(x.Path, r.Path))
+}
+
+// covers is patternCovers, remembered when it compiles patterns.
+func (m coverMemo) covers(x, r string) bool {
+	if m == nil || x == "" || x == r || r == "" || !strings.ContainsAny(x, "*?[{") {
+		return patternCovers(x, r)
+	}
+	k := [2]string{x, r}
+	v, ok := m[k]
+	if !ok {
+		v = patternCovers(x, r)
+		m[k] = v
+	}
+	return v
 }
 
 // superset: x (empty: everything) has every element of r.

@@ -196,6 +196,9 @@ type Learner struct {
 	guardMemo map[guardKey]bool
 	// exampleMemo: lint.Witness per (pattern, entry ID), no paths excepted.
 	exampleMemo map[[2]string]exampleAnswer
+	// peerCovers: collapsePeers' answers to which name pattern covers
+	// which (dropCoveredRules).
+	peerCovers coverMemo
 }
 
 // anyPath is lint.AnyPath (cheaper than a memo of it: most of a log's
