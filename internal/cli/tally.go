@@ -176,6 +176,11 @@ func (t *tally) insert(slot, tag uint64, key []byte, n uint64) int {
 	if !plainText(key) { // asked now, while the key is in the cache
 		c |= tallyQuote
 	}
+	if need := tallyHeader + len(key); cap(t.arena)-len(t.arena) < need {
+		// Twice as large: append grows a large slice by a quarter, which
+		// copies a large tally's arena (100,000s of paths) many times.
+		t.arena = slices.Grow(t.arena, max(need, len(t.arena), 4096))
+	}
 	t.arena = binary.LittleEndian.AppendUint64(t.arena, c)
 	t.arena = binary.LittleEndian.AppendUint32(t.arena, uint32(len(key)))
 	t.arena = append(t.arena, key...)
