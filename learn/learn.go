@@ -1077,27 +1077,80 @@ func childName(bin string) string {
 }
 
 // otherRulesOf finishes the non-file rules: masks and signals sorted,
-// the rules in the order of their text without them.
+// the rules in the order of their text without them. A rule's text starts
+// with its class's keyword (ruleKeyword), none a prefix of another: rules
+// of different classes are ordered by it, and only rules of one class are
+// formatted to be compared.
 func (l *Learner) otherRulesOf(others map[otherKey]*otherAcc) []rule {
 	out := make([]rule, 0, len(others))
-	texts := make([]string, 0, len(others))
 	for _, o := range others {
-		texts = append(texts, o.rule.String())
 		rule := o.rule
 		rule.Mask = slices.Clone(o.mask)
 		rule.Signals = slices.Clone(o.sigs)
 		out = append(out, rule)
 	}
+	kws := make([]string, len(out))
+	for i := range out {
+		kws[i] = ruleKeyword(out[i].Class)
+	}
+	texts := make([]string, len(out))
+	textOf := func(i int) string {
+		if texts[i] == "" {
+			r := out[i]
+			r.Mask, r.Signals = nil, nil
+			texts[i] = r.String()
+		}
+		return texts[i]
+	}
 	idx := make([]int, len(out))
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortFunc(idx, func(i, j int) int { return strings.Compare(texts[i], texts[j]) })
+	slices.SortFunc(idx, func(i, j int) int {
+		if kws[i] != kws[j] && kws[i] != "" && kws[j] != "" {
+			return strings.Compare(kws[i], kws[j])
+		}
+		return strings.Compare(textOf(i), textOf(j))
+	})
 	sorted := make([]rule, len(out))
 	for k, i := range idx {
 		sorted[k] = out[i]
 	}
 	return sorted
+}
+
+// ruleKeyword is the keyword the text of a non-file rule of class c
+// starts with, followed by a space or its comma; "" when unknown.
+func ruleKeyword(c Class) string {
+	switch c {
+	case ClassCapability:
+		return "capability"
+	case ClassNetwork:
+		return "network"
+	case ClassUnix:
+		return "unix"
+	case ClassSignal:
+		return "signal"
+	case ClassPtrace:
+		return "ptrace"
+	case ClassDBus:
+		return "dbus"
+	case ClassMount:
+		return "mount"
+	case ClassUmount:
+		return "umount"
+	case ClassPivotRoot:
+		return "pivot_root"
+	case ClassChangeProfile:
+		return "change_profile"
+	case ClassUserns:
+		return "userns"
+	case ClassIOUring:
+		return "io_uring"
+	case ClassMqueue:
+		return "mqueue"
+	}
+	return ""
 }
 
 // uncovered drops what the existing profile already allows: whole
