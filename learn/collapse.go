@@ -727,6 +727,9 @@ func (c *collapser) matchesAll(g globEntry, paths []string) bool {
 	pattern := g.e.pattern
 	tree := c.patterns[pattern]
 	if tree == nil {
+		tree = c.l.globTrees[pattern]
+	}
+	if tree == nil {
 		// Parsed, not compiled (aare.MatchTree walks the tree), and kept
 		// for this profile only: a log's thousands of learned globs would
 		// stay compiled to the end in the learner's matcher.
@@ -735,10 +738,19 @@ func (c *collapser) matchesAll(g globEntry, paths []string) bool {
 			c.l.m.compile(pattern) // remembered for Problems
 			return false
 		}
-		if c.patterns == nil {
-			c.patterns = map[string]*aare.Node{}
+		if !hasVar(pattern) {
+			if c.patterns == nil {
+				c.patterns = map[string]*aare.Node{}
+			}
+			c.patterns[pattern] = tree
+		} else if len(c.l.globTrees) < maxGlobTrees {
+			// A glob with a variable (@{PROC}/@{pid}/stat, @{HOME}/...)
+			// comes back in other profiles: kept for them, up to a bound.
+			if c.l.globTrees == nil {
+				c.l.globTrees = map[string]*aare.Node{}
+			}
+			c.l.globTrees[pattern] = tree
 		}
-		c.patterns[pattern] = tree
 	}
 	for _, p := range paths {
 		if !aare.MatchTree(tree, p) {
@@ -747,6 +759,12 @@ func (c *collapser) matchesAll(g globEntry, paths []string) bool {
 	}
 	return true
 }
+
+// maxGlobTrees bounds Learner.globTrees.
+const maxGlobTrees = 4096
+
+// hasVar: the pattern uses a variable.
+func hasVar(pattern string) bool { return strings.Contains(pattern, "@{") }
 
 // fileCoverer is a coverer that answers for a whole file rule (Coverage).
 type fileCoverer interface {

@@ -194,6 +194,9 @@ type Learner struct {
 	// pattern's tree through an automaton. (Those with a profile's named
 	// paths are its own: no two profiles of the 1M corpus share them.)
 	guardMemo map[guardKey]bool
+	// globTrees: the parse trees of learned globs with variables, which
+	// profiles of one log share (collapser.matchesAll), up to maxGlobTrees.
+	globTrees map[string]*aare.Node
 	// exampleMemo: lint.Witness per (pattern, entry ID), no paths excepted.
 	exampleMemo map[[2]string]exampleAnswer
 	// peerCovers: collapsePeers' answers to which name pattern covers
