@@ -379,7 +379,7 @@ func (s *sources) id(name string) uint32 {
 // evidence as Evidence.Add would have counted it.
 func (l *Learner) fileAccOf(la *labelAcc, i int32) (string, *fileAcc) {
 	f := &la.seen[i]
-	path := l.ids.strs[f.path]
+	path := l.ids.names.strs[f.path]
 	ev := f.evidence(&l.srcs)
 	if path != "" {
 		ev.Examples = []string{path}
@@ -437,7 +437,7 @@ func (l *Learner) Add(a *Access) {
 		if a.Path == "" || a.Perms == 0 {
 			return
 		}
-		id := l.ids.idOf(a.by, a.pathID, a.Path)
+		id := l.ids.nameID(a.by, a.pathID, a.Path)
 		i, ok := la.files[id]
 		if !ok {
 			i = int32(len(la.seen))
@@ -480,11 +480,11 @@ func (l *Learner) Add(a *Access) {
 
 // label is the record of a's label, found by its number.
 func (l *Learner) label(a *Access) *labelAcc {
-	id := l.ids.idOf(a.by, a.profileID, a.Profile)
+	id := l.ids.labelID(a.by, a.profileID, a.Profile)
 	if int(id) < len(l.byID) && l.byID[id] != nil {
 		return l.byID[id]
 	}
-	name := l.ids.strs[id]
+	name := l.ids.labels.strs[id]
 	la := l.labels[name]
 	if la == nil {
 		la = &labelAcc{files: map[uint32]int32{}, others: map[string]*otherSeen{}, execTargets: map[string]map[string]bool{}}
@@ -837,7 +837,7 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 		var bins []string
 		for i := range la.seen {
 			if la.seen[i].perms&aare.PermExec != 0 {
-				bins = append(bins, l.ids.strs[la.seen[i].path])
+				bins = append(bins, l.ids.names.strs[la.seen[i].path])
 			}
 		}
 		slices.Sort(bins)
