@@ -247,6 +247,9 @@ const (
 // unknown. Names appear in auditd's log and journald's short output.
 func recordTypeNumber(b []byte) uint16 {
 	if len(b) > 0 && b[0]-'0' <= 9 { // printk and kmsg write the number: no name to try
+		if len(b) == 4 && allDigits4(b) {
+			return uint16(b[0]-'0')*1000 + uint16(b[1]-'0')*100 + uint16(b[2]-'0')*10 + uint16(b[3]-'0')
+		}
 		n, ok := parseUint(b)
 		if !ok || n > 0xffff {
 			return 0

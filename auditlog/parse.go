@@ -293,6 +293,11 @@ func containsType(b []byte) bool {
 // lastIndexType finds the last "type=" in b: it sits a few bytes before
 // "audit(", so a backward scan beats a general search.
 func lastIndexType(b []byte) int {
+	// The kernel's "type=NNNN " (no later "type=" can start in
+	// "ype=N…": only at the byte after '=', which is not a 't').
+	if n := len(b) - len("type=0000 "); n >= 0 && binary.LittleEndian.Uint32(b[n:]) == 't'|'y'<<8|'p'<<16|'e'<<24 && b[n+4] == '=' && b[n+5] != 't' {
+		return n
+	}
 	for i := len(b) - len(anchorType); i >= 0; i-- {
 		if b[i] == 't' && b[i+1] == 'y' && b[i+2] == 'p' && b[i+3] == 'e' && b[i+4] == '=' {
 			return i

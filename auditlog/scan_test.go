@@ -113,3 +113,17 @@ func TestLastIndexByteIsBytes(t *testing.T) {
 		}
 	}
 }
+
+// lastIndexType is bytes.LastIndex(b, "type="), also where its fast path
+// for the kernel's "type=NNNN " nearly matches.
+func TestLastIndexTypeIsLastIndex(t *testing.T) {
+	for _, s := range []string{"", "type=", "type=1400 ", "x type=1400 ", "type=type=", "type=ttype=", "atype=1400 ",
+		"type=type=14 ", "type=1type=", "audit: type=1400 ", "type=14000 ", "ype=1400 ", "type=1400type=1"} {
+		for _, pre := range []string{"", "type=", "kernel: "} {
+			b := []byte(pre + s)
+			if got, want := lastIndexType(b), bytes.LastIndex(b, []byte("type=")); got != want {
+				t.Errorf("lastIndexType(%q) = %d, want %d", b, got, want)
+			}
+		}
+	}
+}

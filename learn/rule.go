@@ -189,12 +189,52 @@ func (e *Evidence) merge(o Evidence) {
 	e.Count += o.Count
 	e.held += o.held
 	widen(&e.First, &e.Last, o.First, o.Last)
-	for _, x := range o.Examples {
-		e.Examples = addBounded(e.Examples, x, strings.Compare)
+	e.Examples = mergeBounded(e.Examples, o.Examples, strings.Compare)
+	e.Lines = mergeBounded(e.Lines, o.Lines, compareLocations)
+}
+
+// mergeBounded is addBounded of each of t (sorted, distinct, as
+// addBounded keeps them) to s, in one merge: s itself when t adds
+// nothing, else a new array.
+func mergeBounded[T comparable](s, t []T, compare func(a, b T) int) []T {
+	if len(t) == 0 {
+		return s
 	}
-	for _, x := range o.Lines {
-		e.Lines = addBounded(e.Lines, x, compareLocations)
+	if len(s) == 0 && len(t) <= MaxExamples {
+		return t[:len(t):len(t)] // addBounded copies t's values into a new array: the same values
 	}
+	var out []T
+	i, j := 0, 0
+	var zero T
+	for len(out) < MaxExamples && (i < len(s) || j < len(t)) {
+		var v T
+		switch {
+		case j == len(t):
+			v, i = s[i], i+1
+		case i == len(s):
+			v, j = t[j], j+1
+		default:
+			switch c := compare(s[i], t[j]); {
+			case c < 0:
+				v, i = s[i], i+1
+			case c > 0:
+				v, j = t[j], j+1
+			default:
+				v, i, j = s[i], i+1, j+1
+			}
+		}
+		if v == zero {
+			continue
+		}
+		if out == nil {
+			out = make([]T, 0, min(MaxExamples, len(s)+len(t)))
+		}
+		out = append(out, v)
+	}
+	if slices.Equal(out, s) {
+		return s
+	}
+	return out
 }
 
 // widen extends the time window [*first, *last] to take in [from, to];

@@ -228,7 +228,7 @@ func (c *checker) execConflicts(ctx *profileCtx) {
 }
 
 func (c *checker) conflicts(uses []execUse, cat string, msg func(a, b execUse, path string) string) {
-	if len(uses) < 2 {
+	if len(uses) < 2 || distinctLiterals(uses) {
 		return
 	}
 	rules := make([]aare.Rule, len(uses))
@@ -291,4 +291,29 @@ func (c *checker) changeProfile(r *ChangeProfileRule, ctx *profileCtx, q Qualifi
 			text: mode,
 		})
 	}
+}
+
+// distinctLiterals says whether the uses' patterns are literal paths
+// (letters, digits and /._-+:@~% only, no "//" that matching folds),
+// each different: then no path matches two of them, and they cannot
+// conflict. (The usual profile: a few programs run by name.) It spares
+// building the automaton of all of them.
+func distinctLiterals(uses []execUse) bool {
+	seen := make(map[string]bool, len(uses))
+	for _, u := range uses {
+		p := u.rule.Pattern
+		if p == "" || seen[p] || strings.Contains(p, "//") {
+			return false
+		}
+		for i := 0; i < len(p); i++ {
+			switch c := p[i]; {
+			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			case strings.IndexByte("/._-+:@~%", c) >= 0:
+			default:
+				return false
+			}
+		}
+		seen[p] = true
+	}
+	return true
 }
