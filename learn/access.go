@@ -54,7 +54,7 @@ func (c Class) String() string {
 // kernelPerms reads a kernel mask such as "rw", "wc", "d", "::r" or
 // "r::". Letters that are not file permissions are ignored; c and d
 // (create, delete) become w, as AppArmor's rules spell them.
-func kernelPerms(mask string) aare.Perm {
+func kernelPerms[T ~string | ~[]byte](mask T) aare.Perm {
 	var p aare.Perm
 	for i := 0; i < len(mask); i++ {
 		switch mask[i] {

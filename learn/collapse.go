@@ -337,23 +337,31 @@ func listPaths(names []string) string {
 // classKey groups entries that may merge: the same exec transition, and,
 // without the union, the same permissions and owner.
 func (c *collapser) classKey(e *fileEntry, union bool) string {
-	k := strconv.Itoa(int(e.exec)) + "\x00" + e.target
+	return string(appendClassKey(nil, e, union))
+}
+
+// appendClassKey appends classKey's text to b.
+func appendClassKey(b []byte, e *fileEntry, union bool) []byte {
+	b = strconv.AppendInt(b, int64(e.exec), 10)
+	b = append(append(b, 0), e.target...)
 	if !union {
-		k += "\x00" + strconv.Itoa(int(e.perms)) + "\x00" + strconv.FormatBool(e.owner)
+		b = strconv.AppendInt(append(b, 0), int64(e.perms), 10)
+		b = strconv.AppendBool(append(b, 0), e.owner)
 	}
-	return k
+	return b
 }
 
 // digits collapses varying digit runs (DigitRuns over the entries of
 // each class).
 func (c *collapser) digits(entries []*fileEntry, union bool) {
 	classes := map[string][]*fileEntry{}
+	var key []byte
 	for _, e := range entries {
 		if e.exec != aare.ExecNone {
 			continue // an executable's name is never widened here
 		}
-		k := c.classKey(e, union)
-		classes[k] = append(classes[k], e)
+		key = appendClassKey(key[:0], e, union)
+		classes[string(key)] = append(classes[string(key)], e)
 	}
 	for _, k := range slices.Sorted(maps.Keys(classes)) {
 		class := classes[k]
@@ -379,7 +387,10 @@ func (c *collapser) digits(entries []*fileEntry, union bool) {
 
 // siblings replaces --siblings or more names in one directory by dir/*.
 func (c *collapser) siblings(entries []*fileEntry, union bool) {
-	groups := map[string][]*fileEntry{}
+	// The groups by directory and class: lists[index[key]].
+	index := map[string]int{}
+	var lists [][]*fileEntry
+	var key []byte
 	for _, e := range entries {
 		if e.exec != aare.ExecNone || strings.HasSuffix(e.pattern, "/") || strings.Contains(e.pattern, "**") {
 			continue
@@ -388,12 +399,18 @@ func (c *collapser) siblings(entries []*fileEntry, union bool) {
 		if dir == "" || e.pattern[len(dir):] == "*" {
 			continue
 		}
-		k := dir + "\x00" + c.classKey(e, union)
-		groups[k] = append(groups[k], e)
+		key = appendClassKey(append(append(key[:0], dir...), 0), e, union)
+		i, ok := index[string(key)] // (a lookup builds no string)
+		if !ok {
+			i = len(lists)
+			index[string(key)] = i
+			lists = append(lists, nil)
+		}
+		lists[i] = append(lists[i], e)
 	}
-	for _, k := range slices.Sorted(maps.Keys(groups)) {
-		g := groups[k]
-		if distinctPatterns(g) < c.min {
+	for _, k := range slices.Sorted(maps.Keys(index)) {
+		g := lists[index[k]]
+		if len(g) < c.min || distinctPatterns(g) < c.min {
 			continue
 		}
 		dir := g[0].pattern[:strings.LastIndexByte(g[0].pattern, '/')+1]

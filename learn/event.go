@@ -26,61 +26,92 @@ func fromEvent(ev *auditlog.Event, source string, line int64, a *Access) bool {
 // label and path among the accesses it fills, so mapping a long log does
 // not allocate a string per event. It is not safe for concurrent use.
 //
-// Each string it keeps has a number, which the accesses it fills carry
-// for their Profile and Path: a Learner mapping with its own Mapper
-// (Session.Learn) finds a label's and a path's records by number,
-// without hashing either string again.
+// Each label and name it keeps has a number, which the accesses it
+// fills carry for their Profile and Path: a Learner mapping with its own
+// Mapper (Session.Learn) finds a label's and a path's records by number,
+// without hashing either string again. Labels have a table of their own:
+// a log has few, and a small table's lookups stay in the cache.
 type Mapper struct {
+	labels, names strTable
+}
+
+// strTable numbers strings.
+type strTable struct {
 	ids  map[string]uint32 // string → its number, an index into strs
 	strs []string          // strs[0] is "", the number of none
 }
 
 // intern returns a string equal to b; a nil Mapper just converts.
 func (m *Mapper) intern(b []byte) string {
-	s, _ := m.internID(b)
+	if m == nil {
+		return string(b)
+	}
+	s, _ := m.names.intern(b)
 	return s
 }
 
-// internID returns a string equal to b and its number (0 for a nil
-// Mapper, which just converts).
-func (m *Mapper) internID(b []byte) (string, uint32) {
+// label and name intern a label and a name with their numbers (0 for a
+// nil Mapper, which just converts).
+func (m *Mapper) label(b []byte) (string, uint32) {
 	if m == nil {
 		return string(b), 0
 	}
-	if id, ok := m.ids[string(b)]; ok {
-		return m.strs[id], id
-	}
-	return m.add(string(b))
+	return m.labels.intern(b)
 }
 
-// internString is internID for a string.
-func (m *Mapper) internString(s string) (string, uint32) {
-	if id, ok := m.ids[s]; ok {
-		return m.strs[id], id
+func (m *Mapper) name(b []byte) (string, uint32) {
+	if m == nil {
+		return string(b), 0
 	}
-	return m.add(s)
+	return m.names.intern(b)
 }
 
-func (m *Mapper) add(s string) (string, uint32) {
-	if m.ids == nil {
-		m.ids = map[string]uint32{}
-		m.strs = []string{""}
-	}
-	id := uint32(len(m.strs))
-	m.strs = append(m.strs, s)
-	m.ids[s] = id
-	return s, id
-}
-
-// idOf is the number of s, which an access says is id in mapper by: id
-// itself when by is m and the string is still s, else looked up (and
-// kept).
-func (m *Mapper) idOf(by *Mapper, id uint32, s string) uint32 {
-	if by == m && id != 0 && int(id) < len(m.strs) && m.strs[id] == s {
+// labelID and nameID are the numbers of s, which an access says are id
+// in mapper by: id itself when by is m and the string is still s, else
+// looked up (and kept).
+func (m *Mapper) labelID(by *Mapper, id uint32, s string) uint32 {
+	if by == m && m.labels.is(id, s) {
 		return id
 	}
-	_, id = m.internString(s)
+	_, id = m.labels.internString(s)
 	return id
+}
+
+func (m *Mapper) nameID(by *Mapper, id uint32, s string) uint32 {
+	if by == m && m.names.is(id, s) {
+		return id
+	}
+	_, id = m.names.internString(s)
+	return id
+}
+
+func (t *strTable) is(id uint32, s string) bool {
+	return id != 0 && int(id) < len(t.strs) && t.strs[id] == s
+}
+
+func (t *strTable) intern(b []byte) (string, uint32) {
+	if id, ok := t.ids[string(b)]; ok {
+		return t.strs[id], id
+	}
+	return t.add(string(b))
+}
+
+func (t *strTable) internString(s string) (string, uint32) {
+	if id, ok := t.ids[s]; ok {
+		return t.strs[id], id
+	}
+	return t.add(s)
+}
+
+func (t *strTable) add(s string) (string, uint32) {
+	if t.ids == nil {
+		t.ids = map[string]uint32{}
+		t.strs = []string{""}
+	}
+	id := uint32(len(t.strs))
+	t.strs = append(t.strs, s)
+	t.ids[s] = id
+	return s, id
 }
 
 // Map is fromEvent, with interning.
@@ -90,23 +121,28 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 	if ev.Kind != auditlog.KindEvent {
 		return false
 	}
-	switch ev.Outcome() {
-	case auditlog.OutcomeAllowed, auditlog.OutcomeDenied, auditlog.OutcomeKill:
+	switch string(ev.Value(auditlog.KeyApparmor)) { // ev.Outcome(), without the intern table's hash
+	case string(auditlog.OutcomeAllowed), string(auditlog.OutcomeDenied), string(auditlog.OutcomeKill):
 	default:
 		return false
 	}
 	a.by = m
-	a.Profile, a.profileID = m.internID(ev.Label())
-	a.Operation = ev.String(auditlog.KeyOperation)
+	a.Profile, a.profileID = m.label(ev.Label())
+	a.Operation = operation(ev)
 	if !ev.Time.IsZero() {
 		a.Time = ev.Time.Time()
 	}
 	a.Loc = Location{Source: source, Line: line}
-	mask := ev.String(auditlog.KeyRequestedMask)
-	if mask == "" {
-		mask = ev.String(auditlog.KeyDeniedMask)
+	maskKey := auditlog.KeyRequestedMask
+	if len(ev.Value(maskKey)) == 0 {
+		maskKey = auditlog.KeyDeniedMask
 	}
-	switch ev.Class() {
+	class := ev.Class()
+	mask := ""
+	if class != auditlog.ClassFile {
+		mask = ev.String(maskKey) // file masks are read as bytes (kernelPerms)
+	}
+	switch class {
 	case auditlog.ClassFile:
 		switch a.Operation {
 		case "change_profile", "change_onexec":
@@ -120,8 +156,8 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 			return false
 		}
 		a.Class = ClassFile
-		a.Path, a.pathID = m.internID(ev.Value(auditlog.KeyName))
-		a.Perms = kernelPerms(mask)
+		a.Path, a.pathID = m.name(ev.Value(auditlog.KeyName))
+		a.Perms = kernelPerms(ev.Value(maskKey))
 		if a.Operation == "exec" {
 			a.Perms |= aare.PermExec
 		}
@@ -235,6 +271,59 @@ func (m *Mapper) Map(ev *auditlog.Event, source string, line int64, a *Access) b
 		return true
 	}
 	return false
+}
+
+// operation is ev.String(auditlog.KeyOperation): the common operations
+// as constants, without the intern table's hash.
+func operation(ev *auditlog.Event) string {
+	v := ev.Value(auditlog.KeyOperation)
+	switch string(v) {
+	case "open":
+		return "open"
+	case "capable":
+		return "capable"
+	case "exec":
+		return "exec"
+	case "signal":
+		return "signal"
+	case "file_perm":
+		return "file_perm"
+	case "getattr":
+		return "getattr"
+	case "create":
+		return "create"
+	case "ptrace":
+		return "ptrace"
+	case "connect":
+		return "connect"
+	case "file_mmap":
+		return "file_mmap"
+	case "mknod":
+		return "mknod"
+	case "mkdir":
+		return "mkdir"
+	case "unlink":
+		return "unlink"
+	case "link":
+		return "link"
+	case "rename_src":
+		return "rename_src"
+	case "rename_dest":
+		return "rename_dest"
+	case "sendmsg":
+		return "sendmsg"
+	case "recvmsg":
+		return "recvmsg"
+	case "chmod":
+		return "chmod"
+	case "chown":
+		return "chown"
+	case "truncate":
+		return "truncate"
+	case "file_lock":
+		return "file_lock"
+	}
+	return ev.String(auditlog.KeyOperation)
 }
 
 func peerOf(ev *auditlog.Event) string {

@@ -106,7 +106,7 @@ func TestFileSeenEvidence(t *testing.T) {
 				want.Add(a, a.Path)
 			}
 			la := l.labels["p"]
-			_, f := l.fileAccOf(la, la.files[l.ids.idOf(nil, 0, "/f")])
+			_, f := l.fileAccOf(la, la.files[l.ids.nameID(nil, 0, "/f")])
 			got := f.evidence
 			if got.Count != want.Count || !got.First.Equal(want.First) || !got.Last.Equal(want.Last) ||
 				!slices.Equal(got.Lines, want.Lines) || !slices.Equal(got.Examples, want.Examples) {

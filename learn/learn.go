@@ -379,7 +379,7 @@ func (s *sources) id(name string) uint32 {
 // evidence as Evidence.Add would have counted it.
 func (l *Learner) fileAccOf(la *labelAcc, i int32) (string, *fileAcc) {
 	f := &la.seen[i]
-	path := l.ids.strs[f.path]
+	path := l.ids.names.strs[f.path]
 	ev := f.evidence(&l.srcs)
 	if path != "" {
 		ev.Examples = []string{path}
@@ -437,7 +437,7 @@ func (l *Learner) Add(a *Access) {
 		if a.Path == "" || a.Perms == 0 {
 			return
 		}
-		id := l.ids.idOf(a.by, a.pathID, a.Path)
+		id := l.ids.nameID(a.by, a.pathID, a.Path)
 		i, ok := la.files[id]
 		if !ok {
 			i = int32(len(la.seen))
@@ -480,11 +480,11 @@ func (l *Learner) Add(a *Access) {
 
 // label is the record of a's label, found by its number.
 func (l *Learner) label(a *Access) *labelAcc {
-	id := l.ids.idOf(a.by, a.profileID, a.Profile)
+	id := l.ids.labelID(a.by, a.profileID, a.Profile)
 	if int(id) < len(l.byID) && l.byID[id] != nil {
 		return l.byID[id]
 	}
-	name := l.ids.strs[id]
+	name := l.ids.labels.strs[id]
 	la := l.labels[name]
 	if la == nil {
 		la = &labelAcc{files: map[uint32]int32{}, others: map[string]*otherSeen{}, execTargets: map[string]map[string]bool{}}
@@ -837,7 +837,7 @@ func (l *Learner) result(consume bool) ([]*Profile, error) {
 		var bins []string
 		for i := range la.seen {
 			if la.seen[i].perms&aare.PermExec != 0 {
-				bins = append(bins, l.ids.strs[la.seen[i].path])
+				bins = append(bins, l.ids.names.strs[la.seen[i].path])
 			}
 		}
 		slices.Sort(bins)
@@ -1077,27 +1077,80 @@ func childName(bin string) string {
 }
 
 // otherRulesOf finishes the non-file rules: masks and signals sorted,
-// the rules in the order of their text without them.
+// the rules in the order of their text without them. A rule's text starts
+// with its class's keyword (ruleKeyword), none a prefix of another: rules
+// of different classes are ordered by it, and only rules of one class are
+// formatted to be compared.
 func (l *Learner) otherRulesOf(others map[otherKey]*otherAcc) []rule {
 	out := make([]rule, 0, len(others))
-	texts := make([]string, 0, len(others))
 	for _, o := range others {
-		texts = append(texts, o.rule.String())
 		rule := o.rule
 		rule.Mask = slices.Clone(o.mask)
 		rule.Signals = slices.Clone(o.sigs)
 		out = append(out, rule)
 	}
+	kws := make([]string, len(out))
+	for i := range out {
+		kws[i] = ruleKeyword(out[i].Class)
+	}
+	texts := make([]string, len(out))
+	textOf := func(i int) string {
+		if texts[i] == "" {
+			r := out[i]
+			r.Mask, r.Signals = nil, nil
+			texts[i] = r.String()
+		}
+		return texts[i]
+	}
 	idx := make([]int, len(out))
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortFunc(idx, func(i, j int) int { return strings.Compare(texts[i], texts[j]) })
+	slices.SortFunc(idx, func(i, j int) int {
+		if kws[i] != kws[j] && kws[i] != "" && kws[j] != "" {
+			return strings.Compare(kws[i], kws[j])
+		}
+		return strings.Compare(textOf(i), textOf(j))
+	})
 	sorted := make([]rule, len(out))
 	for k, i := range idx {
 		sorted[k] = out[i]
 	}
 	return sorted
+}
+
+// ruleKeyword is the keyword the text of a non-file rule of class c
+// starts with, followed by a space or its comma; "" when unknown.
+func ruleKeyword(c Class) string {
+	switch c {
+	case ClassCapability:
+		return "capability"
+	case ClassNetwork:
+		return "network"
+	case ClassUnix:
+		return "unix"
+	case ClassSignal:
+		return "signal"
+	case ClassPtrace:
+		return "ptrace"
+	case ClassDBus:
+		return "dbus"
+	case ClassMount:
+		return "mount"
+	case ClassUmount:
+		return "umount"
+	case ClassPivotRoot:
+		return "pivot_root"
+	case ClassChangeProfile:
+		return "change_profile"
+	case ClassUserns:
+		return "userns"
+	case ClassIOUring:
+		return "io_uring"
+	case ClassMqueue:
+		return "mqueue"
+	}
+	return ""
 }
 
 // uncovered drops what the existing profile already allows: whole
