@@ -206,3 +206,29 @@ func FuzzPlainRule(f *testing.F) {
 		}
 	})
 }
+
+// A rule with a comment is never plain: its text is checked.
+func TestPlainRuleComments(t *testing.T) {
+	for _, r := range []rule{
+		{Class: ClassFile, Path: "/usr/bin/tool", Perms: aare.PermExec, Exec: aare.ExecChild, ExecTarget: "tool"},
+		{Class: ClassCapability, Capability: "chown"},
+	} {
+		n := r.node()
+		if !plainRule(n) {
+			t.Errorf("%s: not plain", ruleText(n))
+		}
+		setDoc(n, "a comment")
+		if plainRule(n) {
+			t.Errorf("%s: plain with a comment", ruleText(n))
+		}
+		n = r.node()
+		n.RuleMeta().Line = &policy.CommentGroup{List: []*policy.Comment{{Text: "# x"}}}
+		if plainRule(n) {
+			t.Errorf("%s: plain with a line comment", ruleText(n))
+		}
+	}
+	n := rule{Class: ClassFile, Path: "/usr/bin/tool", Perms: aare.PermExec, Exec: aare.ExecChild, ExecTarget: "a\tb"}.node()
+	if plainRule(n) {
+		t.Errorf("%s: plain with a tab in its target", ruleText(n))
+	}
+}

@@ -499,6 +499,16 @@ func plainRule(n policy.Rule) bool {
 		if p := strings.TrimPrefix(fr.Path.Raw, `"`); !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "@{") {
 			return false
 		}
+		// Most learned rules: their words without policy.Inspect's walk.
+		if fr.Doc != nil || fr.Line != nil {
+			return false
+		}
+		for _, w := range [...]*policy.Word{fr.Qual.Priority, fr.Path, fr.Perms, fr.Target} {
+			if w != nil && !plainWord(w.Raw) {
+				return false
+			}
+		}
+		return true
 	}
 	plain := true
 	policy.Inspect(n, func(x policy.Node) bool {

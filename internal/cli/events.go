@@ -112,6 +112,12 @@ func eventsRun(o *eventsOptions) error {
 		// The summary reads a few fields: the parser stores only those.
 		opts.Only = append(auditlog.ClassKeys(), auditlog.KeyApparmor, auditlog.KeyProfile, auditlog.KeyLabel,
 			auditlog.KeyOperation, auditlog.KeyName)
+		if !o.Follow {
+			// Its heap is its counts, which only grow: collected less
+			// often (GOGC=200 under a limit, as learn), each collection's
+			// write barriers slow the parser less often.
+			defer limitMemory(summaryMemoryFloor)()
+		}
 	}
 	if o.Follow {
 		opts.OnIdle = func() { out.Flush() } // caught up: show what we have

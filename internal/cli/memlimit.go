@@ -18,6 +18,11 @@ import (
 // corpus: 13 collections at 192 MiB and GOGC=200, 9 here).
 const learnMemoryFloor = 224 << 20
 
+// summaryMemoryFloor is the soft memory limit of events --summary (not
+// followed): the 1M-line benchmark corpus's counts are a live heap near
+// 30 MiB.
+const summaryMemoryFloor = 128 << 20
+
 // learnGCPercent is the GOGC of a learn run under its memory limit.
 const learnGCPercent = 400
 
