@@ -260,10 +260,12 @@ func (l *Loader) resolve(inc *Include) ([]string, error) {
 }
 
 // leaves reports whether a <name> include climbs out of the directory it
-// is searched in (<../../etc/shadow>).
+// is searched in (<../../etc/shadow>). A leading '/' does not: the parser
+// reads <NAME> as DIR/NAME, so </etc/shadow> is DIR//etc/shadow and </> the
+// directory itself.
 func leaves(name string) bool {
-	c := filepath.Clean(name)
-	return filepath.IsAbs(name) || c == ".." || strings.HasPrefix(c, "../")
+	c := filepath.Clean(strings.TrimLeft(name, "/"))
+	return c == ".." || strings.HasPrefix(c, "../")
 }
 
 // markForeign records an included file whose real path lies outside every

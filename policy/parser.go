@@ -724,11 +724,12 @@ func (p *parser) parseRuleInner() Rule {
 	return p.parseRaw(start)
 }
 
-// splitGluedKeyword reads "profile#x" and "hat/x" as the keyword and a
-// name: apparmor_parser's lexer ends "profile" and "hat" at the first
-// character that cannot continue an identifier.
+// splitGluedKeyword reads "profile#x", "hat/x", "abi<abi/3.0>" and
+// "alias/usr/" as the keyword and what follows: apparmor_parser's lexer
+// ends these keywords at the first character that cannot continue an
+// identifier.
 func (p *parser) splitGluedKeyword() {
-	for _, kw := range [...]string{"profile", "hat"} {
+	for _, kw := range [...]string{"profile", "hat", "abi", "alias"} {
 		if len(p.lit) > len(kw) && strings.HasPrefix(p.lit, kw) && !isIdentByte(p.lit[len(kw)]) {
 			p.sc.off = p.file.Offset(p.pos) + len(kw)
 			p.lit = kw

@@ -10,12 +10,21 @@ import (
 	"github.com/armorer-dev/armorer/policy"
 )
 
-// apparmor_parser's lexer ends the abi and alias keywords at their first
-// non-identifier byte, as it does profile and hat: abi<abi/3.0>, is the abi
-// rule (FuzzCheckOracle found armorer rejecting it), alias"/usr/" -> … an
-// alias. armorer agrees with both real parsers on each case.
-func TestGluedKeywordsAgreeWithParser(t *testing.T) {
+// Lexer cases FuzzCheckOracle found, on which armorer agrees with both
+// real parsers. apparmor_parser's lexer ends the abi and alias keywords at
+// their first non-identifier byte, as it does profile and hat:
+// abi<abi/3.0>, is the abi rule, alias"/usr/" -> … an alias. Its blanks are
+// space and tab, its line ends \n and \r\n: a form feed or vertical tab is
+// an unexpected character.
+func TestLexerAgreesWithParser(t *testing.T) {
 	cases := []string{
+		"profile x {\v}\n",
+		"profile x {\f}\n",
+		"profile x {\r}\n",
+		"profile x {\r\n  /etc/hosts r,\r\n}\r\n",
+		"profile x {\t/etc/hosts\tr,\n}\n",
+		"profile x {\n  /etc/hosts r,\v\n}\n",
+		"profile x {\n  /etc/hosts r, # a\vcomment\n}\n",
 		"abi<abi/3.0>,\nprofile x {\n}\n",
 		"abi<abi/3.0> ,\nprofile x {\n}\n",
 		"alias/usr/ -> /mnt/usr/,\nprofile x {\n}\n",
