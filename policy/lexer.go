@@ -71,6 +71,11 @@ func (s *lexer) scan(mode scanMode) (token.Pos, Token, string) {
 		if !isSpace(c) {
 			break
 		}
+		if c == '\f' || c == '\v' || c == '\r' && (s.off+1 == len(src) || src[s.off+1] != '\n') {
+			// apparmor_parser's blanks are space and tab, its line ends \n
+			// and \r\n: anything else stops its lexer.
+			s.err(s.pos(s.off), fmt.Sprintf("unexpected character %q between words: apparmor_parser takes only spaces, tabs and line ends there; remove it", c))
+		}
 		s.off++
 	}
 	if s.off >= len(src) {
