@@ -395,3 +395,24 @@ func TestReaderExportLongRecord(t *testing.T) {
 		}
 	}
 }
+
+// In place, the first line (read before the format is known) is held to
+// MaxLine as the others are: one of MaxLine bytes or more is skipped and
+// counted, as through a buffer (FuzzReader a3de31a26f8bc67f).
+func TestBytesReaderLongFirstLine(t *testing.T) {
+	for _, n := range []int{256, 257, 600} {
+		in := []byte(strings.Repeat("0", n) + "\n" + lineAVC + "\n")
+		for how, rd := range map[string]*Reader{
+			"buffered": NewReader(bytes.NewReader(in), ReaderOptions{MaxLine: 256}),
+			"inplace":  NewBytesReader(in, ReaderOptions{MaxLine: 256}),
+		} {
+			var lines []int64
+			for rd.Next() {
+				lines = append(lines, rd.Line())
+			}
+			if st := rd.Stats(); rd.Err() != nil || !slices.Equal(lines, []int64{2}) || st.Bad != 1 || st.Lines != 2 {
+				t.Errorf("%s, first line of %d bytes: err %v, events on lines %v, stats %+v", how, n, rd.Err(), lines, st)
+			}
+		}
+	}
+}
