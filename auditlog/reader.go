@@ -316,6 +316,12 @@ func (r *Reader) split(data []byte, atEOF bool) (int, []byte, error) {
 func (r *Reader) splitLine(data []byte, atEOF bool) (int, []byte, error) {
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		r.tok = r.lineKind(false)
+		if r.whole && i >= r.opts.MaxLine && r.tok == tokLine {
+			// In place (the first line, read before the probe): what
+			// a buffer of MaxLine bytes holds of it, as scan does.
+			r.tok = tokLongHead
+			return i + 1, data[:r.opts.MaxLine], nil
+		}
 		return i + 1, data[:i], nil
 	}
 	if len(data) >= r.opts.MaxLine {
