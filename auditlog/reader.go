@@ -15,8 +15,9 @@ const DefaultMaxLine = 1 << 20
 type ReaderOptions struct {
 	// Name names the input in errors (a file name, "-", a SOURCE string).
 	Name string
-	// MaxLine bounds a line's length (DefaultMaxLine if 0); the Reader's
-	// memory stays within a small multiple of it.
+	// MaxLine bounds a line's length, and a journal export record's
+	// (DefaultMaxLine if 0): a longer one is skipped and counted as bad.
+	// The Reader's memory stays within a small multiple of it.
 	MaxLine int
 	// OnBad, if set, is called with each bad line's error (File and Line
 	// set); the stream continues.
@@ -70,11 +71,18 @@ type Reader struct {
 	probed bool
 	tok    tokenKind
 	inLong bool
-	// An export record with a field longer than MaxLine is skipped: skip
-	// bytes of the field are still to be dropped, and skipRec says the rest
-	// of the record goes too (and is then counted as one bad record).
-	skip    uint64
-	skipRec bool
+	// An export record longer than MaxLine is skipped as it arrives
+	// (skipExport), then counted as one bad record. skipRec says the
+	// record is being skipped; within it, skip bytes of a binary field
+	// (and its '\n') are still to be dropped, skipLen bytes of a binary
+	// field's length (lenAcc holds the others), or skipLine says the rest
+	// of a field's line goes, skipEq that it had an '=' (a text field).
+	skip     uint64
+	lenAcc   uint64
+	skipLen  uint8
+	skipRec  bool
+	skipLine bool
+	skipEq   bool
 }
 
 type tokenKind uint8
@@ -228,7 +236,7 @@ func (r *Reader) Next() bool {
 		if r.tok == tokLongHead {
 			msg := "line longer than " + strconv.Itoa(r.opts.MaxLine) + " bytes, skipped"
 			if r.export {
-				msg = "journal export record with a field longer than " + strconv.Itoa(r.opts.MaxLine) + " bytes, skipped"
+				msg = "journal export record longer than " + strconv.Itoa(r.opts.MaxLine) + " bytes, skipped"
 			}
 			r.bad(&SyntaxError{Col: r.opts.MaxLine, Msg: msg})
 			continue
@@ -308,6 +316,12 @@ func (r *Reader) split(data []byte, atEOF bool) (int, []byte, error) {
 func (r *Reader) splitLine(data []byte, atEOF bool) (int, []byte, error) {
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		r.tok = r.lineKind(false)
+		if r.whole && i >= r.opts.MaxLine && r.tok == tokLine {
+			// In place (the first line, read before the probe): what
+			// a buffer of MaxLine bytes holds of it, as scan does.
+			r.tok = tokLongHead
+			return i + 1, data[:r.opts.MaxLine], nil
+		}
 		return i + 1, data[:i], nil
 	}
 	if len(data) >= r.opts.MaxLine {
@@ -338,36 +352,23 @@ func (r *Reader) lineKind(more bool) tokenKind {
 // blank line, walking binary fields by their length so that newlines in
 // them do not end the record.
 //
-// A binary field longer than MaxLine is not held in memory: its bytes are
-// dropped as they arrive, then the rest of its record, which becomes one
-// tokLongHead token, as an over-long text line does.
+// A record that does not end within MaxLine bytes (counted from its first
+// byte, as a text line's are) is not held in memory: skipExport drops its
+// fields as they arrive, and the blank line that ends it (or the end of
+// the input) becomes one tokLongHead token, as an over-long text line
+// does. A binary field of MaxLine bytes or more says so at once.
 func (r *Reader) splitExport(data []byte, atEOF bool) (int, []byte, error) {
-	if r.skip > 0 {
-		n := min(r.skip, uint64(len(data)))
-		r.skip -= n
-		if atEOF && n == uint64(len(data)) {
-			// The input ends inside the field. The Scanner calls no
-			// split after a tokenless advance at EOF: the token is now.
-			r.skip, r.skipRec, r.tok = 0, false, tokLongHead
-			return len(data), emptyToken, nil
-		}
-		if atEOF { // the same: go on with the rest of the record now
-			adv, tok, err := r.splitExport(data[n:], atEOF)
-			return int(n) + adv, tok, err
-		}
-		return int(n), nil, nil
+	if r.skipRec {
+		return r.skipExport(data, atEOF)
 	}
 	start := 0
-	for !r.skipRec && start < len(data) && data[start] == '\n' { // blank lines between records
+	for start < len(data) && data[start] == '\n' { // blank lines between records
 		start++
 	}
 	i := start
 	for i < len(data) {
 		if data[i] == '\n' {
 			r.tok = tokLine
-			if r.skipRec {
-				r.skipRec, r.tok = false, tokLongHead
-			}
 			return i + 1, data[start:i], nil
 		}
 		nl := bytes.IndexByte(data[i:], '\n')
@@ -385,30 +386,26 @@ func (r *Reader) splitExport(data []byte, atEOF bool) (int, []byte, error) {
 		}
 		n := leUint64(data[j : j+8])
 		if n >= uint64(len(data)-j-8) { // the field and its newline are not all here
-			if n >= uint64(r.opts.MaxLine) {
-				if atEOF { // cut off by the end of the input
-					r.tok = tokLongHead
-					return len(data), emptyToken, nil
-				}
-				// Drop the field and its '\n' without buffering them.
-				r.skip, r.skipRec = max(n+1, n), true // n+1 overflows for the largest n
-				return j + 8, nil, nil
+			if n >= uint64(r.opts.MaxLine) { // nor will they ever be
+				r.skipRec = true
+				adv, tok, err := r.skipExport(data[start:], atEOF)
+				return start + adv, tok, err
 			}
 			break
 		}
 		i = j + 8 + int(n) + 1
 	}
+	if start == 0 && len(data) >= r.opts.MaxLine {
+		// The record goes on past MaxLine bytes. (With blank lines
+		// before it, those go first: then it is looked at from its
+		// first byte with a full buffer, however the input arrived.)
+		r.skipRec = true
+		return r.skipExport(data, atEOF)
+	}
 	if atEOF {
-		if start < len(data) || r.skipRec {
+		if start < len(data) {
 			r.tok = tokLine
-			if r.skipRec {
-				r.skipRec, r.tok = false, tokLongHead
-			}
-			tok := bytes.TrimSuffix(data[start:], []byte("\n"))
-			if tok == nil {
-				tok = emptyToken // a token, even when empty: the Scanner reports it
-			}
-			return len(data), tok, nil
+			return len(data), bytes.TrimSuffix(data[start:], []byte("\n")), nil
 		}
 		return len(data), nil, nil
 	}
@@ -416,4 +413,50 @@ func (r *Reader) splitExport(data []byte, atEOF bool) (int, []byte, error) {
 		return start, nil, nil
 	}
 	return 0, nil, nil
+}
+
+// skipExport drops the bytes of a record being skipped, field by field,
+// without holding them, up to the blank line that ends it: that line, or
+// the end of the input, is the record's one token (tokLongHead), returned
+// at once at the end of the input, where the Scanner calls no split after
+// a tokenless advance.
+func (r *Reader) skipExport(data []byte, atEOF bool) (int, []byte, error) {
+	i := 0
+	for i < len(data) {
+		switch {
+		case r.skip > 0: // a binary field's data and its '\n'
+			n := min(r.skip, uint64(len(data)-i))
+			r.skip -= n
+			i += int(n)
+		case r.skipLen > 0: // a binary field's length, little-endian
+			r.lenAcc |= uint64(data[i]) << (8 * (8 - r.skipLen))
+			r.skipLen--
+			i++
+			if r.skipLen == 0 {
+				r.skip, r.lenAcc = max(r.lenAcc+1, r.lenAcc), 0 // +1 overflows for the largest length
+			}
+		case r.skipLine: // the rest of a field's first line
+			nl := bytes.IndexByte(data[i:], '\n')
+			if nl < 0 {
+				r.skipEq = r.skipEq || bytes.IndexByte(data[i:], '=') >= 0
+				i = len(data)
+				break
+			}
+			if !r.skipEq && bytes.IndexByte(data[i:i+nl], '=') < 0 {
+				r.skipLen = 8 // NAME\n of a binary field: its length follows
+			}
+			r.skipLine, i = false, i+nl+1
+		case data[i] == '\n': // the blank line after the last field
+			r.skipRec, r.tok = false, tokLongHead
+			return i + 1, emptyToken, nil
+		default: // the next field
+			r.skipLine, r.skipEq = true, false
+		}
+	}
+	if atEOF { // the input ends inside the record
+		r.skip, r.lenAcc, r.skipLen, r.skipRec, r.skipLine, r.skipEq = 0, 0, 0, false, false, false
+		r.tok = tokLongHead
+		return len(data), emptyToken, nil
+	}
+	return len(data), nil, nil
 }

@@ -340,3 +340,79 @@ func TestReaderExportOversizeFieldAtEOF(t *testing.T) {
 		t.Errorf("err %v, stats %+v", rd.Err(), st)
 	}
 }
+
+// A journal export record longer than MaxLine though none of its fields
+// is (text fields and a binary MESSAGE; text fields only; one text field
+// over the limit; an oversize binary field then more text than the limit)
+// is skipped and counted as one bad record, as an over-long text line is,
+// and the record after it is still read, however the input arrives.
+func TestReaderExportLongRecord(t *testing.T) {
+	const max = 512
+	var many [][]byte
+	for i := range 20 {
+		many = append(many, textField(fmt.Sprintf("FIELD_%02d", i), strings.Repeat("v", 30)))
+	}
+	for name, rec := range map[string][]byte{
+		"text+binary": exportRecord("a1", textField("_TRANSPORT", "kernel"), textField("SYSLOG_IDENTIFIER", strings.Repeat("k", 200)), binaryField("MESSAGE", bytes.Repeat([]byte("x\n"), 200))),
+		"text":        exportRecord("a1", many...),
+		"long text":   exportRecord("a1", textField("_TRANSPORT", "kernel"), textField("MESSAGE", strings.Repeat("m", 2*max))),
+		"big+text":    exportRecord("a1", append([][]byte{bigField(600)}, many...)...),
+	} {
+		in := append(rec, exportRecord("b1", textField("_TRANSPORT", "kernel"), textField("MESSAGE", kernelAVC(2)))...)
+		for how, r := range map[string]func() *Reader{
+			"whole": func() *Reader { return NewReader(bytes.NewReader(in), ReaderOptions{MaxLine: max}) },
+			"bytes": func() *Reader {
+				return NewReader(iotest.OneByteReader(bytes.NewReader(in)), ReaderOptions{MaxLine: max})
+			},
+			"halves": func() *Reader { return NewReader(iotest.HalfReader(bytes.NewReader(in)), ReaderOptions{MaxLine: max}) },
+			"eof": func() *Reader {
+				return NewReader(iotest.DataErrReader(bytes.NewReader(in)), ReaderOptions{MaxLine: max})
+			},
+			"inplace": func() *Reader { return NewBytesReader(in, ReaderOptions{MaxLine: max}) },
+		} {
+			t.Run(name+"/"+how, func(t *testing.T) {
+				var bad []*SyntaxError
+				rd := r()
+				rd.opts.OnBad = func(e *SyntaxError) { bad = append(bad, e) }
+				var lines []int64
+				for rd.Next() {
+					lines = append(lines, rd.Line())
+					if s := rd.Event().String(KeyProfile); s != "myapp" {
+						t.Errorf("event on record %d: profile %q", rd.Line(), s)
+					}
+				}
+				if err := rd.Err(); err != nil {
+					t.Fatalf("the read stopped: %v", err)
+				}
+				st := rd.Stats()
+				if !slices.Equal(lines, []int64{2}) || st.Events != 1 || st.Bad != 1 || st.Lines != 2 {
+					t.Errorf("events on records %v, stats %+v", lines, st)
+				}
+				if len(bad) != 1 || bad[0].Line != 1 || !strings.Contains(bad[0].Msg, "longer than 512 bytes") {
+					t.Errorf("bad records %v", bad)
+				}
+			})
+		}
+	}
+}
+
+// In place, the first line (read before the format is known) is held to
+// MaxLine as the others are: one of MaxLine bytes or more is skipped and
+// counted, as through a buffer (FuzzReader a3de31a26f8bc67f).
+func TestBytesReaderLongFirstLine(t *testing.T) {
+	for _, n := range []int{256, 257, 600} {
+		in := []byte(strings.Repeat("0", n) + "\n" + lineAVC + "\n")
+		for how, rd := range map[string]*Reader{
+			"buffered": NewReader(bytes.NewReader(in), ReaderOptions{MaxLine: 256}),
+			"inplace":  NewBytesReader(in, ReaderOptions{MaxLine: 256}),
+		} {
+			var lines []int64
+			for rd.Next() {
+				lines = append(lines, rd.Line())
+			}
+			if st := rd.Stats(); rd.Err() != nil || !slices.Equal(lines, []int64{2}) || st.Bad != 1 || st.Lines != 2 {
+				t.Errorf("%s, first line of %d bytes: err %v, events on lines %v, stats %+v", how, n, rd.Err(), lines, st)
+			}
+		}
+	}
+}
