@@ -217,9 +217,11 @@ func (t *tally) len() int {
 func (t *tally) sorted(top int) []countEntry {
 	t.flush()
 	keys := make([]sortKey, 0, t.n)
+	offs := make([]int, 0, t.n) // where each key's bytes start in the arena, by idx
 	for off := 0; off < len(t.arena); {
 		n := int(binary.LittleEndian.Uint32(t.arena[off+8:]))
-		k := sortKey{count: binary.LittleEndian.Uint64(t.arena[off:]) &^ tallyQuote, off: off + tallyHeader, n: n, idx: len(keys)}
+		k := sortKey{count: binary.LittleEndian.Uint64(t.arena[off:]) &^ tallyQuote, n: uint32(n), idx: uint32(len(keys))}
+		offs = append(offs, off+tallyHeader)
 		var p [16]byte
 		copy(p[:], t.arena[off+tallyHeader:off+tallyHeader+n])
 		k.p0, k.p1 = binary.BigEndian.Uint64(p[:8]), binary.BigEndian.Uint64(p[8:])
@@ -235,7 +237,7 @@ func (t *tally) sorted(top int) []countEntry {
 			j++
 		}
 		if j-i > 1 {
-			t.sortTies(keys[i:j], 0)
+			t.sortTies(keys[i:j], offs, 0)
 		}
 		i = j
 	}
@@ -256,7 +258,7 @@ func (t *tally) sorted(top int) []countEntry {
 	at := make([]int, len(keys)+1) // where each name starts, in sorted order
 	for i, k := range keys {
 		rank[k.idx] = int32(i)
-		at[i+1] = at[i] + k.n
+		at[i+1] = at[i] + int(k.n)
 	}
 	buf := make([]byte, at[len(keys)])
 	quote := make([]bool, len(keys))
@@ -282,12 +284,12 @@ func (t *tally) sorted(top int) []countEntry {
 // are sorted by their next 16 bytes, read once per key, and so on: a
 // comparison sort would read two keys' bytes from all over the arena
 // (cache misses) for each of its comparisons.
-func (t *tally) sortTies(keys []sortKey, from int) {
+func (t *tally) sortTies(keys []sortKey, offs []int, from int) {
 	w := from + 16
 	// Those that end within the window first, by length; then the rest.
 	s := 0
 	for i := range keys {
-		if keys[i].n <= w {
+		if int(keys[i].n) <= w {
 			keys[i], keys[s] = keys[s], keys[i]
 			s++
 		}
@@ -298,7 +300,8 @@ func (t *tally) sortTies(keys []sortKey, from int) {
 		for i := range rest {
 			k := &rest[i]
 			var p [16]byte
-			copy(p[:], t.arena[k.off+w:k.off+k.n])
+			off := offs[k.idx]
+			copy(p[:], t.arena[off+w:off+int(k.n)])
 			k.p0, k.p1 = binary.BigEndian.Uint64(p[:8]), binary.BigEndian.Uint64(p[8:])
 		}
 		slices.SortFunc(rest, func(a, b sortKey) int {
@@ -313,19 +316,19 @@ func (t *tally) sortTies(keys []sortKey, from int) {
 				j++
 			}
 			if j-i > 1 {
-				t.sortTies(rest[i:j], w)
+				t.sortTies(rest[i:j], offs, w)
 			}
 			i = j
 		}
 	}
 }
 
-// sortKey is a tally key as sorted sorts it.
+// sortKey is a tally key as sorted sorts it: 32 bytes, as the radix
+// sort's passes move every key (its bytes start at offs[idx]).
 type sortKey struct {
 	count  uint64
 	p0, p1 uint64 // the key's first 16 bytes, big-endian, zero-padded
-	off    int    // the key: arena[off:off+n]
-	n, idx int    // idx: the key's place in the arena, 0 for the first
+	n, idx uint32 // the key's length; its place in the arena, 0 for the first
 }
 
 // radixSortKeys sorts keys by count (highest first), then p0, then p1, and
