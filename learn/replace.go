@@ -130,31 +130,29 @@ func replaceByInclude(body []policy.Rule, inc *policy.Include, cov *Coverage, pr
 func withMeta(n policy.Rule, m policy.Meta) policy.Rule {
 	switch n := n.(type) {
 	case *policy.FileRule:
-		c := *n
-		c.Meta = m
-		return &c
+		return copyWithMeta(n, m)
 	case *policy.UnixRule:
-		c := *n
-		c.Meta = m
-		return &c
+		return copyWithMeta(n, m)
 	case *policy.DbusRule:
-		c := *n
-		c.Meta = m
-		return &c
+		return copyWithMeta(n, m)
 	case *policy.SignalRule:
-		c := *n
-		c.Meta = m
-		return &c
+		return copyWithMeta(n, m)
 	case *policy.PtraceRule:
-		c := *n
-		c.Meta = m
-		return &c
+		return copyWithMeta(n, m)
 	case *policy.MqueueRule:
-		c := *n
-		c.Meta = m
-		return &c
+		return copyWithMeta(n, m)
 	}
 	panic(fmt.Sprintf("learn: withMeta of %T", n)) // coveredBy takes no other kind
+}
+
+// copyWithMeta is a shallow copy of the rule *n with its Meta set to m.
+func copyWithMeta[T any, P interface {
+	*T
+	policy.Rule
+}](n P, m policy.Meta) policy.Rule {
+	c := *n
+	*P(&c).RuleMeta() = m
+	return P(&c)
 }
 
 // dropIn marks r, a rule of body, as removed.
