@@ -149,7 +149,8 @@ func runGate(ctx context.Context, h *host.Host, o *enforceOptions, f host.Profil
 	}
 	// Before the check: what it can have read at most, resolved as the
 	// gate's simulation resolves includes.
-	snap, err := host.TakeSnapshot(file, filepath.Dir(file), simulateIncludes(h.Paths.ProfileDir, filepath.Dir(file))...)
+	dir := filepath.Dir(file)
+	snap, err := host.TakeSnapshot(file, dir, simulateIncludes(h.Paths.ProfileDir, dir)...)
 	if err != nil {
 		return nil, nil, err
 	}
